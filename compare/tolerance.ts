@@ -1,0 +1,85 @@
+/**
+ * How agreement is measured, in one place (ARCHITECTURE.md, "How agreement is measured").
+ *
+ * Per tensor: maxRelError = max|a - ref| / max(max|ref|, 1e-3). The floor 1e-3 keeps a tensor that
+ * is (nearly) all zeros from turning rounding noise into a huge relative error.
+ */
+
+export type ToleranceKind = 'gradcheck' | 'forward' | 'grad' | 'loss' | 'trajectory' | 'kink';
+
+export interface Tolerance {
+  limit: number;
+  reason: string;
+}
+
+export const TOLERANCES: Record<ToleranceKind, Tolerance> = {
+  gradcheck: {
+    limit: 1e-6,
+    reason:
+      'central differences in float64 with step 1e-5: truncation ~1e-10 and rounding ~1e-11 relative, so 1e-6 fails only on a wrong gradient',
+  },
+  forward: {
+    limit: 1e-5,
+    reason: 'float32 forward: each of ~T*(in+H) accumulated products rounds at ~6e-8; 1e-5 covers sums of a few hundred terms',
+  },
+  grad: {
+    limit: 1e-4,
+    reason: 'float32 gradients: BPTT sums T steps of products that were rounded in the forward pass; 10x the forward limit',
+  },
+  loss: {
+    limit: 1e-5,
+    reason: 'the loss is a float32 sum of per-row terms, compared like an output',
+  },
+  trajectory: {
+    limit: 2e-3,
+    reason: 'parameters after N optimizer steps: rounding differences are amplified by adaptive steps (Adam divides by sqrt(v) of tiny gradients)',
+  },
+  kink: {
+    limit: 1e-4,
+    reason: 'finite differences are meaningless across a kink (relu at 0, hardSigmoid at +-2.5): elements whose perturbation crosses one are skipped and counted',
+  },
+};
+
+/** Reference floor of maxRelError. */
+export const REL_FLOOR = 1e-3;
+
+export interface Agreement {
+  maxAbsError: number;
+  maxRelError: number;
+  /** Flat index of the largest absolute difference (-1 when empty). */
+  worstIndex: number;
+  /** Cosine similarity of the two tensors (1 when both are all zeros). */
+  cosine: number;
+  /** max |ref| */
+  refScale: number;
+}
+
+export function compareArrays(a: ArrayLike<number>, ref: ArrayLike<number>, skip?: Uint8Array): Agreement {
+  if (a.length !== ref.length) throw new Error(`compare: lengths differ (${a.length} vs ${ref.length})`);
+  let maxAbs = 0;
+  let worst = -1;
+  let refScale = 0;
+  let dot = 0;
+  let na = 0;
+  let nr = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (skip && skip[i]) continue;
+    const x = a[i];
+    const r = ref[i];
+    const d = Math.abs(x - r);
+    if (d > maxAbs || Number.isNaN(d)) {
+      maxAbs = Number.isNaN(d) ? Infinity : d;
+      worst = i;
+    }
+    if (Math.abs(r) > refScale) refScale = Math.abs(r);
+    dot += x * r;
+    na += x * x;
+    nr += r * r;
+  }
+  const cosine = na === 0 && nr === 0 ? 1 : dot / Math.sqrt(na * nr || Number.MIN_VALUE);
+  return { maxAbsError: maxAbs, maxRelError: maxAbs / Math.max(refScale, REL_FLOOR), worstIndex: worst, cosine, refScale };
+}
+
+export function within(err: number, kind: ToleranceKind): boolean {
+  return err <= TOLERANCES[kind].limit; // NaN fails
+}

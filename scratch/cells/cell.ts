@@ -1,0 +1,107 @@
+/**
+ * What every cell provides to the time loop in ../sequence.ts.
+ *
+ * A cell computes one time step for a batch: from this step's input projection
+ * P_t = x_t·W + b (computed for all steps at once by the sequence, since it does not depend on the
+ * state) and the previous state, the new state, filling its cache for step t. `backward` reads that
+ * cache and turns dh (and dc) for step t into dP_t, dhPrev (and dcPrev), accumulating dU (+=).
+ *
+ * Shapes: B batch rows, H hidden units, G gates; every per-step array is [B, H] or [B, G*H], rows
+ * contiguous.
+ */
+import type { Arr } from '../kernels.js';
+
+export type Alloc = (n: number) => Arr;
+
+export interface CellWeights {
+  /** [H, G*H] */
+  U: Arr;
+  /** [G*H] recurrent bias (gru reset-after only), else null. */
+  bRec: Arr | null;
+}
+
+export interface CellGrads {
+  dU: Arr; // [H, G*H], accumulated
+  dbRec: Arr | null; // [G*H], accumulated
+}
+
+export interface StepArgs {
+  t: number;
+  B: number;
+  /** [B, G*H] this step's input projection, bias included. */
+  P: Arr;
+  hPrev: Arr; // [B, H]
+  cPrev: Arr | null; // [B, H] (lstm)
+  h: Arr; // [B, H] written
+  c: Arr | null; // [B, H] written (lstm)
+}
+
+export interface BackArgs extends StepArgs {
+  /** [B, H] dLoss/dh_t (read only). */
+  dh: Arr;
+  /** [B, H] dLoss/dc_t (lstm, read only). */
+  dc: Arr | null;
+  /** [B, G*H] written: dLoss/dP_t. */
+  dP: Arr;
+  /** [B, H] written: dLoss/dhPrev through this step. */
+  dhPrev: Arr;
+  /** [B, H] written (lstm). */
+  dcPrev: Arr | null;
+}
+
+export interface Cell<C> {
+  readonly G: number;
+  readonly hasC: boolean;
+  newCache(T: number, B: number, alloc: Alloc): C;
+  forward(w: CellWeights, cache: C, a: StepArgs): void;
+  backward(w: CellWeights, cache: C, a: BackArgs, g: CellGrads): void;
+  /**
+   * Which side of each kink every kinked activation of the last forward pass was on (relu at 0,
+   * hardSigmoid at +-2.5), or null for smooth cells. For finite-difference checks only.
+   * hOut is the layer's output [T, B, H].
+   */
+  kinkPattern(cache: C, hOut: Arr, T: number, B: number): Uint8Array | null;
+}
+
+/** 0 = clipped low, 1 = linear part, 2 = clipped high. */
+export function hardSigmoidRegion(y: number): number {
+  return y <= 0 ? 0 : y >= 1 ? 2 : 1;
+}
+
+/** Regions of the gate columns [from, to) of every row of a [rows, G*H] gate buffer. */
+export function gateRegions(gates: Arr, rows: number, GH: number, cols: [number, number][]): Uint8Array {
+  const width = cols.reduce((n, [a, b]) => n + b - a, 0);
+  const out = new Uint8Array(rows * width);
+  let k = 0;
+  for (let r = 0; r < rows; r++) {
+    for (const [a, b] of cols) for (let j = a; j < b; j++) out[k++] = hardSigmoidRegion(gates[r * GH + j]);
+  }
+  return out;
+}
+
+/** Recurrent activations and their derivatives written from the output y = f(x). */
+export type GateActivation = 'sigmoid' | 'hardSigmoid';
+
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** tfjs's hardSigmoid: clip(0.2 x + 0.5, 0, 1). */
+export function hardSigmoid(x: number): number {
+  const y = 0.2 * x + 0.5;
+  return y <= 0 ? 0 : y >= 1 ? 1 : y;
+}
+
+export function gateFn(kind: GateActivation): (x: number) => number {
+  return kind === 'sigmoid' ? sigmoid : hardSigmoid;
+}
+
+/** dy/dx from y: sigmoid y(1-y); hardSigmoid 0.2 inside the linear part, 0 where clipped. */
+export function gateGradFn(kind: GateActivation): (y: number) => number {
+  return kind === 'sigmoid' ? (y) => y * (1 - y) : (y) => (y > 0 && y < 1 ? 0.2 : 0);
+}
+
+/** A view of step t of a [T, n] sequence buffer. */
+export function at(buf: Arr, t: number, n: number): Arr {
+  return buf.subarray(t * n, (t + 1) * n);
+}

@@ -1,0 +1,41 @@
+/**
+ * Simple RNN (Elman):  h_t = act(x_t W + h_{t-1} U + b),  act = tanh or relu.
+ * Cache: nothing beyond h_t itself (both derivatives are written from the output).
+ */
+import { gemm, type Arr } from '../kernels.js';
+import type { BackArgs, Cell, CellGrads, CellWeights, StepArgs } from './cell.js';
+
+export type RnnCache = { H: number };
+
+export function rnnCell(H: number, activation: 'tanh' | 'relu'): Cell<RnnCache> {
+  const relu = activation === 'relu';
+  return {
+    G: 1,
+    hasC: false,
+    newCache: () => ({ H }),
+
+    forward(w: CellWeights, _cache: RnnCache, { B, P, hPrev, h }: StepArgs): void {
+      h.set(P); // [B, H]  x W + b
+      gemm(false, false, B, H, H, hPrev, H, w.U, H, 1, h, H); // += h_{t-1} U
+      const n = B * H;
+      if (relu) for (let i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
+      else for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);
+    },
+
+    backward(w: CellWeights, _cache: RnnCache, { B, hPrev, h, dh, dP, dhPrev }: BackArgs, g: CellGrads): void {
+      const n = B * H;
+      // da = dh * act'(a), written from h: tanh' = 1 - h^2, relu' = [h > 0]
+      if (relu) for (let i = 0; i < n; i++) dP[i] = h[i] > 0 ? dh[i] : 0;
+      else for (let i = 0; i < n; i++) dP[i] = dh[i] * (1 - h[i] * h[i]);
+      gemm(false, true, B, H, H, dP, H, w.U, H, 0, dhPrev, H); // dhPrev = da U^T
+      gemm(true, false, H, H, B, hPrev, H, dP, H, 1, g.dU, H); // dU += h_{t-1}^T da
+    },
+
+    kinkPattern(_cache: RnnCache, hOut: Arr, T: number, B: number): Uint8Array | null {
+      if (!relu) return null;
+      return Uint8Array.from(hOut.subarray(0, T * B * H), (v) => (v > 0 ? 1 : 0));
+    },
+  };
+}
+
+export type { Arr };

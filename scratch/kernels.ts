@@ -1,0 +1,159 @@
+/**
+ * The hot loops of the scratch engine, BLAS-style: explicit sizes, row-major operands given as
+ * (array, leading dimension), caller-owned output, beta = 0 to overwrite or 1 to accumulate.
+ * Operands are typed-array views (subarray) whose first element is the matrix's [0, 0].
+ * One code path serves float32 and float64 (the dtype is the arrays').
+ */
+
+export type Arr = Float32Array | Float64Array;
+
+/**
+ * C = beta * C + op(A) · op(B), with op(A) [m, k] and op(B) [k, n].
+ * transA: A is stored [k, m] (lda >= m); transB: B is stored [n, k] (ldb >= k).
+ */
+export function gemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  A: Arr,
+  lda: number,
+  B: Arr,
+  ldb: number,
+  beta: 0 | 1,
+  C: Arr,
+  ldc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  if (transB) {
+    if (transA) throw new Error('gemm: transA with transB is not used');
+    gemmNT(m, n, k, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (beta === 0) {
+    for (let i = 0; i < m; i++) C.fill(0, i * ldc, i * ldc + n);
+  }
+  if (transA) gemmTN(m, n, k, A, lda, B, ldb, C, ldc);
+  else gemmNN(m, n, k, A, lda, B, ldb, C, ldc);
+}
+
+/** C[m, n] += A[m, k] · B[k, n]; four rows of B per pass over a row of C. */
+function gemmNN(m: number, n: number, k: number, A: Arr, lda: number, B: Arr, ldb: number, C: Arr, ldc: number): void {
+  const k4 = k - (k % 4);
+  for (let i = 0; i < m; i++) {
+    const ci = i * ldc;
+    const ai = i * lda;
+    let p = 0;
+    for (; p < k4; p += 4) {
+      const a0 = A[ai + p];
+      const a1 = A[ai + p + 1];
+      const a2 = A[ai + p + 2];
+      const a3 = A[ai + p + 3];
+      const b0 = p * ldb;
+      const b1 = b0 + ldb;
+      const b2 = b1 + ldb;
+      const b3 = b2 + ldb;
+      for (let j = 0; j < n; j++) {
+        C[ci + j] += a0 * B[b0 + j] + a1 * B[b1 + j] + a2 * B[b2 + j] + a3 * B[b3 + j];
+      }
+    }
+    for (; p < k; p++) {
+      const a = A[ai + p];
+      const bp = p * ldb;
+      for (let j = 0; j < n; j++) C[ci + j] += a * B[bp + j];
+    }
+  }
+}
+
+/** C[m, n] += A^T · B with A stored [k, m], B [k, n]. */
+function gemmTN(m: number, n: number, k: number, A: Arr, lda: number, B: Arr, ldb: number, C: Arr, ldc: number): void {
+  const k4 = k - (k % 4);
+  for (let i = 0; i < m; i++) {
+    const ci = i * ldc;
+    let p = 0;
+    for (; p < k4; p += 4) {
+      const a0 = A[p * lda + i];
+      const a1 = A[(p + 1) * lda + i];
+      const a2 = A[(p + 2) * lda + i];
+      const a3 = A[(p + 3) * lda + i];
+      const b0 = p * ldb;
+      const b1 = b0 + ldb;
+      const b2 = b1 + ldb;
+      const b3 = b2 + ldb;
+      for (let j = 0; j < n; j++) {
+        C[ci + j] += a0 * B[b0 + j] + a1 * B[b1 + j] + a2 * B[b2 + j] + a3 * B[b3 + j];
+      }
+    }
+    for (; p < k; p++) {
+      const a = A[p * lda + i];
+      const bp = p * ldb;
+      for (let j = 0; j < n; j++) C[ci + j] += a * B[bp + j];
+    }
+  }
+}
+
+/** C[m, n] = beta * C + A[m, k] · B^T with B stored [n, k]: dot products of rows. */
+function gemmNT(m: number, n: number, k: number, A: Arr, lda: number, B: Arr, ldb: number, beta: 0 | 1, C: Arr, ldc: number): void {
+  for (let i = 0; i < m; i++) {
+    const ai = i * lda;
+    const ci = i * ldc;
+    for (let j = 0; j < n; j++) {
+      const bj = j * ldb;
+      let s = 0;
+      for (let p = 0; p < k; p++) s += A[ai + p] * B[bj + p];
+      C[ci + j] = beta === 0 ? s : C[ci + j] + s;
+    }
+  }
+}
+
+/** C[r, :] = src[r, :] + bias for r < rows (each row of n values; bias [n]). */
+export function addBiasRows(rows: number, n: number, src: Arr, ldSrc: number, bias: Arr, C: Arr, ldc: number): void {
+  for (let r = 0; r < rows; r++) {
+    const s = r * ldSrc;
+    const c = r * ldc;
+    for (let j = 0; j < n; j++) C[c + j] = src[s + j] + bias[j];
+  }
+}
+
+/** C[r, :] = bias for every row. */
+export function fillRows(rows: number, n: number, bias: Arr, C: Arr, ldc: number): void {
+  for (let r = 0; r < rows; r++) C.set(bias.subarray(0, n), r * ldc);
+}
+
+/** out[j] += sum over rows of A[r, j]. */
+export function addColumnSums(rows: number, n: number, A: Arr, lda: number, out: Arr): void {
+  for (let r = 0; r < rows; r++) {
+    const a = r * lda;
+    for (let j = 0; j < n; j++) out[j] += A[a + j];
+  }
+}
+
+/** C[r, :] = W[ids[r], :] + bias: x·W for one-hot rows, without building them. */
+export function gatherRows(rows: number, n: number, ids: Int32Array, W: Arr, bias: Arr, C: Arr): void {
+  for (let r = 0; r < rows; r++) {
+    const w = ids[r] * n;
+    const c = r * n;
+    for (let j = 0; j < n; j++) C[c + j] = W[w + j] + bias[j];
+  }
+}
+
+/** dW[ids[r], :] += D[r, :]: the gradient of a row gather. */
+export function scatterAddRows(rows: number, n: number, ids: Int32Array, D: Arr, dW: Arr): void {
+  for (let r = 0; r < rows; r++) {
+    const w = ids[r] * n;
+    const d = r * n;
+    for (let j = 0; j < n; j++) dW[w + j] += D[d + j];
+  }
+}
+
+/** out[t, b, :] = src[b, t, :]: batch-major <-> time-major (swap the first two of three axes). */
+export function swapAxes01(d0: number, d1: number, inner: number, src: ArrayLike<number>, out: Arr | Int32Array | Uint8Array): void {
+  for (let i = 0; i < d0; i++) {
+    for (let j = 0; j < d1; j++) {
+      const s = (i * d1 + j) * inner;
+      const o = (j * d0 + i) * inner;
+      for (let q = 0; q < inner; q++) out[o + q] = src[s + q];
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/** `rnnlab gradcheck`: finite differences on the float64 scratch engine. */
+import type { Command } from 'commander';
+import { gradcheck } from '../../compare/gradcheck.js';
+import { TOLERANCES } from '../../compare/tolerance.js';
+import { describeSpec } from '../spec.js';
+import { formatTable, sci, shape } from '../report/table.js';
+import { type ModelFlags, addModelOptions, intArg, numArg, specFromFlags } from './options.js';
+import type { IO } from './io.js';
+
+interface Flags extends ModelFlags {
+  seq: number;
+  batch: number;
+  seed: number;
+  mask?: boolean;
+  carriedState?: boolean;
+  weightScale: number;
+  json?: boolean;
+}
+
+export function registerGradcheck(program: Command, io: IO, setExit: (code: number) => void): void {
+  const cmd = program
+    .command('gradcheck')
+    .description('check the scratch engine\'s analytic gradients against central finite differences (float64)');
+  addModelOptions(cmd, { hidden: 4, input: 3, output: 5 })
+    .option('--seq <n>', 'time steps', intArg(1), 5)
+    .option('--batch <n>', 'sequences per batch', intArg(1), 3)
+    .option('--seed <n>', 'seed of the weights and data', intArg(0), 1)
+    .option('--mask', 'right-padded sequences with a mask')
+    .option('--carried-state', 'a random initial state (its gradient is checked too)')
+    .option('--weight-scale <x>', 'kernels uniform in +-x (biases +-0.6x); larger values reach the clipped part of hardSigmoid', numArg({ positive: true }), 0.5)
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExample:\n  rnnlab gradcheck --cell gru --gru-reset-after --layers 2 --mask --carried-state')
+    .action((f: Flags) => {
+      const spec = specFromFlags(f);
+      const report = gradcheck(spec, {
+        batch: f.batch,
+        seq: f.seq,
+        seed: f.seed,
+        mask: f.mask,
+        initialState: f.carriedState,
+        kernelScale: f.weightScale,
+      });
+      setExit(report.pass ? 0 : 1);
+      if (f.json) {
+        io.out(JSON.stringify(report));
+        return;
+      }
+      io.out(`gradcheck  ${describeSpec(spec)}`);
+      io.out(
+        `engine scratch-f64, batch ${report.batch}, seq ${report.seq}, seed ${report.seed}${f.mask ? ', masked' : ''}` +
+          `${f.carriedState ? ', carried state' : ''}; central differences, eps ${sci(report.eps, 0)}`,
+      );
+      io.out('');
+      io.out(
+        formatTable(
+          ['tensor', 'shape', 'checked', 'skipped', 'max abs err', 'max rel err', 'verdict'],
+          report.params.map((p) => [p.name, shape(p.shape), p.checked, p.skipped, sci(p.maxAbsError), sci(p.maxRelError), p.pass ? 'ok' : 'FAIL']),
+          ['l', 'l', 'r', 'r', 'r', 'r', 'l'],
+        ),
+      );
+      io.out('');
+      if (report.skipped > 0) io.out(`${report.skipped} element(s) skipped: their perturbation crosses a kink (relu at 0 or hardSigmoid at +-2.5).`);
+      io.out(
+        `max relative error ${sci(report.maxRelError)} ${report.pass ? '<=' : '>'} ${sci(report.limit, 0)} ` +
+          `(${TOLERANCES.gradcheck.reason}): ${report.pass ? 'PASS' : 'FAIL'}`,
+      );
+    });
+}

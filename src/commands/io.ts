@@ -1,0 +1,42 @@
+/** Where commands print: stdout for results, stderr for progress and errors. Swappable in tests. */
+export interface IO {
+  out(line: string): void;
+  err(line: string): void;
+  /** Progress lines that redraw in place (only when stderr is a terminal). */
+  progress(line: string): void;
+  isTTY: boolean;
+}
+
+export function processIO(): IO {
+  const tty = !!process.stderr.isTTY;
+  let drawn = false;
+  return {
+    out: (line) => {
+      if (drawn) {
+        process.stderr.write('\r\x1b[K');
+        drawn = false;
+      }
+      process.stdout.write(line + '\n');
+    },
+    err: (line) => {
+      if (drawn) {
+        process.stderr.write('\r\x1b[K');
+        drawn = false;
+      }
+      process.stderr.write(line + '\n');
+    },
+    progress: (line) => {
+      if (!tty) return;
+      process.stderr.write('\r\x1b[K' + line);
+      drawn = true;
+    },
+    isTTY: tty,
+  };
+}
+
+/** Collects output in memory (tests). */
+export function memoryIO(): IO & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), progress: () => {}, isTTY: false };
+}

@@ -1,0 +1,104 @@
+/**
+ * Flag parsing shared by commands: strict number parsers (a typo is an error, not NaN) and the
+ * model flags that build a ModelSpec.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { InputError } from '../errors.js';
+import { type ModelSpec, parseSpec } from '../spec.js';
+
+export function intArg(min = 1): (v: string) => number {
+  return (v: string) => {
+    if (!/^[+]?\d+$/.test(v.trim())) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${v}"`);
+    const n = Number(v);
+    if (n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got ${n}`);
+    return n;
+  };
+}
+
+export function numArg(opts: { min?: number; positive?: boolean } = {}): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${v}"`);
+    if (opts.positive && !(n > 0)) throw new InvalidArgumentError(`expected a number > 0, got ${n}`);
+    if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`expected a number >= ${opts.min}, got ${n}`);
+    return n;
+  };
+}
+
+export function intListArg(min = 1): (v: string) => number[] {
+  const one = intArg(min);
+  return (v: string) => v.split(',').map((s) => one(s));
+}
+
+export function choice<T extends string>(flags: string, description: string, choices: readonly T[], def?: T): Option {
+  const o = new Option(flags, description).choices(choices as unknown as string[]);
+  return def === undefined ? o : o.default(def);
+}
+
+/** --cell, --layers, --hidden, --input, --output and the variant flags. */
+export function addModelOptions(cmd: Command, defaults: { hidden: number; input: number; output: number }): Command {
+  return cmd
+    .addOption(choice('--cell <cell>', 'rnn, lstm or gru', ['rnn', 'lstm', 'gru'], 'lstm'))
+    .option('--layers <n>', 'stacked recurrent layers', intArg(1), 1)
+    .option('--hidden <n>', 'hidden units per layer', intArg(1), defaults.hidden)
+    .option('--input <n>', 'input features per step (or vocabulary size with --tokens)', intArg(1), defaults.input)
+    .option('--output <n>', 'outputs (classes for cross-entropy)', intArg(1), defaults.output)
+    .option('--tokens', 'token-id input (rows of the kernel are gathered; no one-hot)')
+    .option('--many-to-one', 'predict from the last step only (default: a prediction per step)')
+    .addOption(choice('--loss <loss>', 'ce (softmax cross-entropy on logits) or mse', ['ce', 'mse'], 'ce'))
+    .addOption(choice('--loss-reduction <r>', 'mean over batch and time, or summed over time', ['mean', 'sumOverTime'], 'mean'))
+    .addOption(choice('--activation <a>', 'rnn activation', ['tanh', 'relu']))
+    .addOption(choice('--recurrent-activation <a>', 'lstm/gru gate activation', ['sigmoid', 'hardSigmoid']))
+    .option('--gru-reset-after', 'gru with the reset gate after the recurrent product (PyTorch, Keras 2)')
+    .option('--unit-forget-bias', 'lstm forget-gate bias initialised to 1')
+    .option('--spec <file>', 'read the ModelSpec from a JSON file instead of the flags above');
+}
+
+export interface ModelFlags {
+  cell: string;
+  layers: number;
+  hidden: number;
+  input: number;
+  output: number;
+  tokens?: boolean;
+  manyToOne?: boolean;
+  loss: string;
+  lossReduction: string;
+  activation?: string;
+  recurrentActivation?: string;
+  gruResetAfter?: boolean;
+  unitForgetBias?: boolean;
+  spec?: string;
+}
+
+export function readJsonFile(path: string, what: string): unknown {
+  if (!existsSync(path)) throw new InputError(`${path}: no such file (${what})`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new InputError(`${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+export function specFromFlags(f: ModelFlags): ModelSpec {
+  if (f.spec) return parseSpec(readJsonFile(f.spec, 'ModelSpec'), f.spec);
+  return parseSpec(
+    {
+      cell: f.cell,
+      inputSize: f.input,
+      hiddenSize: f.hidden,
+      layers: f.layers,
+      outputSize: f.output,
+      input: f.tokens ? 'tokens' : 'dense',
+      returnSequences: !f.manyToOne,
+      loss: f.loss === 'mse' ? 'mse' : 'softmaxCrossEntropy',
+      lossReduction: f.lossReduction,
+      activation: f.activation,
+      recurrentActivation: f.recurrentActivation,
+      gruResetAfter: f.gruResetAfter ? true : undefined,
+      unitForgetBias: f.unitForgetBias ? true : undefined,
+    },
+    'model flags',
+  );
+}

@@ -1,0 +1,144 @@
+/**
+ * The Engine interface: what scratch/ and tfjs/ both implement and all that compare/ sees.
+ * Data layouts are batch-major: x [B, T, inputSize] (dense) or [B, T] token ids; outputs
+ * [B, T, O] (many-to-many) or [B, O] (many-to-one).
+ */
+import { InputError } from './errors.js';
+import type { NamedParams } from './params.js';
+import type { ModelSpec } from './spec.js';
+import type { FloatArray } from './tensor.js';
+
+/** Hidden state per layer, each [B, H]; `c` only for lstm. */
+export interface State {
+  h: FloatArray[];
+  c?: FloatArray[];
+}
+
+export interface Batch {
+  batchSize: number; // B
+  seqLen: number; // T
+  /** [B, T, inputSize] floats (input "dense") or [B, T] token ids < inputSize (input "tokens"). */
+  x: Float32Array | Float64Array | Int32Array;
+  /** Class ids [B, T] / [B] (softmaxCrossEntropy) or values [B, T, O] / [B, O] (mse). */
+  y?: Float32Array | Float64Array | Int32Array;
+  /** [B, T], 1 = real step, 0 = padding. A masked step keeps h (and c) unchanged. */
+  mask?: Uint8Array;
+  /** Carried state (stateful training); zeros when absent. */
+  initialState?: State;
+}
+
+export interface GradRequest {
+  /** Also return dLoss/dx [B, T, inputSize] (dense input only). */
+  inputGrad?: boolean;
+  /** Also return dLoss/dh_t per layer [B, T, H] and dLoss/d(initial state). */
+  stateGrads?: boolean;
+}
+
+export interface LossAndGrads {
+  loss: number;
+  grads: NamedParams;
+  finalState: State;
+  dx?: FloatArray;
+  /** Per layer [B, T, H]: the total gradient reaching h_t (from the output and from step t+1). */
+  dh?: FloatArray[];
+  /** Gradient with respect to the initial state. */
+  dState?: State;
+}
+
+export interface Engine {
+  /** "scratch", "scratch-f64", "tfjs-wasm", "tfjs-cpu", "tfjs-node" */
+  readonly name: string;
+  readonly spec: ModelSpec;
+  getParams(): NamedParams;
+  setParams(p: NamedParams): void;
+  forward(b: Batch): { output: FloatArray; finalState: State };
+  lossAndGrads(b: Batch, want?: GradRequest): LossAndGrads;
+  /** One optimizer step (clipping inside); returns the loss before the update. */
+  step(b: Batch): { loss: number; finalState: State };
+  /** "<slot>.<param>" plus scalars such as "iterations". */
+  optimizerState(): NamedParams;
+  setOptimizerState(s: NamedParams): void;
+  dispose(): void;
+}
+
+/** Shape of the output for a batch: [B, T, O] or [B, O]. */
+export function outputShape(spec: ModelSpec, B: number, T: number): number[] {
+  return spec.returnSequences ? [B, T, spec.outputSize] : [B, spec.outputSize];
+}
+
+/**
+ * Checks a batch against a spec once, at the engine's edge: sizes, token ids and class ids in
+ * range, finite inputs and targets, mask and state shapes. One clear line per problem.
+ */
+export function validateBatch(spec: ModelSpec, b: Batch, needTargets: boolean): void {
+  const { batchSize: B, seqLen: T } = b;
+  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1) {
+    throw new InputError(`batch: batchSize and seqLen must be integers >= 1 (got ${B} and ${T})`);
+  }
+  if (spec.input === 'tokens') {
+    if (!(b.x instanceof Int32Array)) throw new InputError('x: token input needs I32 token ids [B, T]');
+    if (b.x.length !== B * T) throw new InputError(`x: expected ${B * T} token ids [${B}, ${T}], got ${b.x.length}`);
+    for (let i = 0; i < b.x.length; i++) {
+      const v = b.x[i];
+      if (v < 0 || v >= spec.inputSize) {
+        throw new InputError(`x: token id ${v} at [${Math.floor(i / T)}, ${i % T}] is outside 0..${spec.inputSize - 1}`);
+      }
+    }
+  } else {
+    if (b.x instanceof Int32Array) throw new InputError('x: dense input needs float values [B, T, inputSize]');
+    const n = B * T * spec.inputSize;
+    if (b.x.length !== n) {
+      throw new InputError(`x: expected ${n} values [${B}, ${T}, ${spec.inputSize}], got ${b.x.length}`);
+    }
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(b.x[i])) {
+        const f = spec.inputSize;
+        throw new InputError(`x: non-finite value (${b.x[i]}) at [${Math.floor(i / (T * f))}, ${Math.floor(i / f) % T}, ${i % f}]`);
+      }
+    }
+  }
+  if (b.mask) {
+    if (b.mask.length !== B * T) throw new InputError(`mask: expected ${B * T} values [${B}, ${T}], got ${b.mask.length}`);
+  }
+  if (b.initialState) validateState(spec, b.initialState, B);
+  if (!needTargets) return;
+  if (!b.y) throw new InputError('y: targets are required for the loss');
+  const steps = spec.returnSequences ? T : 1;
+  const where = spec.returnSequences ? `[${B}, ${T}]` : `[${B}]`;
+  if (spec.loss === 'softmaxCrossEntropy') {
+    if (!(b.y instanceof Int32Array)) throw new InputError(`y: softmaxCrossEntropy needs I32 class ids ${where}`);
+    if (b.y.length !== B * steps) throw new InputError(`y: expected ${B * steps} class ids ${where}, got ${b.y.length}`);
+    for (let i = 0; i < b.y.length; i++) {
+      const v = b.y[i];
+      if (v < 0 || v >= spec.outputSize) {
+        throw new InputError(`y: class id ${v} at index ${i} is outside 0..${spec.outputSize - 1}`);
+      }
+    }
+  } else {
+    if (b.y instanceof Int32Array) throw new InputError('y: mse needs float targets');
+    const n = B * steps * spec.outputSize;
+    const shape = spec.returnSequences ? `[${B}, ${T}, ${spec.outputSize}]` : `[${B}, ${spec.outputSize}]`;
+    if (b.y.length !== n) throw new InputError(`y: expected ${n} values ${shape}, got ${b.y.length}`);
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(b.y[i])) throw new InputError(`y: non-finite value (${b.y[i]}) at flat index ${i}`);
+    }
+  }
+}
+
+export function validateState(spec: ModelSpec, s: State, B: number): void {
+  const n = B * spec.hiddenSize;
+  const check = (arrs: FloatArray[] | undefined, what: string): void => {
+    if (!arrs || arrs.length !== spec.layers) throw new InputError(`initial state: expected ${what} for ${spec.layers} layer(s)`);
+    for (const a of arrs) {
+      if (a.length !== n) throw new InputError(`initial state: ${what} must be [${B}, ${spec.hiddenSize}] per layer, got ${a.length} values`);
+    }
+  };
+  check(s.h, 'h');
+  if (spec.cell === 'lstm') check(s.c, 'c');
+}
+
+export function zeroState(spec: ModelSpec, B: number): State {
+  const n = B * spec.hiddenSize;
+  const h = Array.from({ length: spec.layers }, () => new Float32Array(n));
+  return spec.cell === 'lstm' ? { h, c: Array.from({ length: spec.layers }, () => new Float32Array(n)) } : { h };
+}

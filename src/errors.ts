@@ -1,0 +1,26 @@
+/**
+ * Errors the user can act on. The CLI prints their message as one line, with no stack trace,
+ * and exits with `exitCode`.
+ */
+
+/** Bad input: flags, specs, files or data that cannot be used as given. Exit code 2. */
+export class InputError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+/** A run that started but had to stop (for example a loss that turned NaN). Exit code 1. */
+export class RunError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunError';
+  }
+}
+
+export function isUserError(e: unknown): e is InputError | RunError {
+  return e instanceof InputError || e instanceof RunError;
+}

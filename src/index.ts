@@ -1,0 +1,16 @@
+/**
+ * rnnlab's library API. Everything the CLI does is available here.
+ */
+export { type ModelSpec, type CellType, CELLS, GATE_NAMES, SPEC_DEFAULTS, parseSpec, specToJSON, describeSpec, gateCount } from './spec.js';
+export { type NamedParams, type ParamInfo, paramLayout, paramCount, initParams, randomTestParams, validateParams, castParams, gateOf } from './params.js';
+export { type Tensor, type NamedTensors, type DType, numel } from './tensor.js';
+export { type Engine, type Batch, type State, type LossAndGrads, type GradRequest, validateBatch, zeroState, outputShape } from './engine.js';
+export { type OptimizerSpec, type OptimizerName, OPTIMIZERS, optimizerSpec, optimizerSlots, DEFAULT_LR } from './optimizer.js';
+export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+export { Rng, deriveSeed } from './rng.js';
+export { randomBatch } from './data/synthetic.js';
+export { InputError, RunError } from './errors.js';
+export { ScratchEngine, type ScratchOptions, makeCell } from '../scratch/engine.js';
+export type { Cell, CellWeights, CellGrads, StepArgs, BackArgs } from '../scratch/cells/cell.js';
+export { gradcheck, type GradcheckReport, type GradcheckOptions } from '../compare/gradcheck.js';
+export { TOLERANCES, compareArrays, type Agreement } from '../compare/tolerance.js';

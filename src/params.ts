@@ -1,0 +1,195 @@
+/**
+ * Canonical named parameters (a contract; Keras/tfjs layout, row-major):
+ *   layers.{l}.kernel          [in, G*H]   (in = inputSize for l = 0, else H)
+ *   layers.{l}.recurrentKernel [H, G*H]
+ *   layers.{l}.bias            [G*H]       (gru with gruResetAfter: [2, G*H], row 0 input, row 1 recurrent)
+ *   head.kernel [H, O], head.bias [O]
+ * G = 1 (rnn), 4 (lstm: i, f, c, o), 3 (gru: z, r, h).
+ */
+import { InputError } from './errors.js';
+import { Rng } from './rng.js';
+import { type ModelSpec, GATE_NAMES, gateCount } from './spec.js';
+import { type NamedTensors, type Tensor, numel, shapeStr } from './tensor.js';
+
+export type NamedParams = NamedTensors;
+
+export type ParamKind = 'kernel' | 'recurrentKernel' | 'bias' | 'headKernel' | 'headBias';
+
+export interface ParamInfo {
+  name: string;
+  shape: number[];
+  kind: ParamKind;
+  layer: number; // -1 for the head
+}
+
+/** Every parameter of a spec, in canonical order. */
+export function paramLayout(spec: ModelSpec): ParamInfo[] {
+  const G = gateCount(spec.cell);
+  const H = spec.hiddenSize;
+  const out: ParamInfo[] = [];
+  for (let l = 0; l < spec.layers; l++) {
+    const inSize = l === 0 ? spec.inputSize : H;
+    out.push({ name: `layers.${l}.kernel`, shape: [inSize, G * H], kind: 'kernel', layer: l });
+    out.push({ name: `layers.${l}.recurrentKernel`, shape: [H, G * H], kind: 'recurrentKernel', layer: l });
+    const biasShape = spec.cell === 'gru' && spec.gruResetAfter ? [2, G * H] : [G * H];
+    out.push({ name: `layers.${l}.bias`, shape: biasShape, kind: 'bias', layer: l });
+  }
+  out.push({ name: 'head.kernel', shape: [H, spec.outputSize], kind: 'headKernel', layer: -1 });
+  out.push({ name: 'head.bias', shape: [spec.outputSize], kind: 'headBias', layer: -1 });
+  return out;
+}
+
+export function paramCount(spec: ModelSpec): number {
+  return paramLayout(spec).reduce((n, p) => n + numel(p.shape), 0);
+}
+
+/**
+ * The gate that holds element `index` (flat, row-major) of a parameter, or '' for the head.
+ * Gates are contiguous blocks of H columns along the last axis.
+ */
+export function gateOf(spec: ModelSpec, info: ParamInfo, index: number): string {
+  if (info.layer < 0) return '';
+  const G = gateCount(spec.cell);
+  const H = spec.hiddenSize;
+  const col = index % (G * H);
+  return GATE_NAMES[spec.cell][Math.floor(col / H)];
+}
+
+/**
+ * Checks that `p` holds exactly the parameters of `spec`, each with the right shape and a float
+ * dtype. Missing, extra and mis-shaped tensors are named in one line.
+ */
+export function validateParams(spec: ModelSpec, p: NamedParams, source = 'weights'): void {
+  const layout = paramLayout(spec);
+  const expected = new Set(layout.map((i) => i.name));
+  const missing = layout.filter((i) => !(i.name in p)).map((i) => i.name);
+  const extra = Object.keys(p).filter((n) => !expected.has(n));
+  const problems: string[] = [];
+  if (missing.length) problems.push(`missing ${missing.join(', ')}`);
+  if (extra.length) problems.push(`unexpected ${extra.join(', ')}`);
+  for (const info of layout) {
+    const t = p[info.name];
+    if (!t) continue;
+    if (t.dtype !== 'F32' && t.dtype !== 'F64') problems.push(`${info.name} is ${t.dtype}, expected F32 or F64`);
+    else if (t.shape.length !== info.shape.length || t.shape.some((d, i) => d !== info.shape[i])) {
+      problems.push(`${info.name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(info.shape)}`);
+    }
+  }
+  if (problems.length) throw new InputError(`${source} do not match the spec: ${problems.join('; ')}`);
+  for (const info of layout) {
+    const d = p[info.name].data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) throw new InputError(`${source}: ${info.name} holds a non-finite value (${d[i]}) at index ${i}`);
+    }
+  }
+}
+
+function glorotUniform(rng: Rng, fanIn: number, fanOut: number, out: Float64Array): void {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  for (let i = 0; i < out.length; i++) out[i] = rng.uniform(-limit, limit);
+}
+
+/**
+ * Orthogonal [rows, cols] with rows <= cols (as Keras/tfjs): a normal [cols, rows] matrix is
+ * orthonormalised column by column (modified Gram-Schmidt, which is QR with a positive diagonal
+ * of R) and transposed, so the rows of the result are orthonormal.
+ */
+function orthogonal(rng: Rng, rows: number, cols: number, out: Float64Array): void {
+  const n = Math.max(rows, cols);
+  const m = Math.min(rows, cols);
+  // a: m vectors of length n
+  const a = new Float64Array(m * n);
+  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+  for (let j = 0; j < m; j++) {
+    const vj = a.subarray(j * n, (j + 1) * n);
+    for (let k = 0; k < j; k++) {
+      const vk = a.subarray(k * n, (k + 1) * n);
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += vj[i] * vk[i];
+      for (let i = 0; i < n; i++) vj[i] -= dot * vk[i];
+    }
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm += vj[i] * vj[i];
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < n; i++) vj[i] /= norm;
+  }
+  // rows <= cols: row r of the result is vector r.  rows > cols: column c is vector c.
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      out[r * cols + c] = rows <= cols ? a[r * n + c] : a[c * n + r];
+    }
+  }
+}
+
+function finish(shape: number[], values: Float64Array, dtype: 'F32' | 'F64'): Tensor {
+  return { dtype, shape, data: dtype === 'F32' ? Float32Array.from(values) : values };
+}
+
+/**
+ * Seeded initial parameters, as Keras/tfjs initialise them: glorotUniform kernels, orthogonal
+ * recurrent kernels, zero biases (the lstm forget gate at 1 with unitForgetBias).
+ * Same seed, same bits.
+ */
+export function initParams(spec: ModelSpec, seed: number, dtype: 'F32' | 'F64' = 'F32'): NamedParams {
+  const rng = new Rng(seed);
+  const H = spec.hiddenSize;
+  const out: NamedParams = {};
+  for (const info of paramLayout(spec)) {
+    const v = new Float64Array(numel(info.shape));
+    switch (info.kind) {
+      case 'kernel':
+      case 'headKernel':
+        glorotUniform(rng, info.shape[0], info.shape[1], v);
+        break;
+      case 'recurrentKernel':
+        orthogonal(rng, info.shape[0], info.shape[1], v);
+        break;
+      case 'bias':
+        if (spec.cell === 'lstm' && spec.unitForgetBias) v.fill(1, H, 2 * H);
+        break;
+      case 'headBias':
+        break;
+    }
+    out[info.name] = finish(info.shape, v, dtype);
+  }
+  return out;
+}
+
+/**
+ * Test weights: kernels uniform in +-kernelScale and biases in +-biasScale, every value non-zero
+ * and no two gates alike, so a swapped gate or a dropped bias cannot pass a comparison.
+ */
+export function randomTestParams(
+  spec: ModelSpec,
+  seed: number,
+  dtype: 'F32' | 'F64' = 'F32',
+  kernelScale = 0.5,
+  biasScale = 0.3,
+): NamedParams {
+  const rng = new Rng(seed);
+  const out: NamedParams = {};
+  for (const info of paramLayout(spec)) {
+    const v = new Float64Array(numel(info.shape));
+    const scale = info.kind === 'bias' || info.kind === 'headBias' ? biasScale : kernelScale;
+    for (let i = 0; i < v.length; i++) {
+      let x = 0;
+      while (Math.abs(x) < 0.01 * scale) x = rng.uniform(-scale, scale);
+      v[i] = x;
+    }
+    out[info.name] = finish(info.shape, v, dtype);
+  }
+  return out;
+}
+
+/** Same names and shapes, values converted to `dtype` (copies). */
+export function castParams(p: NamedParams, dtype: 'F32' | 'F64'): NamedParams {
+  const out: NamedParams = {};
+  for (const [name, t] of Object.entries(p)) {
+    out[name] = {
+      dtype,
+      shape: [...t.shape],
+      data: dtype === 'F32' ? Float32Array.from(t.data as ArrayLike<number>) : Float64Array.from(t.data as ArrayLike<number>),
+    };
+  }
+  return out;
+}

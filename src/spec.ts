@@ -1,0 +1,147 @@
+/**
+ * ModelSpec: the one description of a model. Its JSON field names are a contract (spec.json files
+ * written by users, checkpoints, tests). `parseSpec` fills defaults and rejects anything unknown,
+ * mistyped or not applicable to the cell, with a one-line message.
+ */
+import { InputError } from './errors.js';
+
+export const CELLS = ['rnn', 'lstm', 'gru'] as const;
+export type CellType = (typeof CELLS)[number];
+
+/** Gate order inside the fused matrices (Keras/tfjs layout). */
+export const GATE_NAMES: Record<CellType, readonly string[]> = {
+  rnn: ['h'],
+  lstm: ['i', 'f', 'c', 'o'],
+  gru: ['z', 'r', 'h'],
+};
+
+export interface ModelSpec {
+  cell: CellType;
+  /** Features per step (dense) or vocabulary size (tokens). */
+  inputSize: number;
+  hiddenSize: number;
+  layers: number;
+  outputSize: number;
+  input: 'dense' | 'tokens';
+  returnSequences: boolean;
+  loss: 'softmaxCrossEntropy' | 'mse';
+  lossReduction: 'mean' | 'sumOverTime';
+  /** rnn only. */
+  activation: 'tanh' | 'relu';
+  /** lstm and gru gates. */
+  recurrentActivation: 'sigmoid' | 'hardSigmoid';
+  /** gru only: false = reset before the recurrent product (tfjs), true = after (PyTorch, Keras 2). */
+  gruResetAfter: boolean;
+  /** lstm only: forget-gate bias initialised to 1. */
+  unitForgetBias: boolean;
+}
+
+export const SPEC_DEFAULTS = {
+  layers: 1,
+  input: 'dense',
+  returnSequences: true,
+  loss: 'softmaxCrossEntropy',
+  lossReduction: 'mean',
+  activation: 'tanh',
+  recurrentActivation: 'sigmoid',
+  gruResetAfter: false,
+  unitForgetBias: false,
+} as const satisfies Partial<ModelSpec>;
+
+const ENUMS: Partial<Record<keyof ModelSpec, readonly string[]>> = {
+  cell: CELLS,
+  input: ['dense', 'tokens'],
+  loss: ['softmaxCrossEntropy', 'mse'],
+  lossReduction: ['mean', 'sumOverTime'],
+  activation: ['tanh', 'relu'],
+  recurrentActivation: ['sigmoid', 'hardSigmoid'],
+};
+const INTS: (keyof ModelSpec)[] = ['inputSize', 'hiddenSize', 'layers', 'outputSize'];
+const BOOLS: (keyof ModelSpec)[] = ['returnSequences', 'gruResetAfter', 'unitForgetBias'];
+const REQUIRED: (keyof ModelSpec)[] = ['cell', 'inputSize', 'hiddenSize', 'outputSize'];
+/** Fields that mean something only for some cells; elsewhere only the default is accepted. */
+const CELL_ONLY: Partial<Record<keyof ModelSpec, readonly CellType[]>> = {
+  activation: ['rnn'],
+  recurrentActivation: ['lstm', 'gru'],
+  gruResetAfter: ['gru'],
+  unitForgetBias: ['lstm'],
+};
+export const SPEC_FIELDS: readonly (keyof ModelSpec)[] = [
+  'cell', 'inputSize', 'hiddenSize', 'layers', 'outputSize', 'input', 'returnSequences', 'loss',
+  'lossReduction', 'activation', 'recurrentActivation', 'gruResetAfter', 'unitForgetBias',
+];
+
+/** Validates a parsed JSON value (or a partial object from flags) and fills the defaults. */
+export function parseSpec(raw: unknown, where = 'spec'): ModelSpec {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InputError(`${where}: expected a JSON object with ModelSpec fields`);
+  }
+  const obj = raw as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (!(SPEC_FIELDS as readonly string[]).includes(key)) {
+      throw new InputError(`${where}: unknown field "${key}" (known fields: ${SPEC_FIELDS.join(', ')})`);
+    }
+  }
+  for (const key of REQUIRED) {
+    if (obj[key] === undefined) throw new InputError(`${where}: missing required field "${key}"`);
+  }
+  const spec = { ...SPEC_DEFAULTS } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(obj)) {
+    if (value === undefined) continue;
+    const k = key as keyof ModelSpec;
+    const allowed = ENUMS[k];
+    if (allowed) {
+      if (typeof value !== 'string' || !allowed.includes(value)) {
+        throw new InputError(`${where}: "${key}" must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
+      }
+    } else if (INTS.includes(k)) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+        throw new InputError(`${where}: "${key}" must be an integer >= 1 (got ${JSON.stringify(value)})`);
+      }
+    } else if (BOOLS.includes(k)) {
+      if (typeof value !== 'boolean') {
+        throw new InputError(`${where}: "${key}" must be true or false (got ${JSON.stringify(value)})`);
+      }
+    }
+    spec[key] = value;
+  }
+  const s = spec as unknown as ModelSpec;
+  for (const [key, cells] of Object.entries(CELL_ONLY) as [keyof ModelSpec, CellType[]][]) {
+    const def = (SPEC_DEFAULTS as Record<string, unknown>)[key];
+    if (!cells.includes(s.cell) && s[key] !== def) {
+      throw new InputError(
+        `${where}: "${key}" applies to ${cells.join('/')} only; a ${s.cell} accepts only its default (${JSON.stringify(def)})`,
+      );
+    }
+  }
+  if (s.loss === 'softmaxCrossEntropy' && s.outputSize < 2) {
+    throw new InputError(`${where}: softmaxCrossEntropy needs outputSize >= 2 classes (got ${s.outputSize})`);
+  }
+  return s;
+}
+
+/** Gates per cell: G in the fused [in, G*H] matrices. */
+export function gateCount(cell: CellType): number {
+  return GATE_NAMES[cell].length;
+}
+
+/** The spec as a plain object in contract field order (for spec.json files). */
+export function specToJSON(spec: ModelSpec): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of SPEC_FIELDS) out[k] = spec[k];
+  return out;
+}
+
+export function describeSpec(spec: ModelSpec): string {
+  const variant =
+    spec.cell === 'rnn'
+      ? spec.activation
+      : spec.cell === 'gru'
+        ? `${spec.recurrentActivation}, reset-${spec.gruResetAfter ? 'after' : 'before'}`
+        : `${spec.recurrentActivation}${spec.unitForgetBias ? ', unit forget bias' : ''}`;
+  return (
+    `${spec.cell} (${variant}) ${spec.input === 'tokens' ? `tokens<${spec.inputSize}` : `in ${spec.inputSize}`}` +
+    ` -> ${spec.layers}x${spec.hiddenSize} -> ${spec.outputSize}, ` +
+    `${spec.returnSequences ? 'many-to-many' : 'many-to-one'}, ${spec.loss === 'mse' ? 'mse' : 'cross-entropy'} (${spec.lossReduction})`
+  );
+}
