@@ -128,11 +128,11 @@ export class ScratchEngine implements Engine {
     this.optimizer = new Optimizer(o, this.layout, this.alloc);
   }
 
-  optimizerState(): NamedParams {
+  async optimizerState(): Promise<NamedParams> {
     return this.optimizer.getState(this.dtype === 'float32' ? 'F32' : 'F64');
   }
 
-  setOptimizerState(s: NamedParams): void {
+  async setOptimizerState(s: NamedParams): Promise<void> {
     this.optimizer.setState(s);
   }
 

@@ -55,9 +55,9 @@ export interface Engine {
   lossAndGrads(b: Batch, want?: GradRequest): LossAndGrads;
   /** One optimizer step (clipping inside); returns the loss before the update. */
   step(b: Batch): { loss: number; finalState: State };
-  /** "<slot>.<param>" plus scalars such as "iterations". */
-  optimizerState(): NamedParams;
-  setOptimizerState(s: NamedParams): void;
+  /** "<slot>.<param>" plus "iterations" (async: tfjs reads its optimizer's weights asynchronously). */
+  optimizerState(): Promise<NamedParams>;
+  setOptimizerState(s: NamedParams): Promise<void>;
   dispose(): void;
 }
 

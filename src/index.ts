@@ -14,3 +14,9 @@ export { ScratchEngine, type ScratchOptions, makeCell } from '../scratch/engine.
 export type { Cell, CellWeights, CellGrads, StepArgs, BackArgs } from '../scratch/cells/cell.js';
 export { gradcheck, type GradcheckReport, type GradcheckOptions } from '../compare/gradcheck.js';
 export { TOLERANCES, compareArrays, type Agreement } from '../compare/tolerance.js';
+export { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+export { toPyTorch, fromPyTorch, type PyTorchNames } from './pytorch.js';
+// tfjs is imported lazily (inside loadTf), so these exports do not load it.
+export { createTfjsEngine, TfjsEngine, type TfjsOptions } from '../tfjs/engine.js';
+export { loadTf, type BackendRequest, type BackendName, type LoadedTf } from '../tfjs/backend.js';
+export { exportTfjs } from '../tfjs/export.js';

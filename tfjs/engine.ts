@@ -1,0 +1,342 @@
+/**
+ * TfjsEngine: the TensorFlow.js twin behind the Engine interface. The layers come from model.ts,
+ * the weights from the same canonical parameters as the scratch engine; gradients come from
+ * tf.variableGrads; training uses tfjs's own optimizers (tf.train.*) with the gradients passed in
+ * canonical parameter order (tfjs keys optimizer slots by position), after the same clipping as the
+ * scratch engine. Everything runs in float32. Every call disposes what it creates (tf.tidy).
+ */
+import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, validateBatch } from '../src/engine.js';
+import { InputError } from '../src/errors.js';
+import { type OptimizerSpec, TFJS_EPSILON, optimizerSlots, optimizerSpec } from '../src/optimizer.js';
+import { type NamedParams, initParams, paramLayout } from '../src/params.js';
+import { type ModelSpec, parseSpec } from '../src/spec.js';
+import type { FloatArray } from '../src/tensor.js';
+import { type BackendName, type BackendRequest, type LoadedTf, type Tf, activate, loadTf } from './backend.js';
+import { type TfLayers, buildLayers, buildWeights } from './model.js';
+import { getLayerWeights, layerVariables, setLayerWeights } from './weights.js';
+
+type Tensor = import('@tensorflow/tfjs').Tensor;
+type Scalar = import('@tensorflow/tfjs').Scalar;
+type Variable = import('@tensorflow/tfjs').Variable;
+type Optimizer = import('@tensorflow/tfjs').Optimizer;
+
+export interface TfjsOptions {
+  backend?: BackendRequest;
+  params?: NamedParams;
+  seed?: number;
+  optimizer?: OptimizerSpec;
+}
+
+/** Loads tfjs on the requested backend and builds the engine. */
+export async function createTfjsEngine(spec: ModelSpec, opts: TfjsOptions = {}): Promise<TfjsEngine> {
+  const loaded = await loadTf(opts.backend ?? 'auto');
+  return new TfjsEngine(loaded, spec, opts);
+}
+
+export class TfjsEngine implements Engine {
+  readonly name: string;
+  readonly spec: ModelSpec;
+  readonly backend: BackendName;
+  readonly loaded: LoadedTf;
+  /** Where tfjs cannot do exactly what was asked (e.g. adagrad's epsilon is fixed at 1e-7). */
+  readonly notes: string[] = [];
+  private readonly tf: Tf;
+  private readonly layers: TfLayers;
+  private readonly vars: { name: string; variable: Variable }[];
+  private optSpec: OptimizerSpec;
+  private optimizer: Optimizer;
+
+  constructor(loaded: LoadedTf, spec: ModelSpec, opts: TfjsOptions = {}) {
+    this.loaded = loaded;
+    this.tf = loaded.tf;
+    this.backend = loaded.backend;
+    this.name = loaded.engineName;
+    this.spec = parseSpec(spec);
+    activate(this.tf, this.backend);
+    this.layers = buildLayers(this.tf, this.spec, { returnState: true });
+    buildWeights(this.spec, this.layers);
+    this.vars = layerVariables(this.spec, this.layers).map(({ name, variable }) => ({ name, variable: variable.read() as Variable }));
+    this.setParams(opts.params ?? initParams(this.spec, opts.seed ?? 0));
+    this.optSpec = opts.optimizer ?? optimizerSpec('adam');
+    this.optimizer = this.makeOptimizer(this.optSpec);
+  }
+
+  getParams(): NamedParams {
+    activate(this.tf, this.backend);
+    return getLayerWeights(this.spec, this.layers);
+  }
+
+  setParams(p: NamedParams): void {
+    activate(this.tf, this.backend);
+    setLayerWeights(this.tf, this.spec, this.layers, p);
+  }
+
+  setOptimizer(o: OptimizerSpec): void {
+    this.optimizer.dispose();
+    this.optSpec = o;
+    this.optimizer = this.makeOptimizer(o);
+  }
+
+  forward(b: Batch): { output: FloatArray; finalState: State } {
+    validateBatch(this.spec, b, false);
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    let result: { output: FloatArray; finalState: State } | null = null;
+    tf.tidy(() => {
+      const { logits, states } = this.run(b, this.inputTensor(b), this.stateTensors(b));
+      result = { output: logits.dataSync() as Float32Array, finalState: this.readState(states) };
+    });
+    return result!;
+  }
+
+  lossAndGrads(b: Batch, want: GradRequest = {}): LossAndGrads {
+    validateBatch(this.spec, b, true);
+    if (want.inputGrad && this.spec.input === 'tokens') throw new InputError('input gradients exist only for dense input');
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    const xVar = want.inputGrad ? this.variableOf(this.inputTensor(b)) : null;
+    const stateVars = want.stateGrads ? this.stateVariables(b) : null;
+    let states: Tensor[][] = [];
+    const extra: Variable[] = [...(xVar ? [xVar] : []), ...(stateVars ? [...stateVars.h, ...(stateVars.c ?? [])] : [])];
+    const { value, grads } = tf.variableGrads(() => {
+      const x = xVar ?? this.inputTensor(b);
+      const init = stateVars ?? this.stateTensors(b);
+      const r = this.run(b, x, init);
+      states = r.states.map((s) => s.map((t) => tf.keep(t)));
+      return this.lossOf(r.logits, b);
+    }, [...this.vars.map((v) => v.variable), ...extra]);
+    try {
+      const out: LossAndGrads = {
+        loss: value.dataSync()[0],
+        grads: {},
+        finalState: this.readState(states),
+      };
+      const layout = paramLayout(this.spec);
+      this.vars.forEach(({ name, variable }, i) => {
+        out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: grads[variable.name].dataSync() as Float32Array };
+      });
+      if (xVar) out.dx = grads[xVar.name].dataSync() as Float32Array;
+      if (stateVars) {
+        out.dState = {
+          h: stateVars.h.map((v) => grads[v.name].dataSync() as Float32Array),
+          ...(stateVars.c ? { c: stateVars.c.map((v) => grads[v.name].dataSync() as Float32Array) } : {}),
+        };
+      }
+      return out;
+    } finally {
+      value.dispose();
+      tf.dispose(Object.values(grads));
+      tf.dispose(states.flat());
+      xVar?.dispose();
+      if (stateVars) tf.dispose([...stateVars.h, ...(stateVars.c ?? [])]);
+    }
+  }
+
+  step(b: Batch): { loss: number; finalState: State } {
+    validateBatch(this.spec, b, true);
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    let states: Tensor[][] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const r = this.run(b, this.inputTensor(b), this.stateTensors(b));
+      states = r.states.map((s) => s.map((t) => tf.keep(t)));
+      return this.lossOf(r.logits, b);
+    }, this.vars.map((v) => v.variable));
+    try {
+      const loss = value.dataSync()[0];
+      tf.tidy(() => {
+        // Canonical order, clipped as the scratch engine clips: by value, then by global norm.
+        let gs = this.vars.map(({ variable }) => grads[variable.name]);
+        const { clipValue, clipNorm } = this.optSpec;
+        if (clipValue !== undefined) gs = gs.map((g) => tf.clipByValue(g, -clipValue, clipValue));
+        if (clipNorm !== undefined) {
+          const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
+          if (norm > clipNorm) gs = gs.map((g) => tf.mul(g, clipNorm / norm));
+        }
+        this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
+      });
+      return { loss, finalState: this.readState(states) };
+    } finally {
+      value.dispose();
+      tf.dispose(Object.values(grads));
+      tf.dispose(states.flat());
+    }
+  }
+
+  /** "<slot>.<param>" (canonical names) plus "iterations", read from tfjs's optimizer. */
+  async optimizerState(): Promise<NamedParams> {
+    activate(this.tf, this.backend);
+    const weights = await this.optimizer.getWeights();
+    const slots = optimizerSlots(this.optSpec.name);
+    const layout = paramLayout(this.spec);
+    const out: NamedParams = {};
+    const iter = weights.length > 0 ? (await weights[0].tensor.data())[0] : 0;
+    if (weights.length > 0) weights[0].tensor.dispose(); // a fresh scalar; the slots are live variables
+    out.iterations = { dtype: 'F64', shape: [1], data: Float64Array.of(iter) };
+    const rest = weights.slice(1);
+    slots.forEach((slot, s) => {
+      layout.forEach((p, i) => {
+        const w = rest[s * layout.length + i];
+        const size = p.shape.reduce((a, c) => a * c, 1);
+        const init = slot === 'acc' ? this.optSpec.initialAccumulatorValue : 0;
+        out[`${slot}.${p.name}`] = {
+          dtype: 'F32',
+          shape: [...p.shape],
+          data: w ? (w.tensor.dataSync() as Float32Array).slice() : new Float32Array(size).fill(init),
+        };
+      });
+    });
+    return out;
+  }
+
+  async setOptimizerState(s: NamedParams): Promise<void> {
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    const slots = optimizerSlots(this.optSpec.name);
+    const layout = paramLayout(this.spec);
+    const it = s.iterations;
+    if (!it || it.data.length !== 1) throw new InputError('optimizer state: "iterations" is missing or invalid');
+    const suffix: Record<string, string> = { m: 'm', v: this.optSpec.name === 'momentum' ? 'momentum' : 'v', ms: 'rms', mom: 'momentum', acc: 'accumulator' };
+    const values: { name: string; tensor: Tensor }[] = [{ name: 'iter', tensor: tf.scalar(Number(it.data[0]), 'int32') }];
+    for (const slot of slots) {
+      layout.forEach((p, i) => {
+        const key = `${slot}.${p.name}`;
+        const t = s[key];
+        const size = p.shape.reduce((a, c) => a * c, 1);
+        if (!t || t.data.length !== size) throw new InputError(`optimizer state: ${key} is missing or has the wrong size`);
+        values.push({ name: `${this.vars[i].variable.name}/${suffix[slot]}`, tensor: tf.tensor(Float32Array.from(t.data as ArrayLike<number>), p.shape) });
+      });
+    }
+    const fresh = this.makeOptimizer(this.optSpec);
+    await fresh.setWeights(values);
+    tf.dispose(values.map((v) => v.tensor));
+    this.optimizer.dispose();
+    this.optimizer = fresh;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    // Layers applied eagerly never become "used" in tfjs's bookkeeping, so dispose their variables.
+    for (const layer of [...this.layers.rnn, this.layers.head]) for (const w of layer.weights) w.dispose();
+  }
+
+  /** Live tensor count of the tfjs engine (memory checks). */
+  numTensors(): number {
+    return this.tf.memory().numTensors;
+  }
+
+  // ---- internals ----
+
+  private makeOptimizer(o: OptimizerSpec): Optimizer {
+    const tf = this.tf;
+    const note = (msg: string): void => {
+      if (!this.notes.includes(msg)) this.notes.push(msg);
+    };
+    switch (o.name) {
+      case 'sgd':
+        return tf.train.sgd(o.lr);
+      case 'momentum':
+        return tf.train.momentum(o.lr, o.momentum, false);
+      case 'adam':
+        return tf.train.adam(o.lr, o.beta1, o.beta2, o.epsilon);
+      case 'rmsprop':
+        return tf.train.rmsprop(o.lr, o.rho, o.momentum, o.epsilon, false);
+      case 'adagrad':
+        if (o.epsilon !== TFJS_EPSILON) note(`tfjs adagrad always uses epsilon ${TFJS_EPSILON} (asked ${o.epsilon})`);
+        return tf.train.adagrad(o.lr, o.initialAccumulatorValue);
+    }
+  }
+
+  /** x as a float tensor [B, T, in]; token ids are one-hot encoded with tf.oneHot. */
+  private inputTensor(b: Batch): Tensor {
+    const tf = this.tf;
+    const { batchSize: B, seqLen: T } = b;
+    if (this.spec.input === 'tokens') {
+      return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize), 'float32'));
+    }
+    const x = b.x instanceof Float32Array ? b.x : Float32Array.from(b.x);
+    return tf.tensor3d(x, [B, T, this.spec.inputSize]);
+  }
+
+  private stateTensors(b: Batch): { h: Tensor[]; c?: Tensor[] } | null {
+    const st = b.initialState;
+    if (!st) return null;
+    const tf = this.tf;
+    const shape: [number, number] = [b.batchSize, this.spec.hiddenSize];
+    const t = (a: FloatArray): Tensor => tf.tensor2d(a instanceof Float32Array ? a : Float32Array.from(a), shape);
+    return { h: st.h.map(t), ...(st.c ? { c: st.c.map(t) } : {}) };
+  }
+
+  private stateVariables(b: Batch): { h: Variable[]; c?: Variable[] } {
+    const tf = this.tf;
+    const n = b.batchSize * this.spec.hiddenSize;
+    const st = b.initialState;
+    const mk = (a: FloatArray | undefined): Variable =>
+      this.variableOf(tf.tensor2d(a ? Float32Array.from(a) : new Float32Array(n), [b.batchSize, this.spec.hiddenSize]));
+    return {
+      h: Array.from({ length: this.spec.layers }, (_, l) => mk(st?.h[l])),
+      ...(this.spec.cell === 'lstm' ? { c: Array.from({ length: this.spec.layers }, (_, l) => mk(st?.c?.[l])) } : {}),
+    };
+  }
+
+  /** A trainable variable holding `t` (which is disposed: the variable keeps its own reference). */
+  private variableOf(t: Tensor): Variable {
+    const v = this.tf.variable(t, true);
+    t.dispose();
+    return v;
+  }
+
+  /** The layers, applied eagerly (masks and initial states go to each recurrent layer). */
+  private run(b: Batch, x: Tensor, init: { h: Tensor[]; c?: Tensor[] } | null): { logits: Tensor; states: Tensor[][] } {
+    const tf = this.tf;
+    const mask = b.mask ? tf.tensor2d(Float32Array.from(b.mask), [b.batchSize, b.seqLen]) : undefined;
+    const states: Tensor[][] = [];
+    let h = x;
+    this.layers.rnn.forEach((layer, l) => {
+      const initialState = init ? [init.h[l], ...(init.c ? [init.c[l]] : [])] : undefined;
+      const out = layer.apply(h, { mask, initialState }) as Tensor[];
+      h = out[0];
+      states.push(out.slice(1));
+    });
+    return { logits: this.layers.head.apply(h) as Tensor, states };
+  }
+
+  /**
+   * The loss, defined as in the scratch engine: cross-entropy logsumexp(z) - z_y with
+   * tf.logSoftmax (tf.layers losses clip probabilities and are not used), or mse (mean over outputs),
+   * weighted per position: mean over (unmasked) positions, or summed over time / B.
+   */
+  private lossOf(logits: Tensor, b: Batch): Scalar {
+    const tf = this.tf;
+    const s = this.spec;
+    const { batchSize: B, seqLen: T } = b;
+    const N = s.returnSequences ? B * T : B;
+    const O = s.outputSize;
+    const w = new Float32Array(N);
+    let valid = 0;
+    for (let i = 0; i < N; i++) {
+      const on = !s.returnSequences || !b.mask || b.mask[i] !== 0;
+      w[i] = on ? 1 : 0;
+      if (on) valid++;
+    }
+    const scale = s.lossReduction === 'mean' ? (valid > 0 ? 1 / valid : 0) : 1 / B;
+    const weights = tf.mul(tf.tensor1d(w), scale);
+    const z = tf.reshape(logits, [N, O]);
+    let per: Tensor;
+    if (s.loss === 'softmaxCrossEntropy') {
+      const logp = tf.logSoftmax(z);
+      const onehot = tf.oneHot(tf.tensor1d(b.y as Int32Array, 'int32'), O);
+      per = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
+    } else {
+      const y = tf.tensor2d(b.y instanceof Float32Array ? b.y : Float32Array.from(b.y as Float64Array), [N, O]);
+      per = tf.mean(tf.square(tf.sub(z, y)), -1);
+    }
+    return tf.sum(tf.mul(per, weights)) as Scalar;
+  }
+
+  private readState(states: Tensor[][]): State {
+    const h = states.map((s) => s[0].dataSync() as Float32Array);
+    if (this.spec.cell !== 'lstm') return { h };
+    return { h, c: states.map((s) => s[1].dataSync() as Float32Array) };
+  }
+}

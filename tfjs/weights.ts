@@ -1,0 +1,48 @@
+/**
+ * Canonical parameters <-> tfjs layer weights. The canonical layout is Keras's, so each tensor
+ * maps one to one: recurrent layer l holds [kernel, recurrentKernel, bias] (tfjs's own order of
+ * its weights), the head [kernel, bias]. Only names and ownership change; the bits do not.
+ */
+import { type NamedParams, paramLayout, validateParams } from '../src/params.js';
+import type { ModelSpec } from '../src/spec.js';
+import type { Tf } from './backend.js';
+import type { TfLayers } from './model.js';
+
+type LayerVariable = import('@tensorflow/tfjs').LayerVariable;
+
+/** The tfjs variables of every canonical parameter, in canonical order. */
+export function layerVariables(spec: ModelSpec, layers: TfLayers): { name: string; variable: LayerVariable }[] {
+  const names = paramLayout(spec).map((p) => p.name);
+  const vars: LayerVariable[] = [];
+  for (const layer of layers.rnn) {
+    const w = layer.trainableWeights;
+    if (w.length !== 3) throw new Error(`tfjs layer ${layer.name} has ${w.length} weights, expected kernel, recurrent kernel, bias`);
+    vars.push(...w);
+  }
+  const hw = layers.head.trainableWeights;
+  if (hw.length !== 2) throw new Error(`tfjs head has ${hw.length} weights, expected kernel, bias`);
+  vars.push(...hw);
+  return names.map((name, i) => ({ name, variable: vars[i] }));
+}
+
+/** Writes canonical parameters into the tfjs layers (float32). */
+export function setLayerWeights(tf: Tf, spec: ModelSpec, layers: TfLayers, p: NamedParams): void {
+  validateParams(spec, p);
+  for (const { name, variable } of layerVariables(spec, layers)) {
+    const t = p[name];
+    const expected = variable.shape;
+    const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as Float64Array);
+    const value = tf.tensor(data, expected as number[], 'float32');
+    variable.write(value);
+    value.dispose();
+  }
+}
+
+/** Reads the tfjs layer weights back as canonical parameters (F32). */
+export function getLayerWeights(spec: ModelSpec, layers: TfLayers): NamedParams {
+  const out: NamedParams = {};
+  for (const { name, variable } of layerVariables(spec, layers)) {
+    out[name] = { dtype: 'F32', shape: [...(variable.shape as number[])], data: variable.read().dataSync() as Float32Array };
+  }
+  return out;
+}
