@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from './errors.js';
+import { registerCheck } from './commands/check.js';
 import { registerConvert } from './commands/convert.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { type IO, processIO } from './commands/io.js';
@@ -22,6 +23,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
       outputError: (s, write) => write(`rnnlab: ${s.trim().replace(/^error: /, '')} (see --help)`),
     });
+  registerCheck(program, io, setExit);
   registerGradcheck(program, io, setExit);
   registerConvert(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());

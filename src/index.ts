@@ -20,3 +20,5 @@ export { toPyTorch, fromPyTorch, type PyTorchNames } from './pytorch.js';
 export { createTfjsEngine, TfjsEngine, type TfjsOptions } from '../tfjs/engine.js';
 export { loadTf, type BackendRequest, type BackendName, type LoadedTf } from '../tfjs/backend.js';
 export { exportTfjs } from '../tfjs/export.js';
+export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, FAULTS, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
+export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';

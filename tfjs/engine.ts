@@ -116,6 +116,7 @@ export class TfjsEngine implements Engine {
         out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: grads[variable.name].dataSync() as Float32Array };
       });
       if (xVar) out.dx = grads[xVar.name].dataSync() as Float32Array;
+      if (want.stateGrads) out.dh = this.perStepStateGrads(b);
       if (stateVars) {
         out.dState = {
           h: stateVars.h.map((v) => grads[v.name].dataSync() as Float32Array),
@@ -277,6 +278,69 @@ export class TfjsEngine implements Engine {
       h: Array.from({ length: this.spec.layers }, (_, l) => mk(st?.h[l])),
       ...(this.spec.cell === 'lstm' ? { c: Array.from({ length: this.spec.layers }, (_, l) => mk(st?.c?.[l])) } : {}),
     };
+  }
+
+  /**
+   * dLoss/dh_t for every step and layer ([B, T, H] per layer): the same forward pass, written as
+   * a loop over each layer's tfjs cell (the layer's own step function and weights), with a zero
+   * "probe" added to every h_t; the gradient with respect to probe t is the total gradient reaching
+   * h_t, from the output above and from step t+1. tfjs layers do not expose per-step gradients
+   * any other way.
+   */
+  private perStepStateGrads(b: Batch): Float32Array[] {
+    const tf = this.tf;
+    const { batchSize: B, seqLen: T } = b;
+    const H = this.spec.hiddenSize;
+    const L = this.spec.layers;
+    const probes: Variable[][] = Array.from({ length: L }, () => Array.from({ length: T }, () => this.variableOf(tf.zeros([B, H]))));
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const x = this.inputTensor(b);
+        let inputs = tf.unstack(x, 1); // T x [B, in]
+        const masks = b.mask ? tf.unstack(tf.tensor2d(Float32Array.from(b.mask), [B, T]), 1) : null;
+        const init = this.stateTensors(b);
+        this.layers.rnn.forEach((layer, l) => {
+          let h: Tensor = init ? init.h[l] : tf.zeros([B, H]);
+          let c: Tensor = init?.c ? init.c[l] : tf.zeros([B, H]);
+          const outs: Tensor[] = [];
+          for (let t = 0; t < T; t++) {
+            let hNew: Tensor;
+            let cNew = c;
+            const cellLayer = layer as unknown as { cell?: { call(i: Tensor[], k: object): Tensor[] }; step?(x: Tensor, h: Tensor): Tensor };
+            if (cellLayer.step) hNew = cellLayer.step(inputs[t], h);
+            else {
+              const r = cellLayer.cell!.call(this.spec.cell === 'lstm' ? [inputs[t], h, c] : [inputs[t], h], {});
+              hNew = r[1];
+              if (this.spec.cell === 'lstm') cNew = r[2];
+            }
+            if (masks) {
+              const m = tf.expandDims(masks[t], 1);
+              hNew = tf.add(tf.mul(hNew, m), tf.mul(h, tf.sub(1, m)));
+              cNew = tf.add(tf.mul(cNew, m), tf.mul(c, tf.sub(1, m)));
+            }
+            h = tf.add(hNew, probes[l][t]);
+            c = cNew;
+            outs.push(h);
+          }
+          inputs = outs;
+        });
+        const top = this.spec.returnSequences ? tf.stack(inputs, 1) : inputs[T - 1];
+        return this.lossOf(this.layers.head.apply(top) as Tensor, b);
+      }, probes.flat());
+      const out = probes.map((row) => {
+        const d = new Float32Array(B * T * H);
+        row.forEach((v, t) => {
+          const g = grads[v.name].dataSync();
+          for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * T + t) * H);
+        });
+        return d;
+      });
+      value.dispose();
+      tf.dispose(Object.values(grads));
+      return out;
+    } finally {
+      tf.dispose(probes.flat());
+    }
   }
 
   /** A trainable variable holding `t` (which is disposed: the variable keeps its own reference). */

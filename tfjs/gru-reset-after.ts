@@ -71,29 +71,33 @@ export function resetAfterGruClass(tf: Tf): new (c: ResetAfterConfig) => import(
       return this.recurrentActivation === 'sigmoid' ? tf.sigmoid(x) : tf.clipByValue(tf.add(0.5, tf.mul(0.2, x)), 0, 1);
     }
 
+    /** One step: x [B, in], h [B, H] -> new h [B, H]. */
+    step(x: Tensor, h: Tensor): Tensor {
+      const W = this.kernel.read();
+      const U = this.recurrentKernel.read();
+      const [bIn, bRec] = tf.unstack(this.bias.read()); // [3H] each
+      const P = tf.add(tf.matMul(x, W), bIn); // [B, 3H]
+      const R = tf.add(tf.matMul(h, U), bRec); // [B, 3H]
+      const [Pz, Pr, Ph] = tf.split(P, 3, 1);
+      const [Rz, Rr, Rh] = tf.split(R, 3, 1);
+      const z = this.gate(tf.add(Pz, Rz));
+      const r = this.gate(tf.add(Pr, Rr));
+      const hh = tf.tanh(tf.add(Ph, tf.mul(r, Rh)));
+      return tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), hh));
+    }
+
     override call(inputs: Tensor | Tensor[], kwargs: { mask?: Tensor; initialState?: Tensor[] }): Tensor | Tensor[] {
       return tf.tidy(() => {
         const x = (Array.isArray(inputs) ? inputs[0] : inputs) as import('@tensorflow/tfjs').Tensor3D; // [B, T, in]
         const [B, T] = x.shape;
-        const H = this.units;
-        const W = this.kernel.read();
-        const U = this.recurrentKernel.read();
-        const [bIn, bRec] = tf.unstack(this.bias.read()); // [3H] each
-        let h: Tensor = kwargs?.initialState?.[0] ?? tf.zeros([B, H]);
+        let h: Tensor = kwargs?.initialState?.[0] ?? tf.zeros([B, this.units]);
         const steps = tf.unstack(x, 1); // T x [B, in]
         const masks = kwargs?.mask ? tf.unstack(tf.cast(kwargs.mask, 'float32'), 1) : null; // T x [B]
         const outs: Tensor[] = [];
         for (let t = 0; t < T; t++) {
-          const P = tf.add(tf.matMul(steps[t], W), bIn); // [B, 3H]
-          const R = tf.add(tf.matMul(h, U), bRec); // [B, 3H]
-          const [Pz, Pr, Ph] = tf.split(P, 3, 1);
-          const [Rz, Rr, Rh] = tf.split(R, 3, 1);
-          const z = this.gate(tf.add(Pz, Rz));
-          const r = this.gate(tf.add(Pr, Rr));
-          const hh = tf.tanh(tf.add(Ph, tf.mul(r, Rh)));
-          let hNew = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), hh));
+          let hNew = this.step(steps[t], h);
           if (masks) {
-            const m = tf.expandDims(masks[t], 1); // [B, 1]
+            const m = tf.expandDims(masks[t], 1); // [B, 1]: a masked step keeps h
             hNew = tf.add(tf.mul(hNew, m), tf.mul(h, tf.sub(1, m)));
           }
           h = hNew;

@@ -1,0 +1,230 @@
+/** `rnnlab check`: both engines on identical weights and data, compared to the digit. */
+import type { Command } from 'commander';
+import { TOLERANCES } from '../../compare/tolerance.js';
+import type { Comparison } from '../../compare/checks.js';
+import { InputError } from '../errors.js';
+import { FAULTS, type Fault, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { batchFromTensors, type CheckInputs } from '../harness.js';
+import { validateParams } from '../params.js';
+import { describeOptimizer, optimizerSpec } from '../optimizer.js';
+import { describeSpec, specToJSON } from '../spec.js';
+import { fixed, formatTable, sci } from '../report/table.js';
+import { type ModelFlags, addModelOptions, choice, intArg, numArg, specFromFlags } from './options.js';
+import type { IO } from './io.js';
+
+interface Flags extends ModelFlags {
+  weights?: string;
+  data?: string;
+  seq: number;
+  batch: number;
+  seed: number;
+  mask?: boolean;
+  carriedState?: boolean;
+  optimizer: string;
+  lr?: number;
+  momentum?: number;
+  clipValue?: number;
+  clipNorm?: number;
+  steps: number;
+  backend: string;
+  tfjs: boolean;
+  perStep?: boolean;
+  dump?: string;
+  fault?: Fault;
+  json?: boolean;
+}
+
+export function addTrainingOptions(cmd: Command, defaults: { steps?: number } = {}): Command {
+  cmd
+    .addOption(choice('--optimizer <name>', 'optimizer', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
+    .option('--lr <x>', 'learning rate (default: adam/rmsprop 0.001, sgd/momentum/adagrad 0.01)', numArg({ positive: true }))
+    .option('--momentum <x>', 'momentum (momentum: default 0.9; rmsprop: default 0)', numArg({ min: 0 }))
+    .option('--clip-value <x>', 'clip each gradient element to [-x, x] before the update', numArg({ positive: true }))
+    .option('--clip-norm <x>', 'then scale all gradients to global norm <= x', numArg({ positive: true }));
+  if (defaults.steps !== undefined) cmd.option('--steps <n>', 'optimizer steps', intArg(1), defaults.steps);
+  return cmd;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'ok' : 'FAIL';
+}
+
+export function registerCheck(program: Command, io: IO, setExit: (code: number) => void): void {
+  const cmd = program
+    .command('check')
+    .description('run the scratch engine and its TensorFlow.js twin on identical weights and data, and compare them to the digit');
+  addModelOptions(cmd, { hidden: 32, input: 10, output: 10 })
+    .option('--weights <file>', 'canonical weights (.safetensors) instead of generated ones')
+    .option('--data <file>', 'x, y (and optional mask, h.{l}, c.{l}) as .safetensors instead of a generated batch')
+    .option('--seq <n>', 'time steps of the generated batch', intArg(1), 20)
+    .option('--batch <n>', 'rows of the generated batch', intArg(1), 8)
+    .option('--seed <n>', 'seed of generated weights and data', intArg(0), 1)
+    .option('--mask', 'generated batch with right-padded rows and a mask')
+    .option('--carried-state', 'generated batch with a random initial state');
+  addTrainingOptions(cmd, { steps: 10 })
+    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
+    .option('--no-tfjs', 'compare the float32 scratch engine with float64 only')
+    .option('--per-step', 'also compare dLoss/dh_t at every time step of BPTT')
+    .option('--dump <dir>', 'write scratch.safetensors, scratch-f64.safetensors and tfjs.safetensors into dir')
+    .addOption(choice('--fault <bug>', 'plant a known bug in the scratch engine, to see how check reports it', FAULTS))
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  rnnlab check --cell lstm --layers 2 --hidden 32 --input 10 --output 10 --seq 20 --batch 8\n' +
+        '  rnnlab check --spec spec.json --weights w.safetensors --data d.safetensors --optimizer sgd --lr 0.1 --steps 50\n' +
+        '  rnnlab check --cell gru --gru-reset-after --per-step --dump out/\n' +
+        '  rnnlab check --cell lstm --fault drop-bptt',
+    )
+    .action(async (f: Flags) => {
+      const spec = specFromFlags(f);
+      if (f.data && !f.spec) throw new InputError('--data needs --spec (the data file must be read against a ModelSpec)');
+      let inputs: CheckInputs;
+      if (f.weights && f.data) inputs = fileInputs(spec, f.weights, f.data);
+      else {
+        const gen = generatedInputs(spec, { batch: f.batch, seq: f.seq, seed: f.seed, mask: f.mask, carriedState: f.carriedState });
+        if (f.weights) {
+          const p = readSafetensors(f.weights).tensors;
+          validateParams(spec, p, f.weights);
+          gen.params = p;
+        }
+        if (f.data) {
+          gen.batch = batchFromTensors(spec, readSafetensors(f.data).tensors, f.data);
+          gen.source = f.data;
+        }
+        inputs = gen;
+      }
+      const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm });
+      const result = await check(inputs, {
+        optimizer,
+        steps: f.steps,
+        backend: f.backend as 'auto',
+        noTfjs: !f.tfjs,
+        perStep: f.perStep,
+        fault: f.fault,
+        onProgress: (w) => io.progress(`check: ${w}`),
+      });
+      const dumped = f.dump ? writeDump(f.dump, inputs, result, optimizer) : [];
+      const { report } = result;
+      setExit(report.pass ? 0 : 1);
+      const B = inputs.batch.batchSize;
+      const T = inputs.batch.seqLen;
+      if (f.json) {
+        io.out(
+          JSON.stringify({
+            spec: specToJSON(spec),
+            data: { source: inputs.source, batch: B, seq: T, masked: !!inputs.batch.mask, carriedState: !!inputs.batch.initialState },
+            optimizer,
+            steps: f.steps,
+            backend: result.backend,
+            tfjsSkipped: result.tfjsSkipped,
+            fault: f.fault ?? null,
+            ...report,
+            engines: result.engines,
+            dump: dumped,
+          }),
+        );
+        return;
+      }
+      printReport(io, result, {
+        header: [
+          `check  ${describeSpec(spec)}`,
+          `data: ${inputs.source}, batch ${B}, seq ${T}${inputs.batch.mask ? ', masked' : ''}${inputs.batch.initialState ? ', carried state' : ''}; ` +
+            `${describeOptimizer(optimizer)}, ${f.steps} steps in lockstep on this batch`,
+        ],
+        dumped,
+      });
+    });
+}
+
+function compRows(rows: Comparison[], withGate: boolean): (string | number)[][] {
+  return rows.map((r) => [
+    r.what,
+    r.engine,
+    sci(r.maxAbsError),
+    sci(r.maxRelError),
+    r.cosine.toFixed(9),
+    ...(withGate ? [r.worst?.gate ?? '', r.worst ? `[${r.worst.position.join(', ')}]` : ''] : []),
+    sci(r.limit, 0),
+    verdict(r.pass),
+  ]);
+}
+
+export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o: { header: string[]; dumped: string[] }): void {
+  const { report } = result;
+  for (const h of o.header) io.out(h);
+  for (const e of result.engines) io.out(`  ${e.name.padEnd(12)} ${e.role}: ${e.detail}${e.notes.length ? ` (note: ${e.notes.join('; ')})` : ''}`);
+  if (result.tfjsSkipped) io.out(`  tfjs         ${result.tfjsSkipped}`);
+  const ref = report.reference;
+  io.out('');
+  io.out(`forward outputs at the initial weights (against ${ref})`);
+  io.out(formatTable(['', 'engine', 'max abs err', 'max rel err', 'cosine', 'limit', 'verdict'], compRows(report.forward, false), ['l', 'l', 'r', 'r', 'r', 'r', 'l']));
+  io.out('');
+  io.out('loss at the initial weights');
+  io.out(
+    formatTable(
+      ['engine', 'loss', 'abs err', 'rel err', 'limit', 'verdict'],
+      [
+        [ref, report.loss.values[ref].toPrecision(12), '', '', '', ''],
+        ...report.loss.comparisons.map((c) => [c.engine, report.loss.values[c.engine].toPrecision(12), sci(c.maxAbsError), sci(c.maxRelError), sci(c.limit, 0), verdict(c.pass)]),
+      ],
+      ['l', 'r', 'r', 'r', 'r', 'l'],
+    ),
+  );
+  io.out('');
+  io.out(`gradients at the initial weights (against ${ref}; worst = where the largest difference is)`);
+  // one block per parameter, each engine under it
+  const order = [...new Set(report.gradients.map((g) => g.what))];
+  const byParam = order.flatMap((name) => report.gradients.filter((g) => g.what === name));
+  io.out(formatTable(['parameter', 'engine', 'max abs err', 'max rel err', 'cosine', 'gate', 'worst', 'limit', 'verdict'], compRows(byParam, true), ['l', 'l', 'r', 'r', 'r', 'l', 'l', 'r', 'l']));
+  if (report.perStep) {
+    io.out('');
+    io.out(`dLoss/dh_t at every step of BPTT (max rel err against ${ref}; read upwards: backpropagation runs from the last step)`);
+    const names = Object.keys(report.perStep[0]?.errors ?? {});
+    io.out(
+      formatTable(
+        ['layer', 'step', 'max |dh|', ...names],
+        report.perStep.map((r) => [r.layer, r.t, sci(r.scale), ...names.map((n) => sci(r.errors[n]))]),
+      ),
+    );
+  }
+  const tr = report.trajectory;
+  io.out('');
+  io.out(`training in lockstep (loss before each update${tr.pair ? `; largest parameter difference ${tr.pair[1]} vs ${tr.pair[0]} after it, max rel err` : ''})`);
+  const engines = Object.keys(tr.steps[0]?.loss ?? {});
+  io.out(
+    formatTable(
+      ['step', ...engines.map((e) => `loss ${e}`), ...(tr.pair ? ['param diff', 'in'] : [])],
+      tr.steps.map((s) => [s.step, ...engines.map((e) => fixed(s.loss[e], 8)), ...(tr.pair ? [sci(s.maxParamDiff), s.worstParam] : [])]),
+      ['r', ...engines.map(() => 'r' as const), 'r', 'l'],
+    ),
+  );
+  if (tr.pair) {
+    const last = tr.steps[tr.steps.length - 1];
+    io.out(
+      tr.driftStep === null
+        ? `no drift: the parameters of ${tr.pair[1]} and ${tr.pair[0]} stayed within ${sci(tr.limit, 0)} (largest ${sci(Math.max(...tr.steps.map((s) => s.maxParamDiff)))})`
+        : `drift began at step ${tr.driftStep}: parameter difference ${sci(tr.steps[tr.driftStep - 1].maxParamDiff)} > ${sci(tr.limit, 0)} (in ${tr.steps[tr.driftStep - 1].worstParam}); after step ${last.step}: ${sci(last.maxParamDiff)}`,
+    );
+  }
+  io.out('');
+  io.out(`parameters after ${tr.steps.length} steps`);
+  io.out(
+    formatTable(
+      ['parameter', 'engine', 'against', 'max abs err', 'max rel err', 'limit', 'verdict'],
+      report.final.map((r) => [r.what.replace(/^final /, ''), r.engine, r.against, sci(r.maxAbsError), sci(r.maxRelError), sci(r.limit, 0), verdict(r.pass)]),
+      ['l', 'l', 'l', 'r', 'r', 'r', 'l'],
+    ),
+  );
+  for (const p of o.dumped) io.out(`wrote ${p}`);
+  io.out('');
+  const total = report.forward.length + report.loss.comparisons.length + report.gradients.length + report.final.length;
+  const policy = `forward ${sci(TOLERANCES.forward.limit, 0)}, gradients ${sci(TOLERANCES.grad.limit, 0)}, parameters after training ${sci(TOLERANCES.trajectory.limit, 0)}`;
+  if (report.pass) io.out(`verdict: PASS (${total} comparisons within the tolerance policy: ${policy})`);
+  else {
+    io.out(`verdict: FAIL (${report.failures.length} of ${total} comparisons outside the tolerance policy)`);
+    for (const f of report.failures.slice(0, 12)) io.out(`  ${f}`);
+    if (report.failures.length > 12) io.out(`  ... and ${report.failures.length - 12} more`);
+  }
+}

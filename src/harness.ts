@@ -1,0 +1,262 @@
+/**
+ * `check` as a library call: builds the inputs (generated, or brought as spec/weights/data
+ * files), the engines (scratch float32, a tfjs backend, and the float64 scratch reference), runs
+ * compare/checks.ts, and writes the dump files.
+ */
+import { join } from 'node:path';
+import { type CheckRaw, type CheckReport, runCheck } from '../compare/checks.js';
+import { ScratchEngine, makeCell } from '../scratch/engine.js';
+import type { Cell } from '../scratch/cells/cell.js';
+import type { BackendRequest } from '../tfjs/backend.js';
+import { randomBatch } from './data/synthetic.js';
+import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, outputShape } from './engine.js';
+import { InputError } from './errors.js';
+import { readSafetensors, writeSafetensors } from './io/safetensors.js';
+import { type OptimizerSpec, describeOptimizer } from './optimizer.js';
+import { type NamedParams, paramLayout, randomTestParams, validateParams } from './params.js';
+import { type ModelSpec, gateCount, specToJSON } from './spec.js';
+import { type NamedTensors, type Tensor, type FloatArray, shapeStr } from './tensor.js';
+import { VERSION } from './version.js';
+
+export interface CheckInputs {
+  spec: ModelSpec;
+  params: NamedParams;
+  batch: Batch;
+  /** "generated (seed 1)" or the data file */
+  source: string;
+}
+
+/** Seeded weights (asymmetric, non-zero biases) and one seeded batch. */
+export function generatedInputs(spec: ModelSpec, o: { batch: number; seq: number; seed: number; mask?: boolean; carriedState?: boolean }): CheckInputs {
+  return {
+    spec,
+    params: randomTestParams(spec, o.seed),
+    batch: randomBatch(spec, o.batch, o.seq, o.seed + 1, { mask: o.mask, initialState: o.carriedState }),
+    source: `generated (seed ${o.seed})`,
+  };
+}
+
+const f32 = (t: Tensor): Float32Array => (t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>));
+
+/**
+ * A batch from a data file: x (F32 [B, T, inputSize], or I32 [B, T] token ids), y (I32 class ids
+ * [B, T] / [B], or F32 values [B, T, O] / [B, O]), optional mask (U8 [B, T]) and initial state
+ * (h.{l}, c.{l} [B, H]).
+ */
+export function batchFromTensors(spec: ModelSpec, t: NamedTensors, source: string): Batch {
+  const known = new Set(['x', 'y', 'mask']);
+  for (let l = 0; l < spec.layers; l++) known.add(`h.${l}`).add(`c.${l}`);
+  const extra = Object.keys(t).filter((k) => !known.has(k));
+  if (extra.length) throw new InputError(`${source}: unexpected tensor(s) ${extra.join(', ')} (expected x, y, optional mask, h.{l}, c.{l})`);
+  const x = t.x;
+  const y = t.y;
+  if (!x) throw new InputError(`${source}: no tensor "x"`);
+  if (!y) throw new InputError(`${source}: no tensor "y" (targets)`);
+  const tokens = spec.input === 'tokens';
+  if (tokens ? x.shape.length !== 2 || x.dtype !== 'I32' : x.shape.length !== 3 || x.shape[2] !== spec.inputSize || (x.dtype !== 'F32' && x.dtype !== 'F64')) {
+    throw new InputError(
+      `${source}: x is ${x.dtype} ${shapeStr(x.shape)}, but this spec needs ${tokens ? 'I32 token ids [B, T]' : `F32 [B, T, ${spec.inputSize}]`}`,
+    );
+  }
+  const [B, T] = x.shape;
+  if (B < 1 || T < 1) throw new InputError(`${source}: x is empty (${shapeStr(x.shape)})`);
+  const ce = spec.loss === 'softmaxCrossEntropy';
+  const want = spec.returnSequences ? (ce ? [B, T] : [B, T, spec.outputSize]) : ce ? [B] : [B, spec.outputSize];
+  const dtypeOk = ce ? y.dtype === 'I32' : y.dtype === 'F32' || y.dtype === 'F64';
+  if (!dtypeOk || y.shape.length !== want.length || y.shape.some((d, i) => d !== want[i])) {
+    throw new InputError(
+      `${source}: y is ${y.dtype} ${shapeStr(y.shape)}, but this spec (${ce ? 'softmaxCrossEntropy' : 'mse'}, ` +
+        `${spec.returnSequences ? 'many-to-many' : 'many-to-one'}) needs ${ce ? 'I32 class ids' : 'F32 values'} ${shapeStr(want)}`,
+    );
+  }
+  const batch: Batch = { batchSize: B, seqLen: T, x: tokens ? (x.data as Int32Array) : f32(x), y: ce ? (y.data as Int32Array) : f32(y) };
+  if (t.mask) {
+    const m = t.mask;
+    if (m.shape.length !== 2 || m.shape[0] !== B || m.shape[1] !== T) throw new InputError(`${source}: mask is ${shapeStr(m.shape)}, expected [${B}, ${T}]`);
+    const mask = new Uint8Array(B * T);
+    for (let i = 0; i < mask.length; i++) {
+      const v = Number(m.data[i]);
+      if (v !== 0 && v !== 1) throw new InputError(`${source}: mask holds ${v} at index ${i}; only 0 and 1 are allowed`);
+      mask[i] = v;
+    }
+    batch.mask = mask;
+  }
+  if (t['h.0']) {
+    const state: State = { h: [] };
+    for (let l = 0; l < spec.layers; l++) {
+      const h = t[`h.${l}`];
+      if (!h) throw new InputError(`${source}: initial state h.${l} is missing`);
+      state.h.push(f32(h));
+      if (spec.cell === 'lstm') {
+        const c = t[`c.${l}`];
+        if (!c) throw new InputError(`${source}: initial state c.${l} is missing (lstm)`);
+        (state.c ??= []).push(f32(c));
+      }
+    }
+    batch.initialState = state;
+  }
+  return batch;
+}
+
+export function fileInputs(spec: ModelSpec, weightsPath: string, dataPath: string): CheckInputs {
+  const params = readSafetensors(weightsPath).tensors;
+  validateParams(spec, params, weightsPath);
+  const data = readSafetensors(dataPath).tensors;
+  return { spec, params, batch: batchFromTensors(spec, data, dataPath), source: dataPath };
+}
+
+// ---- planted bugs, to see what check reports for them ----
+
+export const FAULTS = ['swap-gates', 'drop-bptt'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/** The scratch engine with its recurrent kernel's first two gates read in swapped order. */
+class SwappedGatesEngine implements Engine {
+  readonly name: string;
+  readonly spec: ModelSpec;
+  constructor(private readonly inner: ScratchEngine) {
+    this.name = inner.name;
+    this.spec = inner.spec;
+  }
+  private swap(p: NamedParams): NamedParams {
+    const H = this.spec.hiddenSize;
+    const GH = gateCount(this.spec.cell) * H;
+    const out: NamedParams = { ...p };
+    const t = p['layers.0.recurrentKernel'];
+    const d = t.data.slice() as FloatArray;
+    for (let r = 0; r < d.length / GH; r++) {
+      for (let j = 0; j < H; j++) {
+        const a = d[r * GH + j];
+        d[r * GH + j] = d[r * GH + H + j];
+        d[r * GH + H + j] = a;
+      }
+    }
+    out['layers.0.recurrentKernel'] = { ...t, data: d };
+    return out;
+  }
+  getParams(): NamedParams {
+    return this.swap(this.inner.getParams());
+  }
+  setParams(p: NamedParams): void {
+    this.inner.setParams(this.swap(p));
+  }
+  forward(b: Batch): { output: FloatArray; finalState: State } {
+    return this.inner.forward(b);
+  }
+  lossAndGrads(b: Batch, want?: GradRequest): LossAndGrads {
+    const r = this.inner.lossAndGrads(b, want);
+    return { ...r, grads: this.swap(r.grads) };
+  }
+  step(b: Batch): { loss: number; finalState: State } {
+    return this.inner.step(b);
+  }
+  optimizerState(): Promise<NamedParams> {
+    return this.inner.optimizerState();
+  }
+  setOptimizerState(s: NamedParams): Promise<void> {
+    return this.inner.setOptimizerState(s);
+  }
+  dispose(): void {
+    this.inner.dispose();
+  }
+}
+
+function scratchUnderTest(spec: ModelSpec, params: NamedParams, optimizer: OptimizerSpec, fault?: Fault): Engine {
+  if (!fault) return new ScratchEngine(spec, { params, optimizer });
+  if (fault === 'swap-gates') {
+    if (spec.cell === 'rnn') throw new InputError('--fault swap-gates needs a cell with gates (lstm or gru)');
+    const e = new SwappedGatesEngine(new ScratchEngine(spec, { params, optimizer }));
+    e.setParams(params);
+    return e;
+  }
+  // drop-bptt: the backward pass forgets the gradient flowing from step t to step t-1 through h
+  const good = makeCell(spec);
+  const broken: Cell<unknown> = {
+    ...good,
+    backward(w, cache, a, g) {
+      good.backward(w, cache, a, g);
+      a.dhPrev.fill(0);
+    },
+  };
+  return new ScratchEngine(spec, { params, optimizer, cell: broken });
+}
+
+export interface CheckOptions {
+  optimizer: OptimizerSpec;
+  steps: number;
+  backend?: BackendRequest;
+  /** Leave tfjs out (scratch float32 against float64 only). */
+  noTfjs?: boolean;
+  perStep?: boolean;
+  fault?: Fault;
+  onProgress?: (what: string) => void;
+}
+
+export interface CheckResult {
+  report: CheckReport;
+  raw: CheckRaw;
+  /** Engine descriptions: backend, tfjs version, notes. */
+  engines: { name: string; role: string; detail: string; notes: string[] }[];
+  backend: string | null;
+  tfjsSkipped: string | null;
+}
+
+export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
+  const { spec, params, batch } = inputs;
+  const reference = new ScratchEngine(spec, { dtype: 'float64', params, optimizer: o.optimizer });
+  const scratch = scratchUnderTest(spec, params, o.optimizer, o.fault);
+  const engines: Engine[] = [scratch];
+  const described: CheckResult['engines'] = [
+    { name: scratch.name, role: 'under test', detail: `float32${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: [] },
+  ];
+  let backend: string | null = null;
+  let tfjsSkipped: string | null = null;
+  if (o.noTfjs) tfjsSkipped = 'left out (--no-tfjs)';
+  else {
+    const { createTfjsEngine } = await import('../tfjs/engine.js');
+    const { describeBackend } = await import('../tfjs/backend.js');
+    const tfe = await createTfjsEngine(spec, { backend: o.backend ?? 'auto', params, optimizer: o.optimizer });
+    engines.push(tfe);
+    backend = tfe.backend;
+    described.push({ name: tfe.name, role: 'under test', detail: describeBackend(tfe.loaded), notes: tfe.notes });
+  }
+  described.push({ name: reference.name, role: 'reference', detail: 'float64', notes: [] });
+  try {
+    const { report, raw } = await runCheck({ spec, batch, steps: o.steps, reference, engines, perStep: o.perStep, onProgress: o.onProgress });
+    return { report, raw, engines: described, backend, tfjsSkipped };
+  } finally {
+    for (const e of engines) e.dispose();
+  }
+}
+
+/** DIR/scratch.safetensors, DIR/scratch-f64.safetensors, DIR/tfjs.safetensors (where tfjs ran). */
+export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, optimizer: OptimizerSpec): string[] {
+  const { spec, batch } = inputs;
+  const written: string[] = [];
+  const oshape = outputShape(spec, batch.batchSize, batch.seqLen);
+  const files: [string, string][] = [
+    ['scratch', 'scratch.safetensors'],
+    ['scratch-f64', 'scratch-f64.safetensors'],
+  ];
+  const tfjsName = r.report.engines.find((n) => n.startsWith('tfjs-'));
+  if (tfjsName) files.push([tfjsName, 'tfjs.safetensors']);
+  for (const [engine, file] of files) {
+    const f64 = engine === 'scratch-f64';
+    const t: NamedTensors = {};
+    const out = r.raw.output[engine];
+    t.output = { dtype: f64 ? 'F64' : 'F32', shape: oshape, data: out };
+    t.loss = { dtype: 'F64', shape: [r.raw.losses[engine].length], data: Float64Array.from(r.raw.losses[engine]) };
+    for (const p of paramLayout(spec)) t[`grad.${p.name}`] = { ...r.raw.grads[engine][p.name], shape: p.shape };
+    for (const p of paramLayout(spec)) t[`final.${p.name}`] = { ...r.raw.final[engine][p.name], shape: p.shape };
+    const path = join(dir, file);
+    writeSafetensors(path, t, {
+      engine,
+      spec: JSON.stringify(specToJSON(spec)),
+      optimizer: describeOptimizer(optimizer),
+      steps: String(r.raw.losses[engine].length),
+      generator: `rnnlab ${VERSION} check`,
+    });
+    written.push(path);
+  }
+  return written;
+}
