@@ -14,7 +14,7 @@ import { gruCell } from './cells/gru.js';
 import { lstmCell } from './cells/lstm.js';
 import { rnnCell } from './cells/rnn.js';
 import { headBackward, headForward, lossRows, type LossRows, meanSquaredError, softmaxCrossEntropy } from './head.js';
-import { type Arr, swapAxes01 } from './kernels.js';
+import { type Arr, type Kernels, jsKernels, swapAxes01 } from './kernels.js';
 import { Optimizer, clipGradients } from './optim.js';
 import { type LayerInput, type SequenceBuffers, type Stack, backwardSequence, forwardSequence, newSequenceBuffers } from './sequence.js';
 
@@ -31,17 +31,20 @@ export interface ScratchOptions {
    * time loop, head, optimizers and checks then run on it. Tests use it to plant a bug.
    */
   cell?: Cell<unknown>;
+  /** Where buffers live and how matrices multiply (default: the TypeScript reference kernels). */
+  kernels?: Kernels;
 }
 
-export function makeCell(spec: ModelSpec): Cell<unknown> {
+export function makeCell(spec: ModelSpec, kernels?: Kernels): Cell<unknown> {
   const H = spec.hiddenSize;
+  const gemm = kernels?.gemm;
   switch (spec.cell) {
     case 'rnn':
-      return rnnCell(H, spec.activation) as Cell<unknown>;
+      return rnnCell(H, spec.activation, gemm) as Cell<unknown>;
     case 'lstm':
-      return lstmCell(H, spec.recurrentActivation) as Cell<unknown>;
+      return lstmCell(H, spec.recurrentActivation, gemm) as Cell<unknown>;
     case 'gru':
-      return gruCell(H, spec.recurrentActivation, spec.gruResetAfter) as Cell<unknown>;
+      return gruCell(H, spec.recurrentActivation, spec.gruResetAfter, gemm) as Cell<unknown>;
   }
 }
 
@@ -60,6 +63,7 @@ export class ScratchEngine implements Engine {
   readonly name: string;
   readonly spec: ModelSpec;
   readonly dtype: ScratchDType;
+  readonly kernels: Kernels;
   private readonly alloc: (n: number) => Arr;
   private readonly params: Record<string, Arr> = {};
   private readonly grads: Record<string, Arr> = {};
@@ -72,7 +76,9 @@ export class ScratchEngine implements Engine {
     this.spec = parseSpec(spec);
     this.dtype = opts.dtype ?? 'float32';
     this.name = this.dtype === 'float32' ? 'scratch' : 'scratch-f64';
-    this.alloc = this.dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
+    this.kernels = opts.kernels ?? jsKernels(this.dtype);
+    if (this.kernels.dtype !== this.dtype) throw new Error(`kernels ${this.kernels.name} are ${this.kernels.dtype}, the engine is ${this.dtype}`);
+    this.alloc = (n) => this.kernels.alloc(n);
     this.layout = paramLayout(this.spec).map((p) => ({ name: p.name, shape: p.shape, size: p.shape.reduce((a, b) => a * b, 1) }));
     for (const p of this.layout) {
       this.params[p.name] = this.alloc(p.size);
@@ -83,11 +89,12 @@ export class ScratchEngine implements Engine {
 
     const { spec: s } = this;
     const H = s.hiddenSize;
-    const cell = opts.cell ?? makeCell(s);
+    const cell = opts.cell ?? makeCell(s, this.kernels);
     const GH = cell.G * H;
     const resetAfter = s.cell === 'gru' && s.gruResetAfter;
     this.stack = {
       cell,
+      gemm: this.kernels.gemm,
       H,
       layers: Array.from({ length: s.layers }, (_, l) => {
         const bias = this.params[`layers.${l}.bias`];
@@ -258,7 +265,7 @@ export class ScratchEngine implements Engine {
     const top = ws.seq.layers[s.layers - 1];
     const N = s.returnSequences ? T * B : B;
     const Hin = s.returnSequences ? top.hs.subarray(B * H) : top.hs.subarray(T * B * H); // [N, H]
-    headForward(N, H, s.outputSize, Hin, this.params['head.kernel'], this.params['head.bias'], ws.logits);
+    headForward(this.kernels.gemm, N, H, s.outputSize, Hin, this.params['head.kernel'], this.params['head.bias'], ws.logits);
     return ws;
   }
 
@@ -284,10 +291,10 @@ export class ScratchEngine implements Engine {
     const top = ws.seq.layers[s.layers - 1];
     const N = s.returnSequences ? T * B : B;
     if (s.returnSequences) {
-      headBackward(N, H, O, top.hs.subarray(B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs);
+      headBackward(this.kernels.gemm, N, H, O, top.hs.subarray(B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs);
     } else {
       top.dHs.fill(0);
-      headBackward(N, H, O, top.hs.subarray(T * B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs.subarray((T - 1) * B * H));
+      headBackward(this.kernels.gemm, N, H, O, top.hs.subarray(T * B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs.subarray((T - 1) * B * H));
     }
     backwardSequence(this.stack, ws.seq, ws.input, mask, wantDx ? ws.dX : null);
     return loss;

@@ -6,16 +6,16 @@
  * Reduction: "mean" averages the rows (the unmasked ones when a mask is given); "sumOverTime" sums
  * over time and averages over the batch (divides by B).
  */
-import { type Arr, gemm } from './kernels.js';
+import { type Arr, type Gemm } from './kernels.js';
 
 /** logits [N, O] = Hin [N, H] · W [H, O] + b */
-export function headForward(N: number, H: number, O: number, Hin: Arr, W: Arr, b: Arr, logits: Arr): void {
+export function headForward(gemm: Gemm, N: number, H: number, O: number, Hin: Arr, W: Arr, b: Arr, logits: Arr): void {
   for (let r = 0; r < N; r++) logits.set(b, r * O);
   gemm(false, false, N, O, H, Hin, H, W, O, 1, logits, O);
 }
 
 /** dW += Hin^T dlogits; db += column sums; dHin = dlogits W^T (overwritten). */
-export function headBackward(N: number, H: number, O: number, Hin: Arr, W: Arr, dlogits: Arr, dW: Arr, db: Arr, dHin: Arr): void {
+export function headBackward(gemm: Gemm, N: number, H: number, O: number, Hin: Arr, W: Arr, dlogits: Arr, dW: Arr, db: Arr, dHin: Arr): void {
   gemm(true, false, H, O, N, Hin, H, dlogits, O, 1, dW, O);
   for (let r = 0; r < N; r++) {
     const o = r * O;

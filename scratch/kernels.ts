@@ -7,6 +7,48 @@
 
 export type Arr = Float32Array | Float64Array;
 
+/** The matrix product every hot path goes through (see `gemm` below for the contract). */
+export type Gemm = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  A: Arr,
+  lda: number,
+  B: Arr,
+  ldb: number,
+  beta: 0 | 1,
+  C: Arr,
+  ldc: number,
+) => void;
+
+/**
+ * A kernel set: where buffers live and how they are multiplied. The TypeScript kernels of this
+ * file are the reference; a fast path (WebAssembly SIMD, worker threads) implements the same
+ * interface and must agree with them to float32 rounding.
+ */
+export interface Kernels {
+  /** "js", or the fast path's name */
+  readonly name: string;
+  /** threads the gemm may use */
+  readonly threads: number;
+  readonly dtype: 'float32' | 'float64';
+  /** A zeroed buffer of n elements that this kernel set can operate on. */
+  alloc(n: number): Arr;
+  gemm: Gemm;
+}
+
+export function jsKernels(dtype: 'float32' | 'float64'): Kernels {
+  return {
+    name: 'js',
+    threads: 1,
+    dtype,
+    alloc: dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n),
+    gemm,
+  };
+}
+
 /**
  * C = beta * C + op(A) · op(B), with op(A) [m, k] and op(B) [k, n].
  * transA: A is stored [k, m] (lda >= m); transB: B is stored [n, k] (ldb >= k).

@@ -15,7 +15,7 @@
  */
 import type { Alloc, Cell, CellGrads, CellWeights } from './cells/cell.js';
 import { at } from './cells/cell.js';
-import { type Arr, addColumnSums, gatherRows, gemm, scatterAddRows } from './kernels.js';
+import { type Arr, type Gemm, addColumnSums, gatherRows, scatterAddRows } from './kernels.js';
 
 export interface LayerWeights extends CellWeights {
   W: Arr; // [in, G*H]
@@ -48,6 +48,7 @@ export interface LayerBuffers {
 
 export interface Stack {
   cell: Cell<unknown>;
+  gemm: Gemm;
   H: number;
   layers: { w: LayerWeights; g: LayerGrads; inSize: number }[];
 }
@@ -98,7 +99,7 @@ export function forwardSequence(
   h0: (Arr | null)[] | null,
   c0: (Arr | null)[] | null,
 ): void {
-  const { cell, H } = stack;
+  const { cell, H, gemm } = stack;
   const { B, T } = buf;
   const GH = cell.G * H;
   const BH = B * H;
@@ -151,7 +152,7 @@ export function backwardSequence(
   mask: Uint8Array | null,
   dX: Arr | null,
 ): void {
-  const { cell, H } = stack;
+  const { cell, H, gemm } = stack;
   const { B, T } = buf;
   const GH = cell.G * H;
   const BH = B * H;

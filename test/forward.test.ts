@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { at } from '../scratch/cells/cell.js';
 import { ScratchEngine, makeCell } from '../scratch/engine.js';
 import { headForward } from '../scratch/head.js';
+import { gemm } from '../scratch/kernels.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { randomTestParams } from '../src/params.js';
 import { parseSpec } from '../src/spec.js';
@@ -103,7 +104,7 @@ describe('the sequence loop equals a hand loop over the cell', () => {
     // compare the logits of step t, batch row b
     const logits = new Float32Array(B * O);
     for (let t = 0; t < T; t++) {
-      headForward(B, H, O, hs[t], params['head.kernel'].data as Float32Array, params['head.bias'].data as Float32Array, logits);
+      headForward(gemm, B, H, O, hs[t], params['head.kernel'].data as Float32Array, params['head.bias'].data as Float32Array, logits);
       for (let b = 0; b < B; b++) {
         for (let j = 0; j < O; j++) {
           // float32 input projections summed in another order: agreement to float32 rounding

@@ -7,7 +7,7 @@
  *   h_t = z * h_{t-1} + (1 - z) * hh
  * Cache per step: z, r, hh [B, 3H]; and r*h_{t-1} (reset-before) or R_h (reset-after) [B, H].
  */
-import { gemm, type Arr } from '../kernels.js';
+import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
 import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export const GRU_GATES = ['z', 'r', 'h'] as const;
@@ -19,7 +19,7 @@ export interface GruCache {
   dAux: Arr; // [B, H] scratch
 }
 
-export function gruCell(H: number, recurrentActivation: GateActivation, resetAfter: boolean): Cell<GruCache> {
+export function gruCell(H: number, recurrentActivation: GateActivation, resetAfter: boolean, gemm: Gemm = jsGemm): Cell<GruCache> {
   const G = 3;
   const GH = G * H;
   const s = gateFn(recurrentActivation);

@@ -6,7 +6,7 @@
  *   h_t = o * tanh(c_t)
  * Cache per step: the activated gates [B, 4H] and tanh(c_t) [B, H].
  */
-import { gemm, type Arr } from '../kernels.js';
+import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
 import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export const LSTM_GATES = ['i', 'f', 'c', 'o'] as const;
@@ -16,7 +16,7 @@ export interface LstmCache {
   tanhC: Arr; // [T, B, H]
 }
 
-export function lstmCell(H: number, recurrentActivation: GateActivation): Cell<LstmCache> {
+export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<LstmCache> {
   const G = 4;
   const GH = G * H;
   const s = gateFn(recurrentActivation);

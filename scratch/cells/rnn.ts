@@ -2,12 +2,12 @@
  * Simple RNN (Elman):  h_t = act(x_t W + h_{t-1} U + b),  act = tanh or relu.
  * Cache: nothing beyond h_t itself (both derivatives are written from the output).
  */
-import { gemm, type Arr } from '../kernels.js';
+import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
 import type { BackArgs, Cell, CellGrads, CellWeights, StepArgs } from './cell.js';
 
 export type RnnCache = { H: number };
 
-export function rnnCell(H: number, activation: 'tanh' | 'relu'): Cell<RnnCache> {
+export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm): Cell<RnnCache> {
   const relu = activation === 'relu';
   return {
     G: 1,
