@@ -9,7 +9,9 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from './errors.js';
 import { registerCheck } from './commands/check.js';
 import { registerConvert } from './commands/convert.js';
+import { registerGenerate } from './commands/generate.js';
 import { registerGradcheck } from './commands/gradcheck.js';
+import { registerTrain } from './commands/train.js';
 import { type IO, processIO } from './commands/io.js';
 import { VERSION } from './version.js';
 
@@ -26,6 +28,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   registerCheck(program, io, setExit);
   registerGradcheck(program, io, setExit);
   registerConvert(program, io);
+  registerTrain(program, io);
+  registerGenerate(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -23,7 +23,8 @@ export function sci(x: number, digits = 2): string {
 
 /** Fixed decimals, for losses and times. */
 export function fixed(x: number, digits = 4): string {
-  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+  if (!Number.isFinite(x)) return String(x);
+  return Math.abs(x) >= 1e6 ? x.toExponential(3) : x.toFixed(digits);
 }
 
 export function shape(s: readonly number[]): string {
@@ -37,4 +38,18 @@ export function duration(seconds: number): string {
   const s = Math.round(seconds - 60 * m);
   if (m < 60) return `${m}m${String(s).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** A table printed row by row as results arrive: column widths fixed by the header (at least minWidth). */
+export function streamTable(headers: string[], minWidth = 8): { head: string[]; row(cells: (string | number)[]): string } {
+  const widths = headers.map((h, i) => (i === 0 ? Math.max(h.length, 6) : Math.max(h.length, minWidth)));
+  const fmt = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padStart(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return {
+    head: [fmt(headers), fmt(widths.map((w) => '-'.repeat(w)))],
+    row: (cells) => fmt(cells.map(String)),
+  };
 }

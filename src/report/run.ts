@@ -1,0 +1,83 @@
+/**
+ * A run directory: run.json (what ran: command, spec, flags, seed, engines, backend, versions,
+ * machine), metrics.jsonl (one JSON record per logged step, validation, sample, checkpoint, and
+ * the final summary), samples.jsonl, and checkpoints/step-N/. Lines are appended one write at a
+ * time; run.json and checkpoints are written atomically.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { VERSION } from '../version.js';
+
+export class RunDir {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  writeRunJson(info: Record<string, unknown>): void {
+    writeFileAtomic(join(this.dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
+  }
+
+  metric(record: Record<string, unknown>): void {
+    appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+  }
+
+  sample(record: Record<string, unknown>): void {
+    appendFileSync(join(this.dir, 'samples.jsonl'), JSON.stringify(record) + '\n');
+  }
+
+  checkpointDir(step: number): string {
+    return join(this.dir, 'checkpoints', `step-${step}`);
+  }
+}
+
+export function defaultRunDir(task: string, root = 'runs'): string {
+  const d = new Date();
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  let dir = join(root, `${task}-${stamp}`);
+  for (let i = 2; existsSync(dir); i++) dir = join(root, `${task}-${stamp}-${i}`);
+  return dir;
+}
+
+/** Versions and machine, for run.json. */
+export function environmentInfo(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const c = cpus();
+  return {
+    versions: { rnnlab: VERSION, node: process.version, ...extra },
+    machine: { cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), platform: `${platform()} ${release()}` },
+  };
+}
+
+/** The newest checkpoint of a run directory, or the directory itself when it is a checkpoint. */
+export function resolveCheckpoint(path: string): string {
+  if (!existsSync(path)) throw new InputError(`${path}: no such run or checkpoint directory`);
+  if (existsSync(join(path, 'spec.json'))) return path;
+  const cdir = join(path, 'checkpoints');
+  if (existsSync(cdir)) {
+    const steps = readdirSync(cdir)
+      .map((n) => /^step-(\d+)$/.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => b - a);
+    if (steps.length) return join(cdir, `step-${steps[0]}`);
+  }
+  throw new InputError(`${path}: neither a checkpoint (spec.json) nor a run directory with checkpoints`);
+}
+
+/** Reads metrics.jsonl, skipping a truncated last line. */
+export function readJsonl(path: string): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  const out: Record<string, unknown>[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      /* a line cut short by a crash */
+    }
+  }
+  return out;
+}

@@ -1,0 +1,308 @@
+/**
+ * One training loop over the Engine interface, for every task: batches from the task, one
+ * optimizer step per engine (with `--engine both`, scratch and tfjs take the same steps on the
+ * same batches from the same weights), the hidden state carried between windows for stateful
+ * tasks, progress, validation / samples / checkpoints at breakpoints, and a stop with a clear
+ * message when a loss turns NaN (the last good checkpoint stays).
+ */
+import { compareArrays } from '../compare/tolerance.js';
+import { type Checkpoint, writeCheckpoint } from './checkpoint.js';
+import type { Batch, Engine, State } from './engine.js';
+import { RunError } from './errors.js';
+import { encodeSafetensors } from './io/safetensors.js';
+import type { OptimizerSpec } from './optimizer.js';
+import type { RunDir } from './report/run.js';
+import { duration, fixed, sci, streamTable } from './report/table.js';
+import { Rng } from './rng.js';
+import type { ModelSpec } from './spec.js';
+import type { NamedTensors } from './tensor.js';
+import type { IO } from './commands/io.js';
+
+export type Metrics = Record<string, number>;
+
+export interface SampleRecord {
+  prime: string;
+  text: string;
+  temperature: number;
+  length: number;
+}
+
+export interface TrainTask {
+  readonly name: string;
+  readonly spec: ModelSpec;
+  /** Carry the final state of a batch into the next one (unless the batch says resetState). */
+  readonly stateful: boolean;
+  readonly stepsPerEpoch: number;
+  /** Throughput unit: tokens or sequences per step. */
+  readonly itemsPerStep: number;
+  readonly itemName: string;
+  describe(): string[];
+  nextBatch(): { batch: Batch; resetState: boolean };
+  epochProgress(): number;
+  getCursor(): unknown;
+  setCursor(c: unknown): void;
+  /** Validation metrics (valLoss first). */
+  evaluate(engine: Engine): Metrics;
+  sample?(engine: Engine, rng: Rng): SampleRecord;
+  /** Extra metrics for the final summary (test-set metrics, baselines). */
+  finish?(engine: Engine): Record<string, unknown>;
+}
+
+export interface TrainConfig {
+  task: TrainTask;
+  engines: Engine[];
+  optimizer: OptimizerSpec;
+  seed: number;
+  /** Total steps (resolved from --steps or --epochs); minutes adds a wall-time limit. */
+  totalSteps: number;
+  minutes?: number;
+  /** Steps at which to validate, sample and checkpoint. */
+  breakpoints: number[];
+  sampleEvery?: number;
+  valEvery?: number;
+  /** Validate at every breakpoint (default) or only at the end. */
+  valAtBreakpoints?: boolean;
+  checkpointEvery?: number;
+  logEvery: number;
+  run: RunDir;
+  io: IO;
+  json: boolean;
+  /** Stored in each checkpoint's meta.json, so that --resume can rebuild the run. */
+  meta: Record<string, unknown>;
+  vocab?: unknown;
+  /** performance.now() at the start of the run (data loading included). */
+  startTime: number;
+  resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[] };
+}
+
+export interface TrainSummary {
+  type: 'final';
+  task: string;
+  steps: number;
+  epochs: number;
+  stoppedBy: 'steps' | 'minutes';
+  elapsedSeconds: number;
+  loss: Record<string, number>;
+  msPerStep: Record<string, number>;
+  validation: Record<string, Metrics>;
+  maxParamDiff?: number;
+  checkpoint: string;
+  runDir: string;
+  [k: string]: unknown;
+}
+
+function stateTensors(s: State | null): NamedTensors | undefined {
+  if (!s) return undefined;
+  const out: NamedTensors = {};
+  s.h.forEach((h, l) => (out[`h.${l}`] = { dtype: h instanceof Float64Array ? 'F64' : 'F32', shape: [h.length], data: h }));
+  s.c?.forEach((c, l) => (out[`c.${l}`] = { dtype: c instanceof Float64Array ? 'F64' : 'F32', shape: [c.length], data: c }));
+  return out;
+}
+
+export function stateFromTensors(t: NamedTensors | undefined, layers: number): State | null {
+  if (!t || !t['h.0']) return null;
+  const h = Array.from({ length: layers }, (_, l) => Float32Array.from(t[`h.${l}`].data as ArrayLike<number>));
+  if (!t['c.0']) return { h };
+  return { h, c: Array.from({ length: layers }, (_, l) => Float32Array.from(t[`c.${l}`].data as ArrayLike<number>)) };
+}
+
+function maxParamDiff(a: Engine, b: Engine): number {
+  const pa = a.getParams();
+  const pb = b.getParams();
+  let m = 0;
+  for (const k of Object.keys(pa)) m = Math.max(m, compareArrays(pb[k].data, pa[k].data).maxRelError);
+  return m;
+}
+
+export async function train(cfg: TrainConfig): Promise<TrainSummary> {
+  const { task, engines, io, run } = cfg;
+  const names = engines.map((e) => e.name);
+  const carried: (State | null)[] = cfg.resume?.carried ?? engines.map(() => null);
+  const sampleRng = new Rng(0);
+  if (cfg.resume) sampleRng.setState(cfg.resume.sampleRng);
+  else sampleRng.setState(new Rng(cfg.seed ^ 0x5a17).getState());
+  const msTotal = engines.map(() => 0);
+  const lastLoss: Record<string, number> = {};
+  const validation: Record<string, Metrics> = {};
+  let step = cfg.resume?.step ?? 0;
+  const elapsedBefore = cfg.resume?.elapsedSeconds ?? 0;
+  const elapsed = (): number => elapsedBefore + (performance.now() - cfg.startTime) / 1000;
+  const startStep = step;
+  let lastCheckpoint = '';
+  let lastDiff: number | undefined;
+  const emit = (record: Record<string, unknown>): void => {
+    run.metric(record);
+    if (cfg.json) io.out(JSON.stringify(record));
+  };
+  const breakpoints = new Set(cfg.breakpoints);
+  let tableHeaderShown = false;
+  const table = streamTable(['step', 'epoch', ...names.map((n) => `loss ${n}`), ...(engines.length > 1 ? ['param diff'] : []), `${task.itemName}/s`, ...names.map((n) => `ms/step ${n}`), 'elapsed'], 9);
+  const printRow = (r: (string | number)[]): void => {
+    if (!tableHeaderShown) {
+      for (const h of table.head) io.out(h);
+      tableHeaderShown = true;
+    }
+    io.out(table.row(r));
+  };
+
+  const checkpoint = async (): Promise<string> => {
+    const dir = run.checkpointDir(step);
+    const [main, ...others] = engines;
+    const ck: Checkpoint = {
+      spec: task.spec,
+      params: main.getParams(),
+      optimizer: await main.optimizerState(),
+      state: stateTensors(carried[0]),
+      vocab: cfg.vocab,
+      meta: {
+        step,
+        epoch: task.epochProgress(),
+        engines: names,
+        cursor: task.getCursor(),
+        sampleRng: sampleRng.getState(),
+        elapsedSeconds: elapsed(),
+        optimizer: cfg.optimizer,
+        options: cfg.meta,
+      },
+    };
+    writeCheckpoint(dir, ck);
+    // a second engine's parameters, optimizer and state go beside the first's
+    if (others.length) {
+      const { writeFileAtomic } = await import('./io/atomic.js');
+      for (let i = 0; i < others.length; i++) {
+        const e = others[i];
+        const kind = e.name.split('-')[0];
+        writeFileAtomic(`${dir}/${kind}.params.safetensors`, encodeSafetensors(e.getParams()));
+        writeFileAtomic(`${dir}/${kind}.optimizer.safetensors`, encodeSafetensors(await e.optimizerState()));
+        const st = stateTensors(carried[i + 1]);
+        if (st) writeFileAtomic(`${dir}/${kind}.state.safetensors`, encodeSafetensors(st));
+      }
+    }
+    lastCheckpoint = dir;
+    emit({ type: 'checkpoint', step, dir });
+    return dir;
+  };
+
+  const validate = (): void => {
+    for (const e of engines) {
+      const m = task.evaluate(e);
+      if (Object.keys(m).length === 0) continue;
+      validation[e.name] = m;
+      emit({ type: 'val', step, epoch: round(task.epochProgress()), engine: e.name, ...m, elapsedSeconds: round(elapsed()) });
+      if (!cfg.json) {
+        const parts = Object.entries(m)
+          .filter(([k]) => k !== 'valTokens')
+          .map(([k, v]) => `${k} ${fixed(v, 4)}`);
+        io.out(`validation @ step ${step} (${e.name}): ${parts.join(', ')}`);
+      }
+    }
+  };
+
+  const sample = (): void => {
+    if (!task.sample) return;
+    // every engine draws from the same random stream, so their samples differ only where the models do
+    const from = sampleRng.getState();
+    for (const e of engines) {
+      sampleRng.setState(from);
+      const s = task.sample(e, sampleRng);
+      const rec = { type: 'sample', step, epoch: round(task.epochProgress()), engine: e.name, ...s };
+      run.sample(rec);
+      emit(rec);
+      if (!cfg.json) io.out(`sample @ step ${step} (${e.name}, temperature ${s.temperature}): ${JSON.stringify(s.prime + s.text)}`);
+    }
+  };
+
+  const deadline = cfg.minutes !== undefined ? performance.now() + cfg.minutes * 60_000 : Infinity;
+  let stoppedBy: 'steps' | 'minutes' = 'steps';
+  let lastProgress = 0;
+  while (step < cfg.totalSteps) {
+    if (performance.now() >= deadline) {
+      stoppedBy = 'minutes';
+      break;
+    }
+    const { batch, resetState } = task.nextBatch();
+    step++;
+    for (let i = 0; i < engines.length; i++) {
+      const b: Batch = task.stateful && !resetState && carried[i] ? { ...batch, initialState: carried[i]! } : batch;
+      const t0 = performance.now();
+      const r = engines[i].step(b);
+      msTotal[i] += performance.now() - t0;
+      if (!Number.isFinite(r.loss)) {
+        const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written before it';
+        emit({ type: 'error', step, engine: engines[i].name, message: `loss became ${r.loss}` });
+        throw new RunError(`the ${engines[i].name} loss became ${r.loss} at step ${step}; training stopped (${where}). Try a smaller --lr or --clip-norm.`);
+      }
+      lastLoss[engines[i].name] = r.loss;
+      carried[i] = task.stateful ? r.finalState : null;
+    }
+    const now = performance.now();
+    const done = step - startStep;
+    if (io.isTTY && !cfg.json && now - lastProgress > 100) {
+      lastProgress = now;
+      const per = (elapsed() - elapsedBefore) / done;
+      const eta = Number.isFinite(deadline) ? Math.min((deadline - now) / 1000, per * (cfg.totalSteps - step)) : per * (cfg.totalSteps - step);
+      io.progress(
+        `step ${step}/${cfg.totalSteps}  loss ${names.map((n) => fixed(lastLoss[n], 4)).join(' / ')}  ` +
+          `${Math.round((task.itemsPerStep * done) / (elapsed() - elapsedBefore)).toLocaleString('en-US')} ${task.itemName}/s  elapsed ${duration(elapsed())}  ETA ${duration(eta)}`,
+      );
+    }
+    const isBreak = breakpoints.has(step) || step === cfg.totalSteps;
+    if (step % cfg.logEvery === 0 || isBreak || step === startStep + 1) {
+      lastDiff = engines.length > 1 ? maxParamDiff(engines[0], engines[1]) : undefined;
+      const secs = elapsed();
+      const rec = {
+        type: 'step',
+        step,
+        epoch: round(task.epochProgress()),
+        loss: { ...lastLoss },
+        ...(lastDiff !== undefined ? { maxParamDiff: lastDiff } : {}),
+        itemsPerSecond: Math.round((task.itemsPerStep * done) / (secs - elapsedBefore)),
+        msPerStep: Object.fromEntries(names.map((n, i) => [n, round(msTotal[i] / done)])),
+        elapsedSeconds: round(secs),
+      };
+      emit(rec);
+      if (!cfg.json) {
+        printRow([
+          step,
+          task.epochProgress().toFixed(2),
+          ...names.map((n) => fixed(lastLoss[n], 4)),
+          ...(lastDiff !== undefined ? [sci(lastDiff)] : []),
+          rec.itemsPerSecond.toLocaleString('en-US'),
+          ...names.map((_, i) => (msTotal[i] / done).toFixed(1)),
+          duration(secs),
+        ]);
+      }
+    }
+    if (isBreak || (cfg.sampleEvery && step % cfg.sampleEvery === 0)) sample();
+    const valNow = step === cfg.totalSteps || (isBreak && cfg.valAtBreakpoints !== false) || (cfg.valEvery && step % cfg.valEvery === 0);
+    if (valNow) validate();
+    if (isBreak || (cfg.checkpointEvery && step % cfg.checkpointEvery === 0)) await checkpoint();
+  }
+  if (stoppedBy === 'minutes' && lastCheckpoint !== run.checkpointDir(step)) {
+    validate();
+    sample();
+    await checkpoint();
+  }
+  const done = Math.max(1, step - startStep);
+  const summary: TrainSummary = {
+    type: 'final',
+    task: task.name,
+    steps: step,
+    epochs: round(task.epochProgress()),
+    stoppedBy,
+    elapsedSeconds: round(elapsed()),
+    loss: lastLoss,
+    msPerStep: Object.fromEntries(names.map((n, i) => [n, round(msTotal[i] / done)])),
+    validation,
+    ...(engines.length > 1 ? { maxParamDiff: lastDiff ?? maxParamDiff(engines[0], engines[1]) } : {}),
+    checkpoint: lastCheckpoint,
+    runDir: run.dir,
+  };
+  if (task.finish) Object.assign(summary, task.finish(engines[0]));
+  run.metric(summary);
+  return summary;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
