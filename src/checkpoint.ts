@@ -5,6 +5,7 @@
  *   optimizer.safetensors optimizer state ("<slot>.<param>", "iterations")      (training)
  *   state.safetensors     carried hidden state "h.{l}" / "c.{l}"                 (training)
  *   vocab.json            the tokenizer                                          (text tasks)
+ *   data.json             preprocessing: scalers, columns, classes, tokenizer   (series, classify)
  *   meta.json             step, RNG state, data cursor, engine, optimizer spec   (training)
  * It is written to a temporary directory and renamed, so a crash never leaves half of one.
  */
@@ -23,6 +24,7 @@ export interface Checkpoint {
   optimizer?: NamedParams;
   state?: NamedTensors;
   vocab?: unknown;
+  data?: unknown;
   meta?: Record<string, unknown>;
 }
 
@@ -43,6 +45,8 @@ export function readCheckpoint(dir: string): Checkpoint & { dir: string } {
   if (existsSync(st)) ck.state = readSafetensors(st).tensors;
   const vocab = join(dir, 'vocab.json');
   if (existsSync(vocab)) ck.vocab = readJson(vocab);
+  const data = join(dir, 'data.json');
+  if (existsSync(data)) ck.data = readJson(data);
   const meta = join(dir, 'meta.json');
   if (existsSync(meta)) ck.meta = readJson(meta) as Record<string, unknown>;
   return ck;
@@ -55,6 +59,7 @@ export function writeCheckpoint(dir: string, ck: Checkpoint): void {
     if (ck.optimizer) writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(ck.optimizer));
     if (ck.state) writeFileSync(join(tmp, 'state.safetensors'), encodeSafetensors(ck.state));
     if (ck.vocab !== undefined) writeFileSync(join(tmp, 'vocab.json'), JSON.stringify(ck.vocab) + '\n');
+    if (ck.data !== undefined) writeFileSync(join(tmp, 'data.json'), JSON.stringify(ck.data, null, 1) + '\n');
     if (ck.meta) writeFileSync(join(tmp, 'meta.json'), JSON.stringify(ck.meta, null, 2) + '\n');
   });
 }

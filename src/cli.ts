@@ -11,6 +11,7 @@ import { registerCheck } from './commands/check.js';
 import { registerConvert } from './commands/convert.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerGradcheck } from './commands/gradcheck.js';
+import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 import { type IO, processIO } from './commands/io.js';
 import { VERSION } from './version.js';
@@ -30,6 +31,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   registerConvert(program, io);
   registerTrain(program, io);
   registerGenerate(program, io);
+  registerPredict(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

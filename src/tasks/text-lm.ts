@@ -161,7 +161,10 @@ export class TextTask implements TrainTask {
 /** A newline (or the first symbol) when no prime is given. */
 export function defaultPrime(t: Tokenizer): string {
   if (t.kind === 'bytes256') return '\n';
-  for (let i = 0; i < t.size; i++) if (t.symbol(i) === '\n') return '\n';
+  for (let i = 0; i < t.size; i++) {
+    // the word tokenizer's paragraph token "\n" is written as a blank line
+    if (t.symbol(i) === '\n') return t.kind === 'words' ? '\n\n' : '\n';
+  }
   return t.symbol(t.kind === 'words' ? Math.min(1, t.size - 1) : 0);
 }
 

@@ -1,0 +1,119 @@
+/**
+ * Time series: any CSV (a target column, optional extra feature columns and a date column), the
+ * built-in datasets in data/ (monthly CO2 at Mauna Loa, monthly stock prices), or a seeded
+ * synthetic series (trend + two sines + noise). Scaling (min-max or standard) is fitted on the
+ * training part only.
+ */
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { type Csv, columnIndex, numericColumn, readCsv } from '../io/csv.js';
+import { Rng } from '../rng.js';
+import { projectRoot } from '../version.js';
+
+export interface Series {
+  /** What it is, for output. */
+  name: string;
+  /** Feature columns; the target is columns[0]. */
+  columns: string[];
+  /** Per column, the N values in time order. */
+  values: Float64Array[];
+  dates?: string[];
+  /** The data's unit, when known (for reports). */
+  unit?: string;
+}
+
+export const SERIES_DATASETS = ['co2', 'stocks', 'synthetic'] as const;
+
+export function dataPath(file: string): string {
+  return join(projectRoot(), 'data', file);
+}
+
+function checkChronological(csv: Csv, dates: string[], column: string): void {
+  const t = dates.map((d) => Date.parse(d));
+  if (t.some((x) => Number.isNaN(x))) return; // not parseable: keep the file's order
+  for (let i = 1; i < t.length; i++) {
+    if (t[i] <= t[i - 1]) throw new InputError(`${csv.path} line ${csv.lines[i]}: "${column}" ${dates[i]} does not come after ${dates[i - 1]}; rows must be in time order`);
+  }
+}
+
+export function seriesFromCsv(csv: Csv, o: { column: string; features?: string[]; dateColumn?: string; name?: string; unit?: string }): Series {
+  const columns = [o.column, ...(o.features ?? []).filter((f) => f !== o.column)];
+  const values = columns.map((c) => numericColumn(csv, c, c === o.column ? '--column' : '--features'));
+  let dates: string[] | undefined;
+  if (o.dateColumn) {
+    const j = columnIndex(csv, o.dateColumn, '--date-column');
+    dates = csv.rows.map((r) => r[j].trim());
+    checkChronological(csv, dates, o.dateColumn);
+  }
+  return { name: o.name ?? `${csv.path}, column "${o.column}"`, columns, values, dates, unit: o.unit };
+}
+
+export function loadSeries(o: { dataset?: string; csv?: string; column?: string; features?: string[]; dateColumn?: string; symbol?: string; seed: number }): Series {
+  if (o.csv) {
+    if (!o.column) throw new InputError('--csv needs --column NAME (the series to forecast)');
+    return seriesFromCsv(readCsv(o.csv), { column: o.column, features: o.features, dateColumn: o.dateColumn });
+  }
+  switch (o.dataset ?? 'co2') {
+    case 'co2': {
+      const csv = readCsv(dataPath('co2-concentration.csv'));
+      return seriesFromCsv(csv, { column: 'CO2', dateColumn: 'Date', name: 'monthly CO2 at Mauna Loa (vega-datasets)', unit: 'ppm' });
+    }
+    case 'stocks': {
+      const full = readCsv(dataPath('stocks.csv'));
+      const symbol = (o.symbol ?? 'MSFT').toUpperCase();
+      const rows = full.rows.map((r, i) => ({ r, line: full.lines[i] })).filter(({ r }) => r[0] === symbol);
+      if (rows.length === 0) {
+        const symbols = [...new Set(full.rows.map((r) => r[0]))];
+        throw new InputError(`stocks.csv has no symbol "${symbol}" (choose ${symbols.join(', ')})`);
+      }
+      const csv: Csv = { path: full.path, columns: full.columns, rows: rows.map((x) => x.r), lines: rows.map((x) => x.line) };
+      return seriesFromCsv(csv, { column: 'price', dateColumn: 'date', name: `monthly ${symbol} closing price (vega-datasets)`, unit: 'USD' });
+    }
+    case 'synthetic':
+      return syntheticSeries(o.seed);
+    default:
+      throw new InputError(`unknown series dataset "${o.dataset}" (choose ${SERIES_DATASETS.join(', ')}, or --csv FILE --column NAME)`);
+  }
+}
+
+/** 480 "months": 10 + 0.05 t + 3 sin(2 pi t / 12) + 1.5 sin(2 pi t / 5.5) + N(0, 0.5^2), seeded. */
+export function syntheticSeries(seed: number, n = 480): Series {
+  const rng = new Rng(seed);
+  const v = new Float64Array(n);
+  for (let t = 0; t < n; t++) v[t] = 10 + 0.05 * t + 3 * Math.sin((2 * Math.PI * t) / 12) + 1.5 * Math.sin((2 * Math.PI * t) / 5.5) + 0.5 * rng.normal();
+  return { name: `synthetic (trend + sines of period 12 and 5.5 + noise, seed ${seed})`, columns: ['value'], values: [v] };
+}
+
+export type ScaleKind = 'minmax' | 'standard';
+
+/** x' = (x - shift) / scale, per column. */
+export interface Scaler {
+  kind: ScaleKind;
+  shift: number[];
+  scale: number[];
+}
+
+export function fitScaler(values: Float64Array[], columns: string[], n: number, kind: ScaleKind): Scaler {
+  const shift: number[] = [];
+  const scale: number[] = [];
+  values.forEach((v, c) => {
+    const part = v.subarray(0, n);
+    let lo = Infinity;
+    let hi = -Infinity;
+    let sum = 0;
+    for (const x of part) {
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+      sum += x;
+    }
+    const mean = sum / part.length;
+    let sq = 0;
+    for (const x of part) sq += (x - mean) ** 2;
+    const sd = Math.sqrt(sq / part.length);
+    const s = kind === 'minmax' ? hi - lo : sd;
+    if (!(s > 0)) throw new InputError(`column "${columns[c]}" is constant over the training part (every value ${lo}); scaling would divide by zero`);
+    shift.push(kind === 'minmax' ? lo : mean);
+    scale.push(s);
+  });
+  return { kind, shift, scale };
+}

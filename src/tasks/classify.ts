@@ -1,0 +1,264 @@
+/**
+ * Sequence classification: a many-to-one model reads a whole (tokenized) text and its softmax head
+ * predicts the class. Sequences have different lengths: a batch is right-padded to its longest
+ * member and masked (a masked step keeps the state, in both engines alike); with bucketing, texts of
+ * similar length are batched together so little padding is read. Texts longer than maxLen tokens
+ * are cut. Split 80 / 10 / 10 at random (seeded).
+ * Metrics: accuracy, per-class precision / recall / F1, the confusion matrix, and the
+ * majority-class baseline.
+ */
+import type { Batch, Engine } from '../engine.js';
+import { InputError } from '../errors.js';
+import { Rng } from '../rng.js';
+import type { ModelSpec } from '../spec.js';
+import { type Tokenizer, type TokenizerJSON } from '../data/tokenizers.js';
+import type { Example } from '../data/labelled.js';
+import type { Metrics, TrainTask } from '../train.js';
+
+export interface ClassifyOptions {
+  batch: number;
+  maxLen: number;
+  bucketing: boolean;
+  seed: number;
+}
+
+export interface ClassifyData {
+  task: 'classify';
+  classes: string[];
+  maxLen: number;
+  tokenizer: TokenizerJSON;
+  source: string;
+}
+
+export interface ClassMetrics {
+  accuracy: number;
+  baselineAccuracy: number;
+  majorityClass: string;
+  perClass: { label: string; precision: number; recall: number; f1: number; support: number }[];
+  /** rows: true class, columns: predicted class */
+  confusion: number[][];
+  classes: string[];
+  n: number;
+}
+
+interface Encoded {
+  ids: Int32Array;
+  label: number;
+}
+
+/** Rounds a batch length up to a multiple of 4, so few distinct shapes reach the engines. */
+function paddedLength(n: number, maxLen: number): number {
+  return Math.min(maxLen, Math.ceil(n / 4) * 4);
+}
+
+export function encodeBatch(items: Encoded[], maxLen: number): Batch {
+  const B = items.length;
+  const T = paddedLength(Math.max(...items.map((e) => e.ids.length)), maxLen);
+  const x = new Int32Array(B * T);
+  const mask = new Uint8Array(B * T);
+  const y = new Int32Array(B);
+  items.forEach((e, b) => {
+    x.set(e.ids, b * T);
+    mask.fill(1, b * T, b * T + e.ids.length);
+    y[b] = e.label;
+  });
+  return { batchSize: B, seqLen: T, x, y, mask };
+}
+
+export class ClassifyTask implements TrainTask {
+  readonly name = 'classify';
+  readonly stateful = false;
+  readonly itemName = 'seq';
+  readonly stepsPerEpoch: number;
+  readonly itemsPerStep: number;
+  readonly parts: { train: Encoded[]; val: Encoded[]; test: Encoded[] };
+  private readonly rng: Rng;
+  private batches: number[][] = [];
+  private pos = 0;
+  private epoch = 0;
+  readonly majority: number;
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly tokenizer: Tokenizer,
+    readonly classes: string[],
+    split: { train: Example[]; val: Example[]; test: Example[] },
+    readonly o: ClassifyOptions,
+    readonly source: string,
+  ) {
+    const index = new Map(classes.map((c, i) => [c, i]));
+    const enc = (e: Example): Encoded => {
+      const ids = tokenizer.encode(e.text).subarray(0, o.maxLen);
+      return { ids: ids.length ? ids : Int32Array.of(0), label: index.get(e.label)! };
+    };
+    this.parts = { train: split.train.map(enc), val: split.val.map(enc), test: split.test.map(enc) };
+    const counts = classes.map(() => 0);
+    for (const e of this.parts.train) counts[e.label]++;
+    this.majority = counts.indexOf(Math.max(...counts));
+    this.rng = new Rng(o.seed);
+    this.stepsPerEpoch = Math.ceil(this.parts.train.length / o.batch);
+    this.itemsPerStep = o.batch;
+    this.plan();
+  }
+
+  /** An epoch's batches: shuffled; with bucketing, sorted by length within chunks of 16 batches. */
+  private plan(): void {
+    const n = this.parts.train.length;
+    const idx = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1);
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    const B = this.o.batch;
+    if (this.o.bucketing) {
+      const chunk = 16 * B;
+      for (let s = 0; s < n; s += chunk) {
+        const part = idx.slice(s, s + chunk).sort((a, b) => this.parts.train[a].ids.length - this.parts.train[b].ids.length);
+        idx.splice(s, part.length, ...part);
+      }
+    }
+    this.batches = [];
+    for (let s = 0; s < n; s += B) this.batches.push(idx.slice(s, s + B));
+    if (this.o.bucketing) {
+      for (let i = this.batches.length - 1; i > 0; i--) {
+        const j = this.rng.int(i + 1);
+        [this.batches[i], this.batches[j]] = [this.batches[j], this.batches[i]];
+      }
+    }
+    this.pos = 0;
+  }
+
+  describe(): string[] {
+    const p = this.parts;
+    const lens = p.train.map((e) => e.ids.length).sort((a, b) => a - b);
+    return [
+      `classify: ${this.source}; classes ${this.classes.join(', ')}; ${this.tokenizer.level}-level, ${this.tokenizer.size} symbols`,
+      `${p.train.length} training, ${p.val.length} validation, ${p.test.length} test sequences; length median ${lens[lens.length >> 1]}, max ${lens[lens.length - 1]} ` +
+        `(cut at ${this.o.maxLen}); padded and masked${this.o.bucketing ? ', bucketed by length' : ''}; batch ${this.o.batch}`,
+    ];
+  }
+
+  epochProgress(): number {
+    return this.epoch + this.pos / this.batches.length;
+  }
+
+  nextBatch(): { batch: Batch; resetState: boolean } {
+    if (this.pos >= this.batches.length) {
+      this.epoch++;
+      this.plan();
+    }
+    const items = this.batches[this.pos++].map((i) => this.parts.train[i]);
+    return { batch: encodeBatch(items, this.o.maxLen), resetState: true };
+  }
+
+  getCursor(): unknown {
+    return { batches: this.batches, pos: this.pos, epoch: this.epoch, rng: this.rng.getState() };
+  }
+
+  setCursor(c: unknown): void {
+    const cur = c as { batches: number[][]; pos: number; epoch: number; rng: number[] };
+    this.batches = cur.batches;
+    this.pos = cur.pos;
+    this.epoch = cur.epoch;
+    this.rng.setState(cur.rng);
+  }
+
+  /** Class probabilities for every item: [n, C]. Batches sorted by length, results in item order. */
+  probabilities(engine: Engine, items: Encoded[]): Float64Array {
+    const C = this.classes.length;
+    const out = new Float64Array(items.length * C);
+    const idx = items.map((_, i) => i).sort((a, b) => items[a].ids.length - items[b].ids.length);
+    const B = Math.max(this.o.batch, 64);
+    for (let s = 0; s < idx.length; s += B) {
+      const chunk = idx.slice(s, s + B);
+      const { output } = engine.forward(encodeBatch(chunk.map((i) => items[i]), this.o.maxLen));
+      chunk.forEach((i, b) => softmaxInto(output, b * C, C, out, i * C));
+    }
+    return out;
+  }
+
+  metrics(engine: Engine, items: Encoded[]): ClassMetrics & { loss: number } {
+    const C = this.classes.length;
+    const p = this.probabilities(engine, items);
+    const confusion = this.classes.map(() => new Array<number>(C).fill(0));
+    let loss = 0;
+    let correct = 0;
+    let majority = 0;
+    items.forEach((e, i) => {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (p[i * C + c] > p[i * C + best]) best = c;
+      confusion[e.label][best]++;
+      if (best === e.label) correct++;
+      if (e.label === this.majority) majority++;
+      loss -= Math.log(Math.max(p[i * C + e.label], 1e-300));
+    });
+    const perClass = this.classes.map((label, c) => {
+      const tp = confusion[c][c];
+      const predicted = confusion.reduce((s, row) => s + row[c], 0);
+      const support = confusion[c].reduce((s, v) => s + v, 0);
+      const precision = predicted ? tp / predicted : 0;
+      const recall = support ? tp / support : 0;
+      return { label, precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, support };
+    });
+    return {
+      accuracy: correct / items.length,
+      baselineAccuracy: majority / items.length,
+      majorityClass: this.classes[this.majority],
+      perClass,
+      confusion,
+      classes: this.classes,
+      n: items.length,
+      loss: loss / items.length,
+    };
+  }
+
+  evaluate(engine: Engine): Metrics {
+    const m = this.metrics(engine, this.parts.val);
+    return { valLoss: m.loss, valAccuracy: m.accuracy };
+  }
+
+  finish(engine: Engine): Record<string, unknown> {
+    const { loss, ...test } = this.metrics(engine, this.parts.test);
+    return { test: { ...test, loss }, beatsBaseline: test.accuracy > test.baselineAccuracy };
+  }
+
+  dataJSON(): ClassifyData {
+    return { task: 'classify', classes: this.classes, maxLen: this.o.maxLen, tokenizer: this.tokenizer.toJSON(), source: this.source };
+  }
+}
+
+function softmaxInto(z: ArrayLike<number>, off: number, C: number, out: Float64Array, o: number): void {
+  let max = -Infinity;
+  for (let c = 0; c < C; c++) max = Math.max(max, z[off + c]);
+  let s = 0;
+  for (let c = 0; c < C; c++) s += out[o + c] = Math.exp(z[off + c] - max);
+  for (let c = 0; c < C; c++) out[o + c] /= s;
+}
+
+/** Seeded 80/10/10 split; every class must appear at least twice. */
+export function splitExamples(examples: Example[], seed: number): { train: Example[]; val: Example[]; test: Example[]; classes: string[] } {
+  const classes = [...new Set(examples.map((e) => e.label))].sort();
+  if (classes.length < 2) throw new InputError(`the labels have a single class (${JSON.stringify(classes[0] ?? '')}); classification needs at least 2`);
+  if (examples.length < 10) throw new InputError(`only ${examples.length} examples; classification needs at least 10 (80/10/10 split)`);
+  const rng = new Rng(seed);
+  const idx = examples.map((_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  const nVal = Math.max(1, Math.floor(examples.length * 0.1));
+  const nTest = Math.max(1, Math.floor(examples.length * 0.1));
+  const pick = (a: number, b: number): Example[] => idx.slice(a, b).map((i) => examples[i]);
+  return { test: pick(0, nTest), val: pick(nTest, nTest + nVal), train: pick(nTest + nVal, idx.length), classes };
+}
+
+/** Probabilities for one text, for `rnnlab predict`. */
+export function predictText(engine: Engine, tokenizer: Tokenizer, d: ClassifyData, text: string): Float64Array {
+  if (!text.trim()) throw new InputError('the text to classify is empty');
+  let ids = tokenizer.encode(text).subarray(0, d.maxLen);
+  if (ids.length === 0) ids = Int32Array.of(0);
+  const { output } = engine.forward({ batchSize: 1, seqLen: ids.length, x: Int32Array.from(ids) });
+  const p = new Float64Array(d.classes.length);
+  softmaxInto(output, 0, d.classes.length, p, 0);
+  return p;
+}

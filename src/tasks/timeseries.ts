@@ -1,0 +1,323 @@
+/**
+ * Forecasting: sliding windows of `window` steps (all feature columns, scaled) predict the next
+ * `horizon` values of the target column.
+ *   direct:    a many-to-one model with `horizon` outputs;
+ *   recursive: a one-step model whose prediction is fed back `horizon` times (one feature only).
+ * Window-relative normalisation (default): every input window and its targets are expressed
+ * relative to the window's last value (after scaling), so the model learns changes and can follow a
+ * trend beyond the training range; "global" feeds the scaled values as they are.
+ * The series is split in time: training (70%), validation (15%), test (15%); a window belongs to
+ * the part its targets fall in (its inputs may reach back into an earlier part, which is the past).
+ * Test metrics are in the data's own units, next to the baselines every forecaster must beat:
+ * persistence (the last value), seasonal naive (the value one season earlier) and the training mean.
+ */
+import type { Batch, Engine } from '../engine.js';
+import { InputError } from '../errors.js';
+import { Rng } from '../rng.js';
+import type { ModelSpec } from '../spec.js';
+import type { Scaler, Series } from '../data/series.js';
+import type { Metrics, TrainTask } from '../train.js';
+
+export interface SeriesOptions {
+  window: number;
+  horizon: number;
+  recursive: boolean;
+  relative: boolean;
+  batch: number;
+  season: number;
+  trainFraction: number;
+  valFraction: number;
+  seed: number;
+}
+
+export interface ForecastMetrics {
+  mae: number;
+  rmse: number;
+  /** percent; zero targets skipped */
+  mape: number;
+}
+
+/** Preprocessing stored in checkpoints (data.json), so forecast can rebuild the inputs. */
+export interface SeriesData {
+  task: 'series';
+  columns: string[];
+  scaler: Scaler;
+  window: number;
+  horizon: number;
+  recursive: boolean;
+  relative: boolean;
+  unit?: string;
+  source: string;
+  dateColumn?: string;
+}
+
+export function forecastMetrics(pred: ArrayLike<number>, truth: ArrayLike<number>): ForecastMetrics {
+  let ae = 0;
+  let se = 0;
+  let ape = 0;
+  let nz = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const e = pred[i] - truth[i];
+    ae += Math.abs(e);
+    se += e * e;
+    if (truth[i] !== 0) {
+      ape += Math.abs(e / truth[i]);
+      nz++;
+    }
+  }
+  return { mae: ae / truth.length, rmse: Math.sqrt(se / truth.length), mape: nz ? (100 * ape) / nz : NaN };
+}
+
+export class SeriesTask implements TrainTask {
+  readonly name = 'series';
+  readonly stateful = false;
+  readonly itemName = 'win';
+  readonly stepsPerEpoch: number;
+  readonly itemsPerStep: number;
+  readonly nTrain: number;
+  readonly nVal: number;
+  /** window end indices (exclusive) per part */
+  readonly ends: { train: number[]; val: number[]; test: number[] };
+  private readonly scaled: Float64Array[];
+  private readonly rng: Rng;
+  private order: number[] = [];
+  private pos = 0;
+  private epoch = 0;
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly series: Series,
+    readonly scaler: Scaler,
+    readonly o: SeriesOptions,
+  ) {
+    const N = series.values[0].length;
+    const { window: W, horizon: H } = o;
+    this.nTrain = Math.floor(N * o.trainFraction);
+    this.nVal = Math.floor(N * o.valFraction);
+    const step = o.recursive ? 1 : H; // the model's own target length
+    const range = (from: number, to: number): number[] => {
+      const out: number[] = [];
+      for (let e = from; e <= to; e++) out.push(e);
+      return out;
+    };
+    this.ends = {
+      train: range(W, this.nTrain - step),
+      val: range(Math.max(W, this.nTrain), this.nTrain + this.nVal - H),
+      test: range(Math.max(W, this.nTrain + this.nVal), N - H),
+    };
+    const need = `window ${W} + horizon ${H}`;
+    if (this.ends.train.length === 0) {
+      throw new InputError(`${series.name}: ${N} rows leave ${this.nTrain} for training (${Math.round(o.trainFraction * 100)}%), fewer than ${need}; use a smaller --window or --horizon, or more data`);
+    }
+    if (this.ends.val.length === 0 || this.ends.test.length === 0) {
+      throw new InputError(`${series.name}: ${N} rows leave ${this.nVal} each for validation and test, fewer than horizon ${H} (or the window reaches past them); use a smaller --horizon or more data`);
+    }
+    this.scaled = series.values.map((v, c) => Float64Array.from(v, (x) => (x - scaler.shift[c]) / scaler.scale[c]));
+    this.rng = new Rng(o.seed);
+    this.stepsPerEpoch = Math.ceil(this.ends.train.length / o.batch);
+    this.itemsPerStep = o.batch;
+    this.shuffle();
+  }
+
+  private shuffle(): void {
+    this.order = this.ends.train.slice();
+    for (let i = this.order.length - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1);
+      [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
+    }
+    this.pos = 0;
+  }
+
+  describe(): string[] {
+    const s = this.series;
+    const N = s.values[0].length;
+    const span = s.dates ? ` (${s.dates[0]} .. ${s.dates[N - 1]})` : '';
+    return [
+      `series: ${s.name}; ${N} rows${span}; features ${s.columns.join(', ')}; ${this.scaler.kind} scaling fitted on the training part`,
+      `windows of ${this.o.window} -> ${this.o.horizon} ahead (${this.o.recursive ? 'recursive one-step model' : 'direct multi-output'}); ` +
+        `${this.ends.train.length} training, ${this.ends.val.length} validation, ${this.ends.test.length} test windows; batch ${this.o.batch}`,
+    ];
+  }
+
+  epochProgress(): number {
+    return this.epoch + this.pos / this.ends.train.length;
+  }
+
+  /** x [n, W, F] for the windows ending at `ends` (relative to each window's last value if so set). */
+  private inputs(ends: number[]): Float32Array {
+    const { window: W } = this.o;
+    const F = this.scaled.length;
+    const x = new Float32Array(ends.length * W * F);
+    ends.forEach((e, b) => {
+      for (let t = 0; t < W; t++) {
+        for (let f = 0; f < F; f++) x[(b * W + t) * F + f] = this.scaled[f][e - W + t] - (this.o.relative ? this.scaled[f][e - 1] : 0);
+      }
+    });
+    return x;
+  }
+
+  nextBatch(): { batch: Batch; resetState: boolean } {
+    if (this.pos >= this.order.length) {
+      this.epoch++;
+      this.shuffle();
+    }
+    const ends = this.order.slice(this.pos, this.pos + this.o.batch);
+    this.pos += ends.length;
+    const O = this.spec.outputSize;
+    const y = new Float32Array(ends.length * O);
+    ends.forEach((e, b) => {
+      const base = this.o.relative ? this.scaled[0][e - 1] : 0;
+      for (let h = 0; h < O; h++) y[b * O + h] = this.scaled[0][e + h] - base;
+    });
+    return { batch: { batchSize: ends.length, seqLen: this.o.window, x: this.inputs(ends), y }, resetState: true };
+  }
+
+  getCursor(): unknown {
+    return { order: this.order, pos: this.pos, epoch: this.epoch, rng: this.rng.getState() };
+  }
+
+  setCursor(c: unknown): void {
+    const cur = c as { order: number[]; pos: number; epoch: number; rng: number[] };
+    this.order = cur.order;
+    this.pos = cur.pos;
+    this.epoch = cur.epoch;
+    this.rng.setState(cur.rng);
+  }
+
+  /** Forecasts (scaled) of H steps for the windows ending at `ends`: [n, H]. */
+  predictScaled(engine: Engine, ends: number[]): Float64Array {
+    const { window: W } = this.o;
+    const windows = ends.map((e) => Float64Array.from(this.scaled[0].subarray(e - W, e)));
+    if (!this.o.recursive) {
+      const n = ends.length;
+      const H = this.o.horizon;
+      const out = new Float64Array(n * H);
+      const { output } = engine.forward({ batchSize: n, seqLen: W, x: this.inputs(ends) });
+      ends.forEach((e, b) => {
+        const base = this.o.relative ? this.scaled[0][e - 1] : 0;
+        for (let h = 0; h < H; h++) out[b * H + h] = output[b * H + h] + base;
+      });
+      return out;
+    }
+    return recursiveForecast(engine, windows, this.o.horizon, this.o.relative);
+  }
+
+  private unscale(v: number): number {
+    return v * this.scaler.scale[0] + this.scaler.shift[0];
+  }
+
+  /** Model forecasts and the truth, in the data's units: [n, H] each. */
+  forecasts(engine: Engine, ends: number[]): { pred: Float64Array; truth: Float64Array } {
+    const H = this.o.horizon;
+    const pred = this.predictScaled(engine, ends).map((v) => this.unscale(v));
+    const truth = new Float64Array(ends.length * H);
+    ends.forEach((e, b) => {
+      for (let h = 0; h < H; h++) truth[b * H + h] = this.series.values[0][e + h];
+    });
+    return { pred, truth };
+  }
+
+  evaluate(engine: Engine): Metrics {
+    const { pred, truth } = this.forecasts(engine, this.ends.val);
+    let se = 0;
+    for (let i = 0; i < truth.length; i++) se += ((pred[i] - truth[i]) / this.scaler.scale[0]) ** 2;
+    const m = forecastMetrics(pred, truth);
+    return { valLoss: se / truth.length, valMae: m.mae, valRmse: m.rmse };
+  }
+
+  /** Baseline forecasts for the windows ending at `ends`, [n, H] each. */
+  baselines(ends: number[]): Record<'persistence' | 'seasonalNaive' | 'mean', Float64Array> {
+    const H = this.o.horizon;
+    const S = this.o.season;
+    const y = this.series.values[0];
+    let mean = 0;
+    for (let i = 0; i < this.nTrain; i++) mean += y[i];
+    mean /= this.nTrain;
+    const persistence = new Float64Array(ends.length * H);
+    const seasonal = new Float64Array(ends.length * H);
+    const meanF = new Float64Array(ends.length * H).fill(mean);
+    ends.forEach((e, b) => {
+      for (let h = 0; h < H; h++) {
+        persistence[b * H + h] = y[e - 1];
+        const back = S * (Math.floor(h / S) + 1); // the same season, in the observed past
+        seasonal[b * H + h] = e + h - back >= 0 ? y[e + h - back] : y[e - 1];
+      }
+    });
+    return { persistence, seasonalNaive: seasonal, mean: meanF };
+  }
+
+  finish(engine: Engine): Record<string, unknown> {
+    const ends = this.ends.test;
+    const { pred, truth } = this.forecasts(engine, ends);
+    const base = this.baselines(ends);
+    const test: Record<string, ForecastMetrics> = { model: forecastMetrics(pred, truth) };
+    for (const [k, v] of Object.entries(base)) test[k] = forecastMetrics(v, truth);
+    const beaten = Object.keys(base).filter((k) => test.model.mae < test[k].mae);
+    const notBeaten = Object.keys(base).filter((k) => !(test.model.mae < test[k].mae));
+    return {
+      test,
+      testWindows: ends.length,
+      horizon: this.o.horizon,
+      unit: this.series.unit ?? null,
+      beatsBaselines: notBeaten.length === 0,
+      notBeaten,
+      beaten,
+    };
+  }
+
+  dataJSON(source: string, dateColumn?: string): SeriesData {
+    return {
+      task: 'series',
+      columns: this.series.columns,
+      scaler: this.scaler,
+      window: this.o.window,
+      horizon: this.o.horizon,
+      recursive: this.o.recursive,
+      relative: this.o.relative,
+      unit: this.series.unit,
+      source,
+      dateColumn,
+    };
+  }
+}
+
+/**
+ * A one-step model fed its own predictions: for each window (scaled, absolute values of the single
+ * feature), H predictions; the window slides by one each time. [n, H]
+ */
+export function recursiveForecast(engine: Engine, windows: Float64Array[], H: number, relative: boolean): Float64Array {
+  const n = windows.length;
+  const W = windows[0].length;
+  const out = new Float64Array(n * H);
+  const x = new Float32Array(n * W);
+  for (let h = 0; h < H; h++) {
+    windows.forEach((w, b) => {
+      const base = relative ? w[W - 1] : 0;
+      for (let t = 0; t < W; t++) x[b * W + t] = w[t] - base;
+    });
+    const { output } = engine.forward({ batchSize: n, seqLen: W, x });
+    windows.forEach((w, b) => {
+      const next = output[b] + (relative ? w[W - 1] : 0);
+      out[b * H + h] = next;
+      w.copyWithin(0, 1);
+      w[W - 1] = next;
+    });
+  }
+  return out;
+}
+
+/** The next H values after the last `window` rows of `values` (columns in data.json order), in data units. */
+export function forecastNext(engine: Engine, d: SeriesData, values: Float64Array[]): Float64Array {
+  const { window: W, horizon: H } = d;
+  const F = d.columns.length;
+  const N = values[0].length;
+  if (N < W) throw new InputError(`the data has ${N} rows; the model reads windows of ${W}`);
+  const scaled = values.map((v, f) => Float64Array.from(v.subarray(N - W), (x) => (x - d.scaler.shift[f]) / d.scaler.scale[f]));
+  const unscale = (v: number): number => v * d.scaler.scale[0] + d.scaler.shift[0];
+  if (d.recursive) return recursiveForecast(engine, [scaled[0]], H, d.relative).map(unscale);
+  const x = new Float32Array(W * F);
+  for (let t = 0; t < W; t++) for (let f = 0; f < F; f++) x[t * F + f] = scaled[f][t] - (d.relative ? scaled[f][W - 1] : 0);
+  const { output } = engine.forward({ batchSize: 1, seqLen: W, x });
+  const base = d.relative ? scaled[0][W - 1] : 0;
+  return Float64Array.from({ length: H }, (_, h) => unscale(output[h] + base));
+}
