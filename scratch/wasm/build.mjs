@@ -1,0 +1,46 @@
+// Compiles scratch/wasm/gemm.as (AssemblyScript) to dist/scratch/wasm/gemm.wasm with the
+// assemblyscript devDependency: SIMD on, memory imported and shared (threads feature), no runtime.
+// Run by `npm run build` after tsc; `node scratch/wasm/build.mjs --wat` also writes gemm.wat.
+//
+// asc insists on a .ts entry, but a .ts file under scratch/ would be type-checked by the
+// project's tsc: the source keeps its .as name and the readFile hook below serves it to asc.
+import asc from 'assemblyscript/asc';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const outDir = join(root, 'dist/scratch/wasm');
+mkdirSync(outDir, { recursive: true });
+
+/** The maximum the module declares (4 GiB, the wasm32 limit); the JS side picks its own, smaller one. */
+const MAX_PAGES = 65536;
+
+const argv = [
+  join(here, 'gemm.as'),
+  '--outFile', join(outDir, 'gemm.wasm'),
+  ...(process.argv.includes('--wat') ? ['--textFile', join(outDir, 'gemm.wat')] : []),
+  '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=',
+  '--enable', 'simd', '--enable', 'threads',
+  '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', String(MAX_PAGES),
+];
+
+const { error, stderr } = await asc.main(argv, {
+  // "gemm.as" is asked for as "gemm.as.ts" (asc appends the extension)
+  readFile(name, baseDir) {
+    for (const f of [name, name.replace(/\.ts$/, '')]) {
+      try {
+        return readFileSync(resolve(baseDir, f), 'utf8');
+      } catch {
+        /* try the next name */
+      }
+    }
+    return null;
+  },
+});
+if (error) {
+  console.error(stderr.toString());
+  console.error(`scratch/wasm/build.mjs: ${error.message}`);
+  process.exit(1);
+}

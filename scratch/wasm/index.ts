@@ -1,0 +1,437 @@
+/**
+ * The fast float32 kernel set: the WebAssembly SIMD gemm of gemm.as behind the `Kernels`
+ * interface of ../kernels.ts, optionally spread over worker threads.
+ *
+ * Memory: one shared WebAssembly.Memory per kernel set. `alloc` hands out zeroed, 64-byte aligned
+ * Float32Array views of it from a bump pointer (engines allocate once per shape; nothing is freed).
+ * The memory is shared, so growing it never detaches a view handed out before (only
+ * `memory.buffer` becomes a new, longer SharedArrayBuffer object; every one of them is remembered
+ * to recognise our views), and worker threads instantiate the same module on the same memory.
+ *
+ * gemm: operands that are views of this memory go to WebAssembly with their byteOffset as pointer;
+ * anything else (a plain Float32Array, float64) is computed by the reference TypeScript gemm, so a
+ * stray array is slow but never wrong. Which WebAssembly routine runs depends on the shape only
+ * (see `plan`): the direct kernels (gemm_ab for NN/TN, gemm_nt's dot products for NT), or, where
+ * strided operands hurt, gemm_packed, which first copies panels of both operands into scratch.
+ *
+ * Threads: with threads = T > 1, a gemm of at least `minParallelMacs` multiply-adds is cut into T
+ * slices of C, across its longer side; the calling thread computes slice 0 and T - 1 workers the
+ * others. Each worker has a control block (32 int32, own cache lines) at the start of the shared
+ * memory: the caller writes the job and bumps SEQ (Atomics.notify), the worker runs it and bumps
+ * DONE. Both sides spin briefly before sleeping in Atomics.wait, so back-to-back gemms (the time
+ * loop) cost microseconds to hand over. Every element of C goes through the same operations
+ * whatever the slice (see gemm.as), so results are bit-identical for any thread count.
+ * Workers are unref'd (they never keep the process alive); `dispose()` ends them.
+ *
+ * The .wasm is built by `npm run build` (scratch/wasm/build.mjs) into dist/scratch/wasm/gemm.wasm
+ * and read from there both by the compiled JS in dist/ and by the TypeScript sources under vitest.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { projectRoot } from '../../src/version.js';
+import { type Arr, type Kernels, gemm as jsGemm } from '../kernels.js';
+
+export interface WasmKernelOptions {
+  /** Threads a large gemm may use, the calling one included (default 1). */
+  threads?: number;
+  /** Largest the memory may grow, in MiB (default 2048). Past it, `alloc` returns plain arrays. */
+  maxMemoryMiB?: number;
+  /** Smallest m*n*k spread over threads (default DEFAULT_MIN_PARALLEL_MACS). */
+  minParallelMacs?: number;
+  /**
+   * How long an idle worker spins before sleeping, in microseconds (default 1000: longer than the
+   * element-wise work between two gemms of a time step at batch 32, ~250 us, so the worker is
+   * awake when the next one comes; waking a sleeping worker costs tens of microseconds).
+   */
+  spinMicros?: number;
+}
+
+export interface WasmKernels extends Kernels {
+  readonly dtype: 'float32';
+  alloc(n: number): Float32Array;
+  /** Ends the worker threads (gemm then runs on the calling thread only). */
+  dispose(): Promise<void>;
+  readonly stats: {
+    /** gemm calls computed by the TypeScript fallback (an operand outside our memory). */
+    jsFallbacks: number;
+    /** gemm calls spread over threads. */
+    parallelCalls: number;
+    /** allocations served as plain arrays because the memory could not grow. */
+    plainAllocs: number;
+  };
+  /** Bytes of the memory in use (allocations, scratch and control blocks). */
+  readonly usedBytes: number;
+}
+
+/**
+ * Below this many multiply-adds a gemm stays on the calling thread. Measured on 2 cores (lstm,
+ * H = 128): the per-step products of batch 32 (2.1M MACs, ~110 us) run 1.3-1.8x faster on two
+ * threads, while those of batch 1 (65K MACs, ~6 us) lose more to the hand-over than they gain.
+ */
+export const DEFAULT_MIN_PARALLEL_MACS = 1 << 18;
+
+const PAGE = 65536;
+const ALIGN = 64;
+
+/** Where the built module is (the same place for dist/ and for the .ts sources). */
+export function wasmPath(): string {
+  return join(projectRoot(), 'dist', 'scratch', 'wasm', 'gemm.wasm');
+}
+
+// The project's lib (ES2022, no DOM) has no WebAssembly types: the little used here, typed locally.
+/** A compiled module (opaque; workers receive it by structured clone). */
+type WasmModule = object;
+interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Instance: new (m: WasmModule, imports: object) => { exports: object };
+}
+const wasmApi = (): WasmApi => (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The exports of gemm.as (pointers are byte offsets, strides in elements, beta 0 or 1). */
+interface Exports {
+  /** C = beta C + op(A) B, op(A)[i, p] at a + 4 (i ars + p aps) */
+  gemm_ab(m: number, n: number, k: number, a: number, ars: number, aps: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
+  /** C = beta C + A B^T */
+  gemm_nt(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
+  /** C = beta C + op(A) op(B), op(B)[p, j] at b + 4 (p bps + j bjs), through packed panels in scratch */
+  gemm_packed(m: number, n: number, k: number, a: number, ars: number, aps: number, b: number, bps: number, bjs: number, beta: number, c: number, ldc: number, scratch: number): void;
+}
+
+let modulePromise: Promise<WasmModule> | null = null;
+
+function loadModule(): Promise<WasmModule> {
+  modulePromise ??= (async () => {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(wasmPath());
+    } catch {
+      throw new Error(`${wasmPath()} is missing: run \`npm run build\` (it compiles scratch/wasm/gemm.as)`);
+    }
+    return wasmApi().compile(bytes);
+  })();
+  modulePromise.catch(() => (modulePromise = null)); // let a later call retry after a build
+  return modulePromise;
+}
+
+// ---- jobs: an op and up to 13 int32 arguments (pointers as uint32 bit patterns) ----
+const OP_AB = 0;
+const OP_NT = 1;
+const OP_PACKED = 2;
+const OP_STOP = 3;
+type Job = [op: number, args: number[]];
+
+function runJob(ex: Exports, op: number, g: ArrayLike<number>): void {
+  if (op === OP_AB) ex.gemm_ab(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10]);
+  else if (op === OP_NT) ex.gemm_nt(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
+  else ex.gemm_packed(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12]);
+}
+
+// ---- the control block of one worker: CTL_INTS int32 in the shared memory ----
+const SEQ = 0; // bumped by the caller for each job
+const DONE = 1; // set to SEQ by the worker when the job is done
+const FAILED = 2; // 1 if the job threw
+const OP = 3;
+const ARGS = 4; // ARGS .. ARGS+12: the arguments
+const CTL_INTS = 32; // 128 bytes: nothing else shares its cache lines
+
+/**
+ * The body of a worker thread. It is serialised with toString and run with `eval: true`, so it
+ * refers to nothing outside itself (types aside): the layout constants come in through workerData.
+ */
+function workerMain(): void {
+  const { workerData, parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const d = workerData as {
+    module: WasmModule;
+    memory: WasmMemory;
+    ctlOffset: number;
+    spinMicros: number;
+    L: { SEQ: number; DONE: number; FAILED: number; OP: number; ARGS: number; CTL_INTS: number; OP_AB: number; OP_NT: number; OP_PACKED: number };
+  };
+  const { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED } = d.L;
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const ex = new wasm.Instance(d.module, { env: { memory: d.memory } }).exports as unknown as Exports;
+  const ctl = new Int32Array(d.memory.buffer, d.ctlOffset, CTL_INTS);
+  const args = new Int32Array(d.memory.buffer, d.ctlOffset + 4 * ARGS, 13);
+  let seen = Atomics.load(ctl, SEQ); // before 'ready': the first job may follow it at once
+  parentPort!.postMessage('ready');
+  for (;;) {
+    // Spin a little (the next gemm of a time loop comes soon), then sleep until woken.
+    const t0 = performance.now();
+    for (let spins = 1; Atomics.load(ctl, SEQ) === seen; spins++) {
+      if ((spins & 1023) === 0 && performance.now() - t0 > d.spinMicros / 1000) Atomics.wait(ctl, SEQ, seen);
+    }
+    seen = Atomics.load(ctl, SEQ);
+    const op = ctl[OP];
+    const g = args;
+    try {
+      // the same dispatch as runJob
+      if (op === OP_AB) ex.gemm_ab(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10]);
+      else if (op === OP_NT) ex.gemm_nt(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
+      else if (op === OP_PACKED) ex.gemm_packed(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12]);
+      else return; // OP_STOP
+      ctl[FAILED] = 0;
+    } catch {
+      ctl[FAILED] = 1;
+    }
+    Atomics.store(ctl, DONE, seen);
+    Atomics.notify(ctl, DONE);
+  }
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  ctl: Int32Array;
+  seq: number;
+}
+
+async function startWorker(module: WasmModule, memory: WasmMemory, ctlOffset: number, spinMicros: number): Promise<WorkerSlot> {
+  const worker = new Worker(`(${workerMain.toString()})()`, {
+    eval: true,
+    workerData: {
+      module,
+      memory,
+      ctlOffset,
+      spinMicros,
+      L: { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED },
+    },
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`gemm worker exited with code ${code}`)));
+    });
+  } catch (e) {
+    await worker.terminate();
+    throw e;
+  }
+  worker.removeAllListeners();
+  worker.unref();
+  return { worker, ctl: new Int32Array(memory.buffer, ctlOffset, CTL_INTS), seq: 0 };
+}
+
+/** Elements a [rows, cols] operand with leading dimension ld spans. */
+function span(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+/**
+ * Which routine computes a product, from its shape alone (so that every slice of a threaded call,
+ * and every thread count, computes each element the same way). Measured on the RNN shapes:
+ * - TN with a long k (weight gradients, k = T*B): B's rows are far apart and a 4x8 block walks k
+ *   of them per pass; packing makes both operands sequential (10 -> 17 GMAC/s).
+ * - NT with a short k and many rows (the head's dH = dlogits W^T, k = outputs): the dot kernel's
+ *   per-element horizontal sums dominate; the packed kernel has none (14 -> 18 GMAC/s).
+ * Everything else runs on the operands in place.
+ */
+function usePacked(transA: boolean, transB: boolean, m: number, k: number): boolean {
+  if (transB) return k < 128 && m >= 64;
+  return transA && k >= 256 && m >= 8;
+}
+
+/** Scratch bytes gemm_packed needs for `rows` rows of C (see gemm.as). */
+function packedScratch(rows: number, k: number): number {
+  return 128 + 32 * k + 16 * Math.ceil(rows / 4) * k;
+}
+
+export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<WasmKernels> {
+  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  const maxPages = Math.floor(((opts.maxMemoryMiB ?? 2048) * 1024 * 1024) / PAGE);
+  const minParallel = opts.minParallelMacs ?? DEFAULT_MIN_PARALLEL_MACS;
+  const spinMicros = opts.spinMicros ?? 1000;
+  const module = await loadModule();
+  if (!(maxPages >= 1)) throw new RangeError(`maxMemoryMiB must be at least 1/16 (got ${opts.maxMemoryMiB})`);
+  const memory = new (wasmApi().Memory)({ initial: Math.min(16, maxPages), maximum: maxPages, shared: true });
+  const ex = new (wasmApi().Instance)(module, { env: { memory } }).exports as unknown as Exports;
+
+  // ---- memory: [64 unused][control blocks][allocations and scratch ...] ----
+  let buffer = memory.buffer; // the newest buffer object
+  const ours = new Set<ArrayBufferLike>([buffer]);
+  let top = ALIGN; // bump pointer (bytes)
+  const stats = { jsFallbacks: 0, parallelCalls: 0, plainAllocs: 0 };
+
+  /** Reserves `bytes` (64-aligned) and returns the offset, or -1 when the memory cannot grow. */
+  function reserve(bytes: number): number {
+    const end = top + Math.ceil(bytes / ALIGN) * ALIGN;
+    if (end > buffer.byteLength) {
+      const have = buffer.byteLength / PAGE;
+      const need = Math.ceil(end / PAGE) - have;
+      const grow = Math.min(Math.max(need, have >> 1), maxPages - have); // by at least half
+      if (grow < need) return -1;
+      memory.grow(grow);
+      buffer = memory.buffer;
+      ours.add(buffer);
+    }
+    const at = top;
+    top = end;
+    return at;
+  }
+
+  function alloc(n: number): Float32Array {
+    const at = reserve(n * 4);
+    if (at < 0) {
+      stats.plainAllocs++;
+      return new Float32Array(n); // the memory is full: correct but slow (gemm falls back)
+    }
+    return new Float32Array(buffer, at, n); // zero: this memory was never handed out before
+  }
+
+  const ctlOffsets = Array.from({ length: threads - 1 }, () => reserve(CTL_INTS * 4));
+  const workers: WorkerSlot[] = [];
+  try {
+    for (const off of ctlOffsets) workers.push(await startWorker(module, memory, off, spinMicros));
+  } catch (e) {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    throw e;
+  }
+
+  /**
+   * Scratch of each thread for gemm_packed, grown (the old one abandoned) when too small. False if
+   * the memory cannot hold it (gemm then falls back to the reference).
+   */
+  const scratch = Array.from({ length: threads }, () => ({ at: 0, bytes: 0 }));
+  function ensureScratch(parts: number, bytes: number): boolean {
+    for (let t = 0; t < parts; t++) {
+      const s = scratch[t];
+      if (s.bytes >= bytes) continue;
+      const size = Math.max(bytes, 2 * s.bytes);
+      const at = reserve(size);
+      if (at < 0) return false;
+      s.at = at;
+      s.bytes = size;
+    }
+    return true;
+  }
+
+  const mine = (x: Arr): boolean => x instanceof Float32Array && (x.buffer === buffer || ours.has(x.buffer));
+
+  // ---- threads ----
+  function post(w: WorkerSlot, [op, args]: Job): void {
+    w.ctl[OP] = op;
+    for (let i = 0; i < args.length; i++) w.ctl[ARGS + i] = args[i];
+    w.seq = (w.seq + 1) | 0;
+    Atomics.store(w.ctl, SEQ, w.seq);
+    Atomics.notify(w.ctl, SEQ);
+  }
+
+  function join(w: WorkerSlot): void {
+    // The worker got as much work as we did: spin, then sleep in short waits.
+    for (let spins = 0; Atomics.load(w.ctl, DONE) !== w.seq; spins++) {
+      if (spins > 1 << 16) Atomics.wait(w.ctl, DONE, Atomics.load(w.ctl, DONE), 1);
+    }
+    if (w.ctl[FAILED]) throw new Error('gemm worker failed');
+  }
+
+  /**
+   * Cuts C [m, n] into one slice per thread across its longer side (rows in multiples of 4,
+   * columns in multiples of 8: whole register blocks) and runs the job slice(t, lo, hi, byRows)
+   * of each: the workers', then the calling thread's, then waits for the workers.
+   */
+  function parallel(m: number, n: number, slice: (t: number, lo: number, hi: number, byRows: boolean) => Job): void {
+    const parts = workers.length + 1;
+    const byRows = m >= n;
+    const len = byRows ? m : n;
+    const unit = byRows ? 4 : 8;
+    const units = Math.ceil(len / unit);
+    const cut = (t: number): number => Math.min(len, Math.round((units * t) / parts) * unit);
+    stats.parallelCalls++;
+    for (let t = 1; t < parts; t++) post(workers[t - 1], slice(t, cut(t), cut(t + 1), byRows));
+    const [op, args] = slice(0, 0, cut(1), byRows);
+    runJob(ex, op, args);
+    for (const w of workers) join(w);
+  }
+
+  // ---- gemm ----
+  function gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    A: Arr,
+    lda: number,
+    B: Arr,
+    ldb: number,
+    beta: 0 | 1,
+    C: Arr,
+    ldc: number,
+  ): void {
+    if (m === 0 || n === 0) return;
+    if (transA && transB) throw new Error('gemm: transA with transB is not used');
+    const packed = usePacked(transA, transB, m, k);
+    const parts = m * n * k >= minParallel ? workers.length + 1 : 1;
+    // (a slice of C has at most m rows: enough scratch for every slice)
+    if (!mine(A) || !mine(B) || !mine(C) || (packed && !ensureScratch(parts, packedScratch(m, k)))) {
+      stats.jsFallbacks++;
+      jsGemm(transA, transB, m, n, k, A, lda, B, ldb, beta, C, ldc);
+      return;
+    }
+    // WebAssembly would read (and write) past a view without complaint: check the extents.
+    const needA = transA ? span(k, m, lda) : span(m, k, lda);
+    const needB = transB ? span(n, k, ldb) : span(k, n, ldb);
+    if (A.length < needA || B.length < needB || C.length < span(m, n, ldc)) {
+      throw new RangeError(`gemm: operand too short for m=${m} n=${n} k=${k} lda=${lda} ldb=${ldb} ldc=${ldc}`);
+    }
+    const a = A.byteOffset;
+    const b = B.byteOffset;
+    const c = C.byteOffset;
+    const ars = transA ? 1 : lda; // op(A)[i, p] = A[i*ars + p*aps]
+    const aps = transA ? lda : 1;
+    const bps = transB ? 1 : ldb; // op(B)[p, j] = B[p*bps + j*bjs]
+    const bjs = transB ? ldb : 1;
+    if (parts === 1) {
+      if (packed) ex.gemm_packed(m, n, k, a, ars, aps, b, bps, bjs, beta, c, ldc, scratch[0].at);
+      else if (transB) ex.gemm_nt(m, n, k, a, lda, b, ldb, beta, c, ldc);
+      else ex.gemm_ab(m, n, k, a, ars, aps, b, ldb, beta, c, ldc);
+      return;
+    }
+    // One slice of C for thread t: rows (byRows) or columns [lo, hi).
+    if (packed) {
+      parallel(m, n, (t, lo, hi, byRows) => {
+        const s = scratch[t].at;
+        return byRows
+          ? [OP_PACKED, [hi - lo, n, k, a + 4 * lo * ars, ars, aps, b, bps, bjs, beta, c + 4 * lo * ldc, ldc, s]]
+          : [OP_PACKED, [m, hi - lo, k, a, ars, aps, b + 4 * lo * bjs, bps, bjs, beta, c + 4 * lo, ldc, s]];
+      });
+    } else if (transB) {
+      parallel(m, n, (_t, lo, hi, byRows) =>
+        byRows
+          ? [OP_NT, [hi - lo, n, k, a + 4 * lo * lda, lda, b, ldb, beta, c + 4 * lo * ldc, ldc]]
+          : [OP_NT, [m, hi - lo, k, a, lda, b + 4 * lo * ldb, ldb, beta, c + 4 * lo, ldc]],
+      );
+    } else {
+      parallel(m, n, (_t, lo, hi, byRows) =>
+        byRows
+          ? [OP_AB, [hi - lo, n, k, a + 4 * lo * ars, ars, aps, b, ldb, beta, c + 4 * lo * ldc, ldc]]
+          : [OP_AB, [m, hi - lo, k, a, ars, aps, b + 4 * lo, ldb, beta, c + 4 * lo, ldc]],
+      );
+    }
+  }
+
+  async function dispose(): Promise<void> {
+    const ws = workers.splice(0);
+    for (const w of ws) post(w, [OP_STOP, []]);
+    await Promise.all(ws.map((w) => w.worker.terminate()));
+  }
+
+  return {
+    name: threads > 1 ? `wasm-simd x${threads}` : 'wasm-simd',
+    get threads() {
+      return workers.length + 1;
+    },
+    dtype: 'float32',
+    alloc,
+    gemm,
+    dispose,
+    stats,
+    get usedBytes() {
+      return top;
+    },
+  };
+}

@@ -1,0 +1,388 @@
+/**
+ * The WebAssembly SIMD kernel set (scratch/wasm) against the TypeScript reference gemm:
+ * - every variant (NN, TN, NT), beta 0 and 1, many shapes, leading dimensions wider than the
+ *   matrices, operands that are subarrays at odd offsets (so not 16-byte aligned);
+ * - nothing outside the logical C is written;
+ * - threads: 1 and 2 threads give bit-identical C, on every path and both ways of cutting C;
+ * - alloc: aligned, zeroed, and views that survive memory growth;
+ * - operands outside the memory fall back to the reference; too-short operands throw;
+ * - end to end: a ScratchEngine on these kernels gives the loss and gradients of the default one.
+ *
+ * Tolerance of one element of C (u = 2^-24, S = sum_p |a_ip b_pj| + beta |C0_ij|):
+ *   |wasm - ref| <= 2 (k + 2) u S.
+ * The wasm kernels add k rounded products one by one in float32 (dot products: four lane sums,
+ * two pairwise additions and the tail), error <= (k + 1) u S to first order; the reference adds
+ * groups of four products in float64 and rounds to float32 once per group, error
+ * <= (k/4 + 2) u S. Their difference is within the sum of both, (1.25 k + 3) u S < 2 (k + 2) u S.
+ * A wrong product or a missed term is off by about |a_ip b_pj|, far beyond this for k <= 1600.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TOLERANCES, compareArrays } from '../compare/tolerance.js';
+import { ScratchEngine } from '../scratch/engine.js';
+import { type Arr, gemm as refGemm } from '../scratch/kernels.js';
+import { type WasmKernels, createWasmKernels, wasmPath } from '../scratch/wasm/index.js';
+import { randomBatch } from '../src/data/synthetic.js';
+import { Rng } from '../src/rng.js';
+import { parseSpec } from '../src/spec.js';
+import { projectRoot } from '../src/version.js';
+
+const U = 2 ** -24;
+
+// `npm test` builds first; a bare `vitest run` after editing gemm.as rebuilds the module here.
+beforeAll(() => {
+  const src = join(projectRoot(), 'scratch', 'wasm', 'gemm.as');
+  if (!existsSync(wasmPath()) || statSync(wasmPath()).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync(process.execPath, [join(projectRoot(), 'scratch', 'wasm', 'build.mjs')], { stdio: 'inherit' });
+  }
+});
+
+let K1: WasmKernels; // one thread
+let K2: WasmKernels; // two threads, every call spread over both
+beforeAll(async () => {
+  K1 = await createWasmKernels();
+  K2 = await createWasmKernels({ threads: 2, minParallelMacs: 0 });
+});
+afterAll(async () => {
+  await K1?.dispose();
+  await K2?.dispose();
+});
+
+const fill = (x: Arr, rng: Rng): void => {
+  for (let i = 0; i < x.length; i++) x[i] = rng.uniform(-1, 1);
+};
+
+interface Case {
+  tA: boolean;
+  tB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  beta: 0 | 1;
+  /** extra columns of each operand's leading dimension */
+  pad: number;
+  /** elements before [0, 0] inside each operand's buffer */
+  offset: number;
+}
+
+const label = (c: Case): string =>
+  `${c.tA ? 'T' : 'N'}${c.tB ? 'T' : 'N'} m=${c.m} n=${c.n} k=${c.k} beta=${c.beta} pad=${c.pad} offset=${c.offset}`;
+
+/** Operands of a case in `alloc`'s memory, as subarrays at the case's offset; C0 is C before. */
+function operands(c: Case, alloc: (n: number) => Float32Array, rng: Rng) {
+  const lda = (c.tA ? c.m : c.k) + c.pad;
+  const ldb = (c.tB ? c.k : c.n) + c.pad;
+  const ldc = c.n + c.pad;
+  const rowsA = c.tA ? c.k : c.m;
+  const rowsB = c.tB ? c.n : c.k;
+  const bufA = alloc(c.offset + rowsA * lda);
+  const bufB = alloc(c.offset + rowsB * ldb);
+  const bufC = alloc(c.offset + c.m * ldc + 3); // 3 guard elements after the last row
+  fill(bufA, rng);
+  fill(bufB, rng);
+  fill(bufC, rng);
+  return {
+    lda,
+    ldb,
+    ldc,
+    bufC,
+    A: bufA.subarray(c.offset),
+    B: bufB.subarray(c.offset),
+    C: bufC.subarray(c.offset),
+  };
+}
+
+/**
+ * Runs one case on `K` and on the reference; returns the number of elements checked. Checks
+ * every element of C within the bound above and every element around it unchanged.
+ */
+function checkCase(K: WasmKernels, c: Case, rng: Rng): number {
+  const { A, B, C, bufC, lda, ldb, ldc } = operands(c, (n) => K.alloc(n), rng);
+  const A0 = Float32Array.from(A);
+  const B0 = Float32Array.from(B);
+  const C0 = Float32Array.from(C);
+  const ref = Float32Array.from(C);
+  const before = Float32Array.from(bufC);
+  K.gemm(c.tA, c.tB, c.m, c.n, c.k, A, lda, B, ldb, c.beta, C, ldc);
+  refGemm(c.tA, c.tB, c.m, c.n, c.k, A0, lda, B0, ldb, c.beta, ref, ldc);
+  const inside = new Uint8Array(bufC.length);
+  let worst = 0;
+  let where = '';
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < c.n; j++) {
+      let s = c.beta ? Math.abs(C0[i * ldc + j]) : 0;
+      for (let p = 0; p < c.k; p++) {
+        const a = c.tA ? A0[p * lda + i] : A0[i * lda + p];
+        const b = c.tB ? B0[j * ldb + p] : B0[p * ldb + j];
+        s += Math.abs(a * b);
+      }
+      const bound = 2 * (c.k + 2) * U * s;
+      const err = Math.abs(C[i * ldc + j] - ref[i * ldc + j]);
+      // NaN fails too: !(err <= bound)
+      if (!(err <= bound) && (worst === 0 || err / bound > worst)) {
+        worst = err / bound;
+        where = `C[${i}, ${j}] = ${C[i * ldc + j]}, reference ${ref[i * ldc + j]}, bound ${bound}`;
+      }
+      inside[c.offset + i * ldc + j] = 1;
+    }
+  }
+  expect(where, label(c)).toBe('');
+  let touched = -1;
+  for (let i = 0; i < bufC.length; i++) if (!inside[i] && !Object.is(bufC[i], before[i])) touched = i;
+  expect(touched, `${label(c)}: element ${touched} of C's buffer is outside C`).toBe(-1);
+  return c.m * c.n;
+}
+
+const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 65, 128];
+const VARIANTS = [
+  { tA: false, tB: false, name: 'NN' },
+  { tA: true, tB: false, name: 'TN' },
+  { tA: false, tB: true, name: 'NT' },
+];
+
+describe('wasm gemm equals the reference within float32 rounding', () => {
+  test.each(VARIANTS)('$name: every m, n, k in {1 .. 128}, beta 0 and 1, padded, offset', ({ tA, tB }) => {
+    const rng = new Rng(tA ? 1 : tB ? 2 : 3);
+    let elements = 0;
+    let i = 0;
+    for (const m of SIZES) {
+      for (const n of SIZES) {
+        for (const k of SIZES) {
+          // beta, padding and offset vary with the case: all combinations over the sweep
+          const beta = (i & 1) as 0 | 1;
+          const pad = [0, 3, 1][i % 3];
+          const offset = [0, 1, 5, 2][i % 4];
+          elements += checkCase(K1, { tA, tB, m, n, k, beta, pad, offset }, rng);
+          i++;
+        }
+      }
+    }
+    expect(elements).toBeGreaterThan(1e6);
+    expect(K1.stats.jsFallbacks).toBe(0);
+  });
+
+  // The packed route (gemm_packed) is taken for TN with k >= 256 and NT with k < 128 and m >= 64;
+  // the sweep above covers the NT one, these the TN one (and long k in general).
+  test.each([
+    ...[8, 9, 13, 65].flatMap((m) => [1, 7, 8, 17, 64].map((n) => ({ tA: true, tB: false, m, n, k: [256, 257, 300][(m + n) % 3] }))),
+    { tA: false, tB: false, m: 5, n: 19, k: 1600 },
+    { tA: false, tB: true, m: 6, n: 11, k: 1601 },
+    { tA: false, tB: true, m: 70, n: 9, k: 127 },
+    { tA: true, tB: false, m: 7, n: 33, k: 1600 }, // m < 8: direct TN kernel with a long k
+  ])('long k: $m x $n x $k transA=$tA transB=$tB', ({ tA, tB, m, n, k }) => {
+    const rng = new Rng(m * 1000 + n + k);
+    for (const beta of [0, 1] as const) {
+      checkCase(K1, { tA, tB, m, n, k, beta, pad: 2, offset: 3 }, rng);
+      checkCase(K2, { tA, tB, m, n, k, beta, pad: 0, offset: 1 }, rng);
+    }
+  });
+
+  test('k = 0: C = beta C', () => {
+    const C = K1.alloc(6).fill(2);
+    const A = K1.alloc(4);
+    K1.gemm(false, false, 2, 3, 0, A, 0, A, 3, 1, C, 3);
+    expect([...C]).toEqual([2, 2, 2, 2, 2, 2]);
+    K1.gemm(false, true, 2, 3, 0, A, 0, A, 0, 0, C, 3);
+    expect([...C]).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('threads', () => {
+  // Both cuts of C (rows when m >= n, else columns) and every routine: direct NN/TN, packed TN,
+  // dot-product NT, packed NT; sizes that do not divide into whole register blocks.
+  test.each([
+    { tA: false, tB: false, m: 1600, n: 512, k: 65 },
+    { tA: false, tB: false, m: 1, n: 515, k: 128 },
+    { tA: false, tB: false, m: 33, n: 517, k: 129 },
+    { tA: true, tB: false, m: 128, n: 512, k: 32 },
+    { tA: true, tB: false, m: 65, n: 512, k: 1600 },
+    { tA: true, tB: false, m: 130, n: 65, k: 801 },
+    { tA: false, tB: true, m: 32, n: 128, k: 512 },
+    { tA: false, tB: true, m: 1, n: 131, k: 512 },
+    { tA: false, tB: true, m: 1601, n: 65, k: 512 },
+    { tA: false, tB: true, m: 1599, n: 128, k: 65 },
+  ])('1 and 2 threads bit-identical: $m x $n x $k transA=$tA transB=$tB', ({ tA, tB, m, n, k }) => {
+    const rng = new Rng(m + n + k);
+    for (const beta of [0, 1] as const) {
+      const c: Case = { tA, tB, m, n, k, beta, pad: 1, offset: 2 };
+      const one = operands(c, (len) => K1.alloc(len), rng);
+      const two = operands(c, (len) => K2.alloc(len), rng);
+      two.A.set(one.A);
+      two.B.set(one.B);
+      two.C.set(one.C);
+      const calls = K2.stats.parallelCalls;
+      K1.gemm(tA, tB, m, n, k, one.A, one.lda, one.B, one.ldb, beta, one.C, one.ldc);
+      K2.gemm(tA, tB, m, n, k, two.A, two.lda, two.B, two.ldb, beta, two.C, two.ldc);
+      expect(K2.stats.parallelCalls).toBe(calls + 1);
+      const x = new Uint32Array(one.C.buffer, one.C.byteOffset, one.C.length);
+      const y = new Uint32Array(two.C.buffer, two.C.byteOffset, two.C.length);
+      let diff = -1;
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) diff = i;
+      expect(diff, `first different element of C (beta ${beta})`).toBe(-1);
+    }
+  });
+
+  test('small products stay on the calling thread by default; workers end on dispose', async () => {
+    const K = await createWasmKernels({ threads: 2 });
+    expect(K.threads).toBe(2);
+    expect(K.name).toBe('wasm-simd x2');
+    const A = K.alloc(128 * 512);
+    const B = K.alloc(512 * 512);
+    const C = K.alloc(128 * 512);
+    K.gemm(false, false, 1, 512, 128, A, 128, B, 512, 0, C, 512); // batch 1: 65536 MACs
+    expect(K.stats.parallelCalls).toBe(0);
+    K.gemm(false, false, 128, 512, 128, A, 128, B, 512, 0, C, 512);
+    expect(K.stats.parallelCalls).toBe(1);
+    await K.dispose();
+    expect(K.threads).toBe(1);
+    K.gemm(false, false, 128, 512, 128, A, 128, B, 512, 1, C, 512); // still works, one thread
+    expect(K.stats.parallelCalls).toBe(1);
+  });
+});
+
+describe('memory', () => {
+  test('alloc: zeroed, 64-byte aligned, disjoint', async () => {
+    const K = await createWasmKernels();
+    let end = 0;
+    for (const n of [1, 3, 16, 17, 1000, 5]) {
+      const x = K.alloc(n);
+      expect(x).toBeInstanceOf(Float32Array);
+      expect(x.length).toBe(n);
+      expect(x.byteOffset % 64).toBe(0);
+      expect(x.byteOffset).toBeGreaterThanOrEqual(end);
+      expect(x.every((v) => v === 0)).toBe(true);
+      x.fill(7);
+      end = x.byteOffset + 4 * n;
+    }
+  });
+
+  test('views survive memory growth, and gemm takes views of old and new buffers alike', async () => {
+    const K = await createWasmKernels({ threads: 2, minParallelMacs: 0 });
+    const old = K.alloc(64 * 64);
+    const rng = new Rng(5);
+    fill(old, rng);
+    const copy = Float32Array.from(old);
+    const bufferBefore = old.buffer;
+    const big: Float32Array[] = [];
+    for (let i = 0; i < 12; i++) big.push(K.alloc(1 << 20)); // 48 MiB: several grows
+    expect(big[11].buffer).not.toBe(bufferBefore); // a new SharedArrayBuffer object...
+    expect(old.length).toBe(64 * 64); // ...and the old view is not detached
+    expect(old).toEqual(copy);
+    expect(big.every((x) => x[0] === 0 && x[x.length - 1] === 0)).toBe(true);
+    // C in the newest buffer, A in the oldest: both are ours, so no fallback; the worker sees
+    // the grown memory too.
+    const C = big[11].subarray(0, 64 * 64);
+    K.gemm(false, false, 64, 64, 64, old, 64, big[0], 64, 0, C, 64);
+    const ref = new Float32Array(64 * 64);
+    refGemm(false, false, 64, 64, 64, copy, 64, new Float32Array(64 * 64), 64, 0, ref, 64);
+    expect(C).toEqual(ref); // B is still zero
+    fill(big[0].subarray(0, 64 * 64), rng);
+    K.gemm(false, true, 64, 64, 64, old, 64, big[0], 64, 0, C, 64);
+    refGemm(false, true, 64, 64, 64, copy, 64, big[0].slice(0, 64 * 64), 64, 0, ref, 64);
+    expect(compareArrays(C, ref).maxRelError).toBeLessThan(1e-5);
+    expect(K.stats.jsFallbacks).toBe(0);
+    expect(K.stats.parallelCalls).toBe(2);
+    await K.dispose();
+  });
+
+  test('a full memory hands out plain arrays, which gemm still multiplies correctly', async () => {
+    const K = await createWasmKernels({ maxMemoryMiB: 2 });
+    const inMem = K.alloc(1000);
+    const outside = K.alloc(1 << 20); // 4 MiB > 2 MiB
+    expect(K.stats.plainAllocs).toBe(1);
+    expect(outside.buffer).not.toBe(inMem.buffer);
+    inMem.fill(1);
+    outside.fill(2, 0, 100);
+    const C = K.alloc(100);
+    K.gemm(false, false, 10, 10, 10, inMem, 10, outside, 10, 0, C, 10);
+    expect(K.stats.jsFallbacks).toBe(1);
+    expect([...C]).toEqual(new Array(100).fill(20));
+  });
+
+  test('no room for the packed route\'s scratch: the reference computes it', async () => {
+    const K = await createWasmKernels({ maxMemoryMiB: 1 });
+    const [m, n, k] = [100, 8, 1600]; // TN with a long k: packed, scratch ~690 KB
+    const A = K.alloc(k * m); // 640 KB
+    const B = K.alloc(k * n);
+    const C = K.alloc(m * n);
+    const rng = new Rng(4);
+    fill(A, rng);
+    fill(B, rng);
+    K.gemm(true, false, m, n, k, A, m, B, n, 0, C, n);
+    expect(K.stats.plainAllocs).toBe(0);
+    expect(K.stats.jsFallbacks).toBe(1);
+    const ref = new Float32Array(m * n);
+    refGemm(true, false, m, n, k, A, m, B, n, 0, ref, n);
+    expect(C).toEqual(ref);
+  });
+});
+
+describe('operands outside the memory', () => {
+  test('plain Float32Array and Float64Array operands fall back to the reference', () => {
+    const rng = new Rng(9);
+    const A = new Float32Array(6 * 7);
+    const B = K1.alloc(7 * 5);
+    fill(A, rng);
+    fill(B, rng);
+    const C = K1.alloc(6 * 5);
+    const ref = new Float32Array(6 * 5);
+    const calls = K1.stats.jsFallbacks;
+    K1.gemm(false, false, 6, 5, 7, A, 7, B, 5, 0, C, 5);
+    refGemm(false, false, 6, 5, 7, A, 7, B, 5, 0, ref, 5);
+    expect(C).toEqual(ref); // the same code computed both
+    const C64 = new Float64Array(6 * 5);
+    const ref64 = new Float64Array(6 * 5);
+    K1.gemm(false, false, 6, 5, 7, Float64Array.from(A), 7, Float64Array.from(B), 5, 0, C64, 5);
+    refGemm(false, false, 6, 5, 7, Float64Array.from(A), 7, Float64Array.from(B), 5, 0, ref64, 5);
+    expect(C64).toEqual(ref64);
+    expect(K1.stats.jsFallbacks).toBe(calls + 2);
+  });
+
+  test('an operand shorter than its shape says throws instead of reading past it', () => {
+    const A = K1.alloc(4 * 8);
+    const B = K1.alloc(8 * 8);
+    const C = K1.alloc(4 * 8);
+    expect(() => K1.gemm(false, false, 4, 8, 8, A, 8, B, 8, 0, C, 8)).not.toThrow();
+    expect(() => K1.gemm(false, false, 4, 8, 8, A.subarray(1), 8, B, 8, 0, C, 8)).toThrow(RangeError);
+    expect(() => K1.gemm(true, false, 8, 8, 4, A, 9, B, 8, 0, C, 8)).toThrow(RangeError); // A^T: 3*9 + 8 > 32
+    expect(() => K1.gemm(false, true, 4, 8, 8, A, 8, B, 9, 0, C, 8)).toThrow(RangeError); // B [8, 8] with ldb 9
+    expect(() => K1.gemm(false, false, 4, 8, 8, A, 8, B, 8, 0, C.subarray(0, 31), 8)).toThrow(RangeError);
+  });
+});
+
+describe('end to end: a ScratchEngine on the wasm kernels', () => {
+  test.each([
+    { cell: 'lstm', B: 1 },
+    { cell: 'lstm', B: 8 },
+    { cell: 'gru', B: 1 },
+    { cell: 'gru', B: 8 },
+  ] as const)('$cell batch $B: loss and gradients of the default engine', async ({ cell, B }) => {
+    const spec = parseSpec({ cell, inputSize: 9, hiddenSize: 24, outputSize: 7, layers: 2 });
+    const batch = randomBatch(spec, B, 13, 21, { mask: B > 1, initialState: true });
+    const ref = new ScratchEngine(spec, { seed: 3 }).lossAndGrads(batch, { inputGrad: true, stateGrads: true });
+    const runs = [];
+    for (const opts of [{}, { threads: 2, minParallelMacs: 0 }]) {
+      const kernels = await createWasmKernels(opts);
+      const engine = new ScratchEngine(spec, { seed: 3, kernels });
+      runs.push(engine.lossAndGrads(batch, { inputGrad: true, stateGrads: true }));
+      expect(kernels.stats.jsFallbacks).toBe(0);
+      if (opts.threads) expect(kernels.stats.parallelCalls).toBeGreaterThan(0);
+      await kernels.dispose();
+    }
+    for (const got of runs) {
+      expect(Math.abs(got.loss - ref.loss) / Math.max(Math.abs(ref.loss), 1e-3)).toBeLessThanOrEqual(TOLERANCES.loss.limit);
+      expect(Object.keys(got.grads).sort()).toEqual(Object.keys(ref.grads).sort());
+      for (const name of Object.keys(ref.grads)) {
+        const r = compareArrays(got.grads[name].data, ref.grads[name].data);
+        expect(r.maxRelError, name).toBeLessThanOrEqual(TOLERANCES.grad.limit);
+        expect(r.cosine, name).toBeGreaterThan(0.999999);
+      }
+      expect(compareArrays(got.dx!, ref.dx!).maxRelError).toBeLessThanOrEqual(TOLERANCES.grad.limit);
+    }
+    // one thread and two: the same numbers to the bit
+    expect(runs[1].loss).toBe(runs[0].loss);
+    for (const name of Object.keys(ref.grads)) expect(runs[1].grads[name].data, name).toEqual(runs[0].grads[name].data);
+  });
+});
