@@ -11,7 +11,7 @@
  */
 import type { Batch, Engine } from '../src/engine.js';
 import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
-import type { ModelSpec } from '../src/spec.js';
+import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays } from './tolerance.js';
 
@@ -40,6 +40,8 @@ export interface Comparison {
   pass: boolean;
   /** Where the largest difference is: flat index, row/column, gate (lstm/gru parameters). */
   worst?: { index: number; position: number[]; gate?: string };
+  /** maxRelError of each gate's block of columns (lstm/gru layer parameters). */
+  perGate?: Record<string, number>;
 }
 
 export interface StepRecord {
@@ -108,14 +110,34 @@ function comparison(what: string, engine: string, against: string, kind: Toleran
   };
 }
 
+/** The elements of gate block g (columns g*H .. g*H+H-1 of every row). */
+function gateBlock(data: ArrayLike<number>, G: number, H: number, g: number): number[] {
+  const out: number[] = [];
+  const cols = G * H;
+  for (let r = 0; r < data.length / cols; r++) for (let j = 0; j < H; j++) out.push(data[r * cols + g * H + j]);
+  return out;
+}
+
 function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = ''): Comparison[] {
+  const gates = GATE_NAMES[spec.cell];
   return paramLayout(spec).map((info) => {
     const agr = compareArrays(a[info.name].data, ref[info.name].data);
+    const perGate =
+      gates.length > 1 && info.layer >= 0
+        ? Object.fromEntries(
+            gates.map((g, k) => [
+              g,
+              compareArrays(gateBlock(a[info.name].data, gates.length, spec.hiddenSize, k), gateBlock(ref[info.name].data, gates.length, spec.hiddenSize, k)).maxRelError,
+            ]),
+          )
+        : undefined;
     const worst =
       agr.worstIndex >= 0
         ? { index: agr.worstIndex, position: shapeIndex(info.shape, agr.worstIndex), ...(spec.cell !== 'rnn' && info.layer >= 0 ? { gate: gateOf(spec, info, agr.worstIndex) } : {}) }
         : undefined;
-    return comparison(`${prefix}${info.name}`, engine, against, kind, agr, worst);
+    const c = comparison(`${prefix}${info.name}`, engine, against, kind, agr, worst);
+    if (perGate) c.perGate = perGate;
+    return c;
   });
 }
 

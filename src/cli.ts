@@ -7,10 +7,12 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from './errors.js';
+import { registerBench } from './commands/bench.js';
 import { registerCheck } from './commands/check.js';
 import { registerConvert } from './commands/convert.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerGradcheck } from './commands/gradcheck.js';
+import { registerPlot } from './commands/plot.js';
 import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 import { type IO, processIO } from './commands/io.js';
@@ -32,6 +34,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   registerTrain(program, io);
   registerGenerate(program, io);
   registerPredict(program, io);
+  registerBench(program, io);
+  registerPlot(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

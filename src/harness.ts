@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { type CheckRaw, type CheckReport, runCheck } from '../compare/checks.js';
 import { ScratchEngine, makeCell } from '../scratch/engine.js';
 import type { Cell } from '../scratch/cells/cell.js';
+import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../scratch/kernel-sets.js';
+import type { Kernels } from '../scratch/kernels.js';
 import type { BackendRequest } from '../tfjs/backend.js';
 import { randomBatch } from './data/synthetic.js';
 import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, outputShape } from './engine.js';
@@ -161,16 +163,16 @@ class SwappedGatesEngine implements Engine {
   }
 }
 
-function scratchUnderTest(spec: ModelSpec, params: NamedParams, optimizer: OptimizerSpec, fault?: Fault): Engine {
-  if (!fault) return new ScratchEngine(spec, { params, optimizer });
+function scratchUnderTest(spec: ModelSpec, params: NamedParams, optimizer: OptimizerSpec, kernels: Kernels, fault?: Fault): Engine {
+  if (!fault) return new ScratchEngine(spec, { params, optimizer, kernels });
   if (fault === 'swap-gates') {
     if (spec.cell === 'rnn') throw new InputError('--fault swap-gates needs a cell with gates (lstm or gru)');
-    const e = new SwappedGatesEngine(new ScratchEngine(spec, { params, optimizer }));
+    const e = new SwappedGatesEngine(new ScratchEngine(spec, { params, optimizer, kernels }));
     e.setParams(params);
     return e;
   }
   // drop-bptt: the backward pass forgets the gradient flowing from step t to step t-1 through h
-  const good = makeCell(spec);
+  const good = makeCell(spec, kernels);
   const broken: Cell<unknown> = {
     ...good,
     backward(w, cache, a, g) {
@@ -178,7 +180,7 @@ function scratchUnderTest(spec: ModelSpec, params: NamedParams, optimizer: Optim
       a.dhPrev.fill(0);
     },
   };
-  return new ScratchEngine(spec, { params, optimizer, cell: broken });
+  return new ScratchEngine(spec, { params, optimizer, cell: broken, kernels });
 }
 
 export interface CheckOptions {
@@ -189,6 +191,9 @@ export interface CheckOptions {
   noTfjs?: boolean;
   perStep?: boolean;
   fault?: Fault;
+  /** Kernels of the float32 scratch engine (default auto: WebAssembly SIMD when built). */
+  kernels?: KernelChoice;
+  threads?: number;
   onProgress?: (what: string) => void;
 }
 
@@ -204,10 +209,12 @@ export interface CheckResult {
 export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
   const { spec, params, batch } = inputs;
   const reference = new ScratchEngine(spec, { dtype: 'float64', params, optimizer: o.optimizer });
-  const scratch = scratchUnderTest(spec, params, o.optimizer, o.fault);
+  const { kernels, note } = await makeKernels(o.kernels ?? 'auto', o.threads ?? defaultThreads());
+  const scratch = scratchUnderTest(spec, params, o.optimizer, kernels, o.fault);
   const engines: Engine[] = [scratch];
+  const kdesc = `${kernels.name} kernels`;
   const described: CheckResult['engines'] = [
-    { name: scratch.name, role: 'under test', detail: `float32${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: [] },
+    { name: scratch.name, role: 'under test', detail: `float32, ${kdesc}${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: note ? [note] : [] },
   ];
   let backend: string | null = null;
   let tfjsSkipped: string | null = null;
@@ -226,6 +233,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
     return { report, raw, engines: described, backend, tfjsSkipped };
   } finally {
     for (const e of engines) e.dispose();
+    await disposeKernels(kernels);
   }
 }
 

@@ -46,6 +46,8 @@ export interface TrainTask {
   sample?(engine: Engine, rng: Rng): SampleRecord;
   /** Extra metrics for the final summary (test-set metrics, baselines). */
   finish?(engine: Engine): Record<string, unknown>;
+  /** Data for plots, written to the run directory as plot-data.json (e.g. forecasts against the truth). */
+  plotData?(engines: Engine[]): unknown;
 }
 
 export interface TrainConfig {
@@ -304,6 +306,10 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
   if (task.finish) {
     Object.assign(summary, task.finish(engines[0]));
     if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e) => [e.name, task.finish!(e).test]));
+  }
+  if (task.plotData) {
+    const { writeFileAtomic } = await import('./io/atomic.js');
+    writeFileAtomic(`${run.dir}/plot-data.json`, JSON.stringify(task.plotData(engines)) + '\n');
   }
   run.metric(summary);
   return summary;

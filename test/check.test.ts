@@ -68,7 +68,7 @@ describe('rnnlab check (CLI)', () => {
     const x = new Float32Array(2 * 4 * 3).map((_, i) => Math.sin(i));
     const y = Int32Array.from({ length: 8 }, (_, i) => i % 5);
     writeSafetensors(join(dir, 'd.safetensors'), { x: { dtype: 'F32', shape: [2, 4, 3], data: x }, y: { dtype: 'I32', shape: [2, 4], data: y } });
-    const r = rnnlab(['check', '--spec', join(dir, 'spec.json'), '--weights', join(dir, 'w.safetensors'), '--data', join(dir, 'd.safetensors'), '--optimizer', 'sgd', '--lr', '0.5', '--steps', '3', '--dump', join(dir, 'out'), '--backend', 'wasm']);
+    const r = rnnlab(['check', '--spec', join(dir, 'spec.json'), '--weights', join(dir, 'w.safetensors'), '--data', join(dir, 'd.safetensors'), '--optimizer', 'sgd', '--lr', '0.5', '--steps', '3', '--dump', join(dir, 'out'), '--backend', 'wasm', '--kernels', 'js']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const f32 = readSafetensors(join(dir, 'out', 'scratch.safetensors'));
     const f64 = readSafetensors(join(dir, 'out', 'scratch-f64.safetensors'));

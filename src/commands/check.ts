@@ -9,6 +9,9 @@ import { batchFromTensors, type CheckInputs } from '../harness.js';
 import { validateParams } from '../params.js';
 import { describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { describeSpec, specToJSON } from '../spec.js';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { RunDir, defaultRunDir, environmentInfo } from '../report/run.js';
 import { fixed, formatTable, sci } from '../report/table.js';
 import { type ModelFlags, addModelOptions, choice, intArg, numArg, specFromFlags } from './options.js';
 import type { IO } from './io.js';
@@ -32,6 +35,9 @@ interface Flags extends ModelFlags {
   perStep?: boolean;
   dump?: string;
   fault?: Fault;
+  kernels: 'auto' | 'wasm' | 'js';
+  threads?: number;
+  out?: string | boolean;
   json?: boolean;
 }
 
@@ -66,7 +72,10 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
     .option('--no-tfjs', 'compare the float32 scratch engine with float64 only')
     .option('--per-step', 'also compare dLoss/dh_t at every time step of BPTT')
+    .option('--out [dir]', 'write a run directory (run.json, check.json, metrics.jsonl) for plot and report (default runs/check-<time>)')
     .option('--dump <dir>', 'write scratch.safetensors, scratch-f64.safetensors and tfjs.safetensors into dir')
+    .addOption(choice('--kernels <k>', 'kernels of the float32 scratch engine: auto (WebAssembly SIMD when built), wasm, js', ['auto', 'wasm', 'js'], 'auto'))
+    .option('--threads <n>', 'threads of the scratch kernels (default: the cores, at most 2)', intArg(1))
     .addOption(choice('--fault <bug>', 'plant a known bug in the scratch engine, to see how check reports it', FAULTS))
     .option('--json', 'print one JSON object')
     .addHelpText(
@@ -103,10 +112,31 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         noTfjs: !f.tfjs,
         perStep: f.perStep,
         fault: f.fault,
+        kernels: f.kernels,
+        threads: f.threads,
         onProgress: (w) => io.progress(`check: ${w}`),
       });
       const dumped = f.dump ? writeDump(f.dump, inputs, result, optimizer) : [];
       const { report } = result;
+      let runDir: string | null = null;
+      if (f.out) {
+        runDir = typeof f.out === 'string' ? f.out : defaultRunDir('check');
+        const run = new RunDir(runDir);
+        run.writeRunJson({
+          command: ['rnnlab', ...process.argv.slice(2)].join(' '),
+          kind: 'check',
+          spec: specToJSON(spec),
+          data: { source: inputs.source, batch: inputs.batch.batchSize, seq: inputs.batch.seqLen },
+          flags: { ...f, out: runDir },
+          optimizer,
+          engines: result.engines,
+          backend: result.backend,
+          ...environmentInfo(),
+        });
+        writeFileAtomic(join(runDir, 'check.json'), JSON.stringify({ spec: specToJSON(spec), optimizer, ...report, engines: result.engines }) + '\n');
+        for (const s of report.trajectory.steps) run.metric({ type: 'step', step: s.step, loss: s.loss, maxParamDiff: s.maxParamDiff });
+        run.metric({ type: 'final', kind: 'check', pass: report.pass, failures: report.failures });
+      }
       setExit(report.pass ? 0 : 1);
       const B = inputs.batch.batchSize;
       const T = inputs.batch.seqLen;
@@ -123,6 +153,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
             ...report,
             engines: result.engines,
             dump: dumped,
+            runDir,
           }),
         );
         return;
@@ -133,7 +164,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
           `data: ${inputs.source}, batch ${B}, seq ${T}${inputs.batch.mask ? ', masked' : ''}${inputs.batch.initialState ? ', carried state' : ''}; ` +
             `${describeOptimizer(optimizer)}, ${f.steps} steps in lockstep on this batch`,
         ],
-        dumped,
+        dumped: runDir ? [...dumped, runDir] : dumped,
       });
     });
 }

@@ -40,7 +40,7 @@ export function registerGenerate(program: Command, io: IO): void {
       if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}`);
       const ids = generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed));
       const text = tokenizer.decode(ids);
-      engine.dispose();
+      await set.close();
       if (f.json) {
         io.out(JSON.stringify({ checkpoint: ck.dir, engine: engine.name, backend: set.backend, prime, temperature: f.temperature, seed: f.seed, length: f.length, text }));
         return;

@@ -7,7 +7,19 @@ export interface IO {
   isTTY: boolean;
 }
 
+let pipeGuard = false;
+
 export function processIO(): IO {
+  if (!pipeGuard) {
+    // `rnnlab ... | head` closes the pipe early: stop quietly instead of throwing EPIPE
+    pipeGuard = true;
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+        throw e;
+      });
+    }
+  }
   const tty = !!process.stderr.isTTY;
   let drawn = false;
   return {

@@ -52,7 +52,7 @@ export function registerPredict(program: Command, io: IO): void {
         : builtIn(d);
       const set = await createEngines(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
       const values = forecastNext(set.engines[0], d, series.values);
-      set.engines[0].dispose();
+      await set.close();
       const dates = nextDates(series.dates, d.horizon);
       const N = series.values[0].length;
       if (f.json) {
@@ -80,7 +80,7 @@ export function registerPredict(program: Command, io: IO): void {
       const set = await createEngines(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
       const input = tokenizer.level === 'char' ? text.toLowerCase() : text;
       const p = predictText(set.engines[0], tokenizer, d, input);
-      set.engines[0].dispose();
+      await set.close();
       let best = 0;
       p.forEach((v, i) => {
         if (v > p[best]) best = i;

@@ -90,6 +90,8 @@ export interface TrainOptions {
   // run
   engine: EngineChoice;
   backend: string;
+  kernels: 'auto' | 'wasm' | 'js';
+  threads?: number;
   steps?: number;
   epochs?: number;
   minutes?: number;
@@ -123,6 +125,7 @@ const DEFAULTS: Partial<TrainOptions> = {
   seed: 1,
   engine: 'scratch',
   backend: 'auto',
+  kernels: 'auto',
   corpusDir: 'data/julesverne',
 };
 
@@ -132,7 +135,7 @@ const TASK_DEFAULTS: Record<TaskName, Partial<TrainOptions>> = {
   classify: { hidden: 64, batch: 32, epochs: 4 },
 };
 
-const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend']);
+const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads']);
 
 export function registerTrain(program: Command, io: IO): void {
   program
@@ -192,6 +195,8 @@ export function registerTrain(program: Command, io: IO): void {
     // run
     .addOption(choice('--engine <e>', 'scratch (default), tfjs, or both side by side', ['scratch', 'tfjs', 'both']))
     .addOption(choice('--backend <b>', 'tfjs backend (default auto)', ['auto', 'node', 'wasm', 'cpu']))
+    .addOption(choice('--kernels <k>', 'scratch kernels: auto (WebAssembly SIMD when built, default), wasm, js (the TypeScript reference)', ['auto', 'wasm', 'js']))
+    .option('--threads <n>', 'threads for the scratch kernels (default: the cores, at most 2); results do not depend on it', intArg(1))
     .option('--steps <n>', 'optimizer steps (default: text 300)', intArg(1))
     .option('--epochs <n>', 'passes over the training data (default: series 30, classify 4)', numArg({ positive: true }))
     .option('--minutes <m>', 'stop after this much wall time', numArg({ positive: true }))
@@ -410,7 +415,7 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
   const optimizer = buildOptimizer(o);
   const params: NamedParams = resumeCk ? resumeCk.params : initParams(spec, deriveSeed(o.seed, 'weights'));
   const tLoad = performance.now();
-  const set = await createEngines(o.engine, spec, { params, optimizer, backend: o.backend as 'auto' });
+  const set = await createEngines(o.engine, spec, { params, optimizer, backend: o.backend as 'auto', kernels: o.kernels, threads: o.threads });
   const loadMs = performance.now() - tLoad;
   const engines = set.engines;
   let resume: Parameters<typeof train>[0]['resume'];
@@ -489,7 +494,7 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
     startTime: t0 + loadMs,
     resume,
   });
-  for (const e of engines) e.dispose();
+  await set.close();
   const final = { ...summary, engines: engines.map((e) => e.name), backend: set.backend, rnnlab: VERSION };
   if (o.json) {
     if (!inSweep) io.out(JSON.stringify(final));

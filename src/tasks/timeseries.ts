@@ -265,6 +265,38 @@ export class SeriesTask implements TrainTask {
     };
   }
 
+  /**
+   * For the forecast plot: the series from a little before the test part on, the one-step-ahead
+   * forecast at every test point, and the full horizon forecast from the first test window.
+   */
+  plotData(engines: Engine[]): unknown {
+    const y = this.series.values[0];
+    const N = y.length;
+    const first = this.ends.test[0];
+    const from = Math.max(0, first - 3 * this.o.horizon);
+    const index = Array.from({ length: N - from }, (_, i) => from + i);
+    const ends = index.filter((e) => e >= first && e + this.o.horizon <= N && e >= this.o.window);
+    return {
+      kind: 'series',
+      column: this.series.columns[0],
+      unit: this.series.unit ?? null,
+      dates: this.series.dates ? index.map((i) => this.series.dates![i]) : null,
+      index,
+      truth: index.map((i) => y[i]),
+      testStart: first,
+      horizon: this.o.horizon,
+      engines: engines.map((e) => {
+        const one = this.forecasts(e, ends).pred;
+        const full = this.forecasts(e, [first]).pred;
+        return {
+          name: e.name,
+          oneStep: ends.map((end, k) => [end, one[k * this.o.horizon]]),
+          fromTestStart: Array.from(full, (v, h) => [first + h, v]),
+        };
+      }),
+    };
+  }
+
   dataJSON(source: string, dateColumn?: string): SeriesData {
     return {
       task: 'series',

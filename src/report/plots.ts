@@ -1,0 +1,205 @@
+/**
+ * Charts from run directories. A run is recognised by its run.json: a training run (task text,
+ * series, classify), a check run (kind check) or a bench run (kind bench). Several runs overlay
+ * where that makes sense (loss curves).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { InputError } from '../errors.js';
+import { readJsonl } from './run.js';
+import { barChart, heatmap, lineChart, type LineSeries } from './svg.js';
+import type { BenchRow } from '../../compare/bench.js';
+import type { CheckReport } from '../../compare/checks.js';
+
+export interface Run {
+  dir: string;
+  name: string;
+  kind: 'train' | 'check' | 'bench';
+  task?: string;
+  info: Record<string, unknown>;
+  metrics: Record<string, unknown>[];
+  samples: Record<string, unknown>[];
+  final?: Record<string, unknown>;
+  check?: CheckReport & { engines: { name: string; detail: string }[] };
+  bench?: { rows: BenchRow[]; baseline: string };
+  plotData?: Record<string, unknown>;
+}
+
+export interface Chart {
+  id: string;
+  title: string;
+  svg: string;
+  /** series the chart is expected to show (for tests) */
+  series: number;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new InputError(`${path}: not valid JSON`);
+  }
+}
+
+export function loadRun(dir: string): Run {
+  const runJson = join(dir, 'run.json');
+  if (!existsSync(dir)) throw new InputError(`${dir}: no such run directory`);
+  if (!existsSync(runJson)) throw new InputError(`${dir}: not a run directory (no run.json)`);
+  const info = readJson(runJson);
+  const metrics = readJsonl(join(dir, 'metrics.jsonl'));
+  const run: Run = {
+    dir,
+    name: basename(dir.replace(/\/+$/, '')),
+    kind: info.kind === 'check' ? 'check' : info.kind === 'bench' ? 'bench' : 'train',
+    task: typeof info.task === 'string' ? info.task : undefined,
+    info,
+    metrics,
+    samples: readJsonl(join(dir, 'samples.jsonl')),
+    final: [...metrics].reverse().find((m) => m.type === 'final'),
+  };
+  if (run.kind === 'check' && existsSync(join(dir, 'check.json'))) run.check = readJson(join(dir, 'check.json')) as unknown as Run['check'];
+  if (run.kind === 'bench' && existsSync(join(dir, 'bench.json'))) run.bench = readJson(join(dir, 'bench.json')) as unknown as Run['bench'];
+  if (existsSync(join(dir, 'plot-data.json'))) run.plotData = readJson(join(dir, 'plot-data.json'));
+  return run;
+}
+
+function engineNames(runs: Run[]): string[] {
+  return [...new Set(runs.flatMap((r) => r.metrics.filter((m) => m.type === 'step').flatMap((m) => Object.keys((m.loss as Record<string, number>) ?? {}))))];
+}
+
+/** Loss curves of the training runs, one set of charts per task (runs of a task overlaid). */
+function lossCharts(runs: Run[]): Chart[] {
+  const tasks = [...new Set(runs.filter((r) => r.kind === 'train').map((r) => r.task ?? 'text'))];
+  return tasks.flatMap((t) => lossChartsOf(runs.filter((r) => r.kind === 'train' && (r.task ?? 'text') === t), t, tasks.length > 1));
+}
+
+/** Loss against steps and against wall time, training and validation, every engine of every run. */
+function lossChartsOf(train: Run[], task: string, suffix: boolean): Chart[] {
+  const id = (base: string): string => (suffix ? `${base}-${task}` : base);
+  const label = (r: Run, e: string): string => (train.length > 1 ? `${r.name} ${e}` : e);
+  const steps: LineSeries[] = [];
+  const time: LineSeries[] = [];
+  const val: LineSeries[] = [];
+  for (const r of train) {
+    const st = r.metrics.filter((m) => m.type === 'step');
+    for (const e of engineNames([r])) {
+      const pts = st.filter((m) => (m.loss as Record<string, number>)[e] !== undefined);
+      steps.push({ name: `${label(r, e)} (train)`, points: pts.map((m) => [m.step as number, (m.loss as Record<string, number>)[e]]) });
+      // each engine's own time: its mean step time so far times the steps (both engines share the wall clock)
+      time.push({ name: label(r, e), points: pts.map((m) => [((m.msPerStep as Record<string, number>)?.[e] ?? 0) * (m.step as number) / 1000, (m.loss as Record<string, number>)[e]]) });
+      const v = r.metrics.filter((m) => m.type === 'val' && m.engine === e && typeof m.valLoss === 'number');
+      if (v.length) val.push({ name: `${label(r, e)} (validation)`, points: v.map((m) => [m.step as number, m.valLoss as number]), dashed: true });
+    }
+  }
+  const charts: Chart[] = [
+    { id: id('loss-steps'), title: `${task}: loss against steps`, svg: lineChart({ title: `${task}: loss against steps (solid: training, dashed: validation)`, xLabel: 'step', yLabel: 'loss', series: [...steps, ...val] }), series: steps.length + val.length },
+    { id: id('loss-time'), title: `${task}: loss against wall time`, svg: lineChart({ title: `${task}: training loss against each engine's time`, xLabel: 'seconds spent in training steps', yLabel: 'loss', series: time }), series: time.length },
+  ];
+  const diff = train.flatMap((r) => {
+    const pts = r.metrics.filter((m) => m.type === 'step' && typeof m.maxParamDiff === 'number').map((m) => [m.step as number, m.maxParamDiff as number] as [number, number]);
+    return pts.length ? [{ name: `${r.name}: tfjs vs scratch`, points: pts }] : [];
+  });
+  if (diff.length) {
+    charts.push({ id: id('param-diff'), title: `${task}: parameter difference`, svg: lineChart({ title: `${task}: largest parameter difference between the engines (max rel err)`, xLabel: 'step', yLabel: 'max rel err', series: diff, logY: true }), series: diff.length });
+  }
+  return charts;
+}
+
+function seriesChart(r: Run): Chart[] {
+  const d = r.plotData as
+    | { kind: string; column: string; unit: string | null; index: number[]; truth: number[]; testStart: number; horizon: number; engines: { name: string; oneStep: [number, number][]; fromTestStart: [number, number][] }[] }
+    | undefined;
+  if (!d || d.kind !== 'series') return [];
+  const series: LineSeries[] = [{ name: `${d.column} (truth)`, points: d.index.map((i, k) => [i, d.truth[k]]), color: '#333333' }];
+  for (const e of d.engines) {
+    series.push({ name: `${e.name}: one step ahead`, points: e.oneStep });
+    series.push({ name: `${e.name}: ${d.horizon} steps from the test start`, points: e.fromTestStart, dashed: true });
+  }
+  return [
+    {
+      id: `forecast-${r.name}`,
+      title: 'forecasts against the truth',
+      svg: lineChart({ title: `${r.name}: forecasts against the truth (test part from row ${d.testStart})`, xLabel: 'row', yLabel: `${d.column}${d.unit ? ` (${d.unit})` : ''}`, series }),
+      series: series.length,
+    },
+  ];
+}
+
+function confusionChart(r: Run): Chart[] {
+  const t = r.final?.test as { confusion?: number[][]; classes?: string[] } | undefined;
+  if (!t?.confusion || !t.classes) return [];
+  return [
+    {
+      id: `confusion-${r.name}`,
+      title: 'confusion matrix',
+      svg: heatmap({ title: `${r.name}: confusion matrix (rows: true, columns: predicted)`, rows: t.classes, cols: t.classes, values: t.confusion, format: (v) => String(v) }),
+      series: t.classes.length,
+    },
+  ];
+}
+
+function checkCharts(r: Run): Chart[] {
+  const c = r.check;
+  if (!c) return [];
+  const charts: Chart[] = [];
+  const gates = [...new Set(c.gradients.flatMap((g) => Object.keys(g.perGate ?? {})))];
+  const rows = c.gradients.map((g) => `${g.what} (${g.engine})`);
+  const cols = gates.length ? [...gates, 'all'] : ['all'];
+  const values = c.gradients.map((g) => cols.map((k) => (k === 'all' ? g.maxRelError : (g.perGate?.[k] ?? null))));
+  charts.push({
+    id: `grad-errors-${r.name}`,
+    title: 'gradient error per parameter and gate',
+    svg: heatmap({ title: `${r.name}: gradient max rel err per parameter and gate (against ${c.reference})`, rows, cols, values, log: true, format: (v) => v.toExponential(0) }),
+    series: rows.length,
+  });
+  if (c.perStep?.length) {
+    const engines = Object.keys(c.perStep[0].errors);
+    const layers = [...new Set(c.perStep.map((p) => p.layer))];
+    const series: LineSeries[] = engines.flatMap((e) =>
+      layers.map((l) => ({ name: `${e}, layer ${l}`, points: c.perStep!.filter((p) => p.layer === l).map((p) => [p.t, Math.max(p.errors[e], 1e-12)] as [number, number]) })),
+    );
+    charts.push({ id: `per-step-${r.name}`, title: 'gradient error per time step', svg: lineChart({ title: `${r.name}: dLoss/dh_t error per time step (against ${c.reference})`, xLabel: 'time step t', yLabel: 'max rel err', series, logY: true }), series: series.length });
+  }
+  const steps = c.trajectory.steps;
+  if (steps.length) {
+    const names = Object.keys(steps[0].loss);
+    const series: LineSeries[] = names.map((n) => ({ name: n, points: steps.map((s) => [s.step, s.loss[n]]) }));
+    charts.push({ id: `lockstep-${r.name}`, title: 'lockstep losses', svg: lineChart({ title: `${r.name}: loss in lockstep training`, xLabel: 'step', yLabel: 'loss', series }), series: series.length });
+  }
+  return charts;
+}
+
+/** Grouped bars of the median training-step time, labelled with the ratio to the baseline. */
+export function benchChartSvg(rows: BenchRow[], baseline: string): string {
+  const key = (x: BenchRow): string => `${x.engine}${x.engine === 'scratch' ? ` x${x.threads}` : ''}`;
+  const group = (x: BenchRow): string => `${x.cell} H${x.hidden} B${x.batch}`;
+  const groups = [...new Set(rows.map(group))];
+  const names = [...new Set(rows.map(key))];
+  const pick = (g: string, n: string): BenchRow | undefined => rows.find((x) => group(x) === g && key(x) === n);
+  return barChart({
+    title: `training step time (median ms, log scale); labels: times faster than ${baseline}`,
+    yLabel: 'ms per training step',
+    groups,
+    logY: true,
+    series: names.map((n) => ({
+      name: n,
+      values: groups.map((g) => pick(g, n)?.trainStepMs.median ?? null),
+      labels: groups.map((g) => {
+        const x = pick(g, n);
+        return x?.ratio ? `${x.ratio >= 10 ? x.ratio.toFixed(0) : x.ratio.toFixed(1)}x` : null;
+      }),
+    })),
+  });
+}
+
+function benchCharts(r: Run): Chart[] {
+  const b = r.bench;
+  if (!b) return [];
+  const names = new Set(b.rows.map((x) => `${x.engine}${x.engine === 'scratch' ? ` x${x.threads}` : ''}`));
+  return [{ id: `bench-${r.name}`, title: 'training step time', svg: benchChartSvg(b.rows, b.baseline), series: names.size }];
+}
+
+/** Every chart the runs support, loss curves overlaid across runs. */
+export function chartsFor(runs: Run[]): Chart[] {
+  return [...lossCharts(runs), ...runs.flatMap((r) => [...seriesChart(r), ...confusionChart(r), ...checkCharts(r), ...benchCharts(r)])];
+}

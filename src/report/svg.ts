@@ -1,0 +1,232 @@
+/**
+ * Small, dependency-free SVG charts: line charts (loss curves), grouped bar charts (timings),
+ * heat maps (errors per parameter and gate, confusion matrices). Every chart is a standalone <svg>
+ * with axes, a title and a legend; series are <g class="series" data-name="..."> so a test (or a
+ * person with devtools) can count them.
+ */
+
+export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** "Nice" tick values covering [lo, hi]. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) {
+    const d = Math.abs(lo) || 1;
+    return [lo - d / 2, lo, lo + d / 2];
+  }
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return out;
+}
+
+function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
+  return out;
+}
+
+export function fmtTick(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(0);
+  if (a >= 100) return v.toFixed(0);
+  return String(Number(v.toPrecision(3)));
+}
+
+interface Frame {
+  width: number;
+  height: number;
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+function legendColumn(names: string[], width: number): number {
+  return Math.min(width - 80, Math.max(150, 6.6 * Math.max(0, ...names.map((n) => n.length)) + 44));
+}
+
+function legendRows(names: string[], width: number): number {
+  const perRow = Math.max(1, Math.floor((width - 64) / legendColumn(names, width)));
+  return Math.ceil(names.length / perRow);
+}
+
+function frame(width: number, height: number, legendRows: number): Frame {
+  return { width, height, left: 64, right: 16, top: 36, bottom: 44 + 18 * legendRows };
+}
+
+function header(kind: string, f: Frame, title: string, nSeries: number): string {
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${kind}" data-series="${nSeries}" viewBox="0 0 ${f.width} ${f.height}" width="${f.width}" height="${f.height}" ` +
+    `font-family="system-ui, sans-serif" font-size="12">` +
+    `<rect width="${f.width}" height="${f.height}" fill="white"/>` +
+    `<text x="${f.width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="600">${esc(title)}</text>`
+  );
+}
+
+function legend(f: Frame, items: { name: string; color: string; dashed?: boolean }[]): string {
+  const col = legendColumn(items.map((it) => it.name), f.width);
+  const perRow = Math.max(1, Math.floor((f.width - f.left) / col));
+  return items
+    .map((it, i) => {
+      const x = f.left + (i % perRow) * col;
+      const y = f.height - 18 * Math.ceil(items.length / perRow) + 18 * Math.floor(i / perRow) + 4;
+      return (
+        `<g class="legend-item"><line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${it.color}" stroke-width="3"${it.dashed ? ' stroke-dasharray="5 3"' : ''}/>` +
+        `<text x="${x + 28}" y="${y + 4}">${esc(it.name)}</text></g>`
+      );
+    })
+    .join('');
+}
+
+function axes(f: Frame, xTicks: { v: number; label: string }[], yTicks: { v: number; label: string }[], sx: (v: number) => number, sy: (v: number) => number, xLabel: string, yLabel: string): string {
+  const x0 = f.left;
+  const y0 = f.height - f.bottom;
+  let s = `<g class="axis x-axis"><line x1="${x0}" y1="${y0}" x2="${f.width - f.right}" y2="${y0}" stroke="#333"/>`;
+  for (const t of xTicks) s += `<line x1="${sx(t.v)}" y1="${y0}" x2="${sx(t.v)}" y2="${y0 + 4}" stroke="#333"/><text x="${sx(t.v)}" y="${y0 + 16}" text-anchor="middle">${esc(t.label)}</text>`;
+  s += `<text x="${(x0 + f.width - f.right) / 2}" y="${y0 + 32}" text-anchor="middle">${esc(xLabel)}</text></g>`;
+  s += `<g class="axis y-axis"><line x1="${x0}" y1="${f.top}" x2="${x0}" y2="${y0}" stroke="#333"/>`;
+  for (const t of yTicks) {
+    s += `<line x1="${x0 - 4}" y1="${sy(t.v)}" x2="${f.width - f.right}" y2="${sy(t.v)}" stroke="#e5e5e5"/><line x1="${x0 - 4}" y1="${sy(t.v)}" x2="${x0}" y2="${sy(t.v)}" stroke="#333"/>`;
+    s += `<text x="${x0 - 7}" y="${sy(t.v) + 4}" text-anchor="end">${esc(t.label)}</text>`;
+  }
+  s += `<text transform="translate(14 ${(f.top + y0) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text></g>`;
+  return s;
+}
+
+export interface LineSeries {
+  name: string;
+  points: [number, number][];
+  dashed?: boolean;
+  color?: string;
+}
+
+export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; width?: number; height?: number; logY?: boolean }): string {
+  const series = o.series.filter((s) => s.points.length > 0);
+  const width = o.width ?? 680;
+  const f = frame(width, o.height ?? 360, legendRows(series.map((s) => s.name), width));
+  const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
+  const xs = pts.map((p) => p[0]);
+  const ys = pts.map((p) => p[1]);
+  const [xlo, xhi] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
+  let [ylo, yhi] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
+  const xt = niceTicks(xlo, xhi);
+  let yt: number[];
+  if (o.logY) {
+    yt = logTicks(ylo, yhi);
+    ylo = yt[0];
+    yhi = yt[yt.length - 1];
+  } else {
+    yt = niceTicks(ylo, yhi);
+    ylo = Math.min(ylo, yt[0]);
+    yhi = Math.max(yhi, yt[yt.length - 1]);
+  }
+  const xa = Math.min(xlo, xt[0]);
+  const xb = Math.max(xhi, xt[xt.length - 1]);
+  const sx = (v: number): number => f.left + ((v - xa) / (xb - xa || 1)) * (f.width - f.left - f.right);
+  const ty = (v: number): number => (o.logY ? Math.log10(v) : v);
+  const sy = (v: number): number => f.height - f.bottom - ((ty(v) - ty(ylo)) / (ty(yhi) - ty(ylo) || 1)) * (f.height - f.top - f.bottom);
+  let s = header('line', f, o.title, series.length);
+  s += axes(f, xt.map((v) => ({ v, label: fmtTick(v) })), yt.map((v) => ({ v, label: fmtTick(v) })), sx, sy, o.xLabel, o.yLabel);
+  const items = series.map((se, i) => ({ name: se.name, color: se.color ?? PALETTE[i % PALETTE.length], dashed: se.dashed }));
+  series.forEach((se, i) => {
+    const p = se.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
+    const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
+    s += `<g class="series" data-name="${esc(se.name)}"><path d="${d}" fill="none" stroke="${items[i].color}" stroke-width="2"${se.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;
+    if (p.length === 1) s += `<circle cx="${sx(p[0][0])}" cy="${sy(p[0][1])}" r="3" fill="${items[i].color}"/>`;
+    s += '</g>';
+  });
+  return s + legend(f, items) + '</svg>';
+}
+
+export function barChart(o: {
+  title: string;
+  yLabel: string;
+  groups: string[];
+  series: { name: string; values: (number | null)[]; labels?: (string | null)[] }[];
+  width?: number;
+  height?: number;
+  logY?: boolean;
+}): string {
+  const width = o.width ?? Math.max(680, 70 + o.groups.length * (14 * o.series.length + 24));
+  const f = frame(width, o.height ?? 380, legendRows(o.series.map((s) => s.name), width));
+  f.bottom += 24;
+  const vals = o.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v) && (!o.logY || v > 0));
+  let lo = o.logY ? Math.min(...vals) : 0;
+  let hi = vals.length ? Math.max(...vals) : 1;
+  let yt: number[];
+  if (o.logY) {
+    yt = logTicks(lo, hi);
+    lo = yt[0];
+    hi = yt[yt.length - 1];
+  } else {
+    yt = niceTicks(0, hi);
+    hi = Math.max(hi, yt[yt.length - 1]);
+  }
+  const ty = (v: number): number => (o.logY ? Math.log10(v) : v);
+  const sy = (v: number): number => f.height - f.bottom - ((ty(v) - ty(lo)) / (ty(hi) - ty(lo) || 1)) * (f.height - f.top - f.bottom);
+  const gw = (f.width - f.left - f.right) / Math.max(1, o.groups.length);
+  const bw = Math.min(22, (gw - 10) / Math.max(1, o.series.length));
+  let s = header('bar', f, o.title, o.series.length);
+  s += axes(f, [], yt.map((v) => ({ v, label: fmtTick(v) })), () => 0, sy, '', o.yLabel);
+  o.groups.forEach((g, i) => {
+    const cx = f.left + gw * (i + 0.5);
+    s += `<text x="${cx}" y="${f.height - f.bottom + 14}" text-anchor="middle" font-size="10">${esc(g)}</text>`;
+  });
+  const base = sy(lo);
+  o.series.forEach((se, k) => {
+    const color = PALETTE[k % PALETTE.length];
+    s += `<g class="series" data-name="${esc(se.name)}">`;
+    se.values.forEach((v, i) => {
+      if (v === null || !Number.isFinite(v) || (o.logY && v <= 0)) return;
+      const x = f.left + gw * i + (gw - bw * o.series.length) / 2 + k * bw;
+      const y = sy(v);
+      s += `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${Math.max(0, base - y).toFixed(1)}" fill="${color}"><title>${esc(`${se.name} ${o.groups[i]}: ${fmtTick(v)}`)}</title></rect>`;
+      const label = se.labels?.[i];
+      if (label) s += `<text x="${(x + bw / 2).toFixed(1)}" y="${(y - 3).toFixed(1)}" text-anchor="middle" font-size="9">${esc(label)}</text>`;
+    });
+    s += '</g>';
+  });
+  return s + legend(f, o.series.map((se, k) => ({ name: se.name, color: PALETTE[k % PALETTE.length] }))) + '</svg>';
+}
+
+/** Colour from white (low) to dark red (high), on a log scale when asked (values > 0). */
+function heat(v: number, lo: number, hi: number, log: boolean): string {
+  if (!Number.isFinite(v)) return '#cccccc';
+  const t = log ? (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo) || 1) : (v - lo) / (hi - lo || 1);
+  const c = Math.max(0, Math.min(1, t));
+  const r = Math.round(255 - c * (255 - 165));
+  const g = Math.round(255 - c * 255);
+  const b = Math.round(255 - c * 255);
+  return `rgb(${r},${g},${b})`;
+}
+
+export function heatmap(o: { title: string; rows: string[]; cols: string[]; values: (number | null)[][]; log?: boolean; format?: (v: number) => string; width?: number }): string {
+  const cell = 46;
+  const left = 12 + Math.max(...o.rows.map((r) => r.length)) * 7;
+  const width = o.width ?? Math.max(360, left + o.cols.length * cell + 20, o.title.length * 7.6 + 24);
+  const height = 60 + o.rows.length * 26 + 30;
+  const f: Frame = { width, height, left, right: 20, top: 48, bottom: 20 };
+  const vals = o.values.flat().filter((v): v is number => v !== null && Number.isFinite(v) && (!o.log || v > 0));
+  const lo = vals.length ? Math.min(...vals) : 0;
+  const hi = vals.length ? Math.max(...vals) : 1;
+  const fmt = o.format ?? ((v: number) => fmtTick(v));
+  let s = header('heatmap', f, o.title, o.rows.length);
+  o.cols.forEach((c, j) => (s += `<text x="${left + j * cell + cell / 2}" y="${f.top - 6}" text-anchor="middle">${esc(c)}</text>`));
+  o.rows.forEach((r, i) => {
+    s += `<g class="series" data-name="${esc(r)}"><text x="${left - 6}" y="${f.top + i * 26 + 17}" text-anchor="end">${esc(r)}</text>`;
+    o.cols.forEach((_, j) => {
+      const v = o.values[i][j];
+      const x = left + j * cell;
+      const y = f.top + i * 26;
+      s += `<rect x="${x}" y="${y}" width="${cell - 2}" height="24" fill="${v === null ? '#f4f4f4' : heat(v, o.log ? Math.max(lo, 1e-300) : lo, hi, !!o.log)}"/>`;
+      if (v !== null) s += `<text x="${x + cell / 2 - 1}" y="${y + 16}" text-anchor="middle" font-size="10">${esc(fmt(v))}</text>`;
+    });
+    s += '</g>';
+  });
+  return s + '</svg>';
+}

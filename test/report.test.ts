@@ -1,0 +1,111 @@
+/**
+ * Run records, plots and the HTML report. The report is opened in a real headless Chromium
+ * (Debian's /usr/bin/chromium driven by playwright-core): every expected chart must render as a
+ * non-empty SVG with axes and the right number of series, with no console errors; a screenshot is
+ * saved as a test artifact (test-results/report.png). Without Chromium the browser test is skipped
+ * with a reason, except under CI=true, where it fails.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { chartsFor, loadRun } from '../src/report/plots.js';
+import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const dir = mkdtempSync(join(tmpdir(), 'rnnlab-report-'));
+const runs = { text: join(dir, 'text'), series: join(dir, 'series'), classify: join(dir, 'classify'), check: join(dir, 'check'), bench: join(dir, 'bench') };
+
+beforeAll(() => {
+  const ok = (args: string[]): void => {
+    const r = rnnlab(args);
+    if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  };
+  const small = ['--hidden', '12', '--backend', 'wasm'];
+  ok(['train', '--text', join(ROOT, 'README.md'), '--steps', '12', '--seq', '16', '--batch', '4', '--engine', 'both', '--sample-at', '6,12', '--sample-length', '30', '--out', runs.text, ...small]);
+  ok(['train', '--task', 'series', '--dataset', 'synthetic', '--epochs', '2', '--out', runs.series, ...small]);
+  ok(['train', '--task', 'classify', '--dataset', 'names', '--steps', '10', '--out', runs.classify, ...small]);
+  ok(['check', '--cell', 'lstm', '--hidden', '8', '--seq', '6', '--batch', '2', '--steps', '3', '--per-step', '--out', runs.check, '--backend', 'wasm']);
+  ok(['bench', '--cell', 'rnn', '--hidden', '16', '--batch', '1', '--seq', '10', '--engine', 'scratch,tfjs-wasm', '--threads', '1', '--warmup', '1', '--repeats', '2', '--out', runs.bench]);
+}, 120_000);
+
+describe('run directories and charts', () => {
+  test('every kind of run has run.json and the charts it supports', () => {
+    for (const d of Object.values(runs)) expect(existsSync(join(d, 'run.json')), d).toBe(true);
+    const ids = chartsFor(Object.values(runs).map(loadRun)).map((c) => c.id);
+    expect(ids).toEqual(
+      expect.arrayContaining(['loss-steps-text', 'loss-time-text', 'param-diff-text', 'loss-steps-series', 'forecast-series', 'confusion-classify', 'grad-errors-check', 'per-step-check', 'lockstep-check', 'bench-bench']),
+    );
+    const text = chartsFor([loadRun(runs.text)]);
+    // scratch and tfjs overlaid: two training curves and two validation curves
+    expect(text.find((c) => c.id === 'loss-steps')!.series).toBe(4);
+  });
+
+  test('rnnlab plot writes SVG files (and PNG when rsvg-convert exists)', () => {
+    const out = join(dir, 'plots');
+    const r = rnnlab(['plot', runs.text, runs.series, '-o', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const files: string[] = JSON.parse(r.stdout).files;
+    expect(files.some((f) => f.endsWith('loss-steps-text.svg'))).toBe(true);
+    const svg = readFileSync(files.find((f) => f.endsWith('.svg'))!, 'utf8');
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expectOneLineError(rnnlab(['plot', join(dir, 'nothing')]), /no such run directory/, expect);
+    expectOneLineError(rnnlab(['report', dir]), /not a run directory \(no run\.json\)/, expect);
+  });
+});
+
+describe.skipIf(!haveChromium && process.env.CI !== 'true')(`the HTML report in headless Chromium${haveChromium ? '' : ' (skipped: /usr/bin/chromium is not installed; apt-get install chromium)'}`, () => {
+  test('every chart renders with axes and its series; no console errors; a screenshot is saved', async () => {
+    expect(existsSync(CHROMIUM), 'CI=true needs /usr/bin/chromium (apt-get install chromium)').toBe(true);
+    const html = join(dir, 'report.html');
+    const r = rnnlab(['report', ...Object.values(runs), '-o', html]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(html, 'utf8')).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`file://${html}`);
+      const charts = await page.$$eval('figure.chart-box', (figs) =>
+        figs.map((f) => {
+          const svg = f.querySelector('svg')!;
+          const box = svg.getBoundingClientRect();
+          return {
+            id: f.getAttribute('data-chart-id'),
+            expected: Number(f.getAttribute('data-expected-series')),
+            kind: svg.getAttribute('data-chart'),
+            width: box.width,
+            height: box.height,
+            axes: svg.querySelectorAll('.x-axis, .y-axis').length,
+            series: svg.querySelectorAll('g.series').length,
+            drawn: svg.querySelectorAll('g.series path, g.series rect').length,
+          };
+        }),
+      );
+      expect(charts.length).toBeGreaterThanOrEqual(12);
+      for (const c of charts) {
+        expect(c.width, `${c.id} width`).toBeGreaterThan(200);
+        expect(c.height, `${c.id} height`).toBeGreaterThan(100);
+        expect(c.series, `${c.id} series`).toBe(c.expected);
+        expect(c.drawn, `${c.id} marks`).toBeGreaterThan(0);
+        if (c.kind !== 'heatmap') expect(c.axes, `${c.id} axes`).toBe(2);
+      }
+      expect(await page.locator('.sample pre').count()).toBe(4); // 2 breakpoints x 2 engines
+      expect(errors).toEqual([]);
+      mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+      await page.screenshot({ path: join(ROOT, 'test-results', 'report.png'), fullPage: true });
+      expect(existsSync(join(ROOT, 'test-results', 'report.png'))).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  });
+});
