@@ -40,7 +40,7 @@ export interface BenchRow {
   trainStepMs: Timing;
   forwardMs: Timing;
   tokensPerSecond: number;
-  /** Heap growth over `memorySteps` extra steps of this engine alone (after GC), or null when not measured. */
+  /** Heap growth over `memorySteps` extra steps of this engine alone (after GC when node runs with --expose-gc), or null. */
   heapGrowthMB: number | null;
   memorySteps: number;
   /** Live tfjs tensors added over those steps. */
@@ -114,14 +114,16 @@ export async function benchConfig(c: BenchConfig): Promise<BenchRow[]> {
       c.onProgress?.(`round ${r + 1}/${rounds}`);
     }
     const memory = engines.map((e, i) => {
-      if (c.memorySteps <= 0) return { heap: null, tensors: null };
+      if (c.memorySteps <= 0) return { heap: null, tensors: null, steps: 0 };
+      // as many steps as asked, within the engine's time budget
+      const steps = Math.max(1, Math.min(c.memorySteps, Math.floor((c.budgetSeconds * 1000) / Math.max(timing(stp[i]).median, 1e-3))));
       gc();
       const h0 = process.memoryUsage().heapUsed;
       const t0 = c.engines[i].tensors?.();
-      for (let s = 0; s < c.memorySteps; s++) e.step(batch);
+      for (let s = 0; s < steps; s++) e.step(batch);
       gc();
       const t1 = c.engines[i].tensors?.();
-      return { heap: (process.memoryUsage().heapUsed - h0) / 2 ** 20, tensors: t0 !== undefined && t1 !== undefined ? t1 - t0 : null };
+      return { heap: (process.memoryUsage().heapUsed - h0) / 2 ** 20, tensors: t0 !== undefined && t1 !== undefined ? t1 - t0 : null, steps };
     });
     const rows: BenchRow[] = c.engines.map((f, i) => {
       const t = timing(stp[i]);
@@ -139,7 +141,7 @@ export async function benchConfig(c: BenchConfig): Promise<BenchRow[]> {
         forwardMs: timing(fwd[i]),
         tokensPerSecond: (batch.batchSize * batch.seqLen) / (t.median / 1000),
         heapGrowthMB: memory[i].heap,
-        memorySteps: c.memorySteps,
+        memorySteps: memory[i].steps,
         tensorGrowth: memory[i].tensors,
         ratio: null,
       };

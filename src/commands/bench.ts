@@ -56,7 +56,7 @@ export function registerBench(program: Command, io: IO): void {
     .option('--warmup <n>', 'untimed rounds first', intArg(0), 2)
     .option('--repeats <n>', 'timed rounds (medians over these)', intArg(1), 7)
     .option('--budget <s>', 'seconds one engine may spend on one configuration (fewer repeats when slow)', intArg(1), 20)
-    .option('--memory-steps <n>', 'after timing, run each engine alone for n steps and report heap and tensor growth', intArg(0), 0)
+    .option('--memory-steps <n>', 'after timing, run each engine alone for up to n steps (within --budget) and report heap and tensor growth', intArg(0), 0)
     .option('--out <dir>', 'write bench.json and bench.svg into this run directory')
     .option('--json', 'print one JSON object')
     .addHelpText(
@@ -135,7 +135,7 @@ const COLS: [string, number][] = [
 ];
 
 function columns(f: Flags): [string, number][] {
-  return [...COLS, ...(f.memorySteps ? ([[`heap +MB/${f.memorySteps} steps`, 8], ['tensors +', 9]] as [string, number][]) : [])];
+  return [...COLS, ...(f.memorySteps ? ([['heap +MB/steps', 14], ['tensors +', 9]] as [string, number][]) : [])];
 }
 
 function header(f: Flags): string[] {
@@ -156,7 +156,7 @@ function formatRow(r: BenchRow, f: Flags): string {
     ms(r.forwardMs.median),
     Math.round(r.tokensPerSecond).toLocaleString('en-US'),
     r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
-    ...(f.memorySteps ? [r.heapGrowthMB === null ? '-' : r.heapGrowthMB.toFixed(2), r.tensorGrowth === null ? '-' : String(r.tensorGrowth)] : []),
+    ...(f.memorySteps ? [r.heapGrowthMB === null ? '-' : `${r.heapGrowthMB.toFixed(2)}/${r.memorySteps}`, r.tensorGrowth === null ? '-' : String(r.tensorGrowth)] : []),
   ];
   const widths = header(f)[1].split('  ').map((d) => d.length);
   return cells.map((c, i) => (i < 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();

@@ -1,0 +1,67 @@
+/**
+ * `rnnlab bench` runs and reports every requested cell of the matrix (not a timed test: nothing
+ * here depends on how fast this machine is), and the scratch engine's buffers are allocated once
+ * per shape: a long run does not grow its memory.
+ */
+import { describe, expect, test } from 'vitest';
+import { ScratchEngine } from '../scratch/engine.js';
+import { createWasmKernels } from '../scratch/wasm/index.js';
+import { randomBatch } from '../src/data/synthetic.js';
+import { parseSpec } from '../src/spec.js';
+import { expectOneLineError, rnnlab } from './helpers/cli.js';
+
+describe('rnnlab bench', () => {
+  test('every requested cell x hidden x batch x engine x threads is reported, with ratios to the baseline', () => {
+    const r = rnnlab([
+      'bench', '--cell', 'rnn,gru', '--hidden', '8,16', '--batch', '1,3', '--seq', '5', '--input', '7',
+      '--engine', 'scratch,scratch-f64,tfjs-wasm', '--threads', '1,2', '--warmup', '0', '--repeats', '2', '--memory-steps', '3', '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const rows = out.rows as Record<string, unknown>[];
+    const key = (x: Record<string, unknown>): string => `${x.cell}/${x.hidden}/${x.batch}/${x.engine}/${x.threads}`;
+    const want: string[] = [];
+    for (const cell of ['rnn', 'gru']) for (const h of [8, 16]) for (const b of [1, 3]) {
+      want.push(`${cell}/${h}/${b}/scratch/1`, `${cell}/${h}/${b}/scratch/2`, `${cell}/${h}/${b}/scratch-f64/1`, `${cell}/${h}/${b}/tfjs-wasm/1`);
+    }
+    expect(rows.map(key).sort()).toEqual(want.sort());
+    for (const row of rows) {
+      const t = row.trainStepMs as { median: number; p10: number; p90: number; n: number };
+      expect(t.median).toBeGreaterThan(0);
+      expect(t.p10).toBeLessThanOrEqual(t.median);
+      expect(t.p90).toBeGreaterThanOrEqual(t.median);
+      expect((row.forwardMs as { median: number }).median).toBeGreaterThan(0);
+      expect(row.tokensPerSecond).toBeCloseTo(((row.batch as number) * 5) / (t.median / 1000), 6);
+      expect(row.memorySteps).toBeGreaterThanOrEqual(1);
+      expect(row.memorySteps).toBeLessThanOrEqual(3);
+      if (row.engine === 'tfjs-wasm') {
+        expect(row.ratio).toBe(1);
+        expect(row.tensorGrowth).toBe(0); // no tensor leaks in the tfjs engine
+      } else expect(row.ratio).toBeGreaterThan(0);
+    }
+  });
+
+  test('the table names every engine; bad input is refused', () => {
+    const r = rnnlab(['bench', '--cell', 'lstm', '--hidden', '8', '--batch', '2', '--seq', '4', '--engine', 'scratch,tfjs-cpu', '--threads', '1', '--warmup', '0', '--repeats', '2', '--baseline', 'tfjs-cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/lstm\s+8\s+2\s+scratch\s+1\s/);
+    expect(r.stdout).toMatch(/tfjs-cpu\s+1\s.*1\.00x/);
+    expectOneLineError(rnnlab(['bench', '--engine', 'scratch,pytorch']), /unknown engine "pytorch"/, expect);
+    expectOneLineError(rnnlab(['bench', '--cell', 'transformer']), /unknown cell "transformer"/, expect);
+  });
+});
+
+describe('memory', () => {
+  test('buffers are allocated once per shape: 300 training steps do not grow the kernel memory', async () => {
+    const kernels = await createWasmKernels({ threads: 1 });
+    const spec = parseSpec({ cell: 'lstm', inputSize: 12, hiddenSize: 32, outputSize: 12, layers: 2 });
+    const e = new ScratchEngine(spec, { kernels });
+    const batch = randomBatch(spec, 4, 10, 1);
+    e.step(batch);
+    const after1 = kernels.usedBytes;
+    for (let i = 0; i < 300; i++) e.step(batch);
+    expect(kernels.usedBytes).toBe(after1);
+    expect(kernels.stats.jsFallbacks).toBe(0); // every product ran in WebAssembly
+    await kernels.dispose();
+  });
+});
