@@ -22,3 +22,24 @@ export { loadTf, type BackendRequest, type BackendName, type LoadedTf } from '..
 export { exportTfjs } from '../tfjs/export.js';
 export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, FAULTS, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
 export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';
+// kernels
+export { type Kernels, jsKernels, gemm } from '../scratch/kernels.js';
+export { makeKernels, type KernelChoice } from '../scratch/kernel-sets.js';
+export { createWasmKernels, type WasmKernels } from '../scratch/wasm/index.js';
+// tasks and training
+export { train, type TrainTask, type TrainConfig, type TrainSummary } from './train.js';
+export { createEngines, type EngineChoice, type EngineSet } from './engines.js';
+export { loadCorpus, stripGutenberg } from './data/corpus.js';
+export { CharTokenizer, ByteTokenizer, WordTokenizer, tokenizerFromJSON, type Tokenizer } from './data/tokenizers.js';
+export { loadSeries, fitScaler, syntheticSeries, type Series } from './data/series.js';
+export { loadLabelled } from './data/labelled.js';
+export { TextTask } from './tasks/text-lm.js';
+export { SeriesTask, forecastNext, forecastMetrics } from './tasks/timeseries.js';
+export { ClassifyTask, splitExamples, predictText } from './tasks/classify.js';
+export { generateIds, sampleLogits } from './tasks/sampling.js';
+export { PRESETS } from './presets.js';
+// timing and reports
+export { benchConfig, type BenchRow, type EngineFactory } from '../compare/bench.js';
+export { loadRun, chartsFor } from './report/plots.js';
+export { reportHtml } from './report/html.js';
+export { lineChart, barChart, heatmap } from './report/svg.js';

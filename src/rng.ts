@@ -65,6 +65,15 @@ export class Rng {
     return Math.floor(this.float() * n);
   }
 
+  /** Shuffles `a` in place (Fisher-Yates) and returns it. */
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
+
   /** Standard normal (Box-Muller; one value per call). */
   normal(): number {
     let u = this.float();

@@ -117,6 +117,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         onProgress: (w) => io.progress(`check: ${w}`),
       });
       const dumped = f.dump ? writeDump(f.dump, inputs, result, optimizer) : [];
+      if (f.dump && result.tfjsSkipped) io.err(`rnnlab: ${join(f.dump, 'tfjs.safetensors')} not written: tfjs ${result.tfjsSkipped}`);
       const { report } = result;
       let runDir: string | null = null;
       if (f.out) {

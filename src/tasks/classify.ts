@@ -104,11 +104,7 @@ export class ClassifyTask implements TrainTask {
   /** An epoch's batches: shuffled; with bucketing, sorted by length within chunks of 16 batches. */
   private plan(): void {
     const n = this.parts.train.length;
-    const idx = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.rng.int(i + 1);
-      [idx[i], idx[j]] = [idx[j], idx[i]];
-    }
+    const idx = this.rng.shuffle(Array.from({ length: n }, (_, i) => i));
     const B = this.o.batch;
     if (this.o.bucketing) {
       const chunk = 16 * B;
@@ -119,12 +115,7 @@ export class ClassifyTask implements TrainTask {
     }
     this.batches = [];
     for (let s = 0; s < n; s += B) this.batches.push(idx.slice(s, s + B));
-    if (this.o.bucketing) {
-      for (let i = this.batches.length - 1; i > 0; i--) {
-        const j = this.rng.int(i + 1);
-        [this.batches[i], this.batches[j]] = [this.batches[j], this.batches[i]];
-      }
-    }
+    if (this.o.bucketing) this.rng.shuffle(this.batches); // bucketed batches, in random order
     this.pos = 0;
   }
 
@@ -240,12 +231,7 @@ export function splitExamples(examples: Example[], seed: number): { train: Examp
   const classes = [...new Set(examples.map((e) => e.label))].sort();
   if (classes.length < 2) throw new InputError(`the labels have a single class (${JSON.stringify(classes[0] ?? '')}); classification needs at least 2`);
   if (examples.length < 10) throw new InputError(`only ${examples.length} examples; classification needs at least 10 (80/10/10 split)`);
-  const rng = new Rng(seed);
-  const idx = examples.map((_, i) => i);
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
+  const idx = new Rng(seed).shuffle(examples.map((_, i) => i));
   const nVal = Math.max(1, Math.floor(examples.length * 0.1));
   const nTest = Math.max(1, Math.floor(examples.length * 0.1));
   const pick = (a: number, b: number): Example[] => idx.slice(a, b).map((i) => examples[i]);

@@ -120,11 +120,7 @@ export class SeriesTask implements TrainTask {
   }
 
   private shuffle(): void {
-    this.order = this.ends.train.slice();
-    for (let i = this.order.length - 1; i > 0; i--) {
-      const j = this.rng.int(i + 1);
-      [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
-    }
+    this.order = this.rng.shuffle(this.ends.train.slice());
     this.pos = 0;
   }
 
