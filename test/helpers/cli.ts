@@ -1,10 +1,15 @@
 /** Runs the built CLI (dist/, built by `npm test` before vitest) as a user would. */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+
+/** Commands run in a scratch directory, so default run directories (runs/...) never land in the project. */
+const WORKDIR = mkdtempSync(join(tmpdir(), 'rnnlab-cwd-'));
 
 export interface CliResult {
   code: number;
@@ -14,7 +19,7 @@ export interface CliResult {
 
 export function rnnlab(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: opts.cwd ?? ROOT,
+    cwd: opts.cwd ?? WORKDIR,
     encoding: 'utf8',
     env: { ...process.env, ...opts.env },
     timeout: opts.timeout ?? 120_000,
