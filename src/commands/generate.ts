@@ -9,21 +9,20 @@ import { resolveCheckpoint } from '../report/run.js';
 import { Rng } from '../rng.js';
 import { generateIds } from '../tasks/sampling.js';
 import { defaultPrime, primeToIds } from '../tasks/text-lm.js';
-import { choice, intArg, numArg } from './options.js';
+import { addCheckpointEngineOptions, intArg, numArg } from './options.js';
 import type { IO } from './io.js';
 
 export function registerGenerate(program: Command, io: IO): void {
-  program
-    .command('generate')
-    .description('generate text from a text-model checkpoint (temperature 0 = greedy)')
-    .requiredOption('--checkpoint <dir>', 'a checkpoint directory, or a run directory (its newest checkpoint)')
-    .option('--length <n>', 'tokens to generate', intArg(0), 400)
-    .option('--temperature <t>', 'sampling temperature; 0 picks the most likely token every time', numArg({ min: 0 }), 0.8)
-    .option('--prime <text>', 'text to start from (default: a newline)')
-    .option('--seed <n>', 'seed of the sampling', intArg(0), 1)
-    .addOption(choice('--engine <e>', 'engine that runs the model', ['scratch', 'tfjs'], 'scratch'))
-    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--json', 'print one JSON object')
+  addCheckpointEngineOptions(
+    program
+      .command('generate')
+      .description('generate text from a text-model checkpoint (temperature 0 = greedy)')
+      .requiredOption('--checkpoint <dir>', 'a checkpoint directory, or a run directory (its newest checkpoint)')
+      .option('--length <n>', 'tokens to generate', intArg(0), 400)
+      .option('--temperature <t>', 'sampling temperature; 0 picks the most likely token every time', numArg({ min: 0 }), 0.8)
+      .option('--prime <text>', 'text to start from (default: a newline)')
+      .option('--seed <n>', 'seed of the sampling', intArg(0), 1)
+  )
     .addHelpText('after', '\nExample:\n  rnnlab generate --checkpoint runs/text-20261122-101500 --length 300 --temperature 0.7 --prime "Call me"')
     .action(async (f: { checkpoint: string; length: number; temperature: number; prime?: string; seed: number; engine: 'scratch' | 'tfjs'; backend: string; json?: boolean }) => {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));

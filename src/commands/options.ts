@@ -102,3 +102,11 @@ export function specFromFlags(f: ModelFlags): ModelSpec {
     'model flags',
   );
 }
+
+/** --engine scratch|tfjs and --backend, for commands that run a checkpoint (generate, forecast, predict). */
+export function addCheckpointEngineOptions(cmd: Command): Command {
+  return cmd
+    .addOption(choice('--engine <e>', 'engine that runs the model', ['scratch', 'tfjs'], 'scratch'))
+    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
+    .option('--json', 'print one JSON object');
+}

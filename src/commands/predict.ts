@@ -11,7 +11,7 @@ import { resolveCheckpoint } from '../report/run.js';
 import { formatTable } from '../report/table.js';
 import { type ClassifyData, predictText } from '../tasks/classify.js';
 import { type SeriesData, forecastNext } from '../tasks/timeseries.js';
-import { choice } from './options.js';
+import { addCheckpointEngineOptions } from './options.js';
 import type { IO } from './io.js';
 
 /** The date after `last`, stepping as the last two dates did (months when they are month starts). */
@@ -34,14 +34,13 @@ function nextDates(dates: string[] | undefined, h: number): string[] | null {
 }
 
 export function registerPredict(program: Command, io: IO): void {
-  program
-    .command('forecast')
-    .description('print the next H values of a series from a forecasting checkpoint')
-    .requiredOption('--checkpoint <dir>', 'a series checkpoint, or a run directory (its newest checkpoint)')
-    .option('--csv <file>', "a CSV with the model's columns (default: the data the model was trained on, when built in)")
-    .addOption(choice('--engine <e>', 'engine that runs the model', ['scratch', 'tfjs'], 'scratch'))
-    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--json', 'print one JSON object')
+  addCheckpointEngineOptions(
+    program
+      .command('forecast')
+      .description('print the next H values of a series from a forecasting checkpoint')
+      .requiredOption('--checkpoint <dir>', 'a series checkpoint, or a run directory (its newest checkpoint)')
+      .option('--csv <file>', "a CSV with the model's columns (default: the data the model was trained on, when built in)")
+  )
     .addHelpText('after', '\nExample:\n  rnnlab forecast --checkpoint runs/series-20261122-101500 --csv data/co2-concentration.csv')
     .action(async (f: { checkpoint: string; csv?: string; engine: 'scratch' | 'tfjs'; backend: string; json?: boolean }) => {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
@@ -63,14 +62,13 @@ export function registerPredict(program: Command, io: IO): void {
       io.out(formatTable(['step', ...(dates ? ['date'] : []), `forecast${d.unit ? ` (${d.unit})` : ''}`], Array.from(values, (v, h) => [`t+${h + 1}`, ...(dates ? [dates[h]] : []), v.toFixed(3)])));
     });
 
-  program
-    .command('predict')
-    .description('classify a text with a classification checkpoint: the label and the class probabilities')
-    .requiredOption('--checkpoint <dir>', 'a classification checkpoint, or a run directory (its newest checkpoint)')
-    .argument('<text>', 'the text to classify')
-    .addOption(choice('--engine <e>', 'engine that runs the model', ['scratch', 'tfjs'], 'scratch'))
-    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--json', 'print one JSON object')
+  addCheckpointEngineOptions(
+    program
+      .command('predict')
+      .description('classify a text with a classification checkpoint: the label and the class probabilities')
+      .requiredOption('--checkpoint <dir>', 'a classification checkpoint, or a run directory (its newest checkpoint)')
+      .argument('<text>', 'the text to classify')
+  )
     .addHelpText('after', '\nExample:\n  rnnlab predict --checkpoint runs/classify-20261122-101500 "Maria"')
     .action(async (text: string, f: { checkpoint: string; engine: 'scratch' | 'tfjs'; backend: string; json?: boolean }) => {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
