@@ -26,6 +26,8 @@ export interface Checkpoint {
   vocab?: unknown;
   data?: unknown;
   meta?: Record<string, unknown>;
+  /** More tensor files in the same directory, "<name>.safetensors" (a second engine's parameters, optimizer, state). */
+  extra?: Record<string, NamedTensors>;
 }
 
 export function readCheckpoint(dir: string): Checkpoint & { dir: string } {
@@ -60,6 +62,7 @@ export function writeCheckpoint(dir: string, ck: Checkpoint): void {
     if (ck.state) writeFileSync(join(tmp, 'state.safetensors'), encodeSafetensors(ck.state));
     if (ck.vocab !== undefined) writeFileSync(join(tmp, 'vocab.json'), JSON.stringify(ck.vocab) + '\n');
     if (ck.data !== undefined) writeFileSync(join(tmp, 'data.json'), JSON.stringify(ck.data, null, 1) + '\n');
+    for (const [name, t] of Object.entries(ck.extra ?? {})) writeFileSync(join(tmp, `${name}.safetensors`), encodeSafetensors(t));
     if (ck.meta) writeFileSync(join(tmp, 'meta.json'), JSON.stringify(ck.meta, null, 2) + '\n');
   });
 }

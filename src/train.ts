@@ -9,7 +9,7 @@ import { compareArrays } from '../compare/tolerance.js';
 import { type Checkpoint, writeCheckpoint } from './checkpoint.js';
 import type { Batch, Engine, State } from './engine.js';
 import { RunError } from './errors.js';
-import { encodeSafetensors } from './io/safetensors.js';
+import { writeFileAtomic } from './io/atomic.js';
 import type { OptimizerSpec } from './optimizer.js';
 import type { RunDir } from './report/run.js';
 import { duration, fixed, sci, streamTable } from './report/table.js';
@@ -152,6 +152,16 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
   const checkpoint = async (): Promise<string> => {
     const dir = run.checkpointDir(step);
     const [main, ...others] = engines;
+    // a second engine's parameters, optimizer and state go beside the first's, in the same atomic write
+    const extra: Record<string, NamedTensors> = {};
+    for (let i = 0; i < others.length; i++) {
+      const e = others[i];
+      const kind = e.name.split('-')[0];
+      extra[`${kind}.params`] = e.getParams();
+      extra[`${kind}.optimizer`] = await e.optimizerState();
+      const st = stateTensors(carried[i + 1]);
+      if (st) extra[`${kind}.state`] = st;
+    }
     const ck: Checkpoint = {
       spec: task.spec,
       params: main.getParams(),
@@ -159,6 +169,7 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
       state: stateTensors(carried[0]),
       vocab: cfg.vocab,
       data: cfg.data,
+      extra,
       meta: {
         step,
         epoch: task.epochProgress(),
@@ -171,18 +182,6 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
       },
     };
     writeCheckpoint(dir, ck);
-    // a second engine's parameters, optimizer and state go beside the first's
-    if (others.length) {
-      const { writeFileAtomic } = await import('./io/atomic.js');
-      for (let i = 0; i < others.length; i++) {
-        const e = others[i];
-        const kind = e.name.split('-')[0];
-        writeFileAtomic(`${dir}/${kind}.params.safetensors`, encodeSafetensors(e.getParams()));
-        writeFileAtomic(`${dir}/${kind}.optimizer.safetensors`, encodeSafetensors(await e.optimizerState()));
-        const st = stateTensors(carried[i + 1]);
-        if (st) writeFileAtomic(`${dir}/${kind}.state.safetensors`, encodeSafetensors(st));
-      }
-    }
     lastCheckpoint = dir;
     emit({ type: 'checkpoint', step, dir });
     return dir;
@@ -308,7 +307,6 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e) => [e.name, task.finish!(e).test]));
   }
   if (task.plotData) {
-    const { writeFileAtomic } = await import('./io/atomic.js');
     writeFileAtomic(`${run.dir}/plot-data.json`, JSON.stringify(task.plotData(engines)) + '\n');
   }
   run.metric(summary);
