@@ -4,7 +4,9 @@
  * so a machine that speeds up or slows down affects every engine alike and ratios measured in one
  * run hold. Per engine: forward time and training-step time (forward + BPTT + optimizer update),
  * median and 10th / 90th percentiles over the repeats, tokens per second, heap growth and (tfjs)
- * live tensors. Talks only to Engine; the caller makes the engines.
+ * live tensors. An engine in another process is timed by the milliseconds it reports for its own
+ * computation (the pipe and the encoding are not its speed); the row says so. Talks only to Engine;
+ * the caller makes the engines.
  */
 import type { Batch, Engine } from '../src/engine.js';
 import type { ModelSpec } from '../src/spec.js';
@@ -25,6 +27,8 @@ export interface EngineFactory {
   make(spec: ModelSpec): Promise<Engine>;
   /** Live tfjs tensors, when the engine is a tfjs one. */
   tensors?(): number;
+  /** Time by what the engine reports (`ms`) rather than wall time: engines in another process. */
+  selfTimed?: boolean;
 }
 
 export interface BenchRow {
@@ -47,6 +51,8 @@ export interface BenchRow {
   tensorGrowth: number | null;
   /** baseline median train-step time / this engine's (how many times faster than the baseline) */
   ratio: number | null;
+  /** "inside its process" when timed by the engine's own report, else "wall". */
+  timedBy: 'wall' | 'inside its process';
 }
 
 export function timing(samples: number[]): Timing {
@@ -89,12 +95,12 @@ export async function benchConfig(c: BenchConfig): Promise<BenchRow[]> {
   const spent = engines.map(() => 0);
   try {
     for (let w = 0; w < c.warmup; w++) {
-      engines.forEach((e, i) => {
+      for (const [i, e] of engines.entries()) {
         const t0 = performance.now();
-        e.forward(batch);
-        e.step(batch);
+        await e.forward(batch);
+        await e.step(batch);
         spent[i] += performance.now() - t0;
-      });
+      }
     }
     const perRound = spent.map((ms) => ms / Math.max(1, c.warmup));
     const repeats = engines.map((_, i) => Math.max(2, Math.min(c.repeats, Math.floor((c.budgetSeconds * 1000) / Math.max(perRound[i], 1e-3)))));
@@ -104,27 +110,32 @@ export async function benchConfig(c: BenchConfig): Promise<BenchRow[]> {
         const i = (k + r) % engines.length; // rotate the order
         if (r >= repeats[i]) continue;
         const e = engines[i];
+        const own = c.engines[i].selfTimed;
         let t0 = performance.now();
-        e.forward(batch);
-        fwd[i].push(performance.now() - t0);
+        const f = (await e.forward(batch)) as { ms?: number };
+        fwd[i].push(own && f.ms !== undefined ? f.ms : performance.now() - t0);
         t0 = performance.now();
-        e.step(batch);
-        stp[i].push(performance.now() - t0);
+        const s = await e.step(batch);
+        stp[i].push(own && s.ms !== undefined ? s.ms : performance.now() - t0);
       }
       c.onProgress?.(`round ${r + 1}/${rounds}`);
     }
-    const memory = engines.map((e, i) => {
-      if (c.memorySteps <= 0) return { heap: null, tensors: null, steps: 0 };
+    const memory: { heap: number | null; tensors: number | null; steps: number }[] = [];
+    for (const [i, e] of engines.entries()) {
+      if (c.memorySteps <= 0 || c.engines[i].selfTimed) {
+        memory.push({ heap: null, tensors: null, steps: 0 }); // another process's heap is not ours to measure
+        continue;
+      }
       // as many steps as asked, within the engine's time budget
       const steps = Math.max(1, Math.min(c.memorySteps, Math.floor((c.budgetSeconds * 1000) / Math.max(timing(stp[i]).median, 1e-3))));
       gc();
       const h0 = process.memoryUsage().heapUsed;
       const t0 = c.engines[i].tensors?.();
-      for (let s = 0; s < steps; s++) e.step(batch);
+      for (let s = 0; s < steps; s++) await e.step(batch);
       gc();
       const t1 = c.engines[i].tensors?.();
-      return { heap: (process.memoryUsage().heapUsed - h0) / 2 ** 20, tensors: t0 !== undefined && t1 !== undefined ? t1 - t0 : null, steps };
-    });
+      memory.push({ heap: (process.memoryUsage().heapUsed - h0) / 2 ** 20, tensors: t0 !== undefined && t1 !== undefined ? t1 - t0 : null, steps });
+    }
     const rows: BenchRow[] = c.engines.map((f, i) => {
       const t = timing(stp[i]);
       return {
@@ -144,12 +155,18 @@ export async function benchConfig(c: BenchConfig): Promise<BenchRow[]> {
         memorySteps: memory[i].steps,
         tensorGrowth: memory[i].tensors,
         ratio: null,
+        timedBy: f.selfTimed ? 'inside its process' : 'wall',
       };
     });
-    const base = c.baseline ? rows.find((r) => r.engine === c.baseline && r.threads === 1) ?? rows.find((r) => r.engine === c.baseline) : undefined;
-    for (const r of rows) r.ratio = base ? base.trainStepMs.median / r.trainStepMs.median : null;
+    // against the baseline at the same thread count, else at one thread, else any
+    const baseFor = (t: number): BenchRow | undefined =>
+      c.baseline ? rows.find((r) => r.engine === c.baseline && r.threads === t) ?? rows.find((r) => r.engine === c.baseline && r.threads === 1) ?? rows.find((r) => r.engine === c.baseline) : undefined;
+    for (const r of rows) {
+      const base = baseFor(r.threads);
+      r.ratio = base ? base.trainStepMs.median / r.trainStepMs.median : null;
+    }
     return rows;
   } finally {
-    for (const e of engines) e.dispose();
+    for (const e of engines) await e.dispose();
   }
 }

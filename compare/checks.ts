@@ -9,11 +9,12 @@
  *   left the tolerance; and the parameters after the last step.
  * Verdicts follow the tolerance policy of tolerance.ts.
  */
-import type { Batch, Engine } from '../src/engine.js';
+import type { Batch, Engine, LossAndGrads } from '../src/engine.js';
 import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
 import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
-import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays } from './tolerance.js';
+import { UnsupportedError } from '../src/errors.js';
+import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays, limitFor } from './tolerance.js';
 
 export interface CheckSetup {
   spec: ModelSpec;
@@ -23,8 +24,27 @@ export interface CheckSetup {
   reference: Engine;
   /** Engines under test (e.g. scratch float32 and a tfjs backend), all on the same weights. */
   engines: Engine[];
+  /**
+   * What an engine under test cannot do (from its `supports`): `train` is why it cannot take the
+   * lockstep steps, `stateGrads` false when it has no per-step gradients. Absent: everything.
+   */
+  limits?: Record<string, { train?: string | null; stateGrads?: boolean }>;
   perStep?: boolean;
   onProgress?: (what: string) => void;
+}
+
+/** Where an engine that failed first goes wrong, in words a person acts on. */
+export interface Diagnosis {
+  engine: string;
+  /** forward | loss | gradients | training */
+  stage: string;
+  /** Parameters whose gradients fail, with the gates over the limit. */
+  params?: { name: string; gates: string[]; worst?: Comparison['worst']; maxRelError: number }[];
+  /** Many-to-many forward: the first time step whose output differs. */
+  outputStep?: number;
+  /** BPTT: the latest time step whose dLoss/dh_t differs (every later one agrees), per layer. */
+  dhStep?: { layer: number; t: number; error: number };
+  lines: string[];
 }
 
 export interface Comparison {
@@ -52,6 +72,8 @@ export interface StepRecord {
   maxParamDiff: number;
   /** The parameter holding it. */
   worstParam: string;
+  /** After this step's update: per engine under test, the largest maxRelError of its parameters against the reference. */
+  refDiff: Record<string, number>;
 }
 
 export interface PerStepRow {
@@ -70,10 +92,25 @@ export interface CheckReport {
   loss: { values: Record<string, number>; comparisons: Comparison[] };
   gradients: Comparison[];
   perStep?: PerStepRow[];
-  trajectory: { steps: StepRecord[]; driftStep: number | null; limit: number; pair: [string, string] | null };
+  trajectory: {
+    steps: StepRecord[];
+    /** First step where the pair's parameters left the limit. */
+    driftStep: number | null;
+    limit: number;
+    pair: [string, string] | null;
+    /** Per engine under test: the first step where its parameters left its limit against the reference. */
+    drift: Record<string, number | null>;
+    /** The engines that took the lockstep steps. */
+    trained: string[];
+  };
   final: Comparison[];
   pass: boolean;
   failures: string[];
+  /** Engines, or parts of a check, left out, each with the reason. */
+  skipped: { engine: string; what: string; reason: string }[];
+  /** float32 or float64 per engine (the limits follow it). */
+  dtypes: Record<string, 'float32' | 'float64'>;
+  diagnosis: Diagnosis[];
 }
 
 /** What the dump files hold, per engine: output, loss per step, gradients, final parameters. */
@@ -94,8 +131,8 @@ function shapeIndex(shape: number[], index: number): number[] {
   return pos;
 }
 
-function comparison(what: string, engine: string, against: string, kind: ToleranceKind, a: Agreement, worst?: Comparison['worst']): Comparison {
-  const limit = TOLERANCES[kind].limit;
+function comparison(what: string, engine: string, against: string, kind: ToleranceKind, a: Agreement, worst?: Comparison['worst'], dtype?: 'float32' | 'float64'): Comparison {
+  const limit = limitFor(kind, dtype);
   return {
     what,
     engine,
@@ -118,7 +155,7 @@ function gateBlock(data: ArrayLike<number>, G: number, H: number, g: number): nu
   return out;
 }
 
-function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = ''): Comparison[] {
+function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = '', dtype?: 'float32' | 'float64'): Comparison[] {
   const gates = GATE_NAMES[spec.cell];
   return paramLayout(spec).map((info) => {
     const agr = compareArrays(a[info.name].data, ref[info.name].data);
@@ -135,88 +172,228 @@ function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine
       agr.worstIndex >= 0
         ? { index: agr.worstIndex, position: shapeIndex(info.shape, agr.worstIndex), ...(spec.cell !== 'rnn' && info.layer >= 0 ? { gate: gateOf(spec, info, agr.worstIndex) } : {}) }
         : undefined;
-    const c = comparison(`${prefix}${info.name}`, engine, against, kind, agr, worst);
+    const c = comparison(`${prefix}${info.name}`, engine, against, kind, agr, worst, dtype);
     if (perGate) c.perGate = perGate;
     return c;
   });
 }
 
+
+const dtypeOf = (e: Engine): 'float32' | 'float64' => e.dtype ?? 'float32';
+
+/** dLoss/dh_t at step t of layer l, every batch row: [B, H] out of [B, T, H]. */
+function stepSlice(d: FloatArray, B: number, T: number, W: number, t: number): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < B; b++) for (let j = 0; j < W; j++) out.push(d[(b * T + t) * W + j]);
+  return out;
+}
+
 export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport; raw: CheckRaw }> {
-  const { spec, batch, reference: ref, engines } = setup;
+  const { spec, batch, reference: ref } = setup;
   const progress = setup.onProgress ?? (() => {});
-  const all = [ref, ...engines];
   const raw: CheckRaw = { output: {}, losses: {}, grads: {}, final: {} };
+  const skipped: CheckReport['skipped'] = [];
+  let engines = [...setup.engines];
+  /** An engine that answers "unsupported" at run time leaves the rest of the check, with a note. */
+  const attempt = async <T>(e: Engine, what: string, f: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await f();
+    } catch (err) {
+      if (!(err instanceof UnsupportedError)) throw err;
+      skipped.push({ engine: e.name, what, reason: `it does not support ${err.what}` });
+      engines = engines.filter((x) => x !== e);
+      return null;
+    }
+  };
 
   progress('forward');
-  for (const e of all) raw.output[e.name] = e.forward(batch).output;
-  const forward = engines.map((e) => comparison('output', e.name, ref.name, 'forward', compareArrays(raw.output[e.name], raw.output[ref.name])));
+  raw.output[ref.name] = (await ref.forward(batch)).output;
+  for (const e of [...engines]) {
+    const r = await attempt(e, 'the whole check', async () => (await e.forward(batch)).output);
+    if (r) raw.output[e.name] = r;
+  }
+  const forward = engines.map((e) => comparison('output', e.name, ref.name, 'forward', compareArrays(raw.output[e.name], raw.output[ref.name]), undefined, dtypeOf(e)));
 
   progress('gradients');
   const want = { stateGrads: !!setup.perStep };
-  const grads = new Map(all.map((e) => [e.name, e.lossAndGrads(batch, want)]));
-  for (const e of all) raw.grads[e.name] = grads.get(e.name)!.grads;
-  const refG = grads.get(ref.name)!;
-  const lossValues = Object.fromEntries(all.map((e) => [e.name, grads.get(e.name)!.loss]));
-  const lossComparisons = engines.map((e) => comparison('loss', e.name, ref.name, 'loss', compareArrays([lossValues[e.name]], [lossValues[ref.name]])));
-  const gradients = engines.flatMap((e) => compareParams(spec, grads.get(e.name)!.grads, refG.grads, e.name, ref.name, 'grad'));
+  const canDh = (e: Engine): boolean => setup.limits?.[e.name]?.stateGrads !== false;
+  const refG = await ref.lossAndGrads(batch, want);
+  const grads = new Map<string, LossAndGrads>([[ref.name, refG]]);
+  for (const e of [...engines]) {
+    const r = await attempt(e, 'gradients and training', async () => e.lossAndGrads(batch, { stateGrads: want.stateGrads && canDh(e) }));
+    if (r) grads.set(e.name, r);
+  }
+  for (const [name, g] of grads) raw.grads[name] = g.grads;
+  const lossValues = Object.fromEntries([...grads].map(([n, g]) => [n, g.loss]));
+  const lossComparisons = engines.map((e) => comparison('loss', e.name, ref.name, 'loss', compareArrays([lossValues[e.name]], [lossValues[ref.name]]), undefined, dtypeOf(e)));
+  const gradients = engines.flatMap((e) => compareParams(spec, grads.get(e.name)!.grads, refG.grads, e.name, ref.name, 'grad', '', dtypeOf(e)));
 
-  let perStep: PerStepRow[] | undefined;
-  if (setup.perStep) {
-    perStep = [];
-    const { batchSize: B, seqLen: T } = batch;
-    const H = spec.hiddenSize;
+  const { batchSize: B, seqLen: T } = batch;
+  const H = spec.hiddenSize;
+  const dhRows = (refDh: FloatArray[], per: Map<string, FloatArray[]>): PerStepRow[] => {
+    const rows: PerStepRow[] = [];
     for (let l = 0; l < spec.layers; l++) {
       for (let t = 0; t < T; t++) {
-        const slice = (d: FloatArray): number[] => {
-          const out: number[] = [];
-          for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out.push(d[(b * T + t) * H + j]);
-          return out;
-        };
-        const r = slice(refG.dh![l]);
+        const r = stepSlice(refDh[l], B, T, H, t);
         const errors: Record<string, number> = {};
-        for (const e of engines) {
-          const dh = grads.get(e.name)!.dh;
-          if (dh) errors[e.name] = compareArrays(slice(dh[l]), r).maxRelError;
-        }
-        perStep.push({ layer: l, t, scale: Math.max(...r.map(Math.abs)), errors });
+        for (const [name, dh] of per) errors[name] = compareArrays(stepSlice(dh[l], B, T, H, t), r).maxRelError;
+        rows.push({ layer: l, t, scale: Math.max(...r.map(Math.abs)), errors });
       }
     }
+    return rows;
+  };
+  let perStep: PerStepRow[] | undefined;
+  if (setup.perStep) {
+    const per = new Map<string, FloatArray[]>();
+    for (const e of engines) {
+      const dh = grads.get(e.name)!.dh;
+      if (dh) per.set(e.name, dh);
+      else skipped.push({ engine: e.name, what: 'per-step gradients', reason: 'it does not support per-step gradients (stateGrads)' });
+    }
+    perStep = dhRows(refG.dh!, per);
   }
 
   progress('training');
+  const trainers = engines.filter((e) => {
+    const why = setup.limits?.[e.name]?.train;
+    if (why) skipped.push({ engine: e.name, what: 'lockstep training', reason: `it does not support ${why}` });
+    return !why;
+  });
+  const all = [ref, ...trainers];
   for (const e of all) raw.losses[e.name] = [];
-  const pair: [Engine, Engine] | null = engines.length >= 2 ? [engines[0], engines[1]] : null;
   const steps: StepRecord[] = [];
+  const drift: Record<string, number | null> = Object.fromEntries(trainers.map((e) => [e.name, null]));
   let driftStep: number | null = null;
-  for (let s = 1; s <= setup.steps; s++) {
+  let trained = [...trainers];
+  const largestDiff = (a: NamedParams, b: NamedParams): { err: number; name: string } => {
+    let err = 0;
+    let name = '';
+    for (const k of Object.keys(a)) {
+      const x = compareArrays(b[k].data, a[k].data).maxRelError;
+      if (x > err || Number.isNaN(x)) {
+        err = Number.isNaN(x) ? Infinity : x;
+        name = k;
+      }
+    }
+    return { err, name };
+  };
+  for (let s = 1; s <= setup.steps && setup.steps > 0; s++) {
     const loss: Record<string, number> = {};
     for (const e of all) {
-      loss[e.name] = e.step(batch).loss;
-      raw.losses[e.name].push(loss[e.name]);
+      if (e !== ref && !trained.includes(e)) continue;
+      const r = e === ref ? await ref.step(batch) : await attempt(e, 'lockstep training', async () => e.step(batch));
+      if (!r) {
+        trained = trained.filter((x) => x !== e);
+        continue;
+      }
+      loss[e.name] = r.loss;
+      raw.losses[e.name].push(r.loss);
+    }
+    const params = new Map<string, NamedParams>();
+    for (const e of [ref, ...trained]) params.set(e.name, await e.getParams());
+    const refDiff: Record<string, number> = {};
+    for (const e of trained) {
+      refDiff[e.name] = largestDiff(params.get(ref.name)!, params.get(e.name)!).err;
+      if (drift[e.name] === null && !(refDiff[e.name] <= limitFor('trajectory', dtypeOf(e)))) drift[e.name] = s;
     }
     let maxParamDiff = 0;
     let worstParam = '';
-    if (pair) {
-      const a = pair[0].getParams();
-      const b = pair[1].getParams();
-      for (const name of Object.keys(a)) {
-        const err = compareArrays(b[name].data, a[name].data).maxRelError;
-        if (err > maxParamDiff || Number.isNaN(err)) {
-          maxParamDiff = Number.isNaN(err) ? Infinity : err;
-          worstParam = name;
-        }
-      }
+    if (trained.length >= 2) {
+      ({ err: maxParamDiff, name: worstParam } = largestDiff(params.get(trained[0].name)!, params.get(trained[1].name)!));
       if (driftStep === null && !(maxParamDiff <= TOLERANCES.trajectory.limit)) driftStep = s;
     }
-    steps.push({ step: s, loss, maxParamDiff, worstParam });
+    steps.push({ step: s, loss, maxParamDiff, worstParam, refDiff });
     progress(`training step ${s}/${setup.steps}`);
   }
-  for (const e of all) raw.final[e.name] = e.getParams();
-  const final = engines.flatMap((e) => compareParams(spec, raw.final[e.name], raw.final[ref.name], e.name, ref.name, 'trajectory', 'final '));
-  if (pair) final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final '));
+  for (const e of [ref, ...trained]) raw.final[e.name] = await e.getParams();
+  for (const e of trainers.filter((x) => !trained.includes(x))) delete raw.losses[e.name];
+  const pair: [Engine, Engine] | null = trained.length >= 2 ? [trained[0], trained[1]] : null;
+  const final = setup.steps > 0 ? trained.flatMap((e) => compareParams(spec, raw.final[e.name], raw.final[ref.name], e.name, ref.name, 'trajectory', 'final ', dtypeOf(e))) : [];
+  if (pair && setup.steps > 0) final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final '));
 
   const rows = [...forward, ...lossComparisons, ...gradients, ...final];
   const failures = rows.filter((r) => !r.pass).map((r) => `${r.what} (${r.engine} vs ${r.against}: ${r.maxRelError.toExponential(2)} > ${r.limit.toExponential(0)})`);
+
+  // where each failing engine first goes wrong
+  const diagnosis: Diagnosis[] = [];
+  for (const e of engines) {
+    const mine = (xs: Comparison[]): Comparison[] => xs.filter((c) => c.engine === e.name && !c.pass);
+    const fw = mine(forward);
+    const ls = mine(lossComparisons);
+    const gr = mine(gradients);
+    const fi = mine(final).filter((c) => c.against === ref.name);
+    if (!fw.length && !ls.length && !gr.length && !fi.length) continue;
+    const d: Diagnosis = { engine: e.name, stage: '', lines: [] };
+    const limitF = limitFor('forward', dtypeOf(e));
+    if (fw.length) {
+      d.stage = 'forward';
+      if (spec.returnSequences) {
+        const O = spec.outputSize;
+        for (let t = 0; t < T && d.outputStep === undefined; t++) {
+          if (!(compareArrays(stepSlice(raw.output[e.name], B, T, O, t), stepSlice(raw.output[ref.name], B, T, O, t)).maxRelError <= limitF)) d.outputStep = t;
+        }
+      }
+      d.lines.push(
+        `the forward pass already differs (max rel err ${sci(fw[0].maxRelError)})` +
+          (d.outputStep !== undefined ? `, first at time step ${d.outputStep} of 0..${T - 1}` : '') +
+          '; fix the forward before reading gradients',
+      );
+    } else if (ls.length) {
+      d.stage = 'loss';
+      d.lines.push(`the outputs agree but the loss differs (${sci(lossValues[e.name])} vs ${sci(lossValues[ref.name])}): look at the loss, its reduction and the masked positions`);
+    } else if (gr.length) {
+      d.stage = 'gradients';
+      const limitG = limitFor('grad', dtypeOf(e));
+      d.params = gr.map((c) => ({
+        name: c.what,
+        gates: c.perGate ? Object.entries(c.perGate).filter(([, v]) => !(v <= limitG)).map(([g]) => g) : [],
+        worst: c.worst,
+        maxRelError: c.maxRelError,
+      }));
+      d.lines.push(
+        `forward and loss agree; the gradients of ${d.params.map((p) => `${p.name}${p.gates.length ? ` (gate${p.gates.length > 1 ? 's' : ''} ${p.gates.join(', ')})` : ''}`).join(', ')} differ`,
+      );
+      // the time step: dLoss/dh_t, read from the last step backwards
+      let dh = grads.get(e.name)!.dh;
+      let refDh = refG.dh;
+      if (!dh && canDh(e) && spec.layers > 0) {
+        try {
+          dh = (await e.lossAndGrads(batch, { stateGrads: true })).dh;
+          refDh = refDh ?? (await ref.lossAndGrads(batch, { stateGrads: true })).dh;
+        } catch (err) {
+          if (!(err instanceof UnsupportedError)) throw err;
+        }
+      }
+      if (dh && refDh) {
+        const rowsDh = dhRows(refDh, new Map([[e.name, dh]]));
+        for (let l = spec.layers - 1; l >= 0 && !d.dhStep; l--) {
+          for (let t = T - 1; t >= 0; t--) {
+            const err = rowsDh.find((r) => r.layer === l && r.t === t)!.errors[e.name];
+            if (!(err <= limitG)) {
+              d.dhStep = { layer: l, t, error: err };
+              break;
+            }
+          }
+        }
+        if (d.dhStep) {
+          const { layer, t, error } = d.dhStep;
+          d.lines.push(
+            `backpropagation through time first goes wrong at time step ${t} of 0..${T - 1} (layer ${layer}): dLoss/dh_${t} is off by ${sci(error)} while every later step agrees` +
+              (t < T - 1 ? `, so the backward pass through step ${t + 1} sends it back wrong` : ', where the gradient enters from the head'),
+          );
+        } else d.lines.push('dLoss/dh_t agrees at every time step: the error is in how the parameter gradients are summed from it');
+      }
+    } else {
+      d.stage = 'training';
+      const at = drift[e.name];
+      d.lines.push(
+        `outputs, loss and gradients agree, but the parameters after training differ${at !== null ? ` (from step ${at}, in ${steps[at - 1]?.worstParam || fi[0].what.replace(/^final /, '')})` : ''}: look at the optimizer's update and clipping`,
+      );
+    }
+    diagnosis.push(d);
+  }
+
+  const dtypes = Object.fromEntries([ref, ...setup.engines].map((e) => [e.name, dtypeOf(e)]));
   const report: CheckReport = {
     engines: engines.map((e) => e.name),
     reference: ref.name,
@@ -224,10 +401,17 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
     loss: { values: lossValues, comparisons: lossComparisons },
     gradients,
     ...(perStep ? { perStep } : {}),
-    trajectory: { steps, driftStep, limit: TOLERANCES.trajectory.limit, pair: pair ? [pair[0].name, pair[1].name] : null },
+    trajectory: { steps, driftStep, limit: TOLERANCES.trajectory.limit, pair: pair ? [pair[0].name, pair[1].name] : null, drift, trained: trained.map((e) => e.name) },
     final,
-    pass: failures.length === 0,
+    pass: failures.length === 0 && engines.length > 0,
     failures,
+    skipped,
+    dtypes,
+    diagnosis,
   };
   return { report, raw };
+}
+
+function sci(x: number): string {
+  return Number.isFinite(x) ? x.toExponential(2) : String(x);
 }

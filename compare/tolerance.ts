@@ -40,6 +40,25 @@ export const TOLERANCES: Record<ToleranceKind, Tolerance> = {
   },
 };
 
+/**
+ * An engine under test that computes in float64 (scratch-f64 in tests, pytorch-f64, a NumPy
+ * engine) is held to float64 limits: its rounding is ~1e-16 per operation, so agreement with the
+ * float64 reference is ~1e-13 and these limits leave a thousandfold margin while any real mistake
+ * is many orders of magnitude above them.
+ */
+export const TOLERANCES_F64: Record<'forward' | 'grad' | 'loss' | 'trajectory', Tolerance> = {
+  forward: { limit: 1e-10, reason: 'float64 forward: sums of a few hundred products rounded at ~1e-16 each' },
+  grad: { limit: 1e-9, reason: 'float64 gradients: BPTT over T steps of float64 products; 10x the forward limit' },
+  loss: { limit: 1e-10, reason: 'the float64 loss, compared like an output' },
+  trajectory: { limit: 1e-8, reason: 'float64 parameters after N adaptive steps: rounding amplified by 1/sqrt(v), as in float32' },
+};
+
+/** The limit for a kind of comparison of an engine that computes in `dtype`. */
+export function limitFor(kind: ToleranceKind, dtype: 'float32' | 'float64' = 'float32'): number {
+  if (dtype === 'float64' && kind in TOLERANCES_F64) return TOLERANCES_F64[kind as keyof typeof TOLERANCES_F64].limit;
+  return TOLERANCES[kind].limit;
+}
+
 /** Reference floor of maxRelError. */
 export const REL_FLOOR = 1e-3;
 

@@ -17,6 +17,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 import { type IO, processIO } from './commands/io.js';
 import { VERSION } from './version.js';
+import { closeAllEngineProcesses } from './engines/process.js';
 
 export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   const program = new Command('rnnlab')
@@ -63,6 +64,9 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
     if (process.env.RNNLAB_DEBUG) io.err(String(err?.stack));
     else io.err('rnnlab: this is a bug in rnnlab; set RNNLAB_DEBUG=1 to see where it happened');
     return 1;
+  } finally {
+    // however the command ended, no engine process outlives it
+    await closeAllEngineProcesses();
   }
 }
 

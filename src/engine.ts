@@ -45,20 +45,38 @@ export interface LossAndGrads {
   dState?: State;
 }
 
+/** A value, or a promise of it: in-process engines answer at once, out-of-process ones later. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What every engine implements. Every method may answer synchronously (scratch, tfjs) or with a
+ * promise (an engine in another process, a user's module): callers that hold an `Engine` await.
+ */
 export interface Engine {
-  /** "scratch", "scratch-f64", "tfjs-wasm", "tfjs-cpu", "tfjs-node" */
+  /** "scratch", "scratch-f64", "tfjs-wasm", "pytorch", "pytorch-f64", or a user engine's name */
   readonly name: string;
   readonly spec: ModelSpec;
-  getParams(): NamedParams;
-  setParams(p: NamedParams): void;
-  forward(b: Batch): { output: FloatArray; finalState: State };
-  lossAndGrads(b: Batch, want?: GradRequest): LossAndGrads;
+  /** What it runs on, one line: dtype, kernels or backend, versions, threads. */
+  readonly detail?: string;
+  /** float32 or float64: the tolerance policy of `check` depends on it (float32 when absent). */
+  readonly dtype?: 'float32' | 'float64';
+  getParams(): Awaitable<NamedParams>;
+  setParams(p: NamedParams): Awaitable<void>;
+  forward(b: Batch): Awaitable<{ output: FloatArray; finalState: State }>;
+  lossAndGrads(b: Batch, want?: GradRequest): Awaitable<LossAndGrads>;
   /** One optimizer step (clipping inside); returns the loss before the update. */
-  step(b: Batch): { loss: number; finalState: State };
+  step(b: Batch): Awaitable<StepResult>;
   /** "<slot>.<param>" plus "iterations" (async: tfjs reads its optimizer's weights asynchronously). */
   optimizerState(): Promise<NamedParams>;
   setOptimizerState(s: NamedParams): Promise<void>;
-  dispose(): void;
+  dispose(): Awaitable<void>;
+}
+
+export interface StepResult {
+  loss: number;
+  finalState: State;
+  /** Milliseconds the step took inside the engine (out-of-process engines), without the pipe. */
+  ms?: number;
 }
 
 /** Shape of the output for a batch: [B, T, O] or [B, O]. */

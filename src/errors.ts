@@ -24,3 +24,25 @@ export class RunError extends Error {
 export function isUserError(e: unknown): e is InputError | RunError {
   return e instanceof InputError || e instanceof RunError;
 }
+
+/** An engine that failed, answered nonsense or timed out (exit code 2, the engine named first). */
+export class EngineError extends InputError {
+  constructor(
+    readonly engine: string,
+    message: string,
+  ) {
+    super(`engine ${engine}: ${message}`);
+    this.name = 'EngineError';
+  }
+}
+
+/** Something an engine says it cannot do: the harness skips it with a note. */
+export class UnsupportedError extends InputError {
+  constructor(
+    readonly engine: string,
+    readonly what: string,
+  ) {
+    super(`engine ${engine} does not support ${what}`);
+    this.name = 'UnsupportedError';
+  }
+}

@@ -4,7 +4,9 @@
  * compare/checks.ts, and writes the dump files.
  */
 import { join } from 'node:path';
-import { type CheckRaw, type CheckReport, runCheck } from '../compare/checks.js';
+import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from '../compare/checks.js';
+import { type EngineProvider, type EngineRef, openProvider, uniqueNames } from './engines/index.js';
+import { batchUnsupported, modelUnsupported, trainingUnsupported } from './supports.js';
 import { ScratchEngine, makeCell } from '../scratch/engine.js';
 import type { Cell } from '../scratch/cells/cell.js';
 import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../scratch/kernel-sets.js';
@@ -186,6 +188,8 @@ function scratchUnderTest(spec: ModelSpec, params: NamedParams, optimizer: Optim
 export interface CheckOptions {
   optimizer: OptimizerSpec;
   steps: number;
+  /** Engines under test (default: scratch and tfjs on `backend`); scratch-f64 is always the reference. */
+  engines?: EngineRef[];
   backend?: BackendRequest;
   /** Leave tfjs out (scratch float32 against float64 only). */
   noTfjs?: boolean;
@@ -194,13 +198,16 @@ export interface CheckOptions {
   /** Kernels of the float32 scratch engine (default auto: WebAssembly SIMD when built). */
   kernels?: KernelChoice;
   threads?: number;
+  /** The Python of the PyTorch engine, and how long an out-of-process engine may take to answer. */
+  python?: string;
+  timeoutMs?: number;
   onProgress?: (what: string) => void;
 }
 
 export interface CheckResult {
   report: CheckReport;
   raw: CheckRaw;
-  /** Engine descriptions: backend, tfjs version, notes. */
+  /** Engine descriptions: what each ran on, and notes. */
   engines: { name: string; role: string; detail: string; notes: string[] }[];
   backend: string | null;
   tfjsSkipped: string | null;
@@ -209,59 +216,94 @@ export interface CheckResult {
 export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
   const { spec, params, batch } = inputs;
   const reference = new ScratchEngine(spec, { dtype: 'float64', params, optimizer: o.optimizer });
-  const { kernels, note } = await makeKernels(o.kernels ?? 'auto', o.threads ?? defaultThreads());
-  const scratch = scratchUnderTest(spec, params, o.optimizer, kernels, o.fault);
-  const engines: Engine[] = [scratch];
-  const kdesc = `${kernels.name} kernels`;
-  const described: CheckResult['engines'] = [
-    { name: scratch.name, role: 'under test', detail: `float32, ${kdesc}${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: note ? [note] : [] },
+  let refs = o.engines ?? [
+    { kind: 'scratch', dtype: 'float32' },
+    { kind: 'tfjs', backend: o.backend ?? 'auto' },
   ];
-  let backend: string | null = null;
   let tfjsSkipped: string | null = null;
-  if (o.noTfjs) tfjsSkipped = 'left out (--no-tfjs)';
-  else {
-    const { createTfjsEngine } = await import('../tfjs/engine.js');
-    const { describeBackend } = await import('../tfjs/backend.js');
-    const tfe = await createTfjsEngine(spec, { backend: o.backend ?? 'auto', params, optimizer: o.optimizer });
-    engines.push(tfe);
-    backend = tfe.backend;
-    described.push({ name: tfe.name, role: 'under test', detail: describeBackend(tfe.loaded), notes: tfe.notes });
+  if (o.noTfjs) {
+    if (refs.some((r) => r.kind === 'tfjs')) tfjsSkipped = 'left out (--no-tfjs)';
+    refs = refs.filter((r) => r.kind !== 'tfjs');
   }
-  described.push({ name: reference.name, role: 'reference', detail: 'float64', notes: [] });
+  if (o.fault && !refs.some((r) => r.kind === 'scratch' && r.dtype === 'float32')) throw new InputError('--fault plants a bug in the scratch engine; list scratch among the engines');
+  const described: CheckResult['engines'] = [];
+  const engines: Engine[] = [];
+  const providers: EngineProvider[] = [];
+  const limits: NonNullable<CheckSetup['limits']> = {};
+  const skippedEarly: CheckReport['skipped'] = [];
+  let backend: string | null = null;
+  const kernelSets: Kernels[] = [];
   try {
-    const { report, raw } = await runCheck({ spec, batch, steps: o.steps, reference, engines, perStep: o.perStep, onProgress: o.onProgress });
-    return { report, raw, engines: described, backend, tfjsSkipped };
+    for (const ref of refs) {
+      if (ref.kind === 'scratch' && ref.dtype === 'float64') {
+        skippedEarly.push({ engine: 'scratch-f64', what: 'under test', reason: 'it is the reference every engine is compared with' });
+        continue;
+      }
+      if (ref.kind === 'scratch') {
+        const { kernels, note } = await makeKernels(o.kernels ?? 'auto', o.threads ?? defaultThreads());
+        kernelSets.push(kernels);
+        const e = scratchUnderTest(spec, params, o.optimizer, kernels, o.fault);
+        engines.push(e);
+        described.push({ name: e.name, role: 'under test', detail: `float32, ${kernels.name} kernels${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: note ? [note] : [] });
+        continue;
+      }
+      const p = await openProvider(ref, { threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
+      providers.push(p);
+      uniqueNames(providers);
+      const why = modelUnsupported(spec, p.supports) ?? batchUnsupported(batch, p.supports);
+      if (why) {
+        skippedEarly.push({ engine: p.name, what: 'the whole check', reason: `it does not support ${why}` });
+        described.push({ name: p.name, role: 'skipped', detail: `${p.detail}; it does not support ${why}`, notes: [] });
+        continue;
+      }
+      o.onProgress?.(`opening ${p.name}`);
+      const e = await p.open(spec, { params, optimizer: o.optimizer });
+      engines.push(e);
+      if (ref.kind === 'tfjs') backend = (e as unknown as { backend: string }).backend;
+      limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads };
+      described.push({ name: e.name, role: 'under test', detail: p.detail, notes: p.notes });
+    }
+    described.push({ name: reference.name, role: 'reference', detail: 'float64', notes: [] });
+    if (engines.length === 0) {
+      const why = skippedEarly.map((s) => `${s.engine}: ${s.reason}`).join('; ');
+      throw new InputError(`no engine under test can run this check${why ? ` (${why})` : ''}`);
+    }
+    const { report, raw } = await runCheck({ spec, batch, steps: o.steps, reference, engines, limits, perStep: o.perStep, onProgress: o.onProgress });
+    report.skipped.unshift(...skippedEarly);
+    return { report, raw, engines: described.map((d) => ({ ...d, notes: [...new Set(d.notes)] })), backend, tfjsSkipped };
   } finally {
-    for (const e of engines) e.dispose();
-    await disposeKernels(kernels);
+    for (const e of engines) await e.dispose();
+    for (const p of providers) await p.close();
+    for (const k of kernelSets) await disposeKernels(k);
   }
 }
 
-/** DIR/scratch.safetensors, DIR/scratch-f64.safetensors, DIR/tfjs.safetensors (where tfjs ran). */
+/** One file per engine that ran: DIR/scratch.safetensors, scratch-f64, tfjs (the tfjs twin), pytorch, ... */
 export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, optimizer: OptimizerSpec): string[] {
   const { spec, batch } = inputs;
   const written: string[] = [];
   const oshape = outputShape(spec, batch.batchSize, batch.seqLen);
-  const files: [string, string][] = [
-    ['scratch', 'scratch.safetensors'],
-    ['scratch-f64', 'scratch-f64.safetensors'],
-  ];
-  const tfjsName = r.report.engines.find((n) => n.startsWith('tfjs-'));
-  if (tfjsName) files.push([tfjsName, 'tfjs.safetensors']);
+  // scratch.safetensors, scratch-f64.safetensors, tfjs.safetensors for the tfjs twin, <engine>.safetensors for any other
+  const files: [string, string][] = Object.keys(r.raw.output).map((name) => [
+    name,
+    name.startsWith('tfjs-') ? 'tfjs.safetensors' : `${name.replace(/[^\w.+-]/g, '_')}.safetensors`,
+  ]);
   for (const [engine, file] of files) {
-    const f64 = engine === 'scratch-f64';
     const t: NamedTensors = {};
     const out = r.raw.output[engine];
-    t.output = { dtype: f64 ? 'F64' : 'F32', shape: oshape, data: out };
-    t.loss = { dtype: 'F64', shape: [r.raw.losses[engine].length], data: Float64Array.from(r.raw.losses[engine]) };
-    for (const p of paramLayout(spec)) t[`grad.${p.name}`] = { ...r.raw.grads[engine][p.name], shape: p.shape };
-    for (const p of paramLayout(spec)) t[`final.${p.name}`] = { ...r.raw.final[engine][p.name], shape: p.shape };
+    const losses = r.raw.losses[engine] ?? [];
+    t.output = { dtype: out instanceof Float64Array ? 'F64' : 'F32', shape: oshape, data: out };
+    t.loss = { dtype: 'F64', shape: [losses.length], data: Float64Array.from(losses) };
+    const grads = r.raw.grads[engine];
+    const final = r.raw.final[engine];
+    for (const p of paramLayout(spec)) if (grads) t[`grad.${p.name}`] = { ...grads[p.name], shape: p.shape };
+    for (const p of paramLayout(spec)) if (final) t[`final.${p.name}`] = { ...final[p.name], shape: p.shape };
     const path = join(dir, file);
     writeSafetensors(path, t, {
       engine,
       spec: JSON.stringify(specToJSON(spec)),
       optimizer: describeOptimizer(optimizer),
-      steps: String(r.raw.losses[engine].length),
+      steps: String(losses.length),
       generator: `rnnlab ${VERSION} check`,
     });
     written.push(path);

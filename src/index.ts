@@ -4,7 +4,7 @@
 export { type ModelSpec, type CellType, CELLS, GATE_NAMES, SPEC_DEFAULTS, parseSpec, specToJSON, describeSpec, gateCount } from './spec.js';
 export { type NamedParams, type ParamInfo, paramLayout, paramCount, initParams, randomTestParams, validateParams, castParams, gateOf } from './params.js';
 export { type Tensor, type NamedTensors, type DType, numel } from './tensor.js';
-export { type Engine, type Batch, type State, type LossAndGrads, type GradRequest, validateBatch, zeroState, outputShape } from './engine.js';
+export { type Engine, type Awaitable, type StepResult, type Batch, type State, type LossAndGrads, type GradRequest, validateBatch, zeroState, outputShape } from './engine.js';
 export { type OptimizerSpec, type OptimizerName, OPTIMIZERS, optimizerSpec, optimizerSlots, DEFAULT_LR } from './optimizer.js';
 export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
 export { Rng, deriveSeed } from './rng.js';
@@ -28,7 +28,11 @@ export { makeKernels, type KernelChoice } from '../scratch/kernel-sets.js';
 export { createWasmKernels, type WasmKernels } from '../scratch/wasm/index.js';
 // tasks and training
 export { train, type TrainTask, type TrainConfig, type TrainSummary } from './train.js';
-export { createEngines, type EngineChoice, type EngineSet } from './engines.js';
+export { createEngines, openProvider, parseEngineList, parseEngineRef, findPython, type EngineRef, type EngineProvider, type EngineSet } from './engines/index.js';
+export { EngineProcess, ProcessEngine, splitCommand, closeAllEngineProcesses, PROTOCOL_VERSION } from './engines/process.js';
+export { ModuleEngine, loadEngineModule, type UserEngine } from './engines/module.js';
+export { type Supports, FULL_SUPPORT, parseSupports, modelUnsupported, trainingUnsupported } from './supports.js';
+export { EngineError, UnsupportedError } from './errors.js';
 export { loadCorpus, stripGutenberg } from './data/corpus.js';
 export { CharTokenizer, ByteTokenizer, WordTokenizer, tokenizerFromJSON, type Tokenizer } from './data/tokenizers.js';
 export { loadSeries, fitScaler, syntheticSeries, type Series } from './data/series.js';

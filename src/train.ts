@@ -7,6 +7,7 @@
  */
 import { compareArrays } from '../compare/tolerance.js';
 import { type Checkpoint, writeCheckpoint } from './checkpoint.js';
+import { engineFileKey } from './engines/index.js';
 import type { Batch, Engine, State } from './engine.js';
 import { RunError } from './errors.js';
 import { writeFileAtomic } from './io/atomic.js';
@@ -42,12 +43,12 @@ export interface TrainTask {
   getCursor(): unknown;
   setCursor(c: unknown): void;
   /** Validation metrics (valLoss first). */
-  evaluate(engine: Engine): Metrics;
-  sample?(engine: Engine, rng: Rng): SampleRecord;
+  evaluate(engine: Engine): Promise<Metrics>;
+  sample?(engine: Engine, rng: Rng): Promise<SampleRecord>;
   /** Extra metrics for the final summary (test-set metrics, baselines). */
-  finish?(engine: Engine): Record<string, unknown>;
+  finish?(engine: Engine): Promise<Record<string, unknown>>;
   /** Data for plots, written to the run directory as plot-data.json (e.g. forecasts against the truth). */
-  plotData?(engines: Engine[]): unknown;
+  plotData?(engines: Engine[]): Promise<unknown>;
 }
 
 export interface TrainConfig {
@@ -110,9 +111,9 @@ export function stateFromTensors(t: NamedTensors | undefined, layers: number): S
   return { h, c: Array.from({ length: layers }, (_, l) => Float32Array.from(t[`c.${l}`].data as ArrayLike<number>)) };
 }
 
-function maxParamDiff(a: Engine, b: Engine): number {
-  const pa = a.getParams();
-  const pb = b.getParams();
+async function maxParamDiff(a: Engine, b: Engine): Promise<number> {
+  const pa = await a.getParams();
+  const pb = await b.getParams();
   let m = 0;
   for (const k of Object.keys(pa)) m = Math.max(m, compareArrays(pb[k].data, pa[k].data).maxRelError);
   return m;
@@ -156,15 +157,15 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     const extra: Record<string, NamedTensors> = {};
     for (let i = 0; i < others.length; i++) {
       const e = others[i];
-      const kind = e.name.split('-')[0];
-      extra[`${kind}.params`] = e.getParams();
+      const kind = engineFileKey(e.name);
+      extra[`${kind}.params`] = await e.getParams();
       extra[`${kind}.optimizer`] = await e.optimizerState();
       const st = stateTensors(carried[i + 1]);
       if (st) extra[`${kind}.state`] = st;
     }
     const ck: Checkpoint = {
       spec: task.spec,
-      params: main.getParams(),
+      params: await main.getParams(),
       optimizer: await main.optimizerState(),
       state: stateTensors(carried[0]),
       vocab: cfg.vocab,
@@ -187,9 +188,9 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     return dir;
   };
 
-  const validate = (): void => {
+  const validate = async (): Promise<void> => {
     for (const e of engines) {
-      const m = task.evaluate(e);
+      const m = await task.evaluate(e);
       if (Object.keys(m).length === 0) continue;
       validation[e.name] = m;
       emit({ type: 'val', step, epoch: round(task.epochProgress()), engine: e.name, ...m, elapsedSeconds: round(elapsed()) });
@@ -202,13 +203,13 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     }
   };
 
-  const sample = (): void => {
+  const sample = async (): Promise<void> => {
     if (!task.sample) return;
     // every engine draws from the same random stream, so their samples differ only where the models do
     const from = sampleRng.getState();
     for (const e of engines) {
       sampleRng.setState(from);
-      const s = task.sample(e, sampleRng);
+      const s = await task.sample(e, sampleRng);
       const rec = { type: 'sample', step, epoch: round(task.epochProgress()), engine: e.name, ...s };
       run.sample(rec);
       emit(rec);
@@ -229,7 +230,7 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     for (let i = 0; i < engines.length; i++) {
       const b: Batch = task.stateful && !resetState && carried[i] ? { ...batch, initialState: carried[i]! } : batch;
       const t0 = performance.now();
-      const r = engines[i].step(b);
+      const r = await engines[i].step(b);
       msTotal[i] += performance.now() - t0;
       if (!Number.isFinite(r.loss)) {
         const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written before it';
@@ -252,7 +253,7 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     }
     const isBreak = breakpoints.has(step) || step === cfg.totalSteps;
     if (step % cfg.logEvery === 0 || isBreak || step === startStep + 1) {
-      lastDiff = engines.length > 1 ? maxParamDiff(engines[0], engines[1]) : undefined;
+      lastDiff = engines.length > 1 ? await maxParamDiff(engines[0], engines[1]) : undefined;
       const secs = elapsed();
       const rec = {
         type: 'step',
@@ -277,14 +278,14 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
         ]);
       }
     }
-    if (isBreak || (cfg.sampleEvery && step % cfg.sampleEvery === 0)) sample();
+    if (isBreak || (cfg.sampleEvery && step % cfg.sampleEvery === 0)) await sample();
     const valNow = step === cfg.totalSteps || (isBreak && cfg.valAtBreakpoints !== false) || (cfg.valEvery && step % cfg.valEvery === 0);
-    if (valNow) validate();
+    if (valNow) await validate();
     if (isBreak || (cfg.checkpointEvery && step % cfg.checkpointEvery === 0)) await checkpoint();
   }
   if (stoppedBy === 'minutes' && lastCheckpoint !== run.checkpointDir(step)) {
-    validate();
-    sample();
+    await validate();
+    await sample();
     await checkpoint();
   }
   const done = Math.max(1, step - startStep);
@@ -298,16 +299,18 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
     loss: lastLoss,
     msPerStep: Object.fromEntries(names.map((n, i) => [n, round(msTotal[i] / done)])),
     validation,
-    ...(engines.length > 1 ? { maxParamDiff: lastDiff ?? maxParamDiff(engines[0], engines[1]) } : {}),
+    ...(engines.length > 1 ? { maxParamDiff: lastDiff ?? (await maxParamDiff(engines[0], engines[1])) } : {}),
     checkpoint: lastCheckpoint,
     runDir: run.dir,
   };
   if (task.finish) {
-    Object.assign(summary, task.finish(engines[0]));
-    if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e) => [e.name, task.finish!(e).test]));
+    const byEngine: Record<string, unknown>[] = [];
+    for (const e of engines) byEngine.push(await task.finish(e));
+    Object.assign(summary, byEngine[0]);
+    if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e, i) => [e.name, byEngine[i].test]));
   }
   if (task.plotData) {
-    writeFileAtomic(`${run.dir}/plot-data.json`, JSON.stringify(task.plotData(engines)) + '\n');
+    writeFileAtomic(`${run.dir}/plot-data.json`, JSON.stringify(await task.plotData(engines)) + '\n');
   }
   run.metric(summary);
   return summary;

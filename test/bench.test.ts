@@ -46,7 +46,7 @@ describe('rnnlab bench', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/lstm\s+8\s+2\s+scratch\s+1\s/);
     expect(r.stdout).toMatch(/tfjs-cpu\s+1\s.*1\.00x/);
-    expectOneLineError(rnnlab(['bench', '--engine', 'scratch,pytorch']), /unknown engine "pytorch"/, expect);
+    expectOneLineError(rnnlab(['bench', '--engine', 'scratch,pytorchh']), /unknown engine "pytorchh"/, expect);
     expectOneLineError(rnnlab(['bench', '--cell', 'transformer']), /unknown cell "transformer"/, expect);
   });
 });

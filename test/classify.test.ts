@@ -67,7 +67,7 @@ describe('metrics', () => {
       { batch: 2, maxLen: 10, bucketing: true, seed: 1 },
       'toy',
     );
-    const m = task.metrics(new FirstTokenEngine(spec), task.parts.test);
+    const m = await task.metrics(new FirstTokenEngine(spec), task.parts.test);
     expect(m.confusion).toEqual([
       [0, 1, 0],
       [0, 2, 1],

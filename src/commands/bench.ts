@@ -1,22 +1,26 @@
-/** `rnnlab bench`: the timing matrix, scratch against TensorFlow.js, in one process. */
+/**
+ * `rnnlab bench`: the timing matrix, every engine in one run (scratch, tfjs, PyTorch, your own),
+ * timed in alternation so that ratios hold.
+ */
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type BenchRow, type EngineFactory, benchConfig } from '../../compare/bench.js';
-import { ScratchEngine } from '../../scratch/engine.js';
-import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../../scratch/kernel-sets.js';
-import type { Kernels } from '../../scratch/kernels.js';
+import { type KernelChoice, defaultThreads } from '../../scratch/kernel-sets.js';
 import { randomBatch } from '../data/synthetic.js';
+import type { Engine } from '../engine.js';
+import { type EngineProvider, type EngineRef, collectEngines, openProvider, parseEngineRef } from '../engines/index.js';
+import { modelUnsupported, trainingUnsupported } from '../supports.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { optimizerSpec } from '../optimizer.js';
-import { randomTestParams } from '../params.js';
+import { castParams, randomTestParams } from '../params.js';
 import { RunDir, environmentInfo } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, parseSpec } from '../spec.js';
-import { intArg, intListArg } from './options.js';
+import { intArg, intListArg, numArg } from './options.js';
 import type { IO } from './io.js';
 
-const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node'];
+const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'];
 
 interface Flags {
   cell: string[];
@@ -26,15 +30,20 @@ interface Flags {
   input: number;
   tokens?: number;
   engine: string[];
+  engines?: string[];
   threads?: number[];
-  baseline: string;
+  baseline?: string;
   kernels: KernelChoice;
   warmup: number;
   repeats: number;
   budget: number;
   memorySteps: number;
+  python?: string;
+  engineTimeout?: number;
   out?: string;
   json?: boolean;
+  /** The longest engine name (the table's column). */
+  engineWidth?: number;
 }
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -49,9 +58,12 @@ export function registerBench(program: Command, io: IO): void {
     .option('--seq <n>', 'sequence length', intArg(1), 50)
     .option('--input <n>', 'input features (dense), also the number of output classes', intArg(1), 65)
     .option('--tokens <v>', 'token-id input of a vocabulary of v (the word-level case); overrides --input', intArg(2))
-    .option('--engine <list>', `engines: ${ENGINES.join(', ')}`, list, ['scratch', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu'])
-    .option('--threads <list>', 'thread counts for the scratch engine (default 1 and the cores, at most 2)', intListArg(1))
-    .option('--baseline <engine>', 'every row prints its speed relative to this engine', 'tfjs-wasm')
+    .option('--engine <list>', `engines: ${ENGINES.join(', ')}, a module path or "cmd:COMMAND" (repeatable; default scratch,scratch-f64,tfjs-wasm,tfjs-cpu)`, collectEngines)
+    .option('--engines <list>', 'the same as --engine', collectEngines)
+    .option('--threads <list>', 'thread counts for the scratch engine and PyTorch (default 1 and the cores, at most 2)', intListArg(1))
+    .option('--baseline <engine>', 'every row prints its speed relative to this engine at the same thread count (default tfjs-wasm, else the last engine)')
+    .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
+    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
     .option('--kernels <k>', 'scratch float32 kernels: auto, wasm, js', 'auto')
     .option('--warmup <n>', 'untimed rounds first', intArg(0), 2)
     .option('--repeats <n>', 'timed rounds (medians over these)', intArg(1), 7)
@@ -67,17 +79,21 @@ export function registerBench(program: Command, io: IO): void {
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
     )
     .action(async (f: Flags) => {
-      for (const e of f.engine) if (!ENGINES.includes(e)) throw new InputError(`unknown engine "${e}" (choose from ${ENGINES.join(', ')})`);
+      f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
+      if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
       for (const c of f.cell) if (!['rnn', 'lstm', 'gru'].includes(c)) throw new InputError(`unknown cell "${c}" (choose rnn, lstm, gru)`);
       const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
-      const factories = await makeFactories(f.engine, threads, f.kernels, io);
+      const factories = await makeFactories(f, threads, io);
+      const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
+      if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);
+      f.engineWidth = Math.max(...factories.map((x) => x.name.length));
       const rows: BenchRow[] = [];
       const configs = f.cell.flatMap((cell) => f.hidden.flatMap((hidden) => f.batch.map((batch) => ({ cell, hidden, batch }))));
       const table = !f.json;
       const t0 = performance.now();
       if (table) {
         io.out(`bench: ${configs.length} configurations x ${factories.length} engines; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens})` : `input ${f.input}`}; adam; medians of up to ${f.repeats} repeats after ${f.warmup} warm-up`);
-        for (const fa of factories) io.out(`  ${(fa.name + (fa.name === 'scratch' ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}`);
+        for (const fa of factories) io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
         io.out('');
       }
       for (const [i, c] of configs.entries()) {
@@ -85,15 +101,20 @@ export function registerBench(program: Command, io: IO): void {
         const spec = parseSpec({ cell: c.cell as CellType, inputSize: vocab, hiddenSize: c.hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense' });
         const batch = randomBatch(spec, c.batch, f.seq, 7);
         const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
+        const able = factories.filter((fa) => {
+          const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizerSpec('adam'), fa.supports);
+          if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
+          return !why;
+        });
         const r = await benchConfig({
           spec,
           batch,
-          engines: factories,
+          engines: able,
           warmup: f.warmup,
           repeats: f.repeats,
           budgetSeconds: f.budget,
           memorySteps: f.memorySteps,
-          baseline: f.engine.includes(f.baseline) ? f.baseline : null,
+          baseline,
           onProgress: (m) => io.progress(`bench ${i + 1}/${configs.length} ${label}: ${m}`),
         });
         rows.push(...r);
@@ -102,14 +123,14 @@ export function registerBench(program: Command, io: IO): void {
           for (const row of r) io.out(formatRow(row, f));
         }
       }
-      for (const fa of factories) await (fa as EngineFactory & { close?: () => Promise<void> }).close?.();
+      for (const fa of factories) await fa.close();
       const seconds = (performance.now() - t0) / 1000;
-      const result = { rows, baseline: f.baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
+      const result = { rows, baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
       if (f.out) {
         const run = new RunDir(f.out);
         run.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'bench', flags: f, ...environmentInfo() });
         writeFileAtomic(join(f.out, 'bench.json'), JSON.stringify(result, null, 1) + '\n');
-        writeFileAtomic(join(f.out, 'bench.svg'), benchChartSvg(rows, f.baseline));
+        writeFileAtomic(join(f.out, 'bench.svg'), benchChartSvg(rows, baseline));
         for (const r of rows) run.metric({ type: 'bench', ...r });
       }
       if (f.json) {
@@ -117,7 +138,8 @@ export function registerBench(program: Command, io: IO): void {
         return;
       }
       io.out('');
-      io.out(`ratio = ${f.baseline} training-step time / the row's (how many times faster than ${f.baseline}); ${seconds.toFixed(0)} s in all`);
+      io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(0)} s in all`);
+      if (factories.some((x) => x.selfTimed)) io.out('engines in another process are timed by what they measure inside their process (without the pipe)');
       if (f.out) io.out(`wrote ${join(f.out, 'bench.json')} and ${join(f.out, 'bench.svg')}`);
     });
 }
@@ -135,7 +157,8 @@ const COLS: [string, number][] = [
 ];
 
 function columns(f: Flags): [string, number][] {
-  return [...COLS, ...(f.memorySteps ? ([['heap +MB/steps', 14], ['tensors +', 9]] as [string, number][]) : [])];
+  const cols = COLS.map(([h, n]): [string, number] => (h === 'engine' ? [h, Math.max(n, f.engineWidth ?? 0)] : [h, n]));
+  return [...cols, ...(f.memorySteps ? ([['heap +MB/steps', 14], ['tensors +', 9]] as [string, number][]) : [])];
 }
 
 function header(f: Flags): string[] {
@@ -162,46 +185,51 @@ function formatRow(r: BenchRow, f: Flags): string {
   return cells.map((c, i) => (i < 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
 }
 
-async function makeFactories(engines: string[], threads: number[], kernels: KernelChoice, io: IO): Promise<(EngineFactory & { close?: () => Promise<void> })[]> {
-  const out: (EngineFactory & { close?: () => Promise<void> })[] = [];
+type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports'] };
+
+async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Factory[]> {
+  const out: Factory[] = [];
   const opt = optimizerSpec('adam');
-  for (const name of engines) {
-    if (name === 'scratch' || name === 'scratch-js') {
-      for (const t of name === 'scratch' ? threads : [1]) {
-        const probe = await makeKernels(name === 'scratch-js' ? 'js' : kernels, t);
-        if (probe.note) io.err(`rnnlab: note: ${probe.note}`);
-        await disposeKernels(probe.kernels);
-        const made: Kernels[] = [];
-        out.push({
-          name,
-          threads: probe.kernels.name === 'js' ? 1 : t,
-          detail: `float32, ${probe.kernels.name} kernels`,
-          make: async (spec) => {
-            const k = (await makeKernels(name === 'scratch-js' ? 'js' : kernels, t)).kernels;
-            made.push(k);
-            return new ScratchEngine(spec, { params: randomTestParams(spec, 1), optimizer: opt, kernels: k });
-          },
-          close: async () => {
-            for (const k of made) await disposeKernels(k);
-          },
-        });
-        if (probe.kernels.name === 'js' && name === 'scratch' && threads.length > 1) break;
+  const refs = f.engine.flatMap((v) => (v.trim().startsWith('cmd:') ? [v] : v.split(',').map((x) => x.trim()).filter(Boolean)));
+  for (const name of refs) {
+    const ref: EngineRef = name === 'scratch-js' ? { kind: 'scratch', dtype: 'float32', kernels: 'js' } : parseEngineRef(name, 'auto');
+    // the scratch engine and PyTorch run at every thread count asked for; the others on one thread
+    const counts = (ref.kind === 'scratch' && ref.dtype === 'float32' && name !== 'scratch-js') || ref.kind === 'pytorch' ? threads : [1];
+    for (const t of counts) {
+      const p = await openProvider(ref, { kernels: f.kernels, threads: t, python: f.python, timeoutMs: f.engineTimeout ? f.engineTimeout * 1000 : undefined, onProgress: (w) => io.progress(w) });
+      if (name === 'scratch-js') p.name = 'scratch-js';
+      let probe: Engine | null = null;
+      if (ref.kind === 'scratch' && ref.dtype === 'float32') {
+        // learn which kernels (and so how many threads) this machine gives, before the table's header
+        const spec = parseSpec({ cell: 'rnn', inputSize: 2, hiddenSize: 2, outputSize: 2 });
+        probe = await p.open(spec, { params: randomTestParams(spec, 1), optimizer: opt });
+        for (const n of p.notes) io.err(`rnnlab: note: ${n}`);
       }
-    } else if (name === 'scratch-f64') {
-      out.push({ name, threads: 1, detail: 'float64, js kernels', make: async (spec) => new ScratchEngine(spec, { dtype: 'float64', params: randomTestParams(spec, 1), optimizer: opt }) });
-    } else {
-      const backend = name.slice('tfjs-'.length) as 'wasm' | 'cpu' | 'node';
-      const { createTfjsEngine } = await import('../../tfjs/engine.js');
-      const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
-      const loaded = await loadTf(backend);
+      const loaded = ref.kind === 'tfjs' ? (await import('../../tfjs/backend.js')).loadTf(ref.backend) : null;
+      const tf = loaded ? (await loaded).tf : null;
       out.push({
-        name,
-        threads: 1,
-        detail: describeBackend(loaded),
-        make: (spec) => createTfjsEngine(spec, { backend, params: randomTestParams(spec, 1), optimizer: opt }),
-        tensors: () => loaded.tf.memory().numTensors,
+        name: p.name,
+        threads: p.threads,
+        detail: p.detail,
+        supports: p.supports,
+        selfTimed: ref.kind === 'pytorch' || ref.kind === 'cmd',
+        make: (spec) => p.open(spec, { params: castParams(randomTestParams(spec, 1), p.dtype === 'float64' ? 'F64' : 'F32'), optimizer: opt }),
+        ...(tf ? { tensors: () => tf.memory().numTensors } : {}),
+        close: async () => {
+          await probe?.dispose();
+          await p.close();
+        },
       });
+      if (probe && p.threads === 1 && t > 1) break; // js kernels: one thread only
     }
+  }
+  // the same engine twice at one thread count gets "#2" (rows are keyed by engine and threads)
+  const seen = new Map<string, number>();
+  for (const x of out) {
+    const k = `${x.name}/${x.threads}`;
+    const n = (seen.get(k) ?? 0) + 1;
+    seen.set(k, n);
+    if (n > 1) x.name = `${x.name}#${n}`;
   }
   return out;
 }

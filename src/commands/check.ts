@@ -1,10 +1,11 @@
 /** `rnnlab check`: both engines on identical weights and data, compared to the digit. */
 import type { Command } from 'commander';
-import { TOLERANCES } from '../../compare/tolerance.js';
+import { TOLERANCES, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
 import type { Comparison } from '../../compare/checks.js';
 import { InputError } from '../errors.js';
 import { FAULTS, type Fault, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
 import { readSafetensors } from '../io/safetensors.js';
+import { collectEngines, parseEngineList } from '../engines/index.js';
 import { batchFromTensors, type CheckInputs } from '../harness.js';
 import { validateParams } from '../params.js';
 import { describeOptimizer, optimizerSpec } from '../optimizer.js';
@@ -16,7 +17,8 @@ import { fixed, formatTable, sci } from '../report/table.js';
 import { type ModelFlags, addModelOptions, choice, intArg, numArg, specFromFlags } from './options.js';
 import type { IO } from './io.js';
 
-interface Flags extends ModelFlags {
+interface Flags extends Omit<ModelFlags, never> {
+  engine?: string[];
   weights?: string;
   data?: string;
   seq: number;
@@ -32,6 +34,9 @@ interface Flags extends ModelFlags {
   steps: number;
   backend: string;
   tfjs: boolean;
+  engines?: string[];
+  python?: string;
+  engineTimeout?: number;
   perStep?: boolean;
   dump?: string;
   fault?: Fault;
@@ -59,7 +64,7 @@ function verdict(ok: boolean): string {
 export function registerCheck(program: Command, io: IO, setExit: (code: number) => void): void {
   const cmd = program
     .command('check')
-    .description('run the scratch engine and its TensorFlow.js twin on identical weights and data, and compare them to the digit');
+    .description('run engines (scratch, tfjs, PyTorch, your own) on identical weights and data, and compare them to the digit with float64 scratch');
   addModelOptions(cmd, { hidden: 32, input: 10, output: 10 })
     .option('--weights <file>', 'canonical weights (.safetensors) instead of generated ones')
     .option('--data <file>', 'x, y (and optional mask, h.{l}, c.{l}) as .safetensors instead of a generated batch')
@@ -70,7 +75,11 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--carried-state', 'generated batch with a random initial state');
   addTrainingOptions(cmd, { steps: 10 })
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--no-tfjs', 'compare the float32 scratch engine with float64 only')
+    .option('--engines <list>', 'engines under test (default scratch,tfjs): scratch, tfjs, tfjs-wasm, tfjs-cpu, tfjs-node, pytorch, pytorch-f64, ./my-engine.js, "cmd:COMMAND" (repeatable; docs/engines.md)', collectEngines)
+    .option('--engine <e>', 'the same as --engines', collectEngines)
+    .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
+    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
+    .option('--no-tfjs', 'leave tfjs out (with the default engines: the float32 scratch engine against float64 only)')
     .option('--per-step', 'also compare dLoss/dh_t at every time step of BPTT')
     .option('--out [dir]', 'write a run directory (run.json, check.json, metrics.jsonl) for plot and report (default runs/check-<time>)')
     .option('--dump <dir>', 'write scratch.safetensors, scratch-f64.safetensors and tfjs.safetensors into dir')
@@ -84,7 +93,9 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         '  rnnlab check --cell lstm --layers 2 --hidden 32 --input 10 --output 10 --seq 20 --batch 8\n' +
         '  rnnlab check --spec spec.json --weights w.safetensors --data d.safetensors --optimizer sgd --lr 0.1 --steps 50\n' +
         '  rnnlab check --cell gru --gru-reset-after --per-step --dump out/\n' +
-        '  rnnlab check --cell lstm --fault drop-bptt',
+        '  rnnlab check --cell lstm --fault drop-bptt\n' +
+        '  rnnlab check --cell gru --gru-reset-after --engines scratch,tfjs,pytorch,pytorch-f64\n' +
+        '  rnnlab check --cell lstm --engines "cmd:python3 examples/numpy-rnn/adapter.py" --per-step',
     )
     .action(async (f: Flags) => {
       const spec = specFromFlags(f);
@@ -109,6 +120,9 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         optimizer,
         steps: f.steps,
         backend: f.backend as 'auto',
+        engines: f.engines || f.engine ? parseEngineList([...(f.engines ?? []), ...(f.engine ?? [])], f.backend as 'auto') : undefined,
+        python: f.python,
+        timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined,
         noTfjs: !f.tfjs,
         perStep: f.perStep,
         fault: f.fault,
@@ -186,7 +200,8 @@ function compRows(rows: Comparison[], withGate: boolean): (string | number)[][] 
 export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o: { header: string[]; dumped: string[] }): void {
   const { report } = result;
   for (const h of o.header) io.out(h);
-  for (const e of result.engines) io.out(`  ${e.name.padEnd(12)} ${e.role}: ${e.detail}${e.notes.length ? ` (note: ${e.notes.join('; ')})` : ''}`);
+  const w = Math.max(12, ...result.engines.map((e) => e.name.length));
+  for (const e of result.engines) io.out(`  ${e.name.padEnd(w)} ${e.role}: ${e.detail}${e.notes.length ? ` (note: ${e.notes.join('; ')})` : ''}`);
   if (result.tfjsSkipped) io.out(`  tfjs         ${result.tfjsSkipped}`);
   const ref = report.reference;
   io.out('');
@@ -232,6 +247,16 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
       ['r', ...engines.map(() => 'r' as const), 'r', 'l'],
     ),
   );
+  for (const name of tr.trained ?? []) {
+    const diffs = tr.steps.map((s) => s.refDiff?.[name] ?? 0);
+    const at = tr.drift?.[name] ?? null;
+    const limit = limitFor('trajectory', report.dtypes?.[name]);
+    io.out(
+      at === null
+        ? `${name}: no drift from ${report.reference} (largest parameter difference ${sci(Math.max(0, ...diffs))}, limit ${sci(limit, 0)})`
+        : `${name}: drifts from ${report.reference} at step ${at} (${sci(diffs[at - 1])} > ${sci(limit, 0)})`,
+    );
+  }
   if (tr.pair) {
     const last = tr.steps[tr.steps.length - 1];
     io.out(
@@ -250,9 +275,24 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
     ),
   );
   for (const p of o.dumped) io.out(`wrote ${p}`);
+  if (report.skipped?.length) {
+    io.out('');
+    io.out('left out');
+    for (const s of report.skipped) io.out(`  ${s.engine}: ${s.what}, because ${s.reason}`);
+  }
+  if (report.diagnosis?.length) {
+    io.out('');
+    for (const d of report.diagnosis) {
+      io.out(`where ${d.engine} first goes wrong:`);
+      for (const l of d.lines) io.out(`  ${l}`);
+    }
+  }
   io.out('');
   const total = report.forward.length + report.loss.comparisons.length + report.gradients.length + report.final.length;
-  const policy = `forward ${sci(TOLERANCES.forward.limit, 0)}, gradients ${sci(TOLERANCES.grad.limit, 0)}, parameters after training ${sci(TOLERANCES.trajectory.limit, 0)}`;
+  const f64 = Object.entries(report.dtypes ?? {}).some(([n, d]) => d === 'float64' && n !== report.reference);
+  const policy =
+    `forward ${sci(TOLERANCES.forward.limit, 0)}, gradients ${sci(TOLERANCES.grad.limit, 0)}, parameters after training ${sci(TOLERANCES.trajectory.limit, 0)}` +
+    (f64 ? `; float64 engines: ${sci(TOLERANCES_F64.forward.limit, 0)}, ${sci(TOLERANCES_F64.grad.limit, 0)}, ${sci(TOLERANCES_F64.trajectory.limit, 0)}` : '');
   if (report.pass) io.out(`verdict: PASS (${total} comparisons within the tolerance policy: ${policy})`);
   else {
     io.out(`verdict: FAIL (${report.failures.length} of ${total} comparisons outside the tolerance policy)`);

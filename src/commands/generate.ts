@@ -2,14 +2,14 @@
 import type { Command } from 'commander';
 import { readCheckpoint } from '../checkpoint.js';
 import { tokenizerFromJSON } from '../data/tokenizers.js';
-import { createEngines } from '../engines.js';
+import { createEngines } from '../engines/index.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
 import { resolveCheckpoint } from '../report/run.js';
 import { Rng } from '../rng.js';
 import { generateIds } from '../tasks/sampling.js';
 import { defaultPrime, primeToIds } from '../tasks/text-lm.js';
-import { addCheckpointEngineOptions, intArg, numArg } from './options.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg, numArg } from './options.js';
 import type { IO } from './io.js';
 
 export function registerGenerate(program: Command, io: IO): void {
@@ -24,7 +24,7 @@ export function registerGenerate(program: Command, io: IO): void {
       .option('--seed <n>', 'seed of the sampling', intArg(0), 1)
   )
     .addHelpText('after', '\nExample:\n  rnnlab generate --checkpoint runs/text-20261122-101500 --length 300 --temperature 0.7 --prime "Call me"')
-    .action(async (f: { checkpoint: string; length: number; temperature: number; prime?: string; seed: number; engine: 'scratch' | 'tfjs'; backend: string; json?: boolean }) => {
+    .action(async (f: { checkpoint: string; length: number; temperature: number; prime?: string; seed: number } & CheckpointEngineFlags) => {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
       if (!ck.vocab) throw new InputError(`${ck.dir}: has no vocab.json; generate needs a text model checkpoint`);
       if (ck.spec.input !== 'tokens' || !ck.spec.returnSequences) throw new InputError(`${ck.dir}: not a language model (token input, a prediction per step)`);
@@ -32,12 +32,12 @@ export function registerGenerate(program: Command, io: IO): void {
       if (tokenizer.size !== ck.spec.inputSize) {
         throw new InputError(`${ck.dir}: vocab.json has ${tokenizer.size} symbols but the model expects ${ck.spec.inputSize}`);
       }
-      const set = await createEngines(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
+      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
       const engine = set.engines[0];
       const prime = f.prime ?? defaultPrime(tokenizer);
       const primeIds = primeToIds(tokenizer, prime);
       if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}`);
-      const ids = generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed));
+      const ids = await generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed));
       const text = tokenizer.decode(ids);
       await set.close();
       if (f.json) {

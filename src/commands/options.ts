@@ -6,6 +6,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { type ModelSpec, parseSpec } from '../spec.js';
+import type { BackendRequest } from '../../tfjs/backend.js';
+import { type EngineRef, parseEngineList } from '../engines/index.js';
+import type { OptimizerSpec } from '../optimizer.js';
+import type { NamedParams } from '../params.js';
 
 export function intArg(min = 1): (v: string) => number {
   return (v: string) => {
@@ -103,10 +107,30 @@ export function specFromFlags(f: ModelFlags): ModelSpec {
   );
 }
 
-/** --engine scratch|tfjs and --backend, for commands that run a checkpoint (generate, forecast, predict). */
+/** --engine (any engine name), --backend and --python, for commands that run a checkpoint (generate, forecast, predict). */
 export function addCheckpointEngineOptions(cmd: Command): Command {
   return cmd
-    .addOption(choice('--engine <e>', 'engine that runs the model', ['scratch', 'tfjs'], 'scratch'))
+    .option('--engine <e>', 'engine that runs the model: scratch, tfjs, pytorch, a module path or "cmd:COMMAND" (docs/engines.md)', 'scratch')
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
+    .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
     .option('--json', 'print one JSON object');
+}
+
+export interface CheckpointEngineFlags {
+  engine: string;
+  backend: string;
+  python?: string;
+  json?: boolean;
+}
+
+/** createEngines' arguments for a checkpoint's model on the one engine of --engine. */
+export function checkpointEngineOptions(
+  f: CheckpointEngineFlags,
+  spec: ModelSpec,
+  params: NamedParams,
+  optimizer: OptimizerSpec,
+): [EngineRef[], ModelSpec, { params: NamedParams; optimizer: OptimizerSpec; python?: string }] {
+  const refs = parseEngineList([f.engine], f.backend as BackendRequest);
+  if (refs.length !== 1) throw new InputError(`--engine runs the model on one engine (got ${refs.length}: ${f.engine})`);
+  return [refs, spec, { params, optimizer, python: f.python }];
 }

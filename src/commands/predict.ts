@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { readCheckpoint } from '../checkpoint.js';
 import { loadSeries, seriesFromCsv } from '../data/series.js';
 import { tokenizerFromJSON } from '../data/tokenizers.js';
-import { createEngines } from '../engines.js';
+import { createEngines } from '../engines/index.js';
 import { InputError } from '../errors.js';
 import { readCsv } from '../io/csv.js';
 import { optimizerSpec } from '../optimizer.js';
@@ -11,7 +11,7 @@ import { resolveCheckpoint } from '../report/run.js';
 import { formatTable } from '../report/table.js';
 import { type ClassifyData, predictText } from '../tasks/classify.js';
 import { type SeriesData, forecastNext } from '../tasks/timeseries.js';
-import { addCheckpointEngineOptions } from './options.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './options.js';
 import type { IO } from './io.js';
 
 /** The date after `last`, stepping as the last two dates did (months when they are month starts). */
@@ -42,15 +42,15 @@ export function registerPredict(program: Command, io: IO): void {
       .option('--csv <file>', "a CSV with the model's columns (default: the data the model was trained on, when built in)")
   )
     .addHelpText('after', '\nExample:\n  rnnlab forecast --checkpoint runs/series-20261122-101500 --csv data/co2-concentration.csv')
-    .action(async (f: { checkpoint: string; csv?: string; engine: 'scratch' | 'tfjs'; backend: string; json?: boolean }) => {
+    .action(async (f: { checkpoint: string; csv?: string } & CheckpointEngineFlags) => {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
       const d = ck.data as SeriesData | undefined;
       if (!d || d.task !== 'series') throw new InputError(`${ck.dir}: not a forecasting checkpoint (no series data.json)`);
       const series = f.csv
         ? seriesFromCsv(readCsv(f.csv), { column: d.columns[0], features: d.columns.slice(1), dateColumn: d.dateColumn })
         : builtIn(d);
-      const set = await createEngines(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
-      const values = forecastNext(set.engines[0], d, series.values);
+      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+      const values = await forecastNext(set.engines[0], d, series.values);
       await set.close();
       const dates = nextDates(series.dates, d.horizon);
       const N = series.values[0].length;
@@ -70,14 +70,14 @@ export function registerPredict(program: Command, io: IO): void {
       .argument('<text>', 'the text to classify')
   )
     .addHelpText('after', '\nExample:\n  rnnlab predict --checkpoint runs/classify-20261122-101500 "Maria"')
-    .action(async (text: string, f: { checkpoint: string; engine: 'scratch' | 'tfjs'; backend: string; json?: boolean }) => {
+    .action(async (text: string, f: { checkpoint: string } & CheckpointEngineFlags) => {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
       const d = ck.data as ClassifyData | undefined;
       if (!d || d.task !== 'classify') throw new InputError(`${ck.dir}: not a classification checkpoint (no classify data.json)`);
       const tokenizer = tokenizerFromJSON(d.tokenizer, `${ck.dir}/data.json`);
-      const set = await createEngines(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
+      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
       const input = tokenizer.level === 'char' ? text.toLowerCase() : text;
-      const p = predictText(set.engines[0], tokenizer, d, input);
+      const p = await predictText(set.engines[0], tokenizer, d, input);
       await set.close();
       let best = 0;
       p.forEach((v, i) => {

@@ -11,7 +11,7 @@ import { loadCorpus } from '../data/corpus.js';
 import { loadLabelled } from '../data/labelled.js';
 import { fitScaler, loadSeries } from '../data/series.js';
 import { ByteTokenizer, CharTokenizer, type Tokenizer, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
-import { type EngineChoice, createEngines } from '../engines.js';
+import { collectEngines, createEngines, engineFileKey, parseEngineList } from '../engines/index.js';
 import { InputError } from '../errors.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { type OptimizerSpec, describeOptimizer, optimizerSpec } from '../optimizer.js';
@@ -88,7 +88,12 @@ export interface TrainOptions {
   clipNorm?: number;
   seed: number;
   // run
-  engine: EngineChoice;
+  /** scratch, tfjs or both (the shorthand of --engines). */
+  engine: string;
+  /** Engines side by side, from identical weights and batches (docs/engines.md). */
+  engines?: string[];
+  python?: string;
+  engineTimeout?: number;
   backend: string;
   kernels: 'auto' | 'wasm' | 'js';
   threads?: number;
@@ -135,7 +140,7 @@ const TASK_DEFAULTS: Record<TaskName, Partial<TrainOptions>> = {
   classify: { hidden: 64, batch: 32, epochs: 4 },
 };
 
-const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads']);
+const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'python', 'engineTimeout']);
 
 export function registerTrain(program: Command, io: IO): void {
   program
@@ -193,7 +198,10 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--clip-norm <x>', 'then clip the global gradient norm to x (default 5 unless --clip-value is given)', numArg({ positive: true }))
     .option('--seed <n>', 'seed of weights, data order and samples (default 1)', intArg(0))
     // run
-    .addOption(choice('--engine <e>', 'scratch (default), tfjs, or both side by side', ['scratch', 'tfjs', 'both']))
+    .option('--engine <e>', 'one engine: scratch (default), tfjs, pytorch, a module path, "cmd:COMMAND"; or both (scratch and tfjs side by side)')
+    .option('--engines <list>', 'engines side by side from identical weights and batches, e.g. scratch,pytorch (repeatable; docs/engines.md)', collectEngines)
+    .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
+    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
     .addOption(choice('--backend <b>', 'tfjs backend (default auto)', ['auto', 'node', 'wasm', 'cpu']))
     .addOption(choice('--kernels <k>', 'scratch kernels: auto (WebAssembly SIMD when built, default), wasm, js (the TypeScript reference)', ['auto', 'wasm', 'js']))
     .option('--threads <n>', 'threads for the scratch kernels (default: the cores, at most 2); results do not depend on it', intArg(1))
@@ -217,6 +225,7 @@ export function registerTrain(program: Command, io: IO): void {
         '  rnnlab train --task series --dataset co2 --window 24 --horizon 12\n' +
         '  rnnlab train --task series --dataset stocks --symbol MSFT --window 5,10,20,30\n' +
         '  rnnlab train --task classify --dataset names --engine both\n' +
+        '  rnnlab train --task text --steps 200 --engines scratch,pytorch\n' +
         '  rnnlab train --resume runs/text-20261122-101500 --steps 1000',
     )
     .action(async (_flags: Record<string, unknown>, command: Command) => {
@@ -248,6 +257,7 @@ function resolveOptions(command: Command): TrainOptions {
     }
     return o;
   }
+  if (fromCli('engine') && fromCli('engines')) throw new InputError('give either --engine or --engines, not both');
   const preset = given.preset ? PRESETS[String(given.preset)].flags : {};
   const cli: Record<string, unknown> = {};
   for (const k of Object.keys(given)) if (fromCli(k)) cli[k] = given[k];
@@ -415,7 +425,16 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
   const optimizer = buildOptimizer(o);
   const params: NamedParams = resumeCk ? resumeCk.params : initParams(spec, deriveSeed(o.seed, 'weights'));
   const tLoad = performance.now();
-  const set = await createEngines(o.engine, spec, { params, optimizer, backend: o.backend as 'auto', kernels: o.kernels, threads: o.threads });
+  const refs = parseEngineList(o.engines ?? [o.engine], o.backend as 'auto');
+  const set = await createEngines(refs, spec, {
+    params,
+    optimizer,
+    kernels: o.kernels,
+    threads: o.threads,
+    python: o.python,
+    timeoutMs: o.engineTimeout !== undefined ? o.engineTimeout * 1000 : undefined,
+    onProgress: (w) => io.progress(w),
+  });
   const loadMs = performance.now() - tLoad;
   const engines = set.engines;
   let resume: Parameters<typeof train>[0]['resume'];
@@ -423,7 +442,7 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
     await engines[0].setOptimizerState(resumeCk.optimizer!);
     const carried = [stateFromTensors(resumeCk.state, spec.layers)];
     for (const e of engines.slice(1)) {
-      const kind = e.name.split('-')[0];
+      const kind = engineFileKey(e.name);
       const base = resumeCk.dir;
       e.setParams(readSafetensors(join(base, `${kind}.params.safetensors`)).tensors);
       await e.setOptimizerState(readSafetensors(join(base, `${kind}.optimizer.safetensors`)).tensors);

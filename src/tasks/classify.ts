@@ -155,22 +155,22 @@ export class ClassifyTask implements TrainTask {
   }
 
   /** Class probabilities for every item: [n, C]. Batches sorted by length, results in item order. */
-  probabilities(engine: Engine, items: Encoded[]): Float64Array {
+  async probabilities(engine: Engine, items: Encoded[]): Promise<Float64Array> {
     const C = this.classes.length;
     const out = new Float64Array(items.length * C);
     const idx = items.map((_, i) => i).sort((a, b) => items[a].ids.length - items[b].ids.length);
     const B = Math.max(this.o.batch, 64);
     for (let s = 0; s < idx.length; s += B) {
       const chunk = idx.slice(s, s + B);
-      const { output } = engine.forward(encodeBatch(chunk.map((i) => items[i]), this.o.maxLen));
+      const { output } = await engine.forward(encodeBatch(chunk.map((i) => items[i]), this.o.maxLen));
       chunk.forEach((i, b) => softmaxInto(output, b * C, C, out, i * C));
     }
     return out;
   }
 
-  metrics(engine: Engine, items: Encoded[]): ClassMetrics & { loss: number } {
+  async metrics(engine: Engine, items: Encoded[]): Promise<ClassMetrics & { loss: number }> {
     const C = this.classes.length;
-    const p = this.probabilities(engine, items);
+    const p = await this.probabilities(engine, items);
     const confusion = this.classes.map(() => new Array<number>(C).fill(0));
     let loss = 0;
     let correct = 0;
@@ -203,13 +203,13 @@ export class ClassifyTask implements TrainTask {
     };
   }
 
-  evaluate(engine: Engine): Metrics {
-    const m = this.metrics(engine, this.parts.val);
+  async evaluate(engine: Engine): Promise<Metrics> {
+    const m = await this.metrics(engine, this.parts.val);
     return { valLoss: m.loss, valAccuracy: m.accuracy };
   }
 
-  finish(engine: Engine): Record<string, unknown> {
-    const { loss, ...test } = this.metrics(engine, this.parts.test);
+  async finish(engine: Engine): Promise<Record<string, unknown>> {
+    const { loss, ...test } = await this.metrics(engine, this.parts.test);
     return { test: { ...test, loss }, beatsBaseline: test.accuracy > test.baselineAccuracy };
   }
 
@@ -239,11 +239,11 @@ export function splitExamples(examples: Example[], seed: number): { train: Examp
 }
 
 /** Probabilities for one text, for `rnnlab predict`. */
-export function predictText(engine: Engine, tokenizer: Tokenizer, d: ClassifyData, text: string): Float64Array {
+export async function predictText(engine: Engine, tokenizer: Tokenizer, d: ClassifyData, text: string): Promise<Float64Array> {
   if (!text.trim()) throw new InputError('the text to classify is empty');
   let ids = tokenizer.encode(text).subarray(0, d.maxLen);
   if (ids.length === 0) ids = Int32Array.of(0);
-  const { output } = engine.forward({ batchSize: 1, seqLen: ids.length, x: Int32Array.from(ids) });
+  const { output } = await engine.forward({ batchSize: 1, seqLen: ids.length, x: Int32Array.from(ids) });
   const p = new Float64Array(d.classes.length);
   softmaxInto(output, 0, d.classes.length, p, 0);
   return p;

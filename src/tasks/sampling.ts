@@ -27,18 +27,18 @@ export function sampleLogits(logits: FloatArray, off: number, V: number, tempera
 }
 
 /** Continues `prime` (ids) by `length` tokens; returns the new ids only. */
-export function generateIds(engine: Engine, prime: Int32Array, length: number, temperature: number, rng: Rng): Int32Array {
+export async function generateIds(engine: Engine, prime: Int32Array, length: number, temperature: number, rng: Rng): Promise<Int32Array> {
   const V = engine.spec.outputSize;
   const out = new Int32Array(length);
   if (length === 0) return out;
-  let { output, finalState } = engine.forward({ batchSize: 1, seqLen: prime.length, x: prime });
+  let { output, finalState } = await engine.forward({ batchSize: 1, seqLen: prime.length, x: prime });
   let state: State = finalState;
   let off = (prime.length - 1) * V;
   for (let i = 0; i < length; i++) {
     const id = sampleLogits(output, off, V, temperature, rng);
     out[i] = id;
     if (i === length - 1) break;
-    ({ output, finalState } = engine.forward({ batchSize: 1, seqLen: 1, x: Int32Array.of(id), initialState: state }));
+    ({ output, finalState } = await engine.forward({ batchSize: 1, seqLen: 1, x: Int32Array.of(id), initialState: state }));
     state = finalState;
     off = 0;
   }

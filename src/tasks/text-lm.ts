@@ -111,7 +111,7 @@ export class TextTask implements TrainTask {
   }
 
   /** Mean cross-entropy per validation token, in nats, with the state carried across windows. */
-  evaluate(engine: Engine): Metrics {
+  async evaluate(engine: Engine): Promise<Metrics> {
     const T = this.o.seq;
     const V = this.spec.outputSize;
     const n = Math.min(this.val.length, this.o.valTokens + 1);
@@ -131,7 +131,7 @@ export class TextTask implements TrainTask {
           y[b * steps + t] = this.val[b * len + start + t + 1];
         }
       }
-      const { output, finalState } = engine.forward({ batchSize: streams, seqLen: steps, x, initialState: state });
+      const { output, finalState } = await engine.forward({ batchSize: streams, seqLen: steps, x, initialState: state });
       state = finalState;
       for (let r = 0; r < streams * steps; r++) {
         const off = r * V;
@@ -149,11 +149,11 @@ export class TextTask implements TrainTask {
       : { valLoss: nats, valPerplexity: Math.exp(nats), valTokens: count };
   }
 
-  sample(engine: Engine, rng: Rng): SampleRecord {
+  async sample(engine: Engine, rng: Rng): Promise<SampleRecord> {
     const t = this.tokenizer;
     const prime = this.o.prime ?? defaultPrime(t);
     const primeIds = primeToIds(t, prime);
-    const ids = generateIds(engine, primeIds, this.o.sampleLength, this.o.temperature, rng);
+    const ids = await generateIds(engine, primeIds, this.o.sampleLength, this.o.temperature, rng);
     return { prime, text: t.decode(ids), temperature: this.o.temperature, length: this.o.sampleLength };
   }
 }

@@ -181,14 +181,14 @@ export class SeriesTask implements TrainTask {
   }
 
   /** Forecasts (scaled) of H steps for the windows ending at `ends`: [n, H]. */
-  predictScaled(engine: Engine, ends: number[]): Float64Array {
+  async predictScaled(engine: Engine, ends: number[]): Promise<Float64Array> {
     const { window: W } = this.o;
     const windows = ends.map((e) => Float64Array.from(this.scaled[0].subarray(e - W, e)));
     if (!this.o.recursive) {
       const n = ends.length;
       const H = this.o.horizon;
       const out = new Float64Array(n * H);
-      const { output } = engine.forward({ batchSize: n, seqLen: W, x: this.inputs(ends) });
+      const { output } = await engine.forward({ batchSize: n, seqLen: W, x: this.inputs(ends) });
       ends.forEach((e, b) => {
         const base = this.o.relative ? this.scaled[0][e - 1] : 0;
         for (let h = 0; h < H; h++) out[b * H + h] = output[b * H + h] + base;
@@ -203,9 +203,9 @@ export class SeriesTask implements TrainTask {
   }
 
   /** Model forecasts and the truth, in the data's units: [n, H] each. */
-  forecasts(engine: Engine, ends: number[]): { pred: Float64Array; truth: Float64Array } {
+  async forecasts(engine: Engine, ends: number[]): Promise<{ pred: Float64Array; truth: Float64Array }> {
     const H = this.o.horizon;
-    const pred = this.predictScaled(engine, ends).map((v) => this.unscale(v));
+    const pred = (await this.predictScaled(engine, ends)).map((v) => this.unscale(v));
     const truth = new Float64Array(ends.length * H);
     ends.forEach((e, b) => {
       for (let h = 0; h < H; h++) truth[b * H + h] = this.series.values[0][e + h];
@@ -213,8 +213,8 @@ export class SeriesTask implements TrainTask {
     return { pred, truth };
   }
 
-  evaluate(engine: Engine): Metrics {
-    const { pred, truth } = this.forecasts(engine, this.ends.val);
+  async evaluate(engine: Engine): Promise<Metrics> {
+    const { pred, truth } = await this.forecasts(engine, this.ends.val);
     let se = 0;
     for (let i = 0; i < truth.length; i++) se += ((pred[i] - truth[i]) / this.scaler.scale[0]) ** 2;
     const m = forecastMetrics(pred, truth);
@@ -242,9 +242,9 @@ export class SeriesTask implements TrainTask {
     return { persistence, seasonalNaive: seasonal, mean: meanF };
   }
 
-  finish(engine: Engine): Record<string, unknown> {
+  async finish(engine: Engine): Promise<Record<string, unknown>> {
     const ends = this.ends.test;
-    const { pred, truth } = this.forecasts(engine, ends);
+    const { pred, truth } = await this.forecasts(engine, ends);
     const base = this.baselines(ends);
     const test: Record<string, ForecastMetrics> = { model: forecastMetrics(pred, truth) };
     for (const [k, v] of Object.entries(base)) test[k] = forecastMetrics(v, truth);
@@ -265,7 +265,7 @@ export class SeriesTask implements TrainTask {
    * For the forecast plot: the series from a little before the test part on, the one-step-ahead
    * forecast at every test point, and the full horizon forecast from the first test window.
    */
-  plotData(engines: Engine[]): unknown {
+  async plotData(engines: Engine[]): Promise<unknown> {
     const y = this.series.values[0];
     const N = y.length;
     const first = this.ends.test[0];
@@ -281,9 +281,9 @@ export class SeriesTask implements TrainTask {
       truth: index.map((i) => y[i]),
       testStart: first,
       horizon: this.o.horizon,
-      engines: engines.map((e) => {
-        const one = this.forecasts(e, ends).pred;
-        const full = this.forecasts(e, [first]).pred;
+      engines: await mapAsync(engines, async (e) => {
+        const one = (await this.forecasts(e, ends)).pred;
+        const full = (await this.forecasts(e, [first])).pred;
         return {
           name: e.name,
           oneStep: ends.map((end, k) => [end, one[k * this.o.horizon]]),
@@ -313,7 +313,7 @@ export class SeriesTask implements TrainTask {
  * A one-step model fed its own predictions: for each window (scaled, absolute values of the single
  * feature), H predictions; the window slides by one each time. [n, H]
  */
-export function recursiveForecast(engine: Engine, windows: Float64Array[], H: number, relative: boolean): Float64Array {
+export async function recursiveForecast(engine: Engine, windows: Float64Array[], H: number, relative: boolean): Promise<Float64Array> {
   const n = windows.length;
   const W = windows[0].length;
   const out = new Float64Array(n * H);
@@ -323,7 +323,7 @@ export function recursiveForecast(engine: Engine, windows: Float64Array[], H: nu
       const base = relative ? w[W - 1] : 0;
       for (let t = 0; t < W; t++) x[b * W + t] = w[t] - base;
     });
-    const { output } = engine.forward({ batchSize: n, seqLen: W, x });
+    const { output } = await engine.forward({ batchSize: n, seqLen: W, x });
     windows.forEach((w, b) => {
       const next = output[b] + (relative ? w[W - 1] : 0);
       out[b * H + h] = next;
@@ -335,17 +335,24 @@ export function recursiveForecast(engine: Engine, windows: Float64Array[], H: nu
 }
 
 /** The next H values after the last `window` rows of `values` (columns in data.json order), in data units. */
-export function forecastNext(engine: Engine, d: SeriesData, values: Float64Array[]): Float64Array {
+export async function forecastNext(engine: Engine, d: SeriesData, values: Float64Array[]): Promise<Float64Array> {
   const { window: W, horizon: H } = d;
   const F = d.columns.length;
   const N = values[0].length;
   if (N < W) throw new InputError(`the data has ${N} rows; the model reads windows of ${W}`);
   const scaled = values.map((v, f) => Float64Array.from(v.subarray(N - W), (x) => (x - d.scaler.shift[f]) / d.scaler.scale[f]));
   const unscale = (v: number): number => v * d.scaler.scale[0] + d.scaler.shift[0];
-  if (d.recursive) return recursiveForecast(engine, [scaled[0]], H, d.relative).map(unscale);
+  if (d.recursive) return (await recursiveForecast(engine, [scaled[0]], H, d.relative)).map(unscale);
   const x = new Float32Array(W * F);
   for (let t = 0; t < W; t++) for (let f = 0; f < F; f++) x[t * F + f] = scaled[f][t] - (d.relative ? scaled[f][W - 1] : 0);
-  const { output } = engine.forward({ batchSize: 1, seqLen: W, x });
+  const { output } = await engine.forward({ batchSize: 1, seqLen: W, x });
   const base = d.relative ? scaled[0][W - 1] : 0;
   return Float64Array.from({ length: H }, (_, h) => unscale(output[h] + base));
+}
+
+/** map with an async function, one element after another (engines answer in order). */
+async function mapAsync<T, U>(xs: T[], f: (x: T) => Promise<U>): Promise<U[]> {
+  const out: U[] = [];
+  for (const x of xs) out.push(await f(x));
+  return out;
 }

@@ -1,0 +1,339 @@
+/**
+ * Engines by name, for every command (docs/engines.md):
+ *   scratch, scratch-f64          the from-scratch engine, float32 / float64
+ *   tfjs, tfjs-wasm|cpu|node      TensorFlow.js (tfjs: the --backend choice)
+ *   pytorch, pytorch-f64          PyTorch through python/rnnlab_torch.py (float32 / float64)
+ *   ./my-engine.js                a JavaScript module, in process
+ *   cmd:python3 my_lstm.py        any command speaking the engine protocol, out of process
+ *   both                          scratch and tfjs (train's shorthand)
+ * A provider opens one model after another on the same engine (one process, one loaded tfjs) and
+ * says what it runs on and what it supports. tfjs and Python are started only when asked for.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ScratchEngine } from '../../scratch/engine.js';
+import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../../scratch/kernel-sets.js';
+import type { Kernels } from '../../scratch/kernels.js';
+import type { BackendRequest } from '../../tfjs/backend.js';
+import type { Engine } from '../engine.js';
+import { InputError } from '../errors.js';
+import type { OptimizerSpec } from '../optimizer.js';
+import type { NamedParams } from '../params.js';
+import type { ModelSpec } from '../spec.js';
+import { type EngineDType, FULL_SUPPORT, type Supports, modelUnsupported, trainingUnsupported } from '../supports.js';
+import { projectRoot } from '../version.js';
+import { ModuleEngine, loadEngineModule } from './module.js';
+import { EngineProcess, ProcessEngine } from './process.js';
+
+export type EngineRef =
+  | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice }
+  | { kind: 'tfjs'; backend: BackendRequest }
+  | { kind: 'pytorch'; dtype: EngineDType }
+  | { kind: 'module'; path: string }
+  | { kind: 'cmd'; command: string };
+
+export const ENGINE_NAMES = ['scratch', 'scratch-f64', 'tfjs', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'] as const;
+const NAMES_HELP = `${ENGINE_NAMES.join(', ')}, a module path (./my-engine.js) or "cmd:COMMAND"`;
+
+/** One engine name (see the top of this file). */
+export function parseEngineRef(name: string, backend: BackendRequest = 'auto'): EngineRef {
+  const n = name.trim();
+  if (n.startsWith('cmd:')) {
+    const command = n.slice(4).trim();
+    if (!command) throw new InputError('engine "cmd:" needs a command, e.g. --engines "cmd:python3 my_lstm.py"');
+    return { kind: 'cmd', command };
+  }
+  if (/^(\.{1,2}[/\\]|\/)/.test(n) || /\.(m|c)?js$/.test(n)) return { kind: 'module', path: n };
+  switch (n) {
+    case 'scratch':
+    case 'scratch-f32':
+      return { kind: 'scratch', dtype: 'float32' };
+    case 'scratch-f64':
+      return { kind: 'scratch', dtype: 'float64' };
+    case 'tfjs':
+      return { kind: 'tfjs', backend };
+    case 'tfjs-wasm':
+    case 'tfjs-cpu':
+    case 'tfjs-node':
+      return { kind: 'tfjs', backend: n.slice(5) as BackendRequest };
+    case 'pytorch':
+    case 'pytorch-f32':
+    case 'torch':
+      return { kind: 'pytorch', dtype: 'float32' };
+    case 'pytorch-f64':
+      return { kind: 'pytorch', dtype: 'float64' };
+  }
+  throw new InputError(`unknown engine "${n}" (choose ${NAMES_HELP})`);
+}
+
+/**
+ * Engine lists from repeated flags: each value is split on commas, except a "cmd:" value, which
+ * is one engine whole (a command may hold commas). "both" is scratch and tfjs.
+ */
+export function parseEngineList(values: string[], backend: BackendRequest = 'auto'): EngineRef[] {
+  const out: EngineRef[] = [];
+  for (const v of values) {
+    const parts = v.trim().startsWith('cmd:') ? [v] : v.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const p of parts) {
+      if (p === 'both') out.push({ kind: 'scratch', dtype: 'float32' }, { kind: 'tfjs', backend });
+      else out.push(parseEngineRef(p, backend));
+    }
+  }
+  if (out.length === 0) throw new InputError(`no engine given (choose ${NAMES_HELP})`);
+  return out;
+}
+
+/** commander's collector for a repeatable --engines flag. */
+export function collectEngines(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+export interface ProviderOptions {
+  kernels?: KernelChoice;
+  /** Threads of the scratch kernels and of PyTorch (default: the cores, at most 2). */
+  threads?: number;
+  python?: string;
+  timeoutMs?: number;
+  onProgress?: (what: string) => void;
+}
+
+export interface OpenModel {
+  params: NamedParams;
+  optimizer: OptimizerSpec;
+  seed?: number;
+}
+
+/** One engine, ready to open models. */
+export interface EngineProvider {
+  readonly ref: EngineRef;
+  /** The name rows are labelled with: scratch, tfjs-wasm, pytorch-f64, numpy-rnn, ... */
+  name: string;
+  readonly dtype: EngineDType;
+  readonly threads: number;
+  /** What it runs on: dtype, kernels, backend, versions, BLAS, threads. */
+  readonly detail: string;
+  readonly supports: Required<Supports>;
+  readonly notes: string[];
+  open(spec: ModelSpec, m: OpenModel): Promise<Engine>;
+  close(): Promise<void>;
+}
+
+export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Promise<EngineProvider> {
+  const threads = o.threads ?? defaultThreads();
+  switch (ref.kind) {
+    case 'scratch':
+      return scratchProvider(ref, threads, o.kernels ?? 'auto');
+    case 'tfjs': {
+      const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
+      const { TfjsEngine } = await import('../../tfjs/engine.js');
+      const loaded = await loadTf(ref.backend);
+      const notes: string[] = [];
+      return {
+        ref,
+        name: loaded.engineName,
+        dtype: 'float32',
+        threads: 1,
+        detail: describeBackend(loaded),
+        supports: { ...FULL_SUPPORT, dtypes: ['float32'] },
+        notes,
+        open: async (spec, m) => {
+          const e = new TfjsEngine(loaded, spec, { params: m.params, optimizer: m.optimizer });
+          for (const n of e.notes) if (!notes.includes(n)) notes.push(n);
+          return e;
+        },
+        close: async () => {},
+      };
+    }
+    case 'pytorch': {
+      const python = findPython(o.python, o.onProgress);
+      const adapter = join(projectRoot(), 'python', 'rnnlab_torch.py');
+      if (!existsSync(adapter)) throw new InputError(`the PyTorch adapter ${adapter} is missing from this installation of rnnlab`);
+      const name = ref.dtype === 'float64' ? 'pytorch-f64' : 'pytorch';
+      o.onProgress?.(`starting ${name} (${python})`);
+      const proc = await EngineProcess.start(`${quote(python)} ${quote(adapter)}`, { timeoutMs: o.timeoutMs, name });
+      return processProvider(ref, proc, name, ref.dtype, threads);
+    }
+    case 'cmd': {
+      o.onProgress?.(`starting ${ref.command}`);
+      const proc = await EngineProcess.start(ref.command, { timeoutMs: o.timeoutMs });
+      return processProvider(ref, proc, proc.name, proc.hello.supports.dtypes[0], threads);
+    }
+    case 'module': {
+      const mod = await loadEngineModule(ref.path);
+      const dtype = mod.supports.dtypes[0];
+      const provider: EngineProvider = {
+        ref,
+        name: ref.path,
+        dtype,
+        threads,
+        detail: `${dtype}, in process (${ref.path})`,
+        supports: mod.supports,
+        notes: [],
+        open: async (spec, m) => {
+          const e = await ModuleEngine.open(mod, spec, { ...m, dtype, threads, name: provider.name === ref.path ? undefined : provider.name });
+          if (provider.name === ref.path) provider.name = e.name;
+          return e;
+        },
+        close: async () => {},
+      };
+      return provider;
+    }
+  }
+}
+
+function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: number, kernels: KernelChoice): EngineProvider {
+  const made: Kernels[] = [];
+  const notes: string[] = [];
+  const f64 = ref.dtype === 'float64';
+  const choice = ref.kernels ?? kernels;
+  const provider: EngineProvider = {
+    ref,
+    name: f64 ? 'scratch-f64' : 'scratch',
+    dtype: ref.dtype,
+    threads: f64 ? 1 : threads,
+    detail: f64 ? 'float64, js kernels' : 'float32',
+    supports: FULL_SUPPORT,
+    notes,
+    open: async (spec, m) => {
+      if (f64) return new ScratchEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer });
+      const { kernels: k, note } = await makeKernels(choice, threads);
+      if (note && !notes.includes(note)) notes.push(note);
+      made.push(k);
+      (provider as { detail: string }).detail = `float32, ${k.name} kernels`;
+      (provider as { threads: number }).threads = k.name === 'js' ? 1 : threads;
+      return new ScratchEngine(spec, { params: m.params, optimizer: m.optimizer, kernels: k });
+    },
+    close: async () => {
+      for (const k of made.splice(0)) await disposeKernels(k);
+    },
+  };
+  return provider;
+}
+
+function processProvider(ref: EngineRef, proc: EngineProcess, name: string, dtype: EngineDType, threads: number): EngineProvider {
+  const h = proc.hello;
+  return {
+    ref,
+    name,
+    dtype,
+    threads,
+    detail: `${dtype}, ${threads} thread${threads > 1 ? 's' : ''}${h.runtime ? `; ${h.runtime}` : ''}${h.version ? ` (${h.engine} ${h.version})` : ''}`,
+    supports: h.supports,
+    notes: [],
+    open: (spec, m) => ProcessEngine.open(proc, spec, { ...m, dtype, threads, name }),
+    close: () => proc.close(),
+  };
+}
+
+function quote(s: string): string {
+  return /[\s"']/.test(s) ? `"${s}"` : s;
+}
+
+let pythonFound: Map<string, string> = new Map();
+
+/**
+ * The Python that runs the PyTorch adapter: --python, else RNNLAB_PYTHON, else the first of
+ * python3 and /usr/bin/python3 that imports torch and numpy.
+ */
+export function findPython(explicit?: string, onProgress?: (what: string) => void): string {
+  const given = explicit ?? (process.env.RNNLAB_PYTHON || undefined);
+  const key = given ?? '';
+  const cached = pythonFound.get(key);
+  if (cached) return cached;
+  const candidates = given ? [given] : ['python3', '/usr/bin/python3'];
+  const tried: string[] = [];
+  for (const py of candidates) {
+    onProgress?.(`looking for torch in ${py}`);
+    const r = spawnSync(py, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status === 0) {
+      pythonFound.set(key, py);
+      return py;
+    }
+    const why = r.error ? ((r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : r.error.message) : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
+    tried.push(`${py}: ${why}`);
+  }
+  const how = 'install it with apt-get install python3-torch python3-numpy libopenblas0-pthread (Debian), or pip install torch numpy';
+  if (given) throw new InputError(`the PyTorch engine needs a Python that imports torch and numpy; ${tried[0]}; ${how}`);
+  throw new InputError(`the PyTorch engine needs a Python that imports torch and numpy, and none was found (${tried.join('; ')}); ${how}, or name one with --python PATH or RNNLAB_PYTHON`);
+}
+
+/** For tests: forget which Python was found. */
+export function resetPythonCache(): void {
+  pythonFound = new Map();
+}
+
+/**
+ * The file prefix of an engine's parameters, optimizer and state in a checkpoint of a run with
+ * several engines: "tfjs" for any tfjs backend (so a run resumes on another backend), else the name.
+ */
+export function engineFileKey(name: string): string {
+  return name.startsWith('tfjs-') ? 'tfjs' : name.replace(/[^\w.+-]/g, '_');
+}
+
+/** Makes every provider's name unique (the same engine twice gets "#2"). */
+export function uniqueNames(providers: EngineProvider[]): void {
+  const seen = new Map<string, number>();
+  for (const p of providers) {
+    const n = (seen.get(p.name) ?? 0) + 1;
+    seen.set(p.name, n);
+    if (n > 1) p.name = `${p.name}#${n}`;
+  }
+}
+
+// ---- the engine set of a training run ----
+
+export interface EngineSet {
+  engines: Engine[];
+  /** One line per engine: name and what it runs on. */
+  descriptions: string[];
+  backend: string | null;
+  tfjsVersion: string | null;
+  notes: string[];
+  /** Disposes the engines, ends kernel worker threads and engine processes. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens every engine on the same spec, weights and optimizer (train). An engine that cannot run
+ * this model or this optimizer is an error here: a training run needs every engine it was given.
+ */
+export async function createEngines(
+  refs: EngineRef[],
+  spec: ModelSpec,
+  o: { params: NamedParams; optimizer: OptimizerSpec } & ProviderOptions,
+): Promise<EngineSet> {
+  const providers: EngineProvider[] = [];
+  const set: EngineSet = {
+    engines: [],
+    descriptions: [],
+    backend: null,
+    tfjsVersion: null,
+    notes: [],
+    close: async () => {
+      for (const e of set.engines) await e.dispose();
+      for (const p of providers) await p.close();
+    },
+  };
+  try {
+    for (const ref of refs) providers.push(await openProvider(ref, o));
+    uniqueNames(providers);
+    for (const p of providers) {
+      const why = modelUnsupported(spec, p.supports) ?? trainingUnsupported(o.optimizer, p.supports);
+      if (why) throw new InputError(`engine ${p.name} cannot train this model: it does not support ${why}`);
+      const e = await p.open(spec, { params: o.params, optimizer: o.optimizer });
+      set.engines.push(e);
+      set.descriptions.push(`${e.name} (${p.detail})`);
+      set.notes.push(...p.notes);
+      if (p.ref.kind === 'tfjs') {
+        const t = e as unknown as { backend: string; loaded: { version: string } };
+        set.backend = t.backend;
+        set.tfjsVersion = t.loaded.version;
+      }
+    }
+  } catch (e) {
+    await set.close();
+    throw e;
+  }
+  return set;
+}

@@ -1,0 +1,192 @@
+/**
+ * An engine of your own, in process: a JavaScript module that exports `createEngine` (or a
+ * default export) and optionally `supports` (docs/engines.md). What the module's engine answers is
+ * checked here, once, against the spec and the batch (names, sizes, numbers), so a wrong answer is
+ * one line naming the engine and what was wrong, never a crash inside the comparison.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Awaitable, Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
+import { validateBatch } from '../engine.js';
+import { EngineError, InputError } from '../errors.js';
+import { type NamedParams, paramLayout } from '../params.js';
+import type { ModelSpec } from '../spec.js';
+import { type EngineDType, type Supports, parseSupports } from '../supports.js';
+import type { FloatArray } from '../tensor.js';
+import type { OpenOptions } from './process.js';
+
+/** What a module's factory returns: the Engine methods, any of them async; name and detail optional. */
+export interface UserEngine {
+  name?: string;
+  detail?: string;
+  getParams(): Awaitable<NamedParams>;
+  setParams(p: NamedParams): Awaitable<void>;
+  forward(b: Batch): Awaitable<{ output: ArrayLike<number>; finalState: State }>;
+  lossAndGrads(b: Batch, want?: GradRequest): Awaitable<LossAndGrads>;
+  step(b: Batch): Awaitable<{ loss: number; finalState: State }>;
+  optimizerState?(): Awaitable<NamedParams>;
+  setOptimizerState?(s: NamedParams): Awaitable<void>;
+  dispose?(): Awaitable<void>;
+}
+
+export type EngineFactoryFn = (o: { spec: ModelSpec; params: NamedParams; optimizer: OpenOptions['optimizer']; dtype: EngineDType; threads: number; seed: number }) => Awaitable<UserEngine>;
+
+export interface EngineModule {
+  path: string;
+  create: EngineFactoryFn;
+  supports: Required<Supports>;
+}
+
+export async function loadEngineModule(path: string): Promise<EngineModule> {
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new InputError(`${path}: no such file (an engine module)`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new InputError(`${path}: the engine module could not be loaded: ${String((e as Error).message ?? e).split('\n')[0]}`);
+  }
+  const create = (mod.createEngine ?? mod.default) as EngineFactoryFn | undefined;
+  if (typeof create !== 'function') {
+    throw new InputError(`${path}: an engine module must export createEngine({ spec, params, optimizer, dtype, threads }) (or a default function); see docs/engines.md`);
+  }
+  return { path, create, supports: parseSupports(mod.supports, path) };
+}
+
+/** A module's engine behind the Engine interface, its answers checked. */
+export class ModuleEngine implements Engine {
+  readonly supports: Required<Supports>;
+
+  private constructor(
+    private readonly inner: UserEngine,
+    readonly name: string,
+    readonly detail: string,
+    readonly spec: ModelSpec,
+    readonly dtype: EngineDType,
+    mod: EngineModule,
+  ) {
+    this.supports = mod.supports;
+  }
+
+  static async open(mod: EngineModule, spec: ModelSpec, o: OpenOptions & { name?: string }): Promise<ModuleEngine> {
+    let inner: UserEngine;
+    try {
+      inner = await mod.create({ spec, params: o.params, optimizer: o.optimizer, dtype: o.dtype, threads: o.threads, seed: o.seed ?? 0 });
+    } catch (e) {
+      throw wrap(mod.path, 'createEngine', e);
+    }
+    const methods = ['getParams', 'setParams', 'forward', 'lossAndGrads', 'step'] as const;
+    const missing = methods.filter((m) => typeof (inner as unknown as Record<string, unknown>)?.[m] !== 'function');
+    if (missing.length) throw new EngineError(mod.path, `createEngine returned an object without ${missing.join(', ')}`);
+    const name = o.name ?? (typeof inner.name === 'string' && inner.name ? inner.name : mod.path);
+    return new ModuleEngine(inner, name, inner.detail ?? o.dtype, spec, o.dtype, mod);
+  }
+
+  private async call<T>(what: string, f: () => Awaitable<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw wrap(this.name, what, e);
+    }
+  }
+
+  private bad(what: string, message: string): never {
+    throw new EngineError(this.name, `${what} returned ${message}`);
+  }
+
+  private floats(v: unknown, n: number, what: string, op: string): FloatArray {
+    const a = v as ArrayLike<number> | null;
+    if (!a || typeof a !== 'object' || typeof a.length !== 'number') this.bad(op, `no ${what} (expected ${n} numbers)`);
+    if (a.length !== n) this.bad(op, `${what} with ${a.length} values, expected ${n}`);
+    if (this.dtype === 'float64') return a instanceof Float64Array ? a : Float64Array.from(a);
+    return a instanceof Float32Array ? a : Float32Array.from(a);
+  }
+
+  private params(p: unknown, op: string): NamedParams {
+    if (!p || typeof p !== 'object') this.bad(op, 'no named parameters');
+    const t = p as NamedParams;
+    const layout = paramLayout(this.spec);
+    const missing = layout.filter((x) => !t[x.name]).map((x) => x.name);
+    const extra = Object.keys(t).filter((k) => !layout.some((x) => x.name === k));
+    if (missing.length) this.bad(op, `no ${missing.join(', ')}`);
+    if (extra.length) this.bad(op, `unexpected ${extra.join(', ')}`);
+    const out: NamedParams = {};
+    for (const x of layout) {
+      const n = x.shape.reduce((a, b) => a * b, 1);
+      out[x.name] = { dtype: this.dtype === 'float64' ? 'F64' : 'F32', shape: x.shape, data: this.floats(t[x.name]?.data, n, x.name, op) };
+    }
+    return out;
+  }
+
+  private state(s: State | undefined, B: number, op: string, what = 'finalState'): State {
+    const L = this.spec.layers;
+    const n = B * this.spec.hiddenSize;
+    if (!s || !Array.isArray(s.h) || s.h.length !== L) this.bad(op, `no ${what}.h (${L} arrays of ${n})`);
+    const h = s.h.map((a, l) => this.floats(a, n, `${what}.h[${l}]`, op));
+    if (this.spec.cell !== 'lstm') return { h };
+    if (!Array.isArray(s.c) || s.c.length !== L) this.bad(op, `no ${what}.c (${L} arrays of ${n}, lstm)`);
+    return { h, c: s.c.map((a, l) => this.floats(a, n, `${what}.c[${l}]`, op)) };
+  }
+
+  private loss(v: unknown, op: string): number {
+    if (typeof v !== 'number') this.bad(op, `a loss that is not a number (${JSON.stringify(v)})`);
+    return v;
+  }
+
+  async getParams(): Promise<NamedParams> {
+    return this.params(await this.call('getParams', () => this.inner.getParams()), 'getParams');
+  }
+
+  async setParams(p: NamedParams): Promise<void> {
+    await this.call('setParams', () => this.inner.setParams(p));
+  }
+
+  async forward(b: Batch): Promise<{ output: FloatArray; finalState: State }> {
+    validateBatch(this.spec, b, false);
+    const r = await this.call('forward', () => this.inner.forward(b));
+    const n = b.batchSize * (this.spec.returnSequences ? b.seqLen : 1) * this.spec.outputSize;
+    return { output: this.floats(r?.output, n, 'output', 'forward'), finalState: this.state(r?.finalState, b.batchSize, 'forward') };
+  }
+
+  async lossAndGrads(b: Batch, want: GradRequest = {}): Promise<LossAndGrads> {
+    validateBatch(this.spec, b, true);
+    const r = await this.call('lossAndGrads', () => this.inner.lossAndGrads(b, want));
+    const op = 'lossAndGrads';
+    const { batchSize: B, seqLen: T } = b;
+    const out: LossAndGrads = { loss: this.loss(r?.loss, op), grads: this.params(r?.grads, op), finalState: this.state(r?.finalState, B, op) };
+    if (want.inputGrad) out.dx = this.floats(r.dx, B * T * this.spec.inputSize, 'dx', op);
+    if (want.stateGrads) {
+      if (!Array.isArray(r.dh) || r.dh.length !== this.spec.layers) this.bad(op, `no dh (${this.spec.layers} arrays [B, T, H])`);
+      out.dh = r.dh.map((a, l) => this.floats(a, B * T * this.spec.hiddenSize, `dh[${l}]`, op));
+      out.dState = this.state(r.dState, B, op, 'dState');
+    }
+    return out;
+  }
+
+  async step(b: Batch): Promise<StepResult> {
+    validateBatch(this.spec, b, true);
+    const r = await this.call('step', () => this.inner.step(b));
+    return { loss: this.loss(r?.loss, 'step'), finalState: this.state(r?.finalState, b.batchSize, 'step') };
+  }
+
+  async optimizerState(): Promise<NamedParams> {
+    if (!this.inner.optimizerState) throw new EngineError(this.name, 'has no optimizerState() (needed for checkpoints)');
+    return this.call('optimizerState', () => this.inner.optimizerState!());
+  }
+
+  async setOptimizerState(s: NamedParams): Promise<void> {
+    if (!this.inner.setOptimizerState) throw new EngineError(this.name, 'has no setOptimizerState() (needed to resume)');
+    await this.call('setOptimizerState', () => this.inner.setOptimizerState!(s));
+  }
+
+  async dispose(): Promise<void> {
+    await this.inner.dispose?.();
+  }
+}
+
+function wrap(engine: string, what: string, e: unknown): Error {
+  if (e instanceof InputError) return e;
+  const msg = String((e as Error)?.message ?? e).split('\n')[0];
+  return new EngineError(engine, `${what} threw: ${msg}`);
+}

@@ -1,0 +1,440 @@
+/**
+ * An engine in another process, speaking the protocol of docs/engines.md: JSON lines on its
+ * stdin/stdout, one answer per request, in order. `EngineProcess` owns the child (start, hello,
+ * requests with a timeout, the tail of its stderr for messages, shutdown); `ProcessEngine` is one
+ * model on it behind the Engine interface. Whatever goes wrong (not found, exits, garbage on
+ * stdout, wrong answers, a hang) is one EngineError naming the engine and the end of its stderr,
+ * and the child is killed. No child outlives rnnlab: they are killed on exit, Ctrl-C and SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
+import { validateBatch } from '../engine.js';
+import { EngineError, InputError, UnsupportedError } from '../errors.js';
+import type { OptimizerSpec } from '../optimizer.js';
+import { type NamedParams, paramLayout } from '../params.js';
+import { type ModelSpec, specToJSON } from '../spec.js';
+import { type EngineDType, type Supports, parseSupports } from '../supports.js';
+import type { FloatArray } from '../tensor.js';
+import { VERSION } from '../version.js';
+import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
+
+export const PROTOCOL_VERSION = 1;
+export const HELLO_TIMEOUT_MS = 60_000;
+
+/** --engine-timeout, else RNNLAB_ENGINE_TIMEOUT, else 120 s. */
+export function defaultTimeoutMs(): number {
+  const env = process.env.RNNLAB_ENGINE_TIMEOUT;
+  if (env !== undefined && env !== '') {
+    const s = Number(env);
+    if (!(Number.isFinite(s) && s > 0)) throw new InputError(`RNNLAB_ENGINE_TIMEOUT must be a number of seconds > 0 (got "${env}")`);
+    return s * 1000;
+  }
+  return 120_000;
+}
+
+/** Splits a command line on spaces, honouring "double" and 'single' quotes. */
+export function splitCommand(cmd: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  let has = false;
+  for (const ch of cmd) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      has = true;
+    } else if (/\s/.test(ch)) {
+      if (cur || has) out.push(cur);
+      cur = '';
+      has = false;
+    } else cur += ch;
+  }
+  if (quote) throw new InputError(`engine command ${JSON.stringify(cmd)}: unclosed ${quote} quote`);
+  if (cur || has) out.push(cur);
+  if (out.length === 0) throw new InputError('engine command is empty (write --engines "cmd:python3 my_engine.py")');
+  return out;
+}
+
+// ---- every live child, so none outlives rnnlab ----
+
+const live = new Set<EngineProcess>();
+let hooked = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  for (const p of live) p.kill();
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
+function track(p: EngineProcess): void {
+  live.add(p);
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', killAll);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+}
+
+function untrack(p: EngineProcess): void {
+  live.delete(p);
+  if (live.size === 0 && hooked) {
+    hooked = false;
+    process.off('exit', killAll);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function killAll(): void {
+  for (const p of live) p.kill();
+}
+
+/** Ends every engine process still running (the CLI calls it when a command ends, however it ends). */
+export async function closeAllEngineProcesses(): Promise<void> {
+  await Promise.all([...live].map((p) => p.close()));
+}
+
+export interface Hello {
+  engine: string;
+  version: string;
+  runtime: string;
+  supports: Required<Supports>;
+}
+
+interface Pending {
+  id: number;
+  op: string;
+  resolve: (v: Record<string, unknown>) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class EngineProcess {
+  /** The engine's name in messages: the command until the handshake, then the engine's own name. */
+  name: string;
+  hello!: Hello;
+  private readonly child: ChildProcess;
+  private buf = '';
+  private pending: Pending | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private nextId = 1;
+  private stderrTail = '';
+  private failure: EngineError | null = null;
+  private closing = false;
+  private exited = false;
+
+  private constructor(
+    readonly command: string,
+    private readonly timeoutMs: number,
+    env?: Record<string, string>,
+  ) {
+    this.name = command;
+    const argv = splitCommand(command);
+    this.child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    track(this);
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (s: string) => this.onStdout(s));
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (s: string) => {
+      this.stderrTail = (this.stderrTail + s).slice(-4000);
+    });
+    this.child.stdin!.on('error', () => {}); // a child that died: reported by 'exit'
+    this.child.on('error', (e: NodeJS.ErrnoException) => {
+      this.exited = true;
+      this.fail(e.code === 'ENOENT' ? `command not found: ${argv[0]}` : `could not start ${argv[0]}: ${e.message}`);
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = true;
+      untrack(this);
+      // let the last stderr arrive before saying what it was
+      setImmediate(() => {
+        if (!this.closing) this.fail(`exited${signal ? ` on ${signal}` : ` with code ${code}`}${this.pending ? ` while answering "${this.pending.op}"` : ''}`);
+      });
+    });
+  }
+
+  /** Starts the command and does the handshake. */
+  static async start(command: string, o: { timeoutMs?: number; env?: Record<string, string>; name?: string } = {}): Promise<EngineProcess> {
+    const p = new EngineProcess(command, o.timeoutMs ?? defaultTimeoutMs(), o.env);
+    if (o.name) p.name = o.name;
+    try {
+      const a = await p.request('hello', { protocol: PROTOCOL_VERSION, rnnlab: VERSION }, HELLO_TIMEOUT_MS);
+      if (a.protocol !== PROTOCOL_VERSION) throw p.error(`speaks protocol ${JSON.stringify(a.protocol)}; rnnlab speaks ${PROTOCOL_VERSION}`);
+      const engine = typeof a.engine === 'string' && /^[\w.+-]{1,40}$/.test(a.engine) ? a.engine : null;
+      if (!engine) throw p.error(`hello: "engine" must be a short name of letters, digits, . _ + - (got ${JSON.stringify(a.engine)})`);
+      let supports: Required<Supports>;
+      try {
+        supports = parseSupports(a.supports, 'hello');
+      } catch (e) {
+        throw p.error((e as Error).message);
+      }
+      p.hello = { engine, version: String(a.version ?? ''), runtime: String(a.runtime ?? ''), supports };
+      if (!o.name) p.name = engine;
+      return p;
+    } catch (e) {
+      p.kill();
+      throw e;
+    }
+  }
+
+  /** One request; requests are sent one at a time, in order. */
+  request(op: string, fields: Record<string, unknown> = {}, timeoutMs = this.timeoutMs): Promise<Record<string, unknown>> {
+    const run = (): Promise<Record<string, unknown>> =>
+      new Promise((resolve, reject) => {
+        if (this.failure) return reject(this.failure);
+        const id = this.nextId++;
+        const timer = setTimeout(() => this.fail(`did not answer "${op}" within ${timeoutMs / 1000} s (raise --engine-timeout or RNNLAB_ENGINE_TIMEOUT)`), timeoutMs);
+        this.pending = { id, op, resolve, reject, timer };
+        this.child.stdin!.write(JSON.stringify({ id, op, ...fields }) + '\n');
+      });
+    const r = this.chain.then(run, run);
+    this.chain = r.catch(() => {});
+    return r;
+  }
+
+  /** An EngineError naming this engine, with the end of its stderr. */
+  error(message: string): EngineError {
+    const tail = this.stderrTail
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(-3)
+      .join(' | ');
+    return new EngineError(this.name, `${message}${tail ? `; its stderr ends: ${tail.slice(-600)}` : ' (nothing on its stderr)'}`);
+  }
+
+  private fail(message: string): void {
+    if (this.failure) return;
+    this.failure = this.error(message);
+    this.kill();
+    if (this.pending) {
+      clearTimeout(this.pending.timer);
+      this.pending.reject(this.failure);
+      this.pending = null;
+    }
+  }
+
+  private onStdout(s: string): void {
+    this.buf += s;
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl).trim();
+      this.buf = this.buf.slice(nl + 1);
+      if (line) this.onLine(line);
+    }
+  }
+
+  private onLine(line: string): void {
+    if (this.failure) return;
+    let a: Record<string, unknown>;
+    try {
+      a = JSON.parse(line);
+      if (!a || typeof a !== 'object' || Array.isArray(a)) throw new Error('not an object');
+    } catch {
+      this.fail(`printed to stdout what is not protocol: ${JSON.stringify(line.slice(0, 80))} (people's output belongs on stderr)`);
+      return;
+    }
+    const p = this.pending;
+    if (!p) {
+      this.fail(`answered when nothing was asked: ${JSON.stringify(line.slice(0, 80))}`);
+      return;
+    }
+    if (a.id !== p.id) {
+      this.fail(`answered id ${JSON.stringify(a.id)} to request ${p.id} ("${p.op}")`);
+      return;
+    }
+    clearTimeout(p.timer);
+    this.pending = null;
+    if (a.ok === true) p.resolve(a);
+    else if (typeof a.unsupported === 'string') p.reject(new UnsupportedError(this.name, a.unsupported));
+    else if (typeof a.error === 'string') p.reject(this.error(`failed in "${p.op}": ${a.error.split('\n')[0]}`));
+    else p.reject(this.error(`answered "${p.op}" with neither "ok": true, "error" nor "unsupported"`));
+  }
+
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+    untrack(this);
+  }
+
+  /** Asks it to shut down; kills it if it has not exited within 2 s. */
+  async close(): Promise<void> {
+    if (this.exited) return;
+    this.closing = true;
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+    if (!this.failure) {
+      try {
+        this.child.stdin!.write(JSON.stringify({ id: this.nextId++, op: 'shutdown' }) + '\n');
+        this.child.stdin!.end();
+      } catch {
+        /* already gone */
+      }
+    }
+    const timer = setTimeout(() => this.kill(), 2000);
+    await gone;
+    clearTimeout(timer);
+    untrack(this);
+  }
+}
+
+export interface OpenOptions {
+  params: NamedParams;
+  optimizer: OptimizerSpec;
+  dtype: EngineDType;
+  threads: number;
+  seed?: number;
+}
+
+/** One model on an engine process. */
+export class ProcessEngine implements Engine {
+  readonly name: string;
+  readonly detail: string;
+  readonly supports: Required<Supports>;
+  private readonly H: number;
+
+  private constructor(
+    private readonly proc: EngineProcess,
+    readonly spec: ModelSpec,
+    readonly dtype: EngineDType,
+    detail: string,
+    name?: string,
+  ) {
+    this.name = name ?? proc.name;
+    this.detail = detail;
+    this.supports = proc.hello.supports;
+    this.H = spec.hiddenSize;
+  }
+
+  /** Sends `init`: the model, its weights and optimizer replace whatever the process held. */
+  static async open(proc: EngineProcess, spec: ModelSpec, o: OpenOptions & { name?: string }): Promise<ProcessEngine> {
+    const a = await proc.request('init', {
+      spec: specToJSON(spec),
+      dtype: o.dtype,
+      optimizer: o.optimizer,
+      params: encodeTensors(o.params, o.dtype),
+      threads: o.threads,
+      seed: o.seed ?? 0,
+    });
+    const own = typeof a.detail === 'string' && a.detail ? a.detail : `${o.dtype}`;
+    const runtime = proc.hello.runtime ? `; ${proc.hello.runtime}` : '';
+    return new ProcessEngine(proc, spec, o.dtype, `${own}${runtime}`, o.name);
+  }
+
+  private bad(op: string, e: unknown): never {
+    if (e instanceof EngineError || e instanceof UnsupportedError) throw e;
+    throw this.proc.error(`answered "${op}" wrongly: ${(e as Error).message}`);
+  }
+
+  private batch(b: Batch): Record<string, unknown> {
+    const s = this.spec;
+    return encodeBatch(b, s.inputSize, s.input === 'tokens', s.outputSize, s.returnSequences, this.H, this.dtype);
+  }
+
+  private params(v: unknown, what: string): NamedParams {
+    const t = decodeNamed(v, what);
+    const layout = paramLayout(this.spec);
+    const missing = layout.filter((p) => !t[p.name]).map((p) => p.name);
+    const extra = Object.keys(t).filter((k) => !layout.some((p) => p.name === k));
+    if (missing.length || extra.length) {
+      throw new Error(`${what}: ${[missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `unexpected ${extra.join(', ')}` : ''].filter(Boolean).join('; ')}`);
+    }
+    const out: NamedParams = {};
+    for (const p of layout) {
+      const x = decodeTensor(v && (v as Record<string, unknown>)[p.name], `${what}["${p.name}"]`, p.shape);
+      out[p.name] = { dtype: this.dtype === 'float64' ? 'F64' : 'F32', shape: p.shape, data: floats(x, this.dtype) };
+    }
+    return out;
+  }
+
+  private state(v: unknown, what: string, B: number): State {
+    return decodeState(v, what, this.spec.layers, B, this.H, this.spec.cell === 'lstm', this.dtype);
+  }
+
+  private outputShape(b: Batch): number[] {
+    return this.spec.returnSequences ? [b.batchSize, b.seqLen, this.spec.outputSize] : [b.batchSize, this.spec.outputSize];
+  }
+
+  async getParams(): Promise<NamedParams> {
+    const a = await this.proc.request('get_params');
+    try {
+      return this.params(a.params, 'params');
+    } catch (e) {
+      this.bad('get_params', e);
+    }
+  }
+
+  async setParams(p: NamedParams): Promise<void> {
+    await this.proc.request('set_params', { params: encodeTensors(p, this.dtype) });
+  }
+
+  async forward(b: Batch): Promise<{ output: FloatArray; finalState: State; ms?: number }> {
+    validateBatch(this.spec, b, false);
+    const a = await this.proc.request('forward', { batch: this.batch({ ...b, y: undefined }) });
+    try {
+      return {
+        output: floats(decodeTensor(a.output, 'output', this.outputShape(b)), this.dtype),
+        finalState: this.state(a.final_state, 'final_state', b.batchSize),
+        ...msOf(a),
+      };
+    } catch (e) {
+      this.bad('forward', e);
+    }
+  }
+
+  async lossAndGrads(b: Batch, want: GradRequest = {}): Promise<LossAndGrads> {
+    validateBatch(this.spec, b, true);
+    const a = await this.proc.request('loss_and_grads', { batch: this.batch(b), input_grad: !!want.inputGrad, state_grads: !!want.stateGrads });
+    try {
+      const { batchSize: B, seqLen: T } = b;
+      const out: LossAndGrads = { loss: lossOf(a.loss), grads: this.params(a.grads, 'grads'), finalState: this.state(a.final_state, 'final_state', B) };
+      if (want.inputGrad) out.dx = floats(decodeTensor(a.dx, 'dx', [B, T, this.spec.inputSize]), this.dtype);
+      if (want.stateGrads) {
+        if (!Array.isArray(a.dh) || a.dh.length !== this.spec.layers) throw new Error(`dh must hold ${this.spec.layers} tensor(s) [${B}, ${T}, ${this.H}]`);
+        out.dh = a.dh.map((t, l) => floats(decodeTensor(t, `dh[${l}]`, [B, T, this.H]), this.dtype));
+        out.dState = this.state(a.d_state, 'd_state', B);
+      }
+      return out;
+    } catch (e) {
+      this.bad('loss_and_grads', e);
+    }
+  }
+
+  async step(b: Batch): Promise<StepResult> {
+    validateBatch(this.spec, b, true);
+    const a = await this.proc.request('step', { batch: this.batch(b) });
+    try {
+      return { loss: lossOf(a.loss), finalState: this.state(a.final_state, 'final_state', b.batchSize), ...msOf(a) };
+    } catch (e) {
+      this.bad('step', e);
+    }
+  }
+
+  async optimizerState(): Promise<NamedParams> {
+    const a = await this.proc.request('get_optimizer_state');
+    try {
+      return decodeNamed(a.state, 'state');
+    } catch (e) {
+      this.bad('get_optimizer_state', e);
+    }
+  }
+
+  async setOptimizerState(s: NamedParams): Promise<void> {
+    await this.proc.request('set_optimizer_state', { state: encodeTensors(s, this.dtype) });
+  }
+
+  dispose(): void {
+    // the model lives as long as its process; the provider closes the process
+  }
+}
+
+function lossOf(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (v === null || v === 'NaN') return NaN; // JSON has no NaN; Python's json writes NaN, which JSON.parse rejects, so engines may send null
+  throw new Error(`loss must be a number (got ${JSON.stringify(v)})`);
+}
+
+function msOf(a: Record<string, unknown>): { ms?: number } {
+  return typeof a.ms === 'number' && Number.isFinite(a.ms) && a.ms >= 0 ? { ms: a.ms } : {};
+}

@@ -1,0 +1,147 @@
+/**
+ * What an engine supports (docs/engines.md, "The handshake's supports"): the model variants, batch
+ * features, dtypes, optimizers and extra gradients it can do. An absent field means only the
+ * plainest choice, so an engine that claims nothing is asked for nothing it cannot do. rnnlab
+ * checks a model against this before it creates the engine, and skips with a note instead of
+ * sending what the engine did not claim.
+ */
+import type { Batch } from './engine.js';
+import { InputError } from './errors.js';
+import { OPTIMIZERS, type OptimizerName, type OptimizerSpec } from './optimizer.js';
+import { CELLS, type CellType, type ModelSpec } from './spec.js';
+
+export type EngineDType = 'float32' | 'float64';
+
+export interface Supports {
+  cells?: CellType[];
+  activations?: ModelSpec['activation'][];
+  recurrentActivations?: ModelSpec['recurrentActivation'][];
+  gruResetAfter?: boolean[];
+  input?: ModelSpec['input'][];
+  returnSequences?: boolean[];
+  losses?: ModelSpec['loss'][];
+  lossReductions?: ModelSpec['lossReduction'][];
+  maxLayers?: number;
+  mask?: boolean;
+  carriedState?: boolean;
+  /** Preferred first. */
+  dtypes?: EngineDType[];
+  optimizers?: OptimizerName[];
+  clipping?: boolean;
+  inputGrad?: boolean;
+  stateGrads?: boolean;
+  optimizerState?: boolean;
+}
+
+/** Everything: the built-in engines. */
+export const FULL_SUPPORT: Required<Supports> = {
+  cells: [...CELLS],
+  activations: ['tanh', 'relu'],
+  recurrentActivations: ['sigmoid', 'hardSigmoid'],
+  gruResetAfter: [false, true],
+  input: ['dense', 'tokens'],
+  returnSequences: [true, false],
+  losses: ['softmaxCrossEntropy', 'mse'],
+  lossReductions: ['mean', 'sumOverTime'],
+  maxLayers: Infinity,
+  mask: true,
+  carriedState: true,
+  dtypes: ['float32', 'float64'],
+  optimizers: [...OPTIMIZERS],
+  clipping: true,
+  inputGrad: true,
+  stateGrads: true,
+  optimizerState: true,
+};
+
+/** What an absent field means. */
+const ABSENT: Required<Supports> = {
+  cells: [...CELLS],
+  activations: ['tanh'],
+  recurrentActivations: ['sigmoid'],
+  gruResetAfter: [false],
+  input: ['dense'],
+  returnSequences: [true, false],
+  losses: ['softmaxCrossEntropy', 'mse'],
+  lossReductions: ['mean'],
+  maxLayers: Infinity,
+  mask: false,
+  carriedState: false,
+  dtypes: ['float64'],
+  optimizers: [],
+  clipping: false,
+  inputGrad: false,
+  stateGrads: false,
+  optimizerState: false,
+};
+
+const LISTS: Record<string, readonly unknown[]> = {
+  cells: CELLS,
+  activations: ['tanh', 'relu'],
+  recurrentActivations: ['sigmoid', 'hardSigmoid'],
+  gruResetAfter: [false, true],
+  input: ['dense', 'tokens'],
+  returnSequences: [true, false],
+  losses: ['softmaxCrossEntropy', 'mse'],
+  lossReductions: ['mean', 'sumOverTime'],
+  dtypes: ['float32', 'float64'],
+  optimizers: OPTIMIZERS,
+};
+const FLAGS = ['mask', 'carriedState', 'clipping', 'inputGrad', 'stateGrads', 'optimizerState'];
+
+/** Reads a `supports` object (from a handshake or a module) strictly, filling the absent fields. */
+export function parseSupports(raw: unknown, where: string): Required<Supports> {
+  if (raw === undefined || raw === null) return { ...ABSENT };
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`${where}: "supports" must be an object`);
+  const out = { ...ABSENT } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (k in LISTS) {
+      if (!Array.isArray(v) || v.some((x) => !LISTS[k].includes(x))) {
+        throw new InputError(`${where}: supports.${k} must be a list of ${LISTS[k].map((x) => JSON.stringify(x)).join(', ')} (got ${JSON.stringify(v)})`);
+      }
+      out[k] = v;
+    } else if (FLAGS.includes(k)) {
+      if (typeof v !== 'boolean') throw new InputError(`${where}: supports.${k} must be true or false (got ${JSON.stringify(v)})`);
+      out[k] = v;
+    } else if (k === 'maxLayers') {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new InputError(`${where}: supports.maxLayers must be an integer >= 1 (got ${JSON.stringify(v)})`);
+      out[k] = v;
+    } else {
+      throw new InputError(`${where}: unknown field supports.${k} (known: ${[...Object.keys(LISTS), ...FLAGS, 'maxLayers'].join(', ')})`);
+    }
+  }
+  if ((out.dtypes as string[]).length === 0) throw new InputError(`${where}: supports.dtypes is empty`);
+  return out as unknown as Required<Supports>;
+}
+
+const list = (v: readonly unknown[]): string => v.map(String).join(', ');
+
+/** Why this engine cannot run this model (null when it can). */
+export function modelUnsupported(spec: ModelSpec, s: Required<Supports>): string | null {
+  if (!s.cells.includes(spec.cell)) return `${spec.cell} cells (it supports ${list(s.cells)})`;
+  if (spec.cell === 'rnn' && !s.activations.includes(spec.activation)) return `rnn activation ${spec.activation} (it supports ${list(s.activations)})`;
+  if (spec.cell !== 'rnn' && !s.recurrentActivations.includes(spec.recurrentActivation)) {
+    return `${spec.recurrentActivation} gates (it supports ${list(s.recurrentActivations)})`;
+  }
+  if (spec.cell === 'gru' && !s.gruResetAfter.includes(spec.gruResetAfter)) return `reset-${spec.gruResetAfter ? 'after' : 'before'} GRUs`;
+  if (!s.input.includes(spec.input)) return `${spec.input} input`;
+  if (!s.returnSequences.includes(spec.returnSequences)) return spec.returnSequences ? 'many-to-many models' : 'many-to-one models';
+  if (!s.losses.includes(spec.loss)) return `the ${spec.loss} loss`;
+  if (!s.lossReductions.includes(spec.lossReduction)) return `loss reduction ${spec.lossReduction}`;
+  if (spec.layers > s.maxLayers) return `${spec.layers} layers (at most ${s.maxLayers})`;
+  return null;
+}
+
+/** Why this engine cannot take this batch (masks, carried state), or null. */
+export function batchUnsupported(b: Batch, s: Required<Supports>): string | null {
+  if (b.mask && !s.mask) return 'masks';
+  if (b.initialState && !s.carriedState) return 'a carried initial state';
+  return null;
+}
+
+/** Why this engine cannot train with this optimizer (null when it can). */
+export function trainingUnsupported(o: OptimizerSpec, s: Required<Supports>): string | null {
+  if (!s.optimizers.includes(o.name)) return s.optimizers.length ? `the ${o.name} optimizer (it supports ${list(s.optimizers)})` : 'training (no optimizer)';
+  if ((o.clipValue !== undefined || o.clipNorm !== undefined) && !s.clipping) return 'gradient clipping';
+  return null;
+}
