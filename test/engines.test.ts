@@ -1,0 +1,141 @@
+/**
+ * Engines by name and the out-of-process protocol's faults. A deliberately faulty engine
+ * (fixtures/engines/faulty.mjs, in Node so that no Python is needed) fails in one way per test;
+ * each must be one line naming the engine (with the end of its stderr where it said something),
+ * exit code 2, and no process left behind.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parseEngineList } from '../src/engines/index.js';
+import { splitCommand } from '../src/engines/process.js';
+import { decodeTensor, encodeArray } from '../src/engines/wire.js';
+import { parseSupports } from '../src/supports.js';
+import { CLI, ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
+
+const FAULTY = join(ROOT, 'test', 'fixtures', 'engines', 'faulty.mjs');
+const faulty = (mode: string): string => `cmd:${process.execPath} ${FAULTY} ${mode}`;
+const small = ['--cell', 'rnn', '--hidden', '4', '--input', '3', '--output', '4', '--seq', '6', '--batch', '3', '--steps', '2'];
+
+/** Running (a zombie that nobody reaped, as in a container without an init, counts as ended). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = `/proc/${pid}/stat`;
+  return !(existsSync(stat) && /^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8')));
+}
+
+describe('engine names', () => {
+  test('lists split on commas; a cmd: engine is one whole value; both is scratch and tfjs', () => {
+    expect(parseEngineList(['scratch,tfjs-wasm', 'pytorch-f64'])).toEqual([
+      { kind: 'scratch', dtype: 'float32' },
+      { kind: 'tfjs', backend: 'wasm' },
+      { kind: 'pytorch', dtype: 'float64' },
+    ]);
+    expect(parseEngineList(['cmd:python3 x.py --a 1,2', './mine.js', 'both'], 'cpu')).toEqual([
+      { kind: 'cmd', command: 'python3 x.py --a 1,2' },
+      { kind: 'module', path: './mine.js' },
+      { kind: 'scratch', dtype: 'float32' },
+      { kind: 'tfjs', backend: 'cpu' },
+    ]);
+    expect(() => parseEngineList(['scratch,jax'])).toThrow(/unknown engine "jax"/);
+  });
+
+  test('commands split on spaces with quotes', () => {
+    expect(splitCommand(`python3 "my dir/eng.py" --name 'a b'`)).toEqual(['python3', 'my dir/eng.py', '--name', 'a b']);
+    expect(() => splitCommand('python3 "x.py')).toThrow(/unclosed/);
+  });
+
+  test('tensors round-trip through the wire format; a wrong size or shape is named', () => {
+    const a = Float64Array.from([1.5, -2, 3e-300, Math.PI, 0, 7]);
+    const t = encodeArray(a, [2, 3]);
+    expect(t.dtype).toBe('F64');
+    expect(Array.from(decodeTensor(t, 'x', [2, 3]).data)).toEqual(Array.from(a));
+    const f = encodeArray(a, [2, 3], 'float32');
+    expect(f.dtype).toBe('F32');
+    expect(Array.from(decodeTensor(f, 'x').data)).toEqual(Array.from(Float32Array.from(a)));
+    expect(() => decodeTensor(t, 'output', [3, 2])).toThrow(/output has shape \[2, 3\], expected \[3, 2\]/);
+    expect(() => decodeTensor({ ...t, shape: [7] }, 'output')).toThrow(/48 bytes of data, but F64 \[7\] needs 56/);
+    expect(() => decodeTensor({ dtype: 'F16', shape: [1], data: '' }, 'output')).toThrow(/not a tensor/);
+  });
+
+  test('supports: absent fields mean the plainest model; unknown fields and values are refused', () => {
+    const s = parseSupports({ cells: ['lstm'] }, 'hello');
+    expect(s.cells).toEqual(['lstm']);
+    expect(s.mask).toBe(false);
+    expect(s.optimizers).toEqual([]);
+    expect(s.dtypes).toEqual(['float64']);
+    expect(() => parseSupports({ cells: ['transformer'] }, 'hello')).toThrow(/supports.cells must be a list of "rnn", "lstm", "gru"/);
+    expect(() => parseSupports({ masks: true }, 'hello')).toThrow(/unknown field supports.masks/);
+  });
+});
+
+describe('faults of an engine in another process', () => {
+  test('a command that is not found', () => {
+    expectOneLineError(rnnlab(['check', ...small, '--engines', 'cmd:no-such-engine-xyz --flag']), /engine no-such-engine-xyz --flag: command not found: no-such-engine-xyz/, expect);
+  });
+
+  test('an engine that exits early: its stderr is quoted', () => {
+    const r = rnnlab(['check', ...small, '--engines', faulty('exit-forward')]);
+    expectOneLineError(r, /engine faulty: exited with code 1 while answering "forward"; its stderr ends: .*IndexError: index 5 is out of bounds/, expect);
+  });
+
+  test('an engine that prints what is not protocol to stdout', () => {
+    expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('garbage-init')]), /engine faulty: printed to stdout what is not protocol: "loading weights\.\.\. done"/, expect);
+  });
+
+  test('an engine that answers with the wrong shape, the wrong id, an error, an old protocol or a bad handshake', () => {
+    expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('wrong-shape')]), /engine faulty: answered "forward" wrongly: output has shape \[3, 4\], expected \[3, 6, 4\]/, expect);
+    expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('wrong-id')]), /engine faulty: answered id \d+ to request \d+ \("init"\)/, expect);
+    expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('error-forward')]), /engine faulty: failed in "forward": shapes \(3,4\) and \(5,4\) not aligned/, expect);
+    expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('old-protocol')]), /speaks protocol 0; rnnlab speaks 1/, expect);
+    expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('bad-supports')]), /hello: supports.cells must be a list/, expect);
+  });
+
+  test('an engine that hangs: the timeout ends it, and it is not left running', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnlab-faulty-'));
+    const pidFile = join(dir, 'pid');
+    const r = rnnlab(['check', ...small, '--engines', faulty('hang-init'), '--engine-timeout', '1'], { env: { FAULTY_PID_FILE: pidFile } });
+    expectOneLineError(r, /engine faulty: did not answer "init" within 1 s/, expect);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(pid)).toBe(false);
+  });
+
+  test('Ctrl-C ends the engine processes with rnnlab (exit 130)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnlab-faulty-'));
+    const pidFile = join(dir, 'pid');
+    const child = spawn(process.execPath, [CLI, 'check', ...small, '--engines', faulty('hang-init')], { env: { ...process.env, FAULTY_PID_FILE: pidFile }, stdio: 'ignore' });
+    const t0 = Date.now();
+    while (!existsSync(pidFile) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(pid)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300)); // the handshake is done and init is waiting
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGINT');
+    });
+    expect(code).toBe(130);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
+  });
+
+  test('what an engine does not support is skipped with a note, not a crash', () => {
+    // it claims rnn only: an lstm check leaves it out and says why
+    const lstm = rnnlab(['check', ...small, '--cell', 'lstm', '--engines', `scratch`, '--engines', faulty('ok'), '--no-tfjs']);
+    expect(lstm.code, lstm.stderr).toBe(0);
+    expect(lstm.stdout).toMatch(/faulty +skipped: .*it does not support lstm cells \(it supports rnn\)/);
+    expect(lstm.stdout).toMatch(/left out\n {2}faulty: the whole check, because it does not support lstm cells/);
+    expect(lstm.stdout).toMatch(/verdict: PASS/);
+    // alone, nothing is left to check: a clear error
+    expectOneLineError(rnnlab(['check', ...small, '--cell', 'lstm', '--engines', faulty('ok')]), /no engine under test can run this check \(faulty: it does not support lstm cells/, expect);
+    // "unsupported" answered at run time
+    const rt = rnnlab(['check', ...small, '--engines', 'scratch', '--engines', faulty('unsupported-forward')]);
+    expect(rt.code, rt.stderr).toBe(0);
+    expect(rt.stdout).toMatch(/faulty: the whole check, because it does not support this batch size/);
+  });
+});
