@@ -244,7 +244,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
         kernelSets.push(kernels);
         const e = scratchUnderTest(spec, params, o.optimizer, kernels, o.fault);
         engines.push(e);
-        described.push({ name: e.name, role: 'under test', detail: `float32, ${kernels.name} kernels${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: note ? [note] : [] });
+        described.push({ name: e.name, role: 'under test', detail: `float32, ${kernels.name} kernels, ${threadsOf(kernels, o.threads)}${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: note ? [note] : [] });
         continue;
       }
       const p = await openProvider(ref, { threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
@@ -261,7 +261,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       engines.push(e);
       if (ref.kind === 'tfjs') backend = (e as unknown as { backend: string }).backend;
       limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads };
-      described.push({ name: e.name, role: 'under test', detail: p.detail, notes: p.notes });
+      described.push({ name: e.name, role: 'under test', detail: e.detail ?? p.detail, notes: p.notes });
     }
     described.push({ name: reference.name, role: 'reference', detail: 'float64', notes: [] });
     if (engines.length === 0) {
@@ -309,4 +309,9 @@ export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, opti
     written.push(path);
   }
   return written;
+}
+
+function threadsOf(k: Kernels, asked?: number): string {
+  const t = k.name === 'js' ? 1 : (asked ?? defaultThreads());
+  return `${t} thread${t > 1 ? 's' : ''}`;
 }

@@ -200,8 +200,8 @@ function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: 
       const { kernels: k, note } = await makeKernels(choice, threads);
       if (note && !notes.includes(note)) notes.push(note);
       made.push(k);
-      (provider as { detail: string }).detail = `float32, ${k.name} kernels`;
       (provider as { threads: number }).threads = k.name === 'js' ? 1 : threads;
+      (provider as { detail: string }).detail = `float32, ${k.name} kernels, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}`;
       return new ScratchEngine(spec, { params: m.params, optimizer: m.optimizer, kernels: k });
     },
     close: async () => {
@@ -218,7 +218,7 @@ function processProvider(ref: EngineRef, proc: EngineProcess, name: string, dtyp
     name,
     dtype,
     threads,
-    detail: `${dtype}, ${threads} thread${threads > 1 ? 's' : ''}${h.runtime ? `; ${h.runtime}` : ''}${h.version ? ` (${h.engine} ${h.version})` : ''}`,
+    detail: `${dtype}, ${threads} thread${threads > 1 ? 's' : ''}${h.runtime ? `; ${h.runtime}` : ''}`,
     supports: h.supports,
     notes: [],
     open: (spec, m) => ProcessEngine.open(proc, spec, { ...m, dtype, threads, name }),
@@ -323,7 +323,7 @@ export async function createEngines(
       if (why) throw new InputError(`engine ${p.name} cannot train this model: it does not support ${why}`);
       const e = await p.open(spec, { params: o.params, optimizer: o.optimizer });
       set.engines.push(e);
-      set.descriptions.push(`${e.name} (${p.detail})`);
+      set.descriptions.push(`${e.name} (${e.detail ?? p.detail})`);
       set.notes.push(...p.notes);
       if (p.ref.kind === 'tfjs') {
         const t = e as unknown as { backend: string; loaded: { version: string } };

@@ -1,0 +1,453 @@
+"""
+rnnlab's PyTorch engine (docs/engines.md): the protocol through rnnlab_engine.py, the model in torch.
+
+Parameters live in PyTorch's layout, as the parameters of an nn.RNN / nn.LSTM / nn.GRU module
+(weight_ih_l{k} [G*H, in], weight_hh_l{k} [G*H, H], bias_ih_l{k}, bias_hh_l{k}; gate blocks
+i,f,g,o for the LSTM and r,z,n for the GRU) plus the head as nn.Linear's weight [O, H] and bias [O].
+rnnlab's canonical (Keras) layout is converted at the boundary only: set/get params, gradients and
+optimizer state. The canonical RNN/LSTM has one bias, so bias_hh stays at zero and is not trained.
+
+Two ways through a batch:
+  - the module itself (nn.RNN, nn.LSTM, nn.GRU) where it computes rnnlab's function: no mask, no
+    per-step gradients, sigmoid gates, and for the GRU the reset-after form;
+  - the same cells written with torch ops in a loop over time, with autograd, for the rest:
+    masks (a masked step keeps the state), hardSigmoid gates, the reset-before GRU (tfjs's), and
+    per-step gradients dLoss/dh_t (each h_t keeps its gradient).
+The optimizers are tfjs's formulas written out in torch in scratch/optim.ts's order of operations
+(torch.optim's Adam and RMSprop place epsilon differently).
+"""
+import os
+import platform
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from rnnlab_engine import Unsupported, serve  # noqa: E402
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def blas_name():
+    """Which BLAS this process loaded (Debian's torch calls libblas.so.3, an alternative)."""
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.split()[-1]
+                if "blas" in os.path.basename(p).lower():
+                    libs.add(os.path.realpath(p))
+    except OSError:
+        return "BLAS unknown"
+    if any("openblas" in p for p in libs):
+        kind = "pthread" if any("pthread" in p for p in libs) else "openmp" if any("openmp" in p for p in libs) else ""
+        return "OpenBLAS" + (" (%s)" % kind if kind else "")
+    if any("mkl" in p for p in libs):
+        return "MKL"
+    if any("blis" in p for p in libs):
+        return "BLIS"
+    if libs:
+        return "reference BLAS (slow: install libopenblas0-pthread)"
+    return "torch's own BLAS"
+
+
+def pt_order(cell):
+    """PyTorch gate block k holds canonical block ORDER[k] (GRU: r,z,n <- z,r,h)."""
+    return [1, 0, 2] if cell == "gru" else list(range(GATES[cell]))
+
+
+def to_pt_blocks(a, H, order):
+    """Canonical [.., G*H] columns -> PyTorch block order along the last axis."""
+    return np.concatenate([a[..., k * H:(k + 1) * H] for k in order], axis=-1)
+
+
+def from_pt_blocks(a, H, order):
+    out = np.empty_like(a)
+    for k, src in enumerate(order):
+        out[..., src * H:(src + 1) * H] = a[..., k * H:(k + 1) * H]
+    return out
+
+
+def hard_sigmoid(x):
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
+class TorchEngine:
+    def init(self, spec, dtype, optimizer, params, threads, seed):
+        torch.set_num_threads(max(1, int(threads)))
+        torch.manual_seed(seed)
+        self.spec = s = spec
+        self.dtype = torch.float64 if dtype == "float64" else torch.float32
+        self.np_dtype = np.float64 if dtype == "float64" else np.float32
+        self.opt = optimizer
+        self.cell = s["cell"]
+        self.H = s["hiddenSize"]
+        self.L = s["layers"]
+        self.G = GATES[self.cell]
+        self.order = pt_order(self.cell)
+        self.reset_after = self.cell == "gru" and s["gruResetAfter"]
+        self.gate = torch.sigmoid if s["recurrentActivation"] == "sigmoid" else hard_sigmoid
+        self.act = torch.tanh if s["activation"] == "tanh" else torch.relu
+        in0 = s["inputSize"]
+        kw = dict(input_size=in0, hidden_size=self.H, num_layers=self.L, batch_first=True, dtype=self.dtype)
+        if self.cell == "rnn":
+            self.rnn = torch.nn.RNN(nonlinearity=s["activation"], **kw)
+        elif self.cell == "lstm":
+            self.rnn = torch.nn.LSTM(**kw)
+        else:
+            self.rnn = torch.nn.GRU(**kw)
+        self.head = torch.nn.Linear(self.H, s["outputSize"], dtype=self.dtype)
+        # bias_hh is trained only by the reset-after GRU (canonical bias row 1)
+        for l in range(self.L):
+            if not self.reset_after:
+                b = getattr(self.rnn, "bias_hh_l%d" % l)
+                b.requires_grad_(False)
+        self.set_params(params)
+        self.trainable = [(n, p) for n, p in self.named() if p.requires_grad]
+        self.slots = {"sgd": [], "momentum": ["v"], "adam": ["m", "v"], "rmsprop": ["ms", "mom"], "adagrad": ["acc"]}[optimizer["name"]]
+        self.state = {slot: {n: torch.full_like(p, optimizer["initialAccumulatorValue"] if slot == "acc" else 0.0) for n, p in self.trainable} for slot in self.slots}
+        self.iterations = 0
+        fast = self.fast_ok(False, False)
+        kind = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}[self.cell]
+        how = kind if fast else "torch-ops %s" % self.cell.upper()
+        if not fast and self.cell == "gru" and not self.reset_after:
+            how += " (reset-before)"
+        if not fast and s["recurrentActivation"] == "hardSigmoid":
+            how += " (hardSigmoid gates)"
+        if fast:
+            how += " (torch-ops loop for masks and per-step gradients)"
+        return "%s, %s, %d thread%s" % (how, dtype, torch.get_num_threads(), "s" if torch.get_num_threads() > 1 else "")
+
+    # ---- parameters: canonical <-> PyTorch layout ----
+
+    def named(self):
+        """(pytorch name, tensor) of every stored tensor, bias_hh included."""
+        out = []
+        for l in range(self.L):
+            for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                out.append(("%s_l%d" % (k, l), getattr(self.rnn, "%s_l%d" % (k, l))))
+        out.append(("head.weight", self.head.weight))
+        out.append(("head.bias", self.head.bias))
+        return out
+
+    def expected(self):
+        s, H, G = self.spec, self.H, self.G
+        out = {}
+        for l in range(self.L):
+            n_in = s["inputSize"] if l == 0 else H
+            out["layers.%d.kernel" % l] = (n_in, G * H)
+            out["layers.%d.recurrentKernel" % l] = (H, G * H)
+            out["layers.%d.bias" % l] = (2, G * H) if self.reset_after else (G * H,)
+        out["head.kernel"] = (H, s["outputSize"])
+        out["head.bias"] = (s["outputSize"],)
+        return out
+
+    def canonical_to_pt(self, p):
+        """Canonical arrays -> {pytorch name: array}."""
+        want = self.expected()
+        missing = [n for n in want if n not in p]
+        extra = [n for n in p if n not in want]
+        bad = ["%s has shape %s, expected %s" % (n, list(p[n].shape), list(want[n])) for n in want if n in p and tuple(p[n].shape) != want[n]]
+        if missing or extra or bad:
+            raise ValueError("; ".join(x for x in ["missing " + ", ".join(missing) if missing else "", "unexpected " + ", ".join(extra) if extra else ""] + bad if x))
+        H, o = self.H, self.order
+        out = {}
+        for l in range(self.L):
+            out["weight_ih_l%d" % l] = to_pt_blocks(p["layers.%d.kernel" % l], H, o).T
+            out["weight_hh_l%d" % l] = to_pt_blocks(p["layers.%d.recurrentKernel" % l], H, o).T
+            b = p["layers.%d.bias" % l]
+            if self.reset_after:
+                out["bias_ih_l%d" % l] = to_pt_blocks(b[0], H, o)
+                out["bias_hh_l%d" % l] = to_pt_blocks(b[1], H, o)
+            else:
+                out["bias_ih_l%d" % l] = to_pt_blocks(b, H, o)
+                out["bias_hh_l%d" % l] = np.zeros_like(b)
+        out["head.weight"] = p["head.kernel"].T
+        out["head.bias"] = p["head.bias"]
+        return out
+
+    def pt_to_canonical(self, t):
+        """{pytorch name: tensor or None} -> canonical arrays in the engine dtype (None counts as zeros)."""
+        H, o = self.H, self.order
+        a = {n: (v.detach().cpu().numpy() if v is not None else None) for n, v in t.items()}
+        out = {}
+        for l in range(self.L):
+            out["layers.%d.kernel" % l] = from_pt_blocks(a["weight_ih_l%d" % l].T, H, o)
+            out["layers.%d.recurrentKernel" % l] = from_pt_blocks(a["weight_hh_l%d" % l].T, H, o)
+            bi = from_pt_blocks(a["bias_ih_l%d" % l], H, o)
+            if self.reset_after:
+                out["layers.%d.bias" % l] = np.stack([bi, from_pt_blocks(a["bias_hh_l%d" % l], H, o)])
+            else:
+                out["layers.%d.bias" % l] = bi
+        out["head.kernel"] = a["head.weight"].T
+        out["head.bias"] = a["head.bias"]
+        return {n: np.ascontiguousarray(v, dtype=self.np_dtype) for n, v in out.items()}
+
+    def set_params(self, params):
+        pt = self.canonical_to_pt(params)
+        with torch.no_grad():
+            for n, p in self.named():
+                p.copy_(torch.from_numpy(np.ascontiguousarray(pt[n])).to(self.dtype))
+
+    def get_params(self):
+        return self.pt_to_canonical(dict(self.named()))
+
+    # ---- the model ----
+
+    def fast_ok(self, mask, per_step):
+        return not mask and not per_step and self.spec["recurrentActivation"] == "sigmoid" and (self.cell != "gru" or self.reset_after)
+
+    def inputs(self, batch, input_grad):
+        x = batch["x"]
+        if self.spec["input"] == "tokens":
+            x = F.one_hot(torch.from_numpy(x.astype(np.int64)), self.spec["inputSize"]).to(self.dtype)
+        else:
+            x = torch.from_numpy(x).to(self.dtype)
+        if input_grad:
+            x.requires_grad_(True)
+        return x
+
+    def initial(self, batch, B, state_grads):
+        st = batch.get("initial_state")
+        z = lambda: torch.zeros(B, self.H, dtype=self.dtype)  # noqa: E731
+        h = [torch.from_numpy(a).to(self.dtype).clone() for a in st["h"]] if st else [z() for _ in range(self.L)]
+        c = None
+        if self.cell == "lstm":
+            c = [torch.from_numpy(a).to(self.dtype).clone() for a in st["c"]] if st and "c" in st else [z() for _ in range(self.L)]
+        if state_grads:
+            for t in h + (c or []):
+                t.requires_grad_(True)
+        return h, c
+
+    def step_cell(self, l, x, h, c):
+        """One step of layer l with torch ops, PyTorch layout and gate order."""
+        wih = getattr(self.rnn, "weight_ih_l%d" % l)
+        whh = getattr(self.rnn, "weight_hh_l%d" % l)
+        bih = getattr(self.rnn, "bias_ih_l%d" % l)
+        bhh = getattr(self.rnn, "bias_hh_l%d" % l)
+        gi = x @ wih.t() + bih  # [B, G*H]
+        H = self.H
+        if self.cell == "rnn":
+            return self.act(gi + h @ whh.t() + bhh), None
+        if self.cell == "lstm":
+            g = gi + h @ whh.t() + bhh
+            i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+            c2 = self.gate(f) * c + self.gate(i) * torch.tanh(gg)
+            return self.gate(o) * torch.tanh(c2), c2
+        if self.reset_after:
+            gh = h @ whh.t() + bhh
+            r = self.gate(gi[:, :H] + gh[:, :H])
+            z = self.gate(gi[:, H:2 * H] + gh[:, H:2 * H])
+            n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        else:  # reset-before (tfjs): the reset gate scales h before the recurrent product
+            rz = gi[:, :2 * H] + h @ whh[:2 * H].t()
+            r = self.gate(rz[:, :H])
+            z = self.gate(rz[:, H:])
+            n = torch.tanh(gi[:, 2 * H:] + (r * h) @ whh[2 * H:].t())
+        return (1 - z) * n + z * h, None
+
+    def run(self, batch, input_grad=False, state_grads=False):
+        """Forward to the logits: (logits [N, O], final h list, final c list, per-step h list, x, h0, c0)."""
+        x = self.inputs(batch, input_grad)
+        B, T = x.shape[0], x.shape[1]
+        h0, c0 = self.initial(batch, B, state_grads)
+        mask = batch.get("mask")
+        hs_all = None
+        if self.fast_ok(mask is not None, state_grads):
+            hx = torch.stack(h0)
+            if self.cell == "lstm":
+                out, (hn, cn) = self.rnn(x, (hx, torch.stack(c0)))
+                hf, cf = list(hn), list(cn)
+            else:
+                out, hn = self.rnn(x, hx)
+                hf, cf = list(hn), None
+            top = out  # [B, T, H]
+        else:
+            m = torch.from_numpy(mask.astype(np.float64)).to(self.dtype) if mask is not None else None
+            seq = [x[:, t] for t in range(T)]
+            hf, cf, hs_all = [], [] if self.cell == "lstm" else None, []
+            for l in range(self.L):
+                h, c = h0[l], c0[l] if c0 else None
+                outs = []
+                for t in range(T):
+                    h2, c2 = self.step_cell(l, seq[t], h, c)
+                    if m is not None:
+                        mt = m[:, t:t + 1]
+                        h2 = mt * h2 + (1 - mt) * h
+                        if c2 is not None:
+                            c2 = mt * c2 + (1 - mt) * c
+                    if state_grads:
+                        h2.retain_grad()
+                    h, c = h2, c2
+                    outs.append(h)
+                hs_all.append(outs)
+                seq = outs
+                hf.append(h)
+                if cf is not None:
+                    cf.append(c)
+            top = torch.stack(seq, 1)
+        if not self.spec["returnSequences"]:
+            top = top[:, -1]
+        logits = self.head(top)
+        return logits, hf, cf, hs_all, x, h0, c0
+
+    def loss_of(self, logits, batch):
+        s = self.spec
+        B = batch["x"].shape[0]
+        O = s["outputSize"]
+        z = logits.reshape(-1, O)
+        N = z.shape[0]
+        w = torch.ones(N, dtype=self.dtype)
+        mask = batch.get("mask")
+        if s["returnSequences"] and mask is not None:
+            w = torch.from_numpy(mask.reshape(-1).astype(np.float64)).to(self.dtype)
+        if s["loss"] == "softmaxCrossEntropy":
+            y = torch.from_numpy(batch["y"].reshape(-1).astype(np.int64))
+            per = -F.log_softmax(z, dim=-1).gather(1, y[:, None])[:, 0]
+        else:
+            y = torch.from_numpy(batch["y"]).to(self.dtype).reshape(N, O)
+            per = ((z - y) ** 2).mean(-1)
+        if s["lossReduction"] == "mean":
+            count = w.sum()
+            return (per * w).sum() / count if count > 0 else (per * w).sum() * 0
+        return (per * w).sum() / B
+
+    def state_out(self, hf, cf):
+        out = {"h": [h.detach().numpy() for h in hf]}
+        if cf is not None:
+            out["c"] = [c.detach().numpy() for c in cf]
+        return out
+
+    def forward(self, batch):
+        with torch.no_grad():
+            logits, hf, cf, _, _, _, _ = self.run(batch)
+        return {"output": logits.numpy(), "final_state": self.state_out(hf, cf)}
+
+    def backward(self, batch, input_grad=False, state_grads=False):
+        for _, p in self.trainable:
+            p.grad = None
+        logits, hf, cf, hs_all, x, h0, c0 = self.run(batch, input_grad, state_grads)
+        loss = self.loss_of(logits, batch)
+        loss.backward()
+        return loss, hf, cf, hs_all, x, h0, c0
+
+    def loss_and_grads(self, batch, input_grad, state_grads):
+        if input_grad and self.spec["input"] == "tokens":
+            raise Unsupported("input gradients for token input")
+        loss, hf, cf, hs_all, x, h0, c0 = self.backward(batch, input_grad, state_grads)
+        grads = self.pt_to_canonical({n: p.grad if p.requires_grad else None for n, p in self.named()})
+        out = {"loss": float(loss.item()), "grads": grads, "final_state": self.state_out(hf, cf)}
+        if input_grad:
+            out["dx"] = x.grad.numpy()
+        if state_grads:
+            zero = lambda h: np.zeros(tuple(h.shape), dtype=self.np_dtype)  # noqa: E731
+            out["dh"] = [np.stack([h.grad.numpy() if h.grad is not None else zero(h) for h in layer], 1) for layer in hs_all]
+            d = {"h": [h.grad.numpy() if h.grad is not None else zero(h) for h in h0]}
+            if c0 is not None:
+                d["c"] = [c.grad.numpy() if c.grad is not None else zero(c) for c in c0]
+            out["d_state"] = d
+        return out
+
+    def step(self, batch):
+        loss, hf, cf, _, _, _, _ = self.backward(batch)
+        with torch.no_grad():
+            grads = [p.grad for _, p in self.trainable]
+            o = self.opt
+            if o.get("clipValue") is not None:
+                for g in grads:
+                    g.clamp_(-o["clipValue"], o["clipValue"])
+            if o.get("clipNorm") is not None:
+                norm = torch.sqrt(sum((g * g).sum() for g in grads))
+                if norm > o["clipNorm"]:
+                    scale = o["clipNorm"] / norm
+                    for g in grads:
+                        g.mul_(scale)
+            self.apply(grads)
+        return {"loss": float(loss.item()), "final_state": self.state_out(hf, cf)}
+
+    def apply(self, grads):
+        """One update, tfjs's formulas in scratch/optim.ts's order of operations."""
+        o = self.opt
+        lr = o["lr"]
+        self.iterations += 1
+        for (n, p), g in zip(self.trainable, grads):
+            name = o["name"]
+            if name == "sgd":
+                p.sub_(lr * g)
+            elif name == "momentum":
+                v = self.state["v"][n]
+                v.copy_(o["momentum"] * v + g)
+                p.sub_(lr * v)
+            elif name == "adam":
+                m, v = self.state["m"][n], self.state["v"][n]
+                c1 = 1 - o["beta1"] ** self.iterations
+                c2 = 1 - o["beta2"] ** self.iterations
+                m.copy_(o["beta1"] * m + (1 - o["beta1"]) * g)
+                v.copy_(o["beta2"] * v + (1 - o["beta2"]) * g * g)
+                p.sub_((lr * (m / c1)) / (torch.sqrt(v / c2) + o["epsilon"]))
+            elif name == "rmsprop":
+                ms, mom = self.state["ms"][n], self.state["mom"][n]
+                ms.copy_(o["rho"] * ms + (1 - o["rho"]) * g * g)
+                mom.copy_(o["momentum"] * mom + (lr * g) / torch.sqrt(ms + o["epsilon"]))
+                p.sub_(mom)
+            elif name == "adagrad":
+                acc = self.state["acc"][n]
+                acc.add_(g * g)
+                p.sub_((lr * g) / torch.sqrt(acc + o["epsilon"]))
+
+    # ---- optimizer state, canonical names ----
+
+    def slot_tensors(self, slot):
+        d = dict(self.state[slot])
+        for n, p in self.named():
+            if n not in d:
+                d[n] = None
+        return d
+
+    def get_optimizer_state(self):
+        out = {"iterations": np.array([self.iterations], dtype=np.float64)}
+        for slot in self.slots:
+            for n, a in self.pt_to_canonical(self.slot_tensors(slot)).items():
+                out["%s.%s" % (slot, n)] = a
+        return out
+
+    def set_optimizer_state(self, state):
+        if "iterations" not in state:
+            raise ValueError('optimizer state: "iterations" is missing')
+        self.iterations = int(state["iterations"].reshape(-1)[0])
+        for slot in self.slots:
+            canon = {n: state["%s.%s" % (slot, n)] for n in self.expected()} if all("%s.%s" % (slot, n) in state for n in self.expected()) else None
+            if canon is None:
+                raise ValueError("optimizer state: the %s slot is incomplete" % slot)
+            pt = self.canonical_to_pt(canon)
+            with torch.no_grad():
+                for n in self.state[slot]:
+                    self.state[slot][n].copy_(torch.from_numpy(np.ascontiguousarray(pt[n])).to(self.dtype))
+
+
+SUPPORTS = {
+    "cells": ["rnn", "lstm", "gru"],
+    "activations": ["tanh", "relu"],
+    "recurrentActivations": ["sigmoid", "hardSigmoid"],
+    "gruResetAfter": [True, False],
+    "input": ["dense", "tokens"],
+    "returnSequences": [True, False],
+    "losses": ["softmaxCrossEntropy", "mse"],
+    "lossReductions": ["mean", "sumOverTime"],
+    "mask": True,
+    "carriedState": True,
+    "dtypes": ["float32", "float64"],
+    "optimizers": ["sgd", "momentum", "adam", "rmsprop", "adagrad"],
+    "clipping": True,
+    "inputGrad": True,
+    "stateGrads": True,
+    "optimizerState": True,
+}
+
+if __name__ == "__main__":
+    runtime = "python %s, torch %s, numpy %s, %s" % (platform.python_version(), torch.__version__, np.__version__, blas_name())
+    serve(TorchEngine(), engine="pytorch", version=torch.__version__, runtime=runtime, supports=SUPPORTS)
