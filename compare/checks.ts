@@ -253,6 +253,21 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
     perStep = dhRows(refG.dh!, per);
   }
 
+  // an engine whose gradients fail gets its per-step gradients now, at the initial weights, to say
+  // at which time step backpropagation first goes wrong (the diagnosis below)
+  const dhLate = new Map<string, FloatArray[]>();
+  let refDhLate: FloatArray[] | undefined;
+  for (const e of engines) {
+    if (grads.get(e.name)!.dh || !canDh(e) || gradients.every((c) => c.engine !== e.name || c.pass)) continue;
+    try {
+      const dh = (await e.lossAndGrads(batch, { stateGrads: true })).dh;
+      if (dh) dhLate.set(e.name, dh);
+      refDhLate ??= (await ref.lossAndGrads(batch, { stateGrads: true })).dh;
+    } catch (err) {
+      if (!(err instanceof UnsupportedError)) throw err;
+    }
+  }
+
   progress('training');
   const trainers = engines.filter((e) => {
     const why = setup.limits?.[e.name]?.train;
@@ -346,24 +361,21 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
       const limitG = limitFor('grad', dtypeOf(e));
       d.params = gr.map((c) => ({
         name: c.what,
-        gates: c.perGate ? Object.entries(c.perGate).filter(([, v]) => !(v <= limitG)).map(([g]) => g) : [],
+        gates: c.perGate
+          ? Object.entries(c.perGate)
+              .filter(([, v]) => !(v <= limitG))
+              .sort((a, b) => b[1] - a[1])
+              .map(([g]) => g)
+          : [],
         worst: c.worst,
         maxRelError: c.maxRelError,
       }));
       d.lines.push(
-        `forward and loss agree; the gradients of ${d.params.map((p) => `${p.name}${p.gates.length ? ` (gate${p.gates.length > 1 ? 's' : ''} ${p.gates.join(', ')})` : ''}`).join(', ')} differ`,
+        `forward and loss agree; the gradients of ${d.params.map((p) => `${p.name}${p.gates.length ? ` (${p.gates.length > 1 ? `gate ${p.gates[0]} worst, then ${p.gates.slice(1).join(', ')}` : `gate ${p.gates[0]}`})` : ''}`).join(', ')} differ`,
       );
-      // the time step: dLoss/dh_t, read from the last step backwards
-      let dh = grads.get(e.name)!.dh;
-      let refDh = refG.dh;
-      if (!dh && canDh(e) && spec.layers > 0) {
-        try {
-          dh = (await e.lossAndGrads(batch, { stateGrads: true })).dh;
-          refDh = refDh ?? (await ref.lossAndGrads(batch, { stateGrads: true })).dh;
-        } catch (err) {
-          if (!(err instanceof UnsupportedError)) throw err;
-        }
-      }
+      // the time step: dLoss/dh_t at the initial weights, read from the last step backwards
+      const dh = grads.get(e.name)!.dh ?? dhLate.get(e.name);
+      const refDh = refG.dh ?? refDhLate;
       if (dh && refDh) {
         const rowsDh = dhRows(refDh, new Map([[e.name, dh]]));
         for (let l = spec.layers - 1; l >= 0 && !d.dhStep; l--) {
