@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ScratchEngine } from '../../scratch/engine.js';
 import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../../scratch/kernel-sets.js';
 import type { Kernels } from '../../scratch/kernels.js';
@@ -164,15 +164,16 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
       const dtype = mod.supports.dtypes[0];
       const provider: EngineProvider = {
         ref,
-        name: ref.path,
+        // the file's name until the engine names itself
+        name: basename(ref.path).replace(/\.(m|c)?js$/, ''),
         dtype,
         threads,
         detail: `${dtype}, in process (${ref.path})`,
         supports: mod.supports,
         notes: [],
         open: async (spec, m) => {
-          const e = await ModuleEngine.open(mod, spec, { ...m, dtype, threads, name: provider.name === ref.path ? undefined : provider.name });
-          if (provider.name === ref.path) provider.name = e.name;
+          const e = await ModuleEngine.open(mod, spec, { ...m, dtype, threads });
+          provider.name = e.name;
           return e;
         },
         close: async () => {},

@@ -5,7 +5,7 @@
  * one line naming the engine and what was wrong, never a crash inside the comparison.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Awaitable, Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
 import { validateBatch } from '../engine.js';
@@ -79,7 +79,7 @@ export class ModuleEngine implements Engine {
     const methods = ['getParams', 'setParams', 'forward', 'lossAndGrads', 'step'] as const;
     const missing = methods.filter((m) => typeof (inner as unknown as Record<string, unknown>)?.[m] !== 'function');
     if (missing.length) throw new EngineError(mod.path, `createEngine returned an object without ${missing.join(', ')}`);
-    const name = o.name ?? (typeof inner.name === 'string' && inner.name ? inner.name : mod.path);
+    const name = o.name ?? (typeof inner.name === 'string' && inner.name ? inner.name : basename(mod.path).replace(/\.(m|c)?js$/, ''));
     return new ModuleEngine(inner, name, inner.detail ?? o.dtype, spec, o.dtype, mod);
   }
 
