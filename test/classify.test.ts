@@ -24,12 +24,12 @@ describe('variable lengths: padding and masking', () => {
     const batch = encodeBatch(seqs.map((ids, label) => ({ ids, label })), 100);
     expect(batch.seqLen).toBe(8); // rounded up to a multiple of 4
     const engines: Engine[] = [new ScratchEngine(spec, { params }), await createTfjsEngine(spec, { backend: 'wasm', params })];
-    const outs = engines.map((e) => e.forward(batch).output);
+    const outs = await Promise.all(engines.map(async (e) => (await e.forward(batch)).output));
     const alone = new Float32Array(9);
     seqs.forEach((ids, b) => alone.set(new ScratchEngine(spec, { dtype: 'float64', params }).forward({ batchSize: 1, seqLen: ids.length, x: ids }).output, b * 3));
     for (const o of outs) expect(compareArrays(o, alone).maxRelError).toBeLessThanOrEqual(TOLERANCES.forward.limit);
     // gradients agree too (the masked steps contribute nothing)
-    const g = engines.map((e) => e.lossAndGrads(batch).grads);
+    const g = await Promise.all(engines.map(async (e) => (await e.lossAndGrads(batch)).grads));
     for (const name of Object.keys(g[0])) expect(compareArrays(g[1][name].data, g[0][name].data).maxRelError, name).toBeLessThanOrEqual(TOLERANCES.grad.limit);
     engines[1].dispose();
   });
@@ -54,7 +54,7 @@ class FirstTokenEngine implements Engine {
 }
 
 describe('metrics', () => {
-  test('accuracy, precision, recall, F1, confusion and the majority baseline, by hand', () => {
+  test('accuracy, precision, recall, F1, confusion and the majority baseline, by hand', async () => {
     const tok = new CharTokenizer(['<unk>', 'a', 'b']); // ids: a = 1, b = 2
     const spec = parseSpec({ cell: 'rnn', inputSize: 3, hiddenSize: 2, outputSize: 3, input: 'tokens', returnSequences: false });
     const ex = (text: string, label: string): { text: string; label: string } => ({ text, label });

@@ -17,7 +17,7 @@ import { expectOneLineError, rnnlab } from './helpers/cli.js';
 import { needing, pythonWith } from './helpers/python.js';
 
 const py = pythonWith('torch, numpy');
-const env = py ? { RNNLAB_PYTHON: py } : {};
+const env: Record<string, string> = py ? { RNNLAB_PYTHON: py } : {};
 
 test('no Python with torch: one line that says how to install it', () => {
   const r = rnnlab(['check', '--cell', 'rnn', '--hidden', '4', '--input', '3', '--output', '2', '--engines', 'pytorch'], { env: { RNNLAB_PYTHON: '/nonexistent/python3' } });
