@@ -91,6 +91,7 @@ describe('faults of an engine in another process', () => {
 
   test('an engine that answers with the wrong shape, the wrong id, an error, an old protocol or a bad handshake', () => {
     expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('wrong-shape')]), /engine faulty: answered "forward" wrongly: output has shape \[3, 4\], expected \[3, 6, 4\]/, expect);
+    expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('wrong-names')]), /engine faulty: answered "loss_and_grads" wrongly: grads: missing layers\.0\.kernel, .*; unexpected layers\.0\.kernal/, expect);
     expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('wrong-id')]), /engine faulty: answered id \d+ to request \d+ \("init"\)/, expect);
     expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('error-forward')]), /engine faulty: failed in "forward": shapes \(3,4\) and \(5,4\) not aligned/, expect);
     expectOneLineError(rnnlab(['check', ...small, '--engines', faulty('old-protocol')]), /speaks protocol 0; rnnlab speaks 1/, expect);

@@ -475,6 +475,7 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
       seed: o.seed,
       optimizer,
       engines: engines.map((e) => e.name),
+      engineDetails: set.descriptions,
       backend: set.backend,
       ...environmentInfo({ tfjs: set.tfjsVersion }),
       startedAt: new Date().toISOString(),
