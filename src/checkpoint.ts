@@ -9,7 +9,8 @@
  *   meta.json             step, RNG state, data cursor, engine, optimizer spec   (training)
  * It is written to a temporary directory and renamed, so a crash never leaves half of one.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { readJsonInput } from './io/files.js';
 import { join } from 'node:path';
 import { InputError } from './errors.js';
 import { writeDirAtomic } from './io/atomic.js';
@@ -68,9 +69,5 @@ export function writeCheckpoint(dir: string, ck: Checkpoint): void {
 }
 
 function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  return readJsonInput(path);
 }

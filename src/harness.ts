@@ -83,6 +83,7 @@ export function batchFromTensors(spec: ModelSpec, t: NamedTensors, source: strin
       if (v !== 0 && v !== 1) throw new InputError(`${source}: mask holds ${v} at index ${i}; only 0 and 1 are allowed`);
       mask[i] = v;
     }
+    if (!mask.includes(1)) throw new InputError(`${source}: the mask hides every step (all ${B * T} are 0), so there is nothing to compare`);
     batch.mask = mask;
   }
   if (t['h.0']) {

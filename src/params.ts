@@ -70,7 +70,7 @@ export function validateParams(spec: ModelSpec, p: NamedParams, source = 'weight
   for (const info of layout) {
     const t = p[info.name];
     if (!t) continue;
-    if (t.dtype !== 'F32' && t.dtype !== 'F64') problems.push(`${info.name} is ${t.dtype}, expected F32 or F64`);
+    if (t.dtype !== 'F32' && t.dtype !== 'F64') problems.push(`${info.name} is ${t.fileDtype ?? t.dtype}, expected F32 or F64`);
     else if (t.shape.length !== info.shape.length || t.shape.some((d, i) => d !== info.shape[i])) {
       problems.push(`${info.name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(info.shape)}`);
     }

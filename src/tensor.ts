@@ -8,6 +8,8 @@ export interface Tensor {
   dtype: DType;
   shape: number[];
   data: TypedData;
+  /** The dtype in the file when it was converted on reading (I64 class ids are read as I32). */
+  fileDtype?: string;
 }
 
 /** Tensors by name; key order is the canonical order where one exists. */

@@ -20,7 +20,7 @@ describe('CSV', () => {
     expect(c.lines).toEqual([2, 4]);
   });
   test('ragged rows and unterminated quotes are named by line', () => {
-    expect(() => parseCsv('a,b\n1,2\n3\n', 't.csv')).toThrow('t.csv line 3: 1 fields, but the header has 2 (a, b)');
+    expect(() => parseCsv('a,b\n1,2\n3\n', 't.csv')).toThrow('t.csv line 3: 1 fields, but the header has 2 ("a", "b")');
     expect(() => parseCsv('a,b\n1,"2\n', 't.csv')).toThrow(/quoted field starting on line 2 is never closed/);
   });
 });

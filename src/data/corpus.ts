@@ -4,7 +4,7 @@
  * markers is stripped by default (otherwise the licence would become the validation split).
  * Line endings are normalised to "\n" and a byte-order mark is dropped.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readInputFile } from '../io/files.js';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { InputError } from '../errors.js';
@@ -38,9 +38,7 @@ function normalise(text: string): string {
 
 /** Reads a UTF-8 text file, refusing binary files and invalid UTF-8 with a clear message. */
 export function readTextFile(path: string): string {
-  if (!existsSync(path)) throw new InputError(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new InputError(`${path}: is a directory, expected a text file`);
-  const bytes = readFileSync(path);
+  const bytes = readInputFile(path, 'text');
   if (bytes.length === 0) throw new InputError(`${path}: the file is empty`);
   const nul = bytes.indexOf(0);
   if (nul >= 0) throw new InputError(`${path}: looks binary (a NUL byte at offset ${nul}); expected UTF-8 text`);

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { type Csv, columnIndex, numericColumn, readCsv } from '../io/csv.js';
+import { quote } from '../io/files.js';
 import { Rng } from '../rng.js';
 import { projectRoot } from '../version.js';
 
@@ -32,7 +33,7 @@ function checkChronological(csv: Csv, dates: string[], column: string): void {
   const t = dates.map((d) => Date.parse(d));
   if (t.some((x) => Number.isNaN(x))) return; // not parseable: keep the file's order
   for (let i = 1; i < t.length; i++) {
-    if (t[i] <= t[i - 1]) throw new InputError(`${csv.path} line ${csv.lines[i]}: "${column}" ${dates[i]} does not come after ${dates[i - 1]}; rows must be in time order`);
+    if (t[i] <= t[i - 1]) throw new InputError(`${csv.path} line ${csv.lines[i]}: "${column}" ${quote(String(dates[i]))} does not come after ${quote(String(dates[i - 1]))}; rows must be in time order`);
   }
 }
 

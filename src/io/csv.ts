@@ -2,7 +2,7 @@
  * CSV (RFC 4180): a header row, comma-separated fields, double-quoted fields with "" escapes and
  * embedded commas or newlines, LF or CRLF. Every row must have as many fields as the header.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { listNames, quote, readInputFile } from './files.js';
 import { InputError } from '../errors.js';
 
 export interface Csv {
@@ -71,11 +71,17 @@ export function parseCsv(text: string, path = 'csv'): Csv {
   if (records.length === 0) throw new InputError(`${path}: the file is empty`);
   const columns = records[0].fields.map((c) => c.trim());
   if (columns.some((c) => c === '')) throw new InputError(`${path}: the header row has an empty column name`);
+  const seen = new Set<string>();
+  for (const c of columns) {
+    if (seen.has(c)) throw new InputError(`${path}: the header names the column ${quote(c)} twice`);
+    seen.add(c);
+  }
+  if (records.length === 1) throw new InputError(`${path}: has a header row but no data rows`);
   const rows: string[][] = [];
   const lines: number[] = [];
   for (const r of records.slice(1)) {
     if (r.fields.length !== columns.length) {
-      throw new InputError(`${path} line ${r.line}: ${r.fields.length} fields, but the header has ${columns.length} (${columns.join(', ')})`);
+      throw new InputError(`${path} line ${r.line}: ${r.fields.length} fields, but the header has ${columns.length} (${listNames(columns)})`);
     }
     rows.push(r.fields);
     lines.push(r.line);
@@ -84,9 +90,7 @@ export function parseCsv(text: string, path = 'csv'): Csv {
 }
 
 export function readCsv(path: string): Csv {
-  if (!existsSync(path)) throw new InputError(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new InputError(`${path}: is a directory, expected a CSV file`);
-  const bytes = readFileSync(path);
+  const bytes = readInputFile(path, 'csv');
   if (bytes.length === 0) throw new InputError(`${path}: the file is empty`);
   if (bytes.indexOf(0) >= 0) throw new InputError(`${path}: looks binary (NUL bytes); expected CSV text`);
   let text: string;
@@ -100,7 +104,7 @@ export function readCsv(path: string): Csv {
 
 export function columnIndex(csv: Csv, name: string, flag: string): number {
   const i = csv.columns.indexOf(name);
-  if (i < 0) throw new InputError(`${csv.path}: no column "${name}" (${flag}); the columns are ${csv.columns.map((c) => `"${c}"`).join(', ')}`);
+  if (i < 0) throw new InputError(`${csv.path}: no column ${quote(name)} (${flag}); the columns are ${listNames(csv.columns)}`);
   return i;
 }
 
@@ -112,7 +116,7 @@ export function numericColumn(csv: Csv, name: string, flag: string): Float64Arra
     const cell = csv.rows[r][j].trim();
     const v = cell === '' ? NaN : Number(cell);
     if (!Number.isFinite(v)) {
-      throw new InputError(`${csv.path} line ${csv.lines[r]}, column "${name}": ${cell === '' ? 'empty' : JSON.stringify(cell)} is not a number`);
+      throw new InputError(`${csv.path} line ${csv.lines[r]}, column "${name}": ${cell === '' ? 'empty' : quote(cell)} is not a number`);
     }
     out[r] = v;
   }

@@ -5,7 +5,7 @@
  * We write F32, F64, I32 and U8; we read those plus I64 (PyTorch's default for class ids),
  * converted to I32 when every value fits.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { duplicateKey, readInputFile } from './files.js';
 import { InputError } from '../errors.js';
 import { type DType, type NamedTensors, type Tensor, numel, shapeStr } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
@@ -65,10 +65,13 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     throw bad('header is not valid JSON');
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header is not a JSON object');
+  const dup = duplicateKey(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+  if (dup !== null) throw bad(`the tensor name ${JSON.stringify(dup)} appears twice`);
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const tensors: NamedTensors = {};
   let metadata: Record<string, string> = {};
+  const spans: { name: string; begin: number; end: number }[] = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (entry && typeof entry === 'object') metadata = entry as Record<string, string>;
@@ -93,10 +96,20 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     if (end - begin !== numel(shape) * width) {
       throw bad(`tensor "${name}" spans ${end - begin} bytes, but ${e.dtype} ${shapeStr(shape)} needs ${numel(shape) * width}`);
     }
+    spans.push({ name, begin, end });
     // Copy into a fresh, aligned buffer.
     const raw = bytes.slice(dataStart + begin, dataStart + end);
     tensors[name] = makeTensor(e.dtype, shape, raw.buffer, name, source);
   }
+  // the format indexes the whole byte buffer, without holes or overlaps (and so without trailing bytes)
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const s of spans) {
+    if (s.begin < at) throw bad(`tensor "${s.name}" overlaps the bytes of another tensor (it starts at ${s.begin}, before ${at})`);
+    if (s.begin > at) throw bad(`bytes ${at}..${s.begin} of the data belong to no tensor`);
+    at = s.end;
+  }
+  if (at !== dataLen) throw bad(`${dataLen - at} bytes after the last tensor belong to no tensor`);
   return { tensors, metadata };
 }
 
@@ -120,7 +133,7 @@ function makeTensor(dtype: string, shape: number[], buf: ArrayBuffer, name: stri
         }
         out[i] = Number(v);
       }
-      return { dtype: 'I32', shape, data: out };
+      return { dtype: 'I32', shape, data: out, fileDtype: 'I64' };
     }
     default:
       throw new InputError(`${source}: tensor "${name}" has unsupported dtype ${dtype}`);
@@ -128,9 +141,8 @@ function makeTensor(dtype: string, shape: number[], buf: ArrayBuffer, name: stri
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
-  if (!existsSync(path)) throw new InputError(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new InputError(`${path}: is a directory, expected a .safetensors file`);
-  return decodeSafetensors(new Uint8Array(readFileSync(path)), path);
+  const b = readInputFile(path, 'safetensors');
+  return decodeSafetensors(new Uint8Array(b.buffer, b.byteOffset, b.length), path);
 }
 
 /** Written to a temporary file and renamed, so a crash never leaves a half-written file. */

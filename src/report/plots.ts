@@ -3,7 +3,8 @@
  * series, classify), a check run (kind check) or a bench run (kind bench). Several runs overlay
  * where that makes sense (loss curves).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readJsonInput } from '../io/files.js';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { readJsonl } from './run.js';
@@ -34,11 +35,9 @@ export interface Chart {
 }
 
 function readJson(path: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new InputError(`${path}: not valid JSON`);
-  }
+  const v = readJsonInput(path);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${path}: expected a JSON object`);
+  return v as Record<string, unknown>;
 }
 
 export function loadRun(dir: string): Run {
