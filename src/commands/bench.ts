@@ -2,6 +2,7 @@
  * `rnnlab bench`: the timing matrix, every engine in one run (scratch, tfjs, PyTorch, your own),
  * timed in alternation so that ratios hold.
  */
+import { assertFits } from '../sizes.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type BenchRow, type EngineFactory, benchConfig } from '../../compare/bench.js';
@@ -14,10 +15,10 @@ import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { optimizerSpec } from '../optimizer.js';
 import { castParams, randomTestParams } from '../params.js';
-import { RunDir, environmentInfo } from '../report/run.js';
+import { environmentInfo, newRunDir } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, parseSpec } from '../spec.js';
-import { intArg, intListArg, numArg } from './options.js';
+import { intArg, intListArg, numArg, threadsListArg } from './options.js';
 import type { IO } from './io.js';
 
 const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'];
@@ -41,6 +42,7 @@ interface Flags {
   python?: string;
   engineTimeout?: number;
   out?: string;
+  overwrite?: boolean;
   json?: boolean;
   /** The longest engine name (the table's column). */
   engineWidth?: number;
@@ -60,7 +62,7 @@ export function registerBench(program: Command, io: IO): void {
     .option('--tokens <v>', 'token-id input of a vocabulary of v (the word-level case); overrides --input', intArg(2))
     .option('--engine <list>', `engines: ${ENGINES.join(', ')}, a module path or "cmd:COMMAND" (repeatable; default scratch,scratch-f64,tfjs-wasm,tfjs-cpu)`, collectEngines)
     .option('--engines <list>', 'the same as --engine', collectEngines)
-    .option('--threads <list>', 'thread counts for the scratch engine and PyTorch (default 1 and the cores, at most 2)', intListArg(1))
+    .option('--threads <list>', 'thread counts for the scratch engine and PyTorch (default 1 and the cores, at most 2)', threadsListArg)
     .option('--baseline <engine>', 'every row prints its speed relative to this engine at the same thread count (default tfjs-wasm, else the last engine)')
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
     .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
@@ -70,6 +72,7 @@ export function registerBench(program: Command, io: IO): void {
     .option('--budget <s>', 'seconds one engine may spend on one configuration (fewer repeats when slow)', intArg(1), 20)
     .option('--memory-steps <n>', 'after timing, run each engine alone for up to n steps (within --budget) and report heap and tensor growth', intArg(0), 0)
     .option('--out <dir>', 'write bench.json and bench.svg into this run directory')
+    .option('--overwrite', 'replace the run directory of --out if it already holds a run')
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
@@ -83,6 +86,7 @@ export function registerBench(program: Command, io: IO): void {
       if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
       for (const c of f.cell) if (!['rnn', 'lstm', 'gru'].includes(c)) throw new InputError(`unknown cell "${c}" (choose rnn, lstm, gru)`);
       const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
+      const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite }) : null;
       const factories = await makeFactories(f, threads, io);
       const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
       if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);
@@ -99,6 +103,7 @@ export function registerBench(program: Command, io: IO): void {
       for (const [i, c] of configs.entries()) {
         const vocab = f.tokens ?? f.input;
         const spec = parseSpec({ cell: c.cell as CellType, inputSize: vocab, hiddenSize: c.hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense' });
+        assertFits(spec, { batch: c.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
         const batch = randomBatch(spec, c.batch, f.seq, 7);
         const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
         const able = factories.filter((fa) => {
@@ -126,8 +131,7 @@ export function registerBench(program: Command, io: IO): void {
       for (const fa of factories) await fa.close();
       const seconds = (performance.now() - t0) / 1000;
       const result = { rows, baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
-      if (f.out) {
-        const run = new RunDir(f.out);
+      if (run && f.out) {
         run.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'bench', flags: f, ...environmentInfo() });
         writeFileAtomic(join(f.out, 'bench.json'), JSON.stringify(result, null, 1) + '\n');
         writeFileAtomic(join(f.out, 'bench.svg'), benchChartSvg(rows, baseline));

@@ -1,4 +1,5 @@
 /** `rnnlab check`: both engines on identical weights and data, compared to the digit. */
+import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
 import { TOLERANCES, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
 import type { Comparison } from '../../compare/checks.js';
@@ -12,9 +13,9 @@ import { describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { describeSpec, specToJSON } from '../spec.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { RunDir, defaultRunDir, environmentInfo } from '../report/run.js';
+import { defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
 import { fixed, formatTable, sci } from '../report/table.js';
-import { type ModelFlags, addModelOptions, choice, intArg, numArg, specFromFlags } from './options.js';
+import { type ModelFlags, addModelOptions, choice, intArg, numArg, seedArg, threadsArg, specFromFlags } from './options.js';
 import type { IO } from './io.js';
 
 interface Flags extends Omit<ModelFlags, never> {
@@ -43,6 +44,7 @@ interface Flags extends Omit<ModelFlags, never> {
   kernels: 'auto' | 'wasm' | 'js';
   threads?: number;
   out?: string | boolean;
+  overwrite?: boolean;
   json?: boolean;
 }
 
@@ -70,7 +72,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--data <file>', 'x, y (and optional mask, h.{l}, c.{l}) as .safetensors instead of a generated batch')
     .option('--seq <n>', 'time steps of the generated batch', intArg(1), 20)
     .option('--batch <n>', 'rows of the generated batch', intArg(1), 8)
-    .option('--seed <n>', 'seed of generated weights and data', intArg(0), 1)
+    .option('--seed <n>', 'seed of generated weights and data', seedArg, 1)
     .option('--mask', 'generated batch with right-padded rows and a mask')
     .option('--carried-state', 'generated batch with a random initial state');
   addTrainingOptions(cmd, { steps: 10 })
@@ -82,9 +84,10 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--no-tfjs', 'leave tfjs out (with the default engines: the float32 scratch engine against float64 only)')
     .option('--per-step', 'also compare dLoss/dh_t at every time step of BPTT')
     .option('--out [dir]', 'write a run directory (run.json, check.json, metrics.jsonl) for plot and report (default runs/check-<time>)')
+    .option('--overwrite', 'replace the run directory of --out if it already holds a run')
     .option('--dump <dir>', 'write scratch.safetensors, scratch-f64.safetensors and tfjs.safetensors into dir')
     .addOption(choice('--kernels <k>', 'kernels of the float32 scratch engine: auto (WebAssembly SIMD when built), wasm, js', ['auto', 'wasm', 'js'], 'auto'))
-    .option('--threads <n>', 'threads of the scratch kernels (default: the cores, at most 2)', intArg(1))
+    .option('--threads <n>', 'threads of the scratch kernels (default: the cores, at most 2)', threadsArg)
     .addOption(choice('--fault <bug>', 'plant a known bug in the scratch engine, to see how check reports it', FAULTS))
     .option('--json', 'print one JSON object')
     .addHelpText(
@@ -99,7 +102,13 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     )
     .action(async (f: Flags) => {
       const spec = specFromFlags(f);
+      // the run directory is claimed before the work, so a taken --out costs nothing
+      const runDir = f.out ? (typeof f.out === 'string' ? f.out : defaultRunDir('check')) : null;
+      const run = runDir ? newRunDir(runDir, { overwrite: f.overwrite }) : null;
       if (f.data && !f.spec) throw new InputError('--data needs --spec (the data file must be read against a ModelSpec)');
+      // scratch float32, float64 and tfjs (or the engines asked for) each hold the model at once
+      const fits = (batch: number, seq: number): void => assertFits(spec, { batch, seq, engines: 2 + (f.engines?.length ?? 0) + (f.engine?.length ?? 0), bytesPerFloat: 8 });
+      if (!f.data) fits(f.batch, f.seq);
       let inputs: CheckInputs;
       if (f.weights && f.data) inputs = fileInputs(spec, f.weights, f.data);
       else {
@@ -115,6 +124,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         }
         inputs = gen;
       }
+      if (f.data) fits(inputs.batch.batchSize, inputs.batch.seqLen);
       const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm });
       const result = await check(inputs, {
         optimizer,
@@ -133,10 +143,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
       const dumped = f.dump ? writeDump(f.dump, inputs, result, optimizer) : [];
       if (f.dump && result.tfjsSkipped) io.err(`rnnlab: ${join(f.dump, 'tfjs.safetensors')} not written: tfjs ${result.tfjsSkipped}`);
       const { report } = result;
-      let runDir: string | null = null;
-      if (f.out) {
-        runDir = typeof f.out === 'string' ? f.out : defaultRunDir('check');
-        const run = new RunDir(runDir);
+      if (run && runDir) {
         run.writeRunJson({
           command: ['rnnlab', ...process.argv.slice(2)].join(' '),
           kind: 'check',

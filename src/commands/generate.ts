@@ -9,7 +9,7 @@ import { resolveCheckpoint } from '../report/run.js';
 import { Rng } from '../rng.js';
 import { generateIds } from '../tasks/sampling.js';
 import { defaultPrime, primeToIds } from '../tasks/text-lm.js';
-import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg, numArg } from './options.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg, numArg, seedArg } from './options.js';
 import type { IO } from './io.js';
 
 export function registerGenerate(program: Command, io: IO): void {
@@ -21,7 +21,7 @@ export function registerGenerate(program: Command, io: IO): void {
       .option('--length <n>', 'tokens to generate', intArg(0), 400)
       .option('--temperature <t>', 'sampling temperature; 0 picks the most likely token every time', numArg({ min: 0 }), 0.8)
       .option('--prime <text>', 'text to start from (default: a newline)')
-      .option('--seed <n>', 'seed of the sampling', intArg(0), 1)
+      .option('--seed <n>', 'seed of the sampling', seedArg, 1)
   )
     .addHelpText('after', '\nExample:\n  rnnlab generate --checkpoint runs/text-20261122-101500 --length 300 --temperature 0.7 --prime "Call me"')
     .action(async (f: { checkpoint: string; length: number; temperature: number; prime?: string; seed: number } & CheckpointEngineFlags) => {

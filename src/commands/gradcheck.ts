@@ -1,10 +1,11 @@
 /** `rnnlab gradcheck`: finite differences on the float64 scratch engine. */
+import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
 import { gradcheck } from '../../compare/gradcheck.js';
 import { TOLERANCES } from '../../compare/tolerance.js';
 import { describeSpec } from '../spec.js';
 import { formatTable, sci, shape } from '../report/table.js';
-import { type ModelFlags, addModelOptions, intArg, numArg, specFromFlags } from './options.js';
+import { type ModelFlags, addModelOptions, intArg, numArg, seedArg, specFromFlags } from './options.js';
 import type { IO } from './io.js';
 
 interface Flags extends ModelFlags {
@@ -24,7 +25,7 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
   addModelOptions(cmd, { hidden: 4, input: 3, output: 5 })
     .option('--seq <n>', 'time steps', intArg(1), 5)
     .option('--batch <n>', 'sequences per batch', intArg(1), 3)
-    .option('--seed <n>', 'seed of the weights and data', intArg(0), 1)
+    .option('--seed <n>', 'seed of the weights and data', seedArg, 1)
     .option('--mask', 'right-padded sequences with a mask')
     .option('--carried-state', 'a random initial state (its gradient is checked too)')
     .option('--weight-scale <x>', 'kernels uniform in +-x (biases +-0.6x); larger values reach the clipped part of hardSigmoid', numArg({ positive: true }), 0.5)
@@ -32,6 +33,7 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
     .addHelpText('after', '\nExample:\n  rnnlab gradcheck --cell gru --gru-reset-after --layers 2 --mask --carried-state')
     .action((f: Flags) => {
       const spec = specFromFlags(f);
+      assertFits(spec, { batch: f.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
       const report = gradcheck(spec, {
         batch: f.batch,
         seq: f.seq,

@@ -2,7 +2,8 @@
  * Flag parsing shared by commands: strict number parsers (a typo is an error, not NaN) and the
  * model flags that build a ModelSpec.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { readJsonInput } from '../io/files.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { type ModelSpec, parseSpec } from '../spec.js';
@@ -11,14 +12,29 @@ import { type EngineRef, parseEngineList } from '../engines/index.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import type { NamedParams } from '../params.js';
 
-export function intArg(min = 1): (v: string) => number {
+export function intArg(min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v: string) => {
     if (!/^[+]?\d+$/.test(v.trim())) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${v}"`);
     const n = Number(v);
     if (n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got ${n}`);
+    // beyond 2^53 a number is no longer exact (99999999999999999999 would silently become 100000000000000000000)
+    if (n > max) throw new InvalidArgumentError(`expected an integer <= ${max}, got ${v.trim()}`);
     return n;
   };
 }
+
+/** More threads than cores only slows the kernels down (and 10^8 of them would exhaust the memory). */
+export function threadsArg(v: string): number {
+  const n = intArg(1)(v);
+  const cores = availableParallelism();
+  if (n > cores) throw new InvalidArgumentError(`expected at most ${cores} (the cores of this machine), got ${n}`);
+  return n;
+}
+
+export const threadsListArg = (v: string): number[] => v.split(',').map((s) => threadsArg(s));
+
+/** Seeds are 32-bit: a larger one would silently alias a smaller seed. */
+export const seedArg = intArg(0, 2 ** 32 - 1);
 
 export function numArg(opts: { min?: number; positive?: boolean } = {}): (v: string) => number {
   return (v: string) => {
@@ -77,12 +93,7 @@ export interface ModelFlags {
 }
 
 export function readJsonFile(path: string, what: string): unknown {
-  if (!existsSync(path)) throw new InputError(`${path}: no such file (${what})`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  return readJsonInput(path, what);
 }
 
 export function specFromFlags(f: ModelFlags): ModelSpec {
