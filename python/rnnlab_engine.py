@@ -26,6 +26,7 @@ cannot do; any other exception becomes an error answer (its message, one line) a
 import base64
 import json
 import math
+import signal
 import sys
 import time
 
@@ -118,6 +119,9 @@ def _call(engine, op, req):
 def serve(impl, engine="python", version="", runtime="", supports=None):
     """Answers requests with `impl` until stdin closes or a shutdown request; `engine` names it."""
     name = engine
+    # rnnlab ends this process (stdin closes, or it is killed); Ctrl-C in the terminal reaches the
+    # whole process group, and rnnlab may still need this engine to finish a step and checkpoint
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout
     sys.stdout = sys.stderr  # prints from the model go to stderr
     for line in sys.stdin:

@@ -59,6 +59,11 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
       io.err(`rnnlab: ${e.message}`);
       return e.exitCode;
     }
+    const sys = systemErrorMessage(e);
+    if (sys) {
+      io.err(`rnnlab: ${sys}`);
+      return 2;
+    }
     const err = e as Error;
     io.err(`rnnlab: internal error: ${err?.message ?? String(e)}`);
     if (process.env.RNNLAB_DEBUG) io.err(String(err?.stack));
@@ -67,6 +72,49 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
   } finally {
     // however the command ended, no engine process outlives it
     await closeAllEngineProcesses();
+  }
+}
+
+/**
+ * The user's situation, not a bug: a file system that refuses (missing, read-only, full, not a
+ * directory, ...). One line that says what to do; every file rnnlab writes is written atomically,
+ * so what was written before stays whole.
+ */
+export function systemErrorMessage(e: unknown): string | null {
+  const x = e as NodeJS.ErrnoException & { dest?: string };
+  if (!x || typeof x !== 'object' || typeof x.code !== 'string' || !x.syscall) return null;
+  const path = x.dest && ['rename', 'link', 'copyfile'].includes(x.syscall) ? x.dest : x.path ?? '';
+  const at = path ? `${path}: ` : '';
+  switch (x.code) {
+    case 'ENOENT':
+      return `${at}no such file or directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${at}permission denied; choose a place you may ${x.syscall === 'open' && !x.message.includes('O_WR') ? 'use' : 'write to'} (for example another --out)`;
+    case 'EROFS':
+      return `${at}the file system is read-only; choose another place to write (for example another --out)`;
+    case 'ENOSPC':
+      return `${at}no space left on the device; free some space or write elsewhere (files already written are whole: each is written to a temporary file and renamed)`;
+    case 'EDQUOT':
+      return `${at}the disk quota is exhausted; free some space or write elsewhere`;
+    case 'EISDIR':
+      return `${at}is a directory, expected a file`;
+    case 'ENOTDIR':
+      return `${at}a part of this path is a file, not a directory`;
+    case 'EEXIST':
+    case 'ENOTEMPTY':
+      return `${at}already exists`;
+    case 'ENAMETOOLONG':
+      return `a file name is too long (${path.length} characters): ${path.slice(0, 60)}…`;
+    case 'EMFILE':
+    case 'ENFILE':
+      return `too many open files (${x.syscall}${path ? ` ${path}` : ''}); raise the limit (ulimit -n) or close other programs`;
+    case 'ELOOP':
+      return `${at}too many symbolic links (a loop?)`;
+    case 'EIO':
+      return `${at}input/output error from the device`;
+    default:
+      return null;
   }
 }
 

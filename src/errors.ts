@@ -21,8 +21,21 @@ export class RunError extends Error {
   }
 }
 
-export function isUserError(e: unknown): e is InputError | RunError {
-  return e instanceof InputError || e instanceof RunError;
+/** A run stopped by Ctrl-C (exit 130) or SIGTERM (143) after saving what it could. */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(
+    readonly signal: NodeJS.Signals,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InterruptedError';
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
+}
+
+export function isUserError(e: unknown): e is InputError | RunError | InterruptedError {
+  return e instanceof InputError || e instanceof RunError || e instanceof InterruptedError;
 }
 
 /** An engine that failed, answered nonsense or timed out (exit code 2, the engine named first). */

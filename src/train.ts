@@ -5,11 +5,14 @@
  * tasks, progress, validation / samples / checkpoints at breakpoints, and a stop with a clear
  * message when a loss turns NaN (the last good checkpoint stays).
  */
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { compareArrays } from '../compare/tolerance.js';
 import { type Checkpoint, writeCheckpoint } from './checkpoint.js';
 import { engineFileKey } from './engines/index.js';
 import type { Batch, Engine, State } from './engine.js';
-import { RunError } from './errors.js';
+import { InterruptedError, RunError } from './errors.js';
+import { setGraceful } from './interrupt.js';
 import { writeFileAtomic } from './io/atomic.js';
 import type { OptimizerSpec } from './optimizer.js';
 import type { RunDir } from './report/run.js';
@@ -66,6 +69,12 @@ export interface TrainConfig {
   /** Validate at every breakpoint (default) or only at the end. */
   valAtBreakpoints?: boolean;
   checkpointEvery?: number;
+  /** A safety checkpoint after this many minutes without one (default 10; 0: none). */
+  checkpointMinutes?: number;
+  /** Checkpoints kept: the newest n plus the best by validation loss (default 3; 0: every one). */
+  keepCheckpoints?: number;
+  /** The command that continues this run, for the message when a signal stops it. */
+  resumeCommand?: string;
   logEvery: number;
   run: RunDir;
   io: IO;
@@ -106,9 +115,11 @@ function stateTensors(s: State | null): NamedTensors | undefined {
 
 export function stateFromTensors(t: NamedTensors | undefined, layers: number): State | null {
   if (!t || !t['h.0']) return null;
-  const h = Array.from({ length: layers }, (_, l) => Float32Array.from(t[`h.${l}`].data as ArrayLike<number>));
+  // a float64 engine's state stays float64, so its resume is exact too
+  const arr = (x: NamedTensors[string]): Float32Array | Float64Array => (x.dtype === 'F64' ? Float64Array.from(x.data as Float64Array) : Float32Array.from(x.data as ArrayLike<number>));
+  const h = Array.from({ length: layers }, (_, l) => arr(t[`h.${l}`]));
   if (!t['c.0']) return { h };
-  return { h, c: Array.from({ length: layers }, (_, l) => Float32Array.from(t[`c.${l}`].data as ArrayLike<number>)) };
+  return { h, c: Array.from({ length: layers }, (_, l) => arr(t[`c.${l}`])) };
 }
 
 async function maxParamDiff(a: Engine, b: Engine): Promise<number> {
@@ -134,6 +145,8 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
   const elapsed = (): number => elapsedBefore + (performance.now() - cfg.startTime) / 1000;
   const startStep = step;
   let lastCheckpoint = '';
+  let lastCheckpointAt = performance.now();
+  let lastVal: { step: number; valLoss: number } | undefined;
   let lastDiff: number | undefined;
   const emit = (record: Record<string, unknown>): void => {
     run.metric(record);
@@ -163,6 +176,7 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
       const st = stateTensors(carried[i + 1]);
       if (st) extra[`${kind}.state`] = st;
     }
+    const val = lastVal?.step === step ? lastVal.valLoss : undefined;
     const ck: Checkpoint = {
       spec: task.spec,
       params: await main.getParams(),
@@ -178,13 +192,16 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
         cursor: task.getCursor(),
         sampleRng: sampleRng.getState(),
         elapsedSeconds: elapsed(),
+        ...(val !== undefined ? { valLoss: val } : {}),
         optimizer: cfg.optimizer,
         options: cfg.meta,
       },
     };
     writeCheckpoint(dir, ck);
     lastCheckpoint = dir;
+    lastCheckpointAt = performance.now();
     emit({ type: 'checkpoint', step, dir });
+    pruneCheckpoints(run, cfg.keepCheckpoints ?? 3);
     return dir;
   };
 
@@ -193,6 +210,7 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
       const m = await task.evaluate(e);
       if (Object.keys(m).length === 0) continue;
       validation[e.name] = m;
+      if (e === engines[0] && typeof m.valLoss === 'number') lastVal = { step, valLoss: m.valLoss };
       emit({ type: 'val', step, epoch: round(task.epochProgress()), engine: e.name, ...m, elapsedSeconds: round(elapsed()) });
       if (!cfg.json) {
         const parts = Object.entries(m)
@@ -218,70 +236,93 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
   };
 
   const deadline = cfg.minutes !== undefined ? performance.now() + cfg.minutes * 60_000 : Infinity;
+  const safetyMs = (cfg.checkpointMinutes ?? 10) * 60_000;
   let stoppedBy: 'steps' | 'minutes' = 'steps';
   let lastProgress = 0;
-  while (step < cfg.totalSteps) {
-    if (performance.now() >= deadline) {
-      stoppedBy = 'minutes';
-      break;
-    }
-    const { batch, resetState } = task.nextBatch();
-    step++;
-    for (let i = 0; i < engines.length; i++) {
-      const b: Batch = task.stateful && !resetState && carried[i] ? { ...batch, initialState: carried[i]! } : batch;
-      const t0 = performance.now();
-      const r = await engines[i].step(b);
-      msTotal[i] += performance.now() - t0;
-      if (!Number.isFinite(r.loss)) {
-        const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written before it';
-        emit({ type: 'error', step, engine: engines[i].name, message: `loss became ${r.loss}` });
-        throw new RunError(`the ${engines[i].name} loss became ${r.loss} at step ${step}; training stopped (${where}). Try a smaller --lr or --clip-norm.`);
+  // Ctrl-C or SIGTERM: the step under way finishes, a checkpoint is written, then rnnlab exits 130 / 143
+  let signal: NodeJS.Signals | null = null;
+  setGraceful((s) => {
+    signal = s;
+    io.err(`\nrnnlab: ${s === 'SIGINT' ? 'Ctrl-C' : s}: finishing the current step and writing a checkpoint (${s === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once)`);
+  });
+  try {
+    while (step < cfg.totalSteps) {
+      // let a signal in: a step of the scratch engine never waits for anything, so without this the handler would not run
+      await new Promise<void>((r) => setImmediate(r));
+      if (signal) break;
+      if (performance.now() >= deadline) {
+        stoppedBy = 'minutes';
+        break;
       }
-      lastLoss[engines[i].name] = r.loss;
-      carried[i] = task.stateful ? r.finalState : null;
-    }
-    const now = performance.now();
-    const done = step - startStep;
-    if (io.isTTY && !cfg.json && now - lastProgress > 100) {
-      lastProgress = now;
-      const per = (elapsed() - elapsedBefore) / done;
-      const eta = Number.isFinite(deadline) ? Math.min((deadline - now) / 1000, per * (cfg.totalSteps - step)) : per * (cfg.totalSteps - step);
-      io.progress(
-        `step ${step}/${cfg.totalSteps}  loss ${names.map((n) => fixed(lastLoss[n], 4)).join(' / ')}  ` +
-          `${Math.round((task.itemsPerStep * done) / (elapsed() - elapsedBefore)).toLocaleString('en-US')} ${task.itemName}/s  elapsed ${duration(elapsed())}  ETA ${duration(eta)}`,
-      );
-    }
-    const isBreak = breakpoints.has(step) || step === cfg.totalSteps;
-    if (step % cfg.logEvery === 0 || isBreak || step === startStep + 1) {
-      lastDiff = engines.length > 1 ? await maxParamDiff(engines[0], engines[1]) : undefined;
-      const secs = elapsed();
-      const rec = {
-        type: 'step',
-        step,
-        epoch: round(task.epochProgress()),
-        loss: { ...lastLoss },
-        ...(lastDiff !== undefined ? { maxParamDiff: lastDiff } : {}),
-        itemsPerSecond: Math.round((task.itemsPerStep * done) / (secs - elapsedBefore)),
-        msPerStep: Object.fromEntries(names.map((n, i) => [n, round(msTotal[i] / done)])),
-        elapsedSeconds: round(secs),
-      };
-      emit(rec);
-      if (!cfg.json) {
-        printRow([
+      const { batch, resetState } = task.nextBatch();
+      step++;
+      for (let i = 0; i < engines.length; i++) {
+        const b: Batch = task.stateful && !resetState && carried[i] ? { ...batch, initialState: carried[i]! } : batch;
+        const t0 = performance.now();
+        const r = await engines[i].step(b);
+        msTotal[i] += performance.now() - t0;
+        if (!Number.isFinite(r.loss)) {
+          const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written before it';
+          emit({ type: 'error', step, engine: engines[i].name, message: `loss became ${r.loss}` });
+          throw new RunError(`the ${engines[i].name} loss became ${r.loss} at step ${step}; training stopped (${where}). Try a smaller --lr or --clip-norm.`);
+        }
+        lastLoss[engines[i].name] = r.loss;
+        carried[i] = task.stateful ? r.finalState : null;
+      }
+      const now = performance.now();
+      const done = step - startStep;
+      if (io.isTTY && !cfg.json && now - lastProgress > 100) {
+        lastProgress = now;
+        const per = (elapsed() - elapsedBefore) / done;
+        const eta = Number.isFinite(deadline) ? Math.min((deadline - now) / 1000, per * (cfg.totalSteps - step)) : per * (cfg.totalSteps - step);
+        io.progress(
+          `step ${step}/${cfg.totalSteps}  loss ${names.map((n) => fixed(lastLoss[n], 4)).join(' / ')}  ` +
+            `${Math.round((task.itemsPerStep * done) / (elapsed() - elapsedBefore)).toLocaleString('en-US')} ${task.itemName}/s  elapsed ${duration(elapsed())}  ETA ${duration(eta)}`,
+        );
+      }
+      const isBreak = breakpoints.has(step) || step === cfg.totalSteps;
+      if (step % cfg.logEvery === 0 || isBreak || step === startStep + 1) {
+        lastDiff = engines.length > 1 ? await maxParamDiff(engines[0], engines[1]) : undefined;
+        const secs = elapsed();
+        const rec = {
+          type: 'step',
           step,
-          task.epochProgress().toFixed(2),
-          ...names.map((n) => fixed(lastLoss[n], 4)),
-          ...(lastDiff !== undefined ? [sci(lastDiff)] : []),
-          rec.itemsPerSecond.toLocaleString('en-US'),
-          ...names.map((_, i) => (msTotal[i] / done).toFixed(1)),
-          duration(secs),
-        ]);
+          epoch: round(task.epochProgress()),
+          loss: { ...lastLoss },
+          ...(lastDiff !== undefined ? { maxParamDiff: lastDiff } : {}),
+          itemsPerSecond: Math.round((task.itemsPerStep * done) / (secs - elapsedBefore)),
+          msPerStep: Object.fromEntries(names.map((n, i) => [n, round(msTotal[i] / done)])),
+          elapsedSeconds: round(secs),
+        };
+        emit(rec);
+        if (!cfg.json) {
+          printRow([
+            step,
+            task.epochProgress().toFixed(2),
+            ...names.map((n) => fixed(lastLoss[n], 4)),
+            ...(lastDiff !== undefined ? [sci(lastDiff)] : []),
+            rec.itemsPerSecond.toLocaleString('en-US'),
+            ...names.map((_, i) => (msTotal[i] / done).toFixed(1)),
+            duration(secs),
+          ]);
+        }
       }
+      if (isBreak || (cfg.sampleEvery && step % cfg.sampleEvery === 0)) await sample();
+      const valNow = step === cfg.totalSteps || (isBreak && cfg.valAtBreakpoints !== false) || (cfg.valEvery && step % cfg.valEvery === 0);
+      if (valNow) await validate();
+      const safety = safetyMs > 0 && performance.now() - lastCheckpointAt >= safetyMs;
+      if (isBreak || (cfg.checkpointEvery && step % cfg.checkpointEvery === 0) || safety) await checkpoint();
     }
-    if (isBreak || (cfg.sampleEvery && step % cfg.sampleEvery === 0)) await sample();
-    const valNow = step === cfg.totalSteps || (isBreak && cfg.valAtBreakpoints !== false) || (cfg.valEvery && step % cfg.valEvery === 0);
-    if (valNow) await validate();
-    if (isBreak || (cfg.checkpointEvery && step % cfg.checkpointEvery === 0)) await checkpoint();
+    await new Promise<void>((r) => setImmediate(r));
+    if (signal) {
+      const s: NodeJS.Signals = signal;
+      if (step > startStep && lastCheckpoint !== run.checkpointDir(step)) await checkpoint();
+      const saved = lastCheckpoint ? `checkpoint ${lastCheckpoint}` : 'no checkpoint (no step finished)';
+      emit({ type: 'interrupted', step, signal: s, checkpoint: lastCheckpoint || null });
+      throw new InterruptedError(s, `stopped by ${s === 'SIGINT' ? 'Ctrl-C' : s} at step ${step}; ${saved}${lastCheckpoint && cfg.resumeCommand ? `; continue with: ${cfg.resumeCommand}` : ''}`);
+    }
+  } finally {
+    setGraceful(null);
   }
   if (stoppedBy === 'minutes' && lastCheckpoint !== run.checkpointDir(step)) {
     await validate();
@@ -314,6 +355,35 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
   }
   run.metric(summary);
   return summary;
+}
+
+/**
+ * Keeps the newest `keep` checkpoints of a run plus the one with the lowest validation loss (its
+ * step is written to checkpoints/best.json); `keep` 0 keeps every one.
+ */
+export function pruneCheckpoints(run: RunDir, keep: number): void {
+  const root = join(run.dir, 'checkpoints');
+  if (!existsSync(root)) return;
+  const steps = readdirSync(root)
+    .map((n) => /^step-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  let best: { step: number; valLoss: number } | null = null;
+  for (const s of steps) {
+    let meta: { valLoss?: unknown } = {};
+    try {
+      meta = JSON.parse(readFileSync(join(root, `step-${s}`, 'meta.json'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (typeof meta.valLoss === 'number' && Number.isFinite(meta.valLoss) && (!best || meta.valLoss < best.valLoss)) best = { step: s, valLoss: meta.valLoss };
+  }
+  if (best) writeFileAtomic(join(root, 'best.json'), JSON.stringify({ step: best.step, valLoss: best.valLoss, dir: run.checkpointDir(best.step) }) + '\n');
+  if (keep <= 0) return;
+  const kept = new Set(steps.slice(-keep));
+  if (best) kept.add(best.step);
+  for (const s of steps) if (!kept.has(s)) rmSync(join(root, `step-${s}`), { recursive: true, force: true });
 }
 
 function round(x: number): number {

@@ -1,4 +1,5 @@
 /** `rnnlab convert` (canonical <-> PyTorch safetensors) and `rnnlab export --format tfjs`. */
+import { checkOutputFile } from '../io/files.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -42,6 +43,7 @@ export function registerConvert(program: Command, io: IO): void {
         '  rnnlab convert torch.safetensors --spec spec.json --prefix rnn. --head fc --to canonical -o weights.safetensors',
     )
     .action((input: string, f: { to: string; out: string; spec?: string; prefix: string; head: string; json?: boolean }) => {
+      checkOutputFile(f.out, '-o', [input, ...(f.spec ? [f.spec] : [])], 'model.safetensors');
       const names = { prefix: f.prefix, head: f.head };
       const { spec, tensors } = loadModel(input, f.spec, f.to === 'pytorch');
       const out = f.to === 'pytorch' ? toPyTorch(spec, tensors, names) : fromPyTorch(spec, tensors, names, input);

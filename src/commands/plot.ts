@@ -1,4 +1,7 @@
 /** `rnnlab plot` (SVG, and PNG where rsvg-convert is installed) and `rnnlab report` (one HTML file). */
+import { checkOutputFile } from '../io/files.js';
+import { existsSync, statSync } from 'node:fs';
+import { InputError } from '../errors.js';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -22,6 +25,7 @@ export function registerPlot(program: Command, io: IO): void {
     .option('--json', 'print one JSON object with the files written')
     .addHelpText('after', '\nExample:\n  rnnlab plot runs/text-20261122-101500 runs/text-20261122-103000 -o plots/')
     .action((dirs: string[], f: { out?: string; png: boolean; json?: boolean }) => {
+      if (f.out !== undefined && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new InputError(`${f.out}: is a file; -o names the directory for the plots`);
       const runs = dirs.map(loadRun);
       const out = f.out ?? join(dirs[0], 'plots');
       const charts = chartsFor(runs);
@@ -54,6 +58,7 @@ export function registerPlot(program: Command, io: IO): void {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  rnnlab report runs/text-20261122-101500 runs/check-20261122-110000 -o report.html')
     .action((dirs: string[], f: { out: string; json?: boolean }) => {
+      checkOutputFile(f.out, '-o', dirs.map((d) => join(d, 'run.json')), 'report.html');
       const runs = dirs.map(loadRun);
       const { html, charts } = reportHtml(runs);
       writeFileAtomic(f.out, html);

@@ -4,7 +4,7 @@
  * < the command line.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { readCheckpoint } from '../checkpoint.js';
 import { loadCorpus } from '../data/corpus.js';
@@ -17,7 +17,9 @@ import { readSafetensors } from '../io/safetensors.js';
 import { type OptimizerSpec, describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
-import { RunDir, defaultRunDir, environmentInfo, resolveCheckpoint } from '../report/run.js';
+import { RunDir, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint } from '../report/run.js';
+import { type DataFile, checkResumable, recordDataFiles, restoreDataFiles } from '../resume.js';
+import { assertFits } from '../sizes.js';
 import { duration, fixed, formatTable } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
 import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js';
@@ -26,7 +28,7 @@ import { TextTask } from '../tasks/text-lm.js';
 import { type ForecastMetrics, SeriesTask } from '../tasks/timeseries.js';
 import { type TrainSummary, type TrainTask, stateFromTensors, train } from '../train.js';
 import { VERSION } from '../version.js';
-import { choice, intArg, intListArg, numArg } from './options.js';
+import { choice, intArg, seedArg, threadsArg, intListArg, numArg } from './options.js';
 import type { IO } from './io.js';
 
 export type TaskName = 'text' | 'series' | 'classify';
@@ -104,9 +106,14 @@ export interface TrainOptions {
   sampleEvery?: number;
   valEvery?: number;
   checkpointEvery?: number;
+  checkpointMinutes?: number;
+  keepCheckpoints?: number;
   logEvery?: number;
   out?: string;
+  overwrite?: boolean;
   resume?: string;
+  /** The data files by absolute path and SHA-256 (recorded by the run, checked on --resume). */
+  dataFiles?: DataFile[];
   json?: boolean;
 }
 
@@ -140,7 +147,35 @@ const TASK_DEFAULTS: Record<TaskName, Partial<TrainOptions>> = {
   classify: { hidden: 64, batch: 32, epochs: 4 },
 };
 
-const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'python', 'engineTimeout']);
+/** Flags that may change on --resume: the length, where and how the run reports, and what it runs on (results do not depend on it). */
+const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'python', 'engineTimeout', 'checkpointMinutes', 'keepCheckpoints']);
+const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+
+/** Flags of one task that another task would silently ignore. */
+const TASK_ONLY: Record<string, TaskName[]> = {
+  text: ['text'],
+  corpusDir: ['text'],
+  keepLicense: ['text'],
+  valFraction: ['text'],
+  valTokens: ['text'],
+  sampleLength: ['text'],
+  temperature: ['text'],
+  prime: ['text'],
+  windows: ['text'],
+  seq: ['text'],
+  dataset: ['series', 'classify'],
+  csv: ['series', 'classify'],
+  column: ['series'],
+  dateColumn: ['series'],
+  features: ['series'],
+  symbol: ['series'],
+  window: ['series'],
+  horizon: ['series'],
+  recursive: ['series'],
+  textColumn: ['classify'],
+  labelColumn: ['classify'],
+  maxLen: ['classify'],
+};
 
 export function registerTrain(program: Command, io: IO): void {
   program
@@ -196,7 +231,7 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--initial-accumulator <x>', 'adagrad accumulator start (default 0.1; 0 = classic)', numArg({ min: 0 }))
     .option('--clip-value <x>', 'clip each gradient element to [-x, x]', numArg({ positive: true }))
     .option('--clip-norm <x>', 'then clip the global gradient norm to x (default 5 unless --clip-value is given)', numArg({ positive: true }))
-    .option('--seed <n>', 'seed of weights, data order and samples (default 1)', intArg(0))
+    .option('--seed <n>', 'seed of weights, data order and samples (default 1)', seedArg)
     // run
     .option('--engine <e>', 'one engine: scratch (default), tfjs, pytorch, a module path, "cmd:COMMAND"; or both (scratch and tfjs side by side)')
     .option('--engines <list>', 'engines side by side from identical weights and batches, e.g. scratch,pytorch (repeatable; docs/engines.md)', collectEngines)
@@ -204,7 +239,7 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
     .addOption(choice('--backend <b>', 'tfjs backend (default auto)', ['auto', 'node', 'wasm', 'cpu']))
     .addOption(choice('--kernels <k>', 'scratch kernels: auto (WebAssembly SIMD when built, default), wasm, js (the TypeScript reference)', ['auto', 'wasm', 'js']))
-    .option('--threads <n>', 'threads for the scratch kernels (default: the cores, at most 2); results do not depend on it', intArg(1))
+    .option('--threads <n>', 'threads for the scratch kernels (default: the cores, at most 2); results do not depend on it', threadsArg)
     .option('--steps <n>', 'optimizer steps (default: text 300)', intArg(1))
     .option('--epochs <n>', 'passes over the training data (default: series 30, classify 4)', numArg({ positive: true }))
     .option('--minutes <m>', 'stop after this much wall time', numArg({ positive: true }))
@@ -212,8 +247,11 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--sample-every <n>', 'also sample every n steps', intArg(1))
     .option('--val-every <n>', 'also validate every n steps', intArg(1))
     .option('--checkpoint-every <n>', 'also checkpoint every n steps', intArg(1))
+    .option('--checkpoint-minutes <m>', 'a safety checkpoint after m minutes without one (default 10; 0: none)', numArg({ min: 0 }))
+    .option('--keep-checkpoints <n>', 'keep the newest n checkpoints plus the best by validation loss (default 3; 0: keep all)', intArg(0))
     .option('--log-every <n>', 'log a line every n steps (default: about 20 lines per run)', intArg(1))
     .option('--out <dir>', 'run directory (default runs/<task>-<timestamp>)')
+    .option('--overwrite', 'replace the run directory of --out if it already holds a run')
     .option('--resume <dir>', 'continue a run from a checkpoint (or the newest checkpoint of a run directory)')
     .option('--json', 'print JSON lines only (the last one is the final summary)')
     .addHelpText(
@@ -243,11 +281,12 @@ function resolveOptions(command: Command): TrainOptions {
     const ck = readCheckpoint(dir);
     const saved = (ck.meta?.options ?? null) as TrainOptions | null;
     if (!saved) throw new InputError(`${dir}: this checkpoint has no training options (meta.json); it cannot be resumed`);
-    const o: TrainOptions = { ...saved, resume: dir };
+    // the run continues where its checkpoint is (or in --out), never where the checkpoint says it once was
+    const o: TrainOptions = { ...saved, resume: dir, out: undefined };
     for (const k of Object.keys(given)) {
       if (!fromCli(k) || k === 'resume') continue;
       if (!RESUME_OVERRIDABLE.has(k)) {
-        throw new InputError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} cannot change on --resume (the run continues exactly as it started); only --steps, --epochs, --minutes, --out, --log-every, --json`);
+        throw new InputError(`${flagName(k)} cannot change on --resume (the run continues exactly as it started); only ${[...RESUME_OVERRIDABLE].map(flagName).join(', ')}`);
       }
       (o as unknown as Record<string, unknown>)[k] = given[k];
     }
@@ -262,6 +301,10 @@ function resolveOptions(command: Command): TrainOptions {
   const cli: Record<string, unknown> = {};
   for (const k of Object.keys(given)) if (fromCli(k)) cli[k] = given[k];
   const task = (cli.task ?? preset.task ?? 'text') as TaskName;
+  for (const k of Object.keys(cli)) {
+    const only = TASK_ONLY[k];
+    if (only && !only.includes(task)) throw new InputError(`${flagName(k)} is a ${only.join('/')} flag; the ${task} task does not use it`);
+  }
   const o = { ...DEFAULTS, ...TASK_DEFAULTS[task], ...preset, ...cli, task } as Record<string, unknown>;
   if (!('bucketing' in cli)) o.bucketing = given.bucketing ?? true;
   // an explicit length replaces the default length of the other kind
@@ -404,6 +447,8 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
   if (windows.length > 1) {
     if (o.resume) throw new InputError('--resume continues one run; it cannot be combined with a --window sweep');
     const base = o.out ?? defaultRunDir('series-sweep');
+    newRunDir(base, { overwrite: o.overwrite }); // claimed once; each window's run goes into a new folder inside
+    o = { ...o, overwrite: undefined };
     const rows: Record<string, unknown>[] = [];
     for (const w of windows) {
       const summary = await runOne({ ...o, window: [w], out: join(base, `window-${w}`) }, io, performance.now(), true);
@@ -415,17 +460,51 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
   await runOne(o, io, t0, false);
 }
 
+/** Steps per sequence of a task's batches (for the memory estimate). */
+function seqOf(o: TrainOptions): number {
+  if (o.task === 'text') return o.seq;
+  if (o.task === 'series') return Math.max(...o.window);
+  return o.maxLen ?? 100;
+}
+
 async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Promise<TrainSummary> {
   const resumeCk = o.resume ? readCheckpoint(o.resume) : null;
+  // a resume reads the data where the run recorded it, and only if it is unchanged
+  if (resumeCk) o = restoreDataFiles(o);
+  // where the run writes: a new run claims its directory before any work; a resume continues in
+  // the run directory that holds the checkpoint (or in --out)
+  let runDir: string;
+  let run: RunDir;
+  let resumedElsewhere = false;
+  if (!resumeCk) {
+    runDir = o.out ?? defaultRunDir(o.task);
+    run = newRunDir(runDir, { overwrite: o.overwrite });
+  } else {
+    const holder = dirname(resumeCk.dir);
+    const home = basename(holder) === 'checkpoints' ? dirname(holder) : null;
+    if (o.out !== undefined && (home === null || resolve(o.out) !== resolve(home))) {
+      runDir = o.out;
+      run = newRunDir(runDir);
+      resumedElsewhere = true;
+    } else if (home !== null) {
+      runDir = home;
+      run = new RunDir(runDir);
+    } else {
+      throw new InputError(`${resumeCk.dir}: this checkpoint is not inside a run directory (…/checkpoints/step-N); give --out DIR for the continued run`);
+    }
+    for (const t of removeStaleTemps(runDir)) io.err(`rnnlab: removed ${t}, left by a write that was cut short`);
+  }
   const built = buildTask(o, o.window?.[0] ?? 24, resumeCk);
   const { task, spec } = built;
   if (resumeCk && JSON.stringify(specToJSON(resumeCk.spec)) !== JSON.stringify(specToJSON(spec))) {
     throw new InputError(`${o.resume}: the checkpoint's spec does not match the model these options build`);
   }
+  const refs = parseEngineList(o.engines ?? [o.engine], o.backend as 'auto');
+  assertFits(spec, { batch: o.batch, seq: seqOf(o), engines: refs.length, bytesPerFloat: refs.some((r) => 'dtype' in r && r.dtype === 'float64') ? 8 : 4 });
+  const dataFiles = resumeCk ? o.dataFiles : recordDataFiles(o);
   const optimizer = buildOptimizer(o);
   const params: NamedParams = resumeCk ? resumeCk.params : initParams(spec, deriveSeed(o.seed, 'weights'));
   const tLoad = performance.now();
-  const refs = parseEngineList(o.engines ?? [o.engine], o.backend as 'auto');
   const set = await createEngines(refs, spec, {
     params,
     optimizer,
@@ -439,18 +518,18 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
   const engines = set.engines;
   let resume: Parameters<typeof train>[0]['resume'];
   if (resumeCk) {
+    const others = engines.slice(1).map((e) => engineFileKey(e.name));
+    const meta = checkResumable(resumeCk, { spec, stateful: task.stateful, batch: o.batch, engines: engines.length, others });
+    task.setCursor(meta.cursor);
     await engines[0].setOptimizerState(resumeCk.optimizer!);
     const carried = [stateFromTensors(resumeCk.state, spec.layers)];
-    for (const e of engines.slice(1)) {
-      const kind = engineFileKey(e.name);
+    for (const [i, e] of engines.slice(1).entries()) {
       const base = resumeCk.dir;
-      e.setParams(readSafetensors(join(base, `${kind}.params.safetensors`)).tensors);
-      await e.setOptimizerState(readSafetensors(join(base, `${kind}.optimizer.safetensors`)).tensors);
-      const sp = join(base, `${kind}.state.safetensors`);
+      await e.setParams(readSafetensors(join(base, `${others[i]}.params.safetensors`)).tensors);
+      await e.setOptimizerState(readSafetensors(join(base, `${others[i]}.optimizer.safetensors`)).tensors);
+      const sp = join(base, `${others[i]}.state.safetensors`);
       carried.push(existsSync(sp) ? stateFromTensors(readSafetensors(sp).tensors, spec.layers) : null);
     }
-    const meta = resumeCk.meta as { step: number; cursor: unknown; sampleRng: number[]; elapsedSeconds: number };
-    task.setCursor(meta.cursor);
     resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng };
   }
 
@@ -461,11 +540,10 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
   const unit = o.epochs !== undefined && o.steps === undefined ? perEpoch : 1;
   const breakpoints = (o.sampleAt ?? []).map((v) => Math.round(v * unit));
 
-  const runDir = o.out ?? (resumeCk ? dirname(dirname(resumeCk.dir)) : defaultRunDir(o.task));
-  const run = new RunDir(runDir);
-  const stored: TrainOptions = { ...o, out: runDir, resume: undefined, json: undefined };
-  if (!resumeCk) {
+  const stored: TrainOptions = { ...o, out: runDir, resume: undefined, json: undefined, overwrite: undefined, dataFiles };
+  if (!resumeCk || resumedElsewhere) {
     run.writeRunJson({
+      ...(resumeCk ? { resumedFrom: resolve(resumeCk.dir) } : {}),
       command: ['rnnlab', ...process.argv.slice(2)].join(' '),
       task: o.task,
       preset: o.preset ?? null,
@@ -504,6 +582,9 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
     valEvery: o.valEvery,
     valAtBreakpoints: o.valAtBreakpoints,
     checkpointEvery: o.checkpointEvery,
+    checkpointMinutes: o.checkpointMinutes,
+    keepCheckpoints: o.keepCheckpoints,
+    resumeCommand: `rnnlab train --resume ${/^[\w./:@%+=,-]+$/.test(runDir) ? runDir : JSON.stringify(runDir)}`,
     logEvery,
     run,
     io,

@@ -16,6 +16,7 @@ import { type ModelSpec, specToJSON } from '../spec.js';
 import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { VERSION } from '../version.js';
+import { handleSignals } from '../interrupt.js';
 import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -57,34 +58,22 @@ export function splitCommand(cmd: string): string[] {
   return out;
 }
 
-// ---- every live child, so none outlives rnnlab ----
+// ---- every live child, so none outlives rnnlab (src/interrupt.ts turns signals into an exit) ----
 
 const live = new Set<EngineProcess>();
 let hooked = false;
-
-function onSignal(signal: NodeJS.Signals): void {
-  for (const p of live) p.kill();
-  process.exit(signal === 'SIGINT' ? 130 : 143);
-}
 
 function track(p: EngineProcess): void {
   live.add(p);
   if (!hooked) {
     hooked = true;
     process.on('exit', killAll);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    handleSignals();
   }
 }
 
 function untrack(p: EngineProcess): void {
   live.delete(p);
-  if (live.size === 0 && hooked) {
-    hooked = false;
-    process.off('exit', killAll);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 function killAll(): void {

@@ -4,7 +4,7 @@
  * the final summary), samples.jsonl, and checkpoints/step-N/. Lines are appended one write at a
  * time; run.json and checkpoints are written atomically.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
@@ -31,6 +31,50 @@ export class RunDir {
   checkpointDir(step: number): string {
     return join(this.dir, 'checkpoints', `step-${step}`);
   }
+}
+
+const RUN_FILES = ['run.json', 'metrics.jsonl', 'samples.jsonl', 'checkpoints', 'check.json', 'bench.json'];
+
+/**
+ * A directory for a new run: created when absent; an existing empty directory is used; one that
+ * holds anything is refused with one line (a second run would overwrite run.json, append to
+ * metrics.jsonl and replace checkpoints of the same step), unless `overwrite`, which clears it
+ * first, and only when it is an rnnlab run directory.
+ */
+export function newRunDir(dir: string, o: { overwrite?: boolean } = {}): RunDir {
+  if (dir.trim() === '') throw new InputError('--out is empty: give the directory for the run');
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new InputError(`${dir}: exists and is not a directory; choose another --out`);
+    const entries = readdirSync(dir);
+    if (entries.length > 0) {
+      const isRun = entries.some((e) => RUN_FILES.includes(e));
+      if (!o.overwrite) {
+        throw new InputError(
+          isRun
+            ? `${dir}: already holds a run; choose another --out, add --overwrite to replace it, or continue it with rnnlab train --resume ${dir}`
+            : `${dir}: is not empty; choose a new or empty directory for --out`,
+        );
+      }
+      if (!isRun) throw new InputError(`${dir}: is not empty and not an rnnlab run directory; --overwrite clears only run directories`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return new RunDir(dir);
+}
+
+/** Removes what writes killed midway left behind: ".name.<pid>.<random>.tmp" files and directories. */
+export function removeStaleTemps(dir: string): string[] {
+  const removed: string[] = [];
+  for (const d of [dir, join(dir, 'checkpoints')]) {
+    if (!existsSync(d)) continue;
+    for (const e of readdirSync(d)) {
+      if (/^\..+\.\d+\.[a-z0-9]+\.tmp(\.old)?$/.test(e)) {
+        rmSync(join(d, e), { recursive: true, force: true });
+        removed.push(join(d, e));
+      }
+    }
+  }
+  return removed;
 }
 
 export function defaultRunDir(task: string, root = 'runs'): string {

@@ -7,6 +7,7 @@
  * Metrics: accuracy, per-class precision / recall / F1, the confusion matrix, and the
  * majority-class baseline.
  */
+import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import { Rng } from '../rng.js';
@@ -147,11 +148,16 @@ export class ClassifyTask implements TrainTask {
   }
 
   setCursor(c: unknown): void {
-    const cur = c as { batches: number[][]; pos: number; epoch: number; rng: number[] };
-    this.batches = cur.batches;
-    this.pos = cur.pos;
-    this.epoch = cur.epoch;
-    this.rng.setState(cur.rng);
+    const cur = cursorObject(c);
+    const n = this.parts.train.length;
+    if (!Array.isArray(cur.batches) || cur.batches.length === 0) cursorInts(null, 'batches', () => false);
+    this.batches = (cur.batches as unknown[]).map((b) => {
+      const items = cursorInts(b, 'batches', (x) => x >= 0 && x < n);
+      return items.length > 0 ? items : cursorInts(null, 'batches', () => false);
+    });
+    this.pos = cursorInt(cur, 'pos', 0, this.batches.length);
+    this.epoch = cursorInt(cur, 'epoch', 0, Number.MAX_SAFE_INTEGER);
+    this.rng.setState(cursorRng(cur));
   }
 
   /** Class probabilities for every item: [n, C]. Batches sorted by length, results in item order. */

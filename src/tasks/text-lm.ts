@@ -9,6 +9,7 @@
  * state carried; reported as nats per token, bits per character (char level) or perplexity
  * (word level).
  */
+import { cursorInt, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine, State } from '../engine.js';
 import { InputError } from '../errors.js';
 import { Rng } from '../rng.js';
@@ -104,10 +105,10 @@ export class TextTask implements TrainTask {
   }
 
   setCursor(c: unknown): void {
-    const cur = c as { window: number; epoch: number; rng: number[] };
-    this.window = cur.window;
-    this.epoch = cur.epoch;
-    this.rng.setState(cur.rng);
+    const cur = cursorObject(c);
+    this.window = cursorInt(cur, 'window', 0, this.stepsPerEpoch);
+    this.epoch = cursorInt(cur, 'epoch', 0, Number.MAX_SAFE_INTEGER);
+    this.rng.setState(cursorRng(cur));
   }
 
   /** Mean cross-entropy per validation token, in nats, with the state carried across windows. */

@@ -11,6 +11,7 @@
  * Test metrics are in the data's own units, next to the baselines every forecaster must beat:
  * persistence (the last value), seasonal naive (the value one season earlier) and the training mean.
  */
+import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import { Rng } from '../rng.js';
@@ -173,11 +174,12 @@ export class SeriesTask implements TrainTask {
   }
 
   setCursor(c: unknown): void {
-    const cur = c as { order: number[]; pos: number; epoch: number; rng: number[] };
-    this.order = cur.order;
-    this.pos = cur.pos;
-    this.epoch = cur.epoch;
-    this.rng.setState(cur.rng);
+    const cur = cursorObject(c);
+    const ends = new Set(this.ends.train);
+    this.order = cursorInts(cur.order, 'order', (x) => ends.has(x));
+    this.pos = cursorInt(cur, 'pos', 0, this.order.length);
+    this.epoch = cursorInt(cur, 'epoch', 0, Number.MAX_SAFE_INTEGER);
+    this.rng.setState(cursorRng(cur));
   }
 
   /** Forecasts (scaled) of H steps for the windows ending at `ends`: [n, H]. */

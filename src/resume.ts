@@ -1,0 +1,137 @@
+/**
+ * What `train --resume` must be sure of before it continues a run:
+ * - the data is the data the run started on: a run records each data file by absolute path and
+ *   SHA-256, and a resume reads that path (not the relative path again from wherever the user
+ *   stands now) and refuses a file whose content changed;
+ * - every file of the checkpoint is there and sane (meta.json's step, time, random state, the
+ *   optimizer state, the carried hidden state of stateful tasks, the other engines' files), so an
+ *   incomplete or edited checkpoint is one line naming what is wrong, not a silent divergence.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Checkpoint } from './checkpoint.js';
+import { InputError } from './errors.js';
+import { readInputFile } from './io/files.js';
+import { readSafetensors } from './io/safetensors.js';
+import type { ModelSpec } from './spec.js';
+import type { NamedTensors } from './tensor.js';
+
+export interface DataFile {
+  /** Which flag named it: text (--text), corpus (--corpus-file of a preset), csv (--csv). */
+  flag: 'text' | 'corpus' | 'csv';
+  /** As given on the command line, for messages. */
+  given: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** The data options of a run (a subset of TrainOptions). */
+export interface DataOptions {
+  task: string;
+  text?: string[];
+  corpusDir?: string;
+  corpusFile?: string;
+  csv?: string;
+  dataFiles?: DataFile[];
+}
+
+function hashFile(path: string): { sha256: string; bytes: number } {
+  const b = readInputFile(path, path.endsWith('.csv') ? 'csv' : 'text');
+  return { sha256: createHash('sha256').update(b).digest('hex'), bytes: b.length };
+}
+
+/** The files a run reads its data from, as given. */
+function givenFiles(o: DataOptions): { flag: DataFile['flag']; given: string }[] {
+  if (o.task === 'text') {
+    if (o.corpusFile) return [{ flag: 'corpus', given: join(o.corpusDir ?? 'data/julesverne', o.corpusFile) }];
+    return (o.text ?? []).map((given) => ({ flag: 'text' as const, given }));
+  }
+  return o.csv ? [{ flag: 'csv', given: o.csv }] : [];
+}
+
+/** Absolute paths and hashes of the data files (after they were read successfully). */
+export function recordDataFiles(o: DataOptions): DataFile[] {
+  return givenFiles(o).map((f) => ({ ...f, path: resolve(f.given), ...hashFile(f.given) }));
+}
+
+/**
+ * The options with the data paths a run recorded, each checked against its hash. Runs from before
+ * the record (no dataFiles) keep their paths as stored.
+ */
+export function restoreDataFiles<T extends DataOptions>(o: T): T {
+  const files = o.dataFiles;
+  if (!files) return o;
+  for (const f of files) {
+    if (!existsSync(f.path)) throw new InputError(`${f.path}: the run's data file (--${f.flag === 'corpus' ? 'corpus-file' : f.flag} ${f.given}) is gone; --resume needs the same file`);
+    const now = hashFile(f.path);
+    if (now.sha256 !== f.sha256) {
+      throw new InputError(`${f.path}: the run's data file changed since it started (${f.bytes.toLocaleString('en-US')} bytes then, ${now.bytes.toLocaleString('en-US')} now; the SHA-256 differs); --resume continues only on the same data`);
+    }
+  }
+  const out: T = { ...o };
+  const text = files.filter((f) => f.flag === 'text').map((f) => f.path);
+  if (text.length) out.text = text;
+  const corpus = files.find((f) => f.flag === 'corpus');
+  if (corpus) {
+    out.corpusDir = dirname(corpus.path);
+    out.corpusFile = basename(corpus.path);
+  }
+  const csv = files.find((f) => f.flag === 'csv');
+  if (csv) out.csv = csv.path;
+  return out;
+}
+
+export interface ResumeMeta {
+  step: number;
+  cursor: unknown;
+  sampleRng: number[];
+  elapsedSeconds: number;
+}
+
+function need(cond: boolean, dir: string, what: string): asserts cond {
+  if (!cond) throw new InputError(`${dir}: cannot resume from this checkpoint: ${what}`);
+}
+
+/** The state tensors of a stateful run, checked against the model and batch. */
+function checkState(t: NamedTensors | undefined, file: string, spec: ModelSpec, batch: number, dir: string): void {
+  need(t !== undefined, dir, `${file} is missing (the hidden state carried between windows); without it the run would continue from a zero state and diverge`);
+  const n = batch * spec.hiddenSize;
+  for (let l = 0; l < spec.layers; l++) {
+    for (const k of spec.cell === 'lstm' ? ['h', 'c'] : ['h']) {
+      const x = t[`${k}.${l}`];
+      need(x !== undefined, dir, `${file} has no "${k}.${l}"`);
+      need((x.dtype === 'F32' || x.dtype === 'F64') && x.data.length === n, dir, `${file}: "${k}.${l}" holds ${x.data.length} ${x.dtype} values, expected ${n} floats (batch ${batch} x hidden ${spec.hiddenSize})`);
+    }
+  }
+}
+
+/**
+ * Checks everything a resume reads from the checkpoint, before anything is built from it. `others`
+ * are the file keys of the second and later engines (their params, optimizer and state files).
+ */
+export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; stateful: boolean; batch: number; engines: number; others: string[] }): ResumeMeta {
+  const dir = ck.dir;
+  const meta = ck.meta;
+  need(meta !== undefined, dir, 'meta.json is missing (the step, random state and data cursor)');
+  need(Number.isSafeInteger(meta.step) && (meta.step as number) >= 1, dir, `meta.json: "step" is ${JSON.stringify(meta.step)}, expected an integer >= 1`);
+  need(typeof meta.elapsedSeconds === 'number' && Number.isFinite(meta.elapsedSeconds) && meta.elapsedSeconds >= 0, dir, `meta.json: "elapsedSeconds" is ${JSON.stringify(meta.elapsedSeconds)}`);
+  const rng = meta.sampleRng;
+  need(Array.isArray(rng) && rng.length === 4 && rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32), dir, 'meta.json: "sampleRng" is not 4 unsigned 32-bit integers');
+  need(meta.cursor !== undefined, dir, 'meta.json has no data cursor');
+  const engines = meta.engines;
+  need(Array.isArray(engines) && engines.length === o.engines, dir, `meta.json names ${Array.isArray(engines) ? engines.length : 'no'} engines, but the run has ${o.engines}`);
+  need(ck.optimizer !== undefined, dir, 'optimizer.safetensors is missing (the optimizer state); without it the run cannot continue exactly');
+  if (o.stateful) checkState(ck.state, 'state.safetensors', o.spec, o.batch, dir);
+  for (const key of o.others) {
+    for (const part of ['params', 'optimizer']) {
+      need(existsSync(join(dir, `${key}.${part}.safetensors`)), dir, `${key}.${part}.safetensors is missing (the ${key} engine's ${part === 'params' ? 'parameters' : 'optimizer state'})`);
+    }
+    if (o.stateful) {
+      const p = join(dir, `${key}.state.safetensors`);
+      checkState(existsSync(p) ? readSafetensors(p).tensors : undefined, `${key}.state.safetensors`, o.spec, o.batch, dir);
+    }
+  }
+  return { step: meta.step as number, cursor: meta.cursor, sampleRng: rng as number[], elapsedSeconds: meta.elapsedSeconds as number };
+}
