@@ -203,6 +203,19 @@ describe('interrupts', () => {
     expect(params(cut, N).equals(params(full, N))).toBe(true);
   });
 
+  test('a second Ctrl-C quits at once (130), and every checkpoint left is whole', async () => {
+    const cut = join(tmp('twice'), 'run');
+    const r = await startRun([...args(corpus(), cut), '--checkpoint-every', '5', '--keep-checkpoints', '0'], 12);
+    r.child.kill('SIGINT');
+    r.child.kill('SIGINT');
+    expect(await r.done).toBe(130);
+    for (const s of stepsIn(cut)) {
+      for (const f of ['spec.json', 'params.safetensors', 'optimizer.safetensors', 'state.safetensors', 'meta.json']) expect(existsSync(join(cut, 'checkpoints', `step-${s}`, f)), `step-${s}/${f}`).toBe(true);
+    }
+    const resumed = rnnlab(['train', '--resume', cut, '--steps', String(stepsIn(cut).pop()! + 2), '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+  });
+
   test('SIGKILL at any moment, then --resume: leftovers of cut writes are removed and the run ends bit-identical', async () => {
     const book = corpus();
     const root = tmp('kill');
