@@ -9,7 +9,7 @@
  *   meta.json             step, RNG state, data cursor, engine, optimizer spec   (training)
  * It is written to a temporary directory and renamed, so a crash never leaves half of one.
  */
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { readJsonInput } from './io/files.js';
 import { join } from 'node:path';
 import { InputError } from './errors.js';
@@ -17,7 +17,8 @@ import { writeDirAtomic } from './io/atomic.js';
 import { encodeSafetensors, readSafetensors } from './io/safetensors.js';
 import { type NamedParams, validateParams } from './params.js';
 import { type ModelSpec, parseSpec, specToJSON } from './spec.js';
-import type { NamedTensors } from './tensor.js';
+import type { FloatArray, NamedTensors } from './tensor.js';
+import type { Engine, State } from './engine.js';
 
 export interface Checkpoint {
   spec: ModelSpec;
@@ -52,7 +53,72 @@ export function readCheckpoint(dir: string): Checkpoint & { dir: string } {
   if (existsSync(data)) ck.data = readJson(data);
   const meta = join(dir, 'meta.json');
   if (existsSync(meta)) ck.meta = readJson(meta) as Record<string, unknown>;
+  // the other engines of a side-by-side run: "<key>.params", "<key>.optimizer", "<key>.state"
+  for (const f of readdirSync(dir)) {
+    const m = /^(.+)\.safetensors$/.exec(f);
+    if (!m || ['params', 'optimizer', 'state'].includes(m[1])) continue;
+    (ck.extra ??= {})[m[1]] = readSafetensors(join(dir, f)).tensors;
+  }
   return ck;
+}
+
+// ---- a whole engine set: the first engine's files, then each other engine's beside them ----
+
+/** The file-name key of an engine in a checkpoint of several (tfjs-wasm and tfjs-cpu are both "tfjs"). */
+export function engineFileKey(name: string): string {
+  return name.startsWith('tfjs-') ? 'tfjs' : name.replace(/[^\w.+-]/g, '_');
+}
+
+function stateTensors(s: State | null): NamedTensors | undefined {
+  if (!s) return undefined;
+  const t = (x: FloatArray): NamedTensors[string] => ({ dtype: x instanceof Float64Array ? 'F64' : 'F32', shape: [x.length], data: x });
+  const out: NamedTensors = {};
+  s.h.forEach((h, l) => (out[`h.${l}`] = t(h)));
+  s.c?.forEach((c, l) => (out[`c.${l}`] = t(c)));
+  return out;
+}
+
+export function stateFromTensors(t: NamedTensors | undefined, layers: number): State | null {
+  if (!t || !t['h.0']) return null;
+  // a float64 engine's state stays float64, so its resume is exact too
+  const arr = (x: NamedTensors[string]): FloatArray => (x.dtype === 'F64' ? Float64Array.from(x.data as Float64Array) : Float32Array.from(x.data as ArrayLike<number>));
+  const h = Array.from({ length: layers }, (_, l) => arr(t[`h.${l}`]));
+  if (!t['c.0']) return { h };
+  return { h, c: Array.from({ length: layers }, (_, l) => arr(t[`c.${l}`])) };
+}
+
+/** Parameters, optimizer state and carried state of every engine, as checkpoint fields. */
+export async function captureEngineSet(engines: Engine[], carried: (State | null)[]): Promise<Pick<Checkpoint, 'params' | 'optimizer' | 'state' | 'extra'>> {
+  const extra: Record<string, NamedTensors> = {};
+  for (let i = 1; i < engines.length; i++) {
+    const key = engineFileKey(engines[i].name);
+    extra[`${key}.params`] = await engines[i].getParams();
+    extra[`${key}.optimizer`] = await engines[i].optimizerState();
+    const st = stateTensors(carried[i]);
+    if (st) extra[`${key}.state`] = st;
+  }
+  return { params: await engines[0].getParams(), optimizer: await engines[0].optimizerState(), state: stateTensors(carried[0]), extra };
+}
+
+/** The tensors of engine i in a checkpoint (i = 0: the canonical files). */
+export function engineTensors(ck: Checkpoint, engines: readonly { name: string }[], i: number): { params?: NamedParams; optimizer?: NamedParams; state?: NamedTensors; files: string[] } {
+  if (i === 0) return { params: ck.params, optimizer: ck.optimizer, state: ck.state, files: ['params.safetensors', 'optimizer.safetensors', 'state.safetensors'] };
+  const key = engineFileKey(engines[i].name);
+  const x = ck.extra ?? {};
+  return { params: x[`${key}.params`], optimizer: x[`${key}.optimizer`], state: x[`${key}.state`], files: ['params', 'optimizer', 'state'].map((p) => `${key}.${p}.safetensors`) };
+}
+
+/** Puts every engine back where the checkpoint left it; returns the carried states (checked by checkResumable first). */
+export async function restoreEngineSet(ck: Checkpoint, engines: Engine[], layers: number): Promise<(State | null)[]> {
+  const carried: (State | null)[] = [];
+  for (let i = 0; i < engines.length; i++) {
+    const t = engineTensors(ck, engines, i);
+    if (!t.params || !t.optimizer) throw new InputError(`the checkpoint has no ${!t.params ? t.files[0] : t.files[1]} for engine ${engines[i].name}`);
+    await engines[i].setParams(t.params);
+    await engines[i].setOptimizerState(t.optimizer);
+    carried.push(stateFromTensors(t.state, layers));
+  }
+  return carried;
 }
 
 export function writeCheckpoint(dir: string, ck: Checkpoint): void {

@@ -10,10 +10,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Checkpoint } from './checkpoint.js';
+import { type Checkpoint, engineTensors } from './checkpoint.js';
 import { InputError } from './errors.js';
 import { readInputFile } from './io/files.js';
-import { readSafetensors } from './io/safetensors.js';
 import type { ModelSpec } from './spec.js';
 import type { NamedTensors } from './tensor.js';
 
@@ -111,7 +110,7 @@ function checkState(t: NamedTensors | undefined, file: string, spec: ModelSpec, 
  * Checks everything a resume reads from the checkpoint, before anything is built from it. `others`
  * are the file keys of the second and later engines (their params, optimizer and state files).
  */
-export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; stateful: boolean; batch: number; engines: number; others: string[] }): ResumeMeta {
+export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; stateful: boolean; batch: number; engines: readonly { name: string }[] }): ResumeMeta {
   const dir = ck.dir;
   const meta = ck.meta;
   need(meta !== undefined, dir, 'meta.json is missing (the step, random state and data cursor)');
@@ -121,17 +120,13 @@ export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: Mode
   need(Array.isArray(rng) && rng.length === 4 && rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32), dir, 'meta.json: "sampleRng" is not 4 unsigned 32-bit integers');
   need(meta.cursor !== undefined, dir, 'meta.json has no data cursor');
   const engines = meta.engines;
-  need(Array.isArray(engines) && engines.length === o.engines, dir, `meta.json names ${Array.isArray(engines) ? engines.length : 'no'} engines, but the run has ${o.engines}`);
-  need(ck.optimizer !== undefined, dir, 'optimizer.safetensors is missing (the optimizer state); without it the run cannot continue exactly');
-  if (o.stateful) checkState(ck.state, 'state.safetensors', o.spec, o.batch, dir);
-  for (const key of o.others) {
-    for (const part of ['params', 'optimizer']) {
-      need(existsSync(join(dir, `${key}.${part}.safetensors`)), dir, `${key}.${part}.safetensors is missing (the ${key} engine's ${part === 'params' ? 'parameters' : 'optimizer state'})`);
-    }
-    if (o.stateful) {
-      const p = join(dir, `${key}.state.safetensors`);
-      checkState(existsSync(p) ? readSafetensors(p).tensors : undefined, `${key}.state.safetensors`, o.spec, o.batch, dir);
-    }
+  need(Array.isArray(engines) && engines.length === o.engines.length, dir, `meta.json names ${Array.isArray(engines) ? engines.length : 'no'} engines, but the run has ${o.engines.length}`);
+  for (let i = 0; i < o.engines.length; i++) {
+    const t = engineTensors(ck, o.engines, i);
+    const whose = i === 0 ? '' : ` of engine ${o.engines[i].name}`;
+    need(t.params !== undefined, dir, `${t.files[0]} is missing (the parameters${whose})`);
+    need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
+    if (o.stateful) checkState(t.state, t.files[2], o.spec, o.batch, dir);
   }
   return { step: meta.step as number, cursor: meta.cursor, sampleRng: rng as number[], elapsedSeconds: meta.elapsedSeconds as number };
 }

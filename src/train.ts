@@ -8,8 +8,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareArrays } from '../compare/tolerance.js';
-import { type Checkpoint, writeCheckpoint } from './checkpoint.js';
-import { engineFileKey } from './engines/index.js';
+import { type Checkpoint, captureEngineSet, writeCheckpoint } from './checkpoint.js';
 import type { Batch, Engine, State } from './engine.js';
 import { InterruptedError, RunError } from './errors.js';
 import { setGraceful } from './interrupt.js';
@@ -19,7 +18,6 @@ import type { RunDir } from './report/run.js';
 import { duration, fixed, sci, streamTable } from './report/table.js';
 import { Rng } from './rng.js';
 import type { ModelSpec } from './spec.js';
-import type { NamedTensors } from './tensor.js';
 import type { IO } from './commands/io.js';
 
 export type Metrics = Record<string, number>;
@@ -105,23 +103,6 @@ export interface TrainSummary {
   [k: string]: unknown;
 }
 
-function stateTensors(s: State | null): NamedTensors | undefined {
-  if (!s) return undefined;
-  const out: NamedTensors = {};
-  s.h.forEach((h, l) => (out[`h.${l}`] = { dtype: h instanceof Float64Array ? 'F64' : 'F32', shape: [h.length], data: h }));
-  s.c?.forEach((c, l) => (out[`c.${l}`] = { dtype: c instanceof Float64Array ? 'F64' : 'F32', shape: [c.length], data: c }));
-  return out;
-}
-
-export function stateFromTensors(t: NamedTensors | undefined, layers: number): State | null {
-  if (!t || !t['h.0']) return null;
-  // a float64 engine's state stays float64, so its resume is exact too
-  const arr = (x: NamedTensors[string]): Float32Array | Float64Array => (x.dtype === 'F64' ? Float64Array.from(x.data as Float64Array) : Float32Array.from(x.data as ArrayLike<number>));
-  const h = Array.from({ length: layers }, (_, l) => arr(t[`h.${l}`]));
-  if (!t['c.0']) return { h };
-  return { h, c: Array.from({ length: layers }, (_, l) => arr(t[`c.${l}`])) };
-}
-
 async function maxParamDiff(a: Engine, b: Engine): Promise<number> {
   const pa = await a.getParams();
   const pb = await b.getParams();
@@ -165,26 +146,12 @@ export async function train(cfg: TrainConfig): Promise<TrainSummary> {
 
   const checkpoint = async (): Promise<string> => {
     const dir = run.checkpointDir(step);
-    const [main, ...others] = engines;
-    // a second engine's parameters, optimizer and state go beside the first's, in the same atomic write
-    const extra: Record<string, NamedTensors> = {};
-    for (let i = 0; i < others.length; i++) {
-      const e = others[i];
-      const kind = engineFileKey(e.name);
-      extra[`${kind}.params`] = await e.getParams();
-      extra[`${kind}.optimizer`] = await e.optimizerState();
-      const st = stateTensors(carried[i + 1]);
-      if (st) extra[`${kind}.state`] = st;
-    }
     const val = lastVal?.step === step ? lastVal.valLoss : undefined;
     const ck: Checkpoint = {
       spec: task.spec,
-      params: await main.getParams(),
-      optimizer: await main.optimizerState(),
-      state: stateTensors(carried[0]),
+      ...(await captureEngineSet(engines, carried)),
       vocab: cfg.vocab,
       data: cfg.data,
-      extra,
       meta: {
         step,
         epoch: task.epochProgress(),

@@ -135,6 +135,25 @@ describe('run directories', () => {
     expect(existsSync(ck)).toBe(true);
   });
 
+  test('--resume of a side-by-side run (scratch and tfjs) restores the whole engine set exactly', () => {
+    const book = corpus();
+    const root = tmp('both');
+    const both = [...small, '--engine', 'both', '--backend', 'wasm', '--sample-every', '3', '--sample-length', '6', '--log-every', '1', '--json'];
+    expect(rnnlab(['train', '--text', book, ...both, '--steps', '8', '--out', join(root, 'a')]).code).toBe(0);
+    expect(rnnlab(['train', '--text', book, ...both, '--steps', '3', '--out', join(root, 'b')]).code).toBe(0);
+    const r = rnnlab(['train', '--resume', join(root, 'b'), '--steps', '8', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['params', 'optimizer', 'state', 'tfjs.params', 'tfjs.optimizer', 'tfjs.state']) {
+      const a = readFileSync(join(root, 'a', 'checkpoints', 'step-8', `${f}.safetensors`));
+      expect(readFileSync(join(root, 'b', 'checkpoints', 'step-8', `${f}.safetensors`)).equals(a), f).toBe(true);
+    }
+    const losses = (d: string): unknown[] => readJsonl(join(root, d, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => m.loss);
+    expect(losses('b')).toEqual(losses('a')); // both engines' losses at every step
+    // a missing second-engine file is named
+    rmSync(join(root, 'b', 'checkpoints', 'step-8', 'tfjs.optimizer.safetensors'));
+    expectOneLineError(rnnlab(['train', '--resume', join(root, 'b'), '--steps', '9']), /tfjs\.optimizer\.safetensors is missing \(the optimizer state of engine tfjs-wasm\)/, expect);
+  });
+
   test('the --resume refusal lists every flag that may change', () => {
     const run = join(tmp('flags'), 'run');
     expect(rnnlab(['train', '--text', corpus(), ...small, '--steps', '2', '--out', run]).code).toBe(0);

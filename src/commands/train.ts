@@ -6,14 +6,13 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
+import { readCheckpoint, restoreEngineSet } from '../checkpoint.js';
 import { loadCorpus } from '../data/corpus.js';
 import { loadLabelled } from '../data/labelled.js';
 import { fitScaler, loadSeries } from '../data/series.js';
 import { ByteTokenizer, CharTokenizer, type Tokenizer, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
-import { collectEngines, createEngines, engineFileKey, parseEngineList } from '../engines/index.js';
+import { collectEngines, createEngines, parseEngineList } from '../engines/index.js';
 import { InputError } from '../errors.js';
-import { readSafetensors } from '../io/safetensors.js';
 import { type OptimizerSpec, describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
@@ -26,7 +25,7 @@ import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js'
 import { ClassifyTask, type ClassMetrics, splitExamples } from '../tasks/classify.js';
 import { TextTask } from '../tasks/text-lm.js';
 import { type ForecastMetrics, SeriesTask } from '../tasks/timeseries.js';
-import { type TrainSummary, type TrainTask, stateFromTensors, train } from '../train.js';
+import { type TrainSummary, type TrainTask, train } from '../train.js';
 import { VERSION } from '../version.js';
 import { choice, intArg, seedArg, threadsArg, intListArg, numArg } from './options.js';
 import type { IO } from './io.js';
@@ -518,18 +517,9 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
   const engines = set.engines;
   let resume: Parameters<typeof train>[0]['resume'];
   if (resumeCk) {
-    const others = engines.slice(1).map((e) => engineFileKey(e.name));
-    const meta = checkResumable(resumeCk, { spec, stateful: task.stateful, batch: o.batch, engines: engines.length, others });
+    const meta = checkResumable(resumeCk, { spec, stateful: task.stateful, batch: o.batch, engines });
     task.setCursor(meta.cursor);
-    await engines[0].setOptimizerState(resumeCk.optimizer!);
-    const carried = [stateFromTensors(resumeCk.state, spec.layers)];
-    for (const [i, e] of engines.slice(1).entries()) {
-      const base = resumeCk.dir;
-      await e.setParams(readSafetensors(join(base, `${others[i]}.params.safetensors`)).tensors);
-      await e.setOptimizerState(readSafetensors(join(base, `${others[i]}.optimizer.safetensors`)).tensors);
-      const sp = join(base, `${others[i]}.state.safetensors`);
-      carried.push(existsSync(sp) ? stateFromTensors(readSafetensors(sp).tensors, spec.layers) : null);
-    }
+    const carried = await restoreEngineSet(resumeCk, engines, spec.layers);
     resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng };
   }
 

@@ -268,9 +268,7 @@ export function resetPythonCache(): void {
  * The file prefix of an engine's parameters, optimizer and state in a checkpoint of a run with
  * several engines: "tfjs" for any tfjs backend (so a run resumes on another backend), else the name.
  */
-export function engineFileKey(name: string): string {
-  return name.startsWith('tfjs-') ? 'tfjs' : name.replace(/[^\w.+-]/g, '_');
-}
+export { engineFileKey } from '../checkpoint.js';
 
 /** Makes every provider's name unique (the same engine twice gets "#2"). */
 export function uniqueNames(providers: EngineProvider[]): void {
