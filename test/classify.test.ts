@@ -2,7 +2,7 @@
  * Classification: padding + masking gives each sequence the result it has alone, in both engines
  * alike; metrics against hand counts; the CLI (json summary, predict); bad input.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -95,10 +95,25 @@ describe('rnnlab train --task classify, predict', () => {
     expect(r.code, r.stderr).toBe(0);
     const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(last.test.classes).toEqual(['female', 'male']);
-    expect(last.test.accuracy).toBeGreaterThan(0);
     expect(last.test.baselineAccuracy).toBeGreaterThan(0.5);
     expect(last.test.perClass).toHaveLength(2);
-    expect(last.test.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(last.test.n);
+    // the metrics agree with the confusion matrix, recomputed here (rows: truth, columns: prediction)
+    const cm = last.test.confusion as number[][];
+    expect(cm.flat().reduce((a, b) => a + b, 0)).toBe(last.test.n);
+    expect(last.test.accuracy).toBeCloseTo((cm[0][0] + cm[1][1]) / last.test.n, 12);
+    const m = last.test.classes.indexOf(last.test.majorityClass); // the training set's majority class, counted in the test set
+    expect(last.test.baselineAccuracy).toBeCloseTo((cm[m][0] + cm[m][1]) / last.test.n, 12);
+    for (const c of [0, 1]) {
+      const col = cm[0][c] + cm[1][c];
+      const row = cm[c][0] + cm[c][1];
+      if (col > 0) expect(last.test.perClass[c].precision).toBeCloseTo(cm[c][c] / col, 12);
+      expect(last.test.perClass[c].recall).toBeCloseTo(cm[c][c] / row, 12);
+    }
+    // training and prediction share the preprocessing (character level lowercases), recorded in data.json
+    const data = JSON.parse(readFileSync(join(dir, 'checkpoints', `step-60`, 'data.json'), 'utf8'));
+    expect(data.lowercase).toBe(true);
+    const probs = (t: string): unknown => JSON.parse(rnnlab(['predict', '--checkpoint', dir, t, '--json']).stdout).probabilities;
+    expect(probs('JENNIFER')).toEqual(probs('jennifer'));
     const p = rnnlab(['predict', '--checkpoint', dir, 'Jennifer', '--json']);
     expect(p.code, p.stderr).toBe(0);
     const out = JSON.parse(p.stdout);

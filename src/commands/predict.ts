@@ -9,7 +9,7 @@ import { readCsv } from '../io/csv.js';
 import { optimizerSpec } from '../optimizer.js';
 import { resolveCheckpoint } from '../report/run.js';
 import { formatTable } from '../report/table.js';
-import { type ClassifyData, predictText } from '../tasks/classify.js';
+import { type ClassifyData, lowercases, predictText, prepareText } from '../tasks/classify.js';
 import { type SeriesData, forecastNext } from '../tasks/timeseries.js';
 import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './options.js';
 import type { IO } from './io.js';
@@ -76,7 +76,7 @@ export function registerPredict(program: Command, io: IO): void {
       if (!d || d.task !== 'classify') throw new InputError(`${ck.dir}: not a classification checkpoint (no classify data.json)`);
       const tokenizer = tokenizerFromJSON(d.tokenizer, `${ck.dir}/data.json`);
       const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-      const input = tokenizer.level === 'char' ? text.toLowerCase() : text;
+      const input = prepareText(text, { lowercase: lowercases(d, tokenizer) });
       const p = await predictText(set.engines[0], tokenizer, d, input);
       await set.close();
       let best = 0;

@@ -29,6 +29,18 @@ export interface ClassifyData {
   maxLen: number;
   tokenizer: TokenizerJSON;
   source: string;
+  /** Texts are lowercased before tokenizing (character level); absent in older checkpoints: char level implies it. */
+  lowercase?: boolean;
+}
+
+/** What training and prediction both do to a text before tokenizing: character-level models read lowercase. */
+export function prepareText(text: string, o: { lowercase: boolean }): string {
+  return o.lowercase ? text.toLowerCase() : text;
+}
+
+/** Whether a checkpoint's classifier lowercases its input (recorded, or implied by char level in older checkpoints). */
+export function lowercases(d: ClassifyData, tokenizer: { level: 'char' | 'word' }): boolean {
+  return d.lowercase ?? tokenizer.level === 'char';
 }
 
 export interface ClassMetrics {
@@ -220,7 +232,7 @@ export class ClassifyTask implements TrainTask {
   }
 
   dataJSON(): ClassifyData {
-    return { task: 'classify', classes: this.classes, maxLen: this.o.maxLen, tokenizer: this.tokenizer.toJSON(), source: this.source };
+    return { task: 'classify', classes: this.classes, maxLen: this.o.maxLen, tokenizer: this.tokenizer.toJSON(), source: this.source, lowercase: this.tokenizer.level === 'char' };
   }
 }
 

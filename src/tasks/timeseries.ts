@@ -145,11 +145,7 @@ export class SeriesTask implements TrainTask {
     const { window: W } = this.o;
     const F = this.scaled.length;
     const x = new Float32Array(ends.length * W * F);
-    ends.forEach((e, b) => {
-      for (let t = 0; t < W; t++) {
-        for (let f = 0; f < F; f++) x[(b * W + t) * F + f] = this.scaled[f][e - W + t] - (this.o.relative ? this.scaled[f][e - 1] : 0);
-      }
-    });
+    ends.forEach((e, b) => windowInputs(this.scaled, e, W, this.o.relative, x, b * W * F));
     return x;
   }
 
@@ -163,7 +159,7 @@ export class SeriesTask implements TrainTask {
     const O = this.spec.outputSize;
     const y = new Float32Array(ends.length * O);
     ends.forEach((e, b) => {
-      const base = this.o.relative ? this.scaled[0][e - 1] : 0;
+      const base = windowBase(this.scaled[0], e, this.o.relative);
       for (let h = 0; h < O; h++) y[b * O + h] = this.scaled[0][e + h] - base;
     });
     return { batch: { batchSize: ends.length, seqLen: this.o.window, x: this.inputs(ends), y }, resetState: true };
@@ -192,7 +188,7 @@ export class SeriesTask implements TrainTask {
       const out = new Float64Array(n * H);
       const { output } = await engine.forward({ batchSize: n, seqLen: W, x: this.inputs(ends) });
       ends.forEach((e, b) => {
-        const base = this.o.relative ? this.scaled[0][e - 1] : 0;
+        const base = windowBase(this.scaled[0], e, this.o.relative);
         for (let h = 0; h < H; h++) out[b * H + h] = output[b * H + h] + base;
       });
       return out;
@@ -311,6 +307,21 @@ export class SeriesTask implements TrainTask {
   }
 }
 
+// ---- the window normalisation, one helper each for training, evaluation, recursion and forecast ----
+
+/** The value a window ending before `end` is taken relative to: its last (scaled) value, or 0. */
+export function windowBase(series: ArrayLike<number>, end: number, relative: boolean): number {
+  return relative ? series[end - 1] : 0;
+}
+
+/** Writes the inputs of the window of W steps ending before `end` into x at `off`, [W, F], each feature relative to its own last value if so set. */
+export function windowInputs(features: ArrayLike<number>[], end: number, W: number, relative: boolean, x: Float32Array, off: number): void {
+  const F = features.length;
+  for (let t = 0; t < W; t++) {
+    for (let f = 0; f < F; f++) x[off + t * F + f] = features[f][end - W + t] - windowBase(features[f], end, relative);
+  }
+}
+
 /**
  * A one-step model fed its own predictions: for each window (scaled, absolute values of the single
  * feature), H predictions; the window slides by one each time. [n, H]
@@ -321,13 +332,10 @@ export async function recursiveForecast(engine: Engine, windows: Float64Array[],
   const out = new Float64Array(n * H);
   const x = new Float32Array(n * W);
   for (let h = 0; h < H; h++) {
-    windows.forEach((w, b) => {
-      const base = relative ? w[W - 1] : 0;
-      for (let t = 0; t < W; t++) x[b * W + t] = w[t] - base;
-    });
+    windows.forEach((w, b) => windowInputs([w], W, W, relative, x, b * W));
     const { output } = await engine.forward({ batchSize: n, seqLen: W, x });
     windows.forEach((w, b) => {
-      const next = output[b] + (relative ? w[W - 1] : 0);
+      const next = output[b] + windowBase(w, W, relative);
       out[b * H + h] = next;
       w.copyWithin(0, 1);
       w[W - 1] = next;
@@ -346,9 +354,9 @@ export async function forecastNext(engine: Engine, d: SeriesData, values: Float6
   const unscale = (v: number): number => v * d.scaler.scale[0] + d.scaler.shift[0];
   if (d.recursive) return (await recursiveForecast(engine, [scaled[0]], H, d.relative)).map(unscale);
   const x = new Float32Array(W * F);
-  for (let t = 0; t < W; t++) for (let f = 0; f < F; f++) x[t * F + f] = scaled[f][t] - (d.relative ? scaled[f][W - 1] : 0);
+  windowInputs(scaled, W, W, d.relative, x, 0);
   const { output } = await engine.forward({ batchSize: 1, seqLen: W, x });
-  const base = d.relative ? scaled[0][W - 1] : 0;
+  const base = windowBase(scaled[0], W, d.relative);
   return Float64Array.from({ length: H }, (_, h) => unscale(output[h] + base));
 }
 
