@@ -14,7 +14,7 @@ import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
 import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { UnsupportedError } from '../src/errors.js';
-import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays, limitFor } from './tolerance.js';
+import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
 
 export interface CheckSetup {
   spec: ModelSpec;
@@ -142,7 +142,7 @@ function comparison(what: string, engine: string, against: string, kind: Toleran
     maxRelError: a.maxRelError,
     cosine: a.cosine,
     limit,
-    pass: a.maxRelError <= limit,
+    pass: within(a.maxRelError, limit),
     ...(worst ? { worst } : {}),
   };
 }
@@ -309,7 +309,7 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
     const refDiff: Record<string, number> = {};
     for (const e of trained) {
       refDiff[e.name] = largestDiff(params.get(ref.name)!, params.get(e.name)!).err;
-      if (drift[e.name] === null && !(refDiff[e.name] <= limitFor('trajectory', dtypeOf(e)))) drift[e.name] = s;
+      if (drift[e.name] === null && !within(refDiff[e.name], limitFor('trajectory', dtypeOf(e)))) drift[e.name] = s;
     }
     let maxParamDiff = 0;
     let worstParam = '';
@@ -328,6 +328,16 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
 
   const rows = [...forward, ...lossComparisons, ...gradients, ...final];
   const failures = rows.filter((r) => !r.pass).map((r) => `${r.what} (${r.engine} vs ${r.against}: ${r.maxRelError.toExponential(2)} > ${r.limit.toExponential(0)})`);
+  // per-step dLoss/dh_t (--per-step) fail like any gradient: one line per engine and layer, at its first failing step
+  for (const e of engines) {
+    const limit = limitFor('grad', dtypeOf(e));
+    for (let l = 0; l < spec.layers; l++) {
+      const bad = (perStep ?? []).filter((r) => r.layer === l && e.name in r.errors && !within(r.errors[e.name], limit));
+      if (bad.length) {
+        failures.push(`dLoss/dh layer ${l} at step ${bad[0].t}${bad.length > 1 ? ` and ${bad.length - 1} more steps` : ''} (${e.name} vs ${ref.name}: ${bad[0].errors[e.name].toExponential(2)} > ${limit.toExponential(0)})`);
+      }
+    }
+  }
 
   // where each failing engine first goes wrong
   const diagnosis: Diagnosis[] = [];
@@ -345,7 +355,7 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
       if (spec.returnSequences) {
         const O = spec.outputSize;
         for (let t = 0; t < T && d.outputStep === undefined; t++) {
-          if (!(compareArrays(stepSlice(raw.output[e.name], B, T, O, t), stepSlice(raw.output[ref.name], B, T, O, t)).maxRelError <= limitF)) d.outputStep = t;
+          if (!within(compareArrays(stepSlice(raw.output[e.name], B, T, O, t), stepSlice(raw.output[ref.name], B, T, O, t)).maxRelError, limitF)) d.outputStep = t;
         }
       }
       d.lines.push(
@@ -363,7 +373,7 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
         name: c.what,
         gates: c.perGate
           ? Object.entries(c.perGate)
-              .filter(([, v]) => !(v <= limitG))
+              .filter(([, v]) => !within(v, limitG))
               .sort((a, b) => b[1] - a[1])
               .map(([g]) => g)
           : [],
@@ -381,7 +391,7 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
         for (let l = spec.layers - 1; l >= 0 && !d.dhStep; l--) {
           for (let t = T - 1; t >= 0; t--) {
             const err = rowsDh.find((r) => r.layer === l && r.t === t)!.errors[e.name];
-            if (!(err <= limitG)) {
+            if (!within(err, limitG)) {
               d.dhStep = { layer: l, t, error: err };
               break;
             }

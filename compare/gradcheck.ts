@@ -12,7 +12,7 @@ import type { Batch } from '../src/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { randomTestParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
-import { TOLERANCES, compareArrays } from './tolerance.js';
+import { TOLERANCES, compareArrays, within } from './tolerance.js';
 
 export interface GradcheckOptions {
   batch?: number;
@@ -105,7 +105,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
       maxAbsError: cmp.maxAbsError,
       maxRelError: cmp.maxRelError,
       scale: cmp.refScale,
-      pass: cmp.maxRelError <= TOLERANCES.gradcheck.limit,
+      pass: within(cmp.maxRelError, TOLERANCES.gradcheck.limit),
     });
   };
 

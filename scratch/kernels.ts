@@ -149,20 +149,6 @@ function gemmNT(m: number, n: number, k: number, A: Arr, lda: number, B: Arr, ld
   }
 }
 
-/** C[r, :] = src[r, :] + bias for r < rows (each row of n values; bias [n]). */
-export function addBiasRows(rows: number, n: number, src: Arr, ldSrc: number, bias: Arr, C: Arr, ldc: number): void {
-  for (let r = 0; r < rows; r++) {
-    const s = r * ldSrc;
-    const c = r * ldc;
-    for (let j = 0; j < n; j++) C[c + j] = src[s + j] + bias[j];
-  }
-}
-
-/** C[r, :] = bias for every row. */
-export function fillRows(rows: number, n: number, bias: Arr, C: Arr, ldc: number): void {
-  for (let r = 0; r < rows; r++) C.set(bias.subarray(0, n), r * ldc);
-}
-
 /** out[j] += sum over rows of A[r, j]. */
 export function addColumnSums(rows: number, n: number, A: Arr, lda: number, out: Arr): void {
   for (let r = 0; r < rows; r++) {

@@ -33,17 +33,3 @@ export function tensor(data: TypedData, shape: number[]): Tensor {
   return { dtype: dtypeOf(data), shape: [...shape], data };
 }
 
-/** A float tensor converted to float32 (copied), or the same tensor when it already is float32. */
-export function toF32(t: Tensor): Tensor {
-  if (t.dtype === 'F32') return t;
-  return { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(t.data as ArrayLike<number>) };
-}
-
-export function toF64(t: Tensor): Tensor {
-  if (t.dtype === 'F64') return t;
-  return { dtype: 'F64', shape: [...t.shape], data: Float64Array.from(t.data as ArrayLike<number>) };
-}
-
-export function cloneTensor(t: Tensor): Tensor {
-  return { dtype: t.dtype, shape: [...t.shape], data: t.data.slice() };
-}

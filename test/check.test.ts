@@ -13,7 +13,7 @@ import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';
 import { specToJSON } from '../src/spec.js';
 import { VARIANTS, makeSpec } from './helpers/cases.js';
-import { expectOneLineError, rnnlab } from './helpers/cli.js';
+import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 
 describe('check passes for every cell and variant (library, tfjs on wasm)', () => {
   test.each(VARIANTS)('$label', async ({ fields }) => {
@@ -26,6 +26,20 @@ describe('check passes for every cell and variant (library, tfjs on wasm)', () =
     expect(r.report.perStep!.length).toBe(2 * 7);
     for (const row of r.report.perStep!) for (const e of Object.values(row.errors)) expect(e).toBeLessThanOrEqual(1e-4);
     expect(r.report.trajectory.driftStep).toBeNull();
+  });
+});
+
+describe('check --per-step fails on per-step gradients', () => {
+  test('an engine whose dLoss/dh_t is wrong at one step (parameter gradients right) fails, naming layer and step', () => {
+    const engine = join(ROOT, 'test', 'fixtures', 'engines', 'wrong-dh.mjs');
+    const args = ['check', '--cell', 'rnn', '--hidden', '6', '--seq', '4', '--batch', '2', '--steps', '1', '--engines', engine, '--no-tfjs'];
+    const r = rnnlab([...args, '--per-step', '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.failures).toEqual([expect.stringMatching(/^dLoss\/dh layer 0 at step 1 \(wrong-dh vs scratch-f64: [\d.]+e[+-]\d+ > 1e-9\)$/)]);
+    expect(out.gradients.every((g: { pass: boolean }) => g.pass)).toBe(true);
+    // without --per-step the same engine passes: only the per-step comparison can see this fault
+    expect(rnnlab(args).code).toBe(0);
   });
 });
 

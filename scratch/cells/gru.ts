@@ -10,8 +10,6 @@
 import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
 import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
-export const GRU_GATES = ['z', 'r', 'h'] as const;
-
 export interface GruCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
   aux: Arr; // [T, B, H] r * h_{t-1} (reset-before) or R_h = h_{t-1} U_h + b_rec_h (reset-after)

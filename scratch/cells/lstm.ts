@@ -9,8 +9,6 @@
 import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
 import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
-export const LSTM_GATES = ['i', 'f', 'c', 'o'] as const;
-
 export interface LstmCache {
   gates: Arr; // [T, B, 4H] i, f, g, o after activation
   tanhC: Arr; // [T, B, H]

@@ -46,9 +46,3 @@ export function processIO(): IO {
   };
 }
 
-/** Collects output in memory (tests). */
-export function memoryIO(): IO & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), progress: () => {}, isTTY: false };
-}
