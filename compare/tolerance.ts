@@ -1,5 +1,5 @@
 /**
- * How agreement is measured, in one place (ARCHITECTURE.md, "How agreement is measured").
+ * How agreement is measured, in one place (docs/architecture.md, "How agreement is measured").
  *
  * Per tensor: maxRelError = max|a - ref| / max(max|ref|, 1e-3). The floor 1e-3 keeps a tensor that
  * is (nearly) all zeros from turning rounding noise into a huge relative error.
