@@ -111,217 +111,273 @@ async function maxParamDiff(a: Engine, b: Engine): Promise<number> {
   return m;
 }
 
-export async function train(cfg: TrainConfig): Promise<TrainSummary> {
-  const { task, engines, io, run } = cfg;
-  const names = engines.map((e) => e.name);
-  const carried: (State | null)[] = cfg.resume?.carried ?? engines.map(() => null);
-  const sampleRng = new Rng(0);
-  if (cfg.resume) sampleRng.setState(cfg.resume.sampleRng);
-  else sampleRng.setState(new Rng(cfg.seed ^ 0x5a17).getState());
-  const msTotal = engines.map(() => 0);
-  const lastLoss: Record<string, number> = {};
-  const validation: Record<string, Metrics> = {};
-  let step = cfg.resume?.step ?? 0;
-  const elapsedBefore = cfg.resume?.elapsedSeconds ?? 0;
-  const elapsed = (): number => elapsedBefore + (performance.now() - cfg.startTime) / 1000;
-  const startStep = step;
-  let lastCheckpoint = '';
-  let lastCheckpointAt = performance.now();
-  let lastVal: { step: number; valLoss: number } | undefined;
-  let lastDiff: number | undefined;
-  const emit = (record: Record<string, unknown>): void => {
-    run.metric(record);
-    if (cfg.json) io.out(JSON.stringify(record));
-  };
-  const breakpoints = new Set(cfg.breakpoints);
-  let tableHeaderShown = false;
-  const table = streamTable(['step', 'epoch', ...names.map((n) => `loss ${n}`), ...(engines.length > 1 ? ['param diff'] : []), `${task.itemName}/s`, ...names.map((n) => `ms/step ${n}`), 'elapsed'], 9);
-  const printRow = (r: (string | number)[]): void => {
-    if (!tableHeaderShown) {
-      for (const h of table.head) io.out(h);
-      tableHeaderShown = true;
-    }
-    io.out(table.row(r));
-  };
+/** One training run: the loop (`run`), and each thing it does at a step in a method of its own. */
+class Training {
+  private readonly names: string[];
+  private readonly carried: (State | null)[];
+  private readonly sampleRng = new Rng(0);
+  private readonly msTotal: number[];
+  private readonly lastLoss: Record<string, number> = {};
+  private readonly validation: Record<string, Metrics> = {};
+  private readonly breakpoints: Set<number>;
+  private readonly elapsedBefore: number;
+  private readonly startStep: number;
+  private step: number;
+  private lastCheckpoint = '';
+  private lastCheckpointAt = performance.now();
+  private lastVal: { step: number; valLoss: number } | undefined;
+  private lastDiff: number | undefined;
+  private lastProgress = 0;
+  private readonly table: ReturnType<typeof streamTable>;
+  private tableHeaderShown = false;
 
-  const checkpoint = async (): Promise<string> => {
+  constructor(private readonly cfg: TrainConfig) {
+    const { engines, task } = cfg;
+    this.names = engines.map((e) => e.name);
+    this.carried = cfg.resume?.carried ?? engines.map(() => null);
+    this.sampleRng.setState(cfg.resume ? cfg.resume.sampleRng : new Rng(cfg.seed ^ 0x5a17).getState());
+    this.msTotal = engines.map(() => 0);
+    this.step = this.startStep = cfg.resume?.step ?? 0;
+    this.elapsedBefore = cfg.resume?.elapsedSeconds ?? 0;
+    this.breakpoints = new Set(cfg.breakpoints);
+    this.table = streamTable(
+      ['step', 'epoch', ...this.names.map((n) => `loss ${n}`), ...(engines.length > 1 ? ['param diff'] : []), `${task.itemName}/s`, ...this.names.map((n) => `ms/step ${n}`), 'elapsed'],
+      9,
+    );
+  }
+
+  private elapsed(): number {
+    return this.elapsedBefore + (performance.now() - this.cfg.startTime) / 1000;
+  }
+
+  private emit(record: Record<string, unknown>): void {
+    this.cfg.run.metric(record);
+    if (this.cfg.json) this.cfg.io.out(JSON.stringify(record));
+  }
+
+  private printRow(r: (string | number)[]): void {
+    if (!this.tableHeaderShown) {
+      for (const h of this.table.head) this.cfg.io.out(h);
+      this.tableHeaderShown = true;
+    }
+    this.cfg.io.out(this.table.row(r));
+  }
+
+  async run(): Promise<TrainSummary> {
+    const { cfg } = this;
+    const deadline = cfg.minutes !== undefined ? performance.now() + cfg.minutes * 60_000 : Infinity;
+    const safetyMs = (cfg.checkpointMinutes ?? 10) * 60_000;
+    let stoppedBy: 'steps' | 'minutes' = 'steps';
+    // Ctrl-C or SIGTERM: the step under way finishes, a checkpoint is written, then rnnlab exits 130 / 143
+    let signal: NodeJS.Signals | null = null;
+    setGraceful((s) => {
+      signal = s;
+      cfg.io.err(`\nrnnlab: ${s === 'SIGINT' ? 'Ctrl-C' : s}: finishing the current step and writing a checkpoint (${s === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once)`);
+    });
+    try {
+      while (this.step < cfg.totalSteps) {
+        // let a signal in: a step of the scratch engine never waits for anything, so without this the handler would not run
+        await new Promise<void>((r) => setImmediate(r));
+        if (signal) break;
+        if (performance.now() >= deadline) {
+          stoppedBy = 'minutes';
+          break;
+        }
+        await this.trainStep();
+        this.progress(deadline);
+        const isBreak = this.breakpoints.has(this.step) || this.step === cfg.totalSteps;
+        if (this.step % cfg.logEvery === 0 || isBreak || this.step === this.startStep + 1) await this.logStep();
+        if (isBreak || (cfg.sampleEvery && this.step % cfg.sampleEvery === 0)) await this.sample();
+        const valNow = this.step === cfg.totalSteps || (isBreak && cfg.valAtBreakpoints !== false) || (cfg.valEvery && this.step % cfg.valEvery === 0);
+        if (valNow) await this.validate();
+        const safety = safetyMs > 0 && performance.now() - this.lastCheckpointAt >= safetyMs;
+        if (isBreak || (cfg.checkpointEvery && this.step % cfg.checkpointEvery === 0) || safety) await this.checkpoint();
+      }
+      await new Promise<void>((r) => setImmediate(r));
+      if (signal) await this.interrupted(signal);
+    } finally {
+      setGraceful(null);
+    }
+    if (stoppedBy === 'minutes' && this.lastCheckpoint !== cfg.run.checkpointDir(this.step)) {
+      await this.validate();
+      await this.sample();
+      await this.checkpoint();
+    }
+    return this.summary(stoppedBy);
+  }
+
+  /** One optimizer step of every engine on the same batch; a loss that is not finite stops the run. */
+  private async trainStep(): Promise<void> {
+    const { task, engines } = this.cfg;
+    const { batch, resetState } = task.nextBatch();
+    this.step++;
+    for (let i = 0; i < engines.length; i++) {
+      const b: Batch = task.stateful && !resetState && this.carried[i] ? { ...batch, initialState: this.carried[i]! } : batch;
+      const t0 = performance.now();
+      const r = await engines[i].step(b);
+      this.msTotal[i] += performance.now() - t0;
+      if (!Number.isFinite(r.loss)) {
+        const where = this.lastCheckpoint ? `the last good checkpoint is ${this.lastCheckpoint}` : 'no checkpoint was written before it';
+        this.emit({ type: 'error', step: this.step, engine: engines[i].name, message: `loss became ${r.loss}` });
+        throw new RunError(`the ${engines[i].name} loss became ${r.loss} at step ${this.step}; training stopped (${where}). Try a smaller --lr or --clip-norm.`);
+      }
+      this.lastLoss[engines[i].name] = r.loss;
+      this.carried[i] = task.stateful ? r.finalState : null;
+    }
+  }
+
+  /** The progress line on a terminal (at most ten times a second). */
+  private progress(deadline: number): void {
+    const { cfg } = this;
+    const now = performance.now();
+    if (!cfg.io.isTTY || cfg.json || now - this.lastProgress <= 100) return;
+    this.lastProgress = now;
+    const done = this.step - this.startStep;
+    const per = (this.elapsed() - this.elapsedBefore) / done;
+    const left = per * (cfg.totalSteps - this.step);
+    const eta = Number.isFinite(deadline) ? Math.min((deadline - now) / 1000, left) : left;
+    cfg.io.progress(
+      `step ${this.step}/${cfg.totalSteps}  loss ${this.names.map((n) => fixed(this.lastLoss[n], 4)).join(' / ')}  ` +
+        `${Math.round((cfg.task.itemsPerStep * done) / (this.elapsed() - this.elapsedBefore)).toLocaleString('en-US')} ${cfg.task.itemName}/s  elapsed ${duration(this.elapsed())}  ETA ${duration(eta)}`,
+    );
+  }
+
+  /** A step record (metrics.jsonl, --json) and a table row. */
+  private async logStep(): Promise<void> {
+    const { cfg, names } = this;
+    const { engines, task } = cfg;
+    const done = this.step - this.startStep;
+    this.lastDiff = engines.length > 1 ? await maxParamDiff(engines[0], engines[1]) : undefined;
+    const secs = this.elapsed();
+    const rec = {
+      type: 'step',
+      step: this.step,
+      epoch: round(task.epochProgress()),
+      loss: { ...this.lastLoss },
+      ...(this.lastDiff !== undefined ? { maxParamDiff: this.lastDiff } : {}),
+      itemsPerSecond: Math.round((task.itemsPerStep * done) / (secs - this.elapsedBefore)),
+      msPerStep: Object.fromEntries(names.map((n, i) => [n, round(this.msTotal[i] / done)])),
+      elapsedSeconds: round(secs),
+    };
+    this.emit(rec);
+    if (!cfg.json) {
+      this.printRow([
+        this.step,
+        task.epochProgress().toFixed(2),
+        ...names.map((n) => fixed(this.lastLoss[n], 4)),
+        ...(this.lastDiff !== undefined ? [sci(this.lastDiff)] : []),
+        rec.itemsPerSecond.toLocaleString('en-US'),
+        ...names.map((_, i) => (this.msTotal[i] / done).toFixed(1)),
+        duration(secs),
+      ]);
+    }
+  }
+
+  private async checkpoint(): Promise<string> {
+    const { cfg, step } = this;
+    const { task, run, engines } = cfg;
     const dir = run.checkpointDir(step);
-    const val = lastVal?.step === step ? lastVal.valLoss : undefined;
+    const val = this.lastVal?.step === step ? this.lastVal.valLoss : undefined;
     const ck: Checkpoint = {
       spec: task.spec,
-      ...(await captureEngineSet(engines, carried)),
+      ...(await captureEngineSet(engines, this.carried)),
       vocab: cfg.vocab,
       data: cfg.data,
       meta: {
         step,
         epoch: task.epochProgress(),
-        engines: names,
+        engines: this.names,
         cursor: task.getCursor(),
-        sampleRng: sampleRng.getState(),
-        elapsedSeconds: elapsed(),
+        sampleRng: this.sampleRng.getState(),
+        elapsedSeconds: this.elapsed(),
         ...(val !== undefined ? { valLoss: val } : {}),
         optimizer: cfg.optimizer,
         options: cfg.meta,
       },
     };
     writeCheckpoint(dir, ck);
-    lastCheckpoint = dir;
-    lastCheckpointAt = performance.now();
-    emit({ type: 'checkpoint', step, dir });
+    this.lastCheckpoint = dir;
+    this.lastCheckpointAt = performance.now();
+    this.emit({ type: 'checkpoint', step, dir });
     pruneCheckpoints(run, cfg.keepCheckpoints ?? 3);
     return dir;
-  };
+  }
 
-  const validate = async (): Promise<void> => {
-    for (const e of engines) {
-      const m = await task.evaluate(e);
+  private async validate(): Promise<void> {
+    const { cfg, step } = this;
+    for (const e of cfg.engines) {
+      const m = await cfg.task.evaluate(e);
       if (Object.keys(m).length === 0) continue;
-      validation[e.name] = m;
-      if (e === engines[0] && typeof m.valLoss === 'number') lastVal = { step, valLoss: m.valLoss };
-      emit({ type: 'val', step, epoch: round(task.epochProgress()), engine: e.name, ...m, elapsedSeconds: round(elapsed()) });
+      this.validation[e.name] = m;
+      if (e === cfg.engines[0] && typeof m.valLoss === 'number') this.lastVal = { step, valLoss: m.valLoss };
+      this.emit({ type: 'val', step, epoch: round(cfg.task.epochProgress()), engine: e.name, ...m, elapsedSeconds: round(this.elapsed()) });
       if (!cfg.json) {
         const parts = Object.entries(m)
           .filter(([k]) => k !== 'valTokens')
           .map(([k, v]) => `${k} ${fixed(v, 4)}`);
-        io.out(`validation @ step ${step} (${e.name}): ${parts.join(', ')}`);
+        cfg.io.out(`validation @ step ${step} (${e.name}): ${parts.join(', ')}`);
       }
     }
-  };
+  }
 
-  const sample = async (): Promise<void> => {
-    if (!task.sample) return;
+  private async sample(): Promise<void> {
+    const { cfg, step } = this;
+    if (!cfg.task.sample) return;
     // every engine draws from the same random stream, so their samples differ only where the models do
-    const from = sampleRng.getState();
-    for (const e of engines) {
-      sampleRng.setState(from);
-      const s = await task.sample(e, sampleRng);
-      const rec = { type: 'sample', step, epoch: round(task.epochProgress()), engine: e.name, ...s };
-      run.sample(rec);
-      emit(rec);
-      if (!cfg.json) io.out(`sample @ step ${step} (${e.name}, temperature ${s.temperature}): ${JSON.stringify(s.prime + s.text)}`);
+    const from = this.sampleRng.getState();
+    for (const e of cfg.engines) {
+      this.sampleRng.setState(from);
+      const s = await cfg.task.sample(e, this.sampleRng);
+      const rec = { type: 'sample', step, epoch: round(cfg.task.epochProgress()), engine: e.name, ...s };
+      cfg.run.sample(rec);
+      this.emit(rec);
+      if (!cfg.json) cfg.io.out(`sample @ step ${step} (${e.name}, temperature ${s.temperature}): ${JSON.stringify(s.prime + s.text)}`);
     }
-  };
+  }
 
-  const deadline = cfg.minutes !== undefined ? performance.now() + cfg.minutes * 60_000 : Infinity;
-  const safetyMs = (cfg.checkpointMinutes ?? 10) * 60_000;
-  let stoppedBy: 'steps' | 'minutes' = 'steps';
-  let lastProgress = 0;
-  // Ctrl-C or SIGTERM: the step under way finishes, a checkpoint is written, then rnnlab exits 130 / 143
-  let signal: NodeJS.Signals | null = null;
-  setGraceful((s) => {
-    signal = s;
-    io.err(`\nrnnlab: ${s === 'SIGINT' ? 'Ctrl-C' : s}: finishing the current step and writing a checkpoint (${s === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once)`);
-  });
-  try {
-    while (step < cfg.totalSteps) {
-      // let a signal in: a step of the scratch engine never waits for anything, so without this the handler would not run
-      await new Promise<void>((r) => setImmediate(r));
-      if (signal) break;
-      if (performance.now() >= deadline) {
-        stoppedBy = 'minutes';
-        break;
-      }
-      const { batch, resetState } = task.nextBatch();
-      step++;
-      for (let i = 0; i < engines.length; i++) {
-        const b: Batch = task.stateful && !resetState && carried[i] ? { ...batch, initialState: carried[i]! } : batch;
-        const t0 = performance.now();
-        const r = await engines[i].step(b);
-        msTotal[i] += performance.now() - t0;
-        if (!Number.isFinite(r.loss)) {
-          const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written before it';
-          emit({ type: 'error', step, engine: engines[i].name, message: `loss became ${r.loss}` });
-          throw new RunError(`the ${engines[i].name} loss became ${r.loss} at step ${step}; training stopped (${where}). Try a smaller --lr or --clip-norm.`);
-        }
-        lastLoss[engines[i].name] = r.loss;
-        carried[i] = task.stateful ? r.finalState : null;
-      }
-      const now = performance.now();
-      const done = step - startStep;
-      if (io.isTTY && !cfg.json && now - lastProgress > 100) {
-        lastProgress = now;
-        const per = (elapsed() - elapsedBefore) / done;
-        const eta = Number.isFinite(deadline) ? Math.min((deadline - now) / 1000, per * (cfg.totalSteps - step)) : per * (cfg.totalSteps - step);
-        io.progress(
-          `step ${step}/${cfg.totalSteps}  loss ${names.map((n) => fixed(lastLoss[n], 4)).join(' / ')}  ` +
-            `${Math.round((task.itemsPerStep * done) / (elapsed() - elapsedBefore)).toLocaleString('en-US')} ${task.itemName}/s  elapsed ${duration(elapsed())}  ETA ${duration(eta)}`,
-        );
-      }
-      const isBreak = breakpoints.has(step) || step === cfg.totalSteps;
-      if (step % cfg.logEvery === 0 || isBreak || step === startStep + 1) {
-        lastDiff = engines.length > 1 ? await maxParamDiff(engines[0], engines[1]) : undefined;
-        const secs = elapsed();
-        const rec = {
-          type: 'step',
-          step,
-          epoch: round(task.epochProgress()),
-          loss: { ...lastLoss },
-          ...(lastDiff !== undefined ? { maxParamDiff: lastDiff } : {}),
-          itemsPerSecond: Math.round((task.itemsPerStep * done) / (secs - elapsedBefore)),
-          msPerStep: Object.fromEntries(names.map((n, i) => [n, round(msTotal[i] / done)])),
-          elapsedSeconds: round(secs),
-        };
-        emit(rec);
-        if (!cfg.json) {
-          printRow([
-            step,
-            task.epochProgress().toFixed(2),
-            ...names.map((n) => fixed(lastLoss[n], 4)),
-            ...(lastDiff !== undefined ? [sci(lastDiff)] : []),
-            rec.itemsPerSecond.toLocaleString('en-US'),
-            ...names.map((_, i) => (msTotal[i] / done).toFixed(1)),
-            duration(secs),
-          ]);
-        }
-      }
-      if (isBreak || (cfg.sampleEvery && step % cfg.sampleEvery === 0)) await sample();
-      const valNow = step === cfg.totalSteps || (isBreak && cfg.valAtBreakpoints !== false) || (cfg.valEvery && step % cfg.valEvery === 0);
-      if (valNow) await validate();
-      const safety = safetyMs > 0 && performance.now() - lastCheckpointAt >= safetyMs;
-      if (isBreak || (cfg.checkpointEvery && step % cfg.checkpointEvery === 0) || safety) await checkpoint();
+  /** After a signal: the checkpoint of the last finished step, a record, and the line that says how to go on. */
+  private async interrupted(s: NodeJS.Signals): Promise<never> {
+    const { cfg, step } = this;
+    if (step > this.startStep && this.lastCheckpoint !== cfg.run.checkpointDir(step)) await this.checkpoint();
+    const last = this.lastCheckpoint;
+    const saved = last ? `checkpoint ${last}` : 'no checkpoint (no step finished)';
+    this.emit({ type: 'interrupted', step, signal: s, checkpoint: last || null });
+    throw new InterruptedError(s, `stopped by ${s === 'SIGINT' ? 'Ctrl-C' : s} at step ${step}; ${saved}${last && cfg.resumeCommand ? `; continue with: ${cfg.resumeCommand}` : ''}`);
+  }
+
+  /** The final record: losses, speed, validation, and the task's own results (each engine's once). */
+  private async summary(stoppedBy: 'steps' | 'minutes'): Promise<TrainSummary> {
+    const { cfg, names } = this;
+    const { engines, task, run } = cfg;
+    const done = Math.max(1, this.step - this.startStep);
+    const summary: TrainSummary = {
+      type: 'final',
+      task: task.name,
+      steps: this.step,
+      epochs: round(task.epochProgress()),
+      stoppedBy,
+      elapsedSeconds: round(this.elapsed()),
+      loss: this.lastLoss,
+      msPerStep: Object.fromEntries(names.map((n, i) => [n, round(this.msTotal[i] / done)])),
+      validation: this.validation,
+      ...(engines.length > 1 ? { maxParamDiff: this.lastDiff ?? (await maxParamDiff(engines[0], engines[1])) } : {}),
+      checkpoint: this.lastCheckpoint,
+      runDir: run.dir,
+    };
+    if (task.finish) {
+      const byEngine: Record<string, unknown>[] = [];
+      for (const e of engines) byEngine.push(await task.finish(e));
+      Object.assign(summary, byEngine[0]);
+      if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e, i) => [e.name, byEngine[i].test]));
     }
-    await new Promise<void>((r) => setImmediate(r));
-    if (signal) {
-      const s: NodeJS.Signals = signal;
-      if (step > startStep && lastCheckpoint !== run.checkpointDir(step)) await checkpoint();
-      const saved = lastCheckpoint ? `checkpoint ${lastCheckpoint}` : 'no checkpoint (no step finished)';
-      emit({ type: 'interrupted', step, signal: s, checkpoint: lastCheckpoint || null });
-      throw new InterruptedError(s, `stopped by ${s === 'SIGINT' ? 'Ctrl-C' : s} at step ${step}; ${saved}${lastCheckpoint && cfg.resumeCommand ? `; continue with: ${cfg.resumeCommand}` : ''}`);
-    }
-  } finally {
-    setGraceful(null);
+    if (task.plotData) writeFileAtomic(`${run.dir}/plot-data.json`, JSON.stringify(await task.plotData(engines)) + '\n');
+    run.metric(summary);
+    return summary;
   }
-  if (stoppedBy === 'minutes' && lastCheckpoint !== run.checkpointDir(step)) {
-    await validate();
-    await sample();
-    await checkpoint();
-  }
-  const done = Math.max(1, step - startStep);
-  const summary: TrainSummary = {
-    type: 'final',
-    task: task.name,
-    steps: step,
-    epochs: round(task.epochProgress()),
-    stoppedBy,
-    elapsedSeconds: round(elapsed()),
-    loss: lastLoss,
-    msPerStep: Object.fromEntries(names.map((n, i) => [n, round(msTotal[i] / done)])),
-    validation,
-    ...(engines.length > 1 ? { maxParamDiff: lastDiff ?? (await maxParamDiff(engines[0], engines[1])) } : {}),
-    checkpoint: lastCheckpoint,
-    runDir: run.dir,
-  };
-  if (task.finish) {
-    const byEngine: Record<string, unknown>[] = [];
-    for (const e of engines) byEngine.push(await task.finish(e));
-    Object.assign(summary, byEngine[0]);
-    if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e, i) => [e.name, byEngine[i].test]));
-  }
-  if (task.plotData) {
-    writeFileAtomic(`${run.dir}/plot-data.json`, JSON.stringify(await task.plotData(engines)) + '\n');
-  }
-  run.metric(summary);
-  return summary;
+}
+
+export function train(cfg: TrainConfig): Promise<TrainSummary> {
+  return new Training(cfg).run();
 }
 
 /**
