@@ -29,7 +29,8 @@ export interface SampleRecord {
   length: number;
 }
 
-export interface TrainTask {
+/** A task as the training loop sees it; R is what `finish` adds to the final summary (test metrics). */
+export interface TrainTask<R extends object = object> {
   readonly name: string;
   readonly spec: ModelSpec;
   /** Carry the final state of a batch into the next one (unless the batch says resetState). */
@@ -47,7 +48,7 @@ export interface TrainTask {
   evaluate(engine: Engine): Promise<Metrics>;
   sample?(engine: Engine, rng: Rng): Promise<SampleRecord>;
   /** Extra metrics for the final summary (test-set metrics, baselines). */
-  finish?(engine: Engine): Promise<Record<string, unknown>>;
+  finish?(engine: Engine): Promise<R>;
   /** Data for plots, written to the run directory as plot-data.json (e.g. forecasts against the truth). */
   plotData?(engines: Engine[]): Promise<unknown>;
 }
@@ -87,7 +88,10 @@ export interface TrainConfig {
   resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[] };
 }
 
-export interface TrainSummary {
+/** The final record; with a task's results R (test metrics) merged in, those of the first engine. */
+export type TrainSummary<R extends object = object> = TrainSummaryBase & R;
+
+export interface TrainSummaryBase {
   type: 'final';
   task: string;
   steps: number;
@@ -100,7 +104,8 @@ export interface TrainSummary {
   maxParamDiff?: number;
   checkpoint: string;
   runDir: string;
-  [k: string]: unknown;
+  /** Each engine's test metrics, when several engines trained side by side. */
+  testByEngine?: Record<string, unknown>;
 }
 
 async function maxParamDiff(a: Engine, b: Engine): Promise<number> {
@@ -366,7 +371,7 @@ class Training {
     };
     if (task.finish) {
       const byEngine: Record<string, unknown>[] = [];
-      for (const e of engines) byEngine.push(await task.finish(e));
+      for (const e of engines) byEngine.push((await task.finish(e)) as Record<string, unknown>);
       Object.assign(summary, byEngine[0]);
       if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e, i) => [e.name, byEngine[i].test]));
     }

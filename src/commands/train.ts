@@ -19,12 +19,12 @@ import { PRESETS } from '../presets.js';
 import { RunDir, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint } from '../report/run.js';
 import { type DataFile, checkResumable, recordDataFiles, restoreDataFiles } from '../resume.js';
 import { assertFits } from '../sizes.js';
-import { duration, fixed, formatTable } from '../report/table.js';
+import { duration, fixed, formatTable, num } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
 import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js';
-import { ClassifyTask, type ClassMetrics, prepareText, splitExamples } from '../tasks/classify.js';
+import { ClassifyTask, type ClassifyResult, prepareText, printClassifyResult, splitExamples } from '../tasks/classify.js';
 import { TextTask } from '../tasks/text-lm.js';
-import { type ForecastMetrics, SeriesTask } from '../tasks/timeseries.js';
+import { type SeriesResult, SeriesTask, printSeriesResult } from '../tasks/timeseries.js';
 import { type TrainSummary, type TrainTask, train } from '../train.js';
 import { VERSION } from '../version.js';
 import { choice, intArg, seedArg, threadsArg, intListArg, numArg } from './options.js';
@@ -449,10 +449,10 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
     const base = o.out ?? defaultRunDir('series-sweep');
     newRunDir(base, { overwrite: o.overwrite }); // claimed once; each window's run goes into a new folder inside
     o = { ...o, overwrite: undefined };
-    const rows: Record<string, unknown>[] = [];
+    const rows: (TrainSummary<SeriesResult> & { window: number })[] = [];
     for (const w of windows) {
       const summary = await runOne({ ...o, window: [w], out: join(base, `window-${w}`) }, io, performance.now(), true);
-      rows.push({ window: w, ...summary });
+      rows.push({ window: w, ...(summary as TrainSummary<SeriesResult>) });
     }
     printSweep(io, o, rows, base);
     return;
@@ -597,62 +597,28 @@ async function runOne(o: TrainOptions, io: IO, t0: number, inSweep: boolean): Pr
   const ms = Object.entries(summary.msPerStep).map(([n, v]) => `${n} ${v.toFixed(1)} ms`).join(', ');
   io.out(`done: ${summary.steps} steps (${summary.epochs} epochs) in ${duration(summary.elapsedSeconds)}; last loss ${losses}; per step ${ms}`);
   if (summary.maxParamDiff !== undefined) io.out(`largest parameter difference between the engines: ${summary.maxParamDiff.toExponential(2)} (max rel err)`);
-  if (o.task === 'series') printSeriesTest(io, summary, engines[0].name);
-  if (o.task === 'classify') printClassifyTest(io, summary, engines[0].name);
+  if (task instanceof SeriesTask) printSeriesResult(io.out, summary as TrainSummary<SeriesResult>, engines[0].name);
+  if (task instanceof ClassifyTask) printClassifyResult(io.out, summary as TrainSummary<ClassifyResult>, engines[0].name);
   io.out(`checkpoint: ${summary.checkpoint}`);
   return final;
 }
 
-function num(x: number, unit = ''): string {
-  if (!Number.isFinite(x)) return '-';
-  const a = Math.abs(x);
-  return (a >= 100 ? x.toFixed(1) : a >= 1 ? x.toFixed(3) : x.toPrecision(3)) + unit;
-}
 
-function printSeriesTest(io: IO, s: TrainSummary, engine: string): void {
-  const test = s.test as Record<string, ForecastMetrics>;
-  const unit = s.unit ? ` ${s.unit}` : '';
-  io.out('');
-  io.out(`test: ${s.testWindows} windows, ${s.horizon} steps ahead; errors in the data's units${unit ? ` (${unit.trim()})` : ''}`);
-  const names: Record<string, string> = { model: `model (${engine})`, persistence: 'persistence (last value)', seasonalNaive: 'seasonal naive', mean: 'training mean' };
-  io.out(formatTable(['forecaster', 'MAE', 'RMSE', 'MAPE'], Object.entries(test).map(([k, m]) => [names[k] ?? k, num(m.mae), num(m.rmse), `${num(m.mape)}%`])));
-  const notBeaten = s.notBeaten as string[];
-  if (notBeaten.length === 0) io.out('the model beats every baseline (lower MAE than each).');
-  else {
-    io.out(
-      `the model does NOT beat ${notBeaten.map((k) => `${names[k]} (MAE ${num(test[k].mae)} vs the model's ${num(test.model.mae)})`).join(' or ')}; ` +
-        'use the baseline, or give the model more data, a longer window or more training.',
-    );
-  }
-}
-
-function printClassifyTest(io: IO, s: TrainSummary, engine: string): void {
-  const t = s.test as ClassMetrics & { loss: number };
-  io.out('');
-  io.out(
-    `test (${engine}): accuracy ${(100 * t.accuracy).toFixed(1)}% on ${t.n} sequences; majority-class baseline ("${t.majorityClass}") ${(100 * t.baselineAccuracy).toFixed(1)}%` +
-      `${s.beatsBaseline ? '' : ' -- the model does NOT beat it'}`,
-  );
-  io.out(formatTable(['class', 'precision', 'recall', 'F1', 'support'], t.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support])));
-  io.out('confusion matrix (rows: true class, columns: predicted)');
-  io.out(formatTable(['', ...t.classes], t.classes.map((c, i) => [c, ...t.confusion[i]])));
-}
-
-function printSweep(io: IO, o: TrainOptions, rows: Record<string, unknown>[], base: string): void {
+function printSweep(io: IO, o: TrainOptions, rows: (TrainSummary<SeriesResult> & { window: number })[], base: string): void {
   const out = rows.map((r) => {
-    const test = r.test as Record<string, ForecastMetrics>;
-    const val = Object.values(r.validation as Record<string, Record<string, number>>)[0] ?? {};
+    const { test } = r;
+    const val = Object.values(r.validation)[0] ?? {};
     return {
-      window: r.window as number,
-      steps: r.steps as number,
+      window: r.window,
+      steps: r.steps,
       valLoss: val.valLoss,
       test: test.model,
       persistence: test.persistence,
       seasonalNaive: test.seasonalNaive,
       mean: test.mean,
-      beatsBaselines: r.beatsBaselines as boolean,
-      elapsedSeconds: r.elapsedSeconds as number,
-      runDir: r.runDir as string,
+      beatsBaselines: r.beatsBaselines,
+      elapsedSeconds: r.elapsedSeconds,
+      runDir: r.runDir,
     };
   });
   if (o.json) {

@@ -20,7 +20,7 @@ export class RunDir {
     writeFileAtomic(join(this.dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   }
 
-  metric(record: Record<string, unknown>): void {
+  metric(record: object): void {
     appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
   }
 

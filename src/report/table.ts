@@ -53,3 +53,10 @@ export function streamTable(headers: string[], minWidth = 8): { head: string[]; 
     row: (cells) => fmt(cells.map(String)),
   };
 }
+
+/** A measured value for a table: 1 decimal from 100, 3 from 1, 3 significant digits below; "-" when not finite. */
+export function num(x: number, unit = ''): string {
+  if (!Number.isFinite(x)) return '-';
+  const a = Math.abs(x);
+  return (a >= 100 ? x.toFixed(1) : a >= 1 ? x.toFixed(3) : x.toPrecision(3)) + unit;
+}

@@ -10,6 +10,7 @@
 import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
+import { formatTable } from '../report/table.js';
 import { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import { type Tokenizer, type TokenizerJSON } from '../data/tokenizers.js';
@@ -41,6 +42,12 @@ export function prepareText(text: string, o: { lowercase: boolean }): string {
 /** Whether a checkpoint's classifier lowercases its input (recorded, or implied by char level in older checkpoints). */
 export function lowercases(d: ClassifyData, tokenizer: { level: 'char' | 'word' }): boolean {
   return d.lowercase ?? tokenizer.level === 'char';
+}
+
+/** What a classification run adds to the final summary. */
+export interface ClassifyResult {
+  test: ClassMetrics & { loss: number };
+  beatsBaseline: boolean;
 }
 
 export interface ClassMetrics {
@@ -226,7 +233,7 @@ export class ClassifyTask implements TrainTask {
     return { valLoss: m.loss, valAccuracy: m.accuracy };
   }
 
-  async finish(engine: Engine): Promise<Record<string, unknown>> {
+  async finish(engine: Engine): Promise<ClassifyResult> {
     const { loss, ...test } = await this.metrics(engine, this.parts.test);
     return { test: { ...test, loss }, beatsBaseline: test.accuracy > test.baselineAccuracy };
   }
@@ -265,4 +272,17 @@ export async function predictText(engine: Engine, tokenizer: Tokenizer, d: Class
   const p = new Float64Array(d.classes.length);
   softmaxInto(output, 0, d.classes.length, p, 0);
   return p;
+}
+
+/** The test metrics of a classification run: accuracy against the baseline, per class, confusion. */
+export function printClassifyResult(out: (line: string) => void, s: ClassifyResult, engine: string): void {
+  const t = s.test;
+  out('');
+  out(
+    `test (${engine}): accuracy ${(100 * t.accuracy).toFixed(1)}% on ${t.n} sequences; majority-class baseline ("${t.majorityClass}") ${(100 * t.baselineAccuracy).toFixed(1)}%` +
+      `${s.beatsBaseline ? '' : ' -- the model does NOT beat it'}`,
+  );
+  out(formatTable(['class', 'precision', 'recall', 'F1', 'support'], t.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support])));
+  out('confusion matrix (rows: true class, columns: predicted)');
+  out(formatTable(['', ...t.classes], t.classes.map((c, i) => [c, ...t.confusion[i]])));
 }

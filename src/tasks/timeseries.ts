@@ -14,6 +14,7 @@
 import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
+import { formatTable, num } from '../report/table.js';
 import { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Scaler, Series } from '../data/series.js';
@@ -36,6 +37,19 @@ export interface ForecastMetrics {
   rmse: number;
   /** percent; zero targets skipped */
   mape: number;
+}
+
+export type Forecaster = 'model' | 'persistence' | 'seasonalNaive' | 'mean';
+
+/** What a series run adds to the final summary: test errors of the model and of every baseline. */
+export interface SeriesResult {
+  test: Record<Forecaster, ForecastMetrics>;
+  testWindows: number;
+  horizon: number;
+  unit: string | null;
+  beatsBaselines: boolean;
+  notBeaten: Forecaster[];
+  beaten: Forecaster[];
 }
 
 /** Preprocessing stored in checkpoints (data.json), so forecast can rebuild the inputs. */
@@ -240,14 +254,15 @@ export class SeriesTask implements TrainTask {
     return { persistence, seasonalNaive: seasonal, mean: meanF };
   }
 
-  async finish(engine: Engine): Promise<Record<string, unknown>> {
+  async finish(engine: Engine): Promise<SeriesResult> {
     const ends = this.ends.test;
     const { pred, truth } = await this.forecasts(engine, ends);
     const base = this.baselines(ends);
-    const test: Record<string, ForecastMetrics> = { model: forecastMetrics(pred, truth) };
-    for (const [k, v] of Object.entries(base)) test[k] = forecastMetrics(v, truth);
-    const beaten = Object.keys(base).filter((k) => test.model.mae < test[k].mae);
-    const notBeaten = Object.keys(base).filter((k) => !(test.model.mae < test[k].mae));
+    const test = { model: forecastMetrics(pred, truth) } as Record<Forecaster, ForecastMetrics>;
+    for (const [k, v] of Object.entries(base)) test[k as Forecaster] = forecastMetrics(v, truth);
+    const others = Object.keys(base) as Forecaster[];
+    const beaten = others.filter((k) => test.model.mae < test[k].mae);
+    const notBeaten = others.filter((k) => !(test.model.mae < test[k].mae));
     return {
       test,
       testWindows: ends.length,
@@ -365,4 +380,21 @@ async function mapAsync<T, U>(xs: T[], f: (x: T) => Promise<U>): Promise<U[]> {
   const out: U[] = [];
   for (const x of xs) out.push(await f(x));
   return out;
+}
+
+const FORECASTER_NAMES: Record<Forecaster, string> = { model: 'model', persistence: 'persistence (last value)', seasonalNaive: 'seasonal naive', mean: 'training mean' };
+
+/** The test table of a series run, and whether the model beats every baseline, said plainly. */
+export function printSeriesResult(out: (line: string) => void, s: SeriesResult, engine: string): void {
+  const names = { ...FORECASTER_NAMES, model: `model (${engine})` };
+  out('');
+  out(`test: ${s.testWindows} windows, ${s.horizon} steps ahead; errors in the data's units${s.unit ? ` (${s.unit.trim()})` : ''}`);
+  out(formatTable(['forecaster', 'MAE', 'RMSE', 'MAPE'], (Object.entries(s.test) as [Forecaster, ForecastMetrics][]).map(([k, m]) => [names[k] ?? k, num(m.mae), num(m.rmse), `${num(m.mape)}%`])));
+  if (s.notBeaten.length === 0) out('the model beats every baseline (lower MAE than each).');
+  else {
+    out(
+      `the model does NOT beat ${s.notBeaten.map((k) => `${names[k]} (MAE ${num(s.test[k].mae)} vs the model's ${num(s.test.model.mae)})`).join(' or ')}; ` +
+        'use the baseline, or give the model more data, a longer window or more training.',
+    );
+  }
 }
