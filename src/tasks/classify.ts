@@ -15,7 +15,7 @@ import { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import { type Tokenizer, type TokenizerJSON } from '../data/tokenizers.js';
 import type { Example } from '../data/labelled.js';
-import type { Metrics, TrainTask } from '../train.js';
+import type { Metrics, TrainTask } from './task.js';
 
 export interface ClassifyOptions {
   batch: number;

@@ -16,7 +16,7 @@ import { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Tokenizer } from '../data/tokenizers.js';
 import { generateIds } from './sampling.js';
-import type { Metrics, SampleRecord, TrainTask } from '../train.js';
+import type { Metrics, SampleRecord, TrainTask } from './task.js';
 
 export interface TextTaskOptions {
   batch: number;

@@ -18,7 +18,7 @@ import { formatTable, num } from '../report/table.js';
 import { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Scaler, Series } from '../data/series.js';
-import type { Metrics, TrainTask } from '../train.js';
+import type { Metrics, TrainTask } from './task.js';
 
 export interface SeriesOptions {
   window: number;
