@@ -90,7 +90,7 @@ export function systemErrorMessage(e: unknown): string | null {
       return `${at}no such file or directory`;
     case 'EACCES':
     case 'EPERM':
-      return `${at}permission denied; choose a place you may ${x.syscall === 'open' && !x.message.includes('O_WR') ? 'use' : 'write to'} (for example another --out)`;
+      return `${at}permission denied (${x.syscall}); choose a file or folder you may use (for example another --out)`;
     case 'EROFS':
       return `${at}the file system is read-only; choose another place to write (for example another --out)`;
     case 'ENOSPC':

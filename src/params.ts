@@ -39,8 +39,14 @@ export function paramLayout(spec: ModelSpec): ParamInfo[] {
   return out;
 }
 
+/** The number of parameters, by arithmetic on the shapes paramLayout lists (so a 10^8-layer spec is counted, not listed). */
 export function paramCount(spec: ModelSpec): number {
-  return paramLayout(spec).reduce((n, p) => n + numel(p.shape), 0);
+  const G = gateCount(spec.cell);
+  const H = spec.hiddenSize;
+  const bias = spec.cell === 'gru' && spec.gruResetAfter ? 2 * G * H : G * H;
+  const first = spec.inputSize * G * H + H * G * H + bias;
+  const rest = H * G * H + H * G * H + bias;
+  return first + (spec.layers - 1) * rest + H * spec.outputSize + spec.outputSize;
 }
 
 /**

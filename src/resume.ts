@@ -13,6 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type Checkpoint, engineTensors } from './checkpoint.js';
 import { InputError } from './errors.js';
 import { readInputFile } from './io/files.js';
+import { isRngState } from './rng.js';
 import type { ModelSpec } from './spec.js';
 import type { NamedTensors } from './tensor.js';
 
@@ -36,8 +37,8 @@ export interface DataOptions {
   dataFiles?: DataFile[];
 }
 
-function hashFile(path: string): { sha256: string; bytes: number } {
-  const b = readInputFile(path, path.endsWith('.csv') ? 'csv' : 'text');
+function hashFile(path: string, flag: DataFile['flag']): { sha256: string; bytes: number } {
+  const b = readInputFile(path, flag === 'csv' ? 'csv' : 'text');
   return { sha256: createHash('sha256').update(b).digest('hex'), bytes: b.length };
 }
 
@@ -52,7 +53,7 @@ function givenFiles(o: DataOptions): { flag: DataFile['flag']; given: string }[]
 
 /** Absolute paths and hashes of the data files (after they were read successfully). */
 export function recordDataFiles(o: DataOptions): DataFile[] {
-  return givenFiles(o).map((f) => ({ ...f, path: resolve(f.given), ...hashFile(f.given) }));
+  return givenFiles(o).map((f) => ({ ...f, path: resolve(f.given), ...hashFile(f.given, f.flag) }));
 }
 
 /**
@@ -64,7 +65,7 @@ export function restoreDataFiles<T extends DataOptions>(o: T): T {
   if (!files) return o;
   for (const f of files) {
     if (!existsSync(f.path)) throw new InputError(`${f.path}: the run's data file (--${f.flag === 'corpus' ? 'corpus-file' : f.flag} ${f.given}) is gone; --resume needs the same file`);
-    const now = hashFile(f.path);
+    const now = hashFile(f.path, f.flag);
     if (now.sha256 !== f.sha256) {
       throw new InputError(`${f.path}: the run's data file changed since it started (${f.bytes.toLocaleString('en-US')} bytes then, ${now.bytes.toLocaleString('en-US')} now; the SHA-256 differs); --resume continues only on the same data`);
     }
@@ -117,7 +118,7 @@ export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: Mode
   need(Number.isSafeInteger(meta.step) && (meta.step as number) >= 1, dir, `meta.json: "step" is ${JSON.stringify(meta.step)}, expected an integer >= 1`);
   need(typeof meta.elapsedSeconds === 'number' && Number.isFinite(meta.elapsedSeconds) && meta.elapsedSeconds >= 0, dir, `meta.json: "elapsedSeconds" is ${JSON.stringify(meta.elapsedSeconds)}`);
   const rng = meta.sampleRng;
-  need(Array.isArray(rng) && rng.length === 4 && rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32), dir, 'meta.json: "sampleRng" is not 4 unsigned 32-bit integers');
+  need(isRngState(rng), dir, 'meta.json: "sampleRng" is not 4 unsigned 32-bit integers');
   need(meta.cursor !== undefined, dir, 'meta.json has no data cursor');
   const engines = meta.engines;
   need(Array.isArray(engines) && engines.length === o.engines.length, dir, `meta.json names ${Array.isArray(engines) ? engines.length : 'no'} engines, but the run has ${o.engines.length}`);
@@ -128,5 +129,5 @@ export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: Mode
     need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
     if (o.stateful) checkState(t.state, t.files[2], o.spec, o.batch, dir);
   }
-  return { step: meta.step as number, cursor: meta.cursor, sampleRng: rng as number[], elapsedSeconds: meta.elapsedSeconds as number };
+  return { step: meta.step as number, cursor: meta.cursor, sampleRng: rng, elapsedSeconds: meta.elapsedSeconds as number };
 }

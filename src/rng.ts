@@ -26,6 +26,11 @@ export function deriveSeed(seed: number, label: string): number {
   return splitmix32(h)();
 }
 
+/** A state Rng.setState takes back exactly: 4 unsigned 32-bit integers (checked before trusting a checkpoint). */
+export function isRngState(v: unknown): v is number[] {
+  return Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32);
+}
+
 export class Rng {
   private s = new Uint32Array(4);
 

@@ -7,6 +7,7 @@
 import { totalmem } from 'node:os';
 import { InputError } from './errors.js';
 import { formatBytes } from './io/files.js';
+import { paramCount } from './params.js';
 import { type ModelSpec, gateCount } from './spec.js';
 
 export interface Workload {
@@ -19,16 +20,6 @@ export interface Workload {
   bytesPerFloat: number;
 }
 
-/** Parameters of a spec (the same count as paramLayout, without building it). */
-export function paramCountOf(spec: ModelSpec): number {
-  const G = gateCount(spec.cell);
-  const H = spec.hiddenSize;
-  const bias = spec.cell === 'gru' && spec.gruResetAfter ? 2 * G * H : G * H;
-  const first = spec.inputSize * G * H + H * G * H + bias;
-  const rest = H * G * H + H * G * H + bias;
-  return first + (spec.layers - 1) * rest + H * spec.outputSize + spec.outputSize;
-}
-
 /**
  * Bytes one training step needs, roughly and on the low side: per engine the weights, their
  * gradients and two optimizer slots (4 P floats), the activations BPTT keeps for every step and
@@ -36,7 +27,7 @@ export function paramCountOf(spec: ModelSpec): number {
  * their gradient.
  */
 export function trainingBytes(spec: ModelSpec, w: Workload): number {
-  const P = paramCountOf(spec);
+  const P = paramCount(spec);
   const G = gateCount(spec.cell);
   const positions = w.batch * w.seq;
   const acts = positions * spec.layers * (G + 3) * spec.hiddenSize;
@@ -52,7 +43,7 @@ const MAX_TENSOR = 2 ** 31 - 1;
 
 /** Refuses a model (and workload) that cannot fit, naming its parameters and bytes. */
 export function assertFits(spec: ModelSpec, w: Workload, memory = totalmem()): void {
-  const P = paramCountOf(spec);
+  const P = paramCount(spec);
   const G = gateCount(spec.cell);
   const H = spec.hiddenSize;
   const largest = Math.max(spec.inputSize * G * H, H * G * H, H * spec.outputSize);

@@ -75,19 +75,11 @@ const ABSENT: Required<Supports> = {
   optimizerState: false,
 };
 
-const LISTS: Record<string, readonly unknown[]> = {
-  cells: CELLS,
-  activations: ['tanh', 'relu'],
-  recurrentActivations: ['sigmoid', 'hardSigmoid'],
-  gruResetAfter: [false, true],
-  input: ['dense', 'tokens'],
-  returnSequences: [true, false],
-  losses: ['softmaxCrossEntropy', 'mse'],
-  lossReductions: ['mean', 'sumOverTime'],
-  dtypes: ['float32', 'float64'],
-  optimizers: OPTIMIZERS,
-};
-const FLAGS = ['mask', 'carriedState', 'clipping', 'inputGrad', 'stateGrads', 'optimizerState'];
+/** The list fields and every value each may hold, and the yes/no fields: read off FULL_SUPPORT. */
+const LISTS: Record<string, readonly unknown[]> = Object.fromEntries(
+  (Object.entries(FULL_SUPPORT) as [string, unknown][]).filter((e): e is [string, unknown[]] => Array.isArray(e[1])),
+);
+const FLAGS = Object.keys(FULL_SUPPORT).filter((k) => typeof FULL_SUPPORT[k as keyof Supports] === 'boolean');
 
 /** Reads a `supports` object (from a handshake or a module) strictly, filling the absent fields. */
 export function parseSupports(raw: unknown, where: string): Required<Supports> {

@@ -247,7 +247,7 @@ class Training {
     }
   }
 
-  private async checkpoint(): Promise<string> {
+  private async checkpoint(): Promise<void> {
     const { cfg, step } = this;
     const { task, run, engines } = cfg;
     const dir = run.checkpointDir(step);
@@ -274,7 +274,6 @@ class Training {
     this.lastCheckpointAt = performance.now();
     this.emit({ type: 'checkpoint', step, dir });
     pruneCheckpoints(run, cfg.keepCheckpoints ?? 3);
-    return dir;
   }
 
   private async validate(): Promise<void> {

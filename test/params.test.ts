@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { ScratchEngine } from '../scratch/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { optimizerSpec } from '../src/optimizer.js';
-import { gateOf, initParams, paramLayout, randomTestParams, validateParams } from '../src/params.js';
+import { gateOf, initParams, paramCount, paramLayout, randomTestParams, validateParams } from '../src/params.js';
 import { parseSpec } from '../src/spec.js';
 import { makeSpec } from './helpers/cases.js';
 
@@ -29,6 +29,20 @@ describe('canonical layout', () => {
     const rk = paramLayout(spec).find((p) => p.name === 'layers.0.recurrentKernel')!;
     // row 1, columns 0..3 = z, 4..7 = r, 8..11 = h
     expect([12 + 0, 12 + 4, 12 + 11].map((i) => gateOf(spec, rk, i))).toEqual(['z', 'r', 'h']);
+  });
+});
+
+describe('parameter count', () => {
+  test('paramCount (arithmetic) equals the sum over the shapes paramLayout lists, for every cell, variant and depth', () => {
+    for (const cell of ['rnn', 'lstm', 'gru'] as const) {
+      for (const gruResetAfter of cell === 'gru' ? [false, true] : [false]) {
+        for (const layers of [1, 2, 3]) {
+          const spec = parseSpec({ cell, inputSize: 7, hiddenSize: 5, outputSize: 3, layers, ...(gruResetAfter ? { gruResetAfter } : {}) });
+          const listed = paramLayout(spec).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+          expect(paramCount(spec), `${cell} ${layers} ${gruResetAfter}`).toBe(listed);
+        }
+      }
+    }
   });
 });
 

@@ -6,6 +6,11 @@ function tmpName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
 }
 
+/** Whether a file name is one tmpName made (or the ".old" of a directory being replaced): a write cut short left it. */
+export function isTempName(name: string): boolean {
+  return /^\..+\.\d+\.[a-z0-9]+\.tmp(\.old)?$/.test(name);
+}
+
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tmpName(path);

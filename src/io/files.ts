@@ -52,9 +52,9 @@ function refuse(path: string, kind: FileKind): string | null {
 }
 
 /** The bytes of a regular file of at most FILE_LIMITS[kind] bytes; anything else is one InputError line. */
-export function readInputFile(path: string, kind: FileKind): Buffer {
+export function readInputFile(path: string, kind: FileKind, what?: string): Buffer {
   const why = refuse(path, kind);
-  if (why) throw new InputError(`${path}: ${why}`);
+  if (why) throw new InputError(`${path}: ${why}${what && why === 'no such file' ? ` (${what})` : ''}`);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -106,9 +106,7 @@ export function parseJsonText(text: string, source: string): unknown {
 }
 
 export function readJsonInput(path: string, what?: string): unknown {
-  const why = refuse(path, 'json');
-  if (why) throw new InputError(`${path}: ${why}${what && why === 'no such file' ? ` (${what})` : ''}`);
-  return parseJsonText(readInputFile(path, 'json').toString('utf8'), path);
+  return parseJsonText(readInputFile(path, 'json', what).toString('utf8'), path);
 }
 
 /** The first key that appears twice in one object of valid JSON text, or null. */

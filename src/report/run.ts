@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSyn
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { isTempName, writeFileAtomic } from '../io/atomic.js';
 import { VERSION } from '../version.js';
 
 export class RunDir {
@@ -68,7 +68,7 @@ export function removeStaleTemps(dir: string): string[] {
   for (const d of [dir, join(dir, 'checkpoints')]) {
     if (!existsSync(d)) continue;
     for (const e of readdirSync(d)) {
-      if (/^\..+\.\d+\.[a-z0-9]+\.tmp(\.old)?$/.test(e)) {
+      if (isTempName(e)) {
         rmSync(join(d, e), { recursive: true, force: true });
         removed.push(join(d, e));
       }

@@ -7,7 +7,7 @@
  * Metrics: accuracy, per-class precision / recall / F1, the confusion matrix, and the
  * majority-class baseline.
  */
-import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
+import { badCursor, cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import { formatTable } from '../report/table.js';
@@ -169,10 +169,11 @@ export class ClassifyTask implements TrainTask {
   setCursor(c: unknown): void {
     const cur = cursorObject(c);
     const n = this.parts.train.length;
-    if (!Array.isArray(cur.batches) || cur.batches.length === 0) cursorInts(null, 'batches', () => false);
+    if (!Array.isArray(cur.batches) || cur.batches.length === 0) throw badCursor('"batches" is not a list of batches');
     this.batches = (cur.batches as unknown[]).map((b) => {
       const items = cursorInts(b, 'batches', (x) => x >= 0 && x < n);
-      return items.length > 0 ? items : cursorInts(null, 'batches', () => false);
+      if (items.length === 0) throw badCursor('"batches" holds an empty batch');
+      return items;
     });
     this.pos = cursorInt(cur, 'pos', 0, this.batches.length);
     this.epoch = cursorInt(cur, 'epoch', 0, Number.MAX_SAFE_INTEGER);

@@ -3,28 +3,29 @@
  * refused with one line instead of training on garbage batches or failing deep inside a step.
  */
 import { InputError } from '../errors.js';
+import { isRngState } from '../rng.js';
 
-const bad = (what: string): InputError => new InputError(`meta.json: the data cursor is damaged (${what}); resume from another checkpoint`);
+export const badCursor = (what: string): InputError => new InputError(`meta.json: the data cursor is damaged (${what}); resume from another checkpoint`);
 
 export function cursorObject(c: unknown): Record<string, unknown> {
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw bad('not an object');
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw badCursor('not an object');
   return c as Record<string, unknown>;
 }
 
 export function cursorInt(c: Record<string, unknown>, key: string, min: number, max: number): number {
   const v = c[key];
-  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw bad(`"${key}" is ${JSON.stringify(v)}, expected an integer in [${min}, ${max}]`);
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw badCursor(`"${key}" is ${JSON.stringify(v)}, expected an integer in [${min}, ${max}]`);
   return v as number;
 }
 
 export function cursorRng(c: Record<string, unknown>): number[] {
   const v = c.rng;
-  if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) throw bad('"rng" is not 4 unsigned 32-bit integers');
-  return v as number[];
+  if (!isRngState(v)) throw badCursor('"rng" is not 4 unsigned 32-bit integers');
+  return v;
 }
 
 /** An array of integers, each accepted by `ok`. */
 export function cursorInts(v: unknown, key: string, ok: (x: number) => boolean): number[] {
-  if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && ok(x))) throw bad(`"${key}" holds values that are not items of this data`);
+  if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && ok(x))) throw badCursor(`"${key}" holds values that are not items of this data`);
   return v as number[];
 }
