@@ -10,11 +10,10 @@ import { isUserError } from './errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerCheck } from './commands/check.js';
 import { registerConvert } from './commands/convert.js';
-import { registerGenerate } from './commands/generate.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { registerPlot } from './commands/plot.js';
-import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
+import { TASKS } from './tasks/registry.js';
 import { type IO, processIO } from './commands/io.js';
 import { VERSION } from './version.js';
 import { closeAllEngineProcesses } from './engines/process.js';
@@ -33,8 +32,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   registerGradcheck(program, io, setExit);
   registerConvert(program, io);
   registerTrain(program, io);
-  registerGenerate(program, io);
-  registerPredict(program, io);
+  // each task's use-command: generate (text), forecast (series), predict (classify)
+  for (const t of TASKS) t.registerUse?.(program, io);
   registerBench(program, io);
   registerPlot(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());

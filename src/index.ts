@@ -37,10 +37,13 @@ export { loadCorpus, stripGutenberg } from './data/corpus.js';
 export { CharTokenizer, ByteTokenizer, WordTokenizer, tokenizerFromJSON, type Tokenizer } from './data/tokenizers.js';
 export { loadSeries, fitScaler, syntheticSeries, type Series } from './data/series.js';
 export { loadLabelled } from './data/labelled.js';
-export { TextTask } from './tasks/text-lm.js';
-export { SeriesTask, forecastNext, forecastMetrics } from './tasks/timeseries.js';
+export { TextTask } from './tasks/text.js';
+export { SeriesTask, forecastNext, forecastMetrics } from './tasks/series.js';
 export { ClassifyTask, splitExamples, predictText } from './tasks/classify.js';
 export { generateIds, sampleLogits } from './tasks/sampling.js';
+export { TASKS, taskModule, registerTask } from './tasks/registry.js';
+export { type TaskModule, type TaskFlag, type BuiltTask, defineTask } from './tasks/task.js';
+export { type TrainOptions, modelSpec, buildOptimizer } from './tasks/options.js';
 export { PRESETS } from './presets.js';
 // timing and reports
 export { benchConfig, type BenchRow, type EngineFactory } from '../compare/bench.js';

@@ -42,13 +42,13 @@ function hashFile(path: string, flag: DataFile['flag']): { sha256: string; bytes
   return { sha256: createHash('sha256').update(b).digest('hex'), bytes: b.length };
 }
 
-/** The files a run reads its data from, as given. */
+/** The files a run reads its data from, as given (by the data flags of any task: --text, a preset's corpus file, --csv). */
 function givenFiles(o: DataOptions): { flag: DataFile['flag']; given: string }[] {
-  if (o.task === 'text') {
-    if (o.corpusFile) return [{ flag: 'corpus', given: join(o.corpusDir ?? 'data/julesverne', o.corpusFile) }];
-    return (o.text ?? []).map((given) => ({ flag: 'text' as const, given }));
-  }
-  return o.csv ? [{ flag: 'csv', given: o.csv }] : [];
+  const files: { flag: DataFile['flag']; given: string }[] = [];
+  if (o.corpusFile) files.push({ flag: 'corpus', given: join(o.corpusDir ?? 'data/julesverne', o.corpusFile) });
+  else for (const given of o.text ?? []) files.push({ flag: 'text', given });
+  if (o.csv) files.push({ flag: 'csv', given: o.csv });
+  return files;
 }
 
 /** Absolute paths and hashes of the data files (after they were read successfully). */

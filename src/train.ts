@@ -19,8 +19,8 @@ import { duration, fixed, sci, streamTable } from './report/table.js';
 import { Rng } from './rng.js';
 import type { IO } from './commands/io.js';
 
-import type { Metrics, TrainTask } from './tasks/task.js';
-export type { Metrics, SampleRecord, TrainTask } from './tasks/task.js';
+import type { Metrics, TrainSummary, TrainTask } from './tasks/task.js';
+export type { Metrics, SampleRecord, TrainSummary, TrainSummaryBase, TrainTask } from './tasks/task.js';
 
 export interface TrainConfig {
   task: TrainTask;
@@ -55,26 +55,6 @@ export interface TrainConfig {
   /** performance.now() at the start of the run (data loading included). */
   startTime: number;
   resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[] };
-}
-
-/** The final record; with a task's results R (test metrics) merged in, those of the first engine. */
-export type TrainSummary<R extends object = object> = TrainSummaryBase & R;
-
-export interface TrainSummaryBase {
-  type: 'final';
-  task: string;
-  steps: number;
-  epochs: number;
-  stoppedBy: 'steps' | 'minutes';
-  elapsedSeconds: number;
-  loss: Record<string, number>;
-  msPerStep: Record<string, number>;
-  validation: Record<string, Metrics>;
-  maxParamDiff?: number;
-  checkpoint: string;
-  runDir: string;
-  /** Each engine's test metrics, when several engines trained side by side. */
-  testByEngine?: Record<string, unknown>;
 }
 
 async function maxParamDiff(a: Engine, b: Engine): Promise<number> {

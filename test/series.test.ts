@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { parseCsv } from '../src/io/csv.js';
 import { fitScaler, seriesFromCsv, syntheticSeries } from '../src/data/series.js';
 import { parseSpec } from '../src/spec.js';
-import { SeriesTask, forecastMetrics } from '../src/tasks/timeseries.js';
+import { SeriesTask, forecastMetrics } from '../src/tasks/series.js';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';
 
 describe('CSV', () => {

@@ -10,7 +10,7 @@ import { loadCorpus, stripGutenberg } from '../src/data/corpus.js';
 import { ByteTokenizer, CharTokenizer, WordTokenizer, tokenizerFromJSON } from '../src/data/tokenizers.js';
 import { readJsonl } from '../src/report/run.js';
 import { parseSpec } from '../src/spec.js';
-import { TextTask } from '../src/tasks/text-lm.js';
+import { TextTask } from '../src/tasks/text.js';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';
 
 const VERNE = join(__dirname, '..', '..', 'shared', 'data', 'julesverne');

@@ -118,3 +118,22 @@ export function fitScaler(values: Float64Array[], columns: string[], n: number, 
   });
   return { kind, shift, scale };
 }
+
+/** The h dates after the last of `dates`, stepping as the last two did (calendar months when they are month starts); null without two dates. */
+export function nextDates(dates: string[] | undefined, h: number): string[] | null {
+  if (!dates || dates.length < 2) return null;
+  const a = new Date(Date.parse(dates[dates.length - 2]));
+  const b = new Date(Date.parse(dates[dates.length - 1]));
+  if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime())) return null;
+  const months = (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth();
+  const out: string[] = [];
+  for (let i = 1; i <= h; i++) {
+    if (months >= 1 && a.getUTCDate() === b.getUTCDate()) {
+      const d = new Date(Date.UTC(b.getUTCFullYear(), b.getUTCMonth() + months * i, b.getUTCDate()));
+      out.push(d.toISOString().slice(0, 10));
+    } else {
+      out.push(new Date(b.getTime() + i * (b.getTime() - a.getTime())).toISOString().slice(0, 10));
+    }
+  }
+  return out;
+}

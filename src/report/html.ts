@@ -3,7 +3,7 @@
  * SVG), the samples at each breakpoint. No scripts, no external styles or fonts: it opens offline.
  */
 import type { ClassMetrics } from '../tasks/classify.js';
-import type { ForecastMetrics } from '../tasks/timeseries.js';
+import type { ForecastMetrics } from '../tasks/series.js';
 import { VERSION } from '../version.js';
 import { type Chart, type Run, chartsFor } from './plots.js';
 

@@ -7,15 +7,23 @@
  * Metrics: accuracy, per-class precision / recall / F1, the confusion matrix, and the
  * majority-class baseline.
  */
+import type { Command } from 'commander';
+import { readCheckpoint } from '../checkpoint.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg } from '../commands/options.js';
+import type { IO } from '../commands/io.js';
+import { type Example, loadLabelled } from '../data/labelled.js';
+import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
+import { createEngines } from '../engines/index.js';
 import { badCursor, cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
+import { optimizerSpec } from '../optimizer.js';
+import { resolveCheckpoint } from '../report/run.js';
 import { formatTable } from '../report/table.js';
-import { Rng } from '../rng.js';
+import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
-import { type Tokenizer, type TokenizerJSON } from '../data/tokenizers.js';
-import type { Example } from '../data/labelled.js';
-import type { Metrics, TrainTask } from './task.js';
+import { type TrainOptions, modelSpec, wordCount } from './options.js';
+import { type BuiltTask, type Metrics, type TrainTask, defineTask } from './task.js';
 
 export interface ClassifyOptions {
   batch: number;
@@ -287,3 +295,87 @@ export function printClassifyResult(out: (line: string) => void, s: ClassifyResu
   out('confusion matrix (rows: true class, columns: predicted)');
   out(formatTable(['', ...t.classes], t.classes.map((c, i) => [c, ...t.confusion[i]])));
 }
+
+// ---- the task module: flags, data, model, and `rnnlab predict` ----
+
+/** The classify task's own flags. */
+export interface ClassifyFlags extends TrainOptions {
+  dataset?: string;
+  csv?: string;
+  textColumn?: string;
+  labelColumn?: string;
+  level?: 'char' | 'word';
+  vocab?: string;
+  maxLen?: number;
+  bucketing: boolean;
+}
+
+function buildClassify(o: ClassifyFlags, ck: { data?: unknown } | null): BuiltTask<ClassifyResult> {
+  const data = loadLabelled({ dataset: o.dataset, csv: o.csv, textColumn: o.textColumn, labelColumn: o.labelColumn, level: o.level });
+  const level = o.level ?? data.level;
+  const split = splitExamples(data.examples, deriveSeed(o.seed, 'split'));
+  let tokenizer: Tokenizer;
+  const saved = ck?.data as { tokenizer?: unknown } | undefined;
+  const prep = { lowercase: level === 'char' };
+  if (saved?.tokenizer) tokenizer = tokenizerFromJSON(saved.tokenizer);
+  else if (level === 'char') tokenizer = CharTokenizer.fromText(split.train.map((e) => prepareText(e.text, prep)).join(''), { unk: true });
+  else tokenizer = WordTokenizer.fromText(split.train.map((e) => e.text).join('\n\n'), wordCount(o.vocab));
+  const prepared = (e: Example): Example => ({ ...e, text: prepareText(e.text, prep) });
+  const parts = { train: split.train.map(prepared), val: split.val.map(prepared), test: split.test.map(prepared) };
+  const spec = modelSpec(o, tokenizer.size, split.classes.length, { input: 'tokens', returnSequences: false, loss: 'softmaxCrossEntropy' });
+  const task = new ClassifyTask(spec, tokenizer, split.classes, parts, { batch: o.batch, maxLen: o.maxLen ?? (level === 'char' ? 20 : 100), bucketing: o.bucketing, seed: deriveSeed(o.seed, 'data') }, data.name);
+  return { task, spec, data: task.dataJSON() };
+}
+
+/** `rnnlab predict`: the label of one text and the class probabilities. */
+function registerPredict(program: Command, io: IO): void {
+  addCheckpointEngineOptions(
+    program
+      .command('predict')
+      .description('classify a text with a classification checkpoint: the label and the class probabilities')
+      .requiredOption('--checkpoint <dir>', 'a classification checkpoint, or a run directory (its newest checkpoint)')
+      .argument('<text>', 'the text to classify'),
+  )
+    .addHelpText('after', '\nExample:\n  rnnlab predict --checkpoint runs/classify-20261122-101500 "Maria"')
+    .action(async (text: string, f: { checkpoint: string } & CheckpointEngineFlags) => {
+      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
+      const d = ck.data as ClassifyData | undefined;
+      if (!d || d.task !== 'classify') throw new InputError(`${ck.dir}: not a classification checkpoint (no classify data.json)`);
+      const tokenizer = tokenizerFromJSON(d.tokenizer, `${ck.dir}/data.json`);
+      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+      const input = prepareText(text, { lowercase: lowercases(d, tokenizer) });
+      const p = await predictText(set.engines[0], tokenizer, d, input);
+      await set.close();
+      let best = 0;
+      p.forEach((v, i) => {
+        if (v > p[best]) best = i;
+      });
+      const probabilities = Object.fromEntries(d.classes.map((c, i) => [c, p[i]]));
+      if (f.json) {
+        io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, text, label: d.classes[best], probabilities }));
+        return;
+      }
+      io.out(`${d.classes[best]}  (${(100 * p[best]).toFixed(1)}%)`);
+      io.out(formatTable(['class', 'probability'], d.classes.map((c, i) => [c, p[i].toFixed(4)])));
+    });
+}
+
+export const classifyTask = defineTask<ClassifyFlags, ClassifyResult>({
+  name: 'classify',
+  summary: 'classify (sequence classification)',
+  flags: [
+    { flags: '--dataset <name>', help: 'names (default), spam' },
+    { flags: '--csv <file>', help: 'a CSV with --text-column and --label-column' },
+    { flags: '--text-column <name>', help: 'the text column of --csv' },
+    { flags: '--label-column <name>', help: 'the label column of --csv' },
+    { flags: '--level <level>', help: "characters or words (default: the dataset's)", choices: ['char', 'word'] },
+    { flags: '--vocab <v>', help: 'word: the N most frequent words (default 5000)' },
+    { flags: '--max-len <n>', help: 'cut texts at n tokens (default 20 chars / 100 words)', parse: intArg(1) },
+    { flags: '--no-bucketing', help: 'batch texts in random order instead of by similar length' },
+  ],
+  defaults: { hidden: 64, batch: 32, epochs: 4, bucketing: true },
+  seqLength: (o) => o.maxLen ?? 100,
+  build: buildClassify,
+  printResult: printClassifyResult,
+  registerUse: registerPredict,
+});

@@ -1,10 +1,19 @@
 /**
- * The Task interface: all the training loop (src/train.ts) knows of a task. A task module in this
- * folder implements it; the loop never imports a task, and a task never imports the loop.
+ * What a task is, in two parts:
+ * - TrainTask: all the training loop (src/train.ts) knows of a task (batches, cursor, validation,
+ *   samples, test metrics). The loop never imports a task, and a task never imports the loop.
+ * - TaskModule: all `rnnlab train` and the CLI know of a task: its flags and defaults, how it
+ *   loads its data and builds its TrainTask and model, its checkpoint payload, how it prints its
+ *   results, and its use-command (generate, forecast, predict). One file in this folder per task,
+ *   listed in src/tasks/registry.ts.
  */
+import type { Command } from 'commander';
+import type { Checkpoint } from '../checkpoint.js';
+import type { IO } from '../commands/io.js';
 import type { Batch, Engine } from '../engine.js';
 import type { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
+import type { TrainOptions } from './options.js';
 
 export type Metrics = Record<string, number>;
 
@@ -37,4 +46,82 @@ export interface TrainTask<R extends object = object> {
   finish?(engine: Engine): Promise<R>;
   /** Data for plots, written to the run directory as plot-data.json (e.g. forecasts against the truth). */
   plotData?(engines: Engine[]): Promise<unknown>;
+}
+
+/** The final record; with a task's results R (test metrics) merged in, those of the first engine. */
+export type TrainSummary<R extends object = object> = TrainSummaryBase & R;
+
+export interface TrainSummaryBase {
+  type: 'final';
+  task: string;
+  steps: number;
+  epochs: number;
+  stoppedBy: 'steps' | 'minutes';
+  elapsedSeconds: number;
+  loss: Record<string, number>;
+  msPerStep: Record<string, number>;
+  validation: Record<string, Metrics>;
+  maxParamDiff?: number;
+  checkpoint: string;
+  runDir: string;
+  /** Each engine's test metrics, when several engines trained side by side. */
+  testByEngine?: Record<string, unknown>;
+}
+
+/** One of a task's own `train` flags. Tasks that share a spelling (--csv) share one option; each adds its help. */
+export interface TaskFlag {
+  /** Commander's spelling: '--csv <file>', '--recursive', '--no-bucketing'. */
+  flags: string;
+  /** What it does for this task (the help line gets "<task>: " in front). */
+  help: string;
+  parse?: (value: string, previous: unknown) => unknown;
+  choices?: readonly string[];
+}
+
+/** What a task builds for one run: the loop's task, the model, and what its checkpoints carry. */
+export interface BuiltTask<R extends object = object> {
+  task: TrainTask<R>;
+  spec: ModelSpec;
+  /** vocab.json of every checkpoint (text models: the tokenizer). */
+  vocab?: unknown;
+  /** data.json of every checkpoint: the preprocessing that using the model needs (scalers, classes, tokenizer). */
+  data?: unknown;
+}
+
+/** Several runs from one command (a window sweep), each in a folder of its own inside one directory. */
+export interface Sweep<O> {
+  /** The default name of the directory that holds the runs (runs/<name>-<timestamp>). */
+  name: string;
+  runs: { folder: string; options: O }[];
+  print(io: IO, o: O, summaries: TrainSummary[], base: string): void;
+}
+
+/** A task as `rnnlab train` and the CLI see it. O is the task's options: the shared ones and its own. */
+export interface TaskModule<O extends TrainOptions = TrainOptions, R extends object = object> {
+  /** The value of --task. */
+  readonly name: string;
+  /** One line for --task's help. */
+  readonly summary: string;
+  /** The task's own flags; other tasks refuse them. */
+  readonly flags: readonly TaskFlag[];
+  /** Defaults of its own flags and of shared ones it sets differently (hidden, batch, the length). */
+  readonly defaults: Partial<O>;
+  /** Time steps per sequence of its batches (for the memory estimate). */
+  seqLength(o: O): number;
+  /** Loads the data, preprocesses it and builds the model; `ck` is the checkpoint of a --resume. */
+  build(o: O, ck: Checkpoint | null): BuiltTask<R>;
+  /** Several runs from one command, or null for one. */
+  sweep?(o: O): Sweep<O> | null;
+  /** Prints the task's final results (R) after the shared summary lines. */
+  printResult?(out: (line: string) => void, s: TrainSummary<R>, engine: string): void;
+  /** Registers the command that uses a trained model (generate, forecast, predict). */
+  registerUse?(program: Command, io: IO): void;
+}
+
+/** A task module as a list holds it (its options type erased). */
+export type AnyTaskModule = TaskModule<TrainOptions, object>;
+
+/** Types a task module and erases its types for the registry. */
+export function defineTask<O extends TrainOptions, R extends object>(m: TaskModule<O, R>): AnyTaskModule {
+  return m as unknown as AnyTaskModule;
 }

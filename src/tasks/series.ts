@@ -11,14 +11,23 @@
  * Test metrics are in the data's own units, next to the baselines every forecaster must beat:
  * persistence (the last value), seasonal naive (the value one season earlier) and the training mean.
  */
+import type { Command } from 'commander';
+import { readCheckpoint } from '../checkpoint.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg, intListArg } from '../commands/options.js';
+import type { IO } from '../commands/io.js';
+import { type Scaler, type Series, fitScaler, loadSeries, nextDates, seriesFromCsv } from '../data/series.js';
+import { createEngines } from '../engines/index.js';
 import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
-import { formatTable, num } from '../report/table.js';
-import { Rng } from '../rng.js';
+import { readCsv } from '../io/csv.js';
+import { optimizerSpec } from '../optimizer.js';
+import { resolveCheckpoint } from '../report/run.js';
+import { duration, formatTable, num } from '../report/table.js';
+import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
-import type { Scaler, Series } from '../data/series.js';
-import type { Metrics, TrainTask } from './task.js';
+import { type TrainOptions, modelSpec } from './options.js';
+import { type BuiltTask, type Metrics, type Sweep, type TrainSummary, type TrainTask, defineTask } from './task.js';
 
 export interface SeriesOptions {
   window: number;
@@ -398,3 +407,148 @@ export function printSeriesResult(out: (line: string) => void, s: SeriesResult, 
     );
   }
 }
+
+// ---- the task module: flags, data, model, window sweeps, and `rnnlab forecast` ----
+
+/** The series task's own flags. */
+export interface SeriesFlags extends TrainOptions {
+  dataset?: string;
+  csv?: string;
+  column?: string;
+  dateColumn?: string;
+  features?: string[];
+  symbol?: string;
+  /** One window, or several for a sweep. */
+  window: number[];
+  horizon: number;
+  recursive?: boolean;
+  normalize: 'window' | 'global';
+  scale: 'minmax' | 'standard';
+  season: number;
+}
+
+function buildSeries(o: SeriesFlags): BuiltTask<SeriesResult> {
+  const series = loadSeries({ dataset: o.dataset, csv: o.csv, column: o.column, features: o.features, dateColumn: o.dateColumn, symbol: o.symbol, seed: o.seed });
+  if (o.recursive && series.columns.length > 1) throw new InputError('--recursive forecasts feed predictions back, so they need a single feature (drop --features)');
+  const N = series.values[0].length;
+  const trainFraction = 0.7;
+  const scaler = fitScaler(series.values, series.columns, Math.max(1, Math.floor(N * trainFraction)), o.scale);
+  const spec = modelSpec(o, series.columns.length, o.recursive ? 1 : o.horizon, { input: 'dense', returnSequences: false, loss: 'mse' });
+  const task = new SeriesTask(spec, series, scaler, {
+    window: o.window[0],
+    horizon: o.horizon,
+    recursive: !!o.recursive,
+    relative: o.normalize !== 'global',
+    batch: o.batch,
+    season: o.season,
+    trainFraction,
+    valFraction: 0.15,
+    seed: deriveSeed(o.seed, 'data'),
+  });
+  const source = o.csv ?? `dataset ${o.dataset ?? 'co2'}${o.symbol ? ` ${o.symbol}` : ''}`;
+  const dateColumn = o.dateColumn ?? (o.csv ? undefined : o.dataset === 'stocks' ? 'date' : o.dataset === 'synthetic' ? undefined : 'Date');
+  return { task, spec, data: task.dataJSON(source, dateColumn) };
+}
+
+/** --window 5,10,20: one run per window, and a table of them all. */
+function windowSweep(o: SeriesFlags): Sweep<SeriesFlags> | null {
+  if (o.window.length < 2) return null;
+  if (o.resume) throw new InputError('--resume continues one run; it cannot be combined with a --window sweep');
+  return {
+    name: 'series-sweep',
+    runs: o.window.map((w) => ({ folder: `window-${w}`, options: { ...o, window: [w] } })),
+    print: (io, opts, summaries, base) => printSweep(io, opts, summaries as TrainSummary<SeriesResult>[], base),
+  };
+}
+
+function printSweep(io: IO, o: SeriesFlags, summaries: TrainSummary<SeriesResult>[], base: string): void {
+  const out = summaries.map((r, i) => {
+    const { test } = r;
+    const val = Object.values(r.validation)[0] ?? {};
+    return {
+      window: o.window[i],
+      steps: r.steps,
+      valLoss: val.valLoss,
+      test: test.model,
+      persistence: test.persistence,
+      seasonalNaive: test.seasonalNaive,
+      mean: test.mean,
+      beatsBaselines: r.beatsBaselines,
+      elapsedSeconds: r.elapsedSeconds,
+      runDir: r.runDir,
+    };
+  });
+  if (o.json) {
+    io.out(JSON.stringify({ type: 'sweep', horizon: o.horizon, rows: out, runDir: base }));
+    return;
+  }
+  io.out('');
+  io.out(`window sweep, ${o.horizon} steps ahead (test errors in the data's units; runs in ${base})`);
+  io.out(
+    formatTable(
+      ['window', 'steps', 'val loss', 'MAE', 'RMSE', 'MAPE', 'persistence MAE', 'seasonal MAE', 'mean MAE', 'beats baselines', 'time'],
+      out.map((r) => [r.window, r.steps, num(r.valLoss), num(r.test.mae), num(r.test.rmse), `${num(r.test.mape)}%`, num(r.persistence.mae), num(r.seasonalNaive.mae), num(r.mean.mae), r.beatsBaselines ? 'yes' : 'no', duration(r.elapsedSeconds)]),
+    ),
+  );
+}
+
+/** The series a checkpoint was trained on, when it was a built-in dataset. */
+function builtInSeries(d: SeriesData): Series {
+  const m = /^dataset (\w+)(?: (\w+))?$/.exec(d.source);
+  if (!m) throw new InputError(`this model was trained on ${d.source}; pass --csv with columns ${d.columns.join(', ')}`);
+  return loadSeries({ dataset: m[1], symbol: m[2], seed: 1 });
+}
+
+/** `rnnlab forecast`: the next H values of a series from a forecasting checkpoint. */
+function registerForecast(program: Command, io: IO): void {
+  addCheckpointEngineOptions(
+    program
+      .command('forecast')
+      .description('print the next H values of a series from a forecasting checkpoint')
+      .requiredOption('--checkpoint <dir>', 'a series checkpoint, or a run directory (its newest checkpoint)')
+      .option('--csv <file>', "a CSV with the model's columns (default: the data the model was trained on, when built in)"),
+  )
+    .addHelpText('after', '\nExample:\n  rnnlab forecast --checkpoint runs/series-20261122-101500 --csv data/co2-concentration.csv')
+    .action(async (f: { checkpoint: string; csv?: string } & CheckpointEngineFlags) => {
+      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
+      const d = ck.data as SeriesData | undefined;
+      if (!d || d.task !== 'series') throw new InputError(`${ck.dir}: not a forecasting checkpoint (no series data.json)`);
+      const series = f.csv ? seriesFromCsv(readCsv(f.csv), { column: d.columns[0], features: d.columns.slice(1), dateColumn: d.dateColumn }) : builtInSeries(d);
+      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+      const values = await forecastNext(set.engines[0], d, series.values);
+      await set.close();
+      const dates = nextDates(series.dates, d.horizon);
+      const N = series.values[0].length;
+      if (f.json) {
+        io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, column: d.columns[0], unit: d.unit ?? null, after: series.dates?.[N - 1] ?? N, forecast: Array.from(values), dates }));
+        return;
+      }
+      io.out(`${d.columns[0]}: the next ${d.horizon} values after ${series.dates ? series.dates[N - 1] : `row ${N}`} (${set.descriptions[0]}, window ${d.window}${d.recursive ? ', recursive' : ''})`);
+      io.out(formatTable(['step', ...(dates ? ['date'] : []), `forecast${d.unit ? ` (${d.unit})` : ''}`], Array.from(values, (v, h) => [`t+${h + 1}`, ...(dates ? [dates[h]] : []), v.toFixed(3)])));
+    });
+}
+
+export const seriesTask = defineTask<SeriesFlags, SeriesResult>({
+  name: 'series',
+  summary: 'series (forecasting)',
+  flags: [
+    { flags: '--dataset <name>', help: 'co2 (default), stocks, synthetic' },
+    { flags: '--csv <file>', help: 'a CSV with --column' },
+    { flags: '--column <name>', help: 'the column to forecast' },
+    { flags: '--date-column <name>', help: 'the date column (rows must be in time order)' },
+    { flags: '--features <list>', help: 'more input columns, comma-separated', parse: (v: string) => v.split(',').map((x) => x.trim()) },
+    { flags: '--symbol <s>', help: '--dataset stocks: MSFT (default), AMZN, IBM, AAPL, GOOG' },
+    { flags: '--window <n[,n...]>', help: 'input window; a list runs a sweep (default 24)', parse: intListArg(1) },
+    { flags: '--horizon <n>', help: 'steps to forecast (default 12)', parse: intArg(1) },
+    { flags: '--recursive', help: 'a one-step model fed its own predictions (one feature only)' },
+    { flags: '--scale <kind>', help: 'scaling fitted on the training part (default minmax)', choices: ['minmax', 'standard'] },
+    { flags: '--normalize <n>', help: "window (default: inputs and targets relative to the window's last value) or global", choices: ['window', 'global'] },
+    { flags: '--season <n>', help: 'season length of the seasonal-naive baseline (default 12)', parse: intArg(1) },
+  ],
+  defaults: { hidden: 32, batch: 16, epochs: 30, window: [24], horizon: 12, scale: 'minmax', normalize: 'window', season: 12 },
+  seqLength: (o) => Math.max(...o.window),
+  build: buildSeries,
+  sweep: windowSweep,
+  printResult: printSeriesResult,
+  registerUse: registerForecast,
+});

@@ -1,0 +1,117 @@
+/**
+ * The flags every task shares (model, optimizer, run) and the helpers a task module builds its
+ * model and optimizer from. A task's own flags live in its module (src/tasks/<task>.ts).
+ */
+import { InputError } from '../errors.js';
+import { type OptimizerSpec, optimizerSpec } from '../optimizer.js';
+import type { DataFile } from '../resume.js';
+import { type ModelSpec, parseSpec } from '../spec.js';
+
+/** Every train flag, resolved: the shared ones typed here, a task's own ones by its module. Stored in checkpoints for --resume. */
+export interface TrainOptions {
+  task: string;
+  preset?: string;
+  // model
+  cell: 'rnn' | 'lstm' | 'gru';
+  hidden: number;
+  layers: number;
+  activation?: string;
+  recurrentActivation?: string;
+  gruResetAfter?: boolean;
+  unitForgetBias?: boolean;
+  lossReduction?: 'mean' | 'sumOverTime';
+  batch: number;
+  // optimizer
+  optimizer: string;
+  lr?: number;
+  momentum?: number;
+  epsilon?: number;
+  initialAccumulator?: number;
+  clipValue?: number;
+  clipNorm?: number;
+  seed: number;
+  // run
+  /** scratch, tfjs or both (the shorthand of --engines). */
+  engine: string;
+  /** Engines side by side, from identical weights and batches (docs/engines.md). */
+  engines?: string[];
+  python?: string;
+  engineTimeout?: number;
+  backend: string;
+  kernels: 'auto' | 'wasm' | 'js';
+  threads?: number;
+  steps?: number;
+  epochs?: number;
+  minutes?: number;
+  sampleAt?: number[];
+  sampleEvery?: number;
+  valEvery?: number;
+  /** Validate at every breakpoint (default) or only at the end (presets). */
+  valAtBreakpoints?: boolean;
+  checkpointEvery?: number;
+  checkpointMinutes?: number;
+  keepCheckpoints?: number;
+  logEvery?: number;
+  out?: string;
+  overwrite?: boolean;
+  resume?: string;
+  /** The data files by absolute path and SHA-256 (recorded by the run, checked on --resume). */
+  dataFiles?: DataFile[];
+  json?: boolean;
+}
+
+/** The shared flags' defaults; a task's module adds its own and may override these (hidden, batch, length). */
+export const SHARED_DEFAULTS: Partial<TrainOptions> = {
+  cell: 'lstm',
+  layers: 1,
+  optimizer: 'adam',
+  seed: 1,
+  engine: 'scratch',
+  backend: 'auto',
+  kernels: 'auto',
+};
+
+/** Flags that may change on --resume: the length, where and how the run reports, and what it runs on (results do not depend on it). */
+export const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'python', 'engineTimeout', 'checkpointMinutes', 'keepCheckpoints']);
+
+/** The command-line spelling of an option key: clipNorm -> --clip-norm. */
+export const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+
+/** The optimizer of the optimizer flags (adam's lr defaults to 0.002; gradients clipped to norm 5 unless --clip-value). */
+export function buildOptimizer(o: TrainOptions): OptimizerSpec {
+  return optimizerSpec(o.optimizer, {
+    lr: o.lr ?? (o.optimizer === 'adam' ? 0.002 : undefined),
+    momentum: o.momentum,
+    epsilon: o.epsilon,
+    initialAccumulatorValue: o.initialAccumulator,
+    clipValue: o.clipValue,
+    clipNorm: o.clipNorm ?? (o.clipValue === undefined ? 5 : undefined),
+  });
+}
+
+/** The ModelSpec of the model flags, for a task's input and output sizes and its kind of model. */
+export function modelSpec(o: TrainOptions, inputSize: number, outputSize: number, extra: Partial<ModelSpec>): ModelSpec {
+  return parseSpec(
+    {
+      cell: o.cell,
+      inputSize,
+      hiddenSize: o.hidden,
+      layers: o.layers,
+      outputSize,
+      activation: o.activation,
+      recurrentActivation: o.recurrentActivation,
+      gruResetAfter: o.gruResetAfter ? true : undefined,
+      unitForgetBias: o.unitForgetBias ? true : undefined,
+      lossReduction: o.lossReduction,
+      ...extra,
+    },
+    'model flags',
+  );
+}
+
+/** --vocab at word level: the number of words to keep (default 5000). */
+export function wordCount(v: string | undefined): number {
+  const n = v === undefined ? 5000 : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`--vocab for word level is the number of words to keep (got "${v}")`);
+  return n;
+}

