@@ -5,21 +5,17 @@
  */
 import { join } from 'node:path';
 import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from '../compare/checks.js';
-import { type EngineProvider, type EngineRef, openProvider, uniqueNames } from './engines/index.js';
+import { type BackendRequest, type EngineProvider, type EngineRef, type Fault, openProvider, referenceEngine, uniqueNames } from './engines/index.js';
 import { batchUnsupported, modelUnsupported, trainingUnsupported } from './supports.js';
-import { ScratchEngine, makeCell } from '../scratch/engine.js';
-import type { Cell } from '../scratch/cells/cell.js';
-import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../scratch/kernel-sets.js';
-import type { Kernels } from '../scratch/kernels.js';
-import type { BackendRequest } from '../tfjs/backend.js';
+import type { KernelChoice } from '../scratch/kernel-sets.js';
 import { randomBatch } from './data/synthetic.js';
-import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, outputShape } from './engine.js';
+import { type Batch, type Engine, type State, outputShape } from './engine.js';
 import { InputError } from './errors.js';
 import { readSafetensors, writeSafetensors } from './io/safetensors.js';
 import { type OptimizerSpec, describeOptimizer } from './optimizer.js';
 import { type NamedParams, paramLayout, randomTestParams, validateParams } from './params.js';
-import { type ModelSpec, gateCount, specToJSON } from './spec.js';
-import { type NamedTensors, type Tensor, type FloatArray, shapeStr } from './tensor.js';
+import { type ModelSpec, specToJSON } from './spec.js';
+import { type NamedTensors, type Tensor, shapeStr } from './tensor.js';
 import { VERSION } from './version.js';
 
 export interface CheckInputs {
@@ -110,81 +106,7 @@ export function fileInputs(spec: ModelSpec, weightsPath: string, dataPath: strin
   return { spec, params, batch: batchFromTensors(spec, data, dataPath), source: dataPath };
 }
 
-// ---- planted bugs, to see what check reports for them ----
-
-export const FAULTS = ['swap-gates', 'drop-bptt'] as const;
-export type Fault = (typeof FAULTS)[number];
-
-/** The scratch engine with its recurrent kernel's first two gates read in swapped order. */
-class SwappedGatesEngine implements Engine {
-  readonly name: string;
-  readonly spec: ModelSpec;
-  constructor(private readonly inner: ScratchEngine) {
-    this.name = inner.name;
-    this.spec = inner.spec;
-  }
-  private swap(p: NamedParams): NamedParams {
-    const H = this.spec.hiddenSize;
-    const GH = gateCount(this.spec.cell) * H;
-    const out: NamedParams = { ...p };
-    const t = p['layers.0.recurrentKernel'];
-    const d = t.data.slice() as FloatArray;
-    for (let r = 0; r < d.length / GH; r++) {
-      for (let j = 0; j < H; j++) {
-        const a = d[r * GH + j];
-        d[r * GH + j] = d[r * GH + H + j];
-        d[r * GH + H + j] = a;
-      }
-    }
-    out['layers.0.recurrentKernel'] = { ...t, data: d };
-    return out;
-  }
-  getParams(): NamedParams {
-    return this.swap(this.inner.getParams());
-  }
-  setParams(p: NamedParams): void {
-    this.inner.setParams(this.swap(p));
-  }
-  forward(b: Batch): { output: FloatArray; finalState: State } {
-    return this.inner.forward(b);
-  }
-  lossAndGrads(b: Batch, want?: GradRequest): LossAndGrads {
-    const r = this.inner.lossAndGrads(b, want);
-    return { ...r, grads: this.swap(r.grads) };
-  }
-  step(b: Batch): { loss: number; finalState: State } {
-    return this.inner.step(b);
-  }
-  optimizerState(): Promise<NamedParams> {
-    return this.inner.optimizerState();
-  }
-  setOptimizerState(s: NamedParams): Promise<void> {
-    return this.inner.setOptimizerState(s);
-  }
-  dispose(): void {
-    this.inner.dispose();
-  }
-}
-
-function scratchUnderTest(spec: ModelSpec, params: NamedParams, optimizer: OptimizerSpec, kernels: Kernels, fault?: Fault): Engine {
-  if (!fault) return new ScratchEngine(spec, { params, optimizer, kernels });
-  if (fault === 'swap-gates') {
-    if (spec.cell === 'rnn') throw new InputError('--fault swap-gates needs a cell with gates (lstm or gru)');
-    const e = new SwappedGatesEngine(new ScratchEngine(spec, { params, optimizer, kernels }));
-    e.setParams(params);
-    return e;
-  }
-  // drop-bptt: the backward pass forgets the gradient flowing from step t to step t-1 through h
-  const good = makeCell(spec, kernels);
-  const broken: Cell<unknown> = {
-    ...good,
-    backward(w, cache, a, g) {
-      good.backward(w, cache, a, g);
-      a.dhPrev.fill(0);
-    },
-  };
-  return new ScratchEngine(spec, { params, optimizer, cell: broken, kernels });
-}
+export { FAULTS, type Fault } from './engines/index.js';
 
 export interface CheckOptions {
   optimizer: OptimizerSpec;
@@ -216,7 +138,7 @@ export interface CheckResult {
 
 export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
   const { spec, params, batch } = inputs;
-  const reference = new ScratchEngine(spec, { dtype: 'float64', params, optimizer: o.optimizer });
+  const reference = referenceEngine(spec, { params, optimizer: o.optimizer });
   let refs = o.engines ?? [
     { kind: 'scratch', dtype: 'float32' },
     { kind: 'tfjs', backend: o.backend ?? 'auto' },
@@ -233,22 +155,14 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
   const limits: NonNullable<CheckSetup['limits']> = {};
   const skippedEarly: CheckReport['skipped'] = [];
   let backend: string | null = null;
-  const kernelSets: Kernels[] = [];
   try {
-    for (const ref of refs) {
-      if (ref.kind === 'scratch' && ref.dtype === 'float64') {
+    for (const r of refs) {
+      if (r.kind === 'scratch' && r.dtype === 'float64') {
         skippedEarly.push({ engine: 'scratch-f64', what: 'under test', reason: 'it is the reference every engine is compared with' });
         continue;
       }
-      if (ref.kind === 'scratch') {
-        const { kernels, note } = await makeKernels(o.kernels ?? 'auto', o.threads ?? defaultThreads());
-        kernelSets.push(kernels);
-        const e = scratchUnderTest(spec, params, o.optimizer, kernels, o.fault);
-        engines.push(e);
-        described.push({ name: e.name, role: 'under test', detail: `float32, ${kernels.name} kernels, ${threadsOf(kernels, o.threads)}${o.fault ? `, planted bug: ${o.fault}` : ''}`, notes: note ? [note] : [] });
-        continue;
-      }
-      const p = await openProvider(ref, { threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
+      const ref: EngineRef = r.kind === 'scratch' && o.fault ? { ...r, fault: o.fault } : r;
+      const p = await openProvider(ref, { kernels: o.kernels, threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
       providers.push(p);
       uniqueNames(providers);
       const why = modelUnsupported(spec, p.supports) ?? batchUnsupported(batch, p.supports);
@@ -260,7 +174,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       o.onProgress?.(`opening ${p.name}`);
       const e = await p.open(spec, { params, optimizer: o.optimizer });
       engines.push(e);
-      if (ref.kind === 'tfjs') backend = (e as unknown as { backend: string }).backend;
+      if (p.tfjs) backend = p.tfjs.backend;
       limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads };
       described.push({ name: e.name, role: 'under test', detail: e.detail ?? p.detail, notes: p.notes });
     }
@@ -275,7 +189,6 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
   } finally {
     for (const e of engines) await e.dispose();
     for (const p of providers) await p.close();
-    for (const k of kernelSets) await disposeKernels(k);
   }
 }
 
@@ -310,9 +223,4 @@ export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, opti
     written.push(path);
   }
   return written;
-}
-
-function threadsOf(k: Kernels, asked?: number): string {
-  const t = k.name === 'js' ? 1 : (asked ?? defaultThreads());
-  return `${t} thread${t > 1 ? 's' : ''}`;
 }

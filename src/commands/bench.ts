@@ -209,8 +209,6 @@ async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Facto
         probe = await p.open(spec, { params: randomTestParams(spec, 1), optimizer: opt });
         for (const n of p.notes) io.err(`rnnlab: note: ${n}`);
       }
-      const loaded = ref.kind === 'tfjs' ? (await import('../../tfjs/backend.js')).loadTf(ref.backend) : null;
-      const tf = loaded ? (await loaded).tf : null;
       out.push({
         name: p.name,
         threads: p.threads,
@@ -218,7 +216,7 @@ async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Facto
         supports: p.supports,
         selfTimed: ref.kind === 'pytorch' || ref.kind === 'cmd',
         make: (spec) => p.open(spec, { params: castParams(randomTestParams(spec, 1), p.dtype === 'float64' ? 'F64' : 'F32'), optimizer: opt }),
-        ...(tf ? { tensors: () => tf.memory().numTensors } : {}),
+        ...(p.tfjs ? { tensors: p.tfjs.numTensors } : {}),
         close: async () => {
           await probe?.dispose();
           await p.close();

@@ -9,6 +9,7 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { type NamedParams, validateParams } from '../params.js';
 import { fromPyTorch, toPyTorch } from '../pytorch.js';
 import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js';
+import { type BackendRequest, exportTfjsModel } from '../engines/index.js';
 import { choice, readJsonFile } from './options.js';
 import type { IO } from './io.js';
 
@@ -68,16 +69,14 @@ export function registerConvert(program: Command, io: IO): void {
     .addHelpText('after', '\nExample:\n  rnnlab export runs/text/checkpoints/step-100 --format tfjs -o web/model')
     .action(async (input: string, f: { out: string; spec?: string; backend: string; json?: boolean }) => {
       const { spec, tensors } = loadModel(input, f.spec, true);
-      const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
-      const { exportTfjs } = await import('../../tfjs/export.js');
-      const loaded = await loadTf(f.backend as 'auto');
-      const r = await exportTfjs(loaded.tf, spec, tensors, f.out);
+      const r = await exportTfjsModel(spec, tensors, f.out, f.backend as BackendRequest);
       if (f.json) {
-        io.out(JSON.stringify({ ...r, backend: loaded.backend, engine: loaded.engineName, spec: specToJSON(spec) }));
+        const { detail, engineName, ...rest } = r;
+        io.out(JSON.stringify({ ...rest, engine: engineName, spec: specToJSON(spec) }));
         return;
       }
       io.out(`${describeSpec(spec)}`);
-      io.out(`${describeBackend(loaded)}`);
+      io.out(r.detail);
       io.out(`wrote ${join(f.out, 'model.json')} and weights.bin (${r.weightBytes} bytes); input [batch, time, ${spec.inputSize}]` +
         `${spec.input === 'tokens' ? ' one-hot' : ''}`);
       io.out(`load it with: await tf.loadLayersModel('file://${join(f.out, 'model.json')}')  (tfjs-node; a URL in the browser)`);

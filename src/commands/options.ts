@@ -7,8 +7,7 @@ import { readJsonInput } from '../io/files.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { type ModelSpec, parseSpec } from '../spec.js';
-import type { BackendRequest } from '../../tfjs/backend.js';
-import { type EngineRef, parseEngineList } from '../engines/index.js';
+import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/index.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import type { NamedParams } from '../params.js';
 

@@ -8,6 +8,11 @@
  *   both                          scratch and tfjs (train's shorthand)
  * A provider opens one model after another on the same engine (one process, one loaded tfjs) and
  * says what it runs on and what it supports. tfjs and Python are started only when asked for.
+ *
+ * This is the one factory of engines: every command, the harness and the benchmarks build their
+ * engines here (the float64 reference, a scratch engine with a planted bug, the kernels and their
+ * threads, the tfjs backend), and this is the only module that imports tfjs (lazily; the rule is
+ * tested in test/architecture.test.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,6 +21,9 @@ import { ScratchEngine } from '../../scratch/engine.js';
 import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../../scratch/kernel-sets.js';
 import type { Kernels } from '../../scratch/kernels.js';
 import type { BackendRequest } from '../../tfjs/backend.js';
+import type { NamedTensors } from '../tensor.js';
+import type { ExportResult } from '../../tfjs/export.js';
+import { type Fault, faultyScratch } from './faults.js';
 import type { Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import type { OptimizerSpec } from '../optimizer.js';
@@ -26,8 +34,11 @@ import { projectRoot } from '../version.js';
 import { ModuleEngine, loadEngineModule } from './module.js';
 import { EngineProcess, ProcessEngine } from './process.js';
 
+export type { BackendRequest } from '../../tfjs/backend.js';
+export { FAULTS, type Fault } from './faults.js';
+
 export type EngineRef =
-  | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice }
+  | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice; fault?: Fault }
   | { kind: 'tfjs'; backend: BackendRequest }
   | { kind: 'pytorch'; dtype: EngineDType }
   | { kind: 'module'; path: string }
@@ -115,8 +126,24 @@ export interface EngineProvider {
   readonly detail: string;
   readonly supports: Required<Supports>;
   readonly notes: string[];
+  /** tfjs: the backend it runs on, the tfjs version, and its live tensor count (for the memory checks). */
+  readonly tfjs?: { backend: string; version: string; numTensors(): number };
   open(spec: ModelSpec, m: OpenModel): Promise<Engine>;
   close(): Promise<void>;
+}
+
+/** The reference every engine is compared with: the scratch engine in float64 on the JS kernels. */
+export function referenceEngine(spec: ModelSpec, m: OpenModel): ScratchEngine {
+  return new ScratchEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer });
+}
+
+/** `rnnlab export --format tfjs`: model.json and weights.bin that tf.loadLayersModel loads, and the backend that built them. */
+export async function exportTfjsModel(spec: ModelSpec, params: NamedTensors, dir: string, backend: BackendRequest): Promise<ExportResult & { backend: string; engineName: string; detail: string }> {
+  const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
+  const { exportTfjs } = await import('../../tfjs/export.js');
+  const loaded = await loadTf(backend);
+  const r = await exportTfjs(loaded.tf, spec, params, dir);
+  return { ...r, backend: loaded.backend, engineName: loaded.engineName, detail: describeBackend(loaded) };
 }
 
 export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Promise<EngineProvider> {
@@ -137,6 +164,7 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
         detail: describeBackend(loaded),
         supports: { ...FULL_SUPPORT, dtypes: ['float32'] },
         notes,
+        tfjs: { backend: loaded.backend, version: loaded.version, numTensors: () => loaded.tf.memory().numTensors },
         open: async (spec, m) => {
           const e = new TfjsEngine(loaded, spec, { params: m.params, optimizer: m.optimizer });
           for (const n of e.notes) if (!notes.includes(n)) notes.push(n);
@@ -197,12 +225,17 @@ function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: 
     supports: FULL_SUPPORT,
     notes,
     open: async (spec, m) => {
-      if (f64) return new ScratchEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer });
+      if (f64) {
+        if (ref.fault) throw new InputError('--fault plants a bug in the float32 scratch engine');
+        return referenceEngine(spec, m);
+      }
       const { kernels: k, note } = await makeKernels(choice, threads);
       if (note && !notes.includes(note)) notes.push(note);
       made.push(k);
       (provider as { threads: number }).threads = k.name === 'js' ? 1 : threads;
-      (provider as { detail: string }).detail = `float32, ${k.name} kernels, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}`;
+      (provider as { detail: string }).detail =
+        `float32, ${k.name} kernels, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}${ref.fault ? `, planted bug: ${ref.fault}` : ''}`;
+      if (ref.fault) return faultyScratch(spec, m.params, m.optimizer, k, ref.fault);
       return new ScratchEngine(spec, { params: m.params, optimizer: m.optimizer, kernels: k });
     },
     close: async () => {
@@ -324,10 +357,9 @@ export async function createEngines(
       set.engines.push(e);
       set.descriptions.push(`${e.name} (${e.detail ?? p.detail})`);
       set.notes.push(...p.notes);
-      if (p.ref.kind === 'tfjs') {
-        const t = e as unknown as { backend: string; loaded: { version: string } };
-        set.backend = t.backend;
-        set.tfjsVersion = t.loaded.version;
+      if (p.tfjs) {
+        set.backend = p.tfjs.backend;
+        set.tfjsVersion = p.tfjs.version;
       }
     }
   } catch (e) {
