@@ -11,6 +11,7 @@ import { type ModelSpec, parseSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import type { Cell } from './cells/cell.js';
 import { gruCell } from './cells/gru.js';
+import { gruResetAfterCell } from './cells/gru-reset-after.js';
 import { lstmCell } from './cells/lstm.js';
 import { rnnCell } from './cells/rnn.js';
 import { headBackward, headForward, lossRows, type LossRows, meanSquaredError, softmaxCrossEntropy } from './head.js';
@@ -44,7 +45,7 @@ export function makeCell(spec: ModelSpec, kernels?: Kernels): Cell<unknown> {
     case 'lstm':
       return lstmCell(H, spec.recurrentActivation, gemm) as Cell<unknown>;
     case 'gru':
-      return gruCell(H, spec.recurrentActivation, spec.gruResetAfter, gemm) as Cell<unknown>;
+      return (spec.gruResetAfter ? gruResetAfterCell(H, spec.recurrentActivation, gemm) : gruCell(H, spec.recurrentActivation, gemm)) as Cell<unknown>;
   }
 }
 
@@ -167,10 +168,7 @@ export class ScratchEngine implements Engine {
         swapAxes01(T, B, H, L.dHs, d);
         return d;
       });
-      out.dState = {
-        h: ws.seq.layers.map((L) => L.dhNext.slice()),
-        ...(this.spec.cell === 'lstm' ? { c: ws.seq.layers.map((L) => L.dcNext!.slice()) } : {}),
-      };
+      out.dState = this.asState(ws.seq.layers.map((L) => L.dNext.map((d) => d.slice())));
     }
     return out;
   }
@@ -212,7 +210,7 @@ export class ScratchEngine implements Engine {
     const ws = this.workspace(b.batchSize, b.seqLen);
     const { B, T } = ws.seq;
     const parts = ws.seq.layers
-      .map((L) => this.stack.cell.kinkPattern(L.cache, L.hs.subarray(B * this.spec.hiddenSize), T, B))
+      .map((L) => this.stack.cell.kinkPattern(L.cache, L.carry[0].subarray(B * this.spec.hiddenSize), T, B))
       .filter((p): p is Uint8Array => p !== null);
     if (parts.length === 0) return null;
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -260,11 +258,11 @@ export class ScratchEngine implements Engine {
     }
     const mask = b.mask ? ws.mask : null;
     const st = b.initialState;
-    forwardSequence(this.stack, ws.seq, ws.input, mask, st ? st.h : null, st?.c ?? null);
+    forwardSequence(this.stack, ws.seq, ws.input, mask, st ? [st.h, st.c] : null);
     const H = s.hiddenSize;
     const top = ws.seq.layers[s.layers - 1];
     const N = s.returnSequences ? T * B : B;
-    const Hin = s.returnSequences ? top.hs.subarray(B * H) : top.hs.subarray(T * B * H); // [N, H]
+    const Hin = s.returnSequences ? top.carry[0].subarray(B * H) : top.carry[0].subarray(T * B * H); // [N, H]
     headForward(this.kernels.gemm, N, H, s.outputSize, Hin, this.params['head.kernel'], this.params['head.bias'], ws.logits);
     return ws;
   }
@@ -291,10 +289,10 @@ export class ScratchEngine implements Engine {
     const top = ws.seq.layers[s.layers - 1];
     const N = s.returnSequences ? T * B : B;
     if (s.returnSequences) {
-      headBackward(this.kernels.gemm, N, H, O, top.hs.subarray(B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs);
+      headBackward(this.kernels.gemm, N, H, O, top.carry[0].subarray(B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs);
     } else {
       top.dHs.fill(0);
-      headBackward(this.kernels.gemm, N, H, O, top.hs.subarray(T * B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs.subarray((T - 1) * B * H));
+      headBackward(this.kernels.gemm, N, H, O, top.carry[0].subarray(T * B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs.subarray((T - 1) * B * H));
     }
     backwardSequence(this.stack, ws.seq, ws.input, mask, wantDx ? ws.dX : null);
     return loss;
@@ -312,9 +310,14 @@ export class ScratchEngine implements Engine {
   private finalState(ws: Workspace): State {
     const { B, T } = ws.seq;
     const n = B * this.spec.hiddenSize;
-    const h = ws.seq.layers.map((L) => L.hs.slice(T * n, (T + 1) * n));
-    if (this.spec.cell !== 'lstm') return { h };
-    return { h, c: ws.seq.layers.map((L) => L.cs!.slice(T * n, (T + 1) * n)) };
+    return this.asState(ws.seq.layers.map((L) => L.carry.map((seq) => seq.slice(T * n, (T + 1) * n))));
+  }
+
+  /** A State from each layer's carry buffers ([h] or [h, c]). */
+  private asState(perLayer: Arr[][]): State {
+    const h = perLayer.map((carry) => carry[0]);
+    if (this.stack.cell.carry === 1) return { h };
+    return { h, c: perLayer.map((carry) => carry[1]) };
   }
 
   private copyGrads(): NamedParams {

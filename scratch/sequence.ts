@@ -4,14 +4,14 @@
  * Layout inside the engine is time-major: a [T, B, n] buffer holds step t at rows t*B .. t*B+B-1,
  * so a step is one contiguous [B, n] block and a whole layer's input is one [T*B, n] matrix.
  *
- * Per layer l (G gates, H units):
- *   P   [T, B, G*H]  input projection x_t W + b for all steps (one matrix product, or a row gather
- *                    of W for token input)
- *   hs  [T+1, B, H]  hs[0] = initial h, hs[t+1] = h after step t (the layer's output is hs[1..T])
- *   cs  [T+1, B, H]  the same for c (lstm)
- *   dHs [T, B, H]    gradient arriving at each h_t; after backward, the total gradient of h_t
- * A masked step (mask[b, t] = 0) keeps h and c of row b unchanged; its gradient passes straight
- * through to step t-1.
+ * Per layer l (G gates, H units, S = the cell's carry: 1 buffer (h) or 2 (h, c)):
+ *   P          [T, B, G*H]  input projection x_t W + b for all steps (one matrix product, or a row
+ *                           gather of W for token input)
+ *   carry[s]   [T+1, B, H]  carry[s][0] = initial state, carry[s][t+1] = after step t; carry[0]
+ *                           is h, and the layer's output is carry[0][1..T]
+ *   dHs        [T, B, H]    gradient arriving at each h_t; after backward, the total gradient of h_t
+ * A masked step (mask[b, t] = 0) keeps every carry buffer of row b unchanged; its gradient passes
+ * straight through to step t-1.
  */
 import type { Alloc, Cell, CellGrads, CellWeights } from './cells/cell.js';
 import { at } from './cells/cell.js';
@@ -31,19 +31,17 @@ export interface LayerGrads extends CellGrads {
 export interface LayerBuffers {
   inSize: number;
   P: Arr;
-  hs: Arr;
-  cs: Arr | null;
+  /** The carry through time, S buffers of [T+1, B, H]; carry[0] is h. */
+  carry: Arr[];
   cache: unknown;
   dP: Arr;
   dHs: Arr;
-  /** [B, H] gradient carried from step t+1 to step t, and its double buffer. */
-  dhNext: Arr;
-  dhTmp: Arr;
-  dcNext: Arr | null;
-  dcTmp: Arr | null;
-  /** [B, H] dh of one step with masked rows zeroed. */
-  dhMasked: Arr;
-  dcMasked: Arr | null;
+  /** S buffers of [B, H]: the gradient of the carry flowing from step t+1 to step t (after backward: of the initial state). */
+  dNext: Arr[];
+  /** Its double buffer. */
+  dTmp: Arr[];
+  /** [B, H] each: one step's carry gradient with masked rows zeroed. */
+  dMasked: Arr[];
 }
 
 export interface Stack {
@@ -63,23 +61,20 @@ export function newSequenceBuffers(stack: Stack, B: number, T: number, alloc: Al
   const { cell, H } = stack;
   const GH = cell.G * H;
   const BH = B * H;
+  const each = (n: number): Arr[] => Array.from({ length: cell.carry }, () => alloc(n));
   return {
     B,
     T,
     layers: stack.layers.map(({ inSize }) => ({
       inSize,
       P: alloc(T * B * GH),
-      hs: alloc((T + 1) * BH),
-      cs: cell.hasC ? alloc((T + 1) * BH) : null,
+      carry: each((T + 1) * BH),
       cache: cell.newCache(T, B, alloc),
       dP: alloc(T * B * GH),
       dHs: alloc(T * BH),
-      dhNext: alloc(BH),
-      dhTmp: alloc(BH),
-      dcNext: cell.hasC ? alloc(BH) : null,
-      dcTmp: cell.hasC ? alloc(BH) : null,
-      dhMasked: alloc(BH),
-      dcMasked: cell.hasC ? alloc(BH) : null,
+      dNext: each(BH),
+      dTmp: each(BH),
+      dMasked: each(BH),
     })),
   };
 }
@@ -87,22 +82,29 @@ export function newSequenceBuffers(stack: Stack, B: number, T: number, alloc: Al
 /** Layer input for layer 0: dense time-major [T, B, in], or token ids time-major [T*B]. */
 export type LayerInput = { dense: Arr } | { tokens: Int32Array };
 
+/** The views of step t of each carry buffer, written into `out` (no allocation of the array). */
+function stepViews(carry: Arr[], t: number, n: number, out: Arr[]): Arr[] {
+  for (let s = 0; s < carry.length; s++) out[s] = at(carry[s], t, n);
+  return out;
+}
+
 /**
- * Runs all layers forward through time. `h0[l]`, `c0[l]` ([B, H]) are the initial state (zeros
- * when null). `mask` is time-major [T*B] or null.
+ * Runs all layers forward through time. `initial[s][l]` ([B, H]) is the initial carry buffer s of
+ * layer l (zeros when it or the list is null): [h0] or [h0, c0]. `mask` is time-major [T*B] or null.
  */
 export function forwardSequence(
   stack: Stack,
   buf: SequenceBuffers,
   input: LayerInput,
   mask: Uint8Array | null,
-  h0: (Arr | null)[] | null,
-  c0: (Arr | null)[] | null,
+  initial: readonly ((Arr | null)[] | null | undefined)[] | null,
 ): void {
   const { cell, H, gemm } = stack;
   const { B, T } = buf;
   const GH = cell.G * H;
   const BH = B * H;
+  const prev: Arr[] = [];
+  const next: Arr[] = [];
   for (let l = 0; l < stack.layers.length; l++) {
     const { w, inSize } = stack.layers[l];
     const L = buf.layers[l];
@@ -110,24 +112,20 @@ export function forwardSequence(
     if (l === 0 && 'tokens' in input) {
       gatherRows(T * B, GH, input.tokens, w.W, w.bIn, L.P);
     } else {
-      const X = l === 0 ? (input as { dense: Arr }).dense : buf.layers[l - 1].hs.subarray(BH); // [T*B, in]
+      const X = l === 0 ? (input as { dense: Arr }).dense : buf.layers[l - 1].carry[0].subarray(BH); // [T*B, in]
       for (let r = 0; r < T * B; r++) L.P.set(w.bIn, r * GH);
       gemm(false, false, T * B, GH, inSize, X, inSize, w.W, GH, 1, L.P, GH);
     }
-    setInitial(L.hs, h0?.[l] ?? null, BH);
-    if (L.cs) setInitial(L.cs, c0?.[l] ?? null, BH);
+    L.carry.forEach((seq, s) => setInitial(seq, initial?.[s]?.[l] ?? null, BH));
     // The time loop
     for (let t = 0; t < T; t++) {
-      const hPrev = at(L.hs, t, BH);
-      const h = at(L.hs, t + 1, BH);
-      const cPrev = L.cs ? at(L.cs, t, BH) : null;
-      const c = L.cs ? at(L.cs, t + 1, BH) : null;
-      cell.forward(w, L.cache, { t, B, P: at(L.P, t, B * GH), hPrev, cPrev, h, c });
+      stepViews(L.carry, t, BH, prev);
+      stepViews(L.carry, t + 1, BH, next);
+      cell.forward(w, L.cache, { t, B, P: at(L.P, t, B * GH), prev, next });
       if (mask) {
         for (let b = 0; b < B; b++) {
           if (mask[t * B + b]) continue;
-          h.set(hPrev.subarray(b * H, (b + 1) * H), b * H); // a masked step keeps the state
-          if (c && cPrev) c.set(cPrev.subarray(b * H, (b + 1) * H), b * H);
+          for (let s = 0; s < next.length; s++) next[s].set(prev[s].subarray(b * H, (b + 1) * H), b * H); // a masked step keeps the state
         }
       }
     }
@@ -142,8 +140,8 @@ function setInitial(seq: Arr, init: Arr | null, n: number): void {
 /**
  * Backpropagation through time over all layers, top to bottom. Before the call, the top layer's
  * dHs holds dLoss/dh_t from the head (zeros where no output is read). Accumulates (+=) into each
- * layer's grads. Afterwards: each layer's dHs holds the total gradient of every h_t, dhNext / dcNext
- * the gradient of the initial state, and `dX` (if given, [T*B, in] time-major) the input gradient.
+ * layer's grads. Afterwards: each layer's dHs holds the total gradient of every h_t, dNext the
+ * gradient of the initial carry, and `dX` (if given, [T*B, in] time-major) the input gradient.
  */
 export function backwardSequence(
   stack: Stack,
@@ -156,77 +154,55 @@ export function backwardSequence(
   const { B, T } = buf;
   const GH = cell.G * H;
   const BH = B * H;
+  const S = cell.carry;
+  const prev: Arr[] = [];
+  const next: Arr[] = [];
+  const dIn: Arr[] = []; // the total gradient of this step's new carry
   for (let l = stack.layers.length - 1; l >= 0; l--) {
     const { w, g, inSize } = stack.layers[l];
     const L = buf.layers[l];
-    let dhNext = L.dhNext.fill(0); // nothing flows back from after the last step
-    let dhOut = L.dhTmp;
-    let dcNext = L.dcNext ? L.dcNext.fill(0) : null;
-    let dcOut = L.dcTmp;
+    let dNext = L.dNext.map((d) => d.fill(0)); // nothing flows back from after the last step
+    let dOut = L.dTmp.slice();
     for (let t = T - 1; t >= 0; t--) {
       const dhT = at(L.dHs, t, BH);
-      for (let i = 0; i < BH; i++) dhT[i] += dhNext[i]; // total gradient of h_t
-      let dh = dhT;
-      let dc = dcNext;
+      for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
+      dIn[0] = dhT;
+      for (let s = 1; s < S; s++) dIn[s] = dNext[s];
+      const dCell = mask ? L.dMasked : dIn;
       if (mask) {
         // Masked rows: the cell did not act, so its backward sees zero; the gradient passes through.
-        dh = L.dhMasked;
-        dh.set(dhT);
-        if (dc) {
-          L.dcMasked!.set(dc);
-          dc = L.dcMasked;
-        }
+        for (let s = 0; s < S; s++) dCell[s].set(dIn[s]);
         for (let b = 0; b < B; b++) {
           if (mask[t * B + b]) continue;
-          dh.fill(0, b * H, (b + 1) * H);
-          if (dc) dc.fill(0, b * H, (b + 1) * H);
+          for (let s = 0; s < S; s++) dCell[s].fill(0, b * H, (b + 1) * H);
         }
       }
       cell.backward(
         w,
         L.cache,
-        {
-          t,
-          B,
-          P: at(L.P, t, B * GH),
-          hPrev: at(L.hs, t, BH),
-          h: at(L.hs, t + 1, BH),
-          cPrev: L.cs ? at(L.cs, t, BH) : null,
-          c: L.cs ? at(L.cs, t + 1, BH) : null,
-          dh,
-          dc,
-          dP: at(L.dP, t, B * GH),
-          dhPrev: dhOut,
-          dcPrev: dcOut,
-        },
+        { t, B, P: at(L.P, t, B * GH), prev: stepViews(L.carry, t, BH, prev), next: stepViews(L.carry, t + 1, BH, next), dNext: dCell, dP: at(L.dP, t, B * GH), dPrev: dOut },
         g,
       );
       if (mask) {
         for (let b = 0; b < B; b++) {
           if (mask[t * B + b]) continue;
-          for (let j = b * H; j < (b + 1) * H; j++) {
-            dhOut[j] += dhT[j];
-            if (dcOut) dcOut[j] += dcNext![j];
-          }
+          for (let s = 0; s < S; s++) for (let j = b * H; j < (b + 1) * H; j++) dOut[s][j] += dIn[s][j];
         }
       }
-      [dhNext, dhOut] = [dhOut, dhNext];
-      if (dcOut) [dcNext, dcOut] = [dcOut, dcNext!];
+      [dNext, dOut] = [dOut, dNext];
     }
-    // Leave the initial-state gradient in dhNext / dcNext whichever buffer it ended in.
-    if (dhNext !== L.dhNext) L.dhNext.set(dhNext);
-    if (dcNext && L.dcNext && dcNext !== L.dcNext) L.dcNext.set(dcNext);
+    // Leave the initial-state gradient in L.dNext whichever buffers it ended in.
+    for (let s = 0; s < S; s++) if (dNext[s] !== L.dNext[s]) L.dNext[s].set(dNext[s]);
 
     // The input side, for all steps at once: dW += X^T dP, db += sum dP, dX = dP W^T
     addColumnSums(T * B, GH, L.dP, GH, g.dbIn);
     if (l === 0 && 'tokens' in input) {
       scatterAddRows(T * B, GH, input.tokens, L.dP, g.dW);
     } else {
-      const X = l === 0 ? (input as { dense: Arr }).dense : buf.layers[l - 1].hs.subarray(BH);
+      const X = l === 0 ? (input as { dense: Arr }).dense : buf.layers[l - 1].carry[0].subarray(BH);
       gemm(true, false, inSize, GH, T * B, X, inSize, L.dP, GH, 1, g.dW, GH);
       const target = l === 0 ? dX : buf.layers[l - 1].dHs;
       if (target) gemm(false, true, T * B, inSize, GH, L.dP, GH, w.W, GH, 0, target, inSize);
     }
   }
 }
-

@@ -97,7 +97,7 @@ describe('the sequence loop equals a hand loop over the cell', () => {
       }
       const hn = new Float32Array(B * H);
       const cn = new Float32Array(B * H);
-      cell.forward(w, cache, { t, B, P, hPrev: h, cPrev: c, h: hn, c: cn });
+      cell.forward(w, cache, { t, B, P, prev: cell.carry === 2 ? [h, c] : [h], next: cell.carry === 2 ? [hn, cn] : [hn] });
       hs.push(hn);
       h = hn;
       c = cn;

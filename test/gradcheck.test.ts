@@ -63,7 +63,7 @@ describe('gradcheck catches a wrong gradient', () => {
       ...(good as Cell<unknown>),
       backward(w, cache, a, g) {
         good.backward(w, cache as never, a, g);
-        a.dcPrev!.fill(0); // BPTT without the cell-state path
+        a.dPrev[1].fill(0); // BPTT without the cell-state path
       },
     };
     const r = gradcheck(spec, { batch: 2, seq: 4, seed: 3, cell: broken });
@@ -75,12 +75,12 @@ describe('gradcheck catches a wrong gradient', () => {
 
   test('a gru with a 0.1% error in one gate derivative fails the 1e-6 limit', () => {
     const spec = makeSpec({ cell: 'gru' });
-    const good = gruCell(spec.hiddenSize, 'sigmoid', false);
+    const good = gruCell(spec.hiddenSize, 'sigmoid');
     const broken: Cell<unknown> = {
       ...(good as Cell<unknown>),
       backward(w, cache, a, g) {
         good.backward(w, cache as never, a, g);
-        a.dhPrev[0] *= 1.001;
+        a.dPrev[0][0] *= 1.001;
       },
     };
     const r = gradcheck(spec, { batch: 2, seq: 4, seed: 3, cell: broken });

@@ -3,8 +3,13 @@
  *
  * A cell computes one time step for a batch: from this step's input projection
  * P_t = x_t·W + b (computed for all steps at once by the sequence, since it does not depend on the
- * state) and the previous state, the new state, filling its cache for step t. `backward` reads that
- * cache and turns dh (and dc) for step t into dP_t, dhPrev (and dcPrev), accumulating dU (+=).
+ * state) and the previous carry, the new carry, filling its cache for step t. `backward` reads that
+ * cache and turns the gradient of the new carry into dP_t and the gradient of the previous carry,
+ * accumulating dU (+=).
+ *
+ * The carry is what a cell hands from one step to the next: `carry` buffers of [B, H], the first
+ * always h (the layer's output): [h] for rnn and gru, [h, c] for lstm. The time loop treats every
+ * carry buffer alike (masking, initial and final state), so it knows nothing of any cell.
  *
  * Shapes: B batch rows, H hidden units, G gates; every per-step array is [B, H] or [B, G*H], rows
  * contiguous.
@@ -30,28 +35,25 @@ export interface StepArgs {
   B: number;
   /** [B, G*H] this step's input projection, bias included. */
   P: Arr;
-  hPrev: Arr; // [B, H]
-  cPrev: Arr | null; // [B, H] (lstm)
-  h: Arr; // [B, H] written
-  c: Arr | null; // [B, H] written (lstm)
+  /** The carry before the step: [h_{t-1}] or [h_{t-1}, c_{t-1}], each [B, H]. */
+  prev: readonly Arr[];
+  /** The carry after the step, written: [h_t] or [h_t, c_t]. */
+  next: readonly Arr[];
 }
 
 export interface BackArgs extends StepArgs {
-  /** [B, H] dLoss/dh_t (read only). */
-  dh: Arr;
-  /** [B, H] dLoss/dc_t (lstm, read only). */
-  dc: Arr | null;
+  /** dLoss/d(next carry), the total gradient of each buffer of `next` (read only). */
+  dNext: readonly Arr[];
   /** [B, G*H] written: dLoss/dP_t. */
   dP: Arr;
-  /** [B, H] written: dLoss/dhPrev through this step. */
-  dhPrev: Arr;
-  /** [B, H] written (lstm). */
-  dcPrev: Arr | null;
+  /** Written: dLoss/d(prev carry) through this step, each [B, H]. */
+  dPrev: readonly Arr[];
 }
 
 export interface Cell<C> {
   readonly G: number;
-  readonly hasC: boolean;
+  /** Buffers of [B, H] carried from step to step: 1 (h) or 2 (h, c). */
+  readonly carry: 1 | 2;
   newCache(T: number, B: number, alloc: Alloc): C;
   forward(w: CellWeights, cache: C, a: StepArgs): void;
   backward(w: CellWeights, cache: C, a: BackArgs, g: CellGrads): void;

@@ -26,16 +26,14 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
   const O = 3 * H;
   return {
     G,
-    hasC: true,
+    carry: 2,
     newCache: (T: number, B: number, alloc: Alloc): LstmCache => ({ gates: alloc(T * B * GH), tanhC: alloc(T * B * H) }),
 
-    forward(w: CellWeights, cache: LstmCache, { t, B, P, hPrev, cPrev, h, c }: StepArgs): void {
+    forward(w: CellWeights, cache: LstmCache, { t, B, P, prev: [hPrev, cp], next: [h, cn] }: StepArgs): void {
       const z = at(cache.gates, t, B * GH); // [B, 4H]
       const tc = at(cache.tanhC, t, B * H); // [B, H]
       z.set(P);
       gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, z, GH); // z += h_{t-1} U
-      const cp = cPrev!;
-      const cn = c!;
       for (let b = 0; b < B; b++) {
         const r = b * GH;
         for (let j = 0; j < H; j++) {
@@ -57,10 +55,9 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
       }
     },
 
-    backward(w: CellWeights, cache: LstmCache, { t, B, hPrev, cPrev, dh, dc, dP, dhPrev, dcPrev }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, cache: LstmCache, { t, B, prev: [hPrev, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev] }: BackArgs, g: CellGrads): void {
       const z = at(cache.gates, t, B * GH);
       const tc = at(cache.tanhC, t, B * H);
-      const cp = cPrev!;
       for (let b = 0; b < B; b++) {
         const r = b * GH;
         for (let j = 0; j < H; j++) {
@@ -72,9 +69,9 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
           const th = tc[k];
           // h = o * tanh(c)
           const dO = dh[k] * th;
-          const dcT = dc![k] + dh[k] * o * (1 - th * th); // total dLoss/dc_t
+          const dcT = dc[k] + dh[k] * o * (1 - th * th); // total dLoss/dc_t
           // c = f * c_{t-1} + i * g
-          dcPrev![k] = dcT * f;
+          dcPrev[k] = dcT * f;
           dP[r + I + j] = dcT * gg * ds(i);
           dP[r + F + j] = dcT * cp[k] * ds(f);
           dP[r + C + j] = dcT * i * (1 - gg * gg);

@@ -11,10 +11,10 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
   const relu = activation === 'relu';
   return {
     G: 1,
-    hasC: false,
+    carry: 1,
     newCache: () => ({ H }),
 
-    forward(w: CellWeights, _cache: RnnCache, { B, P, hPrev, h }: StepArgs): void {
+    forward(w: CellWeights, _cache: RnnCache, { B, P, prev: [hPrev], next: [h] }: StepArgs): void {
       h.set(P); // [B, H]  x W + b
       gemm(false, false, B, H, H, hPrev, H, w.U, H, 1, h, H); // += h_{t-1} U
       const n = B * H;
@@ -22,7 +22,7 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
       else for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);
     },
 
-    backward(w: CellWeights, _cache: RnnCache, { B, hPrev, h, dh, dP, dhPrev }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, _cache: RnnCache, { B, prev: [hPrev], next: [h], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs, g: CellGrads): void {
       const n = B * H;
       // da = dh * act'(a), written from h: tanh' = 1 - h^2, relu' = [h > 0]
       if (relu) for (let i = 0; i < n; i++) dP[i] = h[i] > 0 ? dh[i] : 0;

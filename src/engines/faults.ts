@@ -80,7 +80,7 @@ export function faultyScratch(spec: ModelSpec, params: NamedParams, optimizer: O
     ...good,
     backward(w, cache, a, g) {
       good.backward(w, cache, a, g);
-      a.dhPrev.fill(0);
+      a.dPrev[0].fill(0);
     },
   };
   return new ScratchEngine(spec, { params, optimizer, cell: broken, kernels });

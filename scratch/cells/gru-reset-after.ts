@@ -1,0 +1,94 @@
+/**
+ * GRU, reset gate after the recurrent product (PyTorch, Keras 2 `reset_after=True`; gate order
+ * z, r, h; the bias is [2, 3H]: the input row joins the input projection, the recurrent row
+ * b_rec is added to the recurrent product):
+ *   M  = h_{t-1} U + b_rec                       [B, 3H], columns M_z, M_r, M_h
+ *   z  = s(x W_z + b_z + M_z)
+ *   r  = s(x W_r + b_r + M_r)
+ *   hh = tanh(x W_h + b_h + r * M_h)
+ *   h_t = z * h_{t-1} + (1 - z) * hh
+ * Cache per step: z, r, hh [B, 3H] and M_h [B, H].
+ */
+import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
+import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+
+export interface GruResetAfterCache {
+  gates: Arr; // [T, B, 3H] z, r, hh after activation
+  Mh: Arr; // [T, B, H] M_h = h_{t-1} U_h + b_rec_h
+  M: Arr; // [B, 3H] scratch: M (forward) / dLoss/dM (backward)
+}
+
+export function gruResetAfterCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<GruResetAfterCache> {
+  const GH = 3 * H;
+  const s = gateFn(recurrentActivation);
+  const ds = gateGradFn(recurrentActivation);
+  // column offsets of each gate inside a row of 3H
+  const cz = 0;
+  const cr = H;
+  const ch = 2 * H;
+  return {
+    G: 3,
+    carry: 1,
+    newCache: (T: number, B: number, alloc: Alloc): GruResetAfterCache => ({ gates: alloc(T * B * GH), Mh: alloc(T * B * H), M: alloc(B * GH) }),
+
+    forward(w: CellWeights, cache: GruResetAfterCache, { t, B, P, prev: [hPrev], next: [h] }: StepArgs): void {
+      const a = at(cache.gates, t, B * GH); // [B, 3H] input projections, then gates
+      const Mh = at(cache.Mh, t, B * H);
+      const M = cache.M;
+      a.set(P);
+      for (let b = 0; b < B; b++) M.set(w.bRec!, b * GH);
+      gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, M, GH); // M = h_{t-1} U + b_rec
+      for (let b = 0; b < B; b++) {
+        const r0 = b * GH;
+        for (let j = 0; j < H; j++) {
+          const k = b * H + j;
+          const z = s(a[r0 + cz + j] + M[r0 + cz + j]);
+          const r = s(a[r0 + cr + j] + M[r0 + cr + j]);
+          const mh = M[r0 + ch + j];
+          const hh = Math.tanh(a[r0 + ch + j] + r * mh);
+          Mh[k] = mh;
+          a[r0 + cz + j] = z;
+          a[r0 + cr + j] = r;
+          a[r0 + ch + j] = hh;
+          h[k] = z * hPrev[k] + (1 - z) * hh;
+        }
+      }
+    },
+
+    backward(w: CellWeights, cache: GruResetAfterCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs, g: CellGrads): void {
+      const a = at(cache.gates, t, B * GH);
+      const Mh = at(cache.Mh, t, B * H);
+      const dM = cache.M; // [B, 3H] dLoss/dM
+      for (let b = 0; b < B; b++) {
+        const r0 = b * GH;
+        for (let j = 0; j < H; j++) {
+          const k = b * H + j;
+          const z = a[r0 + cz + j];
+          const r = a[r0 + cr + j];
+          const hh = a[r0 + ch + j];
+          // h = z h_{t-1} + (1 - z) hh
+          const daz = dh[k] * (hPrev[k] - hh) * ds(z);
+          const dah = dh[k] * (1 - z) * (1 - hh * hh); // through hh = tanh(a_h + r M_h)
+          dhPrev[k] = dh[k] * z;
+          const dar = dah * Mh[k] * ds(r);
+          dP[r0 + cz + j] = daz;
+          dP[r0 + cr + j] = dar;
+          dP[r0 + ch + j] = dah;
+          dM[r0 + cz + j] = daz;
+          dM[r0 + cr + j] = dar;
+          dM[r0 + ch + j] = dah * r;
+        }
+      }
+      // M = h_{t-1} U + b_rec
+      gemm(false, true, B, H, GH, dM, GH, w.U, GH, 1, dhPrev, H); // dhPrev += dM U^T
+      gemm(true, false, H, GH, B, hPrev, H, dM, GH, 1, g.dU, GH); // dU += h_{t-1}^T dM
+      const db = g.dbRec!;
+      for (let b = 0; b < B; b++) for (let q = 0; q < GH; q++) db[q] += dM[b * GH + q];
+    },
+
+    kinkPattern(cache: GruResetAfterCache, _hOut: Arr, T: number, B: number): Uint8Array | null {
+      if (recurrentActivation !== 'hardSigmoid') return null;
+      return gateRegions(cache.gates, T * B, GH, [[cz, cr + H]]); // z and r
+    },
+  };
+}
