@@ -7,7 +7,7 @@
  *   which must equal the sequence loop to float32 rounding (2e-6: the projections are summed in
  *   another order; the cell arithmetic is the same code).
  */
-import { describe, expect, test } from 'vitest';
+import { describe, test } from 'vitest';
 import { ScratchEngine, makeCell } from '../scratch/engine.js';
 import { headForward } from '../scratch/head.js';
 import { gemm } from '../scratch/kernels.js';
@@ -16,6 +16,7 @@ import { randomTestParams } from '../src/params.js';
 import { parseSpec } from '../src/spec.js';
 import { VARIANTS, makeSpec } from './helpers/cases.js';
 import { referenceForward } from './helpers/reference.js';
+import { expectClose, expectNear } from './helpers/close.js';
 
 describe('published NumPy SimpleRNN exercise', () => {
   test('last hidden state matches to 1e-7', () => {
@@ -35,7 +36,7 @@ describe('published NumPy SimpleRNN exercise', () => {
     });
     const { finalState } = engine.forward({ batchSize: 1, seqLen: 3, x: f64([1, 2, 2, 3, 3, 4]) });
     const expected = [0.79494228, 0.81839002, 0.83939649, 0.85584174];
-    for (let j = 0; j < 4; j++) expect(Math.abs(finalState.h[0][j] - expected[j])).toBeLessThan(1e-7);
+    expectClose('h_3', finalState.h[0], expected, 1e-7, { absolute: true }); // the expected values are given to 8 decimals
   });
 });
 
@@ -52,12 +53,9 @@ describe.each(VARIANTS)('forward of $label equals the written-out equations', ({
     const batch = randomBatch(spec, 3, 5, 12, { dtype: 'F64', mask, initialState: state });
     const ref = referenceForward(spec, params, batch);
     const { output } = engine.forward(batch);
-    expect(output.length).toBe(ref.output.length);
-    let maxErr = 0;
-    for (let i = 0; i < output.length; i++) maxErr = Math.max(maxErr, Math.abs(output[i] - ref.output[i]));
-    expect(maxErr).toBeLessThan(1e-12);
+    expectClose('output', output, ref.output, 1e-12, { absolute: true });
     const { loss } = engine.lossAndGrads(batch);
-    expect(Math.abs(loss - ref.loss!)).toBeLessThan(1e-12 * Math.max(1, Math.abs(ref.loss!)));
+    expectNear('loss', loss, ref.loss!, 1e-12);
   });
 });
 
@@ -106,15 +104,12 @@ describe('the sequence loop equals a hand loop over the cell', () => {
     const logits = new Float32Array(B * O);
     for (let t = 0; t < T; t++) {
       headForward(gemm, B, H, O, hs[t], params['head.kernel'].data as Float32Array, params['head.bias'].data as Float32Array, logits);
-      for (let b = 0; b < B; b++) {
-        for (let j = 0; j < O; j++) {
-          // float32 input projections summed in another order: agreement to float32 rounding
-          expect(Math.abs(output[(b * T + t) * O + j] - logits[b * O + j])).toBeLessThan(2e-6);
-        }
-      }
+      // float32 input projections summed in another order: agreement to float32 rounding
+      const engineStep = Float32Array.from({ length: B * O }, (_, i) => output[(Math.floor(i / O) * T + t) * O + (i % O)]);
+      expectClose(`logits of step ${t}`, engineStep, logits, 2e-6, { absolute: true });
     }
     // the final hidden state (and the LSTM cell state) the engine hands on, against the hand loop's last step
-    for (let i = 0; i < B * H; i++) expect(Math.abs(finalState.h[0][i] - hs[T - 1][i])).toBeLessThan(2e-6);
-    if (spec.cell === 'lstm') for (let i = 0; i < B * H; i++) expect(Math.abs(finalState.c![0][i] - c[i])).toBeLessThan(2e-6);
+    expectClose('final h', finalState.h[0], hs[T - 1], 2e-6, { absolute: true });
+    if (spec.cell === 'lstm') expectClose('final c', finalState.c![0], c, 2e-6, { absolute: true });
   });
 });

@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { TOLERANCES, compareArrays } from '../compare/tolerance.js';
+import { compareArrays } from '../compare/tolerance.js';
 import { ScratchEngine } from '../scratch/engine.js';
 import { type Arr, gemm as refGemm } from '../scratch/kernels.js';
 import { type WasmKernels, createWasmKernels, wasmPath } from '../scratch/wasm/index.js';
@@ -28,6 +28,7 @@ import { randomBatch } from '../src/data/synthetic.js';
 import { Rng } from '../src/rng.js';
 import { parseSpec } from '../src/spec.js';
 import { projectRoot } from '../src/version.js';
+import { expectClose, expectNear } from './helpers/close.js';
 
 const U = 2 ** -24;
 
@@ -281,7 +282,7 @@ describe('memory', () => {
     fill(big[0].subarray(0, 64 * 64), rng);
     K.gemm(false, true, 64, 64, 64, old, 64, big[0], 64, 0, C, 64);
     refGemm(false, true, 64, 64, 64, copy, 64, big[0].slice(0, 64 * 64), 64, 0, ref, 64);
-    expect(compareArrays(C, ref).maxRelError).toBeLessThan(1e-5);
+    expectClose('gemm C', C, ref, 1e-5);
     expect(K.stats.jsFallbacks).toBe(0);
     expect(K.stats.parallelCalls).toBe(2);
     await K.dispose();
@@ -372,14 +373,13 @@ describe('end to end: a ScratchEngine on the wasm kernels', () => {
       await kernels.dispose();
     }
     for (const got of runs) {
-      expect(Math.abs(got.loss - ref.loss) / Math.max(Math.abs(ref.loss), 1e-3)).toBeLessThanOrEqual(TOLERANCES.loss.limit);
+      expectNear('loss', got.loss, ref.loss, 'loss');
       expect(Object.keys(got.grads).sort()).toEqual(Object.keys(ref.grads).sort());
       for (const name of Object.keys(ref.grads)) {
-        const r = compareArrays(got.grads[name].data, ref.grads[name].data);
-        expect(r.maxRelError, name).toBeLessThanOrEqual(TOLERANCES.grad.limit);
-        expect(r.cosine, name).toBeGreaterThan(0.999999);
+        expectClose(name, got.grads[name].data, ref.grads[name].data, 'grad');
+        expect(compareArrays(got.grads[name].data, ref.grads[name].data).cosine, name).toBeGreaterThan(0.999999);
       }
-      expect(compareArrays(got.dx!, ref.dx!).maxRelError).toBeLessThanOrEqual(TOLERANCES.grad.limit);
+      expectClose('dx', got.dx!, ref.dx!, 'grad');
     }
     // one thread and two: the same numbers to the bit
     expect(runs[1].loss).toBe(runs[0].loss);

@@ -10,6 +10,7 @@ import { randomBatch } from '../src/data/synthetic.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';
 import { makeSpec } from './helpers/cases.js';
+import { expectClose } from './helpers/close.js';
 
 const P0 = [0.5, -0.3, 0.2, 0.05];
 const GRADS = [
@@ -67,23 +68,23 @@ function expected(name: string, o: Record<string, number>): number[][] {
   return out;
 }
 
-function expectClose(a: number[][], b: number[][]): void {
-  for (let s = 0; s < a.length; s++) {
-    for (let i = 0; i < a[s].length; i++) expect(Math.abs(a[s][i] - b[s][i]), `step ${s + 1} element ${i}`).toBeLessThan(1e-14);
-  }
+/** Parameters after each step against the formulas written out above (float64; 1e-14 leaves room for a different summation order). */
+function expectSteps(a: number[][], b: number[][]): void {
+  expect(a.length).toBe(b.length);
+  for (let s = 0; s < a.length; s++) expectClose(`parameters after step ${s + 1}`, a[s], b[s], 1e-14, { absolute: true });
 }
 
 describe('optimizer updates (first three steps)', () => {
-  test('sgd, lr 0.01 by default', () => expectClose(run('sgd'), expected('sgd', { lr: 0.01 })));
-  test('momentum, mu 0.9 by default', () => expectClose(run('momentum'), expected('momentum', { lr: 0.01, mu: 0.9 })));
-  test('adam, lr 0.001, eps 1e-7', () => expectClose(run('adam'), expected('adam', { lr: 0.001, eps: 1e-7 })));
-  test('adam with another lr', () => expectClose(run('adam', { lr: 0.05 }), expected('adam', { lr: 0.05, eps: 1e-7 })));
-  test('rmsprop without momentum', () => expectClose(run('rmsprop'), expected('rmsprop', { lr: 0.001, mu: 0, eps: 1e-7 })));
+  test('sgd, lr 0.01 by default', () => expectSteps(run('sgd'), expected('sgd', { lr: 0.01 })));
+  test('momentum, mu 0.9 by default', () => expectSteps(run('momentum'), expected('momentum', { lr: 0.01, mu: 0.9 })));
+  test('adam, lr 0.001, eps 1e-7', () => expectSteps(run('adam'), expected('adam', { lr: 0.001, eps: 1e-7 })));
+  test('adam with another lr', () => expectSteps(run('adam', { lr: 0.05 }), expected('adam', { lr: 0.05, eps: 1e-7 })));
+  test('rmsprop without momentum', () => expectSteps(run('rmsprop'), expected('rmsprop', { lr: 0.001, mu: 0, eps: 1e-7 })));
   test('rmsprop with momentum 0.5', () =>
-    expectClose(run('rmsprop', { momentum: 0.5 }), expected('rmsprop', { lr: 0.001, mu: 0.5, eps: 1e-7 })));
-  test('adagrad, accumulator starting at 0.1', () => expectClose(run('adagrad'), expected('adagrad', { lr: 0.01, acc0: 0.1, eps: 1e-7 })));
+    expectSteps(run('rmsprop', { momentum: 0.5 }), expected('rmsprop', { lr: 0.001, mu: 0.5, eps: 1e-7 })));
+  test('adagrad, accumulator starting at 0.1', () => expectSteps(run('adagrad'), expected('adagrad', { lr: 0.01, acc0: 0.1, eps: 1e-7 })));
   test('classic adagrad (accumulator 0, eps 1e-8)', () =>
-    expectClose(run('adagrad', { initialAccumulatorValue: 0, epsilon: 1e-8 }), expected('adagrad', { lr: 0.01, acc0: 0, eps: 1e-8 })));
+    expectSteps(run('adagrad', { initialAccumulatorValue: 0, epsilon: 1e-8 }), expected('adagrad', { lr: 0.01, acc0: 0, eps: 1e-8 })));
 
   test('state save and restore continues identically', () => {
     const spec = optimizerSpec('adam', { lr: 0.01 });
@@ -140,10 +141,8 @@ describe('gradient clipping', () => {
     const after = engine.getParams();
     for (const [name, t] of Object.entries(after)) {
       const g = grads[name].data;
-      for (let i = 0; i < t.data.length; i++) {
-        const want = params[name].data[i] - Math.max(-clip, Math.min(clip, g[i]));
-        expect(Math.abs(t.data[i] - want)).toBeLessThan(1e-15);
-      }
+      const want = Float64Array.from(params[name].data, (p, i) => p - Math.max(-clip, Math.min(clip, g[i])));
+      expectClose(`${name} after one clipped step`, t.data, want, 1e-15, { absolute: true });
     }
   });
 
@@ -158,10 +157,8 @@ describe('gradient clipping', () => {
     engine.step(batch);
     const after = engine.getParams();
     for (const [name, t] of Object.entries(after)) {
-      for (let i = 0; i < t.data.length; i++) {
-        const want = params[name].data[i] - (grads[name].data[i] * 0.01) / norm;
-        expect(Math.abs(t.data[i] - want)).toBeLessThan(1e-15);
-      }
+      const want = Float64Array.from(params[name].data, (p, i) => p - (grads[name].data[i] * 0.01) / norm);
+      expectClose(`${name} after one norm-clipped step`, t.data, want, 1e-15, { absolute: true });
     }
   });
 });

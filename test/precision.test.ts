@@ -3,11 +3,11 @@
  * tolerance policy (forward 1e-5, gradients 1e-4, maxRelError against the float64 run).
  */
 import { describe, expect, test } from 'vitest';
-import { TOLERANCES, compareArrays } from '../compare/tolerance.js';
 import { ScratchEngine } from '../scratch/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { randomTestParams } from '../src/params.js';
 import { VARIANTS, makeSpec } from './helpers/cases.js';
+import { expectClose, expectNear } from './helpers/close.js';
 
 describe.each(VARIANTS)('float32 vs float64: $label', ({ fields }) => {
   test('forward, loss and every gradient', () => {
@@ -20,13 +20,12 @@ describe.each(VARIANTS)('float32 vs float64: $label', ({ fields }) => {
     const o32 = f32.forward(batch).output;
     expect(o32).toBeInstanceOf(Float32Array);
     expect(o64).toBeInstanceOf(Float64Array);
-    expect(compareArrays(o32, o64).maxRelError).toBeLessThanOrEqual(TOLERANCES.forward.limit);
+    expectClose('float32 output', o32, o64, 'forward');
     const g64 = f64.lossAndGrads(batch);
     const g32 = f32.lossAndGrads(batch);
-    expect(Math.abs(g32.loss - g64.loss) / Math.abs(g64.loss)).toBeLessThanOrEqual(TOLERANCES.loss.limit);
+    expectNear('float32 loss', g32.loss, g64.loss, 'loss');
     for (const name of Object.keys(g64.grads)) {
-      const err = compareArrays(g32.grads[name].data, g64.grads[name].data).maxRelError;
-      expect(err, name).toBeLessThanOrEqual(TOLERANCES.grad.limit);
+      expectClose(`float32 gradient ${name}`, g32.grads[name].data, g64.grads[name].data, 'grad');
     }
   });
 });

@@ -15,6 +15,7 @@ import { optimizerSpec } from '../src/optimizer.js';
 import { parseSpec } from '../src/spec.js';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';
 import { needing, pythonWith } from './helpers/python.js';
+import { expectClose, expectNear } from './helpers/close.js';
 
 const py = pythonWith('torch, numpy');
 const env: Record<string, string> = py ? { RNNLAB_PYTHON: py } : {};
@@ -88,7 +89,7 @@ describe.skipIf(!py)('PyTorch in bench, train and the use-commands', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const first = lines.find((l) => l.type === 'step');
     // step 1 runs both from the same weights on the same batch: float32 rounding apart
-    expect(Math.abs(first.loss.scratch - first.loss.pytorch)).toBeLessThan(1e-5);
+    expectNear('step-1 loss, pytorch against scratch', first.loss.pytorch, first.loss.scratch, 1e-5, { absolute: true });
     const final = lines[lines.length - 1];
     expect(final.engines).toEqual(['scratch', 'pytorch']);
     expect(final.maxParamDiff).toBeLessThan(2e-3);
@@ -100,6 +101,7 @@ describe.skipIf(!py)('PyTorch in bench, train and the use-commands', () => {
     const pj = JSON.parse(p.stdout);
     expect(pj.engine).toBe('pytorch');
     expect(pj.label).toBe(s.label);
-    for (const k of Object.keys(s.probabilities)) expect(Math.abs(pj.probabilities[k] - s.probabilities[k])).toBeLessThan(1e-5);
+    const classes = Object.keys(s.probabilities);
+    expectClose('class probabilities, pytorch against scratch', classes.map((k) => pj.probabilities[k]), classes.map((k) => s.probabilities[k]), 1e-5, { absolute: true });
   });
 });

@@ -8,7 +8,6 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { compareArrays } from '../compare/tolerance.js';
 import { ScratchEngine } from '../scratch/engine.js';
 import { writeCheckpoint } from '../src/checkpoint.js';
 import { readSafetensors } from '../src/io/safetensors.js';
@@ -18,6 +17,7 @@ import { parseSpec } from '../src/spec.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { makeSpec } from './helpers/cases.js';
 import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
+import { expectClose, expectNear } from './helpers/close.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'torch');
 const LIMIT = 1e-10;
@@ -35,13 +35,13 @@ describe.each(readdirSync(FIXTURES).filter((f) => f.endsWith('.safetensors')))('
     const y = tensors.y;
     const batch = { batchSize: B, seqLen: T, x: x.data as Float64Array, y: y.data as Int32Array | Float64Array };
     const r = engine.lossAndGrads(batch);
-    expect(compareArrays(engine.forward(batch).output, tensors.logits.data).maxRelError).toBeLessThan(LIMIT);
-    expect(Math.abs(r.loss - tensors.loss.data[0])).toBeLessThan(LIMIT);
+    expectClose('logits', engine.forward(batch).output, tensors.logits.data, LIMIT);
+    expectNear('loss', r.loss, tensors.loss.data[0], LIMIT, { absolute: true });
     for (let l = 0; l < spec.layers; l++) {
       const n = B * spec.hiddenSize;
       const hn = tensors.h_n.data.subarray(l * n, (l + 1) * n);
-      expect(compareArrays(r.finalState.h[l], hn).maxRelError, `h_n[${l}]`).toBeLessThan(LIMIT);
-      if (spec.cell === 'lstm') expect(compareArrays(r.finalState.c![l], tensors.c_n.data.subarray(l * n, (l + 1) * n)).maxRelError).toBeLessThan(LIMIT);
+      expectClose(`h_n[${l}]`, r.finalState.h[l], hn, LIMIT);
+      if (spec.cell === 'lstm') expectClose(`c_n[${l}]`, r.finalState.c![l], tensors.c_n.data.subarray(l * n, (l + 1) * n), LIMIT);
     }
     // our gradients in PyTorch layout against PyTorch's
     const ours = toPyTorch(spec, r.grads);
@@ -49,7 +49,7 @@ describe.each(readdirSync(FIXTURES).filter((f) => f.endsWith('.safetensors')))('
       const theirs = tensors[`grad.${name}`].data;
       // RNN/LSTM: one canonical bias = bias_ih + bias_hh, so both PyTorch biases have our bias's gradient
       const mine = /^bias_hh/.test(name) && spec.cell !== 'gru' ? ours[name.replace('bias_hh', 'bias_ih')].data : ours[name].data;
-      expect(compareArrays(mine, theirs).maxRelError, name).toBeLessThan(LIMIT);
+      expectClose(name, mine, theirs, LIMIT);
     }
   });
 });

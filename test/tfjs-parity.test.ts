@@ -5,7 +5,6 @@
  *   the reference), parameters after 20 steps of each optimizer 2e-3 (tfjs against float32 scratch).
  */
 import { beforeAll, describe, expect, test } from 'vitest';
-import { TOLERANCES, compareArrays } from '../compare/tolerance.js';
 import { ScratchEngine } from '../scratch/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { OPTIMIZERS, optimizerSpec } from '../src/optimizer.js';
@@ -13,6 +12,7 @@ import { randomTestParams } from '../src/params.js';
 import { type BackendName, loadTf } from '../tfjs/backend.js';
 import { createTfjsEngine } from '../tfjs/engine.js';
 import { VARIANTS, makeSpec } from './helpers/cases.js';
+import { expectClose, expectNear } from './helpers/close.js';
 
 const SIZES = { inputSize: 5, hiddenSize: 8, outputSize: 6 };
 const LR: Record<string, number> = { sgd: 0.1, momentum: 0.05, adam: 0.01, rmsprop: 0.01, adagrad: 0.1 };
@@ -34,20 +34,20 @@ describe.each(['wasm', 'cpu'] as BackendName[])('tfjs-%s against scratch', (back
         const want = { inputGrad: spec.input === 'dense', stateGrads: true };
         const r = ref.lossAndGrads(batch, want);
         const label = `${JSON.stringify(extra)}`;
-        expect(compareArrays(tfe.forward(batch).output, ref.forward(batch).output).maxRelError, `${label} forward`).toBeLessThanOrEqual(TOLERANCES.forward.limit);
+        expectClose(`${label} forward`, tfe.forward(batch).output, ref.forward(batch).output, 'forward');
         for (const e of [tfe, s32]) {
           const g = e.lossAndGrads(batch, want);
-          expect(Math.abs(g.loss - r.loss) / Math.abs(r.loss), `${e.name} ${label} loss`).toBeLessThanOrEqual(TOLERANCES.loss.limit);
+          expectNear(`${e.name} ${label} loss`, g.loss, r.loss, 'loss');
           for (const name of Object.keys(r.grads)) {
-            expect(compareArrays(g.grads[name].data, r.grads[name].data).maxRelError, `${e.name} ${label} grad ${name}`).toBeLessThanOrEqual(TOLERANCES.grad.limit);
+            expectClose(`${e.name} ${label} grad ${name}`, g.grads[name].data, r.grads[name].data, 'grad');
           }
-          if (want.inputGrad) expect(compareArrays(g.dx!, r.dx!).maxRelError, `${e.name} dx`).toBeLessThanOrEqual(TOLERANCES.grad.limit);
+          if (want.inputGrad) expectClose(`${e.name} dx`, g.dx!, r.dx!, 'grad');
           for (let l = 0; l < spec.layers; l++) {
-            expect(compareArrays(g.dState!.h[l], r.dState!.h[l]).maxRelError, `${e.name} dh0.${l}`).toBeLessThanOrEqual(TOLERANCES.grad.limit);
-            expect(compareArrays(g.finalState.h[l], r.finalState.h[l]).maxRelError, `${e.name} final h.${l}`).toBeLessThanOrEqual(TOLERANCES.forward.limit);
+            expectClose(`${e.name} dh0.${l}`, g.dState!.h[l], r.dState!.h[l], 'grad');
+            expectClose(`${e.name} final h.${l}`, g.finalState.h[l], r.finalState.h[l], 'forward');
             if (spec.cell === 'lstm') {
-              expect(compareArrays(g.dState!.c![l], r.dState!.c![l]).maxRelError).toBeLessThanOrEqual(TOLERANCES.grad.limit);
-              expect(compareArrays(g.finalState.c![l], r.finalState.c![l]).maxRelError).toBeLessThanOrEqual(TOLERANCES.forward.limit);
+              expectClose(`${e.name} dc0.${l}`, g.dState!.c![l], r.dState!.c![l], 'grad');
+              expectClose(`${e.name} final c.${l}`, g.finalState.c![l], r.finalState.c![l], 'forward');
             }
           }
         }
@@ -70,13 +70,13 @@ describe.each(['wasm', 'cpu'] as BackendName[])('tfjs-%s against scratch', (back
           const b = s32.step(batch).loss;
           if (i === 0) firstLoss = b;
           lastLoss = b;
-          expect(Math.abs(a - b) / Math.abs(b), `${name} loss at step ${i}`).toBeLessThanOrEqual(TOLERANCES.trajectory.limit);
+          expectNear(`${name} loss at step ${i}`, a, b, 'trajectory');
         }
         expect(lastLoss, `${name} learns`).toBeLessThan(firstLoss);
         const pt = tfe.getParams();
         const ps = s32.getParams();
         for (const p of Object.keys(ps)) {
-          expect(compareArrays(pt[p].data, ps[p].data).maxRelError, `${name} ${p}`).toBeLessThanOrEqual(TOLERANCES.trajectory.limit);
+          expectClose(`${name} ${p}`, pt[p].data, ps[p].data, 'trajectory');
         }
         tfe.dispose();
       }

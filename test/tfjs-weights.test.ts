@@ -16,6 +16,7 @@ import { createTfjsEngine } from '../tfjs/engine.js';
 import { exportTfjs } from '../tfjs/export.js';
 import { VARIANTS, makeSpec } from './helpers/cases.js';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';
+import { expectClose } from './helpers/close.js';
 
 let loaded: LoadedTf;
 beforeAll(async () => {
@@ -68,7 +69,7 @@ describe('weight adapter', () => {
     const good = await createTfjsEngine(spec, { backend: 'wasm', params });
     const bad = await createTfjsEngine(spec, { backend: 'wasm', params: swapGates(params, 8, G, a, b) });
     const ref = scratch.forward(batch).output;
-    expect(compareArrays(good.forward(batch).output, ref).maxRelError).toBeLessThanOrEqual(TOLERANCES.forward.limit);
+    expectClose('output', good.forward(batch).output, ref, 'forward');
     expect(compareArrays(bad.forward(batch).output, ref).maxRelError).toBeGreaterThan(100 * TOLERANCES.forward.limit);
     good.dispose();
     bad.dispose();
@@ -159,7 +160,7 @@ describe('export --format tfjs', () => {
     const batch = randomBatch(spec, 2, 5, 13);
     const out = tf.tidy(() => (model.predict(tf.oneHot(tf.tensor2d(batch.x as Int32Array, [2, 5], 'int32'), 7).toFloat()) as import('@tensorflow/tfjs').Tensor).dataSync());
     const ref = new ScratchEngine(spec, { dtype: 'float64', params }).forward(batch).output;
-    expect(compareArrays(out, ref).maxRelError).toBeLessThanOrEqual(TOLERANCES.forward.limit);
+    expectClose('output', out, ref, 'forward');
     expect(modelJson.userDefinedMetadata.rnnlab.spec.cell).toBe(spec.cell);
     model.dispose();
   });
