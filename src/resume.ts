@@ -88,6 +88,8 @@ export interface ResumeMeta {
   cursor: unknown;
   sampleRng: number[];
   elapsedSeconds: number;
+  /** Each engine's time in training steps before the checkpoint, in the run's engine order (zeros for checkpoints from before it was recorded). */
+  trainSeconds: number[];
 }
 
 function need(cond: boolean, dir: string, what: string): asserts cond {
@@ -129,5 +131,12 @@ export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: Mode
     need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
     if (o.stateful) checkState(t.state, t.files[2], o.spec, o.batch, dir);
   }
-  return { step: meta.step as number, cursor: meta.cursor, sampleRng: rng, elapsedSeconds: meta.elapsedSeconds as number };
+  const ts = (meta.trainSeconds ?? {}) as Record<string, unknown>;
+  need(typeof ts === 'object' && ts !== null && !Array.isArray(ts), dir, 'meta.json: "trainSeconds" is not an object of seconds by engine');
+  const trainSeconds = (engines as string[]).map((n) => {
+    const v = ts[n] ?? 0;
+    need(typeof v === 'number' && Number.isFinite(v) && v >= 0, dir, `meta.json: "trainSeconds" of ${n} is ${JSON.stringify(v)}`);
+    return v;
+  });
+  return { step: meta.step as number, cursor: meta.cursor, sampleRng: rng, elapsedSeconds: meta.elapsedSeconds as number, trainSeconds };
 }

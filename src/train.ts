@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareArrays } from '../compare/tolerance.js';
+import { compareArrays, limitFor, within } from '../compare/tolerance.js';
 import { type Checkpoint, captureEngineSet, writeCheckpoint } from './checkpoint.js';
 import type { Batch, Engine, State } from './engine.js';
 import { InterruptedError, RunError } from './errors.js';
@@ -19,8 +19,8 @@ import { duration, fixed, sci, streamTable } from './report/table.js';
 import { Rng } from './rng.js';
 import type { IO } from './commands/io.js';
 
-import type { Metrics, TrainSummary, TrainTask } from './tasks/task.js';
-export type { Metrics, SampleRecord, TrainSummary, TrainSummaryBase, TrainTask } from './tasks/task.js';
+import type { Metrics, ParamDiff, TrainSummary, TrainTask } from './tasks/task.js';
+export type { Metrics, ParamDiff, SampleRecord, TrainSummary, TrainSummaryBase, TrainTask } from './tasks/task.js';
 
 export interface TrainConfig {
   task: TrainTask;
@@ -44,6 +44,8 @@ export interface TrainConfig {
   /** The command that continues this run, for the message when a signal stops it. */
   resumeCommand?: string;
   logEvery: number;
+  /** Also log every this many seconds (time-limited runs, so that their curves are complete). */
+  logSeconds?: number;
   run: RunDir;
   io: IO;
   json: boolean;
@@ -54,14 +56,17 @@ export interface TrainConfig {
   data?: unknown;
   /** performance.now() at the start of the run (data loading included). */
   startTime: number;
-  resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[] };
+  resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[]; trainSeconds?: number[] };
 }
 
-async function maxParamDiff(a: Engine, b: Engine): Promise<number> {
-  const pa = await a.getParams();
-  const pb = await b.getParams();
+/** The largest parameter difference (max rel err, the measure of check) of any engine from the first. */
+async function maxParamDiff(engines: Engine[]): Promise<number> {
+  const pa = await engines[0].getParams();
   let m = 0;
-  for (const k of Object.keys(pa)) m = Math.max(m, compareArrays(pb[k].data, pa[k].data).maxRelError);
+  for (const e of engines.slice(1)) {
+    const pb = await e.getParams();
+    for (const k of Object.keys(pa)) m = Math.max(m, compareArrays(pb[k].data, pa[k].data).maxRelError);
+  }
   return m;
 }
 
@@ -70,7 +75,9 @@ class Training {
   private readonly names: string[];
   private readonly carried: (State | null)[];
   private readonly sampleRng = new Rng(0);
+  /** Milliseconds each engine spent in training steps in this process, and before it (a resumed run). */
   private readonly msTotal: number[];
+  private readonly msBefore: number[];
   private readonly lastLoss: Record<string, number> = {};
   private readonly validation: Record<string, Metrics> = {};
   private readonly breakpoints: Set<number>;
@@ -80,8 +87,11 @@ class Training {
   private lastCheckpoint = '';
   private lastCheckpointAt = performance.now();
   private lastVal: { step: number; valLoss: number } | undefined;
-  private lastDiff: number | undefined;
+  /** Engines side by side: the parameter difference now, its peak so far and where, and the first step beyond the tolerance of check. */
+  private readonly diff: ParamDiff | undefined;
   private lastProgress = 0;
+  private lastLogAt = performance.now();
+  private lastLoggedStep = -1;
   private readonly table: ReturnType<typeof streamTable>;
   private tableHeaderShown = false;
 
@@ -91,9 +101,14 @@ class Training {
     this.carried = cfg.resume?.carried ?? engines.map(() => null);
     this.sampleRng.setState(cfg.resume ? cfg.resume.sampleRng : new Rng(cfg.seed ^ 0x5a17).getState());
     this.msTotal = engines.map(() => 0);
+    this.msBefore = engines.map((_, i) => 1000 * (cfg.resume?.trainSeconds?.[i] ?? 0));
     this.step = this.startStep = cfg.resume?.step ?? 0;
     this.elapsedBefore = cfg.resume?.elapsedSeconds ?? 0;
     this.breakpoints = new Set(cfg.breakpoints);
+    if (engines.length > 1) {
+      const limit = limitFor('trajectory', engines.some((e) => e.dtype !== 'float64') ? 'float32' : 'float64');
+      this.diff = { last: 0, max: 0, maxStep: 0, driftStep: null, limit };
+    }
     this.table = streamTable(
       ['step', 'epoch', ...this.names.map((n) => `loss ${n}`), ...(engines.length > 1 ? ['param diff'] : []), `${task.itemName}/s`, ...this.names.map((n) => `ms/step ${n}`), 'elapsed'],
       9,
@@ -140,7 +155,8 @@ class Training {
         await this.trainStep();
         this.progress(deadline);
         const isBreak = this.breakpoints.has(this.step) || this.step === cfg.totalSteps;
-        if (this.step % cfg.logEvery === 0 || isBreak || this.step === this.startStep + 1) await this.logStep();
+        const logDue = cfg.logSeconds !== undefined && performance.now() - this.lastLogAt >= cfg.logSeconds * 1000;
+        if (this.step % cfg.logEvery === 0 || isBreak || this.step === this.startStep + 1 || logDue) await this.logStep();
         if (isBreak || (cfg.sampleEvery && this.step % cfg.sampleEvery === 0)) await this.sample();
         const valNow = this.step === cfg.totalSteps || (isBreak && cfg.valAtBreakpoints !== false) || (cfg.valEvery && this.step % cfg.valEvery === 0);
         if (valNow) await this.validate();
@@ -153,6 +169,7 @@ class Training {
       setGraceful(null);
     }
     if (stoppedBy === 'minutes' && this.lastCheckpoint !== cfg.run.checkpointDir(this.step)) {
+      if (this.lastLoggedStep !== this.step && this.step > this.startStep) await this.logStep();
       await this.validate();
       await this.sample();
       await this.checkpoint();
@@ -178,6 +195,12 @@ class Training {
       this.lastLoss[engines[i].name] = r.loss;
       this.carried[i] = task.stateful ? r.finalState : null;
     }
+    const d = this.diff;
+    if (d) {
+      d.last = await maxParamDiff(engines);
+      if (!(d.last <= d.max)) Object.assign(d, { max: d.last, maxStep: this.step });
+      if (d.driftStep === null && !within(d.last, d.limit)) d.driftStep = this.step;
+    }
   }
 
   /** The progress line on a terminal (at most ten times a second). */
@@ -188,43 +211,52 @@ class Training {
     this.lastProgress = now;
     const done = this.step - this.startStep;
     const per = (this.elapsed() - this.elapsedBefore) / done;
-    const left = per * (cfg.totalSteps - this.step);
-    const eta = Number.isFinite(deadline) ? Math.min((deadline - now) / 1000, left) : left;
+    // a time-limited run has no step count to reach: its progress is the time left
+    const timeOnly = cfg.totalSteps >= Number.MAX_SAFE_INTEGER;
+    const left = timeOnly ? Infinity : per * (cfg.totalSteps - this.step);
+    const eta = Math.max(0, Number.isFinite(deadline) ? Math.min((deadline - now) / 1000, left) : left);
     cfg.io.progress(
-      `step ${this.step}/${cfg.totalSteps}  loss ${this.names.map((n) => fixed(this.lastLoss[n], 4)).join(' / ')}  ` +
-        `${Math.round((cfg.task.itemsPerStep * done) / (this.elapsed() - this.elapsedBefore)).toLocaleString('en-US')} ${cfg.task.itemName}/s  elapsed ${duration(this.elapsed())}  ETA ${duration(eta)}`,
+      `step ${this.step}${timeOnly ? '' : `/${cfg.totalSteps}`}  loss ${this.names.map((n) => fixed(this.lastLoss[n], 4)).join(' / ')}  ` +
+        `${Math.round((cfg.task.itemsPerStep * done) / (this.elapsed() - this.elapsedBefore)).toLocaleString('en-US')} ${cfg.task.itemName}/s  elapsed ${duration(this.elapsed())}  ${timeOnly ? `${duration(eta)} left` : `ETA ${duration(eta)}`}`,
     );
   }
 
   /** A step record (metrics.jsonl, --json) and a table row. */
   private async logStep(): Promise<void> {
     const { cfg, names } = this;
-    const { engines, task } = cfg;
+    const { task } = cfg;
     const done = this.step - this.startStep;
-    this.lastDiff = engines.length > 1 ? await maxParamDiff(engines[0], engines[1]) : undefined;
     const secs = this.elapsed();
     const rec = {
       type: 'step',
       step: this.step,
       epoch: round(task.epochProgress()),
       loss: { ...this.lastLoss },
-      ...(this.lastDiff !== undefined ? { maxParamDiff: this.lastDiff } : {}),
+      ...(this.diff ? { maxParamDiff: this.diff.last } : {}),
       itemsPerSecond: Math.round((task.itemsPerStep * done) / (secs - this.elapsedBefore)),
       msPerStep: Object.fromEntries(names.map((n, i) => [n, round(this.msTotal[i] / done)])),
+      trainSeconds: this.trainSeconds(),
       elapsedSeconds: round(secs),
     };
+    this.lastLogAt = performance.now();
+    this.lastLoggedStep = this.step;
     this.emit(rec);
     if (!cfg.json) {
       this.printRow([
         this.step,
         task.epochProgress().toFixed(2),
         ...names.map((n) => fixed(this.lastLoss[n], 4)),
-        ...(this.lastDiff !== undefined ? [sci(this.lastDiff)] : []),
+        ...(this.diff ? [sci(this.diff.last)] : []),
         rec.itemsPerSecond.toLocaleString('en-US'),
         ...names.map((_, i) => (this.msTotal[i] / done).toFixed(1)),
         duration(secs),
       ]);
     }
+  }
+
+  /** Each engine's time in training steps since the run began (carried across resumes), in seconds. */
+  private trainSeconds(): Record<string, number> {
+    return Object.fromEntries(this.names.map((n, i) => [n, round((this.msBefore[i] + this.msTotal[i]) / 1000)]));
   }
 
   private async checkpoint(): Promise<void> {
@@ -244,6 +276,7 @@ class Training {
         cursor: task.getCursor(),
         sampleRng: this.sampleRng.getState(),
         elapsedSeconds: this.elapsed(),
+        trainSeconds: this.trainSeconds(),
         ...(val !== undefined ? { valLoss: val } : {}),
         optimizer: cfg.optimizer,
         options: cfg.meta,
@@ -313,7 +346,7 @@ class Training {
       loss: this.lastLoss,
       msPerStep: Object.fromEntries(names.map((n, i) => [n, round(this.msTotal[i] / done)])),
       validation: this.validation,
-      ...(engines.length > 1 ? { maxParamDiff: this.lastDiff ?? (await maxParamDiff(engines[0], engines[1])) } : {}),
+      ...(this.diff ? { maxParamDiff: this.diff.max, paramDiff: { ...this.diff } } : {}),
       checkpoint: this.lastCheckpoint,
       runDir: run.dir,
     };

@@ -19,7 +19,7 @@ import { deriveSeed } from '../rng.js';
 import { describeSpec, specToJSON } from '../spec.js';
 import { RESUME_OVERRIDABLE, SHARED_DEFAULTS, type TrainOptions, buildOptimizer, flagName } from '../tasks/options.js';
 import { TASKS, taskModule, taskOnlyKeys, taskOptions } from '../tasks/registry.js';
-import type { AnyTaskModule, TrainSummary } from '../tasks/task.js';
+import type { AnyTaskModule, ParamDiff, TrainSummary } from '../tasks/task.js';
 import { train } from '../train.js';
 import { VERSION } from '../version.js';
 import { choice, intArg, seedArg, threadsArg, intListArg, numArg } from './options.js';
@@ -209,7 +209,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     const meta = checkResumable(resumeCk, { spec, stateful: task.stateful, batch: o.batch, engines });
     task.setCursor(meta.cursor);
     const carried = await restoreEngineSet(resumeCk, engines, spec.layers);
-    resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng };
+    resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng, trainSeconds: meta.trainSeconds };
   }
 
   const perEpoch = task.stepsPerEpoch;
@@ -238,7 +238,9 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
       startedAt: new Date().toISOString(),
     });
   }
-  const logEvery = o.logEvery ?? Math.max(1, Math.round((timeOnly ? 2000 : totalSteps) / 20));
+  // about 20 lines per run: by steps, and for a time-limited run also by time (its step count is unknown)
+  const logEvery = o.logEvery ?? (timeOnly ? Number.MAX_SAFE_INTEGER : Math.max(1, Math.round(totalSteps / 20)));
+  const logSeconds = o.minutes !== undefined && o.logEvery === undefined ? Math.max(0.5, (o.minutes * 60) / 20) : undefined;
   if (!o.json) {
     io.out(`train ${o.task}${o.preset ? ` (preset ${o.preset})` : ''}${resumeCk ? ` resumed from ${resumeCk.dir} at step ${resume!.step}` : ''}`);
     for (const line of task.describe()) io.out(`  ${line}`);
@@ -265,6 +267,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     keepCheckpoints: o.keepCheckpoints,
     resumeCommand: `rnnlab train --resume ${/^[\w./:@%+=,-]+$/.test(runDir) ? runDir : JSON.stringify(runDir)}`,
     logEvery,
+    logSeconds,
     run,
     io,
     json: !!o.json,
@@ -284,8 +287,23 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
   const losses = Object.entries(summary.loss).map(([n, l]) => `${n} ${fixed(l, 4)}`).join(', ');
   const ms = Object.entries(summary.msPerStep).map(([n, v]) => `${n} ${v.toFixed(1)} ms`).join(', ');
   io.out(`done: ${summary.steps} steps (${summary.epochs} epochs) in ${duration(summary.elapsedSeconds)}; last loss ${losses}; per step ${ms}`);
-  if (summary.maxParamDiff !== undefined) io.out(`largest parameter difference between the engines: ${summary.maxParamDiff.toExponential(2)} (max rel err)`);
+  if (summary.paramDiff) for (const line of paramDiffVerdict(summary.paramDiff, engines.map((e) => e.name), set.notes)) io.out(line);
   def.printResult?.(io.out, summary, engines[0].name);
   io.out(`checkpoint: ${summary.checkpoint}`);
   return final;
+}
+
+/**
+ * The verdict on engines trained side by side, with the tolerance policy of check: do their
+ * parameters stay within the trajectory tolerance, and if not, from which step, and whether a
+ * known difference (an engine's note, such as tfjs's fixed Adagrad epsilon) explains it.
+ */
+export function paramDiffVerdict(d: ParamDiff, names: string[], notes: string[]): string[] {
+  const who = names.length === 2 ? `${names[1]} and ${names[0]}` : `${names.slice(1).join(', ')} against ${names[0]}`;
+  const peak = `largest parameter difference ${d.max.toExponential(2)} at step ${d.maxStep} (max rel err; ${d.last.toExponential(2)} after the last step)`;
+  if (d.driftStep === null) return [`engines agree: ${who} stay within ${d.limit.toExponential(0)}, the trajectory tolerance of check; ${peak}`];
+  const lines = [`engines part ways: ${who} differ by more than ${d.limit.toExponential(0)} (the trajectory tolerance of check) from step ${d.driftStep}; ${peak}`];
+  if (notes.length) lines.push(`  a known difference explains it: ${notes.join('; ')}`);
+  else lines.push('  no known difference explains it: run `rnnlab check` with this model and optimizer to see which gradient or update differs');
+  return lines;
 }

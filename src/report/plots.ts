@@ -84,8 +84,10 @@ function lossChartsOf(train: Run[], task: string, suffix: boolean): Chart[] {
     for (const e of engineNames([r])) {
       const pts = st.filter((m) => (m.loss as Record<string, number>)[e] !== undefined);
       steps.push({ name: `${label(r, e)} (train)`, points: pts.map((m) => [m.step as number, (m.loss as Record<string, number>)[e]]) });
-      // each engine's own time: its mean step time so far times the steps (both engines share the wall clock)
-      time.push({ name: label(r, e), points: pts.map((m) => [((m.msPerStep as Record<string, number>)?.[e] ?? 0) * (m.step as number) / 1000, (m.loss as Record<string, number>)[e]]) });
+      // each engine's own time in training steps, carried across resumes (runs from before trainSeconds: mean step time x steps)
+      const secs = (m: Record<string, unknown>): number =>
+        (m.trainSeconds as Record<string, number> | undefined)?.[e] ?? (((m.msPerStep as Record<string, number>)?.[e] ?? 0) * (m.step as number)) / 1000;
+      time.push({ name: label(r, e), points: pts.map((m) => [secs(m), (m.loss as Record<string, number>)[e]]) });
       const v = r.metrics.filter((m) => m.type === 'val' && m.engine === e && typeof m.valLoss === 'number');
       if (v.length) val.push({ name: `${label(r, e)} (validation)`, points: v.map((m) => [m.step as number, m.valLoss as number]), dashed: true });
     }

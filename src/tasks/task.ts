@@ -61,7 +61,9 @@ export interface TrainSummaryBase {
   loss: Record<string, number>;
   msPerStep: Record<string, number>;
   validation: Record<string, Metrics>;
+  /** Engines side by side: the largest parameter difference of the run (max rel err), and its details. */
   maxParamDiff?: number;
+  paramDiff?: ParamDiff;
   checkpoint: string;
   runDir: string;
   /** Each engine's test metrics, when several engines trained side by side. */
@@ -124,4 +126,16 @@ export type AnyTaskModule = TaskModule<TrainOptions, object>;
 /** Types a task module and erases its types for the registry. */
 export function defineTask<O extends TrainOptions, R extends object>(m: TaskModule<O, R>): AnyTaskModule {
   return m as unknown as AnyTaskModule;
+}
+
+/** How far engines trained side by side moved apart (parameters, max rel err against the first engine). */
+export interface ParamDiff {
+  /** After the last step. */
+  last: number;
+  /** The largest after any step of this process, and that step. */
+  max: number;
+  maxStep: number;
+  /** The first step whose difference exceeded `limit` (the trajectory tolerance of check), or null. */
+  driftStep: number | null;
+  limit: number;
 }
