@@ -126,6 +126,10 @@ class Training {
 
   private printRow(r: (string | number)[]): void {
     if (!this.tableHeaderShown) {
+      const s = this.cfg.task.spec;
+      if (s.lossReduction === 'sumOverTime' && s.returnSequences) {
+        this.cfg.io.out(`the training loss is summed over each window's time steps (sumOverTime); validation losses are per ${this.cfg.task.itemName === 'tok' ? 'token' : 'step'}`);
+      }
       for (const h of this.table.head) this.cfg.io.out(h);
       this.tableHeaderShown = true;
     }
@@ -300,7 +304,7 @@ class Training {
       if (!cfg.json) {
         const parts = Object.entries(m)
           .filter(([k]) => k !== 'valTokens')
-          .map(([k, v]) => `${k} ${fixed(v, 4)}`);
+          .map(([k, v]) => `${k} ${fixed(v, 4)}${cfg.task.units?.[k] ? ` ${cfg.task.units[k]}` : ''}`);
         cfg.io.out(`validation @ step ${step} (${e.name}): ${parts.join(', ')}`);
       }
     }

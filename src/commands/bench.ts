@@ -20,6 +20,7 @@ import { benchChartSvg } from '../report/plots.js';
 import { type CellType, parseSpec } from '../spec.js';
 import { intArg, intListArg, numArg, threadsListArg } from './options.js';
 import type { IO } from './io.js';
+import { plural } from '../report/table.js';
 
 const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'];
 
@@ -54,9 +55,9 @@ export function registerBench(program: Command, io: IO): void {
   program
     .command('bench')
     .description('time forward passes and training steps, scratch against TensorFlow.js, over a matrix of configurations')
-    .option('--cell <list>', 'cells', list, ['rnn', 'lstm', 'gru'])
-    .option('--hidden <list>', 'hidden sizes', intListArg(1), [64, 128, 256])
-    .option('--batch <list>', 'batch sizes', intListArg(1), [1, 32])
+    .option('--cell <list>', 'cells (default rnn,lstm,gru)', list)
+    .option('--hidden <list>', 'hidden sizes (default 64,128,256)', intListArg(1))
+    .option('--batch <list>', 'batch sizes (default 1,32)', intListArg(1))
     .option('--seq <n>', 'sequence length', intArg(1), 50)
     .option('--input <n>', 'input features (dense), also the number of output classes', intArg(1), 65)
     .option('--tokens <v>', 'token-id input of a vocabulary of v (the word-level case); overrides --input', intArg(2))
@@ -82,6 +83,9 @@ export function registerBench(program: Command, io: IO): void {
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
     )
     .action(async (f: Flags) => {
+      f.cell ??= ['rnn', 'lstm', 'gru'];
+      f.hidden ??= [64, 128, 256];
+      f.batch ??= [1, 32];
       f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
       if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
       for (const c of f.cell) if (!['rnn', 'lstm', 'gru'].includes(c)) throw new InputError(`unknown cell "${c}" (choose rnn, lstm, gru)`);
@@ -96,7 +100,7 @@ export function registerBench(program: Command, io: IO): void {
       const table = !f.json;
       const t0 = performance.now();
       if (table) {
-        io.out(`bench: ${configs.length} configurations x ${factories.length} engines; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens})` : `input ${f.input}`}; adam; medians of up to ${f.repeats} repeats after ${f.warmup} warm-up`);
+        io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens})` : `input ${f.input}`}; adam; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
         for (const fa of factories) io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
         io.out('');
       }

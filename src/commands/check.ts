@@ -14,7 +14,7 @@ import { describeSpec, specToJSON } from '../spec.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
-import { fixed, formatTable, sci } from '../report/table.js';
+import { fixed, formatTable, plural, sci } from '../report/table.js';
 import { type ModelFlags, addModelOptions, choice, intArg, numArg, seedArg, threadsArg, specFromFlags } from './options.js';
 import type { IO } from './io.js';
 
@@ -184,7 +184,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         header: [
           `check  ${describeSpec(spec)}`,
           `data: ${inputs.source}, batch ${B}, seq ${T}${inputs.batch.mask ? ', masked' : ''}${inputs.batch.initialState ? ', carried state' : ''}; ` +
-            `${describeOptimizer(optimizer)}, ${f.steps} steps in lockstep on this batch`,
+            `${describeOptimizer(optimizer)}, ${plural(f.steps, 'step')} in lockstep on this batch`,
         ],
         dumped: runDir ? [...dumped, runDir] : dumped,
       });
@@ -273,7 +273,7 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
     );
   }
   io.out('');
-  io.out(`parameters after ${tr.steps.length} steps`);
+  io.out(`parameters after ${plural(tr.steps.length, 'step')}`);
   io.out(
     formatTable(
       ['parameter', 'engine', 'against', 'max abs err', 'max rel err', 'limit', 'verdict'],

@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { readCheckpoint } from '../checkpoint.js';
+import { resolveCheckpoint } from '../report/run.js';
 import { InputError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { type NamedParams, validateParams } from '../params.js';
@@ -16,8 +17,9 @@ import type { IO } from './io.js';
 /** A model from a checkpoint directory, or from --spec plus a weights file. */
 function loadModel(input: string, specPath: string | undefined, weightsAreCanonical: boolean): { spec: ModelSpec; tensors: NamedParams } {
   if (!existsSync(input)) throw new InputError(`${input}: no such checkpoint directory or weights file`);
-  if (existsSync(input) && statSync(input).isDirectory()) {
-    const ck = readCheckpoint(input);
+  if (statSync(input).isDirectory()) {
+    // a checkpoint, or a run directory (its newest checkpoint)
+    const ck = readCheckpoint(resolveCheckpoint(input));
     return { spec: specPath ? parseSpec(readJsonFile(specPath, 'ModelSpec'), specPath) : ck.spec, tensors: ck.params };
   }
   if (!specPath) throw new InputError(`${input}: a weights file needs --spec spec.json (or pass a checkpoint directory)`);
@@ -31,7 +33,7 @@ export function registerConvert(program: Command, io: IO): void {
   program
     .command('convert')
     .description('convert weights between the canonical (Keras/tfjs) layout and PyTorch nn.RNN/LSTM/GRU + nn.Linear names')
-    .argument('<input>', 'a .safetensors file (with --spec) or a checkpoint directory')
+    .argument('<input>', 'a .safetensors file (with --spec), a checkpoint directory, or a run directory (its newest checkpoint)')
     .addOption(choice('--to <layout>', 'the layout to write', ['pytorch', 'canonical']).makeOptionMandatory())
     .requiredOption('-o, --out <file>', 'the .safetensors file to write')
     .option('--spec <file>', 'the ModelSpec JSON (not needed for a checkpoint directory)')
@@ -60,7 +62,7 @@ export function registerConvert(program: Command, io: IO): void {
   program
     .command('export')
     .description('export a model for TensorFlow.js users: model.json + weights.bin for tf.loadLayersModel')
-    .argument('<checkpoint>', 'a checkpoint directory (spec.json + params.safetensors), or a weights file with --spec')
+    .argument('<checkpoint>', 'a checkpoint directory (spec.json + params.safetensors), a run directory (its newest checkpoint), or a weights file with --spec')
     .addOption(choice('--format <f>', 'export format', ['tfjs'], 'tfjs'))
     .requiredOption('-o, --out <dir>', 'directory to write model.json and weights.bin into')
     .option('--spec <file>', 'the ModelSpec JSON (for a weights file)')

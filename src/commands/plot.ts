@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../io/atomic.js';
 import { reportHtml } from '../report/html.js';
-import { chartsFor, loadRun } from '../report/plots.js';
+import { chartsFor, loadRuns } from '../report/plots.js';
 import type { IO } from './io.js';
 
 function hasRsvg(): boolean {
@@ -19,14 +19,14 @@ export function registerPlot(program: Command, io: IO): void {
   program
     .command('plot')
     .description('plot runs: loss curves (training and validation, against steps and wall time), check errors, bench timings, forecasts, confusion matrices')
-    .argument('<runs...>', 'run directories (train, check or bench runs); loss curves of several runs are overlaid')
+    .argument('<runs...>', 'run directories (train, check or bench runs, or a sweep: its runs); loss curves of several runs are overlaid')
     .option('-o, --out <dir>', 'where to write the plots (default: <first run>/plots)')
     .option('--no-png', 'SVG only (PNG needs rsvg-convert, from Debian librsvg2-bin)')
     .option('--json', 'print one JSON object with the files written')
     .addHelpText('after', '\nExample:\n  rnnlab plot runs/text-20261122-101500 runs/text-20261122-103000 -o plots/')
     .action((dirs: string[], f: { out?: string; png: boolean; json?: boolean }) => {
       if (f.out !== undefined && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new InputError(`${f.out}: is a file; -o names the directory for the plots`);
-      const runs = dirs.map(loadRun);
+      const runs = dirs.flatMap(loadRuns);
       const out = f.out ?? join(dirs[0], 'plots');
       const charts = chartsFor(runs);
       const png = f.png && hasRsvg();
@@ -59,7 +59,7 @@ export function registerPlot(program: Command, io: IO): void {
     .addHelpText('after', '\nExample:\n  rnnlab report runs/text-20261122-101500 runs/check-20261122-110000 -o report.html')
     .action((dirs: string[], f: { out: string; json?: boolean }) => {
       checkOutputFile(f.out, '-o', dirs.map((d) => join(d, 'run.json')), 'report.html');
-      const runs = dirs.map(loadRun);
+      const runs = dirs.flatMap(loadRuns);
       const { html, charts } = reportHtml(runs);
       writeFileAtomic(f.out, html);
       if (f.json) io.out(JSON.stringify({ file: f.out, runs: dirs, charts: charts.map((c) => ({ id: c.id, series: c.series })) }));

@@ -11,10 +11,11 @@ import { InputError } from '../errors.js';
 import { describeOptimizer } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
-import { RunDir, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint } from '../report/run.js';
+import { RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint } from '../report/run.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { checkResumable, recordDataFiles, restoreDataFiles } from '../resume.js';
 import { assertFits } from '../sizes.js';
-import { duration, fixed } from '../report/table.js';
+import { duration, fixed, plural } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
 import { describeSpec, specToJSON } from '../spec.js';
 import { RESUME_OVERRIDABLE, SHARED_DEFAULTS, type TrainOptions, buildOptimizer, flagName } from '../tasks/options.js';
@@ -149,6 +150,13 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
     newRunDir(base, { overwrite: o.overwrite }); // claimed once; each run goes into a new folder inside
     const summaries: TrainSummary[] = [];
     for (const r of sweep.runs) summaries.push(await runOne(task, { ...r.options, overwrite: undefined, out: join(base, r.folder) }, io, performance.now(), true));
+    // what plot, report and forecast read to find the runs (and the best of them)
+    const record: SweepRecord = {
+      kind: 'sweep',
+      task: task.name,
+      runs: sweep.runs.map((r, i) => ({ folder: r.folder, valLoss: Object.values(summaries[i].validation)[0]?.valLoss ?? null })),
+    };
+    writeFileAtomic(join(base, SWEEP_FILE), JSON.stringify(record, null, 2) + '\n');
     sweep.print(io, o, summaries, base);
     return;
   }
@@ -165,7 +173,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
   let run: RunDir;
   let resumedElsewhere = false;
   if (!resumeCk) {
-    runDir = o.out ?? defaultRunDir(o.task);
+    runDir = o.out ?? defaultRunDir(o.preset ?? o.task);
     run = newRunDir(runDir, { overwrite: o.overwrite });
   } else {
     const holder = dirname(resumeCk.dir);
@@ -246,7 +254,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     for (const line of task.describe()) io.out(`  ${line}`);
     io.out(`  model: ${describeSpec(spec)}; ${paramCount(spec).toLocaleString('en-US')} parameters`);
     io.out(`  engines: ${set.descriptions.join('; ')}${set.notes.length ? ` (note: ${set.notes.join('; ')})` : ''}`);
-    const length = timeOnly ? `${o.minutes} minutes` : `${totalSteps} steps (${(totalSteps / perEpoch).toFixed(2)} epochs)${o.minutes !== undefined ? ` or ${o.minutes} minutes` : ''}`;
+    const length = timeOnly ? plural(o.minutes!, 'minute') : `${plural(totalSteps, 'step')} (${plural(Number((totalSteps / perEpoch).toFixed(2)), 'epoch')})${o.minutes !== undefined ? ` or ${plural(o.minutes, 'minute')}` : ''}`;
     io.out(`  ${describeOptimizer(optimizer)}; seed ${o.seed}; ${length}`);
     io.out(`  run directory: ${runDir}`);
     io.out('');
@@ -286,7 +294,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
   io.out('');
   const losses = Object.entries(summary.loss).map(([n, l]) => `${n} ${fixed(l, 4)}`).join(', ');
   const ms = Object.entries(summary.msPerStep).map(([n, v]) => `${n} ${v.toFixed(1)} ms`).join(', ');
-  io.out(`done: ${summary.steps} steps (${summary.epochs} epochs) in ${duration(summary.elapsedSeconds)}; last loss ${losses}; per step ${ms}`);
+  io.out(`done: ${plural(summary.steps, 'step')} (${plural(summary.epochs, 'epoch')}) in ${duration(summary.elapsedSeconds)}; last loss ${losses}; per step ${ms}`);
   if (summary.paramDiff) for (const line of paramDiffVerdict(summary.paramDiff, engines.map((e) => e.name), set.notes)) io.out(line);
   def.printResult?.(io.out, summary, engines[0].name);
   io.out(`checkpoint: ${summary.checkpoint}`);

@@ -119,21 +119,42 @@ export function fitScaler(values: Float64Array[], columns: string[], n: number, 
   return { kind, shift, scale };
 }
 
-/** The h dates after the last of `dates`, stepping as the last two did (calendar months when they are month starts); null without two dates. */
+/**
+ * The h dates after the last of `dates`, stepping as the last two did (calendar months when they
+ * fall on the same day of the month), written the way the data writes them ("2022-06" in, "2022-07"
+ * out; "Jan 1 2000" in, "Feb 1 2000" out); null without two readable dates.
+ */
 export function nextDates(dates: string[] | undefined, h: number): string[] | null {
   if (!dates || dates.length < 2) return null;
+  const last = dates[dates.length - 1];
   const a = new Date(Date.parse(dates[dates.length - 2]));
-  const b = new Date(Date.parse(dates[dates.length - 1]));
+  const b = new Date(Date.parse(last));
   if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime())) return null;
   const months = (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth();
   const out: string[] = [];
   for (let i = 1; i <= h; i++) {
-    if (months >= 1 && a.getUTCDate() === b.getUTCDate()) {
-      const d = new Date(Date.UTC(b.getUTCFullYear(), b.getUTCMonth() + months * i, b.getUTCDate()));
-      out.push(d.toISOString().slice(0, 10));
-    } else {
-      out.push(new Date(b.getTime() + i * (b.getTime() - a.getTime())).toISOString().slice(0, 10));
-    }
+    const d =
+      months >= 1 && a.getUTCDate() === b.getUTCDate()
+        ? new Date(Date.UTC(b.getUTCFullYear(), b.getUTCMonth() + months * i, b.getUTCDate()))
+        : new Date(b.getTime() + i * (b.getTime() - a.getTime()));
+    out.push(formatLike(last, d));
   }
   return out;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A date written in the format of `sample`: YYYY, YYYY-MM, YYYY-MM-DD, an ISO time, or "Mon D YYYY"; else YYYY-MM-DD. */
+function formatLike(sample: string, d: Date): string {
+  const iso = d.toISOString();
+  const t = sample.trim();
+  if (/^\d{4}$/.test(t)) return iso.slice(0, 4);
+  if (/^\d{4}-\d{2}$/.test(t)) return iso.slice(0, 7);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return iso.slice(0, 10);
+  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(t)) {
+    const full = iso.slice(0, 19).replace('T', t[10]) + (t.endsWith('Z') ? 'Z' : '');
+    return t.endsWith('Z') ? full.slice(0, t.length - 1) + 'Z' : full.slice(0, t.length);
+  }
+  if (/^[A-Z][a-z]{2} \d{1,2} \d{4}$/.test(t)) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${d.getUTCFullYear()}`;
+  return iso.slice(0, 10);
 }

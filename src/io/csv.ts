@@ -122,3 +122,8 @@ export function numericColumn(csv: Csv, name: string, flag: string): Float64Arra
   }
   return out;
 }
+
+/** One CSV line: fields with a comma, quote or line break are quoted, quotes doubled. */
+export function csvLine(fields: readonly (string | number)[]): string {
+  return fields.map((f) => (typeof f === 'number' ? String(f) : /[",\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',');
+}

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readJsonInput } from '../io/files.js';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { readJsonl } from './run.js';
+import { readJsonl, readSweep } from './run.js';
 import { barChart, heatmap, lineChart, type LineSeries } from './svg.js';
 import type { BenchRow } from '../../compare/bench.js';
 import type { CheckReport } from '../../compare/checks.js';
@@ -38,6 +38,13 @@ function readJson(path: string): Record<string, unknown> {
   const v = readJsonInput(path);
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${path}: expected a JSON object`);
   return v as Record<string, unknown>;
+}
+
+/** The runs of a directory: the run itself, or every run of a sweep (series --window 5,10,20). */
+export function loadRuns(dir: string): Run[] {
+  const sweep = existsSync(dir) ? readSweep(dir) : null;
+  if (sweep) return sweep.runs.map((r) => loadRun(join(dir, r.folder)));
+  return [loadRun(dir)];
 }
 
 export function loadRun(dir: string): Run {

@@ -33,7 +33,10 @@ export class RunDir {
   }
 }
 
-const RUN_FILES = ['run.json', 'metrics.jsonl', 'samples.jsonl', 'checkpoints', 'check.json', 'bench.json'];
+/** The file a sweep's directory holds beside its runs (series --window 5,10,20). */
+export const SWEEP_FILE = 'sweep.json';
+
+const RUN_FILES = ['run.json', 'metrics.jsonl', 'samples.jsonl', 'checkpoints', 'check.json', 'bench.json', SWEEP_FILE];
 
 /**
  * A directory for a new run: created when absent; an existing empty directory is used; one that
@@ -96,9 +99,16 @@ export function environmentInfo(extra: Record<string, unknown> = {}): Record<str
 }
 
 /** The newest checkpoint of a run directory, or the directory itself when it is a checkpoint. */
-export function resolveCheckpoint(path: string): string {
+export function resolveCheckpoint(path: string, note?: (line: string) => void): string {
   if (!existsSync(path)) throw new InputError(`${path}: no such run or checkpoint directory`);
   if (existsSync(join(path, 'spec.json'))) return path;
+  const sweep = readSweep(path);
+  if (sweep) {
+    const best = sweep.runs.filter((r) => r.valLoss !== null).sort((a, b) => a.valLoss! - b.valLoss!)[0] ?? sweep.runs[0];
+    if (!best) throw new InputError(`${path}: a sweep without runs`);
+    note?.(`${path} is a sweep of ${sweep.runs.length} runs; using ${best.folder}${best.valLoss !== null ? `, the lowest validation loss (${best.valLoss.toPrecision(4)})` : ''}`);
+    return resolveCheckpoint(join(path, best.folder));
+  }
   const cdir = join(path, 'checkpoints');
   if (existsSync(cdir)) {
     const steps = readdirSync(cdir)
@@ -109,6 +119,27 @@ export function resolveCheckpoint(path: string): string {
     if (steps.length) return join(cdir, `step-${steps[0]}`);
   }
   throw new InputError(`${path}: neither a checkpoint (spec.json) nor a run directory with checkpoints`);
+}
+
+export interface SweepRecord {
+  kind: 'sweep';
+  task: string;
+  /** Each run's folder inside the sweep's directory, and its final validation loss (first engine). */
+  runs: { folder: string; valLoss: number | null }[];
+}
+
+/** The sweep record of a directory, or null when it is not a sweep. */
+export function readSweep(dir: string): SweepRecord | null {
+  const p = join(dir, SWEEP_FILE);
+  if (!existsSync(p)) return null;
+  let v: SweepRecord;
+  try {
+    v = JSON.parse(readFileSync(p, 'utf8')) as SweepRecord;
+  } catch {
+    throw new InputError(`${p}: not valid JSON`);
+  }
+  if (v?.kind !== 'sweep' || !Array.isArray(v.runs)) throw new InputError(`${p}: not a sweep record`);
+  return v;
 }
 
 /** Reads metrics.jsonl, skipping a truncated last line. */

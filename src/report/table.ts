@@ -14,6 +14,11 @@ export function formatTable(headers: string[], rows: (string | number)[][], alig
   return [fmt(headers), fmt(widths.map((w) => '-'.repeat(w))), ...cells.map(fmt)].join('\n');
 }
 
+/** "1 step", "2 steps", "1.5 epochs", "1,000 windows": a count and its noun, singular only for exactly one. */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${typeof n === 'number' && Number.isInteger(n) ? n.toLocaleString('en-US') : n} ${n === 1 ? noun : nouns}`;
+}
+
 /** 1.23e-9 style for errors; '0' for exact zero. */
 export function sci(x: number, digits = 2): string {
   if (x === 0) return '0';

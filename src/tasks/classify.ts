@@ -12,6 +12,9 @@ import { readCheckpoint } from '../checkpoint.js';
 import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg } from '../commands/options.js';
 import type { IO } from '../commands/io.js';
 import { type Example, loadLabelled } from '../data/labelled.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { columnIndex, csvLine, readCsv } from '../io/csv.js';
+import { checkOutputFile } from '../io/files.js';
 import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
 import { createEngines } from '../engines/index.js';
 import { badCursor, cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
@@ -40,6 +43,8 @@ export interface ClassifyData {
   source: string;
   /** Texts are lowercased before tokenizing (character level); absent in older checkpoints: char level implies it. */
   lowercase?: boolean;
+  /** The text column of the training CSV, the default of `predict --csv`. */
+  textColumn?: string;
 }
 
 /** What training and prediction both do to a text before tokenizing: character-level models read lowercase. */
@@ -324,32 +329,64 @@ function buildClassify(o: ClassifyFlags, ck: { data?: unknown } | null): BuiltTa
   const parts = { train: split.train.map(prepared), val: split.val.map(prepared), test: split.test.map(prepared) };
   const spec = modelSpec(o, tokenizer.size, split.classes.length, { input: 'tokens', returnSequences: false, loss: 'softmaxCrossEntropy' });
   const task = new ClassifyTask(spec, tokenizer, split.classes, parts, { batch: o.batch, maxLen: o.maxLen ?? (level === 'char' ? 20 : 100), bucketing: o.bucketing, seed: deriveSeed(o.seed, 'data') }, data.name);
-  return { task, spec, data: task.dataJSON() };
+  return { task, spec, data: { ...task.dataJSON(), ...(o.textColumn ? { textColumn: o.textColumn } : {}) } };
 }
 
-/** `rnnlab predict`: the label of one text and the class probabilities. */
+/** `rnnlab predict`: the label of one text and the class probabilities, or of every row of a CSV. */
 function registerPredict(program: Command, io: IO): void {
   addCheckpointEngineOptions(
     program
       .command('predict')
-      .description('classify a text with a classification checkpoint: the label and the class probabilities')
+      .description('classify a text (or every row of --csv) with a classification checkpoint: the label and the class probabilities')
       .requiredOption('--checkpoint <dir>', 'a classification checkpoint, or a run directory (its newest checkpoint)')
-      .argument('<text>', 'the text to classify'),
+      .argument('[text]', 'the text to classify')
+      .option('--csv <file>', 'classify every row of this CSV instead: writes it back with a label column and a p_<class> column per class')
+      .option('--text-column <name>', "the CSV's text column (default: the one the model was trained on, or the only column)")
+      .option('-o, --out <file>', 'the CSV to write (default: standard output)'),
   )
-    .addHelpText('after', '\nExample:\n  rnnlab predict --checkpoint runs/classify-20261122-101500 "Maria"')
-    .action(async (text: string, f: { checkpoint: string } & CheckpointEngineFlags) => {
-      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
+    .addHelpText('after', '\nExamples:\n  rnnlab predict --checkpoint runs/names "Maria"\n  rnnlab predict --checkpoint runs/reviews --csv new-reviews.csv -o labelled.csv')
+    .action(async (text: string | undefined, f: { checkpoint: string; csv?: string; textColumn?: string; out?: string } & CheckpointEngineFlags) => {
+      if ((text === undefined) === (f.csv === undefined)) throw new InputError('give the text to classify, or --csv FILE (not both)');
+      if (f.out !== undefined && f.csv === undefined) throw new InputError('-o writes the CSV of --csv; a single text is printed');
+      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       const d = ck.data as ClassifyData | undefined;
       if (!d || d.task !== 'classify') throw new InputError(`${ck.dir}: not a classification checkpoint (no classify data.json)`);
       const tokenizer = tokenizerFromJSON(d.tokenizer, `${ck.dir}/data.json`);
+      const lowercase = lowercases(d, tokenizer);
+      if (f.csv !== undefined) {
+        if (f.out !== undefined) checkOutputFile(f.out, '-o', [f.csv], 'labelled.csv');
+        const csv = readCsv(f.csv);
+        if (csv.rows.length === 0) throw new InputError(`${f.csv}: has a header and no rows`);
+        const name = f.textColumn ?? (d.textColumn && csv.columns.includes(d.textColumn) ? d.textColumn : csv.columns.length === 1 ? csv.columns[0] : undefined);
+        if (name === undefined) throw new InputError(`${f.csv}: which column holds the text? give --text-column (the columns are ${csv.columns.join(', ')})`);
+        const j = columnIndex(csv, name, '--text-column');
+        const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+        const lines = [csvLine([...csv.columns, 'label', ...d.classes.map((c) => `p_${c}`)])];
+        const counts = new Map<string, number>();
+        for (let r = 0; r < csv.rows.length; r++) {
+          const row = csv.rows[r];
+          if (!row[j].trim()) throw new InputError(`${f.csv} line ${csv.lines[r]}: empty text in column "${name}"`);
+          const p = await predictText(set.engines[0], tokenizer, d, prepareText(row[j], { lowercase }));
+          const best = argmax(p);
+          counts.set(d.classes[best], (counts.get(d.classes[best]) ?? 0) + 1);
+          lines.push(csvLine([...row, d.classes[best], ...Array.from(p, (v) => Number(v.toPrecision(6)))]));
+          if (r % 100 === 0) io.progress(`predict: ${r + 1}/${csv.rows.length} rows`);
+        }
+        await set.close();
+        const body = lines.join('\n') + '\n';
+        if (f.out === undefined) io.out(body.trimEnd());
+        else {
+          writeFileAtomic(f.out, body);
+          const summary = { checkpoint: ck.dir, engine: set.engines[0].name, input: f.csv, output: f.out, rows: csv.rows.length, labels: Object.fromEntries(counts) };
+          if (f.json) io.out(JSON.stringify(summary));
+          else io.out(`wrote ${f.out}: ${csv.rows.length} rows labelled (${[...counts].map(([c, n]) => `${c} ${n}`).join(', ')}) by ${set.descriptions[0]}`);
+        }
+        return;
+      }
       const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-      const input = prepareText(text, { lowercase: lowercases(d, tokenizer) });
-      const p = await predictText(set.engines[0], tokenizer, d, input);
+      const p = await predictText(set.engines[0], tokenizer, d, prepareText(text!, { lowercase }));
       await set.close();
-      let best = 0;
-      p.forEach((v, i) => {
-        if (v > p[best]) best = i;
-      });
+      const best = argmax(p);
       const probabilities = Object.fromEntries(d.classes.map((c, i) => [c, p[i]]));
       if (f.json) {
         io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, text, label: d.classes[best], probabilities }));
@@ -358,6 +395,12 @@ function registerPredict(program: Command, io: IO): void {
       io.out(`${d.classes[best]}  (${(100 * p[best]).toFixed(1)}%)`);
       io.out(formatTable(['class', 'probability'], d.classes.map((c, i) => [c, p[i].toFixed(4)])));
     });
+}
+
+function argmax(p: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+  return best;
 }
 
 export const classifyTask = defineTask<ClassifyFlags, ClassifyResult>({

@@ -11,6 +11,8 @@
  * Test metrics are in the data's own units, next to the baselines every forecaster must beat:
  * persistence (the last value), seasonal naive (the value one season earlier) and the training mean.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { readCheckpoint } from '../checkpoint.js';
 import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg, intListArg } from '../commands/options.js';
@@ -23,7 +25,7 @@ import { InputError } from '../errors.js';
 import { readCsv } from '../io/csv.js';
 import { optimizerSpec } from '../optimizer.js';
 import { resolveCheckpoint } from '../report/run.js';
-import { duration, formatTable, num } from '../report/table.js';
+import { duration, formatTable, num, plural } from '../report/table.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import { type TrainOptions, modelSpec } from './options.js';
@@ -72,6 +74,8 @@ export interface SeriesData {
   relative: boolean;
   unit?: string;
   source: string;
+  /** The CSV trained on, by absolute path, so forecast can read it again without --csv. */
+  csv?: string;
   dateColumn?: string;
 }
 
@@ -315,7 +319,7 @@ export class SeriesTask implements TrainTask {
     };
   }
 
-  dataJSON(source: string, dateColumn?: string): SeriesData {
+  dataJSON(source: string, dateColumn?: string, csv?: string): SeriesData {
     return {
       task: 'series',
       columns: this.series.columns,
@@ -326,6 +330,7 @@ export class SeriesTask implements TrainTask {
       relative: this.o.relative,
       unit: this.series.unit,
       source,
+      ...(csv ? { csv } : {}),
       dateColumn,
     };
   }
@@ -397,7 +402,7 @@ const FORECASTER_NAMES: Record<Forecaster, string> = { model: 'model', persisten
 export function printSeriesResult(out: (line: string) => void, s: SeriesResult, engine: string): void {
   const names = { ...FORECASTER_NAMES, model: `model (${engine})` };
   out('');
-  out(`test: ${s.testWindows} windows, ${s.horizon} steps ahead; errors in the data's units${s.unit ? ` (${s.unit.trim()})` : ''}`);
+  out(`test: ${plural(s.testWindows, 'window')}, ${plural(s.horizon, 'step')} ahead; errors in the data's units${s.unit ? ` (${s.unit.trim()})` : ''}`);
   out(formatTable(['forecaster', 'MAE', 'RMSE', 'MAPE'], (Object.entries(s.test) as [Forecaster, ForecastMetrics][]).map(([k, m]) => [names[k] ?? k, num(m.mae), num(m.rmse), `${num(m.mape)}%`])));
   if (s.notBeaten.length === 0) out('the model beats every baseline (lower MAE than each).');
   else {
@@ -447,7 +452,7 @@ function buildSeries(o: SeriesFlags): BuiltTask<SeriesResult> {
   });
   const source = o.csv ?? `dataset ${o.dataset ?? 'co2'}${o.symbol ? ` ${o.symbol}` : ''}`;
   const dateColumn = o.dateColumn ?? (o.csv ? undefined : o.dataset === 'stocks' ? 'date' : o.dataset === 'synthetic' ? undefined : 'Date');
-  return { task, spec, data: task.dataJSON(source, dateColumn) };
+  return { task, spec, data: task.dataJSON(source, dateColumn, o.csv ? resolve(o.csv) : undefined) };
 }
 
 /** --window 5,10,20: one run per window, and a table of them all. */
@@ -492,8 +497,12 @@ function printSweep(io: IO, o: SeriesFlags, summaries: TrainSummary<SeriesResult
   );
 }
 
-/** The series a checkpoint was trained on, when it was a built-in dataset. */
-function builtInSeries(d: SeriesData): Series {
+/** The series a checkpoint was trained on: its CSV (by the absolute path recorded), or the built-in dataset. */
+function trainedSeries(d: SeriesData): Series {
+  if (d.csv) {
+    if (!existsSync(d.csv)) throw new InputError(`this model was trained on ${d.csv}, which is gone; pass --csv with columns ${d.columns.join(', ')}`);
+    return seriesFromCsv(readCsv(d.csv), { column: d.columns[0], features: d.columns.slice(1), dateColumn: d.dateColumn });
+  }
   const m = /^dataset (\w+)(?: (\w+))?$/.exec(d.source);
   if (!m) throw new InputError(`this model was trained on ${d.source}; pass --csv with columns ${d.columns.join(', ')}`);
   return loadSeries({ dataset: m[1], symbol: m[2], seed: 1 });
@@ -506,14 +515,14 @@ function registerForecast(program: Command, io: IO): void {
       .command('forecast')
       .description('print the next H values of a series from a forecasting checkpoint')
       .requiredOption('--checkpoint <dir>', 'a series checkpoint, or a run directory (its newest checkpoint)')
-      .option('--csv <file>', "a CSV with the model's columns (default: the data the model was trained on, when built in)"),
+      .option('--csv <file>', "a CSV with the model's columns (default: the data the model was trained on)"),
   )
     .addHelpText('after', '\nExample:\n  rnnlab forecast --checkpoint runs/series-20261122-101500 --csv data/co2-concentration.csv')
     .action(async (f: { checkpoint: string; csv?: string } & CheckpointEngineFlags) => {
-      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
+      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       const d = ck.data as SeriesData | undefined;
       if (!d || d.task !== 'series') throw new InputError(`${ck.dir}: not a forecasting checkpoint (no series data.json)`);
-      const series = f.csv ? seriesFromCsv(readCsv(f.csv), { column: d.columns[0], features: d.columns.slice(1), dateColumn: d.dateColumn }) : builtInSeries(d);
+      const series = f.csv ? seriesFromCsv(readCsv(f.csv), { column: d.columns[0], features: d.columns.slice(1), dateColumn: d.dateColumn }) : trainedSeries(d);
       const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
       const values = await forecastNext(set.engines[0], d, series.values);
       await set.close();

@@ -41,6 +41,8 @@ export interface TrainTask<R extends object = object> {
   setCursor(c: unknown): void;
   /** Validation metrics (valLoss first). */
   evaluate(engine: Engine): Promise<Metrics>;
+  /** The unit of each metric, where it has one ("nats/token"), for the lines people read. */
+  readonly units?: Record<string, string>;
   sample?(engine: Engine, rng: Rng): Promise<SampleRecord>;
   /** Extra metrics for the final summary (test-set metrics, baselines). */
   finish?(engine: Engine): Promise<R>;

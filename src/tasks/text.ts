@@ -23,6 +23,7 @@ import type { Batch, Engine, State } from '../engine.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
 import { resolveCheckpoint } from '../report/run.js';
+import { plural } from '../report/table.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import { type TrainOptions, modelSpec, wordCount } from './options.js';
@@ -47,6 +48,7 @@ export class TextTask implements TrainTask {
   readonly stepsPerEpoch: number;
   readonly itemsPerStep: number;
   readonly itemName = 'tok';
+  readonly units = { valLoss: 'nats/token', valBitsPerChar: 'bits/char' };
   private readonly streamLen: number;
   private window = 0;
   private epoch = 0;
@@ -81,8 +83,8 @@ export class TextTask implements TrainTask {
     return [
       `text: ${this.corpusName}; ${t.level}-level, ${t.size} symbols (${t.kind}); ${this.train.length.toLocaleString('en-US')} training ${unit}, ` +
         `${this.val.length.toLocaleString('en-US')} validation ${unit}`,
-      `windows: ${this.o.windows === 'consecutive' ? `consecutive, state carried (${this.o.batch} streams of ${this.streamLen.toLocaleString('en-US')})` : 'random offsets, zero state'}; ` +
-        `batch ${this.o.batch} x seq ${this.o.seq}; ${this.stepsPerEpoch.toLocaleString('en-US')} steps per epoch`,
+      `windows: ${this.o.windows === 'consecutive' ? `consecutive, state carried (${plural(this.o.batch, 'stream')} of ${this.streamLen.toLocaleString('en-US')})` : 'random offsets, zero state'}; ` +
+        `batch ${this.o.batch} x seq ${this.o.seq}; ${plural(this.stepsPerEpoch, 'step')} per epoch`,
     ];
   }
 
@@ -262,7 +264,7 @@ function registerGenerate(program: Command, io: IO): void {
   )
     .addHelpText('after', '\nExample:\n  rnnlab generate --checkpoint runs/text-20261122-101500 --length 300 --temperature 0.7 --prime "Call me"')
     .action(async (f: { checkpoint: string; length: number; temperature: number; prime?: string; seed: number } & CheckpointEngineFlags) => {
-      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint));
+      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       if (!ck.vocab) throw new InputError(`${ck.dir}: has no vocab.json; generate needs a text model checkpoint`);
       if (ck.spec.input !== 'tokens' || !ck.spec.returnSequences) throw new InputError(`${ck.dir}: not a language model (token input, a prediction per step)`);
       const tokenizer = tokenizerFromJSON(ck.vocab, `${ck.dir}/vocab.json`);
