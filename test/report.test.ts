@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { chartsFor, loadRun } from '../src/report/plots.js';
+import { contrast, coveringTicks, heatmap, lineChart, titleLines, useLogY } from '../src/report/svg.js';
 import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -29,6 +30,35 @@ beforeAll(() => {
   ok(['check', '--cell', 'lstm', '--hidden', '8', '--seq', '6', '--batch', '2', '--steps', '3', '--per-step', '--out', runs.check, '--backend', 'wasm']);
   ok(['bench', '--cell', 'rnn', '--hidden', '16', '--batch', '1', '--seq', '10', '--engine', 'scratch,tfjs-wasm', '--threads', '1', '--warmup', '1', '--repeats', '2', '--out', runs.bench]);
 }, 120_000);
+
+describe('charts that read', () => {
+  test('axes end on a labelled tick above the highest point; long titles wrap instead of being cut', () => {
+    const t = coveringTicks(0.3, 4.87);
+    expect(t[0]).toBeLessThanOrEqual(0.3);
+    expect(t[t.length - 1]).toBeGreaterThanOrEqual(4.87);
+    const svg = lineChart({ title: 'x', xLabel: 'step', yLabel: 'loss', series: [{ name: 'a', points: [[0, 1], [1, 4.87]] }] });
+    const labels = [...svg.matchAll(/text-anchor="end">([^<]+)</g)].map((m) => Number(m[1]));
+    expect(Math.max(...labels)).toBeGreaterThan(4.87);
+    const long = 'classify-20261122-101500: confusion matrix (rows: true, columns: predicted) of a long run name';
+    expect(titleLines(long, 360)).toHaveLength(2);
+    expect(titleLines('short', 360)).toEqual(['short']);
+    expect(heatmap({ title: long, rows: ['a', 'b'], cols: ['a', 'b'], values: [[1, 2], [3, 4]] }).match(/class="title"/g)).toHaveLength(2);
+  });
+
+  test('log scale where a loss spans two decades, linear otherwise; numbers legible on every heat-map cell', () => {
+    expect(useLogY('auto', [100, 50, 0.5])).toBe(true);
+    expect(useLogY('auto', [3, 2, 1.5])).toBe(false);
+    expect(useLogY('auto', [3, -1, 0.001])).toBe(false);
+    expect(lineChart({ title: 'co2', xLabel: 's', yLabel: 'l', series: [{ name: 'a', points: [[0, 200], [1, 0.4]] }], logY: 'auto' })).toContain('co2 (log scale)');
+    const svg = heatmap({ title: 'confusion', rows: ['f', 'm'], cols: ['f', 'm'], values: [[40, 2], [1, 30]], format: String });
+    const pairs = [...svg.matchAll(/fill="rgb\((\d+),(\d+),(\d+)\)"\/><text[^>]*fill="#([0-9a-f]{6})"/g)];
+    expect(pairs).toHaveLength(4);
+    for (const p of pairs) {
+      const fg = [0, 2, 4].map((i) => parseInt(p[4].slice(i, i + 2), 16));
+      expect(contrast(fg, [Number(p[1]), Number(p[2]), Number(p[3])])).toBeGreaterThanOrEqual(4.5);
+    }
+  });
+});
 
 describe('run directories and charts', () => {
   test('every kind of run has run.json and the charts it supports', () => {
@@ -100,6 +130,30 @@ describe.skipIf(!haveChromium && process.env.CI !== 'true')(`the HTML report in 
         if (c.kind !== 'heatmap') expect(c.axes, `${c.id} axes`).toBe(2);
       }
       expect(await page.locator('.sample pre').count()).toBe(4); // 2 breakpoints x 2 engines
+      // titles inside their chart (a clipped title has a box beyond the svg's)
+      const titles = await page.$$eval('svg.chart', (svgs) =>
+        svgs.flatMap((svg) => {
+          const frame = svg.getBoundingClientRect();
+          return [...svg.querySelectorAll('text.title')].map((t) => {
+            const b = (t as SVGTextElement).getBoundingClientRect();
+            return { text: t.textContent, inside: b.left >= frame.left - 0.5 && b.right <= frame.right + 0.5 && b.top >= frame.top - 0.5 };
+          });
+        }),
+      );
+      expect(titles.length).toBeGreaterThanOrEqual(charts.length);
+      for (const t of titles) expect(t.inside, `title "${t.text}" inside its chart`).toBe(true);
+      // every number in a heat map (confusion matrix, gradient errors) is legible on its cell: WCAG contrast >= 4.5
+      const cells = await page.$$eval('svg[data-chart="heatmap"] g.series', (groups) =>
+        groups.flatMap((g) => {
+          const rects = [...g.querySelectorAll('rect')];
+          return [...g.querySelectorAll('text[fill]')].map((t, i) => ({ text: t.textContent, fg: getComputedStyle(t).fill, bg: getComputedStyle(rects[i]).fill }));
+        }),
+      );
+      expect(cells.length).toBeGreaterThan(4);
+      const rgb = (c: string): number[] => c.match(/\d+/g)!.slice(0, 3).map(Number);
+      for (const c of cells) expect(contrast(rgb(c.fg), rgb(c.bg)), `"${c.text}" on ${c.bg}`).toBeGreaterThanOrEqual(4.5);
+      // validation losses drawn as points, not as lone dots under a dashed legend
+      expect(await page.locator('figure[data-chart-id="loss-steps-text"] g.series circle.marker').count()).toBeGreaterThan(0);
       expect(errors).toEqual([]);
       mkdirSync(join(ROOT, 'test-results'), { recursive: true });
       await page.screenshot({ path: join(ROOT, 'test-results', 'report.png'), fullPage: true });

@@ -9,6 +9,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { reportHtml } from '../report/html.js';
 import { chartsFor, loadRuns } from '../report/plots.js';
 import type { IO } from './io.js';
+import { choice } from './options.js';
+import type { YScale } from '../report/svg.js';
 
 function hasRsvg(): boolean {
   const r = spawnSync('rsvg-convert', ['--version'], { encoding: 'utf8' });
@@ -22,13 +24,14 @@ export function registerPlot(program: Command, io: IO): void {
     .argument('<runs...>', 'run directories (train, check or bench runs, or a sweep: its runs); loss curves of several runs are overlaid')
     .option('-o, --out <dir>', 'where to write the plots (default: <first run>/plots)')
     .option('--no-png', 'SVG only (PNG needs rsvg-convert, from Debian librsvg2-bin)')
+    .addOption(choice('--y-scale <s>', 'loss curves: auto (log when they span two decades), linear or log', ['auto', 'linear', 'log'], 'auto'))
     .option('--json', 'print one JSON object with the files written')
     .addHelpText('after', '\nExample:\n  rnnlab plot runs/text-20261122-101500 runs/text-20261122-103000 -o plots/')
-    .action((dirs: string[], f: { out?: string; png: boolean; json?: boolean }) => {
+    .action((dirs: string[], f: { out?: string; png: boolean; yScale: YScale; json?: boolean }) => {
       if (f.out !== undefined && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new InputError(`${f.out}: is a file; -o names the directory for the plots`);
       const runs = dirs.flatMap(loadRuns);
       const out = f.out ?? join(dirs[0], 'plots');
-      const charts = chartsFor(runs);
+      const charts = chartsFor(runs, { yScale: f.yScale });
       const png = f.png && hasRsvg();
       const files: string[] = [];
       for (const c of charts) {

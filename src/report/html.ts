@@ -3,7 +3,8 @@
  * SVG), the samples at each breakpoint. No scripts, no external styles or fonts: it opens offline.
  */
 import type { ClassMetrics } from '../tasks/classify.js';
-import type { ForecastMetrics } from '../tasks/series.js';
+import { FORECASTER_NAMES, type ForecastMetrics, type Forecaster } from '../tasks/series.js';
+import { duration, plural } from './table.js';
 import { VERSION } from '../version.js';
 import { type Chart, type Run, chartsFor } from './plots.js';
 
@@ -15,12 +16,17 @@ function table(headers: string[], rows: unknown[][]): string {
     .join('')}</tbody></table>`;
 }
 
+/** Numbers as people read them: 4 significant digits (errors in exponent form), never a float's tail. */
 function fmt(x: unknown): string {
   if (typeof x !== 'number') return x === undefined || x === null ? '' : String(x);
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
-  return a !== 0 && (a < 1e-3 || a >= 1e6) ? x.toExponential(3) : String(Number(x.toPrecision(6)));
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return x.toExponential(2);
+  return a >= 1000 ? Math.round(x).toLocaleString('en-US') : String(Number(x.toPrecision(4)));
 }
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const ratio = (x: number): string => `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}x`;
 
 function settings(r: Run): string {
   const i = r.info;
@@ -50,16 +56,17 @@ function results(r: Run): string {
       ['engine', 'last loss', 'ms per step', ...Object.keys(Object.values((f.validation as Record<string, Record<string, number>>) ?? {})[0] ?? {})],
       Object.keys(loss).map((e) => [e, fmt(loss[e]), fmt(ms[e]), ...Object.values((f.validation as Record<string, Record<string, number>>)?.[e] ?? {}).map(fmt)]),
     );
-    html += `<p>${esc(f.steps)} steps, ${esc(f.epochs)} epochs, ${esc(f.elapsedSeconds)} s${typeof f.maxParamDiff === 'number' ? `; largest parameter difference between the engines ${fmt(f.maxParamDiff)}` : ''}.</p>`;
+    html += `<p>${esc(plural(f.steps as number, 'step'))}, ${esc(plural(f.epochs as number, 'epoch'))}, ${esc(duration(f.elapsedSeconds as number))}${typeof f.maxParamDiff === 'number' ? `; largest parameter difference between the engines ${fmt(f.maxParamDiff)}` : ''}.</p>`;
     if (r.task === 'series' && f.test) {
       const t = f.test as Record<string, ForecastMetrics>;
       html += `<h4>test errors (${esc(f.testWindows)} windows, ${esc(f.horizon)} steps ahead${f.unit ? `, ${esc(f.unit)}` : ''})</h4>`;
-      html += table(['forecaster', 'MAE', 'RMSE', 'MAPE %'], Object.entries(t).map(([k, m]) => [k, fmt(m.mae), fmt(m.rmse), fmt(m.mape)]));
-      html += `<p class="${f.beatsBaselines ? 'ok' : 'warn'}">${f.beatsBaselines ? 'The model beats every baseline.' : `The model does not beat: ${esc((f.notBeaten as string[]).join(', '))}.`}</p>`;
+      const name = (k: string): string => FORECASTER_NAMES[k as Forecaster] ?? k;
+      html += table(['forecaster', 'MAE', 'RMSE', 'MAPE'], Object.entries(t).map(([k, m]) => [name(k), fmt(m.mae), fmt(m.rmse), `${m.mape.toFixed(1)}%`]));
+      html += `<p class="${f.beatsBaselines ? 'ok' : 'warn'}">${f.beatsBaselines ? 'The model beats every baseline.' : `The model does not beat: ${esc((f.notBeaten as string[]).map(name).join(', '))}.`}</p>`;
     }
     if (r.task === 'classify' && f.test) {
       const t = f.test as ClassMetrics;
-      html += `<p>test accuracy ${fmt(100 * t.accuracy)}% on ${t.n} sequences; majority-class baseline ("${esc(t.majorityClass)}") ${fmt(100 * t.baselineAccuracy)}%.</p>`;
+      html += `<p>test accuracy ${pct(t.accuracy)} on ${t.n} sequences; majority-class baseline ("${esc(t.majorityClass)}") ${pct(t.baselineAccuracy)}.</p>`;
       html += table(['class', 'precision', 'recall', 'F1', 'support'], t.perClass.map((c) => [c.label, fmt(c.precision), fmt(c.recall), fmt(c.f1), c.support]));
     }
   }
@@ -74,7 +81,7 @@ function results(r: Run): string {
   if (r.kind === 'bench' && r.bench) {
     html += table(
       ['cell', 'H', 'B', 'engine', 'threads', 'train ms (median)', 'p10', 'p90', 'forward ms', 'tokens/s', 'ratio'],
-      r.bench.rows.map((x) => [x.cell, x.hidden, x.batch, x.engine, x.threads, fmt(x.trainStepMs.median), fmt(x.trainStepMs.p10), fmt(x.trainStepMs.p90), fmt(x.forwardMs.median), Math.round(x.tokensPerSecond), x.ratio === null ? '' : `${fmt(x.ratio)}x`]),
+      r.bench.rows.map((x) => [x.cell, x.hidden, x.batch, x.engine, x.threads, fmt(x.trainStepMs.median), fmt(x.trainStepMs.p10), fmt(x.trainStepMs.p90), fmt(x.forwardMs.median), Math.round(x.tokensPerSecond).toLocaleString('en-US'), x.ratio === null ? '' : ratio(x.ratio)]),
     );
   }
   return html;

@@ -8,7 +8,7 @@ import { readJsonInput } from '../io/files.js';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { readJsonl, readSweep } from './run.js';
-import { barChart, heatmap, lineChart, type LineSeries } from './svg.js';
+import { type LineSeries, type YScale, barChart, heatmap, lineChart } from './svg.js';
 import type { BenchRow } from '../../compare/bench.js';
 import type { CheckReport } from '../../compare/checks.js';
 
@@ -74,13 +74,13 @@ function engineNames(runs: Run[]): string[] {
 }
 
 /** Loss curves of the training runs, one set of charts per task (runs of a task overlaid). */
-function lossCharts(runs: Run[]): Chart[] {
+function lossCharts(runs: Run[], yScale: YScale): Chart[] {
   const tasks = [...new Set(runs.filter((r) => r.kind === 'train').map((r) => r.task ?? 'text'))];
-  return tasks.flatMap((t) => lossChartsOf(runs.filter((r) => r.kind === 'train' && (r.task ?? 'text') === t), t, tasks.length > 1));
+  return tasks.flatMap((t) => lossChartsOf(runs.filter((r) => r.kind === 'train' && (r.task ?? 'text') === t), t, tasks.length > 1, yScale));
 }
 
 /** Loss against steps and against wall time, training and validation, every engine of every run. */
-function lossChartsOf(train: Run[], task: string, suffix: boolean): Chart[] {
+function lossChartsOf(train: Run[], task: string, suffix: boolean, yScale: YScale): Chart[] {
   const id = (base: string): string => (suffix ? `${base}-${task}` : base);
   const label = (r: Run, e: string): string => (train.length > 1 ? `${r.name} ${e}` : e);
   const steps: LineSeries[] = [];
@@ -96,12 +96,12 @@ function lossChartsOf(train: Run[], task: string, suffix: boolean): Chart[] {
         (m.trainSeconds as Record<string, number> | undefined)?.[e] ?? (((m.msPerStep as Record<string, number>)?.[e] ?? 0) * (m.step as number)) / 1000;
       time.push({ name: label(r, e), points: pts.map((m) => [secs(m), (m.loss as Record<string, number>)[e]]) });
       const v = r.metrics.filter((m) => m.type === 'val' && m.engine === e && typeof m.valLoss === 'number');
-      if (v.length) val.push({ name: `${label(r, e)} (validation)`, points: v.map((m) => [m.step as number, m.valLoss as number]), dashed: true });
+      if (v.length) val.push({ name: `${label(r, e)} (validation)`, points: v.map((m) => [m.step as number, m.valLoss as number]), dashed: true, markers: true });
     }
   }
   const charts: Chart[] = [
-    { id: id('loss-steps'), title: `${task}: loss against steps`, svg: lineChart({ title: `${task}: loss against steps (solid: training, dashed: validation)`, xLabel: 'step', yLabel: 'loss', series: [...steps, ...val] }), series: steps.length + val.length },
-    { id: id('loss-time'), title: `${task}: loss against wall time`, svg: lineChart({ title: `${task}: training loss against each engine's time`, xLabel: 'seconds spent in training steps', yLabel: 'loss', series: time }), series: time.length },
+    { id: id('loss-steps'), title: `${task}: loss against steps`, svg: lineChart({ title: `${task}: loss against steps (solid: training, dashed with points: validation)`, xLabel: 'step', yLabel: 'loss', series: [...steps, ...val], logY: yScale }), series: steps.length + val.length },
+    { id: id('loss-time'), title: `${task}: loss against wall time`, svg: lineChart({ title: `${task}: training loss against each engine's time`, xLabel: 'seconds spent in training steps', yLabel: 'loss', series: time, logY: yScale }), series: time.length },
   ];
   const diff = train.flatMap((r) => {
     const pts = r.metrics.filter((m) => m.type === 'step' && typeof m.maxParamDiff === 'number').map((m) => [m.step as number, m.maxParamDiff as number] as [number, number]);
@@ -207,7 +207,7 @@ function benchCharts(r: Run): Chart[] {
   return [{ id: `bench-${r.name}`, title: 'training step time', svg: benchChartSvg(b.rows, b.baseline), series: names.size }];
 }
 
-/** Every chart the runs support, loss curves overlaid across runs. */
-export function chartsFor(runs: Run[]): Chart[] {
-  return [...lossCharts(runs), ...runs.flatMap((r) => [...seriesChart(r), ...confusionChart(r), ...checkCharts(r), ...benchCharts(r)])];
+/** Every chart the runs support, loss curves overlaid across runs; yScale of the loss curves ('auto': log when they span two decades). */
+export function chartsFor(runs: Run[], o: { yScale?: YScale } = {}): Chart[] {
+  return [...lossCharts(runs, o.yScale ?? 'auto'), ...runs.flatMap((r) => [...seriesChart(r), ...confusionChart(r), ...checkCharts(r), ...benchCharts(r)])];
 }

@@ -23,6 +23,17 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/** Ticks whose first is at or below lo and whose last is at or above hi: the axis ends on a labelled tick. */
+export function coveringTicks(lo: number, hi: number, count = 5): number[] {
+  const inner = niceTicks(lo, hi, count);
+  if (inner.length < 2) return inner;
+  const step = inner[1] - inner[0];
+  const out = [...inner];
+  while (out[0] > lo + step * 1e-9) out.unshift(out[0] - step);
+  while (out[out.length - 1] < hi - step * 1e-9) out.push(out[out.length - 1] + step);
+  return out.map((v) => (Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12))));
+}
+
 function logTicks(lo: number, hi: number): number[] {
   const out: number[] = [];
   for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
@@ -35,6 +46,18 @@ export function fmtTick(v: number): string {
   if (a >= 1e5 || a < 1e-3) return v.toExponential(0);
   if (a >= 100) return v.toFixed(0);
   return String(Number(v.toPrecision(3)));
+}
+
+/** Width in pixels of a chart title (14 px, semi-bold), estimated generously so it is never clipped. */
+const titleWidth = (t: string): number => t.length * 8.4;
+
+/** A title in one line, or two when it would not fit in `width` (split at the space nearest the middle). */
+export function titleLines(title: string, width: number): string[] {
+  if (titleWidth(title) <= width - 24) return [title];
+  const mid = title.length / 2;
+  let best = -1;
+  for (let i = 0; i < title.length; i++) if (title[i] === ' ' && (best < 0 || Math.abs(i - mid) < Math.abs(best - mid))) best = i;
+  return best < 0 ? [title] : [title.slice(0, best), title.slice(best + 1)];
 }
 
 interface Frame {
@@ -55,20 +78,23 @@ function legendRows(names: string[], width: number): number {
   return Math.ceil(names.length / perRow);
 }
 
-function frame(width: number, height: number, legendRows: number): Frame {
-  return { width, height, left: 64, right: 16, top: 36, bottom: 44 + 18 * legendRows };
+/** The plot area inside a chart; a title of two lines moves it down (and the chart grows by as much). */
+function frame(width: number, height: number, legendRows: number, title: string): Frame {
+  const extra = 18 * (titleLines(title, width).length - 1);
+  return { width, height: height + extra, left: 64, right: 16, top: 36 + extra, bottom: 44 + 18 * legendRows };
 }
 
 function header(kind: string, f: Frame, title: string, nSeries: number): string {
+  const lines = titleLines(title, f.width);
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${kind}" data-series="${nSeries}" viewBox="0 0 ${f.width} ${f.height}" width="${f.width}" height="${f.height}" ` +
     `font-family="system-ui, sans-serif" font-size="12">` +
     `<rect width="${f.width}" height="${f.height}" fill="white"/>` +
-    `<text x="${f.width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="600">${esc(title)}</text>`
+    lines.map((l, i) => `<text class="title" x="${f.width / 2}" y="${20 + 18 * i}" text-anchor="middle" font-size="14" font-weight="600">${esc(l)}</text>`).join('')
   );
 }
 
-function legend(f: Frame, items: { name: string; color: string; dashed?: boolean }[]): string {
+function legend(f: Frame, items: { name: string; color: string; dashed?: boolean; markers?: boolean }[]): string {
   const col = legendColumn(items.map((it) => it.name), f.width);
   const perRow = Math.max(1, Math.floor((f.width - f.left) / col));
   return items
@@ -77,6 +103,7 @@ function legend(f: Frame, items: { name: string; color: string; dashed?: boolean
       const y = f.height - 18 * Math.ceil(items.length / perRow) + 18 * Math.floor(i / perRow) + 4;
       return (
         `<g class="legend-item"><line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${it.color}" stroke-width="3"${it.dashed ? ' stroke-dasharray="5 3"' : ''}/>` +
+        (it.markers ? `<circle cx="${x + 11}" cy="${y}" r="3.5" fill="white" stroke="${it.color}" stroke-width="2"/>` : '') +
         `<text x="${x + 28}" y="${y + 4}">${esc(it.name)}</text></g>`
       );
     })
@@ -102,42 +129,58 @@ export interface LineSeries {
   name: string;
   points: [number, number][];
   dashed?: boolean;
+  /** A circle at every point (sparse series such as validation losses; a single point is always drawn so). */
+  markers?: boolean;
   color?: string;
 }
 
-export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; width?: number; height?: number; logY?: boolean }): string {
+/** 'auto': log when every value is positive and they span at least two decades. */
+export type YScale = 'linear' | 'log' | 'auto';
+
+/** Whether a y axis over these values is drawn logarithmic. */
+export function useLogY(scale: YScale | boolean | undefined, ys: number[]): boolean {
+  if (scale === true || scale === 'log') return ys.some((y) => y > 0);
+  if (scale !== 'auto') return false;
+  const finite = ys.filter(Number.isFinite);
+  return finite.length > 1 && finite.every((y) => y > 0) && Math.max(...finite) / Math.min(...finite) >= 100;
+}
+
+export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; width?: number; height?: number; logY?: boolean | YScale }): string {
   const series = o.series.filter((s) => s.points.length > 0);
   const width = o.width ?? 680;
-  const f = frame(width, o.height ?? 360, legendRows(series.map((s) => s.name), width));
-  const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
+  const f = frame(width, o.height ?? 360, legendRows(series.map((s) => s.name), width), o.title);
+  const logY = useLogY(o.logY, series.flatMap((s) => s.points.map((p) => p[1])));
+  const title = logY && o.logY === 'auto' ? `${o.title} (log scale)` : o.title;
+  const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
   const [xlo, xhi] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
   let [ylo, yhi] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
   const xt = niceTicks(xlo, xhi);
   let yt: number[];
-  if (o.logY) {
+  if (logY) {
     yt = logTicks(ylo, yhi);
     ylo = yt[0];
     yhi = yt[yt.length - 1];
   } else {
-    yt = niceTicks(ylo, yhi);
+    // a labelled tick at both ends, and headroom so the highest point does not touch the frame
+    yt = coveringTicks(ylo, yhi + 0.04 * (yhi - ylo));
     ylo = Math.min(ylo, yt[0]);
     yhi = Math.max(yhi, yt[yt.length - 1]);
   }
   const xa = Math.min(xlo, xt[0]);
   const xb = Math.max(xhi, xt[xt.length - 1]);
   const sx = (v: number): number => f.left + ((v - xa) / (xb - xa || 1)) * (f.width - f.left - f.right);
-  const ty = (v: number): number => (o.logY ? Math.log10(v) : v);
+  const ty = (v: number): number => (logY ? Math.log10(v) : v);
   const sy = (v: number): number => f.height - f.bottom - ((ty(v) - ty(ylo)) / (ty(yhi) - ty(ylo) || 1)) * (f.height - f.top - f.bottom);
-  let s = header('line', f, o.title, series.length);
+  let s = header('line', f, title, series.length);
   s += axes(f, xt.map((v) => ({ v, label: fmtTick(v) })), yt.map((v) => ({ v, label: fmtTick(v) })), sx, sy, o.xLabel, o.yLabel);
-  const items = series.map((se, i) => ({ name: se.name, color: se.color ?? PALETTE[i % PALETTE.length], dashed: se.dashed }));
+  const items = series.map((se, i) => ({ name: se.name, color: se.color ?? PALETTE[i % PALETTE.length], dashed: se.dashed, markers: se.markers || se.points.length === 1 }));
   series.forEach((se, i) => {
-    const p = se.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0));
+    const p = se.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0));
     const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     s += `<g class="series" data-name="${esc(se.name)}"><path d="${d}" fill="none" stroke="${items[i].color}" stroke-width="2"${se.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;
-    if (p.length === 1) s += `<circle cx="${sx(p[0][0])}" cy="${sy(p[0][1])}" r="3" fill="${items[i].color}"/>`;
+    if (items[i].markers) for (const [x, y] of p) s += `<circle class="marker" cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" fill="white" stroke="${items[i].color}" stroke-width="2"/>`;
     s += '</g>';
   });
   return s + legend(f, items) + '</svg>';
@@ -153,7 +196,7 @@ export function barChart(o: {
   logY?: boolean;
 }): string {
   const width = o.width ?? Math.max(680, 70 + o.groups.length * (14 * o.series.length + 24));
-  const f = frame(width, o.height ?? 380, legendRows(o.series.map((s) => s.name), width));
+  const f = frame(width, o.height ?? 380, legendRows(o.series.map((s) => s.name), width), o.title);
   f.bottom += 24;
   const vals = o.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v) && (!o.logY || v > 0));
   let lo = o.logY ? Math.min(...vals) : 0;
@@ -195,22 +238,45 @@ export function barChart(o: {
 }
 
 /** Colour from white (low) to dark red (high), on a log scale when asked (values > 0). */
-function heat(v: number, lo: number, hi: number, log: boolean): string {
-  if (!Number.isFinite(v)) return '#cccccc';
+function heat(v: number, lo: number, hi: number, log: boolean): [number, number, number] {
+  if (!Number.isFinite(v)) return [204, 204, 204];
   const t = log ? (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo) || 1) : (v - lo) / (hi - lo || 1);
   const c = Math.max(0, Math.min(1, t));
-  const r = Math.round(255 - c * (255 - 165));
-  const g = Math.round(255 - c * 255);
-  const b = Math.round(255 - c * 255);
-  return `rgb(${r},${g},${b})`;
+  return [Math.round(255 - c * (255 - 165)), Math.round(255 - c * 255), Math.round(255 - c * 255)];
+}
+
+/** WCAG relative luminance of an sRGB colour. */
+export function luminance([r, g, b]: readonly number[]): number {
+  const lin = (v: number): number => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+/** WCAG contrast ratio of two colours (1 to 21). */
+export function contrast(a: readonly number[], b: readonly number[]): number {
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+
+/**
+ * Black or white, whichever reads better on the background. One of them always reaches WCAG's 4.5:
+ * black on any background of luminance >= 0.175, white on any <= 0.183.
+ */
+function textOn(bg: readonly number[]): string {
+  return contrast(bg, [0, 0, 0]) >= contrast(bg, [255, 255, 255]) ? '#000000' : '#ffffff';
 }
 
 export function heatmap(o: { title: string; rows: string[]; cols: string[]; values: (number | null)[][]; log?: boolean; format?: (v: number) => string; width?: number }): string {
   const cell = 46;
-  const left = 12 + Math.max(...o.rows.map((r) => r.length)) * 7;
-  const width = o.width ?? Math.max(360, left + o.cols.length * cell + 20, o.title.length * 7.6 + 24);
-  const height = 60 + o.rows.length * 26 + 30;
-  const f: Frame = { width, height, left, right: 20, top: 48, bottom: 20 };
+  const labels = 12 + Math.max(...o.rows.map((r) => r.length)) * 7;
+  const width = o.width ?? Math.max(360, labels + o.cols.length * cell + 20, Math.min(titleWidth(o.title) + 24, 640));
+  // the grid centred when the title makes the chart wider than the grid
+  const left = labels + Math.max(0, (width - (labels + o.cols.length * cell + 20)) / 2);
+  const extra = 18 * (titleLines(o.title, width).length - 1);
+  const height = 60 + extra + o.rows.length * 26 + 30;
+  const f: Frame = { width, height, left, right: 20, top: 48 + extra, bottom: 20 };
   const vals = o.values.flat().filter((v): v is number => v !== null && Number.isFinite(v) && (!o.log || v > 0));
   const lo = vals.length ? Math.min(...vals) : 0;
   const hi = vals.length ? Math.max(...vals) : 1;
@@ -223,8 +289,9 @@ export function heatmap(o: { title: string; rows: string[]; cols: string[]; valu
       const v = o.values[i][j];
       const x = left + j * cell;
       const y = f.top + i * 26;
-      s += `<rect x="${x}" y="${y}" width="${cell - 2}" height="24" fill="${v === null ? '#f4f4f4' : heat(v, o.log ? Math.max(lo, 1e-300) : lo, hi, !!o.log)}"/>`;
-      if (v !== null) s += `<text x="${x + cell / 2 - 1}" y="${y + 16}" text-anchor="middle" font-size="10">${esc(fmt(v))}</text>`;
+      const bg = v === null ? [244, 244, 244] : heat(v, o.log ? Math.max(lo, 1e-300) : lo, hi, !!o.log);
+      s += `<rect x="${x}" y="${y}" width="${cell - 2}" height="24" fill="rgb(${bg.join(',')})"/>`;
+      if (v !== null) s += `<text x="${x + cell / 2 - 1}" y="${y + 16}" text-anchor="middle" font-size="10" fill="${textOn(bg)}">${esc(fmt(v))}</text>`;
     });
     s += '</g>';
   });

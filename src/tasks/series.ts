@@ -396,7 +396,8 @@ async function mapAsync<T, U>(xs: T[], f: (x: T) => Promise<U>): Promise<U[]> {
   return out;
 }
 
-const FORECASTER_NAMES: Record<Forecaster, string> = { model: 'model', persistence: 'persistence (last value)', seasonalNaive: 'seasonal naive', mean: 'training mean' };
+/** The baselines' names as people read them. */
+export const FORECASTER_NAMES: Record<Forecaster, string> = { model: 'model', persistence: 'persistence (last value)', seasonalNaive: 'seasonal naive', mean: 'training mean' };
 
 /** The test table of a series run, and whether the model beats every baseline, said plainly. */
 export function printSeriesResult(out: (line: string) => void, s: SeriesResult, engine: string): void {
