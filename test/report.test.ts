@@ -72,6 +72,27 @@ describe('run directories and charts', () => {
     expect(text.find((c) => c.id === 'loss-steps')!.series).toBe(4);
   });
 
+  test('plot --states: every unit over time, and the text coloured by chosen units; bad input is one line', () => {
+    const out = join(dir, 'states');
+    const r = rnnlab(['plot', '--states', runs.text, '--text', 'The whale, the sea.', '--units', '0,3', '-o', out, '--no-png', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const files: string[] = JSON.parse(r.stdout).files;
+    expect(files.map((f) => f.split('/').pop())).toEqual(['states-h-layer0-text.svg', 'states-c-layer0-text.svg', 'states-text-text.svg']);
+    const map = readFileSync(files[0], 'utf8');
+    // 19 characters read by 12 units: a cell per unit and step
+    const grid = map.slice(map.indexOf('<g class="series"'), map.indexOf('</g>'));
+    expect(grid.match(/<rect /g)).toHaveLength(19 * 12);
+    const text = readFileSync(files[2], 'utf8');
+    expect(text.match(/class="series" data-name="unit \d+"/g)).toEqual(['class="series" data-name="unit 0"', 'class="series" data-name="unit 3"']);
+    const s = rnnlab(['plot', '--states', runs.series, '-o', join(dir, 'states-series'), '--no-png', '--json']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout).files).toHaveLength(2); // h and c of the LSTM; no text view
+    expectOneLineError(rnnlab(['plot', '--states', runs.text, '--text', 'abc', '--units', '99']), /--units: unit 99 does not exist \(the layer has units 0\.\.11\)/, expect);
+    expectOneLineError(rnnlab(['plot', '--states', runs.text]), /give the text to read with --text/, expect);
+    expectOneLineError(rnnlab(['plot', '--states', runs.series, '--text', 'abc']), /a forecasting model reads numbers/, expect);
+    expectOneLineError(rnnlab(['plot', runs.text, '--text', 'abc']), /--text belongs to --states/, expect);
+  });
+
   test('rnnlab plot writes SVG files (and PNG when rsvg-convert exists)', () => {
     const out = join(dir, 'plots');
     const r = rnnlab(['plot', runs.text, runs.series, '-o', out, '--json']);
@@ -127,7 +148,7 @@ describe.skipIf(!haveChromium && process.env.CI !== 'true')(`the HTML report in 
         expect(c.height, `${c.id} height`).toBeGreaterThan(100);
         expect(c.series, `${c.id} series`).toBe(c.expected);
         expect(c.drawn, `${c.id} marks`).toBeGreaterThan(0);
-        if (c.kind !== 'heatmap') expect(c.axes, `${c.id} axes`).toBe(2);
+        if (c.kind === 'line' || c.kind === 'bar') expect(c.axes, `${c.id} axes`).toBe(2);
       }
       expect(await page.locator('.sample pre').count()).toBe(4); // 2 breakpoints x 2 engines
       // titles inside their chart (a clipped title has a box beyond the svg's)
@@ -141,6 +162,33 @@ describe.skipIf(!haveChromium && process.env.CI !== 'true')(`the HTML report in 
         }),
       );
       expect(titles.length).toBeGreaterThanOrEqual(charts.length);
+      // a title (one or two lines) ends above the plot area of its chart
+      const clear = await page.$$eval('svg.chart[data-chart="line"]', (svgs) =>
+        svgs.map((svg) => {
+          const bottom = Math.max(...[...svg.querySelectorAll('text.title')].map((t) => t.getBoundingClientRect().bottom));
+          const plotTop = Math.min(...[...svg.querySelectorAll('.y-axis line')].map((l) => l.getBoundingClientRect().top));
+          return { title: svg.querySelector('text.title')?.textContent, clear: bottom <= plotTop + 1 };
+        }),
+      );
+      for (const c of clear) expect(c.clear, `title "${c.title}" clear of the plot`).toBe(true);
+      // a summary card per run, at the top, with its verdict
+      const cards = await page.$$eval('.summary-card', (els) => els.map((e) => e.textContent ?? ''));
+      expect(cards).toHaveLength(5);
+      expect(cards[0]).toMatch(/engines agree \(parameters within 2e-3; largest difference/);
+      expect(cards[0]).toMatch(/scratch [\d.]+x faster per step than tfjs-wasm/);
+      expect(cards[1]).toMatch(/test MAE .* against /);
+      expect(cards[2]).toMatch(/test accuracy \d+\.\d% against the majority-class baseline/);
+      expect(cards[3]).toMatch(/^check check\s*PASS: \d+ comparisons within the tolerance policy/);
+      expect(cards[4]).toMatch(/1 configuration, 2 engines; ratios against tfjs-wasm/);
+      const cardsTop = await page.locator('.cards').boundingBox();
+      const firstChart = await page.locator('figure.chart-box').first().boundingBox();
+      expect(cardsTop!.y).toBeLessThan(firstChart!.y);
+      // charts in a grid that uses the width: two charts side by side at 1200 px
+      const boxes = await page.$$eval('.charts figure', (fs) => fs.slice(0, 2).map((f) => f.getBoundingClientRect().top));
+      expect(boxes[0]).toBe(boxes[1]);
+      // the hidden states of the text and series models, and the legend naming coinciding curves
+      expect(await page.locator('figure[data-chart-id^="states-"]').count()).toBe(5); // text: h, c, coloured text; series: h, c
+      expect(await page.locator('figure[data-chart-id="loss-steps-text"] .legend-item').allTextContents()).toContain('tfjs-wasm (train), under scratch: within 2e-3');
       for (const t of titles) expect(t.inside, `title "${t.text}" inside its chart`).toBe(true);
       // every number in a heat map (confusion matrix, gradient errors) is legible on its cell: WCAG contrast >= 4.5
       const cells = await page.$$eval('svg[data-chart="heatmap"] g.series', (groups) =>

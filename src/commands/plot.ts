@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../io/atomic.js';
 import { reportHtml } from '../report/html.js';
-import { chartsFor, loadRuns } from '../report/plots.js';
+import { type Chart, chartsFor, loadRuns } from '../report/plots.js';
+import { checkpointStateCharts, runStateCharts } from '../report/states.js';
+import { readCheckpoint } from '../checkpoint.js';
+import { resolveCheckpoint } from '../report/run.js';
 import type { IO } from './io.js';
 import { choice } from './options.js';
 import type { YScale } from '../report/svg.js';
@@ -20,18 +23,33 @@ function hasRsvg(): boolean {
 export function registerPlot(program: Command, io: IO): void {
   program
     .command('plot')
-    .description('plot runs: loss curves (training and validation, against steps and wall time), check errors, bench timings, forecasts, confusion matrices')
-    .argument('<runs...>', 'run directories (train, check or bench runs, or a sweep: its runs); loss curves of several runs are overlaid')
+    .description('plot runs: loss curves (training and validation, against steps and wall time), check errors, bench timings, forecasts, confusion matrices; or a model\'s hidden states (--states)')
+    .argument('[runs...]', 'run directories (train, check or bench runs, or a sweep: its runs); loss curves of several runs are overlaid')
+    .option('--states <checkpoint>', 'instead of runs: the hidden states of this checkpoint (or run directory) over one input, every unit over time, and for text the input coloured by unit activations')
+    .option('--text <text>', '--states of a text or classification model: the text it reads')
+    .option('--csv <file>', '--states of a forecasting model: read the last window of this CSV (default: the data it was trained on)')
+    .option('--units <list>', '--states of a text model: the units whose activation colours the text (default: the 4 most active)', (v: string) => v.split(',').map((x) => Number(x.trim())))
     .option('-o, --out <dir>', 'where to write the plots (default: <first run>/plots)')
     .option('--no-png', 'SVG only (PNG needs rsvg-convert, from Debian librsvg2-bin)')
     .addOption(choice('--y-scale <s>', 'loss curves: auto (log when they span two decades), linear or log', ['auto', 'linear', 'log'], 'auto'))
     .option('--json', 'print one JSON object with the files written')
-    .addHelpText('after', '\nExample:\n  rnnlab plot runs/text-20261122-101500 runs/text-20261122-103000 -o plots/')
-    .action((dirs: string[], f: { out?: string; png: boolean; yScale: YScale; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  rnnlab plot runs/moby runs/co2 -o plots/\n  rnnlab plot --states runs/moby --text "Call me Ishmael. Some years ago" --units 3,17')
+    .action(async (dirs: string[], f: { out?: string; png: boolean; yScale: YScale; json?: boolean; states?: string; text?: string; csv?: string; units?: number[] }) => {
       if (f.out !== undefined && existsSync(f.out) && !statSync(f.out).isDirectory()) throw new InputError(`${f.out}: is a file; -o names the directory for the plots`);
-      const runs = dirs.flatMap(loadRuns);
-      const out = f.out ?? join(dirs[0], 'plots');
-      const charts = chartsFor(runs, { yScale: f.yScale });
+      let charts: Chart[];
+      let out: string;
+      if (f.states !== undefined) {
+        if (dirs.length) throw new InputError('--states plots one checkpoint; give it without run directories');
+        const ck = readCheckpoint(resolveCheckpoint(f.states, (l) => io.err(`rnnlab: ${l}`)));
+        charts = await checkpointStateCharts(ck, { text: f.text, csv: f.csv, units: f.units });
+        out = f.out ?? 'plots';
+      } else {
+        if (!dirs.length) throw new InputError('give the run directories to plot (or --states CHECKPOINT)');
+        for (const flag of ['text', 'csv', 'units'] as const) if (f[flag] !== undefined) throw new InputError(`--${flag} belongs to --states`);
+        const runs = dirs.flatMap(loadRuns);
+        out = f.out ?? join(dirs[0], 'plots');
+        charts = chartsFor(runs, { yScale: f.yScale });
+      }
       const png = f.png && hasRsvg();
       const files: string[] = [];
       for (const c of charts) {
@@ -55,15 +73,20 @@ export function registerPlot(program: Command, io: IO): void {
 
   program
     .command('report')
-    .description('one self-contained HTML file for runs: settings, tables, charts, samples (opens offline)')
+    .description('one self-contained HTML file for runs: a summary card per run, charts, hidden states of text and series models, samples, settings (opens offline)')
     .argument('<runs...>', 'run directories')
     .option('-o, --out <file>', 'the HTML file to write', 'report.html')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  rnnlab report runs/text-20261122-101500 runs/check-20261122-110000 -o report.html')
-    .action((dirs: string[], f: { out: string; json?: boolean }) => {
+    .action(async (dirs: string[], f: { out: string; json?: boolean }) => {
       checkOutputFile(f.out, '-o', dirs.map((d) => join(d, 'run.json')), 'report.html');
       const runs = dirs.flatMap(loadRuns);
-      const { html, charts } = reportHtml(runs);
+      const states: Record<string, Chart[]> = {};
+      for (const r of runs) {
+        const views = await runStateCharts(r);
+        if (views.length) states[r.name] = views;
+      }
+      const { html, charts } = reportHtml(runs, { states });
       writeFileAtomic(f.out, html);
       if (f.json) io.out(JSON.stringify({ file: f.out, runs: dirs, charts: charts.map((c) => ({ id: c.id, series: c.series })) }));
       else io.out(`wrote ${f.out} (${runs.length} run${runs.length > 1 ? 's' : ''}, ${charts.length} charts, ${(html.length / 1024).toFixed(0)} KiB)`);

@@ -11,6 +11,7 @@ import { readJsonl, readSweep } from './run.js';
 import { type LineSeries, type YScale, barChart, heatmap, lineChart } from './svg.js';
 import type { BenchRow } from '../../compare/bench.js';
 import type { CheckReport } from '../../compare/checks.js';
+import { TOLERANCES } from '../../compare/tolerance.js';
 
 export interface Run {
   dir: string;
@@ -79,6 +80,21 @@ function lossCharts(runs: Run[], yScale: YScale): Chart[] {
   return tasks.flatMap((t) => lossChartsOf(runs.filter((r) => r.kind === 'train' && (r.task ?? 'text') === t), t, tasks.length > 1, yScale));
 }
 
+const fmtLimit = TOLERANCES.trajectory.limit.toExponential(0);
+
+/** Two loss curves that agree at every common step to the trajectory tolerance of check (drawn one over the other). */
+function coincide(a: [number, number][], b: [number, number][]): boolean {
+  const ref = new Map(b);
+  let n = 0;
+  for (const [x, y] of a) {
+    const r = ref.get(x);
+    if (r === undefined) continue;
+    n++;
+    if (!(Math.abs(y - r) / Math.max(Math.abs(r), 1e-3) <= TOLERANCES.trajectory.limit)) return false;
+  }
+  return n > 0;
+}
+
 /** Loss against steps and against wall time, training and validation, every engine of every run. */
 function lossChartsOf(train: Run[], task: string, suffix: boolean, yScale: YScale): Chart[] {
   const id = (base: string): string => (suffix ? `${base}-${task}` : base);
@@ -88,15 +104,21 @@ function lossChartsOf(train: Run[], task: string, suffix: boolean, yScale: YScal
   const val: LineSeries[] = [];
   for (const r of train) {
     const st = r.metrics.filter((m) => m.type === 'step');
-    for (const e of engineNames([r])) {
+    const engines = engineNames([r]);
+    const lossOf = (e: string): [number, number][] => st.filter((m) => (m.loss as Record<string, number>)[e] !== undefined).map((m) => [m.step as number, (m.loss as Record<string, number>)[e]]);
+    for (const e of engines) {
       const pts = st.filter((m) => (m.loss as Record<string, number>)[e] !== undefined);
-      steps.push({ name: `${label(r, e)} (train)`, points: pts.map((m) => [m.step as number, (m.loss as Record<string, number>)[e]]) });
+      // a curve drawn exactly over another one says so, or the eye sees one line where the legend names two
+      const under = e !== engines[0] && coincide(lossOf(e), lossOf(engines[0]));
+      steps.push({ name: `${label(r, e)} (train)${under ? `, under ${engines[0]}: within ${fmtLimit}` : ''}`, points: lossOf(e), under });
       // each engine's own time in training steps, carried across resumes (runs from before trainSeconds: mean step time x steps)
       const secs = (m: Record<string, unknown>): number =>
         (m.trainSeconds as Record<string, number> | undefined)?.[e] ?? (((m.msPerStep as Record<string, number>)?.[e] ?? 0) * (m.step as number)) / 1000;
       time.push({ name: label(r, e), points: pts.map((m) => [secs(m), (m.loss as Record<string, number>)[e]]) });
       const v = r.metrics.filter((m) => m.type === 'val' && m.engine === e && typeof m.valLoss === 'number');
-      if (v.length) val.push({ name: `${label(r, e)} (validation)`, points: v.map((m) => [m.step as number, m.valLoss as number]), dashed: true, markers: true });
+      const valOf = (x: string): [number, number][] => r.metrics.filter((m) => m.type === 'val' && m.engine === x && typeof m.valLoss === 'number').map((m) => [m.step as number, m.valLoss as number]);
+      const vUnder = e !== engines[0] && coincide(valOf(e), valOf(engines[0]));
+      if (v.length) val.push({ name: `${label(r, e)} (validation)${vUnder ? `, under ${engines[0]}: within ${fmtLimit}` : ''}`, points: valOf(e), dashed: true, markers: true, under: vUnder });
     }
   }
   const charts: Chart[] = [

@@ -131,6 +131,8 @@ export interface LineSeries {
   dashed?: boolean;
   /** A circle at every point (sparse series such as validation losses; a single point is always drawn so). */
   markers?: boolean;
+  /** Drawn before the others (a curve that coincides with another one lies under it; the legend says so). */
+  under?: boolean;
   color?: string;
 }
 
@@ -148,9 +150,9 @@ export function useLogY(scale: YScale | boolean | undefined, ys: number[]): bool
 export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; width?: number; height?: number; logY?: boolean | YScale }): string {
   const series = o.series.filter((s) => s.points.length > 0);
   const width = o.width ?? 680;
-  const f = frame(width, o.height ?? 360, legendRows(series.map((s) => s.name), width), o.title);
   const logY = useLogY(o.logY, series.flatMap((s) => s.points.map((p) => p[1])));
   const title = logY && o.logY === 'auto' ? `${o.title} (log scale)` : o.title;
+  const f = frame(width, o.height ?? 360, legendRows(series.map((s) => s.name), width), title);
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
@@ -176,7 +178,8 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   let s = header('line', f, title, series.length);
   s += axes(f, xt.map((v) => ({ v, label: fmtTick(v) })), yt.map((v) => ({ v, label: fmtTick(v) })), sx, sy, o.xLabel, o.yLabel);
   const items = series.map((se, i) => ({ name: se.name, color: se.color ?? PALETTE[i % PALETTE.length], dashed: se.dashed, markers: se.markers || se.points.length === 1 }));
-  series.forEach((se, i) => {
+  const order = series.map((se, i) => [se, i] as const).sort((a, b) => Number(!!b[0].under) - Number(!!a[0].under));
+  order.forEach(([se, i]) => {
     const p = se.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0));
     const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     s += `<g class="series" data-name="${esc(se.name)}"><path d="${d}" fill="none" stroke="${items[i].color}" stroke-width="2"${se.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;

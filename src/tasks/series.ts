@@ -373,17 +373,23 @@ export async function recursiveForecast(engine: Engine, windows: Float64Array[],
   return out;
 }
 
-/** The next H values after the last `window` rows of `values` (columns in data.json order), in data units. */
-export async function forecastNext(engine: Engine, d: SeriesData, values: Float64Array[]): Promise<Float64Array> {
-  const { window: W, horizon: H } = d;
-  const F = d.columns.length;
+/** The model's input for the last `window` rows of `values` (columns in data.json order): x [W, F], and the scaled rows. */
+export function lastWindow(d: SeriesData, values: Float64Array[]): { x: Float32Array; scaled: Float64Array[] } {
+  const { window: W } = d;
   const N = values[0].length;
   if (N < W) throw new InputError(`the data has ${N} rows; the model reads windows of ${W}`);
   const scaled = values.map((v, f) => Float64Array.from(v.subarray(N - W), (x) => (x - d.scaler.shift[f]) / d.scaler.scale[f]));
+  const x = new Float32Array(W * d.columns.length);
+  windowInputs(scaled, W, W, d.relative, x, 0);
+  return { x, scaled };
+}
+
+/** The next H values after the last `window` rows of `values` (columns in data.json order), in data units. */
+export async function forecastNext(engine: Engine, d: SeriesData, values: Float64Array[]): Promise<Float64Array> {
+  const { window: W, horizon: H } = d;
+  const { scaled, x } = lastWindow(d, values);
   const unscale = (v: number): number => v * d.scaler.scale[0] + d.scaler.shift[0];
   if (d.recursive) return (await recursiveForecast(engine, [scaled[0]], H, d.relative)).map(unscale);
-  const x = new Float32Array(W * F);
-  windowInputs(scaled, W, W, d.relative, x, 0);
   const { output } = await engine.forward({ batchSize: 1, seqLen: W, x });
   const base = windowBase(scaled[0], W, d.relative);
   return Float64Array.from({ length: H }, (_, h) => unscale(output[h] + base));
@@ -499,7 +505,7 @@ function printSweep(io: IO, o: SeriesFlags, summaries: TrainSummary<SeriesResult
 }
 
 /** The series a checkpoint was trained on: its CSV (by the absolute path recorded), or the built-in dataset. */
-function trainedSeries(d: SeriesData): Series {
+export function trainedSeries(d: SeriesData): Series {
   if (d.csv) {
     if (!existsSync(d.csv)) throw new InputError(`this model was trained on ${d.csv}, which is gone; pass --csv with columns ${d.columns.join(', ')}`);
     return seriesFromCsv(readCsv(d.csv), { column: d.columns[0], features: d.columns.slice(1), dateColumn: d.dateColumn });

@@ -1,0 +1,33 @@
+/**
+ * The README is tested: scripts/docs-check.mjs runs every `npx rnnlab` example of it (small runs),
+ * every library snippet, and regenerates every marked sample output and compares it with what the
+ * README shows. Here it runs as part of npm test, so a README that drifts from the program fails CI.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+// @ts-expect-error a plain ES module without types
+import { shellWords, smallRun } from '../scripts/docs-check.mjs';
+import { ROOT } from './helpers/cli.js';
+
+describe('the README, tested', () => {
+  test('examples are read as a shell would, and shrunk to small runs', () => {
+    expect(shellWords('npx rnnlab check --engines "cmd:python3 a.py" --cell lstm   # a comment')).toEqual(['npx', 'rnnlab', 'check', '--engines', 'cmd:python3 a.py', '--cell', 'lstm']);
+    expect(smallRun(['train', '--task', 'text', '--steps', '500', '--out', 'runs/moby'])).toEqual(['train', '--task', 'text', '--out', 'runs/moby', '--steps', '3', '--hidden', '8', '--sample-length', '10', '--val-tokens', '300']);
+    expect(smallRun(['train', '--task', 'series', '--dataset', 'co2', '--epochs', '30'])).toEqual(['train', '--task', 'series', '--dataset', 'co2', '--steps', '3', '--hidden', '8']);
+    expect(smallRun(['generate', '--checkpoint', 'runs/moby', '--length', '300'])).toEqual(['generate', '--checkpoint', 'runs/moby', '--length', '20']);
+  });
+
+  test('every example runs, every snippet imports rnnlab and runs, every sample output is current', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'docs-check.mjs'), '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 280_000 });
+    expect(r.stdout, r.stderr).toMatch(/"results"/);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const bad = report.results.filter((x: { status: string }) => x.status !== 'ok' && x.status !== 'skipped');
+    expect(bad, JSON.stringify(bad, null, 1)).toEqual([]);
+    expect(r.status).toBe(0);
+    // the README has about fifty examples, three snippets and four sample outputs; all of them were seen
+    expect(report.passed + report.skipped).toBeGreaterThanOrEqual(50);
+    expect(report.results.filter((x: { what: string }) => x.what.startsWith('library snippet'))).toHaveLength(3);
+    expect(report.results.filter((x: { what: string }) => x.what.startsWith('sample output'))).toHaveLength(4);
+  }, 300_000);
+});
