@@ -7,7 +7,7 @@ import { type Batch, type Engine, type GradRequest, type LossAndGrads, type Stat
 import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import { type NamedParams, initParams, paramLayout, validateParams } from '../src/params.js';
-import { type ModelSpec, parseSpec } from '../src/spec.js';
+import { type ModelSpec, layerInSize, layerOutSize, parseSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import type { Cell } from './cells/cell.js';
 import { gruCell } from './cells/gru.js';
@@ -15,9 +15,9 @@ import { gruResetAfterCell } from './cells/gru-reset-after.js';
 import { lstmCell } from './cells/lstm.js';
 import { rnnCell } from './cells/rnn.js';
 import { headBackward, headForward, lossRows, type LossRows, meanSquaredError, softmaxCrossEntropy } from './head.js';
-import { type Arr, type Kernels, jsKernels, swapAxes01 } from './kernels.js';
+import { type Arr, type Kernels, jsKernels, scatterAddRows, swapAxes01 } from './kernels.js';
 import { Optimizer, clipGradients } from './optim.js';
-import { type LayerInput, type SequenceBuffers, type Stack, backwardSequence, forwardSequence, newSequenceBuffers } from './sequence.js';
+import { type LayerInput, type SequenceBuffers, type Stack, backwardLayer, backwardSequence, forwardLayer, forwardSequence, newSequenceBuffers } from './sequence.js';
 
 export type ScratchDType = 'float32' | 'float64';
 
@@ -51,13 +51,35 @@ export function makeCell(spec: ModelSpec, kernels?: Kernels): Cell<unknown> {
 
 /** Buffers for one batch shape. */
 interface Workspace {
+  /** The forward direction's buffers (the only direction of a unidirectional model). */
   seq: SequenceBuffers;
+  /** One per direction: [forward] or [forward, backward]. */
+  seqs: SequenceBuffers[];
+  /** Token input looked up in the embedding, [T*B, E] time-major, and its gradient. */
+  embedded: Arr | null;
+  dEmbedded: Arr | null;
+  bi: Bidirectional | null;
   input: LayerInput; // time-major
   mask: Uint8Array | null; // time-major [T*B]
   logits: Arr; // [N, O]
   dlogits: Arr;
   dX: Arr | null; // [T*B, in] time-major (dense input)
   rows: LossRows | null;
+}
+
+/** The extra buffers of a bidirectional model (time-major; "reversed" = the time axis reversed, as the backward direction reads it). */
+interface Bidirectional {
+  /** Per layer: the merged output [T*B, out], its gradient, the reversed input [T*B, in] and the input gradients of both directions. */
+  merged: Arr[];
+  dMerged: Arr[];
+  revIn: Arr[];
+  dInF: Arr[];
+  dInB: Arr[];
+  revTokens: Int32Array | null;
+  revMask: Uint8Array | null;
+  /** Many-to-one: the merged final states the head reads [B, out], and their gradient. */
+  final: Arr;
+  dFinal: Arr;
 }
 
 export class ScratchEngine implements Engine {
@@ -69,7 +91,8 @@ export class ScratchEngine implements Engine {
   private readonly params: Record<string, Arr> = {};
   private readonly grads: Record<string, Arr> = {};
   private readonly layout: { name: string; shape: number[]; size: number }[];
-  private readonly stack: Stack;
+  /** One per direction: the forward stack, and the backward one of a bidirectional model (same cell, own weights). */
+  private readonly stacks: Stack[];
   private optimizer: Optimizer;
   private readonly workspaces = new Map<string, Workspace>();
 
@@ -93,30 +116,31 @@ export class ScratchEngine implements Engine {
     const cell = opts.cell ?? makeCell(s, this.kernels);
     const GH = cell.G * H;
     const resetAfter = s.cell === 'gru' && s.gruResetAfter;
-    this.stack = {
+    this.stacks = (s.bidirectional ? ['', 'backward.'] : ['']).map((dir) => ({
       cell,
       gemm: this.kernels.gemm,
       H,
       layers: Array.from({ length: s.layers }, (_, l) => {
-        const bias = this.params[`layers.${l}.bias`];
-        const dbias = this.grads[`layers.${l}.bias`];
+        const p = `layers.${l}.${dir}`;
+        const bias = this.params[`${p}bias`];
+        const dbias = this.grads[`${p}bias`];
         return {
-          inSize: l === 0 ? s.inputSize : H,
+          inSize: layerInSize(s, l),
           w: {
-            W: this.params[`layers.${l}.kernel`],
-            U: this.params[`layers.${l}.recurrentKernel`],
+            W: this.params[`${p}kernel`],
+            U: this.params[`${p}recurrentKernel`],
             bIn: bias.subarray(0, GH),
             bRec: resetAfter ? bias.subarray(GH, 2 * GH) : null,
           },
           g: {
-            dW: this.grads[`layers.${l}.kernel`],
-            dU: this.grads[`layers.${l}.recurrentKernel`],
+            dW: this.grads[`${p}kernel`],
+            dU: this.grads[`${p}recurrentKernel`],
             dbIn: dbias.subarray(0, GH),
             dbRec: resetAfter ? dbias.subarray(GH, 2 * GH) : null,
           },
         };
       }),
-    };
+    }));
   }
 
   getParams(): NamedParams {
@@ -209,8 +233,8 @@ export class ScratchEngine implements Engine {
   kinkPattern(b: Batch): Uint8Array | null {
     const ws = this.workspace(b.batchSize, b.seqLen);
     const { B, T } = ws.seq;
-    const parts = ws.seq.layers
-      .map((L) => this.stack.cell.kinkPattern(L.cache, L.carry[0].subarray(B * this.spec.hiddenSize), T, B))
+    const parts = ws.seqs
+      .flatMap((seq) => seq.layers.map((L) => this.stacks[0].cell.kinkPattern(L.cache, L.carry[0].subarray(B * this.spec.hiddenSize), T, B)))
       .filter((p): p is Uint8Array => p !== null);
     if (parts.length === 0) return null;
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -230,8 +254,27 @@ export class ScratchEngine implements Engine {
     if (!ws) {
       const s = this.spec;
       const N = s.returnSequences ? T * B : B;
+      const seqs = this.stacks.map((st) => newSequenceBuffers(st, B, T, this.alloc));
+      const out = layerOutSize(s);
+      const ins = Array.from({ length: s.layers }, (_, l) => layerInSize(s, l));
       ws = {
-        seq: newSequenceBuffers(this.stack, B, T, this.alloc),
+        seq: seqs[0],
+        seqs,
+        embedded: s.embedding > 0 ? this.alloc(T * B * s.embedding) : null,
+        dEmbedded: s.embedding > 0 ? this.alloc(T * B * s.embedding) : null,
+        bi: s.bidirectional
+          ? {
+              merged: ins.map(() => this.alloc(T * B * out)),
+              dMerged: ins.map(() => this.alloc(T * B * out)),
+              revIn: ins.map((n, l) => (l === 0 && s.input === 'tokens' && !s.embedding ? this.alloc(0) : this.alloc(T * B * n))),
+              dInF: ins.map((n) => this.alloc(T * B * n)),
+              dInB: ins.map((n) => this.alloc(T * B * n)),
+              revTokens: s.input === 'tokens' && !s.embedding ? new Int32Array(T * B) : null,
+              revMask: null,
+              final: this.alloc(B * out),
+              dFinal: this.alloc(B * out),
+            }
+          : null,
         input: s.input === 'tokens' ? { tokens: new Int32Array(T * B) } : { dense: this.alloc(T * B * s.inputSize) },
         mask: null,
         logits: this.alloc(N * s.outputSize),
@@ -258,13 +301,85 @@ export class ScratchEngine implements Engine {
     }
     const mask = b.mask ? ws.mask : null;
     const st = b.initialState;
-    forwardSequence(this.stack, ws.seq, ws.input, mask, st ? [st.h, st.c] : null);
-    const H = s.hiddenSize;
-    const top = ws.seq.layers[s.layers - 1];
+    const x0 = this.layer0Input(ws);
+    if (ws.bi) {
+      if (st) throw new InputError('a bidirectional model starts both directions from a zero state; it cannot take a carried initial state');
+      this.forwardBidirectional(ws, x0, mask);
+    } else {
+      forwardSequence(this.stacks[0], ws.seq, x0, mask, st ? [st.h, st.c] : null);
+    }
     const N = s.returnSequences ? T * B : B;
-    const Hin = s.returnSequences ? top.carry[0].subarray(B * H) : top.carry[0].subarray(T * B * H); // [N, H]
-    headForward(this.kernels.gemm, N, H, s.outputSize, Hin, this.params['head.kernel'], this.params['head.bias'], ws.logits);
+    headForward(this.kernels.gemm, N, layerOutSize(s), s.outputSize, this.headInput(ws), this.params['head.kernel'], this.params['head.bias'], ws.logits);
     return ws;
+  }
+
+  /** Layer 0's input: the token ids or dense features as given, or the tokens' embedding rows. */
+  private layer0Input(ws: Workspace): LayerInput {
+    if (!ws.embedded) return ws.input;
+    const E = this.spec.embedding;
+    const emb = this.params.embedding;
+    const ids = (ws.input as { tokens: Int32Array }).tokens;
+    for (let r = 0; r < ids.length; r++) ws.embedded.set(emb.subarray(ids[r] * E, (ids[r] + 1) * E), r * E);
+    return { dense: ws.embedded };
+  }
+
+  /** What the head reads: every step's output [T*B, out], or the final one [B, out] (many-to-one). */
+  private headInput(ws: Workspace): Arr {
+    const { B, T } = ws.seq;
+    const H = this.spec.hiddenSize;
+    if (ws.bi) return this.spec.returnSequences ? ws.bi.merged[this.spec.layers - 1] : ws.bi.final;
+    const top = ws.seq.layers[this.spec.layers - 1];
+    return this.spec.returnSequences ? top.carry[0].subarray(B * H) : top.carry[0].subarray(T * B * H);
+  }
+
+  /**
+   * Both directions of every layer. The backward direction reads the time-reversed sequence with
+   * the time-reversed mask (as Keras and tfjs do): right padding comes first there and keeps the
+   * zero state, so each sequence's backward pass starts at its own last real step. Its outputs are
+   * reversed back and merged with the forward ones, step by step, forward first.
+   */
+  private forwardBidirectional(ws: Workspace, x0: LayerInput, mask: Uint8Array | null): void {
+    const s = this.spec;
+    const bi = ws.bi!;
+    const [F, K] = ws.seqs;
+    const { B, T } = F;
+    if (mask) {
+      bi.revMask ??= new Uint8Array(T * B);
+      reverseTime(T, B, 1, mask, bi.revMask);
+    }
+    const revMask = mask ? bi.revMask : null;
+    for (let l = 0; l < s.layers; l++) {
+      const X: LayerInput = l === 0 ? x0 : { dense: bi.merged[l - 1] };
+      forwardLayer(this.stacks[0], l, F, X, mask, null);
+      forwardLayer(this.stacks[1], l, K, this.reversedInput(ws, l, X), revMask, null);
+      this.mergeSteps(F.layers[l].carry[0], K.layers[l].carry[0], B, T, bi.merged[l]);
+    }
+    if (!s.returnSequences) {
+      // many-to-one: the forward direction's last output and the backward direction's output at the first step
+      const H = s.hiddenSize;
+      mergeRows(s.merge, H, B, F.layers[s.layers - 1].carry[0].subarray(T * B * H), K.layers[s.layers - 1].carry[0].subarray(T * B * H), bi.final);
+    }
+  }
+
+  /** The backward direction's input of layer l: X with its time axis reversed. */
+  private reversedInput(ws: Workspace, l: number, X: LayerInput): LayerInput {
+    const bi = ws.bi!;
+    const { B, T } = ws.seq;
+    if ('tokens' in X) {
+      reverseTime(T, B, 1, X.tokens, bi.revTokens!);
+      return { tokens: bi.revTokens! };
+    }
+    reverseTime(T, B, layerInSize(this.spec, l), X.dense, bi.revIn[l]);
+    return { dense: bi.revIn[l] };
+  }
+
+  /** merged[t] = merge(forward output at t, backward output at t), the backward one read from its reversed time. */
+  private mergeSteps(fwd: Arr, bwd: Arr, B: number, T: number, merged: Arr): void {
+    const BH = B * this.spec.hiddenSize;
+    const W = layerOutSize(this.spec);
+    for (let t = 0; t < T; t++) {
+      mergeRows(this.spec.merge, this.spec.hiddenSize, B, fwd.subarray((t + 1) * BH, (t + 2) * BH), bwd.subarray((T - t) * BH, (T - t + 1) * BH), merged.subarray(t * B * W, (t + 1) * B * W));
+    }
   }
 
   /** The loss of the logits in `ws`; also leaves dLoss/dlogits in ws.dlogits. */
@@ -286,16 +401,66 @@ export class ScratchEngine implements Engine {
     const mask = b.mask ? ws.mask : null;
     const loss = this.lossOf(ws, b);
     for (const g of Object.values(this.grads)) g.fill(0);
-    const top = ws.seq.layers[s.layers - 1];
     const N = s.returnSequences ? T * B : B;
-    if (s.returnSequences) {
-      headBackward(this.kernels.gemm, N, H, O, top.carry[0].subarray(B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs);
+    const x0: LayerInput = ws.embedded ? { dense: ws.embedded } : ws.input;
+    const dx0 = ws.dEmbedded ?? (wantDx ? ws.dX : null);
+    if (ws.bi) {
+      const bi = ws.bi;
+      headBackward(this.kernels.gemm, N, layerOutSize(s), O, this.headInput(ws), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], s.returnSequences ? bi.dMerged[s.layers - 1] : bi.dFinal);
+      this.backwardBidirectional(ws, x0, mask, dx0);
     } else {
-      top.dHs.fill(0);
-      headBackward(this.kernels.gemm, N, H, O, top.carry[0].subarray(T * B * H), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs.subarray((T - 1) * B * H));
+      const top = ws.seq.layers[s.layers - 1];
+      if (s.returnSequences) {
+        headBackward(this.kernels.gemm, N, H, O, this.headInput(ws), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs);
+      } else {
+        top.dHs.fill(0);
+        headBackward(this.kernels.gemm, N, H, O, this.headInput(ws), this.params['head.kernel'], ws.dlogits, this.grads['head.kernel'], this.grads['head.bias'], top.dHs.subarray((T - 1) * B * H));
+      }
+      backwardSequence(this.stacks[0], ws.seq, x0, mask, dx0);
     }
-    backwardSequence(this.stack, ws.seq, ws.input, mask, wantDx ? ws.dX : null);
+    // the embedding's gradient goes to the rows that were read (sparse: no dense [V, E] pass per step)
+    if (ws.dEmbedded) scatterAddRows(T * B, s.embedding, (ws.input as { tokens: Int32Array }).tokens, ws.dEmbedded, this.grads.embedding);
     return loss;
+  }
+
+  /**
+   * BPTT of both directions, top layer first: the merged output's gradient is split into the two
+   * directions' dLoss/dh_t (the backward one in its reversed time), each direction runs its BPTT,
+   * and their input gradients (the backward one reversed back) add up to the layer below's.
+   */
+  private backwardBidirectional(ws: Workspace, x0: LayerInput, mask: Uint8Array | null, dx0: Arr | null): void {
+    const s = this.spec;
+    const bi = ws.bi!;
+    const [F, K] = ws.seqs;
+    const { B, T } = F;
+    const H = s.hiddenSize;
+    const BH = B * H;
+    const W = layerOutSize(s);
+    const revMask = mask ? bi.revMask : null;
+    for (let l = s.layers - 1; l >= 0; l--) {
+      const fL = F.layers[l];
+      const kL = K.layers[l];
+      fL.dHs.fill(0);
+      kL.dHs.fill(0);
+      if (l === s.layers - 1 && !s.returnSequences) {
+        splitRows(s.merge, H, B, bi.dFinal, fL.carry[0].subarray(T * BH), kL.carry[0].subarray(T * BH), fL.dHs.subarray((T - 1) * BH), kL.dHs.subarray((T - 1) * BH));
+      } else {
+        for (let t = 0; t < T; t++) {
+          const dM = bi.dMerged[l].subarray(t * B * W, (t + 1) * B * W);
+          splitRows(s.merge, H, B, dM, fL.carry[0].subarray((t + 1) * BH, (t + 2) * BH), kL.carry[0].subarray((T - t) * BH, (T - t + 1) * BH), fL.dHs.subarray(t * BH, (t + 1) * BH), kL.dHs.subarray((T - 1 - t) * BH, (T - t) * BH));
+        }
+      }
+      const X: LayerInput = l === 0 ? x0 : { dense: bi.merged[l - 1] };
+      const revX: LayerInput = 'tokens' in X ? { tokens: bi.revTokens! } : { dense: bi.revIn[l] };
+      const target = l === 0 ? dx0 : bi.dMerged[l - 1];
+      backwardLayer(this.stacks[0], l, F, X, mask, target ? bi.dInF[l] : null);
+      backwardLayer(this.stacks[1], l, K, revX, revMask, target ? bi.dInB[l] : null);
+      if (target) {
+        const n = layerInSize(s, l);
+        reverseTime(T, B, n, bi.dInB[l], target);
+        for (let i = 0; i < T * B * n; i++) target[i] += bi.dInF[l][i];
+      }
+    }
   }
 
   private outputOf(ws: Workspace, b: Batch): FloatArray {
@@ -307,6 +472,7 @@ export class ScratchEngine implements Engine {
     return out;
   }
 
+  /** The final state of every layer (of a bidirectional model: the forward direction's). */
   private finalState(ws: Workspace): State {
     const { B, T } = ws.seq;
     const n = B * this.spec.hiddenSize;
@@ -316,7 +482,7 @@ export class ScratchEngine implements Engine {
   /** A State from each layer's carry buffers ([h] or [h, c]). */
   private asState(perLayer: Arr[][]): State {
     const h = perLayer.map((carry) => carry[0]);
-    if (this.stack.cell.carry === 1) return { h };
+    if (this.stacks[0].cell.carry === 1) return { h };
     return { h, c: perLayer.map((carry) => carry[1]) };
   }
 
@@ -325,5 +491,52 @@ export class ScratchEngine implements Engine {
     const dtype = this.dtype === 'float32' ? 'F32' : 'F64';
     for (const p of this.layout) out[p.name] = { dtype, shape: [...p.shape], data: this.grads[p.name].slice() };
     return out;
+  }
+}
+
+/** out[t] = src[T - 1 - t] for a time-major [T, B, n] buffer. */
+function reverseTime(T: number, B: number, n: number, src: ArrayLike<number>, out: Arr | Int32Array | Uint8Array): void {
+  const row = B * n;
+  for (let t = 0; t < T; t++) {
+    const from = (T - 1 - t) * row;
+    for (let i = 0; i < row; i++) out[t * row + i] = src[from + i];
+  }
+}
+
+/** One step of B rows: the forward output f and backward output k ([B, H] each) merged into out ([B, 2H] for concat, else [B, H]). */
+function mergeRows(merge: ModelSpec['merge'], H: number, B: number, f: Arr, k: Arr, out: Arr): void {
+  if (merge === 'concat') {
+    for (let b = 0; b < B; b++) {
+      out.set(f.subarray(b * H, (b + 1) * H), b * 2 * H);
+      out.set(k.subarray(b * H, (b + 1) * H), b * 2 * H + H);
+    }
+    return;
+  }
+  const n = B * H;
+  if (merge === 'sum') for (let i = 0; i < n; i++) out[i] = f[i] + k[i];
+  else if (merge === 'mul') for (let i = 0; i < n; i++) out[i] = f[i] * k[i];
+  else for (let i = 0; i < n; i++) out[i] = (f[i] + k[i]) / 2;
+}
+
+/** The gradient of one merged step split into the two directions' (written, not added): d(out) -> df, dk. */
+function splitRows(merge: ModelSpec['merge'], H: number, B: number, dOut: Arr, f: Arr, k: Arr, df: Arr, dk: Arr): void {
+  if (merge === 'concat') {
+    for (let b = 0; b < B; b++) {
+      df.set(dOut.subarray(b * 2 * H, b * 2 * H + H), b * H);
+      dk.set(dOut.subarray(b * 2 * H + H, (b + 1) * 2 * H), b * H);
+    }
+    return;
+  }
+  const n = B * H;
+  if (merge === 'sum') {
+    df.set(dOut.subarray(0, n));
+    dk.set(dOut.subarray(0, n));
+  } else if (merge === 'mul') {
+    for (let i = 0; i < n; i++) {
+      df[i] = dOut[i] * k[i];
+      dk[i] = dOut[i] * f[i];
+    }
+  } else {
+    for (let i = 0; i < n; i++) df[i] = dk[i] = dOut[i] / 2;
   }
 }

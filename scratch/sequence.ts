@@ -99,34 +99,44 @@ export function forwardSequence(
   mask: Uint8Array | null,
   initial: readonly ((Arr | null)[] | null | undefined)[] | null,
 ): void {
+  const BH = buf.B * stack.H;
+  for (let l = 0; l < stack.layers.length; l++) {
+    const X: LayerInput = l === 0 ? input : { dense: buf.layers[l - 1].carry[0].subarray(BH) };
+    forwardLayer(stack, l, buf, X, mask, initial ? initial.map((perLayer) => perLayer?.[l] ?? null) : null);
+  }
+}
+
+/**
+ * One layer forward through time over its input X ([T*B, in] time-major, or token ids [T*B] for
+ * layer 0), from the initial carry `init` (zeros where null). Leaves h (and c) of every step in
+ * buf.layers[l].carry.
+ */
+export function forwardLayer(stack: Stack, l: number, buf: SequenceBuffers, input: LayerInput, mask: Uint8Array | null, init: readonly (Arr | null)[] | null): void {
   const { cell, H, gemm } = stack;
   const { B, T } = buf;
   const GH = cell.G * H;
   const BH = B * H;
   const prev: Arr[] = [];
   const next: Arr[] = [];
-  for (let l = 0; l < stack.layers.length; l++) {
-    const { w, inSize } = stack.layers[l];
-    const L = buf.layers[l];
-    // Input projection for all steps at once: P = X W + b  [T*B, G*H]
-    if (l === 0 && 'tokens' in input) {
-      gatherRows(T * B, GH, input.tokens, w.W, w.bIn, L.P);
-    } else {
-      const X = l === 0 ? (input as { dense: Arr }).dense : buf.layers[l - 1].carry[0].subarray(BH); // [T*B, in]
-      for (let r = 0; r < T * B; r++) L.P.set(w.bIn, r * GH);
-      gemm(false, false, T * B, GH, inSize, X, inSize, w.W, GH, 1, L.P, GH);
-    }
-    L.carry.forEach((seq, s) => setInitial(seq, initial?.[s]?.[l] ?? null, BH));
-    // The time loop
-    for (let t = 0; t < T; t++) {
-      stepViews(L.carry, t, BH, prev);
-      stepViews(L.carry, t + 1, BH, next);
-      cell.forward(w, L.cache, { t, B, P: at(L.P, t, B * GH), prev, next });
-      if (mask) {
-        for (let b = 0; b < B; b++) {
-          if (mask[t * B + b]) continue;
-          for (let s = 0; s < next.length; s++) next[s].set(prev[s].subarray(b * H, (b + 1) * H), b * H); // a masked step keeps the state
-        }
+  const { w, inSize } = stack.layers[l];
+  const L = buf.layers[l];
+  // Input projection for all steps at once: P = X W + b  [T*B, G*H]
+  if ('tokens' in input) {
+    gatherRows(T * B, GH, input.tokens, w.W, w.bIn, L.P);
+  } else {
+    for (let r = 0; r < T * B; r++) L.P.set(w.bIn, r * GH);
+    gemm(false, false, T * B, GH, inSize, input.dense, inSize, w.W, GH, 1, L.P, GH);
+  }
+  L.carry.forEach((seq, s) => setInitial(seq, init?.[s] ?? null, BH));
+  // The time loop
+  for (let t = 0; t < T; t++) {
+    stepViews(L.carry, t, BH, prev);
+    stepViews(L.carry, t + 1, BH, next);
+    cell.forward(w, L.cache, { t, B, P: at(L.P, t, B * GH), prev, next });
+    if (mask) {
+      for (let b = 0; b < B; b++) {
+        if (mask[t * B + b]) continue;
+        for (let s = 0; s < next.length; s++) next[s].set(prev[s].subarray(b * H, (b + 1) * H), b * H); // a masked step keeps the state
       }
     }
   }
@@ -143,13 +153,21 @@ function setInitial(seq: Arr, init: Arr | null, n: number): void {
  * layer's grads. Afterwards: each layer's dHs holds the total gradient of every h_t, dNext the
  * gradient of the initial carry, and `dX` (if given, [T*B, in] time-major) the input gradient.
  */
-export function backwardSequence(
-  stack: Stack,
-  buf: SequenceBuffers,
-  input: LayerInput,
-  mask: Uint8Array | null,
-  dX: Arr | null,
-): void {
+export function backwardSequence(stack: Stack, buf: SequenceBuffers, input: LayerInput, mask: Uint8Array | null, dX: Arr | null): void {
+  const BH = buf.B * stack.H;
+  for (let l = stack.layers.length - 1; l >= 0; l--) {
+    const X: LayerInput = l === 0 ? input : { dense: buf.layers[l - 1].carry[0].subarray(BH) };
+    backwardLayer(stack, l, buf, X, mask, l === 0 ? dX : buf.layers[l - 1].dHs);
+  }
+}
+
+/**
+ * BPTT through one layer: buf.layers[l].dHs holds dLoss/dh_t arriving from above (the head or
+ * the next layer); accumulates the layer's parameter gradients, leaves the total gradient of every
+ * h_t in dHs and of the initial carry in dNext, and writes dLoss/dX into `dInput` ([T*B, in];
+ * token input accumulates into the kernel's rows instead).
+ */
+export function backwardLayer(stack: Stack, l: number, buf: SequenceBuffers, input: LayerInput, mask: Uint8Array | null, dInput: Arr | null): void {
   const { cell, H, gemm } = stack;
   const { B, T } = buf;
   const GH = cell.G * H;
@@ -158,51 +176,47 @@ export function backwardSequence(
   const prev: Arr[] = [];
   const next: Arr[] = [];
   const dIn: Arr[] = []; // the total gradient of this step's new carry
-  for (let l = stack.layers.length - 1; l >= 0; l--) {
-    const { w, g, inSize } = stack.layers[l];
-    const L = buf.layers[l];
-    let dNext = L.dNext.map((d) => d.fill(0)); // nothing flows back from after the last step
-    let dOut = L.dTmp.slice();
-    for (let t = T - 1; t >= 0; t--) {
-      const dhT = at(L.dHs, t, BH);
-      for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
-      dIn[0] = dhT;
-      for (let s = 1; s < S; s++) dIn[s] = dNext[s];
-      const dCell = mask ? L.dMasked : dIn;
-      if (mask) {
-        // Masked rows: the cell did not act, so its backward sees zero; the gradient passes through.
-        for (let s = 0; s < S; s++) dCell[s].set(dIn[s]);
-        for (let b = 0; b < B; b++) {
-          if (mask[t * B + b]) continue;
-          for (let s = 0; s < S; s++) dCell[s].fill(0, b * H, (b + 1) * H);
-        }
+  const { w, g, inSize } = stack.layers[l];
+  const L = buf.layers[l];
+  let dNext = L.dNext.map((d) => d.fill(0)); // nothing flows back from after the last step
+  let dOut = L.dTmp.slice();
+  for (let t = T - 1; t >= 0; t--) {
+    const dhT = at(L.dHs, t, BH);
+    for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
+    dIn[0] = dhT;
+    for (let s = 1; s < S; s++) dIn[s] = dNext[s];
+    const dCell = mask ? L.dMasked : dIn;
+    if (mask) {
+      // Masked rows: the cell did not act, so its backward sees zero; the gradient passes through.
+      for (let s = 0; s < S; s++) dCell[s].set(dIn[s]);
+      for (let b = 0; b < B; b++) {
+        if (mask[t * B + b]) continue;
+        for (let s = 0; s < S; s++) dCell[s].fill(0, b * H, (b + 1) * H);
       }
-      cell.backward(
-        w,
-        L.cache,
-        { t, B, P: at(L.P, t, B * GH), prev: stepViews(L.carry, t, BH, prev), next: stepViews(L.carry, t + 1, BH, next), dNext: dCell, dP: at(L.dP, t, B * GH), dPrev: dOut },
-        g,
-      );
-      if (mask) {
-        for (let b = 0; b < B; b++) {
-          if (mask[t * B + b]) continue;
-          for (let s = 0; s < S; s++) for (let j = b * H; j < (b + 1) * H; j++) dOut[s][j] += dIn[s][j];
-        }
-      }
-      [dNext, dOut] = [dOut, dNext];
     }
-    // Leave the initial-state gradient in L.dNext whichever buffers it ended in.
-    for (let s = 0; s < S; s++) if (dNext[s] !== L.dNext[s]) L.dNext[s].set(dNext[s]);
+    cell.backward(
+      w,
+      L.cache,
+      { t, B, P: at(L.P, t, B * GH), prev: stepViews(L.carry, t, BH, prev), next: stepViews(L.carry, t + 1, BH, next), dNext: dCell, dP: at(L.dP, t, B * GH), dPrev: dOut },
+      g,
+    );
+    if (mask) {
+      for (let b = 0; b < B; b++) {
+        if (mask[t * B + b]) continue;
+        for (let s = 0; s < S; s++) for (let j = b * H; j < (b + 1) * H; j++) dOut[s][j] += dIn[s][j];
+      }
+    }
+    [dNext, dOut] = [dOut, dNext];
+  }
+  // Leave the initial-state gradient in L.dNext whichever buffers it ended in.
+  for (let s = 0; s < S; s++) if (dNext[s] !== L.dNext[s]) L.dNext[s].set(dNext[s]);
 
-    // The input side, for all steps at once: dW += X^T dP, db += sum dP, dX = dP W^T
-    addColumnSums(T * B, GH, L.dP, GH, g.dbIn);
-    if (l === 0 && 'tokens' in input) {
-      scatterAddRows(T * B, GH, input.tokens, L.dP, g.dW);
-    } else {
-      const X = l === 0 ? (input as { dense: Arr }).dense : buf.layers[l - 1].carry[0].subarray(BH);
-      gemm(true, false, inSize, GH, T * B, X, inSize, L.dP, GH, 1, g.dW, GH);
-      const target = l === 0 ? dX : buf.layers[l - 1].dHs;
-      if (target) gemm(false, true, T * B, inSize, GH, L.dP, GH, w.W, GH, 0, target, inSize);
-    }
+  // The input side, for all steps at once: dW += X^T dP, db += sum dP, dX = dP W^T
+  addColumnSums(T * B, GH, L.dP, GH, g.dbIn);
+  if ('tokens' in input) {
+    scatterAddRows(T * B, GH, input.tokens, L.dP, g.dW);
+  } else {
+    gemm(true, false, inSize, GH, T * B, input.dense, inSize, L.dP, GH, 1, g.dW, GH);
+    if (dInput) gemm(false, true, T * B, inSize, GH, L.dP, GH, w.W, GH, 0, dInput, inSize);
   }
 }

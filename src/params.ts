@@ -5,21 +5,26 @@
  *   layers.{l}.bias            [G*H]       (gru with gruResetAfter: [2, G*H], row 0 input, row 1 recurrent)
  *   head.kernel [H, O], head.bias [O]
  * G = 1 (rnn), 4 (lstm: i, f, c, o), 3 (gru: z, r, h).
+ * With an embedding, "embedding" [V, E] comes first and layer 0 reads E features. A bidirectional
+ * layer adds layers.{l}.backward.kernel / .recurrentKernel / .bias (same shapes and gate order);
+ * with merge "concat" the next layer and the head read 2H features.
  */
 import { InputError } from './errors.js';
 import { Rng } from './rng.js';
-import { type ModelSpec, GATE_NAMES, gateCount } from './spec.js';
+import { type ModelSpec, GATE_NAMES, gateCount, layerInSize, layerOutSize } from './spec.js';
 import { type NamedTensors, type Tensor, numel, shapeStr } from './tensor.js';
 
 export type NamedParams = NamedTensors;
 
-export type ParamKind = 'kernel' | 'recurrentKernel' | 'bias' | 'headKernel' | 'headBias';
+export type ParamKind = 'embedding' | 'kernel' | 'recurrentKernel' | 'bias' | 'headKernel' | 'headBias';
 
 export interface ParamInfo {
   name: string;
   shape: number[];
   kind: ParamKind;
-  layer: number; // -1 for the head
+  layer: number; // -1 for the head and the embedding
+  /** Of a bidirectional layer: which direction the parameter belongs to. */
+  direction?: 'forward' | 'backward';
 }
 
 /** Every parameter of a spec, in canonical order. */
@@ -27,14 +32,19 @@ export function paramLayout(spec: ModelSpec): ParamInfo[] {
   const G = gateCount(spec.cell);
   const H = spec.hiddenSize;
   const out: ParamInfo[] = [];
+  if (spec.embedding > 0) out.push({ name: 'embedding', shape: [spec.inputSize, spec.embedding], kind: 'embedding', layer: -1 });
+  const biasShape = spec.cell === 'gru' && spec.gruResetAfter ? [2, G * H] : [G * H];
   for (let l = 0; l < spec.layers; l++) {
-    const inSize = l === 0 ? spec.inputSize : H;
-    out.push({ name: `layers.${l}.kernel`, shape: [inSize, G * H], kind: 'kernel', layer: l });
-    out.push({ name: `layers.${l}.recurrentKernel`, shape: [H, G * H], kind: 'recurrentKernel', layer: l });
-    const biasShape = spec.cell === 'gru' && spec.gruResetAfter ? [2, G * H] : [G * H];
-    out.push({ name: `layers.${l}.bias`, shape: biasShape, kind: 'bias', layer: l });
+    const inSize = layerInSize(spec, l);
+    for (const direction of spec.bidirectional ? (['forward', 'backward'] as const) : ([undefined] as const)) {
+      const p = `layers.${l}.${direction === 'backward' ? 'backward.' : ''}`;
+      const d = direction ? { direction } : {};
+      out.push({ name: `${p}kernel`, shape: [inSize, G * H], kind: 'kernel', layer: l, ...d });
+      out.push({ name: `${p}recurrentKernel`, shape: [H, G * H], kind: 'recurrentKernel', layer: l, ...d });
+      out.push({ name: `${p}bias`, shape: biasShape, kind: 'bias', layer: l, ...d });
+    }
   }
-  out.push({ name: 'head.kernel', shape: [H, spec.outputSize], kind: 'headKernel', layer: -1 });
+  out.push({ name: 'head.kernel', shape: [layerOutSize(spec), spec.outputSize], kind: 'headKernel', layer: -1 });
   out.push({ name: 'head.bias', shape: [spec.outputSize], kind: 'headBias', layer: -1 });
   return out;
 }
@@ -44,9 +54,10 @@ export function paramCount(spec: ModelSpec): number {
   const G = gateCount(spec.cell);
   const H = spec.hiddenSize;
   const bias = spec.cell === 'gru' && spec.gruResetAfter ? 2 * G * H : G * H;
-  const first = spec.inputSize * G * H + H * G * H + bias;
-  const rest = H * G * H + H * G * H + bias;
-  return first + (spec.layers - 1) * rest + H * spec.outputSize + spec.outputSize;
+  const dirs = spec.bidirectional ? 2 : 1;
+  const layer = (inSize: number): number => dirs * (inSize * G * H + H * G * H + bias);
+  const embedding = spec.embedding > 0 ? spec.inputSize * spec.embedding : 0;
+  return embedding + layer(layerInSize(spec, 0)) + (spec.layers - 1) * layer(layerOutSize(spec)) + layerOutSize(spec) * spec.outputSize + spec.outputSize;
 }
 
 /**
@@ -154,6 +165,10 @@ export function initParams(spec: ModelSpec, seed: number, dtype: 'F32' | 'F64' =
         if (spec.cell === 'lstm' && spec.unitForgetBias) v.fill(1, H, 2 * H);
         break;
       case 'headBias':
+        break;
+      case 'embedding':
+        // Keras's Embedding initialiser: uniform in +-0.05
+        for (let i = 0; i < v.length; i++) v[i] = rng.uniform(-0.05, 0.05);
         break;
     }
     out[info.name] = finish(info.shape, v, dtype);

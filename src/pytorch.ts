@@ -26,6 +26,9 @@ function blockOrder(spec: ModelSpec): number[] {
 }
 
 export function assertPyTorchCompatible(spec: ModelSpec): void {
+  if (spec.bidirectional || spec.embedding > 0) {
+    throw new InputError(`the PyTorch layout of ${spec.bidirectional ? 'bidirectional layers' : 'an embedding'} (weight_ih_l0_reverse, embedding.weight) is not written yet; this model converts only within rnnlab for now`);
+  }
   if (spec.cell === 'gru' && !spec.gruResetAfter) {
     throw new InputError("PyTorch's nn.GRU is a reset-after GRU; this spec is reset-before (tfjs's GRU). Use gruResetAfter: true");
   }

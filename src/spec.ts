@@ -34,6 +34,22 @@ export interface ModelSpec {
   gruResetAfter: boolean;
   /** lstm only: forget-gate bias initialised to 1. */
   unitForgetBias: boolean;
+  /** Every layer reads the sequence both ways (Keras Bidirectional, PyTorch bidirectional=True). */
+  bidirectional: boolean;
+  /** How a bidirectional layer combines its two directions at every step (forward first). */
+  merge: 'concat' | 'sum' | 'mul' | 'ave';
+  /** Token input through a learned embedding of this width (the parameter "embedding" [V, E]); 0 = none. */
+  embedding: number;
+}
+
+/** Features each layer hands on (to the next layer and the head): 2H for a concatenating bidirectional layer, else H. */
+export function layerOutSize(spec: ModelSpec): number {
+  return spec.bidirectional && spec.merge === 'concat' ? 2 * spec.hiddenSize : spec.hiddenSize;
+}
+
+/** Features layer l reads: the embedding width or inputSize for layer 0, the previous layer's output after it. */
+export function layerInSize(spec: ModelSpec, l: number): number {
+  return l > 0 ? layerOutSize(spec) : spec.embedding > 0 ? spec.embedding : spec.inputSize;
 }
 
 export const SPEC_DEFAULTS = {
@@ -46,7 +62,13 @@ export const SPEC_DEFAULTS = {
   recurrentActivation: 'sigmoid',
   gruResetAfter: false,
   unitForgetBias: false,
+  bidirectional: false,
+  merge: 'concat',
+  embedding: 0,
 } as const satisfies Partial<ModelSpec>;
+
+/** Fields left out of spec.json while at their default, so the files of models without them stay as they were. */
+const OMITTED_AT_DEFAULT: readonly (keyof ModelSpec)[] = ['bidirectional', 'merge', 'embedding'];
 
 const ENUMS: Partial<Record<keyof ModelSpec, readonly string[]>> = {
   cell: CELLS,
@@ -55,9 +77,10 @@ const ENUMS: Partial<Record<keyof ModelSpec, readonly string[]>> = {
   lossReduction: ['mean', 'sumOverTime'],
   activation: ['tanh', 'relu'],
   recurrentActivation: ['sigmoid', 'hardSigmoid'],
+  merge: ['concat', 'sum', 'mul', 'ave'],
 };
 const INTS: (keyof ModelSpec)[] = ['inputSize', 'hiddenSize', 'layers', 'outputSize'];
-const BOOLS: (keyof ModelSpec)[] = ['returnSequences', 'gruResetAfter', 'unitForgetBias'];
+const BOOLS: (keyof ModelSpec)[] = ['returnSequences', 'gruResetAfter', 'unitForgetBias', 'bidirectional'];
 const REQUIRED: (keyof ModelSpec)[] = ['cell', 'inputSize', 'hiddenSize', 'outputSize'];
 /** Fields that mean something only for some cells; elsewhere only the default is accepted. */
 const CELL_ONLY: Partial<Record<keyof ModelSpec, readonly CellType[]>> = {
@@ -69,6 +92,7 @@ const CELL_ONLY: Partial<Record<keyof ModelSpec, readonly CellType[]>> = {
 export const SPEC_FIELDS: readonly (keyof ModelSpec)[] = [
   'cell', 'inputSize', 'hiddenSize', 'layers', 'outputSize', 'input', 'returnSequences', 'loss',
   'lossReduction', 'activation', 'recurrentActivation', 'gruResetAfter', 'unitForgetBias',
+  'bidirectional', 'merge', 'embedding',
 ];
 
 /** Validates a parsed JSON value (or a partial object from flags) and fills the defaults. */
@@ -98,6 +122,10 @@ export function parseSpec(raw: unknown, where = 'spec'): ModelSpec {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
         throw new InputError(`${where}: "${key}" must be an integer >= 1 (got ${JSON.stringify(value)})`);
       }
+    } else if (k === 'embedding') {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+        throw new InputError(`${where}: "embedding" must be an integer >= 0, the embedding width (0: none; got ${JSON.stringify(value)})`);
+      }
     } else if (BOOLS.includes(k)) {
       if (typeof value !== 'boolean') {
         throw new InputError(`${where}: "${key}" must be true or false (got ${JSON.stringify(value)})`);
@@ -114,6 +142,8 @@ export function parseSpec(raw: unknown, where = 'spec'): ModelSpec {
       );
     }
   }
+  if (!s.bidirectional && s.merge !== SPEC_DEFAULTS.merge) throw new InputError(`${where}: "merge" applies to bidirectional models only`);
+  if (s.embedding > 0 && s.input !== 'tokens') throw new InputError(`${where}: "embedding" looks up token ids; it needs "input": "tokens"`);
   if (s.loss === 'softmaxCrossEntropy' && s.outputSize < 2) {
     throw new InputError(`${where}: softmaxCrossEntropy needs outputSize >= 2 classes (got ${s.outputSize})`);
   }
@@ -128,7 +158,10 @@ export function gateCount(cell: CellType): number {
 /** The spec as a plain object in contract field order (for spec.json files). */
 export function specToJSON(spec: ModelSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of SPEC_FIELDS) out[k] = spec[k];
+  for (const k of SPEC_FIELDS) {
+    if (OMITTED_AT_DEFAULT.includes(k) && spec[k] === (SPEC_DEFAULTS as Record<string, unknown>)[k]) continue;
+    out[k] = spec[k];
+  }
   return out;
 }
 
@@ -140,8 +173,8 @@ export function describeSpec(spec: ModelSpec): string {
         ? `${spec.recurrentActivation}, reset-${spec.gruResetAfter ? 'after' : 'before'}`
         : `${spec.recurrentActivation}${spec.unitForgetBias ? ', unit forget bias' : ''}`;
   return (
-    `${spec.cell} (${variant}) ${spec.input === 'tokens' ? `tokens<${spec.inputSize}` : `in ${spec.inputSize}`}` +
-    ` -> ${spec.layers}x${spec.hiddenSize} -> ${spec.outputSize}, ` +
+    `${spec.bidirectional ? `bidirectional (${spec.merge}) ` : ''}${spec.cell} (${variant}) ${spec.input === 'tokens' ? `tokens<${spec.inputSize}` : `in ${spec.inputSize}`}` +
+    `${spec.embedding ? ` -> embedding ${spec.embedding}` : ''} -> ${spec.layers}x${spec.hiddenSize} -> ${spec.outputSize}, ` +
     `${spec.returnSequences ? 'many-to-many' : 'many-to-one'}, ${spec.loss === 'mse' ? 'mse' : 'cross-entropy'} (${spec.lossReduction})`
   );
 }

@@ -22,6 +22,10 @@ export interface Supports {
   losses?: ModelSpec['loss'][];
   lossReductions?: ModelSpec['lossReduction'][];
   maxLayers?: number;
+  /** Bidirectional layers (spec.bidirectional, every merge mode). */
+  bidirectional?: boolean;
+  /** A learned token embedding (spec.embedding > 0). */
+  embedding?: boolean;
   mask?: boolean;
   carriedState?: boolean;
   /** Preferred first. */
@@ -44,6 +48,8 @@ export const FULL_SUPPORT: Required<Supports> = {
   losses: ['softmaxCrossEntropy', 'mse'],
   lossReductions: ['mean', 'sumOverTime'],
   maxLayers: Infinity,
+  bidirectional: true,
+  embedding: true,
   mask: true,
   carriedState: true,
   dtypes: ['float32', 'float64'],
@@ -65,6 +71,8 @@ const ABSENT: Required<Supports> = {
   losses: ['softmaxCrossEntropy', 'mse'],
   lossReductions: ['mean'],
   maxLayers: Infinity,
+  bidirectional: false,
+  embedding: false,
   mask: false,
   carriedState: false,
   dtypes: ['float64'],
@@ -121,6 +129,8 @@ export function modelUnsupported(spec: ModelSpec, s: Required<Supports>): string
   if (!s.losses.includes(spec.loss)) return `the ${spec.loss} loss`;
   if (!s.lossReductions.includes(spec.lossReduction)) return `loss reduction ${spec.lossReduction}`;
   if (spec.layers > s.maxLayers) return `${spec.layers} layers (at most ${s.maxLayers})`;
+  if (spec.bidirectional && !s.bidirectional) return 'bidirectional layers';
+  if (spec.embedding > 0 && !s.embedding) return 'a token embedding';
   return null;
 }
 

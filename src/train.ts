@@ -15,6 +15,7 @@ import { setGraceful } from './interrupt.js';
 import { writeFileAtomic } from './io/atomic.js';
 import type { OptimizerSpec } from './optimizer.js';
 import type { RunDir } from './report/run.js';
+import { paramCount } from './params.js';
 import { duration, fixed, sci, streamTable } from './report/table.js';
 import { Rng } from './rng.js';
 import type { IO } from './commands/io.js';
@@ -92,6 +93,7 @@ class Training {
   private lastProgress = 0;
   private lastLogAt = performance.now();
   private lastLoggedStep = -1;
+  private lastSampleStep = -1;
   private readonly table: ReturnType<typeof streamTable>;
   private tableHeaderShown = false;
 
@@ -107,7 +109,8 @@ class Training {
     this.breakpoints = new Set(cfg.breakpoints);
     if (engines.length > 1) {
       const limit = limitFor('trajectory', engines.some((e) => e.dtype !== 'float64') ? 'float32' : 'float64');
-      this.diff = { last: 0, max: 0, maxStep: 0, driftStep: null, limit };
+      // after every step while that is cheap; for large models (copying millions of parameters per step, over a pipe for other processes) at logged steps
+      this.diff = { last: 0, max: 0, maxStep: 0, driftStep: null, limit, everyStep: paramCount(task.spec) <= 200_000 };
     }
     this.table = streamTable(
       ['step', 'epoch', ...this.names.map((n) => `loss ${n}`), ...(engines.length > 1 ? ['param diff'] : []), `${task.itemName}/s`, ...this.names.map((n) => `ms/step ${n}`), 'elapsed'],
@@ -172,11 +175,12 @@ class Training {
     } finally {
       setGraceful(null);
     }
-    if (stoppedBy === 'minutes' && this.lastCheckpoint !== cfg.run.checkpointDir(this.step)) {
-      if (this.lastLoggedStep !== this.step && this.step > this.startStep) await this.logStep();
-      await this.validate();
-      await this.sample();
-      await this.checkpoint();
+    if (stoppedBy === 'minutes' && this.step > this.startStep) {
+      // the run ends between breakpoints: what a breakpoint does, each part unless this step already did it
+      if (this.lastLoggedStep !== this.step) await this.logStep();
+      if (this.lastVal?.step !== this.step) await this.validate();
+      if (this.lastSampleStep !== this.step) await this.sample();
+      if (this.lastCheckpoint !== cfg.run.checkpointDir(this.step)) await this.checkpoint();
     }
     return this.summary(stoppedBy);
   }
@@ -199,12 +203,15 @@ class Training {
       this.lastLoss[engines[i].name] = r.loss;
       this.carried[i] = task.stateful ? r.finalState : null;
     }
-    const d = this.diff;
-    if (d) {
-      d.last = await maxParamDiff(engines);
-      if (!(d.last <= d.max)) Object.assign(d, { max: d.last, maxStep: this.step });
-      if (d.driftStep === null && !within(d.last, d.limit)) d.driftStep = this.step;
-    }
+    if (this.diff?.everyStep) await this.measureDiff();
+  }
+
+  /** The parameter difference between the engines now, and its peak and drift step so far. */
+  private async measureDiff(): Promise<void> {
+    const d = this.diff!;
+    d.last = await maxParamDiff(this.cfg.engines);
+    if (!(d.last <= d.max)) Object.assign(d, { max: d.last, maxStep: this.step });
+    if (d.driftStep === null && !within(d.last, d.limit)) d.driftStep = this.step;
   }
 
   /** The progress line on a terminal (at most ten times a second). */
@@ -230,6 +237,7 @@ class Training {
     const { cfg, names } = this;
     const { task } = cfg;
     const done = this.step - this.startStep;
+    if (this.diff && !this.diff.everyStep) await this.measureDiff();
     const secs = this.elapsed();
     const rec = {
       type: 'step',
@@ -313,6 +321,7 @@ class Training {
   private async sample(): Promise<void> {
     const { cfg, step } = this;
     if (!cfg.task.sample) return;
+    this.lastSampleStep = step;
     // every engine draws from the same random stream, so their samples differ only where the models do
     const from = this.sampleRng.getState();
     for (const e of cfg.engines) {

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { nextDates } from '../src/data/series.js';
 import { plural } from '../src/report/table.js';
 import { ROOT, rnnlab } from './helpers/cli.js';
 
@@ -76,6 +77,10 @@ describe('arguments that agree', () => {
     expect(lines[2].split(',')[2]).toBe(single.label);
     const both = rnnlab(['predict', '--checkpoint', run, 'John', '--csv', join(dir, 'in.csv')]);
     expect(both.code).toBe(2);
+    // a file with a label column of its own keeps it; the prediction goes into "predicted"
+    writeFileSync(join(dir, 'labelled-in.csv'), 'name,label\nMaria,female\n');
+    const own = rnnlab(['predict', '--checkpoint', run, '--csv', join(dir, 'labelled-in.csv'), '--text-column', 'name']);
+    expect(own.stdout.split('\n')[0]).toBe('name,label,predicted,p_female,p_male');
   });
 
   test('a preset names its run directory after itself', () => {
@@ -97,6 +102,44 @@ describe('arguments that agree', () => {
     expect(r.stdout).toMatch(/ratio = scratch training-step time/);
     expect(r.stdout).not.toMatch(/tfjs-wasm/);
     expect([plural(1, 'step'), plural(2, 'step'), plural(1.5, 'epoch'), plural(1000, 'window')]).toEqual(['1 step', '2 steps', '1.5 epochs', '1,000 windows']);
+  });
+
+  test("forecast dates: read as written, whatever the machine's time zone; calendar months clamp to the month's end", () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'Europe/Berlin';
+    try {
+      const cases: [string[], string[]][] = [
+        [['Jan 1 2000', 'Feb 1 2000'], ['Mar 1 2000', 'Apr 1 2000']],
+        [['2022-06-01T10:00', '2022-06-01T11:00'], ['2022-06-01T12:00', '2022-06-01T13:00']],
+        [['2022-06-01T12:00:00.000Z', '2022-06-01T12:30:00.000Z'], ['2022-06-01T13:00:00.000Z', '2022-06-01T13:30:00.000Z']],
+        [['2022-06-01T10:00+02:00', '2022-06-01T11:00+02:00'], ['2022-06-01T12:00+02:00', '2022-06-01T13:00+02:00']],
+        [['2022-01-31', '2022-02-28'], ['2022-03-31', '2022-04-30']],
+        [['2022-07-31', '2022-08-31'], ['2022-09-30', '2022-10-31']],
+        [['2022-05', '2022-06'], ['2022-07', '2022-08']],
+        [['2020', '2021'], ['2022', '2023']],
+      ];
+      for (const [given, want] of cases) expect(nextDates(given, 2), given.join(', ')).toEqual(want);
+      expect(nextDates(['2022-06-02', '2022-06-01'], 2)).toBeNull(); // not in time order: no dates rather than wrong ones
+    } finally {
+      process.env.TZ = zone;
+    }
+  });
+
+  test('forecast --csv without the date column numbers by row; a synthetic series is made again from its seed', () => {
+    const dir = tmp();
+    const run = join(dir, 'run');
+    expect(rnnlab(['train', '--task', 'series', '--dataset', 'synthetic', '--seed', '3', '--window', '6', '--horizon', '2', '--hidden', '4', '--epochs', '1', '--out', run]).code).toBe(0);
+    const data = JSON.parse(readFileSync(join(run, 'checkpoints', readdirSync(join(run, 'checkpoints')).find((n) => n.startsWith('step-'))!, 'data.json'), 'utf8'));
+    expect(data.seed).toBe(3);
+    const csv = join(dir, 'sales.csv');
+    writeFileSync(csv, ['month,units', ...Array.from({ length: 30 }, (_, i) => `2020-${i},${i}`)].join('\n'));
+    const trained = join(dir, 'sales');
+    expect(rnnlab(['train', '--task', 'series', '--csv', csv, '--column', 'units', '--window', '4', '--horizon', '2', '--hidden', '4', '--epochs', '1', '--out', trained]).code).toBe(0);
+    const other = join(dir, 'no-dates.csv');
+    writeFileSync(other, ['units', ...Array.from({ length: 10 }, (_, i) => String(i))].join('\n'));
+    const f = rnnlab(['forecast', '--checkpoint', trained, '--csv', other, '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    expect(JSON.parse(f.stdout).after).toBe(10);
   });
 
   test('runs/ and plots/ are ignored by git', () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { chartsFor, loadRun } from '../src/report/plots.js';
 import { contrast, coveringTicks, heatmap, lineChart, titleLines, useLogY } from '../src/report/svg.js';
+import { stateMapSvg } from '../src/report/states.js';
 import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -43,6 +44,12 @@ describe('charts that read', () => {
     expect(titleLines(long, 360)).toHaveLength(2);
     expect(titleLines('short', 360)).toEqual(['short']);
     expect(heatmap({ title: long, rows: ['a', 'b'], cols: ['a', 'b'], values: [[1, 2], [3, 4]] }).match(/class="title"/g)).toHaveLength(2);
+  });
+
+  test('large and degenerate inputs: 128 units over 1200 steps, and values an ulp apart, draw without error', () => {
+    const values = Array.from({ length: 1200 }, (_, t) => Array.from({ length: 128 }, (_, j) => Math.sin(t / 7 + j)));
+    expect(stateMapSvg({ title: 'big', labels: values.map((_, t) => String(t)), values, what: 'h', tokens: false })).toMatch(/<\/svg>$/);
+    expect(lineChart({ title: 'flat', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [[0, 1], [1, 1 + 2 ** -52]] }] })).toMatch(/<\/svg>$/);
   });
 
   test('log scale where a loss spans two decades, linear otherwise; numbers legible on every heat-map cell', () => {
@@ -91,6 +98,8 @@ describe('run directories and charts', () => {
     expectOneLineError(rnnlab(['plot', '--states', runs.text]), /give the text to read with --text/, expect);
     expectOneLineError(rnnlab(['plot', '--states', runs.series, '--text', 'abc']), /a forecasting model reads numbers/, expect);
     expectOneLineError(rnnlab(['plot', runs.text, '--text', 'abc']), /--text belongs to --states/, expect);
+    expectOneLineError(rnnlab(['plot', '--states', runs.text, '--text', 'abc', '--units', '3,']), /--units takes unit numbers separated by commas/, expect);
+    expectOneLineError(rnnlab(['plot', '--states', runs.series, '--units', '1']), /--units chooses the units that colour a text/, expect);
   });
 
   test('rnnlab plot writes SVG files (and PNG when rsvg-convert exists)', () => {

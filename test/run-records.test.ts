@@ -41,6 +41,21 @@ describe('run records', () => {
     expect(r.stdout.split('\n').filter((l) => /^\s+\d+\s+\d+\.\d\d\s/.test(l)).length).toBe(steps.length);
   });
 
+  test('a --minutes run whose last step was also a checkpoint still validates, samples and logs that step', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'rnnlab-rec-')), 'run');
+    const r = rnnlab(['train', ...small, '--text', corpus(), '--minutes', '0.02', '--checkpoint-every', '1', '--keep-checkpoints', '2', '--out', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const final = records(dir).find((x) => x.type === 'final')!;
+    expect(Object.keys(final.validation)).toEqual(['scratch']);
+    expect(records(dir).filter((x) => x.type === 'val').pop()!.step).toBe(final.steps);
+    expect(records(dir).filter((x) => x.type === 'step').pop()!.step).toBe(final.steps);
+    // a resume given a new length forgets the old time limit
+    const more = rnnlab(['train', '--resume', dir, '--steps', String(final.steps + 2)]);
+    expect(more.code, more.stderr).toBe(0);
+    expect(more.stdout).not.toMatch(/minutes/);
+    expect(more.stdout).toContain(`done: ${(final.steps + 2).toLocaleString('en-US')} steps`);
+  });
+
   test('--resume carries each engine\'s step time: loss against time keeps going forward', () => {
     const base = mkdtempSync(join(tmpdir(), 'rnnlab-rec-'));
     const text = corpus();
@@ -79,7 +94,7 @@ describe('run records', () => {
   });
 
   test('without a known cause, the verdict says how to find one', () => {
-    const lines = paramDiffVerdict({ last: 0.5, max: 0.9, maxStep: 13, driftStep: 4, limit: 2e-3 }, ['scratch', 'pytorch'], []);
+    const lines = paramDiffVerdict({ last: 0.5, max: 0.9, maxStep: 13, driftStep: 4, limit: 2e-3, everyStep: true }, ['scratch', 'pytorch'], []);
     expect(lines[0]).toBe('engines part ways: pytorch and scratch differ by more than 2e-3 (the trajectory tolerance of check) from step 4; largest parameter difference 9.00e-1 at step 13 (max rel err; 5.00e-1 after the last step)');
     expect(lines[1]).toMatch(/no known difference explains it: run `rnnlab check`/);
   });

@@ -52,6 +52,9 @@ export class TfjsEngine implements Engine {
     this.backend = loaded.backend;
     this.name = loaded.engineName;
     this.spec = parseSpec(spec);
+    if (this.spec.bidirectional || this.spec.embedding > 0) {
+      throw new InputError(`the tfjs twin has no ${this.spec.bidirectional ? 'Bidirectional' : 'Embedding'} layer yet; run this model on the scratch engine`);
+    }
     activate(this.tf, this.backend);
     this.layers = buildLayers(this.tf, this.spec, { returnState: true });
     buildWeights(this.spec, this.layers);

@@ -22,6 +22,9 @@ export interface ExportResult {
 }
 
 export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, dir: string): Promise<ExportResult> {
+  if (spec.bidirectional || spec.embedding > 0) {
+    throw new InputError(`the tfjs twin has no ${spec.bidirectional ? 'Bidirectional' : 'Embedding'} layer yet, so this model cannot be exported for tf.loadLayersModel`);
+  }
   if (spec.cell === 'gru' && spec.gruResetAfter) {
     throw new InputError(
       'tfjs has no reset-after GRU layer, so tf.loadLayersModel could not load this model; export it for PyTorch with `rnnlab convert --to pytorch` instead',

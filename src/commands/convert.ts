@@ -19,7 +19,7 @@ function loadModel(input: string, specPath: string | undefined, weightsAreCanoni
   if (!existsSync(input)) throw new InputError(`${input}: no such checkpoint directory or weights file`);
   if (statSync(input).isDirectory()) {
     // a checkpoint, or a run directory (its newest checkpoint)
-    const ck = readCheckpoint(resolveCheckpoint(input));
+    const ck = readCheckpoint(resolveCheckpoint(input, (l) => process.stderr.write(`rnnlab: ${l}\n`)));
     return { spec: specPath ? parseSpec(readJsonFile(specPath, 'ModelSpec'), specPath) : ck.spec, tensors: ck.params };
   }
   if (!specPath) throw new InputError(`${input}: a weights file needs --spec spec.json (or pass a checkpoint directory)`);

@@ -20,6 +20,13 @@ function hasRsvg(): boolean {
   return r.status === 0;
 }
 
+/** --units 3,17: unit numbers, each a non-negative integer. */
+function unitList(v: string): number[] {
+  const parts = v.split(',').map((x) => x.trim());
+  if (parts.some((x) => !/^\d+$/.test(x))) throw new InputError(`--units takes unit numbers separated by commas, e.g. 3,17 (got "${v}")`);
+  return parts.map(Number);
+}
+
 export function registerPlot(program: Command, io: IO): void {
   program
     .command('plot')
@@ -28,7 +35,7 @@ export function registerPlot(program: Command, io: IO): void {
     .option('--states <checkpoint>', 'instead of runs: the hidden states of this checkpoint (or run directory) over one input, every unit over time, and for text the input coloured by unit activations')
     .option('--text <text>', '--states of a text or classification model: the text it reads')
     .option('--csv <file>', '--states of a forecasting model: read the last window of this CSV (default: the data it was trained on)')
-    .option('--units <list>', '--states of a text model: the units whose activation colours the text (default: the 4 most active)', (v: string) => v.split(',').map((x) => Number(x.trim())))
+    .option('--units <list>', '--states of a text model: the units whose activation colours the text (default: the 4 most active)', unitList)
     .option('-o, --out <dir>', 'where to write the plots (default: <first run>/plots)')
     .option('--no-png', 'SVG only (PNG needs rsvg-convert, from Debian librsvg2-bin)')
     .addOption(choice('--y-scale <s>', 'loss curves: auto (log when they span two decades), linear or log', ['auto', 'linear', 'log'], 'auto'))

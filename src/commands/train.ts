@@ -49,6 +49,9 @@ export function registerTrain(program: Command, io: IO): void {
     .addOption(choice('--recurrent-activation <a>', 'lstm/gru gates', ['sigmoid', 'hardSigmoid']))
     .option('--gru-reset-after', 'reset-after GRU (PyTorch, Keras 2)')
     .option('--unit-forget-bias', 'lstm forget-gate bias starts at 1')
+    .option('--bidirectional', 'series/classify: every layer reads the sequence both ways (scratch engine for now)')
+    .addOption(choice('--merge <m>', 'how a bidirectional layer combines its directions (default concat)', ['concat', 'sum', 'mul', 'ave']))
+    .option('--embedding <e>', 'token tasks: a learned embedding of width e instead of gathering kernel rows', intArg(1))
     .addOption(choice('--loss-reduction <r>', 'text: mean over tokens (default), or summed over the window', ['mean', 'sumOverTime']))
     .option('--batch <n>', `windows or sequences per step (default ${perTask('batch')})`, intArg(1))
     // optimizer
@@ -119,8 +122,10 @@ function resolveOptions(command: Command): TrainOptions {
       (o as unknown as Record<string, unknown>)[k] = given[k];
     }
     if (fromCli('steps') || fromCli('epochs')) {
+      // a new length replaces the old one, a time limit included (unless given again)
       if (!fromCli('steps')) delete o.steps;
       if (!fromCli('epochs')) delete o.epochs;
+      if (!fromCli('minutes')) delete o.minutes;
     }
     return o;
   }
@@ -308,7 +313,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
  */
 export function paramDiffVerdict(d: ParamDiff, names: string[], notes: string[]): string[] {
   const who = names.length === 2 ? `${names[1]} and ${names[0]}` : `${names.slice(1).join(', ')} against ${names[0]}`;
-  const peak = `largest parameter difference ${d.max.toExponential(2)} at step ${d.maxStep} (max rel err; ${d.last.toExponential(2)} after the last step)`;
+  const peak = `largest parameter difference ${d.max.toExponential(2)} at step ${d.maxStep} (max rel err${d.everyStep ? '' : ', measured at the logged steps'}; ${d.last.toExponential(2)} after the last step)`;
   if (d.driftStep === null) return [`engines agree: ${who} stay within ${d.limit.toExponential(0)}, the trajectory tolerance of check; ${peak}`];
   const lines = [`engines part ways: ${who} differ by more than ${d.limit.toExponential(0)} (the trajectory tolerance of check) from step ${d.driftStep}; ${peak}`];
   if (notes.length) lines.push(`  a known difference explains it: ${notes.join('; ')}`);

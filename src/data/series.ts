@@ -121,40 +121,77 @@ export function fitScaler(values: Float64Array[], columns: string[], n: number, 
 
 /**
  * The h dates after the last of `dates`, stepping as the last two did (calendar months when they
- * fall on the same day of the month), written the way the data writes them ("2022-06" in, "2022-07"
- * out; "Jan 1 2000" in, "Feb 1 2000" out); null without two readable dates.
+ * are the same day of the month or both a month's last day; else the same time step), written the
+ * way the data writes them ("2022-06" in, "2022-07" out; "Jan 1 2000" in, "Feb 1 2000" out; a time
+ * keeps its offset). Dates are read as written, never shifted by the machine's time zone. Null
+ * without two readable dates.
  */
 export function nextDates(dates: string[] | undefined, h: number): string[] | null {
   if (!dates || dates.length < 2) return null;
-  const last = dates[dates.length - 1];
-  const a = new Date(Date.parse(dates[dates.length - 2]));
-  const b = new Date(Date.parse(last));
-  if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime())) return null;
-  const months = (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth();
+  const a = readDate(dates[dates.length - 2]);
+  const b = readDate(dates[dates.length - 1]);
+  if (!a || !b || b.utc <= a.utc) return null;
+  const da = new Date(a.utc);
+  const db = new Date(b.utc);
+  const months = (db.getUTCFullYear() - da.getUTCFullYear()) * 12 + db.getUTCMonth() - da.getUTCMonth();
+  const monthEnd = (d: Date): boolean => d.getUTCDate() === daysIn(d.getUTCFullYear(), d.getUTCMonth());
+  const calendar = months >= 1 && (da.getUTCDate() === db.getUTCDate() || (monthEnd(da) && monthEnd(db))) && a.utc % 86_400_000 === b.utc % 86_400_000;
   const out: string[] = [];
   for (let i = 1; i <= h; i++) {
-    const d =
-      months >= 1 && a.getUTCDate() === b.getUTCDate()
-        ? new Date(Date.UTC(b.getUTCFullYear(), b.getUTCMonth() + months * i, b.getUTCDate()))
-        : new Date(b.getTime() + i * (b.getTime() - a.getTime()));
-    out.push(formatLike(last, d));
+    let t: number;
+    if (calendar) {
+      const y = db.getUTCFullYear();
+      const m = db.getUTCMonth() + months * i;
+      const last = daysIn(y, m);
+      const day = monthEnd(db) ? last : Math.min(db.getUTCDate(), last);
+      t = Date.UTC(y, m, day) + (b.utc % 86_400_000);
+    } else t = b.utc + i * (b.utc - a.utc);
+    out.push(b.write(t));
   }
   return out;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** A date written in the format of `sample`: YYYY, YYYY-MM, YYYY-MM-DD, an ISO time, or "Mon D YYYY"; else YYYY-MM-DD. */
-function formatLike(sample: string, d: Date): string {
-  const iso = d.toISOString();
-  const t = sample.trim();
-  if (/^\d{4}$/.test(t)) return iso.slice(0, 4);
-  if (/^\d{4}-\d{2}$/.test(t)) return iso.slice(0, 7);
-  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return iso.slice(0, 10);
-  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(t)) {
-    const full = iso.slice(0, 19).replace('T', t[10]) + (t.endsWith('Z') ? 'Z' : '');
-    return t.endsWith('Z') ? full.slice(0, t.length - 1) + 'Z' : full.slice(0, t.length);
+function daysIn(y: number, m: number): number {
+  return new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/**
+ * A date in one of the formats series data uses, as a UTC instant of its wall-clock reading, and
+ * a writer for other instants in the same format: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DD[T ]HH:MM
+ * [:SS[.fff]] [Z|+HH:MM], "Mon D YYYY". Anything else JavaScript can parse is written YYYY-MM-DD.
+ */
+function readDate(text: string): { utc: number; write: (utc: number) => string } | null {
+  const t = text.trim();
+  const ymd = (d: Date): string => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  let m = /^(\d{4})$/.exec(t);
+  if (m) return { utc: Date.UTC(+m[1], 0, 1), write: (u) => String(new Date(u).getUTCFullYear()) };
+  m = /^(\d{4})-(\d{2})$/.exec(t);
+  if (m) return { utc: Date.UTC(+m[1], +m[2] - 1, 1), write: (u) => ymd(new Date(u)).slice(0, 7) };
+  m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
+  if (m) return { utc: Date.UTC(+m[1], +m[2] - 1, +m[3]), write: (u) => ymd(new Date(u)) };
+  m = /^(\d{4})-(\d{2})-(\d{2})([T ])(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(t);
+  if (m) {
+    const [, y, mo, d, sep, hh, mm, ss, frac, zone] = m;
+    const ms = frac ? Math.round(Number(frac) * 1000) : 0;
+    const utc = Date.UTC(+y, +mo - 1, +d, +hh, +mm, ss ? +ss : 0, ms);
+    return {
+      utc,
+      write: (u) => {
+        const x = new Date(u);
+        const time = `${pad(x.getUTCHours())}:${pad(x.getUTCMinutes())}${ss !== undefined ? `:${pad(x.getUTCSeconds())}` : ''}${frac ? `.${pad(x.getUTCMilliseconds(), 3).slice(0, frac.length - 1).padEnd(frac.length - 1, '0')}` : ''}`;
+        return `${ymd(x)}${sep}${time}${zone ?? ''}`;
+      },
+    };
   }
-  if (/^[A-Z][a-z]{2} \d{1,2} \d{4}$/.test(t)) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${d.getUTCFullYear()}`;
-  return iso.slice(0, 10);
+  m = /^([A-Z][a-z]{2}) (\d{1,2}) (\d{4})$/.exec(t);
+  if (m && MONTHS.includes(m[1])) return { utc: Date.UTC(+m[3], MONTHS.indexOf(m[1]), +m[2]), write: (u) => { const x = new Date(u); return `${MONTHS[x.getUTCMonth()]} ${x.getUTCDate()} ${x.getUTCFullYear()}`; } };
+  const p = Date.parse(t);
+  if (Number.isNaN(p)) return null;
+  // an unknown format: its calendar date as JavaScript reads it, without the machine's zone shift
+  const local = new Date(p);
+  return { utc: Date.UTC(local.getFullYear(), local.getMonth(), local.getDate()), write: (u) => ymd(new Date(u)) };
 }

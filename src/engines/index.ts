@@ -162,7 +162,8 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
         dtype: 'float32',
         threads: 1,
         detail: describeBackend(loaded),
-        supports: { ...FULL_SUPPORT, dtypes: ['float32'] },
+        // the tfjs twin has no Bidirectional or Embedding layer yet (issue 15): such models are skipped with a note
+        supports: { ...FULL_SUPPORT, dtypes: ['float32'], bidirectional: false, embedding: false },
         notes,
         tfjs: { backend: loaded.backend, version: loaded.version, numTensors: () => loaded.tf.memory().numTensors },
         open: async (spec, m) => {

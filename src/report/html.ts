@@ -62,6 +62,10 @@ function summaryCard(r: Run): string {
   let ok = true;
   const lines: string[] = [];
   let rows = '';
+  if (r.kind === 'train' && !f) {
+    ok = false;
+    verdict = 'no final record: the run stopped before it finished (resume it with rnnlab train --resume)';
+  }
   if (r.kind === 'train' && f) {
     const loss = (f.loss ?? {}) as Record<string, number>;
     const ms = (f.msPerStep ?? {}) as Record<string, number>;
@@ -91,8 +95,13 @@ function summaryCard(r: Run): string {
     }
     if (r.task === 'text') {
       const v = val[engines[0]];
-      if (v?.valBitsPerChar !== undefined) lines.unshift(`validation ${fmt(v.valBitsPerChar)} bits per character (${fmt(v.valLoss)} nats)`);
-      else if (v?.valPerplexity !== undefined) lines.unshift(`validation perplexity ${fmt(v.valPerplexity)} (${fmt(v.valLoss)} nats per word)`);
+      // the baseline of a language model: guessing every token uniformly, ln V nats
+      const V = (r.info.spec as { outputSize?: number } | undefined)?.outputSize;
+      const uniform = V ? Math.log(V) : undefined;
+      if (v?.valLoss !== undefined && uniform !== undefined) ok &&= v.valLoss < uniform;
+      const against = uniform !== undefined ? `; uniform guessing: ${fmt(uniform)} nats` : '';
+      if (v?.valBitsPerChar !== undefined) lines.unshift(`validation ${fmt(v.valBitsPerChar)} bits per character (${fmt(v.valLoss)} nats${against})`);
+      else if (v?.valPerplexity !== undefined) lines.unshift(`validation perplexity ${fmt(v.valPerplexity)} (${fmt(v.valLoss)} nats per word${against})`);
     }
     lines.push(`${plural(f.steps as number, 'step')}, ${plural(f.epochs as number, 'epoch')} in ${duration(f.elapsedSeconds as number)}`);
     verdict ||= lines[0] ?? '';

@@ -33,6 +33,7 @@ export interface StateTrace {
 
 /** The model input of a checkpoint for a text (text and classification models) or the last window of a series. */
 export function stateInput(ck: Checkpoint & { dir: string }, o: { text?: string; series?: Series }): { x: Float32Array | Int32Array; labels: string[]; source: string } {
+  if (ck.spec.bidirectional) throw new InputError(`${ck.dir}: the hidden-state views read a model one step at a time; a bidirectional model reads the whole sequence both ways, which they do not show yet`);
   const d = ck.data as (SeriesData | ClassifyData | undefined) & { task?: string };
   if (d?.task === 'series') {
     const sd = d as SeriesData;
@@ -107,6 +108,12 @@ function colourBar(x: number, y: number, m: number, label: string): string {
 
 const fmt = (v: number): string => String(Number(v.toPrecision(2)));
 
+function maxAbs(xs: number[]): number {
+  let m = 0;
+  for (const x of xs) m = Math.max(m, Math.abs(x));
+  return m;
+}
+
 /** Heat map of every unit (rows) over the steps (columns). values [T][H]. */
 export function stateMapSvg(o: { title: string; labels: string[]; values: number[][]; what: string; tokens: boolean }): string {
   const T = o.values.length;
@@ -119,7 +126,7 @@ export function stateMapSvg(o: { title: string; labels: string[]; values: number
   const top = 30 + 18 * lines.length;
   const showChars = o.tokens && cw >= 8;
   const height = top + H * ch + (showChars ? 26 : 20) + 50;
-  const m = Math.max(1e-9, ...o.values.flat().map(Math.abs));
+  const m = Math.max(1e-9, maxAbs(o.values.flat()));
   let s =
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="states" data-series="1" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="11">` +
     `<rect width="${width}" height="${height}" fill="white"/>` +
@@ -142,7 +149,7 @@ export function stateMapSvg(o: { title: string; labels: string[]; values: number
     for (let t = 0; t < T; t++) s += `<text x="${left + t * cw + cw / 2}" y="${base + 13}" text-anchor="middle" font-family="monospace" font-size="${Math.min(12, cw)}">${esc(glyph(o.labels[t] ?? '').slice(0, Math.max(1, Math.floor(cw / 6))))}</text>`;
   } else {
     // sparse labels, whole (dates, row numbers; step numbers for long texts)
-    const widest = o.tokens ? String(T).length : Math.max(...o.labels.map((l) => l.length));
+    const widest = o.tokens ? String(T).length : o.labels.reduce((w, l) => Math.max(w, l.length), 0);
     const stepEvery = Math.max(1, Math.ceil((widest * 7 + 12) / cw));
     for (let t = 0; t < T; t += stepEvery) s += `<text x="${left + t * cw + cw / 2}" y="${base + 13}" text-anchor="middle" font-size="10">${esc(o.tokens ? String(t) : (o.labels[t] ?? ''))}</text>`;
   }
@@ -160,7 +167,7 @@ export function textActivationSvg(o: { title: string; labels: string[]; units: {
   const width = Math.max(480, left * 2 + perLine * cw);
   const lines = titleLines(o.title, width);
   let y = 30 + 18 * lines.length;
-  const m = Math.max(1e-9, ...o.units.flatMap((u) => u.values.map(Math.abs)));
+  const m = Math.max(1e-9, maxAbs(o.units.flatMap((u) => u.values)));
   let body = '';
   for (const u of o.units) {
     body += `<g class="series" data-name="unit ${u.unit}"><text x="${left}" y="${y + 4}" font-weight="600">unit ${u.unit}</text>`;
@@ -222,6 +229,7 @@ export function stateCharts(trace: StateTrace, o: { name: string; units?: number
 export async function checkpointStateCharts(ck: Checkpoint & { dir: string }, o: { text?: string; csv?: string; units?: number[]; name?: string }): Promise<Chart[]> {
   const d = ck.data as { task?: string; columns?: string[]; dateColumn?: string } | undefined;
   if (o.csv !== undefined && d?.task !== 'series') throw new InputError(`--csv is for forecasting models; ${ck.dir} reads text: give --text`);
+  if (o.units !== undefined && d?.task === 'series') throw new InputError('--units chooses the units that colour a text; a forecasting model reads no text (its views show every unit)');
   const series = o.csv !== undefined ? seriesFromCsv(readCsv(o.csv), { column: d!.columns![0], features: d!.columns!.slice(1), dateColumn: d!.dateColumn }) : undefined;
   const input = stateInput(ck, { text: o.text, series });
   const engine = referenceEngine(ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd') });

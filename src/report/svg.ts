@@ -9,9 +9,21 @@ export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** The smallest and largest of many numbers (no spread into Math.min / Math.max, which overflows the stack past ~100k). */
+export function extent(xs: ArrayLike<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    if (xs[i] < lo) lo = xs[i];
+    if (xs[i] > hi) hi = xs[i];
+  }
+  return [lo, hi];
+}
+
 /** "Nice" tick values covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) {
+  // a range too narrow for distinct ticks (values an ulp apart) is drawn like a constant
+  if (!(hi > lo) || (hi - lo) / Math.max(Math.abs(lo), Math.abs(hi)) < 1e-12) {
     const d = Math.abs(lo) || 1;
     return [lo - d / 2, lo, lo + d / 2];
   }
@@ -144,7 +156,8 @@ export function useLogY(scale: YScale | boolean | undefined, ys: number[]): bool
   if (scale === true || scale === 'log') return ys.some((y) => y > 0);
   if (scale !== 'auto') return false;
   const finite = ys.filter(Number.isFinite);
-  return finite.length > 1 && finite.every((y) => y > 0) && Math.max(...finite) / Math.min(...finite) >= 100;
+  const [lo, hi] = extent(finite);
+  return finite.length > 1 && lo > 0 && hi / lo >= 100;
 }
 
 export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: LineSeries[]; width?: number; height?: number; logY?: boolean | YScale }): string {
@@ -156,8 +169,8 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
-  const [xlo, xhi] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
-  let [ylo, yhi] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
+  const [xlo, xhi] = xs.length ? extent(xs) : [0, 1];
+  let [ylo, yhi] = ys.length ? extent(ys) : [0, 1];
   const xt = niceTicks(xlo, xhi);
   let yt: number[];
   if (logY) {
@@ -202,8 +215,8 @@ export function barChart(o: {
   const f = frame(width, o.height ?? 380, legendRows(o.series.map((s) => s.name), width), o.title);
   f.bottom += 24;
   const vals = o.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v) && (!o.logY || v > 0));
-  let lo = o.logY ? Math.min(...vals) : 0;
-  let hi = vals.length ? Math.max(...vals) : 1;
+  let lo = o.logY ? extent(vals)[0] : 0;
+  let hi = vals.length ? extent(vals)[1] : 1;
   let yt: number[];
   if (o.logY) {
     yt = logTicks(lo, hi);
@@ -281,8 +294,7 @@ export function heatmap(o: { title: string; rows: string[]; cols: string[]; valu
   const height = 60 + extra + o.rows.length * 26 + 30;
   const f: Frame = { width, height, left, right: 20, top: 48 + extra, bottom: 20 };
   const vals = o.values.flat().filter((v): v is number => v !== null && Number.isFinite(v) && (!o.log || v > 0));
-  const lo = vals.length ? Math.min(...vals) : 0;
-  const hi = vals.length ? Math.max(...vals) : 1;
+  const [lo, hi] = vals.length ? extent(vals) : [0, 1];
   const fmt = o.format ?? ((v: number) => fmtTick(v));
   let s = header('heatmap', f, o.title, o.rows.length);
   o.cols.forEach((c, j) => (s += `<text x="${left + j * cell + cell / 2}" y="${f.top - 6}" text-anchor="middle">${esc(c)}</text>`));

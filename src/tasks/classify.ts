@@ -340,7 +340,7 @@ function registerPredict(program: Command, io: IO): void {
       .description('classify a text (or every row of --csv) with a classification checkpoint: the label and the class probabilities')
       .requiredOption('--checkpoint <dir>', 'a classification checkpoint, or a run directory (its newest checkpoint)')
       .argument('[text]', 'the text to classify')
-      .option('--csv <file>', 'classify every row of this CSV instead: writes it back with a label column and a p_<class> column per class')
+      .option('--csv <file>', 'classify every row of this CSV instead: writes it back with a label column ("predicted" if it has one) and a p_<class> column per class')
       .option('--text-column <name>', "the CSV's text column (default: the one the model was trained on, or the only column)")
       .option('-o, --out <file>', 'the CSV to write (default: standard output)'),
   )
@@ -361,7 +361,9 @@ function registerPredict(program: Command, io: IO): void {
         if (name === undefined) throw new InputError(`${f.csv}: which column holds the text? give --text-column (the columns are ${csv.columns.join(', ')})`);
         const j = columnIndex(csv, name, '--text-column');
         const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-        const lines = [csvLine([...csv.columns, 'label', ...d.classes.map((c) => `p_${c}`)])];
+        // the predicted label's column: "label", or "predicted" when the file has a label column of its own
+        const labelName = csv.columns.includes('label') ? 'predicted' : 'label';
+        const lines = [csvLine([...csv.columns, labelName, ...d.classes.map((c) => `p_${c}`)])];
         const counts = new Map<string, number>();
         for (let r = 0; r < csv.rows.length; r++) {
           const row = csv.rows[r];

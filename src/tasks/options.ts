@@ -19,6 +19,9 @@ export interface TrainOptions {
   recurrentActivation?: string;
   gruResetAfter?: boolean;
   unitForgetBias?: boolean;
+  bidirectional?: boolean;
+  merge?: 'concat' | 'sum' | 'mul' | 'ave';
+  embedding?: number;
   lossReduction?: 'mean' | 'sumOverTime';
   batch: number;
   // optimizer
@@ -102,6 +105,9 @@ export function modelSpec(o: TrainOptions, inputSize: number, outputSize: number
       recurrentActivation: o.recurrentActivation,
       gruResetAfter: o.gruResetAfter ? true : undefined,
       unitForgetBias: o.unitForgetBias ? true : undefined,
+      bidirectional: o.bidirectional ? true : undefined,
+      merge: o.merge,
+      embedding: o.embedding,
       lossReduction: o.lossReduction,
       ...extra,
     },

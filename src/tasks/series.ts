@@ -76,6 +76,8 @@ export interface SeriesData {
   source: string;
   /** The CSV trained on, by absolute path, so forecast can read it again without --csv. */
   csv?: string;
+  /** The seed of a generated dataset (synthetic), so it can be made again. */
+  seed?: number;
   dateColumn?: string;
 }
 
@@ -319,7 +321,7 @@ export class SeriesTask implements TrainTask {
     };
   }
 
-  dataJSON(source: string, dateColumn?: string, csv?: string): SeriesData {
+  dataJSON(source: string, dateColumn?: string, csv?: string, seed?: number): SeriesData {
     return {
       task: 'series',
       columns: this.series.columns,
@@ -331,6 +333,7 @@ export class SeriesTask implements TrainTask {
       unit: this.series.unit,
       source,
       ...(csv ? { csv } : {}),
+      ...(seed !== undefined ? { seed } : {}),
       dateColumn,
     };
   }
@@ -459,7 +462,7 @@ function buildSeries(o: SeriesFlags): BuiltTask<SeriesResult> {
   });
   const source = o.csv ?? `dataset ${o.dataset ?? 'co2'}${o.symbol ? ` ${o.symbol}` : ''}`;
   const dateColumn = o.dateColumn ?? (o.csv ? undefined : o.dataset === 'stocks' ? 'date' : o.dataset === 'synthetic' ? undefined : 'Date');
-  return { task, spec, data: task.dataJSON(source, dateColumn, o.csv ? resolve(o.csv) : undefined) };
+  return { task, spec, data: task.dataJSON(source, dateColumn, o.csv ? resolve(o.csv) : undefined, o.dataset === 'synthetic' ? o.seed : undefined) };
 }
 
 /** --window 5,10,20: one run per window, and a table of them all. */
@@ -512,7 +515,7 @@ export function trainedSeries(d: SeriesData): Series {
   }
   const m = /^dataset (\w+)(?: (\w+))?$/.exec(d.source);
   if (!m) throw new InputError(`this model was trained on ${d.source}; pass --csv with columns ${d.columns.join(', ')}`);
-  return loadSeries({ dataset: m[1], symbol: m[2], seed: 1 });
+  return loadSeries({ dataset: m[1], symbol: m[2], seed: d.seed ?? 1 });
 }
 
 /** `rnnlab forecast`: the next H values of a series from a forecasting checkpoint. */
@@ -529,7 +532,14 @@ function registerForecast(program: Command, io: IO): void {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       const d = ck.data as SeriesData | undefined;
       if (!d || d.task !== 'series') throw new InputError(`${ck.dir}: not a forecasting checkpoint (no series data.json)`);
-      const series = f.csv ? seriesFromCsv(readCsv(f.csv), { column: d.columns[0], features: d.columns.slice(1), dateColumn: d.dateColumn }) : trainedSeries(d);
+      let series: Series;
+      if (f.csv) {
+        const csv = readCsv(f.csv);
+        // without the date column the model was trained with, rows are numbered instead
+        const dateColumn = d.dateColumn && csv.columns.includes(d.dateColumn) ? d.dateColumn : undefined;
+        if (d.dateColumn && !dateColumn) io.err(`rnnlab: note: ${f.csv} has no date column "${d.dateColumn}"; the forecast is numbered by row`);
+        series = seriesFromCsv(csv, { column: d.columns[0], features: d.columns.slice(1), dateColumn });
+      } else series = trainedSeries(d);
       const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
       const values = await forecastNext(set.engines[0], d, series.values);
       await set.close();

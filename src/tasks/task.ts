@@ -140,4 +140,6 @@ export interface ParamDiff {
   /** The first step whose difference exceeded `limit` (the trajectory tolerance of check), or null. */
   driftStep: number | null;
   limit: number;
+  /** Measured after every step (small models), or only at the logged steps (large ones: a comparison copies every parameter of every engine). */
+  everyStep: boolean;
 }

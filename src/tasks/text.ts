@@ -209,6 +209,7 @@ export interface TextFlags extends TrainOptions {
 }
 
 function buildText(o: TextFlags, ck: { vocab?: unknown } | null): BuiltTask {
+  if (o.bidirectional) throw new InputError('--bidirectional is refused for a language model: its backward direction would read the very tokens it has to predict (the future); use it for classify or series');
   let files = o.text;
   if (o.corpusFile) {
     const path = join(o.corpusDir ?? 'data/julesverne', o.corpusFile);

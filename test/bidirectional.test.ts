@@ -1,0 +1,224 @@
+/**
+ * Bidirectional layers and token embeddings in the scratch engine (issue 15, the scratch part):
+ * - finite differences (float64) for every cell and variant, each merge mode, stacked, many-to-one
+ *   and many-to-many, masks, token input, embeddings: limit 1e-6 (TOLERANCES.gradcheck);
+ * - the semantics against an independent composition: two unidirectional engines (the forward
+ *   weights on the sequence, the backward weights on each sequence reversed), merged and passed
+ *   through the head by hand, to 1e-12 (float64 rounding of the same sums in another order);
+ * - a padded, masked batch gives each sequence what it gives alone (the backward direction starts
+ *   at each sequence's own last real step);
+ * - an embedding is a lookup: the model equals a dense-input model fed the embedding's rows.
+ */
+import { describe, expect, test } from 'vitest';
+import { TOLERANCES } from '../compare/tolerance.js';
+import { gradcheck } from '../compare/gradcheck.js';
+import { ScratchEngine } from '../scratch/engine.js';
+import { randomBatch } from '../src/data/synthetic.js';
+import type { Batch } from '../src/engine.js';
+import { type NamedParams, paramCount, paramLayout, randomTestParams } from '../src/params.js';
+import { type ModelSpec, parseSpec, specToJSON } from '../src/spec.js';
+import { VARIANTS } from './helpers/cases.js';
+import { expectClose } from './helpers/close.js';
+import { rnnlab } from './helpers/cli.js';
+
+const MERGES = ['concat', 'sum', 'mul', 'ave'] as const;
+
+describe('spec and parameters', () => {
+  test('canonical names and shapes: backward direction, embedding first, the head reading 2H after concat', () => {
+    const spec = parseSpec({ cell: 'lstm', inputSize: 50, input: 'tokens', embedding: 8, hiddenSize: 4, layers: 2, outputSize: 3, bidirectional: true });
+    expect(paramLayout(spec).map((p) => `${p.name} [${p.shape}]`)).toEqual([
+      'embedding [50,8]',
+      'layers.0.kernel [8,16]',
+      'layers.0.recurrentKernel [4,16]',
+      'layers.0.bias [16]',
+      'layers.0.backward.kernel [8,16]',
+      'layers.0.backward.recurrentKernel [4,16]',
+      'layers.0.backward.bias [16]',
+      'layers.1.kernel [8,16]',
+      'layers.1.recurrentKernel [4,16]',
+      'layers.1.bias [16]',
+      'layers.1.backward.kernel [8,16]',
+      'layers.1.backward.recurrentKernel [4,16]',
+      'layers.1.backward.bias [16]',
+      'head.kernel [8,3]',
+      'head.bias [3]',
+    ]);
+    for (const merge of MERGES) {
+      const s = parseSpec({ cell: 'gru', gruResetAfter: true, inputSize: 5, hiddenSize: 6, layers: 3, outputSize: 2, bidirectional: true, merge });
+      expect(paramCount(s), merge).toBe(paramLayout(s).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
+    }
+    expect(paramCount(spec)).toBe(paramLayout(spec).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
+  });
+
+  test('spec.json of a model without them is unchanged; bad combinations are refused in one line', () => {
+    expect(Object.keys(specToJSON(parseSpec({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 2 })))).not.toContain('bidirectional');
+    expect(specToJSON(parseSpec({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 2, bidirectional: true, merge: 'sum' }))).toMatchObject({ bidirectional: true, merge: 'sum' });
+    expect(() => parseSpec({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 2, merge: 'sum' })).toThrow(/"merge" applies to bidirectional models only/);
+    expect(() => parseSpec({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 2, embedding: 4 })).toThrow(/"embedding" looks up token ids; it needs "input": "tokens"/);
+    expect(() => parseSpec({ cell: 'rnn', inputSize: 2, hiddenSize: 3, outputSize: 2, embedding: 1.5 })).toThrow(/"embedding" must be an integer >= 0/);
+  });
+});
+
+describe('gradcheck (float64 central differences, limit 1e-6)', () => {
+  const cases: { label: string; spec: ModelSpec; mask: boolean }[] = [];
+  for (const v of VARIANTS) {
+    for (const merge of MERGES) {
+      cases.push({ label: `${v.label}, ${merge}, 2 layers, many-to-many, mask`, spec: parseSpec({ ...v.fields, inputSize: 3, hiddenSize: 4, outputSize: 5, layers: 2, bidirectional: true, merge }), mask: true });
+    }
+    cases.push({ label: `${v.label}, concat, many-to-one, mask`, spec: parseSpec({ ...v.fields, inputSize: 3, hiddenSize: 4, outputSize: 5, bidirectional: true, returnSequences: false }), mask: true });
+    cases.push({ label: `${v.label}, embedding, bidirectional mul, many-to-one mse`, spec: parseSpec({ ...v.fields, inputSize: 7, input: 'tokens', embedding: 3, hiddenSize: 4, outputSize: 2, bidirectional: true, merge: 'mul', returnSequences: false, loss: 'mse' }), mask: false });
+    cases.push({ label: `${v.label}, embedding, unidirectional, mask`, spec: parseSpec({ ...v.fields, inputSize: 7, input: 'tokens', embedding: 3, hiddenSize: 4, outputSize: 5 }), mask: true });
+  }
+  test.each(cases)('$label', ({ spec, mask }) => {
+    const r = gradcheck(spec, { batch: 3, seq: 5, seed: 1, mask });
+    expect(r.maxRelError).toBeLessThanOrEqual(TOLERANCES.gradcheck.limit);
+    expect(r.pass).toBe(true);
+  });
+});
+
+/** The h of every step of a unidirectional one-layer engine, stepping with the state carried: [T][B*H]. */
+function statesByStep(engine: ScratchEngine, x: Float64Array, B: number, T: number, F: number): Float64Array[] {
+  const out: Float64Array[] = [];
+  let state: Batch['initialState'];
+  for (let t = 0; t < T; t++) {
+    const xs = new Float64Array(B * F);
+    for (let b = 0; b < B; b++) xs.set(x.subarray((b * T + t) * F, (b * T + t + 1) * F), b * F);
+    const r = engine.forward({ batchSize: B, seqLen: 1, x: xs, ...(state ? { initialState: state } : {}) });
+    state = r.finalState;
+    out.push(Float64Array.from(r.finalState.h[0]));
+  }
+  return out;
+}
+
+function oneDirection(spec: ModelSpec, params: NamedParams, dir: '' | 'backward.'): ScratchEngine {
+  const uni = parseSpec({ ...specToJSON(spec), bidirectional: false, merge: 'concat', returnSequences: true, outputSize: 2, loss: 'softmaxCrossEntropy' });
+  const p: NamedParams = {};
+  for (const k of ['kernel', 'recurrentKernel', 'bias']) p[`layers.0.${k}`] = params[`layers.0.${dir}${k}`];
+  p['head.kernel'] = { dtype: 'F64', shape: [spec.hiddenSize, 2], data: new Float64Array(spec.hiddenSize * 2) };
+  p['head.bias'] = { dtype: 'F64', shape: [2], data: new Float64Array(2) };
+  return new ScratchEngine(uni, { dtype: 'float64', params: p });
+}
+
+describe('semantics against two unidirectional engines composed by hand', () => {
+  test.each(
+    VARIANTS.flatMap((v) =>
+      MERGES.flatMap((merge) => [true, false].map((rs) => ({ label: `${v.label}, ${merge}, ${rs ? 'many-to-many' : 'many-to-one'}`, fields: v.fields, merge, rs }))),
+    ),
+  )('$label', ({ fields, merge, rs }) => {
+    const B = 2;
+    const T = 5;
+    const F = 3;
+    const H = 4;
+    const O = 3;
+    const spec = parseSpec({ ...fields, inputSize: F, hiddenSize: H, outputSize: O, bidirectional: true, merge, returnSequences: rs, loss: 'mse' });
+    const params = randomTestParams(spec, 5, 'F64');
+    const bi = new ScratchEngine(spec, { dtype: 'float64', params });
+    const batch = randomBatch(spec, B, T, 6, { dtype: 'F64' });
+    const x = batch.x as Float64Array;
+    const fwd = statesByStep(oneDirection(spec, params, ''), x, B, T, F);
+    // the backward direction: each sequence reversed in time
+    const rev = new Float64Array(x.length);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) rev.set(x.subarray((b * T + T - 1 - t) * F, (b * T + T - t) * F), (b * T + t) * F);
+    const bwdRev = statesByStep(oneDirection(spec, params, 'backward.'), rev, B, T, F);
+    const bwd = Array.from({ length: T }, (_, t) => bwdRev[T - 1 - t]); // back in the original time
+    const W = merge === 'concat' ? 2 * H : H;
+    const merged = (t: number, b: number): number[] =>
+      Array.from({ length: W }, (_, j) => {
+        if (merge === 'concat') return j < H ? fwd[t][b * H + j] : bwd[t][b * H + j - H];
+        const f = fwd[t][b * H + j];
+        const k = bwd[t][b * H + j];
+        return merge === 'sum' ? f + k : merge === 'mul' ? f * k : (f + k) / 2;
+      });
+    const hk = params['head.kernel'].data;
+    const hb = params['head.bias'].data;
+    const head = (v: number[]): number[] => Array.from({ length: O }, (_, o) => v.reduce((a, vi, j) => a + vi * hk[j * O + o], hb[o]));
+    const expected: number[] = [];
+    for (let b = 0; b < B; b++) {
+      if (rs) for (let t = 0; t < T; t++) expected.push(...head(merged(t, b)));
+      else {
+        // many-to-one (as Keras): the forward direction's last output and the backward direction's output at the first step
+        const v = Array.from({ length: W }, (_, j) => merged(0, b)[j]);
+        const last = merged(T - 1, b);
+        for (let j = 0; j < W; j++) {
+          if (merge === 'concat') v[j] = j < H ? last[j] : v[j];
+          else {
+            const f = fwd[T - 1][b * H + j];
+            const k = bwd[0][b * H + j];
+            v[j] = merge === 'sum' ? f + k : merge === 'mul' ? f * k : (f + k) / 2;
+          }
+        }
+        expected.push(...head(v));
+      }
+    }
+    expectClose('bidirectional output', bi.forward(batch).output, expected, 1e-12, { absolute: true });
+  });
+});
+
+describe('masks and embeddings', () => {
+  test.each(MERGES.map((merge) => ({ merge })))('a padded batch gives every sequence what it gives alone ($merge, many-to-many and many-to-one)', ({ merge }) => {
+    for (const rs of [true, false]) {
+      const spec = parseSpec({ cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 2, layers: 2, bidirectional: true, merge, returnSequences: rs, loss: 'mse' });
+      const engine = new ScratchEngine(spec, { dtype: 'float64', params: randomTestParams(spec, 9, 'F64') });
+      const T = 6;
+      const lengths = [6, 3, 1];
+      const full = randomBatch(spec, 3, T, 10, { dtype: 'F64' });
+      const mask = new Uint8Array(3 * T);
+      lengths.forEach((L, b) => mask.fill(1, b * T, b * T + L));
+      const x = Float64Array.from(full.x as Float64Array);
+      lengths.forEach((L, b) => x.fill(123, (b * T + L) * 3, (b + 1) * T * 3)); // padding holds garbage the mask must hide
+      const padded = engine.forward({ batchSize: 3, seqLen: T, x, mask }).output;
+      lengths.forEach((L, b) => {
+        const alone = engine.forward({ batchSize: 1, seqLen: L, x: x.subarray(b * T * 3, (b * T + L) * 3) }).output;
+        const got = rs ? padded.subarray(b * T * 2, (b * T + L) * 2) : padded.subarray(b * 2, (b + 1) * 2);
+        expectClose(`sequence ${b} (length ${L}, ${rs ? 'many-to-many' : 'many-to-one'})`, got, alone, 1e-12, { absolute: true });
+      });
+    }
+  });
+
+  test('an embedding is a lookup: the same model fed the embedding rows as dense input gives the same outputs and gradients', () => {
+    const spec = parseSpec({ cell: 'gru', inputSize: 9, input: 'tokens', embedding: 4, hiddenSize: 5, outputSize: 3, bidirectional: true });
+    const params = randomTestParams(spec, 11, 'F64');
+    const dense = parseSpec({ ...specToJSON(spec), input: 'dense', inputSize: 4, embedding: 0 });
+    const dp: NamedParams = { ...params };
+    delete dp.embedding;
+    const a = new ScratchEngine(spec, { dtype: 'float64', params });
+    const b = new ScratchEngine(dense, { dtype: 'float64', params: dp });
+    const batch = randomBatch(spec, 2, 6, 12, { dtype: 'F64' });
+    const ids = batch.x as Int32Array;
+    const E = params.embedding.data;
+    const x = new Float64Array(ids.length * 4);
+    ids.forEach((id, i) => x.set(E.subarray(id * 4, id * 4 + 4), i * 4));
+    const dbatch = { ...batch, x };
+    expectClose('output', a.forward(batch).output, b.forward(dbatch).output, 1e-14, { absolute: true });
+    const ga = a.lossAndGrads(batch);
+    const gb = b.lossAndGrads(dbatch, { inputGrad: true });
+    for (const k of Object.keys(gb.grads)) expectClose(`gradient ${k}`, ga.grads[k].data, gb.grads[k].data, 1e-14, { absolute: true });
+    // dEmbedding[v] is the sum of dx over the positions that read token v
+    const want = new Float64Array(9 * 4);
+    ids.forEach((id, i) => {
+      for (let j = 0; j < 4; j++) want[id * 4 + j] += gb.dx![i * 4 + j];
+    });
+    expectClose('gradient embedding', ga.grads.embedding.data, want, 1e-14, { absolute: true });
+  });
+});
+
+describe('from the command line', () => {
+  test('gradcheck and train take --bidirectional, --merge and --embedding; a language model refuses --bidirectional; tfjs says it has no such layer', () => {
+    const g = rnnlab(['gradcheck', '--cell', 'lstm', '--bidirectional', '--merge', 'ave', '--tokens', '--input', '6', '--embedding', '3', '--many-to-one', '--json']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(JSON.parse(g.stdout).pass).toBe(true);
+    const t = rnnlab(['train', '--task', 'classify', '--dataset', 'names', '--bidirectional', '--embedding', '8', '--hidden', '8', '--steps', '3', '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const lm = rnnlab(['train', '--task', 'text', '--bidirectional', '--steps', '2']);
+    expect(lm.code).toBe(2);
+    expect(lm.stderr).toMatch(/--bidirectional is refused for a language model: its backward direction would read the very tokens it has to predict/);
+    const both = rnnlab(['train', '--task', 'classify', '--dataset', 'names', '--bidirectional', '--engine', 'both', '--backend', 'cpu', '--steps', '2']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/engine tfjs-cpu cannot train this model: it does not support bidirectional layers/);
+    const c = rnnlab(['check', '--cell', 'gru', '--bidirectional', '--hidden', '4', '--seq', '4', '--batch', '2', '--steps', '2', '--backend', 'cpu', '--json']);
+    expect(c.code, c.stderr).toBe(0);
+    const report = JSON.parse(c.stdout);
+    expect(report.report?.pass ?? report.pass).toBe(true);
+    expect(JSON.stringify(report)).toMatch(/it does not support bidirectional layers/);
+  });
+});
