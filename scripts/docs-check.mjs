@@ -205,7 +205,7 @@ export function smallRun(words) {
     return withFlags(words, { '--steps': 3, '--hidden': 8, ...own }, ['--epochs', '--minutes']);
   }
   if (cmd === 'check') return withFlags(words, { '--steps': 2 });
-  if (cmd === 'bench') return withFlags(words, { '--hidden': 16, '--seq': 5, '--repeats': 1, '--warmup': 0, '--budget': 1 });
+  if (cmd === 'bench') return withFlags(words, { '--hidden': 16, '--seq': 5, '--repeats': 1, '--warmup': 0, '--budget': 1, '--threads': 1 });
   if (cmd === 'generate') return withFlags(words, { '--length': 20 });
   return words;
 }
@@ -268,8 +268,12 @@ async function main() {
     if (!JSON_OUT) console.log(`${r.status.padEnd(7)} ${r.seconds === undefined ? '      ' : `${r.seconds.toFixed(1).padStart(5)}s`}  README:${r.line}  ${r.what}${r.note ? `  (${r.note})` : ''}`);
   };
 
+  const seen = new Set();
   for (const c of parts.commands) {
     if (ONLY && !ONLY.test(c.text)) continue;
+    // an example the README shows twice (the quick start and its section) runs once
+    if (seen.has(c.text)) continue;
+    seen.add(c.text);
     const skip = skipReason(c.words);
     if (skip) {
       log({ status: 'skipped', line: c.line, what: c.text, note: skip });
