@@ -83,6 +83,13 @@ describe('arguments that agree', () => {
     expect(own.stdout.split('\n')[0]).toBe('name,label,predicted,p_female,p_male');
   });
 
+  test('a --prime the vocabulary cannot read is refused before training, not after it', () => {
+    const r = rnnlab(['train', '--task', 'text', '--hidden', '4', '--steps', '2', '--prime', '\u{1F40B} whale', '--out', join(tmp(), 'run')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--prime/);
+    expect(r.stdout).not.toMatch(/step\s+epoch/); // no training table: it stopped before the first step
+  });
+
   test('a preset names its run directory after itself', () => {
     const corpus = tmp();
     writeFileSync(join(corpus, 'Around the World in Eighty days.txt'), 'Phileas Fogg lived, in 1872, at No. 7, Saville Row. '.repeat(40));

@@ -99,6 +99,10 @@ describe('run directories and charts', () => {
     expectOneLineError(rnnlab(['plot', '--states', runs.series, '--text', 'abc']), /a forecasting model reads numbers/, expect);
     expectOneLineError(rnnlab(['plot', runs.text, '--text', 'abc']), /--text belongs to --states/, expect);
     expectOneLineError(rnnlab(['plot', '--states', runs.text, '--text', 'abc', '--units', '3,']), /--units takes unit numbers separated by commas/, expect);
+    // without -o the views go beside the run's other plots
+    const beside = rnnlab(['plot', '--states', runs.text, '--text', 'The sea.', '--no-png', '--json']);
+    expect(beside.code, beside.stderr).toBe(0);
+    expect(JSON.parse(beside.stdout).files[0]).toBe(join(runs.text, 'plots', 'states-h-layer0-text.svg'));
     expectOneLineError(rnnlab(['plot', '--states', runs.series, '--units', '1']), /--units chooses the units that colour a text/, expect);
   });
 

@@ -3,7 +3,7 @@ import { checkOutputFile } from '../io/files.js';
 import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../io/atomic.js';
 import { reportHtml } from '../report/html.js';
@@ -36,7 +36,7 @@ export function registerPlot(program: Command, io: IO): void {
     .option('--text <text>', '--states of a text or classification model: the text it reads')
     .option('--csv <file>', '--states of a forecasting model: read the last window of this CSV (default: the data it was trained on)')
     .option('--units <list>', '--states of a text model: the units whose activation colours the text (default: the 4 most active)', unitList)
-    .option('-o, --out <dir>', 'where to write the plots (default: <first run>/plots)')
+    .option('-o, --out <dir>', 'where to write the plots (default: <first run>/plots; with --states: <the checkpoint\'s run>/plots)')
     .option('--no-png', 'SVG only (PNG needs rsvg-convert, from Debian librsvg2-bin)')
     .addOption(choice('--y-scale <s>', 'loss curves: auto (log when they span two decades), linear or log', ['auto', 'linear', 'log'], 'auto'))
     .option('--json', 'print one JSON object with the files written')
@@ -49,7 +49,9 @@ export function registerPlot(program: Command, io: IO): void {
         if (dirs.length) throw new InputError('--states plots one checkpoint; give it without run directories');
         const ck = readCheckpoint(resolveCheckpoint(f.states, (l) => io.err(`rnnlab: ${l}`)));
         charts = await checkpointStateCharts(ck, { text: f.text, csv: f.csv, units: f.units });
-        out = f.out ?? 'plots';
+        // beside the run's other plots (<run>/plots), as for run directories
+        const holder = dirname(ck.dir);
+        out = f.out ?? (basename(holder) === 'checkpoints' ? join(dirname(holder), 'plots') : join(ck.dir, 'plots'));
       } else {
         if (!dirs.length) throw new InputError('give the run directories to plot (or --states CHECKPOINT)');
         for (const flag of ['text', 'csv', 'units'] as const) if (f[flag] !== undefined) throw new InputError(`--${flag} belongs to --states`);

@@ -45,7 +45,7 @@ export function stateInput(ck: Checkpoint & { dir: string }, o: { text?: string;
     return { x, labels, source: `the last ${sd.window} rows of ${sd.source}` };
   }
   if (o.text === undefined) throw new InputError(`${ck.dir}: give the text to read with --text "..."`);
-  if (o.text.length === 0) throw new InputError('--text is empty');
+  if (!o.text.trim()) throw new InputError('--text is empty');
   const json = d?.task === 'classify' ? (d as ClassifyData).tokenizer : ck.vocab;
   if (!json) throw new InputError(`${ck.dir}: neither a text nor a classification checkpoint (no vocab.json or classify data.json)`);
   const tokenizer = tokenizerFromJSON(json, ck.dir);

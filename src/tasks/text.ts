@@ -227,6 +227,7 @@ function buildText(o: TextFlags, ck: { vocab?: unknown } | null): BuiltTask {
     tokenizer = o.vocab === 'bytes256' ? new ByteTokenizer() : CharTokenizer.fromText(corpus.text);
   } else tokenizer = WordTokenizer.fromText(corpus.text, wordCount(o.vocab));
   if (tokenizer.size < 2) throw new InputError(`the vocabulary has ${tokenizer.size} symbol (${JSON.stringify(tokenizer.symbol(0))}); a language model needs at least 2`);
+  if (o.prime !== undefined) primeToIds(tokenizer, o.prime); // a prime the vocabulary cannot read is refused now, not after training
   const ids = tokenizer.encode(corpus.text);
   if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new InputError(`--val-fraction must be in [0, 1) (got ${o.valFraction})`);
   const nVal = Math.floor(ids.length * o.valFraction);
