@@ -6,13 +6,13 @@
  * scratch engine. Everything runs in float32. Every call disposes what it creates (tf.tidy).
  */
 import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, validateBatch } from '../src/engine.js';
-import { InputError } from '../src/errors.js';
+import { InputError, UnsupportedError } from '../src/errors.js';
 import { type OptimizerSpec, TFJS_EPSILON, optimizerSlots, optimizerSpec } from '../src/optimizer.js';
 import { type NamedParams, initParams, paramLayout } from '../src/params.js';
 import { type ModelSpec, parseSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { type BackendName, type BackendRequest, type LoadedTf, type Tf, activate, loadTf } from './backend.js';
-import { type TfLayers, buildLayers, buildWeights } from './model.js';
+import { type TfLayers, buildLayers, buildWeights, tfjsUnsupported } from './model.js';
 import { getLayerWeights, layerVariables, setLayerWeights } from './weights.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -52,9 +52,8 @@ export class TfjsEngine implements Engine {
     this.backend = loaded.backend;
     this.name = loaded.engineName;
     this.spec = parseSpec(spec);
-    if (this.spec.bidirectional || this.spec.embedding > 0) {
-      throw new InputError(`the tfjs twin has no ${this.spec.bidirectional ? 'Bidirectional' : 'Embedding'} layer yet; run this model on the scratch engine`);
-    }
+    const why = tfjsUnsupported(this.spec);
+    if (why) throw new UnsupportedError(loaded.engineName, why);
     activate(this.tf, this.backend);
     this.layers = buildLayers(this.tf, this.spec, { returnState: true });
     buildWeights(this.spec, this.layers);
@@ -98,7 +97,8 @@ export class TfjsEngine implements Engine {
     activate(this.tf, this.backend);
     const tf = this.tf;
     const xVar = want.inputGrad ? this.variableOf(this.inputTensor(b)) : null;
-    const stateVars = want.stateGrads ? this.stateVariables(b) : null;
+    // initial-state gradients: a bidirectional model has no initial state to take (it starts from zeros)
+    const stateVars = want.stateGrads && !this.spec.bidirectional ? this.stateVariables(b) : null;
     let states: Tensor[][] = [];
     const extra: Variable[] = [...(xVar ? [xVar] : []), ...(stateVars ? [...stateVars.h, ...(stateVars.c ?? [])] : [])];
     const { value, grads } = tf.variableGrads(() => {
@@ -256,6 +256,8 @@ export class TfjsEngine implements Engine {
     const tf = this.tf;
     const { batchSize: B, seqLen: T } = b;
     if (this.spec.input === 'tokens') {
+      // an embedding looks the ids up itself; without one, a one-hot row per id
+      if (this.layers.embedding) return tf.tensor2d(b.x as Int32Array, [B, T], 'int32');
       return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize), 'float32'));
     }
     const x = b.x instanceof Float32Array ? b.x : Float32Array.from(b.x);
@@ -265,6 +267,7 @@ export class TfjsEngine implements Engine {
   private stateTensors(b: Batch): { h: Tensor[]; c?: Tensor[] } | null {
     const st = b.initialState;
     if (!st) return null;
+    if (this.spec.bidirectional) throw new InputError('a bidirectional model starts both directions from a zero state; it cannot take a carried initial state');
     const tf = this.tf;
     const shape: [number, number] = [b.batchSize, this.spec.hiddenSize];
     const t = (a: FloatArray): Tensor => tf.tensor2d(a instanceof Float32Array ? a : Float32Array.from(a), shape);
@@ -298,18 +301,19 @@ export class TfjsEngine implements Engine {
     const probes: Variable[][] = Array.from({ length: L }, () => Array.from({ length: T }, () => this.variableOf(tf.zeros([B, H]))));
     try {
       const { value, grads } = tf.variableGrads(() => {
-        const x = this.inputTensor(b);
+        const x = this.embed(this.inputTensor(b));
         let inputs = tf.unstack(x, 1); // T x [B, in]
         const masks = b.mask ? tf.unstack(tf.tensor2d(Float32Array.from(b.mask), [B, T]), 1) : null;
         const init = this.stateTensors(b);
-        this.layers.rnn.forEach((layer, l) => {
+        type CellLayer = { cell?: { call(i: Tensor[], k: object): Tensor[] }; step?(x: Tensor, h: Tensor): Tensor };
+        // one direction of one layer over the steps in `order`, from the initial state; probes (if given) added to every h_t
+        const direction = (cellLayer: CellLayer, l: number, order: number[], probe: Variable[] | null): Tensor[] => {
           let h: Tensor = init ? init.h[l] : tf.zeros([B, H]);
           let c: Tensor = init?.c ? init.c[l] : tf.zeros([B, H]);
-          const outs: Tensor[] = [];
-          for (let t = 0; t < T; t++) {
+          const outs: Tensor[] = new Array(T);
+          for (const t of order) {
             let hNew: Tensor;
             let cNew = c;
-            const cellLayer = layer as unknown as { cell?: { call(i: Tensor[], k: object): Tensor[] }; step?(x: Tensor, h: Tensor): Tensor };
             if (cellLayer.step) hNew = cellLayer.step(inputs[t], h);
             else {
               const r = cellLayer.cell!.call(this.spec.cell === 'lstm' ? [inputs[t], h, c] : [inputs[t], h], {});
@@ -321,13 +325,27 @@ export class TfjsEngine implements Engine {
               hNew = tf.add(tf.mul(hNew, m), tf.mul(h, tf.sub(1, m)));
               cNew = tf.add(tf.mul(cNew, m), tf.mul(c, tf.sub(1, m)));
             }
-            h = tf.add(hNew, probes[l][t]);
+            h = probe ? tf.add(hNew, probe[t]) : hNew;
             c = cNew;
-            outs.push(h);
+            outs[t] = h;
           }
-          inputs = outs;
+          return outs;
+        };
+        const forwardOrder = Array.from({ length: T }, (_, t) => t);
+        let top: Tensor | null = null;
+        this.layers.rnn.forEach((layer, l) => {
+          if (!this.spec.bidirectional) {
+            inputs = direction(layer as unknown as CellLayer, l, forwardOrder, probes[l]);
+            return;
+          }
+          // a bidirectional layer: the probes sit on the forward direction (the per-step gradients of a bidirectional model are its forward direction's)
+          const bi = layer as unknown as { forwardLayer: CellLayer; backwardLayer: CellLayer };
+          const f = direction(bi.forwardLayer, l, forwardOrder, probes[l]);
+          const k = direction(bi.backwardLayer, l, [...forwardOrder].reverse(), null);
+          inputs = f.map((ft, t) => this.mergeDirections(ft, k[t]));
+          if (l === this.spec.layers - 1 && !this.spec.returnSequences) top = this.mergeDirections(f[T - 1], k[0]);
         });
-        const top = this.spec.returnSequences ? tf.stack(inputs, 1) : inputs[T - 1];
+        top ??= this.spec.returnSequences ? tf.stack(inputs, 1) : inputs[T - 1];
         return this.lossOf(this.layers.head.apply(top) as Tensor, b);
       }, probes.flat());
       const out = probes.map((row) => {
@@ -358,14 +376,36 @@ export class TfjsEngine implements Engine {
     const tf = this.tf;
     const mask = b.mask ? tf.tensor2d(Float32Array.from(b.mask), [b.batchSize, b.seqLen]) : undefined;
     const states: Tensor[][] = [];
-    let h = x;
+    let h = this.embed(x);
     this.layers.rnn.forEach((layer, l) => {
       const initialState = init ? [init.h[l], ...(init.c ? [init.c[l]] : [])] : undefined;
-      const out = layer.apply(h, { mask, initialState }) as Tensor[];
+      const out = layer.apply(h, { mask, ...(initialState ? { initialState } : {}) }) as Tensor[];
       h = out[0];
-      states.push(out.slice(1));
+      // a Bidirectional layer returns the forward direction's states, then the backward one's: the final state is the forward one's
+      const st = out.slice(1);
+      states.push(this.spec.bidirectional ? st.slice(0, st.length / 2) : st);
     });
     return { logits: this.layers.head.apply(h) as Tensor, states };
+  }
+
+  /** Token ids through the embedding layer, when the model has one. */
+  private embed(x: Tensor): Tensor {
+    return this.layers.embedding ? (this.layers.embedding.apply(x) as Tensor) : x;
+  }
+
+  /** The two directions' outputs of one step merged as tfjs's Bidirectional merges them (forward first). */
+  private mergeDirections(f: Tensor, k: Tensor): Tensor {
+    const tf = this.tf;
+    switch (this.spec.merge) {
+      case 'concat':
+        return tf.concat([f, k], -1);
+      case 'sum':
+        return tf.add(f, k);
+      case 'mul':
+        return tf.mul(f, k);
+      default:
+        return tf.mul(tf.add(f, k), 0.5);
+    }
   }
 
   /**

@@ -23,7 +23,7 @@ export interface ExportResult {
 
 export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, dir: string): Promise<ExportResult> {
   if (spec.bidirectional || spec.embedding > 0) {
-    throw new InputError(`the tfjs twin has no ${spec.bidirectional ? 'Bidirectional' : 'Embedding'} layer yet, so this model cannot be exported for tf.loadLayersModel`);
+    throw new InputError(`export of ${spec.bidirectional ? 'bidirectional models' : 'models with an embedding'} for tf.loadLayersModel is not written yet (the engine runs them; the exported file would need the Sequential's ${spec.bidirectional ? 'Bidirectional' : 'Embedding'} layer checked against it first)`);
   }
   if (spec.cell === 'gru' && spec.gruResetAfter) {
     throw new InputError(

@@ -5,16 +5,19 @@
  * explicitly: recurrentActivation (tfjs defaults to hardSigmoid), zeros initialisers (the weights
  * are set from canonical parameters right after; tfjs's orthogonal initialiser takes seconds at
  * H = 256), no dropout. Token input is one-hot encoded with tf.oneHot before the first layer,
- * never through an Embedding layer (which would add a parameter).
+ * unless the spec has an embedding (then tf.layers.embedding, the "embedding" parameter). A
+ * bidirectional spec wraps each layer in tf.layers.bidirectional with the spec's merge mode.
  */
-import type { ModelSpec } from '../src/spec.js';
+import { type ModelSpec, layerInSize, layerOutSize } from '../src/spec.js';
 import type { Tf } from './backend.js';
 import { resetAfterGruClass } from './gru-reset-after.js';
 
 type Layer = import('@tensorflow/tfjs').layers.Layer;
 
 export interface TfLayers {
-  /** One recurrent layer per spec layer. */
+  /** The token embedding (spec.embedding > 0). */
+  embedding?: Layer;
+  /** One recurrent layer per spec layer (a Bidirectional wrapper for bidirectional models). */
   rnn: Layer[];
   head: Layer;
 }
@@ -27,9 +30,10 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
   const H = spec.hiddenSize;
   const zeros = 'zeros' as const;
   const rnn: Layer[] = [];
+  const embedding = spec.embedding > 0 ? tf.layers.embedding({ inputDim: spec.inputSize, outputDim: spec.embedding, embeddingsInitializer: zeros }) : undefined;
   for (let l = 0; l < spec.layers; l++) {
     const returnSequences = l < spec.layers - 1 || spec.returnSequences;
-    const inputShape = [null, l === 0 ? spec.inputSize : H];
+    const inputShape = [null, layerInSize(spec, l)];
     const common = {
       units: H,
       returnSequences,
@@ -42,20 +46,29 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
       recurrentDropout: 0,
       ...(l === 0 ? { inputShape } : {}),
     };
+    let layer: Layer;
     if (spec.cell === 'rnn') {
-      rnn.push(tf.layers.simpleRNN({ ...common, activation: spec.activation }));
+      layer = tf.layers.simpleRNN({ ...common, activation: spec.activation });
     } else if (spec.cell === 'lstm') {
-      rnn.push(tf.layers.lstm({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation, unitForgetBias: false }));
+      layer = tf.layers.lstm({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation, unitForgetBias: false });
     } else if (!spec.gruResetAfter) {
-      rnn.push(tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation }));
+      layer = tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation });
     } else {
       const GRU = resetAfterGruClass(tf);
-      rnn.push(new GRU({ units: H, recurrentActivation: spec.recurrentActivation, returnSequences, returnState: opts.returnState }));
+      layer = new GRU({ units: H, recurrentActivation: spec.recurrentActivation, returnSequences, returnState: opts.returnState });
     }
+    // tfjs's Bidirectional: the backward copy reads the reversed sequence and mask; outputs merged forward first
+    rnn.push(spec.bidirectional ? tf.layers.bidirectional({ layer: layer as never, mergeMode: spec.merge }) : layer);
   }
   const dense = tf.layers.dense({ units: spec.outputSize, kernelInitializer: zeros, biasInitializer: zeros, useBias: true });
   const head = spec.returnSequences ? tf.layers.timeDistributed({ layer: dense }) : dense;
-  return { rnn, head };
+  return { ...(embedding ? { embedding } : {}), rnn, head };
+}
+
+/** Why the tfjs twin cannot build this model, or null: its reset-after GRU has no backward copy for a Bidirectional wrapper. */
+export function tfjsUnsupported(spec: ModelSpec): string | null {
+  if (spec.bidirectional && spec.cell === 'gru' && spec.gruResetAfter) return 'a bidirectional reset-after GRU (its reset-after GRU layer cannot run backwards yet)';
+  return null;
 }
 
 /**
@@ -63,11 +76,16 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
  * as a model built with an input shape would.
  */
 export function buildWeights(spec: ModelSpec, layers: TfLayers): void {
+  if (layers.embedding) {
+    layers.embedding.build([null, null]);
+    layers.embedding.built = true;
+  }
   layers.rnn.forEach((layer, l) => {
-    layer.build([null, null, l === 0 ? spec.inputSize : spec.hiddenSize]);
+    layer.build([null, null, layerInSize(spec, l)]);
     layer.built = true;
   });
-  layers.head.build(spec.returnSequences ? [null, null, spec.hiddenSize] : [null, spec.hiddenSize]);
+  const out = layerOutSize(spec);
+  layers.head.build(spec.returnSequences ? [null, null, out] : [null, out]);
   layers.head.built = true;
 }
 

@@ -14,9 +14,11 @@ type LayerVariable = import('@tensorflow/tfjs').LayerVariable;
 export function layerVariables(spec: ModelSpec, layers: TfLayers): { name: string; variable: LayerVariable }[] {
   const names = paramLayout(spec).map((p) => p.name);
   const vars: LayerVariable[] = [];
+  if (layers.embedding) vars.push(...layers.embedding.trainableWeights);
+  const per = spec.bidirectional ? 6 : 3; // a Bidirectional wrapper holds the forward layer's three, then the backward layer's
   for (const layer of layers.rnn) {
     const w = layer.trainableWeights;
-    if (w.length !== 3) throw new Error(`tfjs layer ${layer.name} has ${w.length} weights, expected kernel, recurrent kernel, bias`);
+    if (w.length !== per) throw new Error(`tfjs layer ${layer.name} has ${w.length} weights, expected ${per}`);
     vars.push(...w);
   }
   const hw = layers.head.trainableWeights;
