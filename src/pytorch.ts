@@ -10,7 +10,7 @@
  */
 import { InputError } from './errors.js';
 import { type NamedParams, paramLayout, validateParams } from './params.js';
-import { type ModelSpec, gateCount } from './spec.js';
+import { type ModelSpec, gateCount, layerInSize, layerOutSize } from './spec.js';
 import { type NamedTensors, type Tensor, shapeStr } from './tensor.js';
 
 export interface PyTorchNames {
@@ -26,9 +26,6 @@ function blockOrder(spec: ModelSpec): number[] {
 }
 
 export function assertPyTorchCompatible(spec: ModelSpec): void {
-  if (spec.bidirectional || spec.embedding > 0) {
-    throw new InputError(`the PyTorch layout of ${spec.bidirectional ? 'bidirectional layers' : 'an embedding'} (weight_ih_l0_reverse, embedding.weight) is not written yet; this model converts only within rnnlab for now`);
-  }
   if (spec.cell === 'gru' && !spec.gruResetAfter) {
     throw new InputError("PyTorch's nn.GRU is a reset-after GRU; this spec is reset-before (tfjs's GRU). Use gruResetAfter: true");
   }
@@ -78,6 +75,11 @@ function reorderVector(src: ArrayLike<number>, H: number, order: number[], toPyT
 
 type FArr = Float32Array | Float64Array;
 
+/** The directions of each layer: canonical infix and PyTorch suffix ("backward." and "_reverse" for the backward one). */
+function directions(spec: ModelSpec): [string, string][] {
+  return spec.bidirectional ? [['', ''], ['backward.', '_reverse']] : [['', '']];
+}
+
 /** Float64 in, float64 out (fixtures, gradient checks); otherwise float32. */
 function allocator(tensors: NamedTensors): { make: (n: number) => FArr; wrap: (shape: number[], data: FArr) => Tensor } {
   const f64 = Object.values(tensors).some((t) => t.dtype === 'F64');
@@ -97,23 +99,27 @@ export function toPyTorch(spec: ModelSpec, p: NamedParams, names: PyTorchNames =
   const G = gateCount(spec.cell);
   const order = blockOrder(spec);
   const out: NamedTensors = {};
+  if (spec.embedding > 0) out['embedding.weight'] = wrap([spec.inputSize, spec.embedding], copyInto(p.embedding.data, make(spec.inputSize * spec.embedding)));
   for (let l = 0; l < spec.layers; l++) {
-    const inSize = l === 0 ? spec.inputSize : H;
-    const wih = make(G * H * inSize);
-    transposeBlocks(p[`layers.${l}.kernel`].data, inSize, G * H, H, order, wih);
-    const whh = make(G * H * H);
-    transposeBlocks(p[`layers.${l}.recurrentKernel`].data, H, G * H, H, order, whh);
-    const bias = p[`layers.${l}.bias`].data;
-    const resetAfter = spec.cell === 'gru';
-    out[`${pre}weight_ih_l${l}`] = wrap([G * H, inSize], wih);
-    out[`${pre}weight_hh_l${l}`] = wrap([G * H, H], whh);
-    out[`${pre}bias_ih_l${l}`] = wrap([G * H], reorderVector(bias.subarray(0, G * H), H, order, true, make(G * H)));
-    out[`${pre}bias_hh_l${l}`] = wrap([G * H], resetAfter ? reorderVector(bias.subarray(G * H, 2 * G * H), H, order, true, make(G * H)) : make(G * H));
+    const inSize = layerInSize(spec, l);
+    for (const [dir, sfx] of directions(spec)) {
+      const wih = make(G * H * inSize);
+      transposeBlocks(p[`layers.${l}.${dir}kernel`].data, inSize, G * H, H, order, wih);
+      const whh = make(G * H * H);
+      transposeBlocks(p[`layers.${l}.${dir}recurrentKernel`].data, H, G * H, H, order, whh);
+      const bias = p[`layers.${l}.${dir}bias`].data;
+      const resetAfter = spec.cell === 'gru';
+      out[`${pre}weight_ih_l${l}${sfx}`] = wrap([G * H, inSize], wih);
+      out[`${pre}weight_hh_l${l}${sfx}`] = wrap([G * H, H], whh);
+      out[`${pre}bias_ih_l${l}${sfx}`] = wrap([G * H], reorderVector(bias.subarray(0, G * H), H, order, true, make(G * H)));
+      out[`${pre}bias_hh_l${l}${sfx}`] = wrap([G * H], resetAfter ? reorderVector(bias.subarray(G * H, 2 * G * H), H, order, true, make(G * H)) : make(G * H));
+    }
   }
   const O = spec.outputSize;
-  const hw = make(O * H);
-  transposeBlocks(p['head.kernel'].data, H, O, O, [0], hw);
-  out[`${head}.weight`] = wrap([O, H], hw);
+  const Hout = layerOutSize(spec);
+  const hw = make(O * Hout);
+  transposeBlocks(p['head.kernel'].data, Hout, O, O, [0], hw);
+  out[`${head}.weight`] = wrap([O, Hout], hw);
   out[`${head}.bias`] = wrap([O], copyInto(p['head.bias'].data, make(O)));
   return out;
 }
@@ -126,13 +132,17 @@ export function fromPyTorch(spec: ModelSpec, t: NamedTensors, names: PyTorchName
   const G = gateCount(spec.cell);
   const O = spec.outputSize;
   const order = blockOrder(spec);
+  const Hout = layerOutSize(spec);
   const expected: [string, number[]][] = [];
+  if (spec.embedding > 0) expected.push(['embedding.weight', [spec.inputSize, spec.embedding]]);
   for (let l = 0; l < spec.layers; l++) {
-    const inSize = l === 0 ? spec.inputSize : H;
-    expected.push([`${pre}weight_ih_l${l}`, [G * H, inSize]], [`${pre}weight_hh_l${l}`, [G * H, H]]);
-    expected.push([`${pre}bias_ih_l${l}`, [G * H]], [`${pre}bias_hh_l${l}`, [G * H]]);
+    const inSize = layerInSize(spec, l);
+    for (const [, sfx] of directions(spec)) {
+      expected.push([`${pre}weight_ih_l${l}${sfx}`, [G * H, inSize]], [`${pre}weight_hh_l${l}${sfx}`, [G * H, H]]);
+      expected.push([`${pre}bias_ih_l${l}${sfx}`, [G * H]], [`${pre}bias_hh_l${l}${sfx}`, [G * H]]);
+    }
   }
-  expected.push([`${head}.weight`, [O, H]], [`${head}.bias`, [O]]);
+  expected.push([`${head}.weight`, [O, Hout]], [`${head}.bias`, [O]]);
   const problems: string[] = [];
   const missing = expected.filter(([n]) => !t[n]).map(([n]) => n);
   if (missing.length) problems.push(`missing ${missing.join(', ')}`);
@@ -151,32 +161,35 @@ export function fromPyTorch(spec: ModelSpec, t: NamedTensors, names: PyTorchName
 
   const out: NamedParams = {};
   const layout = paramLayout(spec);
+  if (spec.embedding > 0) out.embedding = wrap([spec.inputSize, spec.embedding], copyInto(t['embedding.weight'].data, make(spec.inputSize * spec.embedding)));
   for (let l = 0; l < spec.layers; l++) {
-    const inSize = l === 0 ? spec.inputSize : H;
-    const kernel = make(inSize * G * H);
-    untransposeBlocks(t[`${pre}weight_ih_l${l}`].data, inSize, H, order, kernel);
-    const rk = make(H * G * H);
-    untransposeBlocks(t[`${pre}weight_hh_l${l}`].data, H, H, order, rk);
-    const bih = reorderVector(t[`${pre}bias_ih_l${l}`].data, H, order, false, make(G * H));
-    const bhh = reorderVector(t[`${pre}bias_hh_l${l}`].data, H, order, false, make(G * H));
-    let bias: FArr;
-    if (spec.cell === 'gru') {
-      bias = make(2 * G * H);
-      bias.set(bih, 0);
-      bias.set(bhh, G * H);
-    } else {
-      bias = make(G * H);
-      const a = t[`${pre}bias_ih_l${l}`].data;
-      const b = t[`${pre}bias_hh_l${l}`].data;
-      for (let i = 0; i < G * H; i++) bias[i] = Number(a[i]) + Number(b[i]); // LSTM/RNN order needs no reordering
+    const inSize = layerInSize(spec, l);
+    for (const [dir, sfx] of directions(spec)) {
+      const kernel = make(inSize * G * H);
+      untransposeBlocks(t[`${pre}weight_ih_l${l}${sfx}`].data, inSize, H, order, kernel);
+      const rk = make(H * G * H);
+      untransposeBlocks(t[`${pre}weight_hh_l${l}${sfx}`].data, H, H, order, rk);
+      const bih = reorderVector(t[`${pre}bias_ih_l${l}${sfx}`].data, H, order, false, make(G * H));
+      const bhh = reorderVector(t[`${pre}bias_hh_l${l}${sfx}`].data, H, order, false, make(G * H));
+      let bias: FArr;
+      if (spec.cell === 'gru') {
+        bias = make(2 * G * H);
+        bias.set(bih, 0);
+        bias.set(bhh, G * H);
+      } else {
+        bias = make(G * H);
+        const a = t[`${pre}bias_ih_l${l}${sfx}`].data;
+        const b = t[`${pre}bias_hh_l${l}${sfx}`].data;
+        for (let i = 0; i < G * H; i++) bias[i] = Number(a[i]) + Number(b[i]); // LSTM/RNN order needs no reordering
+      }
+      out[`layers.${l}.${dir}kernel`] = wrap([inSize, G * H], kernel);
+      out[`layers.${l}.${dir}recurrentKernel`] = wrap([H, G * H], rk);
+      out[`layers.${l}.${dir}bias`] = wrap(layout.find((x) => x.name === `layers.${l}.${dir}bias`)!.shape, bias);
     }
-    out[`layers.${l}.kernel`] = wrap([inSize, G * H], kernel);
-    out[`layers.${l}.recurrentKernel`] = wrap([H, G * H], rk);
-    out[`layers.${l}.bias`] = wrap(layout.find((x) => x.name === `layers.${l}.bias`)!.shape, bias);
   }
-  const hk = make(H * O);
-  untransposeBlocks(t[`${head}.weight`].data, H, O, [0], hk);
-  out['head.kernel'] = wrap([H, O], hk);
+  const hk = make(Hout * O);
+  untransposeBlocks(t[`${head}.weight`].data, Hout, O, [0], hk);
+  out['head.kernel'] = wrap([Hout, O], hk);
   out['head.bias'] = wrap([O], copyInto(t[`${head}.bias`].data, make(O)));
   validateParams(spec, out, source);
   return out;

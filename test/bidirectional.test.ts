@@ -20,6 +20,12 @@ import { type ModelSpec, parseSpec, specToJSON } from '../src/spec.js';
 import { VARIANTS } from './helpers/cases.js';
 import { expectClose } from './helpers/close.js';
 import { rnnlab } from './helpers/cli.js';
+import { needing, pythonWith } from './helpers/python.js';
+import { fromPyTorch, toPyTorch } from '../src/pytorch.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTfjsEngine } from '../tfjs/engine.js';
 
 const MERGES = ['concat', 'sum', 'mul', 'ave'] as const;
@@ -229,6 +235,54 @@ describe('the tfjs twin (Bidirectional and Embedding layers) against float64 scr
   test('a bidirectional reset-after GRU is not one the twin can build: said, not computed wrong', async () => {
     const spec = parseSpec({ cell: 'gru', gruResetAfter: true, inputSize: 3, hiddenSize: 4, outputSize: 2, bidirectional: true });
     await expect(createTfjsEngine(spec, { backend: 'cpu' })).rejects.toThrow(/does not support a bidirectional reset-after GRU/);
+  });
+});
+
+describe('the PyTorch layout (convert --to pytorch)', () => {
+  test('bidirectional layers and an embedding round-trip, under PyTorch\'s names: weight_ih_l{k}_reverse, embedding.weight', () => {
+    const spec = parseSpec({ cell: 'lstm', inputSize: 11, input: 'tokens', embedding: 3, hiddenSize: 4, layers: 2, outputSize: 5, bidirectional: true });
+    const params = randomTestParams(spec, 21, 'F64');
+    const pt = toPyTorch(spec, params);
+    expect(Object.keys(pt)).toEqual(expect.arrayContaining(['embedding.weight', 'weight_ih_l0', 'weight_ih_l0_reverse', 'weight_hh_l1_reverse', 'bias_ih_l1_reverse', 'head.weight']));
+    expect(pt.weight_ih_l1.shape).toEqual([16, 8]); // the second layer reads both directions: 2H
+    expect(pt['head.weight'].shape).toEqual([5, 8]);
+    const back = fromPyTorch(spec, pt);
+    for (const [k, t] of Object.entries(params)) expectClose(k, back[k].data, t.data, 0, { absolute: true });
+  });
+
+  const py = pythonWith('torch, numpy');
+  test.skipIf(!py)(needing('torch, numpy', 'nn.Embedding + bidirectional nn.LSTM / nn.GRU / nn.RNN + nn.Linear, loaded with the converted weights, give the scratch engine\'s outputs (float64, 1e-10)'), () => {
+    for (const cell of ['lstm', 'gru', 'rnn'] as const) {
+      const spec = parseSpec({ cell, ...(cell === 'gru' ? { gruResetAfter: true } : {}), inputSize: 11, input: 'tokens', embedding: 3, hiddenSize: 4, layers: 2, outputSize: 5, bidirectional: true });
+      const params = randomTestParams(spec, 22, 'F64');
+      const batch = randomBatch(spec, 2, 6, 23, { dtype: 'F64' });
+      const ours = new ScratchEngine(spec, { dtype: 'float64', params }).forward(batch).output;
+      const pt = toPyTorch(spec, params);
+      const dir = mkdtempSync(join(tmpdir(), 'rnnlab-pt-bi-'));
+      const file = join(dir, 'model.json');
+      const tensors = Object.fromEntries(Object.entries(pt).map(([k, t]) => [k, { shape: t.shape, data: Array.from(t.data as Float64Array) }]));
+      writeFileSync(file, JSON.stringify({ cell, tensors, ids: Array.from(batch.x as Int32Array), B: 2, T: 6, V: 11, E: 3, H: 4, L: 2, O: 5 }));
+      const script = [
+        'import json, sys, torch',
+        'd = json.load(open(sys.argv[1]))',
+        "sd = {k: torch.tensor(v['data'], dtype=torch.float64).reshape(v['shape']) for k, v in d['tensors'].items()}",
+        "emb = torch.nn.Embedding(d['V'], d['E']).double()",
+        "emb.weight.data = sd['embedding.weight']",
+        "cls = {'lstm': torch.nn.LSTM, 'gru': torch.nn.GRU, 'rnn': torch.nn.RNN}[d['cell']]",
+        "rnn = cls(d['E'], d['H'], num_layers=d['L'], bidirectional=True, batch_first=True).double()",
+        "rnn.load_state_dict({k: v for k, v in sd.items() if k.startswith(('weight_', 'bias_'))})",
+        "head = torch.nn.Linear(2 * d['H'], d['O']).double()",
+        "head.weight.data = sd['head.weight']",
+        "head.bias.data = sd['head.bias']",
+        "x = torch.tensor(d['ids']).reshape(d['B'], d['T'])",
+        'with torch.no_grad():',
+        '    y, _ = rnn(emb(x))',
+        '    print(json.dumps(head(y).flatten().tolist()))',
+      ].join('\n');
+      const r = spawnSync(py!, ['-c', script, file], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expectClose(`${cell}: PyTorch against scratch-f64`, JSON.parse(r.stdout), ours, 1e-10);
+    }
   });
 });
 
