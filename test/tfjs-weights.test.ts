@@ -165,6 +165,26 @@ describe('export --format tfjs', () => {
     model.dispose();
   });
 
+  test.each(['concat', 'ave'])('a bidirectional LSTM with an embedding (%s): tf.loadLayersModel loads Embedding and Bidirectional layers and gives the same outputs', async (merge) => {
+    const { tf } = loaded;
+    const spec = makeSpec({ cell: 'lstm', layers: 2, input: 'tokens', inputSize: 9, embedding: 4, bidirectional: true, merge: merge as 'concat' });
+    const params = randomTestParams(spec, 14);
+    const dir = mkdtempSync(join(tmpdir(), 'rnnlab-export-'));
+    await exportTfjs(tf, spec, params, dir);
+    const modelJson = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const bin = readFileSync(join(dir, 'weights.bin'));
+    const model = await tf.loadLayersModel({
+      load: async () => ({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }),
+    });
+    const classes = modelJson.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
+    expect(classes).toEqual(['Embedding', 'Bidirectional', 'Bidirectional', 'TimeDistributed']);
+    const batch = randomBatch(spec, 2, 5, 15);
+    const out = tf.tidy(() => (model.predict(tf.tensor2d(batch.x as Int32Array, [2, 5], 'int32')) as import('@tensorflow/tfjs').Tensor).dataSync());
+    expectClose('output', out, new ScratchEngine(spec, { dtype: 'float64', params }).forward(batch).output, 'forward');
+    expect(modelJson.userDefinedMetadata.rnnlab.input).toMatch(/^token ids \[batch, time\]/);
+    model.dispose();
+  });
+
   test('the CLI exports a checkpoint directory; a reset-after GRU is refused with a reason', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rnnlab-export-'));
     const spec = makeSpec({ cell: 'lstm' });

@@ -22,9 +22,6 @@ export interface ExportResult {
 }
 
 export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, dir: string): Promise<ExportResult> {
-  if (spec.bidirectional || spec.embedding > 0) {
-    throw new InputError(`export of ${spec.bidirectional ? 'bidirectional models' : 'models with an embedding'} for tf.loadLayersModel is not written yet (the engine runs them; the exported file would need the Sequential's ${spec.bidirectional ? 'Bidirectional' : 'Embedding'} layer checked against it first)`);
-  }
   if (spec.cell === 'gru' && spec.gruResetAfter) {
     throw new InputError(
       'tfjs has no reset-after GRU layer, so tf.loadLayersModel could not load this model; export it for PyTorch with `rnnlab convert --to pytorch` instead',
@@ -54,7 +51,12 @@ export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, d
         userDefinedMetadata: {
           rnnlab: {
             spec: specToJSON(spec),
-            input: spec.input === 'tokens' ? `one-hot [batch, time, ${spec.inputSize}] (tf.oneHot of token ids)` : `[batch, time, ${spec.inputSize}]`,
+            input:
+              spec.embedding > 0
+                ? `token ids [batch, time] (int32, < ${spec.inputSize})`
+                : spec.input === 'tokens'
+                  ? `one-hot [batch, time, ${spec.inputSize}] (tf.oneHot of token ids)`
+                  : `[batch, time, ${spec.inputSize}]`,
             output: `${spec.loss === 'mse' ? 'values' : 'logits'} ${spec.returnSequences ? '[batch, time, ' : '[batch, '}${spec.outputSize}]`,
           },
         },

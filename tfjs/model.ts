@@ -30,7 +30,8 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
   const H = spec.hiddenSize;
   const zeros = 'zeros' as const;
   const rnn: Layer[] = [];
-  const embedding = spec.embedding > 0 ? tf.layers.embedding({ inputDim: spec.inputSize, outputDim: spec.embedding, embeddingsInitializer: zeros }) : undefined;
+  // inputShape [null]: token ids of any length, so that a Sequential (export) starting with it is built
+  const embedding = spec.embedding > 0 ? tf.layers.embedding({ inputDim: spec.inputSize, outputDim: spec.embedding, embeddingsInitializer: zeros, inputShape: [null] }) : undefined;
   for (let l = 0; l < spec.layers; l++) {
     const returnSequences = l < spec.layers - 1 || spec.returnSequences;
     const inputShape = [null, layerInSize(spec, l)];
@@ -58,7 +59,7 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
       layer = new GRU({ units: H, recurrentActivation: spec.recurrentActivation, returnSequences, returnState: opts.returnState });
     }
     // tfjs's Bidirectional: the backward copy reads the reversed sequence and mask; outputs merged forward first
-    rnn.push(spec.bidirectional ? tf.layers.bidirectional({ layer: layer as never, mergeMode: spec.merge }) : layer);
+    rnn.push(spec.bidirectional ? tf.layers.bidirectional({ layer: layer as never, mergeMode: spec.merge, ...(l === 0 && !embedding ? { inputShape } : {}) }) : layer);
   }
   const dense = tf.layers.dense({ units: spec.outputSize, kernelInitializer: zeros, biasInitializer: zeros, useBias: true });
   const head = spec.returnSequences ? tf.layers.timeDistributed({ layer: dense }) : dense;
@@ -92,6 +93,6 @@ export function buildWeights(spec: ModelSpec, layers: TfLayers): void {
 /** A standard tf.Sequential model of the spec, for export (tf.loadLayersModel loads it). */
 export function buildSequential(tf: Tf, spec: ModelSpec): { model: import('@tensorflow/tfjs').Sequential; layers: TfLayers } {
   const layers = buildLayers(tf, spec, { returnState: false });
-  const model = tf.sequential({ layers: [...layers.rnn, layers.head] });
+  const model = tf.sequential({ layers: [...(layers.embedding ? [layers.embedding] : []), ...layers.rnn, layers.head] });
   return { model, layers };
 }
