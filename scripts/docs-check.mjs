@@ -139,6 +139,14 @@ async function makeFixtures(dir) {
     reviews.push(`"The film was ${w[rng.int(w.length)]}, the cast ${w[rng.int(w.length)]} and the ending ${w[rng.int(w.length)]}",${pos ? 'positive' : 'negative'}`);
   }
   writeFileSync(join(dir, 'reviews.csv'), reviews.join('\n') + '\n');
+  // aclImdb/: the IMDB layout in miniature (train/ and test/, a folder per label, a file per review)
+  for (const part of ['train', 'test']) {
+    for (const [label, w] of [['pos', good], ['neg', bad]]) {
+      const folder = join(dir, 'aclImdb', part, label);
+      mkdirSync(folder, { recursive: true });
+      for (let i = 0; i < (part === 'train' ? 30 : 8); i++) writeFileSync(join(folder, `${i}_${label}.txt`), `The film was ${w[rng.int(w.length)]} and the ending ${w[rng.int(w.length)]}.`);
+    }
+  }
   // spec.json, canonical weights and a batch (check --spec --weights --data)
   const spec = lib.parseSpec({ cell: 'lstm', inputSize: 5, hiddenSize: 8, outputSize: 4 });
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(lib.specToJSON(spec), null, 2) + '\n');

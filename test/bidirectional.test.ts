@@ -19,11 +19,11 @@ import { type NamedParams, paramCount, paramLayout, randomTestParams } from '../
 import { type ModelSpec, parseSpec, specToJSON } from '../src/spec.js';
 import { VARIANTS } from './helpers/cases.js';
 import { expectClose } from './helpers/close.js';
-import { rnnlab } from './helpers/cli.js';
+import { expectOneLineError, rnnlab } from './helpers/cli.js';
 import { needing, pythonWith } from './helpers/python.js';
 import { fromPyTorch, toPyTorch } from '../src/pytorch.js';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTfjsEngine } from '../tfjs/engine.js';
@@ -232,6 +232,19 @@ describe('the tfjs twin (Bidirectional and Embedding layers) against float64 scr
     },
   );
 
+  test('on the wasm backend too (no gather gradient there: the lookup is one-hot rows times the table), embedding and bidirectional GRU', async () => {
+    const spec = parseSpec({ cell: 'gru', inputSize: 9, input: 'tokens', embedding: 4, hiddenSize: 6, outputSize: 3, bidirectional: true, merge: 'sum', returnSequences: false });
+    const params = randomTestParams(spec, 31);
+    const tfe = await createTfjsEngine(spec, { backend: 'wasm', params });
+    const ref = new ScratchEngine(spec, { dtype: 'float64', params });
+    const batch = randomBatch(spec, 3, 5, 32, { mask: true });
+    expectClose('output', tfe.forward(batch).output, ref.forward(batch).output, 'forward');
+    const g = tfe.lossAndGrads(batch);
+    const r = ref.lossAndGrads(batch);
+    for (const name of Object.keys(r.grads)) expectClose(`gradient ${name}`, g.grads[name].data, r.grads[name].data, 'grad');
+    tfe.dispose();
+  });
+
   test('a bidirectional reset-after GRU is not one the twin can build: said, not computed wrong', async () => {
     const spec = parseSpec({ cell: 'gru', gruResetAfter: true, inputSize: 3, hiddenSize: 4, outputSize: 2, bidirectional: true });
     await expect(createTfjsEngine(spec, { backend: 'cpu' })).rejects.toThrow(/does not support a bidirectional reset-after GRU/);
@@ -283,6 +296,47 @@ describe('the PyTorch layout (convert --to pytorch)', () => {
       expect(r.status, r.stderr).toBe(0);
       expectClose(`${cell}: PyTorch against scratch-f64`, JSON.parse(r.stdout), ours, 1e-10);
     }
+  });
+});
+
+describe('sentiment from a folder of labelled texts (--dataset-dir)', () => {
+  const words = { pos: ['great', 'wonderful', 'loved', 'superb'], neg: ['awful', 'boring', 'hated', 'dull'] };
+  const folder = (root: string, label: 'pos' | 'neg', n: number): void => {
+    mkdirSync(join(root, label), { recursive: true });
+    for (let i = 0; i < n; i++) writeFileSync(join(root, label, `${i}_${label}.txt`), `The film was ${words[label][i % 4]} and the cast ${words[label][(i + 1) % 4]}.`);
+  };
+
+  test('the IMDB layout: train/ and test/ with a folder per label; the test set is the folder\'s own, unsup/ is left out', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnlab-imdb-'));
+    folder(join(dir, 'train'), 'pos', 40);
+    folder(join(dir, 'train'), 'neg', 40);
+    folder(join(dir, 'test'), 'pos', 7);
+    folder(join(dir, 'test'), 'neg', 5);
+    mkdirSync(join(dir, 'train', 'unsup'));
+    writeFileSync(join(dir, 'train', 'unsup', '0_0.txt'), 'no label');
+    writeFileSync(join(dir, 'train', 'urls_pos.txt'), 'http://example.com'); // files beside the label folders are not examples
+    const r = rnnlab(['train', '--task', 'classify', '--dataset-dir', dir, '--bidirectional', '--embedding', '8', '--hidden', '8', '--epochs', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const final = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(final.test.n).toBe(12);
+    expect(final.test.classes).toEqual(['neg', 'pos']);
+    const human = rnnlab(['train', '--task', 'classify', '--dataset-dir', dir, '--hidden', '4', '--steps', '2']);
+    expect(human.stdout).toMatch(/left out, found on one side only: unsup/);
+  });
+
+  test('bad folders: one line, exit 2', () => {
+    const none = mkdtempSync(join(tmpdir(), 'rnnlab-imdb-'));
+    expectOneLineError(rnnlab(['train', '--task', 'classify', '--dataset-dir', none, '--steps', '1']), /no label folders; --dataset-dir needs a folder per label/, expect);
+    const empty = mkdtempSync(join(tmpdir(), 'rnnlab-imdb-'));
+    folder(empty, 'pos', 3);
+    mkdirSync(join(empty, 'neg'));
+    expectOneLineError(rnnlab(['train', '--task', 'classify', '--dataset-dir', empty, '--steps', '1']), /the label "neg" has no files/, expect);
+    const bad = mkdtempSync(join(tmpdir(), 'rnnlab-imdb-'));
+    folder(bad, 'pos', 3);
+    folder(bad, 'neg', 3);
+    writeFileSync(join(bad, 'neg', 'latin1.txt'), Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+    expectOneLineError(rnnlab(['train', '--task', 'classify', '--dataset-dir', bad, '--steps', '1']), /latin1\.txt: is not valid UTF-8 text/, expect);
+    expectOneLineError(rnnlab(['train', '--task', 'classify', '--dataset-dir', bad, '--dataset', 'names', '--steps', '1']), /give one of --dataset, --csv and --dataset-dir/, expect);
   });
 });
 

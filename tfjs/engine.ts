@@ -16,6 +16,7 @@ import { type TfLayers, buildLayers, buildWeights, tfjsUnsupported } from './mod
 import { getLayerWeights, layerVariables, setLayerWeights } from './weights.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
+type Tensor1D = import('@tensorflow/tfjs').Tensor1D;
 type Scalar = import('@tensorflow/tfjs').Scalar;
 type Variable = import('@tensorflow/tfjs').Variable;
 type Optimizer = import('@tensorflow/tfjs').Optimizer;
@@ -388,9 +389,21 @@ export class TfjsEngine implements Engine {
     return { logits: this.layers.head.apply(h) as Tensor, states };
   }
 
-  /** Token ids through the embedding layer, when the model has one. */
+  /**
+   * Token ids through the embedding layer, when the model has one. The wasm backend has no kernel
+   * for the gradient of a gather (UnsortedSegmentSum), so there the lookup is written as
+   * one-hot rows times the embedding matrix: the same values (a one-hot row selects exactly one
+   * row), a gradient the backend can compute.
+   */
   private embed(x: Tensor): Tensor {
-    return this.layers.embedding ? (this.layers.embedding.apply(x) as Tensor) : x;
+    const emb = this.layers.embedding;
+    if (!emb) return x;
+    if (this.backend !== 'wasm') return emb.apply(x) as Tensor;
+    const tf = this.tf;
+    const [B, T] = x.shape;
+    const table = emb.trainableWeights[0].read();
+    const rows = tf.matMul(tf.oneHot(tf.reshape(x, [B * T]) as Tensor1D, this.spec.inputSize).toFloat(), table);
+    return tf.reshape(rows, [B, T, this.spec.embedding]);
   }
 
   /** The two directions' outputs of one step merged as tfjs's Bidirectional merges them (forward first). */

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { readCheckpoint } from '../checkpoint.js';
 import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg } from '../commands/options.js';
 import type { IO } from '../commands/io.js';
-import { type Example, loadLabelled } from '../data/labelled.js';
+import { type Example, loadLabelled, loadLabelledDir } from '../data/labelled.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { columnIndex, csvLine, readCsv } from '../io/csv.js';
 import { checkOutputFile } from '../io/files.js';
@@ -277,6 +277,15 @@ export function splitExamples(examples: Example[], seed: number): { train: Examp
   return { test: pick(0, nTest), val: pick(nTest, nTest + nVal), train: pick(nTest + nVal, idx.length), classes };
 }
 
+/** A dataset with a test set of its own: validation is a seeded tenth of the training part. */
+export function splitTrainTest(train: Example[], test: Example[], seed: number): { train: Example[]; val: Example[]; test: Example[]; classes: string[] } {
+  const classes = [...new Set(train.map((e) => e.label))].sort();
+  if (train.length < 10) throw new InputError(`only ${train.length} training examples; classification needs at least 10`);
+  const idx = new Rng(seed).shuffle(train.map((_, i) => i));
+  const nVal = Math.max(1, Math.floor(train.length * 0.1));
+  return { val: idx.slice(0, nVal).map((i) => train[i]), train: idx.slice(nVal).map((i) => train[i]), test, classes };
+}
+
 /** Probabilities for one text, for `rnnlab predict`. */
 export async function predictText(engine: Engine, tokenizer: Tokenizer, d: ClassifyData, text: string): Promise<Float64Array> {
   if (!text.trim()) throw new InputError('the text to classify is empty');
@@ -307,6 +316,7 @@ export function printClassifyResult(out: (line: string) => void, s: ClassifyResu
 export interface ClassifyFlags extends TrainOptions {
   dataset?: string;
   csv?: string;
+  datasetDir?: string;
   textColumn?: string;
   labelColumn?: string;
   level?: 'char' | 'word';
@@ -316,9 +326,10 @@ export interface ClassifyFlags extends TrainOptions {
 }
 
 function buildClassify(o: ClassifyFlags, ck: { data?: unknown } | null): BuiltTask<ClassifyResult> {
-  const data = loadLabelled({ dataset: o.dataset, csv: o.csv, textColumn: o.textColumn, labelColumn: o.labelColumn, level: o.level });
+  if (o.datasetDir !== undefined && (o.csv !== undefined || o.dataset !== undefined)) throw new InputError('give one of --dataset, --csv and --dataset-dir');
+  const data = o.datasetDir !== undefined ? loadLabelledDir(o.datasetDir) : loadLabelled({ dataset: o.dataset, csv: o.csv, textColumn: o.textColumn, labelColumn: o.labelColumn, level: o.level });
   const level = o.level ?? data.level;
-  const split = splitExamples(data.examples, deriveSeed(o.seed, 'split'));
+  const split = data.test ? splitTrainTest(data.examples, data.test, deriveSeed(o.seed, 'split')) : splitExamples(data.examples, deriveSeed(o.seed, 'split'));
   let tokenizer: Tokenizer;
   const saved = ck?.data as { tokenizer?: unknown } | undefined;
   const prep = { lowercase: level === 'char' };
@@ -411,6 +422,7 @@ export const classifyTask = defineTask<ClassifyFlags, ClassifyResult>({
   flags: [
     { flags: '--dataset <name>', help: 'names (default), spam' },
     { flags: '--csv <file>', help: 'a CSV with --text-column and --label-column' },
+    { flags: '--dataset-dir <dir>', help: 'a folder per label holding one text file per example, or train/ and test/ each holding them (the IMDB layout: aclImdb/{train,test}/{pos,neg}/*.txt)' },
     { flags: '--text-column <name>', help: 'the text column of --csv' },
     { flags: '--label-column <name>', help: 'the label column of --csv' },
     { flags: '--level <level>', help: "characters or words (default: the dataset's)", choices: ['char', 'word'] },
