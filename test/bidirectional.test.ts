@@ -347,6 +347,10 @@ describe('from the command line', () => {
     expect(JSON.parse(g.stdout).pass).toBe(true);
     const t = rnnlab(['train', '--task', 'classify', '--dataset', 'names', '--bidirectional', '--embedding', '8', '--hidden', '8', '--steps', '3', '--json']);
     expect(t.code, t.stderr).toBe(0);
+    // a bidirectional encoder for many-to-one forecasts
+    const series = rnnlab(['train', '--task', 'series', '--dataset', 'synthetic', '--bidirectional', '--merge', 'sum', '--hidden', '8', '--epochs', '1', '--json']);
+    expect(series.code, series.stderr).toBe(0);
+    expect(JSON.parse(series.stdout.trim().split('\n').pop()!).test.model.mae).toBeGreaterThan(0);
     const lm = rnnlab(['train', '--task', 'text', '--bidirectional', '--steps', '2']);
     expect(lm.code).toBe(2);
     expect(lm.stderr).toMatch(/--bidirectional is refused for a language model: its backward direction would read the very tokens it has to predict/);
