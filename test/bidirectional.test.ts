@@ -347,6 +347,11 @@ describe('from the command line', () => {
     expect(JSON.parse(g.stdout).pass).toBe(true);
     const t = rnnlab(['train', '--task', 'classify', '--dataset', 'names', '--bidirectional', '--embedding', '8', '--hidden', '8', '--steps', '3', '--json']);
     expect(t.code, t.stderr).toBe(0);
+    // timed like any model
+    const bench = rnnlab(['bench', '--cell', 'gru', '--hidden', '8', '--batch', '1,2', '--seq', '4', '--tokens', '20', '--embedding', '4', '--bidirectional', '--engine', 'scratch', '--threads', '1', '--repeats', '1', '--warmup', '0', '--budget', '1']);
+    expect(bench.code, bench.stderr).toBe(0);
+    expect(bench.stdout).toMatch(/token input \(vocabulary 20, embedding 4\), bidirectional/);
+    expect(bench.stdout.split('\n').filter((l) => /^gru\s+8\s+[12]\s+scratch/.test(l))).toHaveLength(2);
     // a bidirectional encoder for many-to-one forecasts
     const series = rnnlab(['train', '--task', 'series', '--dataset', 'synthetic', '--bidirectional', '--merge', 'sum', '--hidden', '8', '--epochs', '1', '--json']);
     expect(series.code, series.stderr).toBe(0);

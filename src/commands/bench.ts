@@ -31,6 +31,8 @@ interface Flags {
   seq: number;
   input: number;
   tokens?: number;
+  bidirectional?: boolean;
+  embedding?: number;
   engine: string[];
   engines?: string[];
   threads?: number[];
@@ -61,6 +63,8 @@ export function registerBench(program: Command, io: IO): void {
     .option('--seq <n>', 'sequence length', intArg(1), 50)
     .option('--input <n>', 'input features (dense), also the number of output classes', intArg(1), 65)
     .option('--tokens <v>', 'token-id input of a vocabulary of v (the word-level case); overrides --input', intArg(2))
+    .option('--embedding <e>', 'with --tokens: a learned embedding of width e', intArg(1))
+    .option('--bidirectional', 'bidirectional layers (merge concat)')
     .option('--engine <list>', `engines: ${ENGINES.join(', ')}, a module path or "cmd:COMMAND" (repeatable; default scratch,scratch-f64,tfjs-wasm,tfjs-cpu)`, collectEngines)
     .option('--engines <list>', 'the same as --engine', collectEngines)
     .option('--threads <list>', 'thread counts for the scratch engine and PyTorch (default 1 and the cores, at most 2)', threadsListArg)
@@ -100,18 +104,19 @@ export function registerBench(program: Command, io: IO): void {
       const table = !f.json;
       const t0 = performance.now();
       if (table) {
-        io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens})` : `input ${f.input}`}; adam; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
+        io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; adam; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
         for (const fa of factories) io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
         io.out('');
       }
       for (const [i, c] of configs.entries()) {
         const vocab = f.tokens ?? f.input;
-        const spec = parseSpec({ cell: c.cell as CellType, inputSize: vocab, hiddenSize: c.hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense' });
+        if (f.embedding && !f.tokens) throw new InputError('--embedding looks up token ids: give --tokens V too');
+        const spec = parseSpec({ cell: c.cell as CellType, inputSize: vocab, hiddenSize: c.hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense', bidirectional: f.bidirectional ? true : undefined, embedding: f.embedding });
         assertFits(spec, { batch: c.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
         const batch = randomBatch(spec, c.batch, f.seq, 7);
         const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
         const able = factories.filter((fa) => {
-          const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizerSpec('adam'), fa.supports);
+          const why = modelUnsupported(spec, fa.supports) ?? fa.modelLimit?.(spec) ?? trainingUnsupported(optimizerSpec('adam'), fa.supports);
           if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
           return !why;
         });
@@ -193,7 +198,7 @@ function formatRow(r: BenchRow, f: Flags): string {
   return cells.map((c, i) => (i < 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
 }
 
-type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports'] };
+type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports']; modelLimit?: EngineProvider['modelLimit'] };
 
 async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Factory[]> {
   const out: Factory[] = [];
@@ -218,6 +223,7 @@ async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Facto
         threads: p.threads,
         detail: p.detail,
         supports: p.supports,
+        ...(p.modelLimit ? { modelLimit: p.modelLimit } : {}),
         selfTimed: ref.kind === 'pytorch' || ref.kind === 'cmd',
         make: (spec) => p.open(spec, { params: castParams(randomTestParams(spec, 1), p.dtype === 'float64' ? 'F64' : 'F32'), optimizer: opt }),
         ...(p.tfjs ? { tensors: p.tfjs.numTensors } : {}),
