@@ -92,27 +92,37 @@ class TorchEngine:
         self.reset_after = self.cell == "gru" and s["gruResetAfter"]
         self.gate = torch.sigmoid if s["recurrentActivation"] == "sigmoid" else hard_sigmoid
         self.act = torch.tanh if s["activation"] == "tanh" else torch.relu
-        in0 = s["inputSize"]
-        kw = dict(input_size=in0, hidden_size=self.H, num_layers=self.L, batch_first=True, dtype=self.dtype)
+        # bidirectional layers (merged forward first) and a token embedding; absent in older specs
+        self.bi = bool(s.get("bidirectional", False))
+        self.merge = s.get("merge", "concat")
+        self.E = int(s.get("embedding", 0) or 0)
+        self.dirs = ["", "_reverse"] if self.bi else [""]
+        if self.bi and self.merge != "concat" and self.L > 1:
+            raise Unsupported("merge %s between stacked bidirectional layers (PyTorch's modules concatenate the directions between layers)" % self.merge)
+        self.out_w = 2 * self.H if self.bi and self.merge == "concat" else self.H
+        self.emb = torch.nn.Embedding(s["inputSize"], self.E, dtype=self.dtype) if self.E else None
+        in0 = self.E if self.E else s["inputSize"]
+        kw = dict(input_size=in0, hidden_size=self.H, num_layers=self.L, batch_first=True, dtype=self.dtype, bidirectional=self.bi)
         if self.cell == "rnn":
             self.rnn = torch.nn.RNN(nonlinearity=s["activation"], **kw)
         elif self.cell == "lstm":
             self.rnn = torch.nn.LSTM(**kw)
         else:
             self.rnn = torch.nn.GRU(**kw)
-        self.head = torch.nn.Linear(self.H, s["outputSize"], dtype=self.dtype)
+        self.head = torch.nn.Linear(self.out_w, s["outputSize"], dtype=self.dtype)
         # bias_hh is trained only by the reset-after GRU (canonical bias row 1)
         for l in range(self.L):
-            if not self.reset_after:
-                b = getattr(self.rnn, "bias_hh_l%d" % l)
-                b.requires_grad_(False)
+            for d in self.dirs:
+                if not self.reset_after:
+                    b = getattr(self.rnn, "bias_hh_l%d%s" % (l, d))
+                    b.requires_grad_(False)
         self.set_params(params)
         self.trainable = [(n, p) for n, p in self.named() if p.requires_grad]
         self.slots = {"sgd": [], "momentum": ["v"], "adam": ["m", "v"], "rmsprop": ["ms", "mom"], "adagrad": ["acc"]}[optimizer["name"]]
         self.state = {slot: {n: torch.full_like(p, optimizer["initialAccumulatorValue"] if slot == "acc" else 0.0) for n, p in self.trainable} for slot in self.slots}
         self.iterations = 0
         fast = self.fast_ok(False, False)
-        kind = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}[self.cell]
+        kind = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}[self.cell] + (" (bidirectional, %s)" % self.merge if self.bi else "") + (", nn.Embedding" if self.E else "")
         how = kind if fast else "torch-ops %s" % self.cell.upper()
         if not fast and self.cell == "gru" and not self.reset_after:
             how += " (reset-before)"
@@ -126,10 +136,11 @@ class TorchEngine:
 
     def named(self):
         """(pytorch name, tensor) of every stored tensor, bias_hh included."""
-        out = []
+        out = [("embedding.weight", self.emb.weight)] if self.emb is not None else []
         for l in range(self.L):
-            for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                out.append(("%s_l%d" % (k, l), getattr(self.rnn, "%s_l%d" % (k, l))))
+            for d in self.dirs:
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    out.append(("%s_l%d%s" % (k, l, d), getattr(self.rnn, "%s_l%d%s" % (k, l, d))))
         out.append(("head.weight", self.head.weight))
         out.append(("head.bias", self.head.bias))
         return out
@@ -137,12 +148,15 @@ class TorchEngine:
     def expected(self):
         s, H, G = self.spec, self.H, self.G
         out = {}
+        if self.E:
+            out["embedding"] = (s["inputSize"], self.E)
         for l in range(self.L):
-            n_in = s["inputSize"] if l == 0 else H
-            out["layers.%d.kernel" % l] = (n_in, G * H)
-            out["layers.%d.recurrentKernel" % l] = (H, G * H)
-            out["layers.%d.bias" % l] = (2, G * H) if self.reset_after else (G * H,)
-        out["head.kernel"] = (H, s["outputSize"])
+            n_in = (self.E or s["inputSize"]) if l == 0 else self.out_w
+            for c in self.canon_dirs():
+                out["layers.%d.%skernel" % (l, c)] = (n_in, G * H)
+                out["layers.%d.%srecurrentKernel" % (l, c)] = (H, G * H)
+                out["layers.%d.%sbias" % (l, c)] = (2, G * H) if self.reset_after else (G * H,)
+        out["head.kernel"] = (self.out_w, s["outputSize"])
         out["head.bias"] = (s["outputSize"],)
         return out
 
@@ -156,16 +170,19 @@ class TorchEngine:
             raise ValueError("; ".join(x for x in ["missing " + ", ".join(missing) if missing else "", "unexpected " + ", ".join(extra) if extra else ""] + bad if x))
         H, o = self.H, self.order
         out = {}
+        if self.E:
+            out["embedding.weight"] = p["embedding"]
         for l in range(self.L):
-            out["weight_ih_l%d" % l] = to_pt_blocks(p["layers.%d.kernel" % l], H, o).T
-            out["weight_hh_l%d" % l] = to_pt_blocks(p["layers.%d.recurrentKernel" % l], H, o).T
-            b = p["layers.%d.bias" % l]
-            if self.reset_after:
-                out["bias_ih_l%d" % l] = to_pt_blocks(b[0], H, o)
-                out["bias_hh_l%d" % l] = to_pt_blocks(b[1], H, o)
-            else:
-                out["bias_ih_l%d" % l] = to_pt_blocks(b, H, o)
-                out["bias_hh_l%d" % l] = np.zeros_like(b)
+            for c, d in zip(self.canon_dirs(), self.dirs):
+                out["weight_ih_l%d%s" % (l, d)] = to_pt_blocks(p["layers.%d.%skernel" % (l, c)], H, o).T
+                out["weight_hh_l%d%s" % (l, d)] = to_pt_blocks(p["layers.%d.%srecurrentKernel" % (l, c)], H, o).T
+                b = p["layers.%d.%sbias" % (l, c)]
+                if self.reset_after:
+                    out["bias_ih_l%d%s" % (l, d)] = to_pt_blocks(b[0], H, o)
+                    out["bias_hh_l%d%s" % (l, d)] = to_pt_blocks(b[1], H, o)
+                else:
+                    out["bias_ih_l%d%s" % (l, d)] = to_pt_blocks(b, H, o)
+                    out["bias_hh_l%d%s" % (l, d)] = np.zeros_like(b)
         out["head.weight"] = p["head.kernel"].T
         out["head.bias"] = p["head.bias"]
         return out
@@ -175,17 +192,24 @@ class TorchEngine:
         H, o = self.H, self.order
         a = {n: (v.detach().cpu().numpy() if v is not None else None) for n, v in t.items()}
         out = {}
+        if self.E:
+            out["embedding"] = a["embedding.weight"]
         for l in range(self.L):
-            out["layers.%d.kernel" % l] = from_pt_blocks(a["weight_ih_l%d" % l].T, H, o)
-            out["layers.%d.recurrentKernel" % l] = from_pt_blocks(a["weight_hh_l%d" % l].T, H, o)
-            bi = from_pt_blocks(a["bias_ih_l%d" % l], H, o)
-            if self.reset_after:
-                out["layers.%d.bias" % l] = np.stack([bi, from_pt_blocks(a["bias_hh_l%d" % l], H, o)])
-            else:
-                out["layers.%d.bias" % l] = bi
+            for c, d in zip(self.canon_dirs(), self.dirs):
+                out["layers.%d.%skernel" % (l, c)] = from_pt_blocks(a["weight_ih_l%d%s" % (l, d)].T, H, o)
+                out["layers.%d.%srecurrentKernel" % (l, c)] = from_pt_blocks(a["weight_hh_l%d%s" % (l, d)].T, H, o)
+                bi = from_pt_blocks(a["bias_ih_l%d%s" % (l, d)], H, o)
+                if self.reset_after:
+                    out["layers.%d.%sbias" % (l, c)] = np.stack([bi, from_pt_blocks(a["bias_hh_l%d%s" % (l, d)], H, o)])
+                else:
+                    out["layers.%d.%sbias" % (l, c)] = bi
         out["head.kernel"] = a["head.weight"].T
         out["head.bias"] = a["head.bias"]
         return {n: np.ascontiguousarray(v, dtype=self.np_dtype) for n, v in out.items()}
+
+    def canon_dirs(self):
+        """The canonical infix of each direction: "" and "backward."."""
+        return ["", "backward."] if self.bi else [""]
 
     def set_params(self, params):
         pt = self.canonical_to_pt(params)
@@ -199,10 +223,13 @@ class TorchEngine:
     # ---- the model ----
 
     def fast_ok(self, mask, per_step):
+        # nn.RNN/LSTM/GRU(bidirectional=True) concatenates its directions; other merges are computed from its halves
         return not mask and not per_step and self.spec["recurrentActivation"] == "sigmoid" and (self.cell != "gru" or self.reset_after)
 
     def inputs(self, batch, input_grad):
         x = batch["x"]
+        if self.emb is not None:
+            return self.emb(torch.from_numpy(x.astype(np.int64)))
         if self.spec["input"] == "tokens":
             x = F.one_hot(torch.from_numpy(x.astype(np.int64)), self.spec["inputSize"]).to(self.dtype)
         else:
@@ -213,6 +240,8 @@ class TorchEngine:
 
     def initial(self, batch, B, state_grads):
         st = batch.get("initial_state")
+        if st and self.bi:
+            raise ValueError("a bidirectional model starts both directions from a zero state; it cannot take a carried initial state")
         z = lambda: torch.zeros(B, self.H, dtype=self.dtype)  # noqa: E731
         h = [torch.from_numpy(a).to(self.dtype).clone() for a in st["h"]] if st else [z() for _ in range(self.L)]
         c = None
@@ -223,12 +252,12 @@ class TorchEngine:
                 t.requires_grad_(True)
         return h, c
 
-    def step_cell(self, l, x, h, c):
-        """One step of layer l with torch ops, PyTorch layout and gate order."""
-        wih = getattr(self.rnn, "weight_ih_l%d" % l)
-        whh = getattr(self.rnn, "weight_hh_l%d" % l)
-        bih = getattr(self.rnn, "bias_ih_l%d" % l)
-        bhh = getattr(self.rnn, "bias_hh_l%d" % l)
+    def step_cell(self, l, x, h, c, d=""):
+        """One step of layer l (direction d: "" or "_reverse") with torch ops, PyTorch layout and gate order."""
+        wih = getattr(self.rnn, "weight_ih_l%d%s" % (l, d))
+        whh = getattr(self.rnn, "weight_hh_l%d%s" % (l, d))
+        bih = getattr(self.rnn, "bias_ih_l%d%s" % (l, d))
+        bhh = getattr(self.rnn, "bias_hh_l%d%s" % (l, d))
         gi = x @ wih.t() + bih  # [B, G*H]
         H = self.H
         if self.cell == "rnn":
@@ -258,18 +287,29 @@ class TorchEngine:
         mask = batch.get("mask")
         hs_all = None
         if self.fast_ok(mask is not None, state_grads):
-            hx = torch.stack(h0)
+            nd = len(self.dirs)
+            hx = torch.stack([h for h in h0 for _ in range(nd)])
             if self.cell == "lstm":
-                out, (hn, cn) = self.rnn(x, (hx, torch.stack(c0)))
-                hf, cf = list(hn), list(cn)
+                out, (hn, cn) = self.rnn(x, (hx, torch.stack([c for c in c0 for _ in range(nd)])))
+                hf, cf = list(hn)[::nd], list(cn)[::nd]
             else:
                 out, hn = self.rnn(x, hx)
-                hf, cf = list(hn), None
-            top = out  # [B, T, H]
+                hf, cf = list(hn)[::nd], None
+            if self.bi:
+                H = self.H
+                fwd, bwd = out[..., :H], out[..., H:]
+                if not self.spec["returnSequences"]:
+                    # many-to-one (as Keras): the forward direction's last output, the backward one's at the first step
+                    logits = self.head(self.merged(fwd[:, -1], bwd[:, 0]))
+                    return logits, hf, cf, hs_all, x, h0, c0
+                top = self.merged(fwd, bwd)
+            else:
+                top = out  # [B, T, H]
         else:
             m = torch.from_numpy(mask.astype(np.float64)).to(self.dtype) if mask is not None else None
             seq = [x[:, t] for t in range(T)]
             hf, cf, hs_all = [], [] if self.cell == "lstm" else None, []
+            last = None
             for l in range(self.L):
                 h, c = h0[l], c0[l] if c0 else None
                 outs = []
@@ -285,15 +325,45 @@ class TorchEngine:
                     h, c = h2, c2
                     outs.append(h)
                 hs_all.append(outs)
-                seq = outs
                 hf.append(h)
                 if cf is not None:
                     cf.append(c)
+                if self.bi:
+                    # the backward direction: the steps in reverse order, the mask with them, from a zero state
+                    hb = torch.zeros_like(h0[l])
+                    cb = torch.zeros_like(h0[l]) if self.cell == "lstm" else None
+                    back = [None] * T
+                    for t in reversed(range(T)):
+                        h2, c2 = self.step_cell(l, seq[t], hb, cb, "_reverse")
+                        if m is not None:
+                            mt = m[:, t:t + 1]
+                            h2 = mt * h2 + (1 - mt) * hb
+                            if c2 is not None:
+                                c2 = mt * c2 + (1 - mt) * cb
+                        hb, cb = h2, c2
+                        back[t] = hb
+                    if l == self.L - 1 and not self.spec["returnSequences"]:
+                        last = self.merged(outs[-1], back[0])
+                    seq = [self.merged(f, k) for f, k in zip(outs, back)]
+                else:
+                    seq = outs
+            if last is not None:
+                return self.head(last), hf, cf, hs_all, x, h0, c0
             top = torch.stack(seq, 1)
         if not self.spec["returnSequences"]:
             top = top[:, -1]
         logits = self.head(top)
         return logits, hf, cf, hs_all, x, h0, c0
+
+    def merged(self, f, k):
+        """The two directions' outputs merged as rnnlab and Keras merge them (forward first)."""
+        if self.merge == "concat":
+            return torch.cat([f, k], -1)
+        if self.merge == "sum":
+            return f + k
+        if self.merge == "mul":
+            return f * k
+        return (f + k) / 2
 
     def loss_of(self, logits, batch):
         s = self.spec
@@ -438,6 +508,8 @@ SUPPORTS = {
     "returnSequences": [True, False],
     "losses": ["softmaxCrossEntropy", "mse"],
     "lossReductions": ["mean", "sumOverTime"],
+    "bidirectional": True,
+    "embedding": True,
     "mask": True,
     "carriedState": True,
     "dtypes": ["float32", "float64"],

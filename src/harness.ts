@@ -10,7 +10,7 @@ import { batchUnsupported, modelUnsupported, trainingUnsupported } from './suppo
 import type { KernelChoice } from '../scratch/kernel-sets.js';
 import { randomBatch } from './data/synthetic.js';
 import { type Batch, type Engine, type State, outputShape } from './engine.js';
-import { InputError } from './errors.js';
+import { InputError, UnsupportedError } from './errors.js';
 import { readSafetensors, writeSafetensors } from './io/safetensors.js';
 import { type OptimizerSpec, describeOptimizer } from './optimizer.js';
 import { type NamedParams, paramLayout, randomTestParams, validateParams } from './params.js';
@@ -172,7 +172,16 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
         continue;
       }
       o.onProgress?.(`opening ${p.name}`);
-      const e = await p.open(spec, { params, optimizer: o.optimizer });
+      let e: Engine;
+      try {
+        e = await p.open(spec, { params, optimizer: o.optimizer });
+      } catch (err) {
+        // a limit the engine finds only when it sees the model: skipped with its reason, like any other
+        if (!(err instanceof UnsupportedError)) throw err;
+        skippedEarly.push({ engine: p.name, what: 'the whole check', reason: `it does not support ${err.what}` });
+        described.push({ name: p.name, role: 'skipped', detail: `${p.detail}; it does not support ${err.what}`, notes: [] });
+        continue;
+      }
       engines.push(e);
       if (p.tfjs) backend = p.tfjs.backend;
       limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads };

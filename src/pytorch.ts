@@ -26,6 +26,9 @@ function blockOrder(spec: ModelSpec): number[] {
 }
 
 export function assertPyTorchCompatible(spec: ModelSpec): void {
+  if (spec.bidirectional && spec.merge !== 'concat' && spec.layers > 1) {
+    throw new InputError(`PyTorch's stacked bidirectional modules concatenate the two directions between layers; merge "${spec.merge}" with ${spec.layers} layers has no PyTorch layout (use concat, or one layer)`);
+  }
   if (spec.cell === 'gru' && !spec.gruResetAfter) {
     throw new InputError("PyTorch's nn.GRU is a reset-after GRU; this spec is reset-before (tfjs's GRU). Use gruResetAfter: true");
   }

@@ -299,6 +299,25 @@ describe('the PyTorch layout (convert --to pytorch)', () => {
   });
 });
 
+describe('the PyTorch engine (bidirectional=True, nn.Embedding)', () => {
+  const py = pythonWith('torch, numpy');
+  test.skipIf(!py)(needing('torch, numpy', 'check against pytorch and pytorch-f64 (float64 limits 1e-10/1e-9/1e-8): masks, per-step dLoss/dh, many-to-one, embeddings, every merge; stacked non-concat merges skipped with the reason'), () => {
+    for (const args of [
+      ['--cell', 'lstm', '--mask', '--per-step', '--tokens', '--input', '9', '--embedding', '4'],
+      ['--cell', 'gru', '--gru-reset-after', '--merge', 'mul', '--many-to-one'],
+      ['--cell', 'rnn', '--activation', 'relu', '--merge', 'ave', '--mask', '--per-step'],
+    ]) {
+      const r = rnnlab(['check', '--bidirectional', ...args, '--hidden', '4', '--seq', '5', '--batch', '3', '--steps', '3', '--engines', 'scratch,pytorch,pytorch-f64', '--json']);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.skipped ?? [], args.join(' ')).toEqual([]);
+    }
+    const stacked = rnnlab(['check', '--cell', 'lstm', '--bidirectional', '--merge', 'sum', '--layers', '2', '--hidden', '4', '--seq', '4', '--batch', '2', '--steps', '2', '--engines', 'scratch,pytorch-f64']);
+    expect(stacked.code, stacked.stderr).toBe(0);
+    expect(stacked.stdout).toMatch(/pytorch-f64\s+skipped: .*it does not support merge sum between stacked bidirectional layers/);
+  });
+});
+
 describe('sentiment from a folder of labelled texts (--dataset-dir)', () => {
   const words = { pos: ['great', 'wonderful', 'loved', 'superb'], neg: ['awful', 'boring', 'hated', 'dull'] };
   const folder = (root: string, label: 'pos' | 'neg', n: number): void => {

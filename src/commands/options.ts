@@ -71,7 +71,7 @@ export function addModelOptions(cmd: Command, defaults: { hidden: number; input:
     .addOption(choice('--recurrent-activation <a>', 'lstm/gru gate activation', ['sigmoid', 'hardSigmoid']))
     .option('--gru-reset-after', 'gru with the reset gate after the recurrent product (PyTorch, Keras 2)')
     .option('--unit-forget-bias', 'lstm forget-gate bias initialised to 1')
-    .option('--bidirectional', 'every layer reads the sequence both ways (scratch and tfjs; not yet the PyTorch engine)')
+    .option('--bidirectional', 'every layer reads the sequence both ways')
     .addOption(choice('--merge <m>', 'how a bidirectional layer combines its directions', ['concat', 'sum', 'mul', 'ave']))
     .option('--embedding <e>', 'token input (--tokens) through a learned embedding of width e', intArg(1))
     .option('--spec <file>', 'read the ModelSpec from a JSON file instead of the flags above');
