@@ -165,7 +165,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       const p = await openProvider(ref, { kernels: o.kernels, threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
       providers.push(p);
       uniqueNames(providers);
-      const why = modelUnsupported(spec, p.supports) ?? p.modelLimit?.(spec) ?? batchUnsupported(batch, p.supports);
+      const why = modelUnsupported(spec, p.supports) ?? batchUnsupported(batch, p.supports);
       if (why) {
         skippedEarly.push({ engine: p.name, what: 'the whole check', reason: `it does not support ${why}` });
         described.push({ name: p.name, role: 'skipped', detail: `${p.detail}; it does not support ${why}`, notes: [] });

@@ -6,13 +6,13 @@
  * scratch engine. Everything runs in float32. Every call disposes what it creates (tf.tidy).
  */
 import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, validateBatch } from '../src/engine.js';
-import { InputError, UnsupportedError } from '../src/errors.js';
+import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, TFJS_EPSILON, optimizerSlots, optimizerSpec } from '../src/optimizer.js';
 import { type NamedParams, initParams, paramLayout } from '../src/params.js';
 import { type ModelSpec, parseSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { type BackendName, type BackendRequest, type LoadedTf, type Tf, activate, loadTf } from './backend.js';
-import { type TfLayers, buildLayers, buildWeights, tfjsUnsupported } from './model.js';
+import { type TfLayers, buildLayers, buildWeights } from './model.js';
 import { getLayerWeights, layerVariables, setLayerWeights } from './weights.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -53,8 +53,6 @@ export class TfjsEngine implements Engine {
     this.backend = loaded.backend;
     this.name = loaded.engineName;
     this.spec = parseSpec(spec);
-    const why = tfjsUnsupported(this.spec);
-    if (why) throw new UnsupportedError(loaded.engineName, why);
     activate(this.tf, this.backend);
     this.layers = buildLayers(this.tf, this.spec, { returnState: true });
     buildWeights(this.spec, this.layers);

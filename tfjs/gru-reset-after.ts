@@ -16,6 +16,8 @@ export interface ResetAfterConfig {
   recurrentActivation: 'sigmoid' | 'hardSigmoid';
   returnSequences: boolean;
   returnState: boolean;
+  /** Read the sequence from its last step (the backward copy inside tf.layers.bidirectional); outputs come in that order, as tfjs's RNN layers give them. */
+  goBackwards?: boolean;
   name?: string;
 }
 
@@ -31,6 +33,9 @@ export function resetAfterGruClass(tf: Tf): new (c: ResetAfterConfig) => import(
     readonly recurrentActivation: 'sigmoid' | 'hardSigmoid';
     readonly returnSequences: boolean;
     readonly returnState: boolean;
+    readonly goBackwards: boolean;
+    /** One state (h): tf.layers.bidirectional reads its length to mask the states it returns. */
+    readonly states: null[] = [null];
     private kernel!: LayerVariable;
     private recurrentKernel!: LayerVariable;
     private bias!: LayerVariable;
@@ -41,6 +46,7 @@ export function resetAfterGruClass(tf: Tf): new (c: ResetAfterConfig) => import(
       this.recurrentActivation = c.recurrentActivation;
       this.returnSequences = c.returnSequences;
       this.returnState = c.returnState;
+      this.goBackwards = !!c.goBackwards;
       this.supportsMasking = true;
     }
 
@@ -94,7 +100,8 @@ export function resetAfterGruClass(tf: Tf): new (c: ResetAfterConfig) => import(
         const steps = tf.unstack(x, 1); // T x [B, in]
         const masks = kwargs?.mask ? tf.unstack(tf.cast(kwargs.mask, 'float32'), 1) : null; // T x [B]
         const outs: Tensor[] = [];
-        for (let t = 0; t < T; t++) {
+        for (let k = 0; k < T; k++) {
+          const t = this.goBackwards ? T - 1 - k : k;
           let hNew = this.step(steps[t], h);
           if (masks) {
             const m = tf.expandDims(masks[t], 1); // [B, 1]: a masked step keeps h
@@ -115,6 +122,7 @@ export function resetAfterGruClass(tf: Tf): new (c: ResetAfterConfig) => import(
         recurrentActivation: this.recurrentActivation,
         returnSequences: this.returnSequences,
         returnState: this.returnState,
+        goBackwards: this.goBackwards,
       };
     }
   }

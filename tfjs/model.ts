@@ -66,11 +66,6 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
   return { ...(embedding ? { embedding } : {}), rnn, head };
 }
 
-/** Why the tfjs twin cannot build this model, or null: its reset-after GRU has no backward copy for a Bidirectional wrapper. */
-export function tfjsUnsupported(spec: ModelSpec): string | null {
-  if (spec.bidirectional && spec.cell === 'gru' && spec.gruResetAfter) return 'a bidirectional reset-after GRU (its reset-after GRU layer cannot run backwards yet)';
-  return null;
-}
 
 /**
  * Creates the weights of every layer for inputs of any batch size and length ([null, null, in]),

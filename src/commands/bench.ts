@@ -116,7 +116,7 @@ export function registerBench(program: Command, io: IO): void {
         const batch = randomBatch(spec, c.batch, f.seq, 7);
         const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
         const able = factories.filter((fa) => {
-          const why = modelUnsupported(spec, fa.supports) ?? fa.modelLimit?.(spec) ?? trainingUnsupported(optimizerSpec('adam'), fa.supports);
+          const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizerSpec('adam'), fa.supports);
           if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
           return !why;
         });
@@ -198,7 +198,7 @@ function formatRow(r: BenchRow, f: Flags): string {
   return cells.map((c, i) => (i < 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
 }
 
-type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports']; modelLimit?: EngineProvider['modelLimit'] };
+type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports'] };
 
 async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Factory[]> {
   const out: Factory[] = [];
@@ -223,7 +223,6 @@ async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Facto
         threads: p.threads,
         detail: p.detail,
         supports: p.supports,
-        ...(p.modelLimit ? { modelLimit: p.modelLimit } : {}),
         selfTimed: ref.kind === 'pytorch' || ref.kind === 'cmd',
         make: (spec) => p.open(spec, { params: castParams(randomTestParams(spec, 1), p.dtype === 'float64' ? 'F64' : 'F32'), optimizer: opt }),
         ...(p.tfjs ? { tensors: p.tfjs.numTensors } : {}),

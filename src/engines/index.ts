@@ -126,8 +126,6 @@ export interface EngineProvider {
   readonly detail: string;
   readonly supports: Required<Supports>;
   readonly notes: string[];
-  /** A limit finer than `supports` can say (a combination of features), or null. */
-  modelLimit?(spec: ModelSpec): string | null;
   /** tfjs: the backend it runs on, the tfjs version, and its live tensor count (for the memory checks). */
   readonly tfjs?: { backend: string; version: string; numTensors(): number };
   open(spec: ModelSpec, m: OpenModel): Promise<Engine>;
@@ -156,7 +154,6 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
     case 'tfjs': {
       const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
       const { TfjsEngine } = await import('../../tfjs/engine.js');
-      const { tfjsUnsupported } = await import('../../tfjs/model.js');
       const loaded = await loadTf(ref.backend);
       const notes: string[] = [];
       return {
@@ -166,7 +163,6 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
         threads: 1,
         detail: describeBackend(loaded),
         supports: { ...FULL_SUPPORT, dtypes: ['float32'] },
-        modelLimit: tfjsUnsupported,
         notes,
         tfjs: { backend: loaded.backend, version: loaded.version, numTensors: () => loaded.tf.memory().numTensors },
         open: async (spec, m) => {
@@ -355,7 +351,7 @@ export async function createEngines(
     for (const ref of refs) providers.push(await openProvider(ref, o));
     uniqueNames(providers);
     for (const p of providers) {
-      const why = modelUnsupported(spec, p.supports) ?? p.modelLimit?.(spec) ?? trainingUnsupported(o.optimizer, p.supports);
+      const why = modelUnsupported(spec, p.supports) ?? trainingUnsupported(o.optimizer, p.supports);
       if (why) throw new InputError(`engine ${p.name} cannot train this model: it does not support ${why}`);
       const e = await p.open(spec, { params: o.params, optimizer: o.optimizer });
       set.engines.push(e);
