@@ -209,14 +209,14 @@ describe('masks and embeddings', () => {
   });
 });
 
-describe('the tfjs twin (Bidirectional and Embedding layers) against float64 scratch', () => {
+describe('the tfjs twin on its wasm backend (Bidirectional and Embedding layers) against float64 scratch', () => {
   test.each(VARIANTS.flatMap((v) => MERGES.map((merge) => ({ label: `${v.label}, ${merge}`, fields: v.fields, merge }))))(
     '$label: outputs 1e-5, loss 1e-5, gradients and per-step dh 1e-4 (the tolerance policy), masks, stacked and many-to-one with an embedding',
     async ({ fields, merge }) => {
       for (const extra of [{ layers: 2 }, { input: 'tokens' as const, inputSize: 9, embedding: 4, returnSequences: false, loss: 'mse' as const }]) {
         const spec = parseSpec({ ...fields, inputSize: 5, hiddenSize: 6, outputSize: 4, bidirectional: true, merge, ...extra });
         const params = randomTestParams(spec, 3);
-        const tfe = await createTfjsEngine(spec, { backend: 'cpu', params });
+        const tfe = await createTfjsEngine(spec, { backend: 'wasm', params });
         const ref = new ScratchEngine(spec, { dtype: 'float64', params });
         const batch = randomBatch(spec, 3, 5, 4, { mask: true });
         const r = ref.lossAndGrads(batch, { stateGrads: true });
