@@ -27,6 +27,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTfjsEngine } from '../tfjs/engine.js';
+import { openProvider, parseEngineRef } from '../src/engines/index.js';
+import { optimizerSpec } from '../src/optimizer.js';
 
 const MERGES = ['concat', 'sum', 'mul', 'ave'] as const;
 
@@ -296,22 +298,44 @@ describe('the PyTorch layout (convert --to pytorch)', () => {
 
 describe('the PyTorch engine (bidirectional=True, nn.Embedding)', () => {
   const py = pythonWith('torch, numpy');
-  test.skipIf(!py)(needing('torch, numpy', 'check against pytorch-f64 (float64 limits 1e-10/1e-9/1e-8): masks, per-step dLoss/dh, many-to-one, embeddings, every merge; stacked non-concat merges skipped with the reason'), () => {
-    for (const args of [
-      ['--cell', 'lstm', '--mask', '--per-step', '--tokens', '--input', '9', '--embedding', '4'],
-      ['--cell', 'gru', '--gru-reset-after', '--merge', 'mul', '--many-to-one'],
-      ['--cell', 'rnn', '--activation', 'relu', '--merge', 'ave', '--mask', '--per-step'],
-    ]) {
-      // pytorch-f64: the float64 limits are the strict test of the layout and the backward direction (float32 PyTorch takes the same code path)
-      const r = rnnlab(['check', '--bidirectional', ...args, '--hidden', '4', '--seq', '5', '--batch', '3', '--steps', '3', '--engines', 'scratch,pytorch-f64', '--no-tfjs', '--json']);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-      const report = JSON.parse(r.stdout);
-      expect(report.skipped ?? [], args.join(' ')).toEqual([]);
-    }
-    const stacked = rnnlab(['check', '--cell', 'lstm', '--bidirectional', '--merge', 'sum', '--layers', '2', '--hidden', '4', '--seq', '4', '--batch', '2', '--steps', '2', '--engines', 'scratch,pytorch-f64']);
-    expect(stacked.code, stacked.stderr).toBe(0);
-    expect(stacked.stdout).toMatch(/pytorch-f64\s+skipped: .*it does not support merge sum between stacked bidirectional layers/);
-  });
+  test.skipIf(!py)(
+    needing('torch, numpy', 'pytorch-f64 against scratch-f64 (float64 limits: outputs 1e-10, gradients and per-step dh 1e-9): masks, many-to-one, embeddings, merges; stacked non-concat merges refused with the reason'),
+    async () => {
+      // one Python process opens every model in turn
+      const provider = await openProvider(parseEngineRef('pytorch-f64'), { python: py!, threads: 1 });
+      try {
+        const cases: Partial<ModelSpec>[] = [
+          { cell: 'lstm', input: 'tokens', inputSize: 9, embedding: 4 },
+          { cell: 'gru', gruResetAfter: true, merge: 'mul', returnSequences: false },
+          { cell: 'lstm', layers: 2 },
+          { cell: 'rnn', activation: 'relu', merge: 'ave' },
+          { cell: 'gru', recurrentActivation: 'hardSigmoid', merge: 'sum', returnSequences: false },
+        ];
+        for (const c of cases) {
+          const spec = parseSpec({ inputSize: 3, hiddenSize: 4, outputSize: 3, bidirectional: true, ...c });
+          const params = randomTestParams(spec, 41, 'F64');
+          const batch = randomBatch(spec, 3, 5, 42, { dtype: 'F64', mask: true });
+          const ref = new ScratchEngine(spec, { dtype: 'float64', params });
+          const pt = await provider.open(spec, { params, optimizer: optimizerSpec('sgd') });
+          const label = JSON.stringify(c);
+          expectClose(`${label} output`, (await pt.forward(batch)).output, ref.forward(batch).output, 1e-10);
+          const g = await pt.lossAndGrads(batch, { stateGrads: true });
+          const r = ref.lossAndGrads(batch, { stateGrads: true });
+          for (const name of Object.keys(r.grads)) expectClose(`${label} gradient ${name}`, g.grads[name].data, r.grads[name].data, 1e-9);
+          for (let l = 0; l < spec.layers; l++) expectClose(`${label} dLoss/dh_t layer ${l}`, g.dh![l], r.dh![l], 1e-9);
+          await pt.dispose();
+        }
+        const stacked = parseSpec({ cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 3, bidirectional: true, merge: 'sum', layers: 2 });
+        await expect(provider.open(stacked, { params: randomTestParams(stacked, 1, 'F64'), optimizer: optimizerSpec('sgd') })).rejects.toThrow(/merge sum between stacked bidirectional layers/);
+      } finally {
+        await provider.close();
+      }
+      // check skips an engine that finds such a limit only when it sees the model, with the reason
+      const skip = rnnlab(['check', '--cell', 'lstm', '--bidirectional', '--merge', 'sum', '--layers', '2', '--hidden', '4', '--seq', '4', '--batch', '2', '--steps', '2', '--engines', 'scratch,pytorch-f64', '--no-tfjs']);
+      expect(skip.code, skip.stderr).toBe(0);
+      expect(skip.stdout).toMatch(/pytorch-f64\s+skipped: .*it does not support merge sum between stacked bidirectional layers/);
+    },
+  );
 });
 
 describe('sentiment from a folder of labelled texts (--dataset-dir)', () => {
