@@ -150,6 +150,29 @@ export function parseSpec(raw: unknown, where = 'spec'): ModelSpec {
   return s;
 }
 
+/** The flags every command shares for a model's variant, as spec fields (a switch left off keeps the default). */
+export interface VariantFlags {
+  activation?: string;
+  recurrentActivation?: string;
+  gruResetAfter?: boolean;
+  unitForgetBias?: boolean;
+  bidirectional?: boolean;
+  merge?: string;
+  embedding?: number;
+}
+
+export function variantFields(f: VariantFlags): Record<string, unknown> {
+  return {
+    activation: f.activation,
+    recurrentActivation: f.recurrentActivation,
+    gruResetAfter: f.gruResetAfter ? true : undefined,
+    unitForgetBias: f.unitForgetBias ? true : undefined,
+    bidirectional: f.bidirectional ? true : undefined,
+    merge: f.merge,
+    embedding: f.embedding,
+  };
+}
+
 /** Gates per cell: G in the fused [in, G*H] matrices. */
 export function gateCount(cell: CellType): number {
   return GATE_NAMES[cell].length;

@@ -139,14 +139,19 @@ describe('arguments that agree', () => {
     const data = JSON.parse(readFileSync(join(run, 'checkpoints', readdirSync(join(run, 'checkpoints')).find((n) => n.startsWith('step-'))!, 'data.json'), 'utf8'));
     expect(data.seed).toBe(3);
     const csv = join(dir, 'sales.csv');
-    writeFileSync(csv, ['month,units', ...Array.from({ length: 30 }, (_, i) => `2020-${i},${i}`)].join('\n'));
+    writeFileSync(csv, ['month,units', ...Array.from({ length: 30 }, (_, i) => `${2020 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')},${i}`)].join('\n'));
     const trained = join(dir, 'sales');
-    expect(rnnlab(['train', '--task', 'series', '--csv', csv, '--column', 'units', '--window', '4', '--horizon', '2', '--hidden', '4', '--epochs', '1', '--out', trained]).code).toBe(0);
+    expect(rnnlab(['train', '--task', 'series', '--csv', csv, '--column', 'units', '--date-column', 'month', '--window', '4', '--horizon', '2', '--hidden', '4', '--epochs', '1', '--out', trained]).code).toBe(0);
     const other = join(dir, 'no-dates.csv');
     writeFileSync(other, ['units', ...Array.from({ length: 10 }, (_, i) => String(i))].join('\n'));
     const f = rnnlab(['forecast', '--checkpoint', trained, '--csv', other, '--json']);
     expect(f.code, f.stderr).toBe(0);
     expect(JSON.parse(f.stdout).after).toBe(10);
+    expect(f.stderr).toMatch(/no-dates\.csv has no date column "month"; its rows are numbered instead/);
+    // the hidden-state views read such a file the same way
+    const states = rnnlab(['plot', '--states', trained, '--csv', other, '-o', join(dir, 'states'), '--no-png']);
+    expect(states.code, states.stderr).toBe(0);
+    expect(states.stderr).toMatch(/its rows are numbered instead/);
   });
 
   test('runs/ and plots/ are ignored by git', () => {

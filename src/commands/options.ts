@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { readJsonInput } from '../io/files.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.js';
-import { type ModelSpec, parseSpec } from '../spec.js';
+import { type ModelSpec, type VariantFlags, parseSpec, variantFields } from '../spec.js';
 import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/index.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import type { NamedParams } from '../params.js';
@@ -77,7 +77,7 @@ export function addModelOptions(cmd: Command, defaults: { hidden: number; input:
     .option('--spec <file>', 'read the ModelSpec from a JSON file instead of the flags above');
 }
 
-export interface ModelFlags {
+export interface ModelFlags extends VariantFlags {
   cell: string;
   layers: number;
   hidden: number;
@@ -87,13 +87,6 @@ export interface ModelFlags {
   manyToOne?: boolean;
   loss: string;
   lossReduction: string;
-  activation?: string;
-  recurrentActivation?: string;
-  gruResetAfter?: boolean;
-  unitForgetBias?: boolean;
-  bidirectional?: boolean;
-  merge?: string;
-  embedding?: number;
   spec?: string;
 }
 
@@ -114,13 +107,7 @@ export function specFromFlags(f: ModelFlags): ModelSpec {
       returnSequences: !f.manyToOne,
       loss: f.loss === 'mse' ? 'mse' : 'softmaxCrossEntropy',
       lossReduction: f.lossReduction,
-      activation: f.activation,
-      recurrentActivation: f.recurrentActivation,
-      gruResetAfter: f.gruResetAfter ? true : undefined,
-      unitForgetBias: f.unitForgetBias ? true : undefined,
-      bidirectional: f.bidirectional ? true : undefined,
-      merge: f.merge,
-      embedding: f.embedding,
+      ...variantFields(f),
     },
     'model flags',
   );

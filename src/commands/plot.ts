@@ -3,14 +3,14 @@ import { checkOutputFile } from '../io/files.js';
 import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { spawnSync } from 'node:child_process';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../io/atomic.js';
 import { reportHtml } from '../report/html.js';
 import { type Chart, chartsFor, loadRuns } from '../report/plots.js';
 import { checkpointStateCharts, runStateCharts } from '../report/states.js';
 import { readCheckpoint } from '../checkpoint.js';
-import { resolveCheckpoint } from '../report/run.js';
+import { resolveCheckpoint, runDirOf } from '../report/run.js';
 import type { IO } from './io.js';
 import { choice } from './options.js';
 import type { YScale } from '../report/svg.js';
@@ -48,10 +48,9 @@ export function registerPlot(program: Command, io: IO): void {
       if (f.states !== undefined) {
         if (dirs.length) throw new InputError('--states plots one checkpoint; give it without run directories');
         const ck = readCheckpoint(resolveCheckpoint(f.states, (l) => io.err(`rnnlab: ${l}`)));
-        charts = await checkpointStateCharts(ck, { text: f.text, csv: f.csv, units: f.units });
+        charts = await checkpointStateCharts(ck, { text: f.text, csv: f.csv, units: f.units, note: (l) => io.err(`rnnlab: note: ${l}`) });
         // beside the run's other plots (<run>/plots), as for run directories
-        const holder = dirname(ck.dir);
-        out = f.out ?? (basename(holder) === 'checkpoints' ? join(dirname(holder), 'plots') : join(ck.dir, 'plots'));
+        out = f.out ?? join(runDirOf(ck.dir) ?? ck.dir, 'plots');
       } else {
         if (!dirs.length) throw new InputError('give the run directories to plot (or --states CHECKPOINT)');
         for (const flag of ['text', 'csv', 'units'] as const) if (f[flag] !== undefined) throw new InputError(`--${flag} belongs to --states`);

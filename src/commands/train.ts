@@ -3,7 +3,7 @@
  * loop of src/train.ts. Flag values come from: built-in defaults < the task's defaults < a preset
  * < the command line.
  */
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { readCheckpoint, restoreEngineSet } from '../checkpoint.js';
 import { collectEngines, createEngines, parseEngineList } from '../engines/index.js';
@@ -11,7 +11,7 @@ import { InputError } from '../errors.js';
 import { describeOptimizer } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
-import { RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint } from '../report/run.js';
+import { RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint, runDirOf } from '../report/run.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkResumable, recordDataFiles, restoreDataFiles } from '../resume.js';
 import { assertFits } from '../sizes.js';
@@ -181,8 +181,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     runDir = o.out ?? defaultRunDir(o.preset ?? o.task);
     run = newRunDir(runDir, { overwrite: o.overwrite });
   } else {
-    const holder = dirname(resumeCk.dir);
-    const home = basename(holder) === 'checkpoints' ? dirname(holder) : null;
+    const home = runDirOf(resumeCk.dir);
     if (o.out !== undefined && (home === null || resolve(o.out) !== resolve(home))) {
       runDir = o.out;
       run = newRunDir(runDir);

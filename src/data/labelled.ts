@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { columnIndex, readCsv } from '../io/csv.js';
-import { readInputFile } from '../io/files.js';
+import { readTextFile } from './corpus.js';
 import { dataPath } from './series.js';
 
 export interface Example {
@@ -98,17 +98,9 @@ export function loadLabelledDir(dir: string): Labelled {
   return { name: `${dir} (${labels.join(', ')})`, examples: read(dir, labels), level: 'word' };
 }
 
-/** One example's text: UTF-8, not empty, not binary. */
+/** One example's text: a UTF-8 text file (readTextFile refuses binary and invalid files), not blank. */
 function readText(path: string): string {
-  const bytes = readInputFile(path, 'text');
-  if (bytes.indexOf(0) >= 0) throw new InputError(`${path}: looks binary (NUL bytes); expected a UTF-8 text`);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new InputError(`${path}: is not valid UTF-8 text`);
-  }
-  text = text.replace(/^\uFEFF/, '').trim();
+  const text = readTextFile(path).replace(/^\uFEFF/, '').trim();
   if (!text) throw new InputError(`${path}: is empty; every example file needs a text`);
   return text;
 }

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { isTempName, writeFileAtomic } from '../io/atomic.js';
 import { VERSION } from '../version.js';
@@ -31,6 +31,12 @@ export class RunDir {
   checkpointDir(step: number): string {
     return join(this.dir, 'checkpoints', `step-${step}`);
   }
+}
+
+/** The run directory that holds a checkpoint (RUN/checkpoints/step-N -> RUN), or null for a checkpoint outside a run. */
+export function runDirOf(checkpointDir: string): string | null {
+  const holder = dirname(checkpointDir.replace(/[\\/]+$/, ''));
+  return basename(holder) === 'checkpoints' ? dirname(holder) : null;
 }
 
 /** The file a sweep's directory holds beside its runs (series --window 5,10,20). */

@@ -12,16 +12,16 @@ import type { Engine, State } from '../engine.js';
 import { InputError } from '../errors.js';
 import type { ModelSpec } from '../spec.js';
 import { type ClassifyData, lowercases, prepareText } from '../tasks/classify.js';
-import { type SeriesData, lastWindow, trainedSeries } from '../tasks/series.js';
-import { type Series, seriesFromCsv } from '../data/series.js';
+import { type SeriesData, lastWindow, modelSeriesCsv, trainedSeries } from '../tasks/series.js';
+import type { Series } from '../data/series.js';
 import { referenceEngine } from '../engines/index.js';
-import { readCsv } from '../io/csv.js';
 import { optimizerSpec } from '../optimizer.js';
 import type { Chart, Run } from './plots.js';
 import { readCheckpoint } from '../checkpoint.js';
-import { resolveCheckpoint } from './run.js';
+import { resolveCheckpoint, runDirOf } from './run.js';
+import { basename } from 'node:path';
 import { defaultPrime } from '../tasks/text.js';
-import { contrast, titleLines } from './svg.js';
+import { extent, textOn, titleLines } from './svg.js';
 
 /** The states of one input: per layer, h (and c) as [T][H]; labels name the steps (characters, words, dates). */
 export interface StateTrace {
@@ -108,10 +108,10 @@ function colourBar(x: number, y: number, m: number, label: string): string {
 
 const fmt = (v: number): string => String(Number(v.toPrecision(2)));
 
+/** The largest |x|. */
 function maxAbs(xs: number[]): number {
-  let m = 0;
-  for (const x of xs) m = Math.max(m, Math.abs(x));
-  return m;
+  const [lo, hi] = extent(xs);
+  return xs.length ? Math.max(-lo, hi) : 0;
 }
 
 /** Heat map of every unit (rows) over the steps (columns). values [T][H]. */
@@ -185,7 +185,7 @@ export function textActivationSvg(o: { title: string; labels: string[]; units: {
         col = 0;
       }
       const bg = diverging(cells[k].v, m);
-      const fg = contrast(bg, [0, 0, 0]) >= contrast(bg, [255, 255, 255]) ? '#000000' : '#ffffff';
+      const fg = textOn(bg);
       body += `<rect x="${left + col * cw}" y="${y - lh + 4}" width="${cw}" height="${lh}" fill="${rgb(bg)}"/><text x="${left + col * cw + cw / 2}" y="${y}" text-anchor="middle" font-family="monospace" font-size="12" fill="${fg}" xml:space="preserve">${esc(cells[k].ch)}</text>`;
       col = cells[k].br ? perLine : col + 1;
     }
@@ -226,25 +226,19 @@ export function stateCharts(trace: StateTrace, o: { name: string; units?: number
 }
 
 /** The hidden-state charts of a checkpoint over a text, or over the last window of a series (its CSV, --csv, or the data it was trained on). */
-export async function checkpointStateCharts(ck: Checkpoint & { dir: string }, o: { text?: string; csv?: string; units?: number[]; name?: string }): Promise<Chart[]> {
-  const d = ck.data as { task?: string; columns?: string[]; dateColumn?: string } | undefined;
+export async function checkpointStateCharts(ck: Checkpoint & { dir: string }, o: { text?: string; csv?: string; units?: number[]; name?: string; note?: (line: string) => void }): Promise<Chart[]> {
+  const d = ck.data as { task?: string } | undefined;
   if (o.csv !== undefined && d?.task !== 'series') throw new InputError(`--csv is for forecasting models; ${ck.dir} reads text: give --text`);
   if (o.units !== undefined && d?.task === 'series') throw new InputError('--units chooses the units that colour a text; a forecasting model reads no text (its views show every unit)');
-  const series = o.csv !== undefined ? seriesFromCsv(readCsv(o.csv), { column: d!.columns![0], features: d!.columns!.slice(1), dateColumn: d!.dateColumn }) : undefined;
+  const series = o.csv !== undefined ? modelSeriesCsv(d as SeriesData, o.csv, o.note ?? (() => {})) : undefined;
   const input = stateInput(ck, { text: o.text, series });
   const engine = referenceEngine(ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd') });
   try {
     const trace = await traceStates(engine, ck.spec, input);
-    return stateCharts(trace, { name: o.name ?? runName(ck.dir), units: o.units, text: d?.task !== 'series' });
+    return stateCharts(trace, { name: o.name ?? basename(runDirOf(ck.dir) ?? ck.dir), units: o.units, text: d?.task !== 'series' });
   } finally {
     engine.dispose();
   }
-}
-
-/** The run a checkpoint belongs to (runs/moby/checkpoints/step-500 -> moby), else the checkpoint's folder. */
-function runName(dir: string): string {
-  const parts = dir.replace(/\/+$/, '').split(/[\\/]/);
-  return parts.length >= 3 && parts[parts.length - 2] === 'checkpoints' ? parts[parts.length - 3] : parts[parts.length - 1];
 }
 
 /**

@@ -280,7 +280,7 @@ export function contrast(a: readonly number[], b: readonly number[]): number {
  * Black or white, whichever reads better on the background. One of them always reaches WCAG's 4.5:
  * black on any background of luminance >= 0.175, white on any <= 0.183.
  */
-function textOn(bg: readonly number[]): string {
+export function textOn(bg: readonly number[]): string {
   return contrast(bg, [0, 0, 0]) >= contrast(bg, [255, 255, 255]) ? '#000000' : '#ffffff';
 }
 

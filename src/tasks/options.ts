@@ -5,7 +5,7 @@
 import { InputError } from '../errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../optimizer.js';
 import type { DataFile } from '../resume.js';
-import { type ModelSpec, parseSpec } from '../spec.js';
+import { type ModelSpec, parseSpec, variantFields } from '../spec.js';
 
 /** Every train flag, resolved: the shared ones typed here, a task's own ones by its module. Stored in checkpoints for --resume. */
 export interface TrainOptions {
@@ -101,13 +101,7 @@ export function modelSpec(o: TrainOptions, inputSize: number, outputSize: number
       hiddenSize: o.hidden,
       layers: o.layers,
       outputSize,
-      activation: o.activation,
-      recurrentActivation: o.recurrentActivation,
-      gruResetAfter: o.gruResetAfter ? true : undefined,
-      unitForgetBias: o.unitForgetBias ? true : undefined,
-      bidirectional: o.bidirectional ? true : undefined,
-      merge: o.merge,
-      embedding: o.embedding,
+      ...variantFields(o),
       lossReduction: o.lossReduction,
       ...extra,
     },

@@ -507,6 +507,14 @@ function printSweep(io: IO, o: SeriesFlags, summaries: TrainSummary<SeriesResult
   );
 }
 
+/** A CSV with a forecasting model's columns; without the date column it was trained with, its rows are numbered (and `note` says so). */
+export function modelSeriesCsv(d: SeriesData, path: string, note: (line: string) => void): Series {
+  const csv = readCsv(path);
+  const dateColumn = d.dateColumn && csv.columns.includes(d.dateColumn) ? d.dateColumn : undefined;
+  if (d.dateColumn && !dateColumn) note(`${path} has no date column "${d.dateColumn}"; its rows are numbered instead`);
+  return seriesFromCsv(csv, { column: d.columns[0], features: d.columns.slice(1), dateColumn });
+}
+
 /** The series a checkpoint was trained on: its CSV (by the absolute path recorded), or the built-in dataset. */
 export function trainedSeries(d: SeriesData): Series {
   if (d.csv) {
@@ -532,14 +540,7 @@ function registerForecast(program: Command, io: IO): void {
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       const d = ck.data as SeriesData | undefined;
       if (!d || d.task !== 'series') throw new InputError(`${ck.dir}: not a forecasting checkpoint (no series data.json)`);
-      let series: Series;
-      if (f.csv) {
-        const csv = readCsv(f.csv);
-        // without the date column the model was trained with, rows are numbered instead
-        const dateColumn = d.dateColumn && csv.columns.includes(d.dateColumn) ? d.dateColumn : undefined;
-        if (d.dateColumn && !dateColumn) io.err(`rnnlab: note: ${f.csv} has no date column "${d.dateColumn}"; the forecast is numbered by row`);
-        series = seriesFromCsv(csv, { column: d.columns[0], features: d.columns.slice(1), dateColumn });
-      } else series = trainedSeries(d);
+      const series = f.csv ? modelSeriesCsv(d, f.csv, (l) => io.err(`rnnlab: note: ${l}`)) : trainedSeries(d);
       const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
       const values = await forecastNext(set.engines[0], d, series.values);
       await set.close();
