@@ -419,37 +419,8 @@ export class TfjsEngine implements Engine {
     }
   }
 
-  /**
-   * The loss, defined as in the scratch engine: cross-entropy logsumexp(z) - z_y with
-   * tf.logSoftmax (tf.layers losses clip probabilities and are not used), or mse (mean over outputs),
-   * weighted per position: mean over (unmasked) positions, or summed over time / B.
-   */
   private lossOf(logits: Tensor, b: Batch): Scalar {
-    const tf = this.tf;
-    const s = this.spec;
-    const { batchSize: B, seqLen: T } = b;
-    const N = s.returnSequences ? B * T : B;
-    const O = s.outputSize;
-    const w = new Float32Array(N);
-    let valid = 0;
-    for (let i = 0; i < N; i++) {
-      const on = !s.returnSequences || !b.mask || b.mask[i] !== 0;
-      w[i] = on ? 1 : 0;
-      if (on) valid++;
-    }
-    const scale = s.lossReduction === 'mean' ? (valid > 0 ? 1 / valid : 0) : 1 / B;
-    const weights = tf.mul(tf.tensor1d(w), scale);
-    const z = tf.reshape(logits, [N, O]);
-    let per: Tensor;
-    if (s.loss === 'softmaxCrossEntropy') {
-      const logp = tf.logSoftmax(z);
-      const onehot = tf.oneHot(tf.tensor1d(b.y as Int32Array, 'int32'), O);
-      per = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
-    } else {
-      const y = tf.tensor2d(b.y instanceof Float32Array ? b.y : Float32Array.from(b.y as Float64Array), [N, O]);
-      per = tf.mean(tf.square(tf.sub(z, y)), -1);
-    }
-    return tf.sum(tf.mul(per, weights)) as Scalar;
+    return specLoss(this.tf, this.spec, logits, b);
   }
 
   private readState(states: Tensor[][]): State {
@@ -457,4 +428,35 @@ export class TfjsEngine implements Engine {
     if (this.spec.cell !== 'lstm') return { h };
     return { h, c: states.map((s) => s[1].dataSync() as Float32Array) };
   }
+}
+
+/**
+ * The loss, defined as in the scratch engine: cross-entropy logsumexp(z) - z_y with
+ * tf.logSoftmax (tf.layers losses clip probabilities and are not used), or mse (mean over outputs),
+ * weighted per position: mean over (unmasked) positions, or summed over time / B.
+ */
+export function specLoss(tf: Tf, s: ModelSpec, logits: Tensor, b: Batch): Scalar {
+  const { batchSize: B, seqLen: T } = b;
+  const N = s.returnSequences ? B * T : B;
+  const O = s.outputSize;
+  const w = new Float32Array(N);
+  let valid = 0;
+  for (let i = 0; i < N; i++) {
+    const on = !s.returnSequences || !b.mask || b.mask[i] !== 0;
+    w[i] = on ? 1 : 0;
+    if (on) valid++;
+  }
+  const scale = s.lossReduction === 'mean' ? (valid > 0 ? 1 / valid : 0) : 1 / B;
+  const weights = tf.mul(tf.tensor1d(w), scale);
+  const z = tf.reshape(logits, [N, O]);
+  let per: Tensor;
+  if (s.loss === 'softmaxCrossEntropy') {
+    const logp = tf.logSoftmax(z);
+    const onehot = tf.oneHot(tf.tensor1d(b.y as Int32Array, 'int32'), O);
+    per = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
+  } else {
+    const y = tf.tensor2d(b.y instanceof Float32Array ? b.y : Float32Array.from(b.y as Float64Array), [N, O]);
+    per = tf.mean(tf.square(tf.sub(z, y)), -1);
+  }
+  return tf.sum(tf.mul(per, weights)) as Scalar;
 }

@@ -19,6 +19,8 @@ export interface ResetAfterConfig {
   /** Read the sequence from its last step (the backward copy inside tf.layers.bidirectional); outputs come in that order, as tfjs's RNN layers give them. */
   goBackwards?: boolean;
   name?: string;
+  /** The model's input shape, when this is a model's first layer (as Keras and tfjs layers take it). */
+  batchInputShape?: (number | null)[];
 }
 
 const classes = new WeakMap<Tf, new (c: ResetAfterConfig) => import('@tensorflow/tfjs').layers.Layer>();
@@ -41,7 +43,7 @@ export function resetAfterGruClass(tf: Tf): new (c: ResetAfterConfig) => import(
     private bias!: LayerVariable;
 
     constructor(c: ResetAfterConfig) {
-      super({ name: c.name });
+      super({ name: c.name, ...(c.batchInputShape ? { batchInputShape: c.batchInputShape } : {}) });
       this.units = c.units;
       this.recurrentActivation = c.recurrentActivation;
       this.returnSequences = c.returnSequences;

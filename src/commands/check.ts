@@ -6,7 +6,8 @@ import type { Comparison } from '../../compare/checks.js';
 import { InputError } from '../errors.js';
 import { FAULTS, type Fault, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { collectEngines, parseEngineList } from '../engines/index.js';
+import { type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
+import { type ImportedModel, batchForModel, readKerasModel } from '../import/keras.js';
 import { batchFromTensors, type CheckInputs } from '../harness.js';
 import { validateParams } from '../params.js';
 import { describeOptimizer, optimizerSpec } from '../optimizer.js';
@@ -19,6 +20,7 @@ import { type ModelFlags, addModelOptions, choice, intArg, numArg, seedArg, thre
 import type { IO } from './io.js';
 
 interface Flags extends Omit<ModelFlags, never> {
+  model?: string;
   engine?: string[];
   weights?: string;
   data?: string;
@@ -68,6 +70,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .command('check')
     .description('run engines (scratch, tfjs, PyTorch, your own) on identical weights and data, and compare them to the digit with float64 scratch');
   addModelOptions(cmd, { hidden: 32, input: 10, output: 10 })
+    .option('--model <model.json>', 'a Keras / TensorFlow.js layers model (model.json + weight shards): its spec and weights, and the model itself loaded by tf.loadLayersModel as one more engine')
     .option('--weights <file>', 'canonical weights (.safetensors) instead of generated ones')
     .option('--data <file>', 'x, y (and optional mask, h.{l}, c.{l}) as .safetensors instead of a generated batch')
     .option('--seq <n>', 'time steps of the generated batch', intArg(1), 20)
@@ -97,20 +100,29 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         '  rnnlab check --spec spec.json --weights w.safetensors --data d.safetensors --optimizer sgd --lr 0.1 --steps 50\n' +
         '  rnnlab check --cell gru --gru-reset-after --per-step --dump out/\n' +
         '  rnnlab check --cell lstm --fault drop-bptt\n' +
+        '  rnnlab check --model web/model.json --batch 4 --seq 30\n' +
         '  rnnlab check --cell gru --gru-reset-after --engines scratch,tfjs,pytorch,pytorch-f64\n' +
         '  rnnlab check --cell lstm --engines "cmd:python3 examples/numpy-rnn/adapter.py" --per-step',
     )
     .action(async (f: Flags) => {
-      const spec = specFromFlags(f);
+      const imported = f.model ? importForCheck(f) : null;
+      const spec = imported ? imported.spec : specFromFlags(f);
       // the run directory is claimed before the work, so a taken --out costs nothing
       const runDir = f.out ? (typeof f.out === 'string' ? f.out : defaultRunDir('check')) : null;
       const run = runDir ? newRunDir(runDir, { overwrite: f.overwrite }) : null;
-      if (f.data && !f.spec) throw new InputError('--data needs --spec (the data file must be read against a ModelSpec)');
+      if (f.data && !f.spec && !imported) throw new InputError('--data needs --spec or --model (the data file must be read against a ModelSpec)');
       // scratch float32, float64 and tfjs (or the engines asked for) each hold the model at once
       const fits = (batch: number, seq: number): void => assertFits(spec, { batch, seq, engines: 2 + (f.engines?.length ?? 0) + (f.engine?.length ?? 0), bytesPerFloat: 8 });
       if (!f.data) fits(f.batch, f.seq);
       let inputs: CheckInputs;
-      if (f.weights && f.data) inputs = fileInputs(spec, f.weights, f.data);
+      if (imported) {
+        const seq = imported.seqLen ?? f.seq;
+        const gen = generatedInputs(spec, { batch: f.batch, seq, seed: f.seed, mask: f.mask });
+        const given = !!f.data;
+        const batch = f.data ? batchFromTensors(spec, readSafetensors(f.data).tensors, f.data) : gen.batch;
+        if (imported.seqLen !== null && batch.seqLen !== imported.seqLen) throw new InputError(`${f.data}: the data has ${batch.seqLen} steps, but the model's input takes exactly ${imported.seqLen}`);
+        inputs = { spec, params: imported.params, batch: batchForModel(imported, batch, given), source: f.data ?? gen.source.replace('generated', 'generated data') };
+      } else if (f.weights && f.data) inputs = fileInputs(spec, f.weights, f.data);
       else {
         const gen = generatedInputs(spec, { batch: f.batch, seq: f.seq, seed: f.seed, mask: f.mask, carriedState: f.carriedState });
         if (f.weights) {
@@ -130,7 +142,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         optimizer,
         steps: f.steps,
         backend: f.backend as 'auto',
-        engines: f.engines || f.engine ? parseEngineList([...(f.engines ?? []), ...(f.engine ?? [])], f.backend as 'auto') : undefined,
+        engines: engineRefs(f, imported),
         python: f.python,
         timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined,
         noTfjs: !f.tfjs,
@@ -182,6 +194,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
       }
       printReport(io, result, {
         header: [
+          ...(imported ? importHeader(imported, result) : []),
           `check  ${describeSpec(spec)}`,
           `data: ${inputs.source}, batch ${B}, seq ${T}${inputs.batch.mask ? ', masked' : ''}${inputs.batch.initialState ? ', carried state' : ''}; ` +
             `${describeOptimizer(optimizer)}, ${plural(f.steps, 'step')} in lockstep on this batch`,
@@ -189,6 +202,32 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         dumped: runDir ? [...dumped, runDir] : dumped,
       });
     });
+}
+
+/** --model: the model read, with every flag that would contradict it refused. */
+function importForCheck(f: Flags): ImportedModel {
+  const clash = (['spec', 'weights', 'carriedState', 'fault'] as const).filter((k) => f[k] !== undefined && f[k] !== false);
+  if (clash.length) throw new InputError(`--model brings its own spec, weights and engines; it does not go with ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+  return readKerasModel(f.model!);
+}
+
+/** The engines under test: the ones asked for (default scratch and tfjs), and with --model the loaded model itself. */
+function engineRefs(f: Flags, imported: ImportedModel | null): EngineRef[] | undefined {
+  const asked = f.engines || f.engine ? parseEngineList([...(f.engines ?? []), ...(f.engine ?? [])], f.backend as 'auto') : undefined;
+  if (!imported) return asked;
+  const base: EngineRef[] = asked ?? [{ kind: 'scratch', dtype: 'float32' }, ...(f.tfjs ? [{ kind: 'tfjs', backend: f.backend } as EngineRef] : [])];
+  return [...base, { kind: 'keras', model: imported, backend: f.backend as BackendRequest }];
+}
+
+function importHeader(m: ImportedModel, result: Awaited<ReturnType<typeof check>>): string[] {
+  const by = [m.source.generatedBy, m.source.convertedBy].filter(Boolean).join(', ');
+  const lines = [`model ${m.source.path} (${m.source.modelClass}${by ? `; ${by}` : ''})`];
+  lines.push(formatTable(['layer', 'class', 'in rnnlab'], m.layers.map((l) => [l.name, l.kind, l.role])));
+  for (const n of m.notes) lines.push(`note: ${n}`);
+  const keras = result.engines.find((e) => e.name === 'keras-model');
+  if (keras?.role === 'under test') lines.push(`keras-model: the model as tf.loadLayersModel loads it; model.predict agrees with its layers applied one by one (outputs before the ${m.outputActivation === 'softmax' ? 'softmax' : 'head activation'} are compared)`);
+  lines.push('');
+  return lines;
 }
 
 function compRows(rows: Comparison[], withGate: boolean): (string | number)[][] {

@@ -23,6 +23,7 @@ import type { Kernels } from '../../scratch/kernels.js';
 import type { BackendRequest } from '../../tfjs/backend.js';
 import type { NamedTensors } from '../tensor.js';
 import type { ExportResult } from '../../tfjs/export.js';
+import type { ImportedModel } from '../import/keras.js';
 import { type Fault, faultyScratch } from './faults.js';
 import type { Engine } from '../engine.js';
 import { InputError } from '../errors.js';
@@ -42,7 +43,9 @@ export type EngineRef =
   | { kind: 'tfjs'; backend: BackendRequest }
   | { kind: 'pytorch'; dtype: EngineDType }
   | { kind: 'module'; path: string }
-  | { kind: 'cmd'; command: string };
+  | { kind: 'cmd'; command: string }
+  /** A Keras / tfjs model.json loaded through tf.loadLayersModel (`check --model`); not an engine name. */
+  | { kind: 'keras'; model: ImportedModel; backend: BackendRequest };
 
 export const ENGINE_NAMES = ['scratch', 'scratch-f64', 'tfjs', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'] as const;
 const NAMES_HELP = `${ENGINE_NAMES.join(', ')}, a module path (./my-engine.js) or "cmd:COMMAND"`;
@@ -168,6 +171,38 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
         open: async (spec, m) => {
           const e = new TfjsEngine(loaded, spec, { params: m.params, optimizer: m.optimizer });
           for (const n of e.notes) if (!notes.includes(n)) notes.push(n);
+          return e;
+        },
+        close: async () => {},
+      };
+    }
+    case 'keras': {
+      const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
+      const { KerasModelEngine } = await import('../../tfjs/keras.js');
+      const loaded = await loadTf(ref.backend);
+      const notes: string[] = [];
+      return {
+        ref,
+        name: 'keras-model',
+        dtype: 'float32',
+        threads: 1,
+        detail: `${ref.model.source.path} through tf.loadLayersModel; ${describeBackend(loaded)}`,
+        // outputs, loss and gradients of the loaded model; its masks are the ones it derives from its input
+        supports: {
+          ...FULL_SUPPORT,
+          dtypes: ['float32'],
+          optimizers: [],
+          clipping: false,
+          inputGrad: false,
+          stateGrads: false,
+          carriedState: false,
+          optimizerState: false,
+          mask: ref.model.masking.kind !== 'none',
+        },
+        notes,
+        tfjs: { backend: loaded.backend, version: loaded.version, numTensors: () => loaded.tf.memory().numTensors },
+        open: async (_spec, m) => {
+          const e = await KerasModelEngine.load(loaded, ref.model, m.params);
           return e;
         },
         close: async () => {},

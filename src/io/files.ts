@@ -7,7 +7,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync, readdirSync, real
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 
-export type FileKind = 'text' | 'csv' | 'json' | 'safetensors';
+export type FileKind = 'text' | 'csv' | 'json' | 'safetensors' | 'weights';
 
 const MiB = 2 ** 20;
 
@@ -17,9 +17,10 @@ export const FILE_LIMITS: Record<FileKind, number> = {
   csv: 256 * MiB,
   json: 64 * MiB,
   safetensors: 2048 * MiB - 1,
+  weights: 2048 * MiB - 1,
 };
 
-const WHAT: Record<FileKind, string> = { text: 'a text file', csv: 'a CSV file', json: 'a JSON file', safetensors: 'a .safetensors file' };
+const WHAT: Record<FileKind, string> = { text: 'a text file', csv: 'a CSV file', json: 'a JSON file', safetensors: 'a .safetensors file', weights: 'a binary weights file' };
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} bytes`;

@@ -1,0 +1,508 @@
+/**
+ * Reading a TensorFlow.js layers model (model.json + binary weight shards, as tensorflowjs_converter
+ * writes them from Keras 2 and as tfjs's LayersModel.save writes them) into a ModelSpec and
+ * canonical parameters. The canonical layout is Keras's, so the tensors move as they are; what
+ * this file does is read the topology, decide whether rnnlab can represent it exactly, and find
+ * every weight by name. Nothing here imports tfjs: `check --model` loads the same files through
+ * tf.loadLayersModel separately (tfjs/keras.ts) and compares.
+ *
+ * What is read: a Sequential model, or a functional model whose layers form one chain, of
+ *   InputLayer, Masking, Embedding, SimpleRNN / LSTM / GRU (reset_after true or false),
+ *   Bidirectional around one of them, Dropout-like layers (identity at inference), and a Dense or
+ *   TimeDistributed(Dense) head with softmax or linear activation (or a following Activation).
+ * Everything else, and every option with no exact counterpart, is one line naming the layer, the
+ * option and its value.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InputError } from '../errors.js';
+import { readInputFile, readJsonInput } from '../io/files.js';
+import { type NamedParams, paramLayout } from '../params.js';
+import { type CellType, type ModelSpec, parseSpec } from '../spec.js';
+import { shapeStr } from '../tensor.js';
+import type { Batch } from '../engine.js';
+
+/** How the model derives a mask from its input (rnnlab's engines take the mask with the batch). */
+export type KerasMasking = { kind: 'none' } | { kind: 'zero' } | { kind: 'value'; value: number };
+
+export interface KerasWeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+}
+
+export interface ImportedLayer {
+  name: string;
+  /** "LSTM", "Bidirectional(GRU)", "TimeDistributed(Dense)", ... */
+  kind: string;
+  /** What it does in rnnlab's model (the tfjs engine applies the loaded layers by it). */
+  op: 'input' | 'identity' | 'mask' | 'embedding' | 'rnn' | 'head' | 'activation';
+  /** What rnnlab makes of it, for people: "layers.0", "embedding", "head (softmax)", ... */
+  role: string;
+}
+
+export interface ImportedModel {
+  spec: ModelSpec;
+  /** Canonical parameters (F32, the file's bits). */
+  params: NamedParams;
+  /** Canonical parameter name -> the model.json weight it came from. */
+  sources: Record<string, string>;
+  masking: KerasMasking;
+  /** The activation after the head in the model (the engines return the head's logits or values). */
+  outputActivation: 'softmax' | 'linear';
+  /** The sequence length fixed by the input shape, or null when any length is accepted. */
+  seqLen: number | null;
+  layers: ImportedLayer[];
+  /** What the import leaves out or reads differently (Dropout at inference, stateful, ...). */
+  notes: string[];
+  source: { path: string; format: string; generatedBy: string | null; convertedBy: string | null; kerasVersion: string | null; modelClass: string };
+  /** The files as read, for loading the very same model into tfjs (tf.io.fromMemory). */
+  artifacts: { modelTopology: object; weightSpecs: KerasWeightSpec[]; weightData: ArrayBuffer };
+}
+
+type Json = Record<string, unknown>;
+interface LayerEntry {
+  className: string;
+  config: Json;
+  name: string;
+}
+
+const RNN_CELLS: Record<string, CellType> = { SimpleRNN: 'rnn', LSTM: 'lstm', GRU: 'gru' };
+/** Identity at inference. */
+const INFERENCE_IDENTITY = new Set(['Dropout', 'SpatialDropout1D', 'GaussianDropout', 'GaussianNoise', 'AlphaDropout', 'ActivityRegularization']);
+const READABLE = 'InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dropout, Dense, TimeDistributed(Dense), Activation';
+
+const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Reads model.json and the weight shards it names (beside it). */
+export function readKerasModel(path: string): ImportedModel {
+  const json = readJsonInput(path, 'the model.json of a TensorFlow.js layers model');
+  const dir = dirname(path);
+  return importKerasModel(json, path, (shard) => {
+    const p = join(dir, shard);
+    if (!existsSync(p)) throw new InputError(`${path}: the weight file ${shard} it names is missing (looked for ${p})`);
+    return readInputFile(p, 'weights');
+  });
+}
+
+/** The same from parsed JSON and a shard reader (tests feed files they build in memory). */
+export function importKerasModel(json: unknown, where: string, readShard: (name: string) => Uint8Array): ImportedModel {
+  if (!isObj(json)) throw new InputError(`${where}: not a TensorFlow.js model.json (expected a JSON object)`);
+  if (json.format !== undefined && json.format !== 'layers-model') {
+    throw new InputError(
+      `${where}: format ${JSON.stringify(json.format)} is not a layers model` +
+        (json.format === 'graph-model' ? ' (a graph model has no layers to read; convert the Keras model with --output_format tfjs_layers_model)' : ''),
+    );
+  }
+  const topo = json.modelTopology;
+  if (!isObj(topo)) throw new InputError(`${where}: no "modelTopology" object (is this a TensorFlow.js layers model.json?)`);
+  const modelConfig = isObj(topo.model_config) ? topo.model_config : topo;
+  const modelClass = String(modelConfig.class_name ?? '');
+  const kerasVersion = typeof topo.keras_version === 'string' ? topo.keras_version : null;
+  const entries = layerChain(modelConfig, where);
+  const manifest = readManifest(json.weightsManifest, where, readShard);
+
+  const notes: string[] = [];
+  const layers: ImportedLayer[] = [];
+  const sources: Record<string, string> = {};
+  const params: NamedParams = {};
+  const used = new Set<string>();
+  const take = (layer: string, canonical: string, w: ManifestWeight, shape: number[]): void => {
+    if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
+      throw new InputError(`${where}: weight ${w.name} has shape ${shapeStr(w.shape)}, but layer ${layer} needs ${shapeStr(shape)}`);
+    }
+    params[canonical] = { dtype: 'F32', shape: [...shape], data: w.data };
+    sources[canonical] = w.name;
+    used.add(w.name);
+  };
+  const weightsOf = (layerName: string): ManifestWeight[] => manifest.weights.filter((w) => w.name.startsWith(`${layerName}/`));
+  const pick = (layer: string, ws: ManifestWeight[], what: string): ManifestWeight => {
+    const found = ws.filter((w) => lastPart(w.name) === what);
+    if (found.length === 0) throw new InputError(`${where}: layer ${layer} has no weight "${what}" in the weights manifest (found: ${ws.map((w) => w.name).join(', ') || 'none'})`);
+    if (found.length > 1) throw new InputError(`${where}: layer ${layer} has ${found.length} weights named "${what}": ${found.map((w) => w.name).join(', ')}`);
+    return found[0];
+  };
+
+  let inputShape: (number | null)[] | null = null;
+  let masking: KerasMasking = { kind: 'none' };
+  let embedding: { V: number; E: number } | null = null;
+  interface Rnn {
+    name: string;
+    cell: CellType;
+    cfg: Json;
+    bidirectional: boolean;
+    merge: ModelSpec['merge'];
+    weights: ManifestWeight[];
+  }
+  const rnns: Rnn[] = [];
+  let head: { name: string; units: number; activation: string; kernel: ManifestWeight; bias: ManifestWeight; timeDistributed: boolean } | null = null;
+  let outputActivation: 'softmax' | 'linear' | null = null;
+
+  const refuse = (layer: string, option: string, value: unknown, why: string): never => {
+    throw new InputError(`${where}: layer ${layer}: ${option} ${JSON.stringify(value)} ${why}`);
+  };
+
+  for (const [i, e] of entries.entries()) {
+    const cfg = e.config;
+    const shape = cfg.batch_input_shape ?? cfg.batch_shape;
+    if (Array.isArray(shape) && inputShape === null) inputShape = shape as (number | null)[];
+    const afterHead = head !== null;
+    if (e.className === 'InputLayer') {
+      if (i !== 0) refuse(e.name, 'class', e.className, 'in the middle of the chain');
+      layers.push({ name: e.name, kind: e.className, op: 'input', role: 'input' });
+      continue;
+    }
+    if (INFERENCE_IDENTITY.has(e.className)) {
+      const rate = typeof cfg.rate === 'number' ? ` (rate ${cfg.rate})` : typeof cfg.stddev === 'number' ? ` (stddev ${cfg.stddev})` : '';
+      notes.push(`${e.name}: ${e.className}${rate} is the identity at inference and is left out; rnnlab trains without it`);
+      layers.push({ name: e.name, kind: e.className, op: 'identity', role: 'left out (identity at inference)' });
+      continue;
+    }
+    if (e.className === 'Activation') {
+      if (!afterHead) refuse(e.name, 'class', e.className, 'before the head: rnnlab has no activation layer between recurrent layers');
+      const a = String(cfg.activation);
+      if (outputActivation === 'softmax' || (a !== 'softmax' && a !== 'linear')) refuse(e.name, 'activation', a, 'after the head is not representable (rnnlab heads end in softmax for classes or nothing for values)');
+      if (a === 'softmax') outputActivation = 'softmax';
+      layers.push({ name: e.name, kind: `Activation(${a})`, op: 'activation', role: 'head activation' });
+      continue;
+    }
+    if (afterHead) refuse(e.name, 'class', e.className, `after the head layer ${head!.name}: rnnlab's model ends with one Dense head`);
+    if (e.className === 'Masking') {
+      if (rnns.length || embedding) refuse(e.name, 'class', e.className, 'after the first layer: rnnlab masks at the input only');
+      const v = cfg.mask_value ?? 0;
+      if (typeof v !== 'number') refuse(e.name, 'mask_value', v, 'is not a number');
+      masking = { kind: 'value', value: v as number };
+      layers.push({ name: e.name, kind: e.className, op: 'mask', role: `mask (steps whose features all equal ${v})` });
+      continue;
+    }
+    if (e.className === 'Embedding') {
+      if (rnns.length || embedding || masking.kind !== 'none') refuse(e.name, 'class', e.className, 'not at the start of the model: rnnlab embeds the input only');
+      const V = cfg.input_dim;
+      const E = cfg.output_dim;
+      if (!Number.isInteger(V) || (V as number) < 1) refuse(e.name, 'input_dim', V, 'is not a vocabulary size');
+      if (!Number.isInteger(E) || (E as number) < 1) refuse(e.name, 'output_dim', E, 'is not an embedding width');
+      embedding = { V: V as number, E: E as number };
+      if (cfg.mask_zero === true) masking = { kind: 'zero' };
+      take(e.name, 'embedding', pick(e.name, weightsOf(e.name), 'embeddings'), [embedding.V, embedding.E]);
+      layers.push({ name: e.name, kind: e.className, op: 'embedding', role: `embedding${cfg.mask_zero === true ? ' (mask_zero: token 0 is padding)' : ''}` });
+      continue;
+    }
+    if (e.className in RNN_CELLS || e.className === 'Bidirectional') {
+      let inner = e;
+      let merge: ModelSpec['merge'] = 'concat';
+      const bidirectional = e.className === 'Bidirectional';
+      if (bidirectional) {
+        const l = cfg.layer;
+        if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) refuse(e.name, 'layer', l, 'is not a layer config');
+        const lj = l as Json;
+        inner = { className: lj.class_name as string, config: lj.config as Json, name: String((lj.config as Json).name ?? e.name) };
+        if (!(inner.className in RNN_CELLS)) refuse(e.name, 'layer', inner.className, `is not a recurrent layer rnnlab reads (SimpleRNN, LSTM, GRU)`);
+        const m = cfg.merge_mode;
+        if (m !== 'concat' && m !== 'sum' && m !== 'mul' && m !== 'ave') refuse(e.name, 'merge_mode', m ?? null, 'is not one of concat, sum, mul, ave');
+        merge = m as ModelSpec['merge'];
+        if (isObj(cfg.backward_layer)) refuse(e.name, 'backward_layer', 'custom', 'is not representable: rnnlab\'s backward direction is a copy of the forward layer');
+      }
+      rnns.push({ name: e.name, cell: RNN_CELLS[inner.className], cfg: inner.config, bidirectional, merge, weights: weightsOf(e.name) });
+      layers.push({ name: e.name, kind: bidirectional ? `Bidirectional(${inner.className})` : e.className, op: 'rnn', role: `layers.${rnns.length - 1}` });
+      continue;
+    }
+    if (e.className === 'Dense' || e.className === 'TimeDistributed') {
+      if (rnns.length === 0) refuse(e.name, 'class', e.className, 'before any recurrent layer: rnnlab\'s model is recurrent layers, then one Dense head');
+      let dcfg = cfg;
+      if (e.className === 'TimeDistributed') {
+        const l = cfg.layer;
+        if (!isObj(l) || l.class_name !== 'Dense' || !isObj(l.config)) refuse(e.name, 'layer', isObj(l) ? l.class_name : l, 'inside TimeDistributed is not a Dense layer');
+        dcfg = (l as Json).config as Json;
+      }
+      const units = dcfg.units;
+      if (!Number.isInteger(units) || (units as number) < 1) refuse(e.name, 'units', units, 'is not a positive integer');
+      if (dcfg.use_bias === false) refuse(e.name, 'use_bias', false, 'is not representable: rnnlab\'s head has a bias');
+      const act = String(dcfg.activation ?? 'linear');
+      if (act !== 'softmax' && act !== 'linear') {
+        refuse(e.name, 'activation', act, 'is not representable: rnnlab\'s head is softmax (classes, cross-entropy) or linear (values, mse)' + (act === 'sigmoid' ? '; a one-unit sigmoid head is a two-class softmax: retrain with Dense(2, softmax)' : ''));
+      }
+      const ws = weightsOf(e.name);
+      head = { name: e.name, units: units as number, activation: act, kernel: pick(e.name, ws, 'kernel'), bias: pick(e.name, ws, 'bias'), timeDistributed: e.className === 'TimeDistributed' };
+      outputActivation = act === 'softmax' ? 'softmax' : 'linear';
+      layers.push({ name: e.name, kind: e.className === 'TimeDistributed' ? 'TimeDistributed(Dense)' : 'Dense', op: 'head', role: `head (${act})` });
+      continue;
+    }
+    throw new InputError(`${where}: layer ${e.name}: class ${e.className} is not something rnnlab can represent (it reads ${READABLE})`);
+  }
+
+  if (rnns.length === 0) throw new InputError(`${where}: the model has no recurrent layer (SimpleRNN, LSTM, GRU or Bidirectional); rnnlab imports recurrent models`);
+  if (!head) throw new InputError(`${where}: the model does not end with a Dense head after its recurrent layers; rnnlab's model is recurrent layers, then one Dense head`);
+  const h = head as NonNullable<typeof head>;
+
+  // the recurrent stack: one cell type, one width, one set of options, every layer
+  const first = rnns[0];
+  const units = first.cfg.units;
+  if (!Number.isInteger(units) || (units as number) < 1) refuse(first.name, 'units', units, 'is not a positive integer');
+  const H = units as number;
+  const option = (r: Rnn, key: string, def: unknown): unknown => (r.cfg[key] === undefined ? def : r.cfg[key]);
+  for (const r of rnns) {
+    if (r.cell !== first.cell) refuse(r.name, 'class', r.cfg.name ? `${r.cell}` : r.cell, `differs from ${first.name}'s ${first.cell}: rnnlab stacks layers of one cell type`);
+    if (r.cfg.units !== H) refuse(r.name, 'units', r.cfg.units, `differs from ${first.name}'s ${H}: rnnlab stacks layers of one width`);
+    if (r.bidirectional !== first.bidirectional) refuse(r.name, 'Bidirectional', r.bidirectional, `differs from ${first.name}: rnnlab's bidirectional models read both ways in every layer`);
+    if (r.merge !== first.merge) refuse(r.name, 'merge_mode', r.merge, `differs from ${first.name}'s ${first.merge}`);
+    if (option(r, 'use_bias', true) !== true) refuse(r.name, 'use_bias', r.cfg.use_bias, 'is not representable: rnnlab\'s cells have biases');
+    if (option(r, 'go_backwards', false) !== false && !r.bidirectional) refuse(r.name, 'go_backwards', true, 'is not representable outside Bidirectional');
+    if (option(r, 'time_major', false) !== false) refuse(r.name, 'time_major', true, 'is not representable: rnnlab reads [batch, time, features]');
+    if (option(r, 'return_state', false) !== false) refuse(r.name, 'return_state', true, 'is not representable: the model\'s outputs come from its head');
+    if (first.cell !== 'rnn' && option(r, 'activation', 'tanh') !== 'tanh') refuse(r.name, 'activation', r.cfg.activation, `is not representable: rnnlab's ${first.cell.toUpperCase()} uses tanh`);
+    if (first.cell === 'rnn' && !['tanh', 'relu'].includes(String(option(r, 'activation', 'tanh')))) refuse(r.name, 'activation', r.cfg.activation, 'is not representable: rnnlab\'s SimpleRNN uses tanh or relu');
+    if (String(option(r, 'activation', 'tanh')) !== String(option(first, 'activation', 'tanh'))) refuse(r.name, 'activation', r.cfg.activation, `differs from ${first.name}'s`);
+    if (first.cell !== 'rnn') {
+      const ra = String(option(r, 'recurrent_activation', 'sigmoid'));
+      if (ra !== 'sigmoid' && ra !== 'hard_sigmoid') refuse(r.name, 'recurrent_activation', ra, 'is not representable: rnnlab\'s gates use sigmoid or hard_sigmoid');
+      if (ra === 'hard_sigmoid' && kerasVersion?.startsWith('3')) refuse(r.name, 'recurrent_activation', ra, `from Keras ${kerasVersion} is x/6 + 1/2 (Keras 2 and tfjs: 0.2x + 1/2); rnnlab has the Keras 2 one`);
+      if (ra !== String(option(first, 'recurrent_activation', 'sigmoid'))) refuse(r.name, 'recurrent_activation', ra, `differs from ${first.name}'s`);
+    }
+    if (first.cell === 'gru' && option(r, 'reset_after', false) !== option(first, 'reset_after', false)) refuse(r.name, 'reset_after', r.cfg.reset_after, `differs from ${first.name}'s`);
+    if (option(r, 'stateful', false) === true) notes.push(`${r.name}: stateful (the state carried between batches) is not part of the model; rnnlab starts each batch from zeros unless it carries state itself`);
+    const dropout = Number(option(r, 'dropout', 0)) || 0;
+    const rdrop = Number(option(r, 'recurrent_dropout', 0)) || 0;
+    if (dropout > 0 || rdrop > 0) notes.push(`${r.name}: dropout ${dropout} / recurrent_dropout ${rdrop} act only in training and are left out; rnnlab trains without them`);
+  }
+  rnns.forEach((r, l) => {
+    if (l < rnns.length - 1 && option(r, 'return_sequences', false) !== true) refuse(r.name, 'return_sequences', false, 'on a layer that feeds another recurrent layer');
+  });
+  const returnSequences = option(rnns[rnns.length - 1], 'return_sequences', false) === true;
+  if (h.timeDistributed && !returnSequences) refuse(h.name, 'class', 'TimeDistributed', `after ${rnns[rnns.length - 1].name}, which returns its last step only`);
+
+  // the input
+  if (inputShape) {
+    const rank = inputShape.length;
+    if (embedding ? rank !== 2 : rank !== 3) {
+      throw new InputError(
+        `${where}: the model's input ${shapeStr(inputShape.map((d) => d ?? -1)).replace(/-1/g, 'null')} is not a sequence; rnnlab reads [batch, time, features]` +
+          ' (or [batch, time] token ids into an Embedding)',
+      );
+    }
+  }
+  const kernel0 = rnns[0].weights.find((w) => lastPart(w.name) === 'kernel');
+  const features = embedding ? embedding.V : inputShape && typeof inputShape[2] === 'number' ? inputShape[2] : kernel0?.shape[0];
+  if (!Number.isInteger(features)) throw new InputError(`${where}: cannot tell how many features the input has (no input shape and no kernel for ${rnns[0].name})`);
+  const seqLen = inputShape && typeof inputShape[1] === 'number' ? inputShape[1] : null;
+
+  const cell = first.cell;
+  const resetAfter = cell === 'gru' && option(first, 'reset_after', false) === true;
+  const ra = cell === 'rnn' ? undefined : String(option(first, 'recurrent_activation', 'sigmoid')) === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid';
+  const spec = parseSpec(
+    {
+      cell,
+      inputSize: features,
+      hiddenSize: H,
+      layers: rnns.length,
+      outputSize: h.units,
+      input: embedding ? 'tokens' : 'dense',
+      returnSequences,
+      loss: outputActivation === 'softmax' ? 'softmaxCrossEntropy' : 'mse',
+      ...(cell === 'rnn' ? { activation: String(option(first, 'activation', 'tanh')) } : { recurrentActivation: ra }),
+      ...(cell === 'gru' ? { gruResetAfter: resetAfter } : {}),
+      ...(first.bidirectional ? { bidirectional: true, merge: first.merge } : {}),
+      ...(embedding ? { embedding: embedding.E } : {}),
+    },
+    `${where} (as a ModelSpec)`,
+  );
+  if (!embedding && masking.kind === 'zero') masking = { kind: 'none' };
+
+  // the weights, each where the canonical layout wants it
+  const layout = new Map(paramLayout(spec).map((p) => [p.name, p.shape]));
+  rnns.forEach((r, l) => {
+    for (const direction of r.bidirectional ? (['forward', 'backward'] as const) : ([null] as const)) {
+      const ws = direction ? r.weights.filter((w) => w.name.split('/').some((part) => part.startsWith(`${direction}_`))) : r.weights;
+      const layer = direction ? `${r.name} (${direction})` : r.name;
+      const p = `layers.${l}.${direction === 'backward' ? 'backward.' : ''}`;
+      take(layer, `${p}kernel`, pick(layer, ws, 'kernel'), layout.get(`${p}kernel`)!);
+      take(layer, `${p}recurrentKernel`, pick(layer, ws, 'recurrent_kernel'), layout.get(`${p}recurrentKernel`)!);
+      take(layer, `${p}bias`, pick(layer, ws, 'bias'), layout.get(`${p}bias`)!);
+    }
+  });
+  take(h.name, 'head.kernel', h.kernel, layout.get('head.kernel')!);
+  take(h.name, 'head.bias', h.bias, layout.get('head.bias')!);
+  const unused = manifest.weights.filter((w) => !used.has(w.name)).map((w) => w.name);
+  if (unused.length) throw new InputError(`${where}: weight(s) ${unused.join(', ')} belong to no layer rnnlab read; the weights do not match the topology`);
+
+  return {
+    spec,
+    params,
+    sources,
+    masking,
+    outputActivation: outputActivation ?? 'linear',
+    seqLen,
+    layers,
+    notes,
+    source: {
+      path: where,
+      format: String(json.format ?? 'layers-model'),
+      generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : null,
+      convertedBy: typeof json.convertedBy === 'string' ? json.convertedBy : null,
+      kerasVersion,
+      modelClass,
+    },
+    artifacts: { modelTopology: topo, weightSpecs: manifest.specs, weightData: manifest.buffer },
+  };
+}
+
+const lastPart = (name: string): string => name.split('/').pop()!.replace(/:\d+$/, '');
+
+/** The layers in data-flow order: Sequential's list, or a functional model's single chain. */
+function layerChain(modelConfig: Json, where: string): LayerEntry[] {
+  const cls = modelConfig.class_name;
+  const config = modelConfig.config;
+  const entry = (l: unknown, i: number): LayerEntry => {
+    if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) throw new InputError(`${where}: layer ${i} is not a {class_name, config} object`);
+    const name = String(l.config.name ?? l.name ?? `layer ${i}`);
+    return { className: l.class_name, config: l.config, name };
+  };
+  if (cls === 'Sequential') {
+    const list = Array.isArray(config) ? config : isObj(config) ? config.layers : undefined;
+    if (!Array.isArray(list) || list.length === 0) throw new InputError(`${where}: the Sequential model lists no layers`);
+    return list.map(entry);
+  }
+  if (cls === 'Model' || cls === 'Functional') {
+    if (!isObj(config) || !Array.isArray(config.layers)) throw new InputError(`${where}: the ${cls} model lists no layers`);
+    const all = config.layers.map((l, i) => ({ ...entry(l, i), raw: l as Json }));
+    const byName = new Map(all.map((l) => [String(l.raw.name ?? l.name), l]));
+    const ins = config.input_layers;
+    const outs = config.output_layers;
+    const oneRef = (v: unknown, what: string): string => {
+      // [["name", 0, 0]] or ["name", 0, 0]
+      const ref = Array.isArray(v) && Array.isArray(v[0]) ? (v.length === 1 ? v[0] : null) : v;
+      if (!Array.isArray(ref) || typeof ref[0] !== 'string') throw new InputError(`${where}: the model has ${Array.isArray(v) ? v.length : 'no'} ${what}s; rnnlab imports a model with one input and one output`);
+      return ref[0];
+    };
+    const input = oneRef(ins, 'input');
+    let at = oneRef(outs, 'output');
+    const chain: LayerEntry[] = [];
+    const seen = new Set<string>();
+    for (;;) {
+      const l = byName.get(at);
+      if (!l) throw new InputError(`${where}: the chain names a layer "${at}" that the model does not list`);
+      if (seen.has(at)) throw new InputError(`${where}: the layers form a cycle at "${at}"`);
+      seen.add(at);
+      chain.unshift(l);
+      if (at === input) break;
+      const nodes = l.raw.inbound_nodes;
+      const inbound = Array.isArray(nodes) && nodes.length === 1 ? nodes[0] : null;
+      const refs = Array.isArray(inbound) ? inbound : isObj(inbound) && Array.isArray(inbound.args) ? null : null;
+      if (!refs || refs.length !== 1 || !Array.isArray(refs[0]) || typeof refs[0][0] !== 'string') {
+        throw new InputError(`${where}: layer ${l.name} is not fed by exactly one layer; rnnlab imports a functional model whose layers form one chain`);
+      }
+      at = refs[0][0];
+    }
+    const extra = all.filter((l) => !seen.has(String(l.raw.name ?? l.name)));
+    if (extra.length) throw new InputError(`${where}: layer(s) ${extra.map((l) => l.name).join(', ')} are off the chain from input to output; rnnlab imports one chain`);
+    return chain;
+  }
+  throw new InputError(`${where}: model class ${JSON.stringify(cls)} is not a Sequential or functional model (class_name Sequential, Functional or Model)`);
+}
+
+interface ManifestWeight {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Every weight of the manifest with its float32 data, read from the groups' shards in order. */
+function readManifest(m: unknown, where: string, readShard: (name: string) => Uint8Array): { weights: ManifestWeight[]; specs: KerasWeightSpec[]; buffer: ArrayBuffer } {
+  if (!Array.isArray(m) || m.length === 0) throw new InputError(`${where}: no "weightsManifest" (the list of weight files and the weights in them)`);
+  const weights: ManifestWeight[] = [];
+  const specs: KerasWeightSpec[] = [];
+  const chunks: Uint8Array[] = [];
+  const names = new Set<string>();
+  for (const [g, group] of m.entries()) {
+    if (!isObj(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw new InputError(`${where}: weightsManifest[${g}] needs "paths" and "weights" lists`);
+    const parts = group.paths.map((p) => {
+      if (typeof p !== 'string' || p.includes('..') || p.startsWith('/')) throw new InputError(`${where}: weightsManifest[${g}] names ${JSON.stringify(p)}, not a file beside model.json`);
+      return readShard(p);
+    });
+    const total = parts.reduce((n, b) => n + b.length, 0);
+    const bytes = new Uint8Array(total);
+    let o = 0;
+    for (const b of parts) {
+      bytes.set(b, o);
+      o += b.length;
+    }
+    let at = 0;
+    for (const w of group.weights as unknown[]) {
+      if (!isObj(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new InputError(`${where}: weightsManifest[${g}] has an entry that is not {name, shape, dtype}: ${JSON.stringify(w).slice(0, 80)}`);
+      }
+      if (w.quantization !== undefined) throw new InputError(`${where}: weight ${w.name} is quantized (${JSON.stringify((w.quantization as Json)?.dtype ?? w.quantization)}); rnnlab reads float32 weights: convert without quantization`);
+      if (w.dtype !== 'float32') throw new InputError(`${where}: weight ${w.name} is ${JSON.stringify(w.dtype)}; rnnlab reads float32 weights`);
+      if (names.has(w.name)) throw new InputError(`${where}: weight ${w.name} appears twice in the manifest`);
+      names.add(w.name);
+      const shape = w.shape as number[];
+      const n = shape.reduce((a, d) => a * d, 1);
+      if (at + 4 * n > total) {
+        throw new InputError(`${where}: the weight files of group ${g + 1} (${group.paths.join(', ')}) hold ${total} bytes, but the manifest needs ${at + 4 * n} by weight ${w.name}: a shard is short or missing`);
+      }
+      const data = new Float32Array(n);
+      new Uint8Array(data.buffer).set(bytes.subarray(at, at + 4 * n));
+      at += 4 * n;
+      weights.push({ name: w.name, shape, data });
+      specs.push({ name: w.name, shape, dtype: 'float32' });
+    }
+    if (at !== total) throw new InputError(`${where}: the weight files of group ${g + 1} (${group.paths.join(', ')}) hold ${total} bytes, but the manifest names ${at}; they do not belong together`);
+    chunks.push(bytes);
+  }
+  for (const w of weights) {
+    for (let i = 0; i < w.data.length; i++) {
+      if (!Number.isFinite(w.data[i])) throw new InputError(`${where}: weight ${w.name} holds a non-finite value (${w.data[i]}) at index ${i}`);
+    }
+  }
+  const size = chunks.reduce((n, c) => n + c.length, 0);
+  const buffer = new ArrayBuffer(size);
+  let o = 0;
+  for (const c of chunks) {
+    new Uint8Array(buffer, o, c.length).set(c);
+    o += c.length;
+  }
+  return { weights, specs, buffer };
+}
+
+/** The mask a Keras model derives from a batch's input: 1 = real step. */
+export function maskFromInput(masking: KerasMasking, x: ArrayLike<number>, B: number, T: number, F: number): Uint8Array | null {
+  if (masking.kind === 'none') return null;
+  const mask = new Uint8Array(B * T);
+  for (let s = 0; s < B * T; s++) {
+    if (masking.kind === 'zero') mask[s] = x[s] !== 0 ? 1 : 0;
+    else {
+      let any = 0;
+      for (let f = 0; f < F; f++) if (x[s * F + f] !== masking.value) any = 1;
+      mask[s] = any;
+    }
+  }
+  return mask;
+}
+
+/**
+ * A batch for an imported model: its padding written the way the model recognises it (token 0, or
+ * every feature equal to the Masking value) and its mask the one the model derives from the input.
+ * A generated batch's padded steps are rewritten so; a given batch must already agree.
+ */
+export function batchForModel(m: Pick<ImportedModel, 'masking' | 'spec'>, b: Batch, given: boolean): Batch {
+  const F = m.spec.input === 'tokens' ? 1 : m.spec.inputSize;
+  const { batchSize: B, seqLen: T } = b;
+  if (m.masking.kind === 'none') return b;
+  if (!given) {
+    const x = b.x;
+    for (let s = 0; s < B * T; s++) {
+      const padded = b.mask ? b.mask[s] === 0 : false;
+      if (m.masking.kind === 'zero') x[s] = padded ? 0 : x[s] === 0 ? 1 : x[s];
+      else if (padded) for (let f = 0; f < F; f++) x[s * F + f] = m.masking.value;
+    }
+  }
+  const derived = maskFromInput(m.masking, b.x, B, T, F)!;
+  if (given && b.mask && !derived.every((v, i) => v === b.mask![i])) {
+    const why = m.masking.kind === 'zero' ? 'token 0 is padding' : `a step whose features all equal ${m.masking.value} is padding`;
+    throw new InputError(`the data's mask is not the one the model derives from its input (${why}); leave the mask out or make them agree`);
+  }
+  if (!derived.includes(1)) throw new InputError('the model masks every step of this batch (all padding); there is nothing to compare');
+  const out: Batch = { ...b };
+  if (derived.includes(0)) out.mask = derived;
+  else delete out.mask;
+  return out;
+}
