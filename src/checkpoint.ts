@@ -30,6 +30,8 @@ export interface Checkpoint {
   meta?: Record<string, unknown>;
   /** More tensor files in the same directory, "<name>.safetensors" (a second engine's parameters, optimizer, state). */
   extra?: Record<string, NamedTensors>;
+  /** Other files written as they are, by name (import.json of an imported model); not read back. */
+  files?: Record<string, string>;
 }
 
 export function readCheckpoint(dir: string): Checkpoint & { dir: string } {
@@ -131,6 +133,7 @@ export function writeCheckpoint(dir: string, ck: Checkpoint): void {
     if (ck.data !== undefined) writeFileSync(join(tmp, 'data.json'), JSON.stringify(ck.data, null, 1) + '\n');
     for (const [name, t] of Object.entries(ck.extra ?? {})) writeFileSync(join(tmp, `${name}.safetensors`), encodeSafetensors(t));
     if (ck.meta) writeFileSync(join(tmp, 'meta.json'), JSON.stringify(ck.meta, null, 2) + '\n');
+    for (const [name, text] of Object.entries(ck.files ?? {})) writeFileSync(join(tmp, name), text);
   });
 }
 

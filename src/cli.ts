@@ -10,6 +10,7 @@ import { isUserError } from './errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerCheck } from './commands/check.js';
 import { registerConvert } from './commands/convert.js';
+import { registerImport } from './commands/import.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { registerPlot } from './commands/plot.js';
 import { registerTrain } from './commands/train.js';
@@ -31,6 +32,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   registerCheck(program, io, setExit);
   registerGradcheck(program, io, setExit);
   registerConvert(program, io);
+  registerImport(program, io);
   registerTrain(program, io);
   // each task's use-command: generate (text), forecast (series), predict (classify)
   for (const t of TASKS) t.registerUse?.(program, io);

@@ -20,6 +20,8 @@ export { toPyTorch, fromPyTorch, type PyTorchNames } from './pytorch.js';
 export { createTfjsEngine, TfjsEngine, type TfjsOptions } from '../tfjs/engine.js';
 export { loadTf, type BackendRequest, type BackendName, type LoadedTf } from '../tfjs/backend.js';
 export { exportTfjs } from '../tfjs/export.js';
+export { registerLayers, loadLayersModel, KerasModelEngine } from '../tfjs/keras.js';
+export { readKerasModel, importKerasModel, modelFiles, batchForModel, maskFromInput, type ImportedModel, type KerasMasking } from './import/keras.js';
 export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, FAULTS, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
 export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';
 // kernels

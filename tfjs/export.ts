@@ -1,11 +1,11 @@
 /**
  * Export for TensorFlow.js users: model.json + weights.bin that tf.loadLayersModel loads, written
  * through tf.io.withSaveHandler (no tfjs-node needed). The model is a tf.Sequential of tfjs's own
- * layers; token models take one-hot input [B, T, vocabulary] (tf.oneHot of the ids), since the
- * twin never uses an Embedding layer.
+ * layers (reset-after GRUs as Keras GRU configs with reset_after: true, which tfjs loads after
+ * registerLayers); token models take ids through their Embedding layer, or one-hot input
+ * [B, T, vocabulary] (tf.oneHot of the ids) when they have none.
  */
 import { join } from 'node:path';
-import { InputError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import type { NamedParams } from '../src/params.js';
 import { type ModelSpec, specToJSON } from '../src/spec.js';
@@ -22,11 +22,6 @@ export interface ExportResult {
 }
 
 export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, dir: string): Promise<ExportResult> {
-  if (spec.cell === 'gru' && spec.gruResetAfter) {
-    throw new InputError(
-      'tfjs has no reset-after GRU layer, so tf.loadLayersModel could not load this model; export it for PyTorch with `rnnlab convert --to pytorch` instead',
-    );
-  }
   const { model, layers } = buildSequential(tf, spec);
   setLayerWeights(tf, spec, layers, params);
   let modelJson = '';
@@ -46,7 +41,7 @@ export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, d
         format: 'layers-model',
         generatedBy: `rnnlab ${VERSION} (TensorFlow.js ${tf.version.tfjs})`,
         convertedBy: null,
-        modelTopology: a.modelTopology,
+        modelTopology: kerasGruConfigs(a.modelTopology),
         weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
         userDefinedMetadata: {
           rnnlab: {
@@ -68,5 +63,45 @@ export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, d
   // weights first: a model.json always finds the weights it names
   writeFileAtomic(join(dir, 'weights.bin'), weights);
   writeFileAtomic(join(dir, 'model.json'), modelJson + '\n');
-  return { dir, files: ['model.json', 'weights.bin'], weightBytes: weights.length, inputShape: [null, null, spec.inputSize] };
+  return { dir, files: ['model.json', 'weights.bin'], weightBytes: weights.length, inputShape: spec.embedding > 0 ? [null, null] : [null, null, spec.inputSize] };
+}
+
+/**
+ * rnnlab's reset-after GRU layers written as Keras writes a GRU with reset_after: true (class GRU,
+ * Keras config keys), so the file is a Keras-format model: tfjs loads it after registerLayers(tf)
+ * (tfjs/keras.ts), and any Keras-format reader sees a standard GRU. The layer names, and so the
+ * weight names, stay as they are.
+ */
+function kerasGruConfigs<T>(topology: T): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    if (o.class_name === 'RnnlabGRUResetAfter') {
+      const c = o.config as Record<string, unknown>;
+      return {
+        class_name: 'GRU',
+        config: {
+          name: c.name,
+          trainable: c.trainable ?? true,
+          ...(c.batch_input_shape ? { batch_input_shape: c.batch_input_shape } : {}),
+          dtype: 'float32',
+          return_sequences: c.return_sequences,
+          return_state: c.return_state,
+          go_backwards: c.go_backwards,
+          stateful: false,
+          unroll: false,
+          units: c.units,
+          activation: 'tanh',
+          recurrent_activation: c.recurrent_activation === 'hardSigmoid' || c.recurrent_activation === 'hard_sigmoid' ? 'hard_sigmoid' : 'sigmoid',
+          use_bias: true,
+          dropout: 0,
+          recurrent_dropout: 0,
+          reset_after: true,
+        },
+      };
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
+  };
+  return walk(topology) as T;
 }

@@ -79,8 +79,11 @@ export function registerConvert(program: Command, io: IO): void {
       }
       io.out(`${describeSpec(spec)}`);
       io.out(r.detail);
-      io.out(`wrote ${join(f.out, 'model.json')} and weights.bin (${r.weightBytes} bytes); input [batch, time, ${spec.inputSize}]` +
-        `${spec.input === 'tokens' ? ' one-hot' : ''}`);
+      const takes = spec.embedding > 0 ? `token ids [batch, time] (< ${spec.inputSize})` : `[batch, time, ${spec.inputSize}]${spec.input === 'tokens' ? ' one-hot' : ''}`;
+      io.out(`wrote ${join(f.out, 'model.json')} and weights.bin (${r.weightBytes} bytes); input ${takes}`);
       io.out(`load it with: await tf.loadLayersModel('file://${join(f.out, 'model.json')}')  (tfjs-node; a URL in the browser)`);
+      if (spec.cell === 'gru' && spec.gruResetAfter) {
+        io.out('note: its GRU layers are reset-after (Keras\'s reset_after: true), which tfjs loads only after registerLayers(tf) from rnnlab (README, "Bring your own model")');
+      }
     });
 }

@@ -506,3 +506,24 @@ export function batchForModel(m: Pick<ImportedModel, 'masking' | 'spec'>, b: Bat
   else delete out.mask;
   return out;
 }
+
+/**
+ * What tf.loadLayersModel takes (an IOHandler) for a model.json and its weight shards on disk:
+ * plain @tensorflow/tfjs in Node has no file:// loader. float32 weights, as everything here.
+ *   registerLayers(tf); const model = await tf.loadLayersModel(modelFiles('web/model.json'));
+ */
+export function modelFiles(path: string): { load(): Promise<{ modelTopology: object; weightSpecs: KerasWeightSpec[]; weightData: ArrayBuffer; format: string }> } {
+  return {
+    load: async () => {
+      const json = readJsonInput(path, 'the model.json of a TensorFlow.js layers model');
+      if (!isObj(json) || !isObj(json.modelTopology)) throw new InputError(`${path}: no "modelTopology" object (is this a TensorFlow.js layers model.json?)`);
+      const dir = dirname(path);
+      const { specs, buffer } = readManifest(json.weightsManifest, path, (shard) => {
+        const p = join(dir, shard);
+        if (!existsSync(p)) throw new InputError(`${path}: the weight file ${shard} it names is missing (looked for ${p})`);
+        return readInputFile(p, 'weights');
+      });
+      return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: buffer, format: String(json.format ?? 'layers-model') };
+    },
+  };
+}
