@@ -28,7 +28,8 @@ export type KerasMasking = { kind: 'none' } | { kind: 'zero' } | { kind: 'value'
 export interface KerasWeightSpec {
   name: string;
   shape: number[];
-  dtype: string;
+  /** rnnlab reads float32 weights only */
+  dtype: 'float32';
 }
 
 export interface ImportedLayer {
