@@ -20,7 +20,7 @@
  * Exit code 0 when everything passed (skips allowed), 1 otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +104,8 @@ function sandbox() {
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   for (const d of ['examples', 'data', 'python']) symlinkSync(join(ROOT, d), join(dir, d));
   symlinkSync(ROOT, join(dir, 'node_modules', 'rnnlab'));
+  // rnnlab's dependencies sit beside it in a user's node_modules (snippets import @tensorflow/tfjs)
+  symlinkSync(join(ROOT, 'node_modules', '@tensorflow'), join(dir, 'node_modules', '@tensorflow'));
   const shared = resolve(ROOT, '..', 'shared');
   if (existsSync(shared)) symlinkSync(shared, join(base, 'shared'));
   return { base, dir };
@@ -157,6 +159,8 @@ async function makeFixtures(dir) {
     x: { dtype: 'F32', shape: [4, 10, 5], data: b.x },
     y: { dtype: 'I32', shape: [4, 10], data: b.y },
   });
+  // my-model/: a Keras-format model (the converter's model.json and weight shard), from the test fixtures
+  cpSync(join(ROOT, 'test', 'fixtures', 'keras', 'gru-reset-after'), join(dir, 'my-model'), { recursive: true });
   // torch.safetensors: the same model as a PyTorch state_dict with model.rnn and model.fc
   lib.writeSafetensors(join(dir, 'torch.safetensors'), lib.toPyTorch(spec, params, { prefix: 'rnn.', head: 'fc' }));
 }
