@@ -161,6 +161,13 @@ async function makeFixtures(dir) {
   });
   // my-model/: a Keras-format model (the converter's model.json and weight shard), from the test fixtures
   cpSync(join(ROOT, 'test', 'fixtures', 'keras', 'gru-reset-after'), join(dir, 'my-model'), { recursive: true });
+  // its vocabulary (20 tokens: padding, <unk>, 18 words) and reviews in four classes written with those words
+  const vocab = ['<pad>', '<unk>', ...'calm dark bright loud quiet warm cold sharp soft bold plain rich thin deep light fast slow odd'.split(' ')];
+  writeFileSync(join(dir, 'my-model', 'vocab.json'), JSON.stringify(vocab) + '\n');
+  const four = ['review,sentiment'];
+  const classes = ['mixed', 'negative', 'neutral', 'positive'];
+  for (let i = 0; i < 80; i++) four.push(`${Array.from({ length: 6 }, () => vocab[2 + 4 * (i % 4) + rng.int(4)]).join(' ')},${classes[i % 4]}`);
+  writeFileSync(join(dir, 'reviews4.csv'), four.join('\n') + '\n');
   // torch.safetensors: the same model as a PyTorch state_dict with model.rnn and model.fc
   lib.writeSafetensors(join(dir, 'torch.safetensors'), lib.toPyTorch(spec, params, { prefix: 'rnn.', head: 'fc' }));
 }

@@ -211,6 +211,39 @@ describe('rnnlab import: Keras-format models', () => {
   });
 });
 
+describe('an imported classifier: predict, and fine-tuning with train --init', () => {
+  it('import --vocab --labels gives a checkpoint predict reads; train --init fine-tunes it from its weights', () => {
+    const d = tmp();
+    const words = ['<pad>', '<unk>', ...Array.from({ length: 18 }, (_, i) => `w${i}`)];
+    writeFileSync(join(d, 'vocab.json'), JSON.stringify(words));
+    const rows = ['text,label'];
+    for (let i = 0; i < 60; i++) rows.push(`${[0, 1, 2, 3, 4, 5].map((k) => words[2 + 4 * (i % 4) + ((i + k) % 4)]).join(' ')},${'abcd'[i % 4]}`);
+    writeFileSync(join(d, 'f.csv'), rows.join('\n') + '\n');
+    const ck = join(d, 'ck');
+    const imp = rnnlab(['import', join(FIX, 'gru-reset-after', 'model.json'), '-o', ck, '--vocab', join(d, 'vocab.json'), '--labels', 'a,b,c,d']);
+    expect(imp.code, imp.stderr).toBe(0);
+    // predict = softmax of the imported model on the ids of the text: the NumPy fixture's first row is [19, 13, 19, 6, 4, 4, 4]
+    const text = [19, 13, 19, 6, 4, 4, 4].map((i) => words[i]).join(' ');
+    const p = rnnlab(['predict', '--checkpoint', ck, text, '--json']);
+    expect(p.code, p.stderr).toBe(0);
+    const probs = JSON.parse(p.stdout).probabilities as Record<string, number>;
+    // float32 scratch against NumPy's float64: the forward limit
+    expectClose('predict', ['a', 'b', 'c', 'd'].map((c) => probs[c]), expected('gru-reset-after').output.data.slice(0, 4), 1e-5, { absolute: true });
+    const common = ['train', '--task', 'classify', '--csv', join(d, 'f.csv'), '--text-column', 'text', '--label-column', 'label', '--init', ck, '--epochs', '1'];
+    // a learning rate of 1e-12 moves no weight by more than ~1e-11 in one epoch: the run's weights are the imported ones (a fresh initialisation is not)
+    const t = rnnlab([...common, '--lr', '1e-12', '--out', join(d, 'run'), '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const run = JSON.parse(readFileSync(join(d, 'run', 'run.json'), 'utf8'));
+    expect(run.initialisedFrom).toBe(ck);
+    expect(run.spec).toEqual(JSON.parse(readFileSync(join(ck, 'spec.json'), 'utf8')));
+    const steps = readdirSync(join(d, 'run', 'checkpoints')).filter((f) => f.startsWith('step-'));
+    const tuned = readCheckpoint(join(d, 'run', 'checkpoints', steps[0])).params;
+    const start = readCheckpoint(ck).params;
+    for (const k of Object.keys(start)) expectClose(k, tuned[k].data, start[k].data, 1e-9, { absolute: true });
+    expectOneLineError(rnnlab([...common, '--hidden', '16', '--out', join(d, 'run2')]), /--init .*differs .* in hiddenSize \(8 there, 16 here\)/, expect);
+  });
+});
+
 describe('rnnlab import: bad input is one line, exit 2, nothing written', () => {
   /** A copy of a fixture with its model.json changed by `edit` (and its shard replaced by `shard`). */
   function variant(name: string, edit: (m: any) => void, shard?: (b: Buffer) => Buffer): string {

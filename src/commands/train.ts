@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { readCheckpoint, restoreEngineSet } from '../checkpoint.js';
+import { type Checkpoint, readCheckpoint, restoreEngineSet } from '../checkpoint.js';
 import { collectEngines, createEngines, parseEngineList } from '../engines/index.js';
 import { InputError } from '../errors.js';
 import { describeOptimizer } from '../optimizer.js';
@@ -17,7 +17,7 @@ import { checkResumable, recordDataFiles, restoreDataFiles } from '../resume.js'
 import { assertFits } from '../sizes.js';
 import { duration, fixed, plural } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
-import { describeSpec, specToJSON } from '../spec.js';
+import { type ModelSpec, describeSpec, specToJSON } from '../spec.js';
 import { RESUME_OVERRIDABLE, SHARED_DEFAULTS, type TrainOptions, buildOptimizer, flagName } from '../tasks/options.js';
 import { TASKS, taskModule, taskOnlyKeys, taskOptions } from '../tasks/registry.js';
 import type { AnyTaskModule, ParamDiff, TrainSummary } from '../tasks/task.js';
@@ -84,6 +84,7 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--out <dir>', 'run directory (default runs/<task>-<timestamp>)')
     .option('--overwrite', 'replace the run directory of --out if it already holds a run')
     .option('--resume <dir>', 'continue a run from a checkpoint (or the newest checkpoint of a run directory)')
+    .option('--init <dir>', 'start from a checkpoint\'s weights (fine-tuning; an `rnnlab import`ed model too): a new run with a fresh optimizer; the model flags default to the checkpoint\'s')
     .option('--json', 'print JSON lines only (the last one is the final summary)')
     .addHelpText(
       'after',
@@ -95,7 +96,8 @@ export function registerTrain(program: Command, io: IO): void {
         '  rnnlab train --task series --dataset stocks --symbol MSFT --window 5,10,20,30\n' +
         '  rnnlab train --task classify --dataset names --engine both\n' +
         '  rnnlab train --task text --steps 200 --engines scratch,pytorch\n' +
-        '  rnnlab train --resume runs/text-20261122-101500 --steps 1000',
+        '  rnnlab train --resume runs/text-20261122-101500 --steps 1000\n' +
+        '  rnnlab train --task classify --csv reviews.csv --text-column review --label-column sentiment --init models/mine',
     )
     .action(async (_flags: Record<string, unknown>, command: Command) => {
       const t0 = performance.now();
@@ -139,7 +141,10 @@ function resolveOptions(command: Command): TrainOptions {
     const only = taskOnly.get(k);
     if (only && !only.includes(task.name)) throw new InputError(`${flagName(k)} is a ${only.join('/')} flag; the ${task.name} task does not use it`);
   }
-  const o = { ...SHARED_DEFAULTS, ...task.defaults, ...preset, ...cli, task: task.name } as Record<string, unknown>;
+  if (cli.init !== undefined && given.resume) throw new InputError('give either --resume (continue a run) or --init (start a new run from its weights)');
+  // fine-tuning: the model's shape comes from the checkpoint unless the command line says otherwise
+  const fromInit = cli.init !== undefined ? modelFlagsOf(readCheckpoint(resolveCheckpoint(String(cli.init))).spec) : {};
+  const o = { ...SHARED_DEFAULTS, ...task.defaults, ...preset, ...fromInit, ...cli, task: task.name } as Record<string, unknown>;
   // an explicit length replaces the default length of the other kind
   if ('steps' in cli || 'minutes' in cli || 'steps' in preset) delete o.epochs;
   if ('epochs' in cli) delete o.steps;
@@ -168,8 +173,38 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
   await runOne(task, o, io, t0, false);
 }
 
+/** --init: the checkpoint must be the model these options and this data build (same spec; for classifiers the same classes in the same order). */
+function checkInit(ck: Checkpoint & { dir: string }, spec: ModelSpec, data: unknown, given: string): void {
+  const a = specToJSON(ck.spec);
+  const b = specToJSON(spec);
+  if (JSON.stringify(a) !== JSON.stringify(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    throw new InputError(`--init ${given}: the checkpoint's model differs from the one this task and data build in ${keys.map((k) => `${k} (${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} here)`).join(', ')}`);
+  }
+  const had = (ck.data as { classes?: string[] } | undefined)?.classes;
+  const now = (data as { classes?: string[] } | undefined)?.classes;
+  if (had && now && JSON.stringify(had) !== JSON.stringify(now)) {
+    throw new InputError(`--init ${given}: the checkpoint's classes (${had.join(', ')}) are not the data's (${now.join(', ')}) in the same order; the head would predict the wrong labels`);
+  }
+}
+
+/** The train flags that shape a model, as a checkpoint's spec has them. */
+function modelFlagsOf(spec: ModelSpec): Record<string, unknown> {
+  return {
+    cell: spec.cell,
+    hidden: spec.hiddenSize,
+    layers: spec.layers,
+    ...(spec.cell === 'rnn' ? { activation: spec.activation } : { recurrentActivation: spec.recurrentActivation }),
+    ...(spec.gruResetAfter ? { gruResetAfter: true } : {}),
+    ...(spec.bidirectional ? { bidirectional: true, merge: spec.merge } : {}),
+    ...(spec.embedding > 0 ? { embedding: spec.embedding } : {}),
+    ...(spec.lossReduction !== 'mean' ? { lossReduction: spec.lossReduction } : {}),
+  };
+}
+
 async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, inSweep: boolean): Promise<TrainSummary> {
   const resumeCk = o.resume ? readCheckpoint(o.resume) : null;
+  const initCk = !resumeCk && o.init ? readCheckpoint(resolveCheckpoint(o.init)) : null;
   // a resume reads the data where the run recorded it, and only if it is unchanged
   if (resumeCk) o = restoreDataFiles(o);
   // where the run writes: a new run claims its directory before any work; a resume continues in
@@ -194,16 +229,18 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     }
     for (const t of removeStaleTemps(runDir)) io.err(`rnnlab: removed ${t}, left by a write that was cut short`);
   }
-  const built = def.build(o, resumeCk);
+  // a checkpoint's vocabulary / tokenizer is the one its weights were trained with
+  const built = def.build(o, resumeCk ?? initCk);
   const { task, spec } = built;
   if (resumeCk && JSON.stringify(specToJSON(resumeCk.spec)) !== JSON.stringify(specToJSON(spec))) {
     throw new InputError(`${o.resume}: the checkpoint's spec does not match the model these options build`);
   }
+  if (initCk) checkInit(initCk, spec, built.data, o.init!);
   const refs = parseEngineList(o.engines ?? [o.engine], o.backend as 'auto');
   assertFits(spec, { batch: o.batch, seq: def.seqLength(o), engines: refs.length, bytesPerFloat: refs.some((r) => 'dtype' in r && r.dtype === 'float64') ? 8 : 4 });
   const dataFiles = resumeCk ? o.dataFiles : recordDataFiles(o);
   const optimizer = buildOptimizer(o);
-  const params: NamedParams = resumeCk ? resumeCk.params : initParams(spec, deriveSeed(o.seed, 'weights'));
+  const params: NamedParams = resumeCk ? resumeCk.params : initCk ? initCk.params : initParams(spec, deriveSeed(o.seed, 'weights'));
   const tLoad = performance.now();
   const set = await createEngines(refs, spec, {
     params,
@@ -235,6 +272,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
   if (!resumeCk || resumedElsewhere) {
     run.writeRunJson({
       ...(resumeCk ? { resumedFrom: resolve(resumeCk.dir) } : {}),
+      ...(initCk ? { initialisedFrom: resolve(initCk.dir) } : {}),
       command: ['rnnlab', ...process.argv.slice(2)].join(' '),
       task: o.task,
       preset: o.preset ?? null,

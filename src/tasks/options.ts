@@ -58,6 +58,8 @@ export interface TrainOptions {
   out?: string;
   overwrite?: boolean;
   resume?: string;
+  /** Start from this checkpoint's weights (fine-tuning; an imported model too): a new run, a fresh optimizer. */
+  init?: string;
   /** The data files by absolute path and SHA-256 (recorded by the run, checked on --resume). */
   dataFiles?: DataFile[];
   json?: boolean;
