@@ -1,0 +1,60 @@
+/**
+ * What a seq2seq engine implements (scratch/seq2seq.ts, tfjs/seq2seq.ts), and the checks of a batch
+ * at its edge. Layouts are batch-major: logits [B, T, V_tgt], attention [B, T, S].
+ */
+import { InputError } from '../errors.js';
+import type { Awaitable } from '../engine.js';
+import type { NamedParams } from '../params.js';
+import type { FloatArray } from '../tensor.js';
+import type { Seq2SeqBatch, Seq2SeqSpec } from './spec.js';
+
+export interface Seq2SeqForward {
+  /** [B, T, V_tgt] */
+  logits: FloatArray;
+  /** [B, T, S] the attention weights (null without attention); 0 where the source is padding. */
+  attention: FloatArray | null;
+}
+
+export interface Seq2SeqGrads {
+  loss: number;
+  grads: NamedParams;
+  /** With stepGrads: dLoss/dh_t of every layer, encoder [B, S, H] and decoder [B, T, H] per layer (the total gradient reaching h_t). */
+  dhEncoder?: FloatArray[];
+  dhDecoder?: FloatArray[];
+}
+
+export interface Seq2SeqEngine {
+  readonly name: string;
+  readonly spec: Seq2SeqSpec;
+  readonly dtype: 'float32' | 'float64';
+  readonly detail?: string;
+  getParams(): Awaitable<NamedParams>;
+  setParams(p: NamedParams): Awaitable<void>;
+  forward(b: Seq2SeqBatch): Awaitable<Seq2SeqForward>;
+  lossAndGrads(b: Seq2SeqBatch, want?: { stepGrads?: boolean }): Awaitable<Seq2SeqGrads>;
+  /** One optimizer step (clipping inside); returns the loss before the update. */
+  step(b: Seq2SeqBatch): Awaitable<{ loss: number }>;
+  dispose(): Awaitable<void>;
+}
+
+/** Sizes, id ranges, masks (right padding only: a real token never follows a padded one) at the engine's edge. */
+export function validateSeq2SeqBatch(s: Seq2SeqSpec, b: Seq2SeqBatch, needTargets: boolean): void {
+  const { batchSize: B, srcLen: S, tgtLen: T } = b;
+  if (![B, S, T].every((n) => Number.isInteger(n) && n >= 1)) throw new InputError(`seq2seq batch: batchSize, srcLen and tgtLen must be integers >= 1 (got ${B}, ${S}, ${T})`);
+  const ids = (a: Int32Array, n: number, V: number, what: string): void => {
+    if (!(a instanceof Int32Array) || a.length !== n) throw new InputError(`${what}: expected ${n} token ids (I32)`);
+    for (let i = 0; i < n; i++) if (a[i] < 0 || a[i] >= V) throw new InputError(`${what}: token id ${a[i]} at ${i} is outside 0..${V - 1}`);
+  };
+  const mask = (m: Uint8Array, n: number, len: number, what: string): void => {
+    if (!(m instanceof Uint8Array) || m.length !== n) throw new InputError(`${what}: expected ${n} mask values`);
+    for (let r = 0; r < n / len; r++) {
+      if (m[r * len] !== 1) throw new InputError(`${what}: row ${r} starts with padding (every sequence needs a first token)`);
+      for (let t = 1; t < len; t++) if (m[r * len + t] === 1 && m[r * len + t - 1] === 0) throw new InputError(`${what}: row ${r} has a real token after padding (right padding only)`);
+    }
+  };
+  ids(b.src, B * S, s.srcVocab, 'src');
+  mask(b.srcMask, B * S, S, 'srcMask');
+  ids(b.tgtIn, B * T, s.tgtVocab, 'tgtIn');
+  mask(b.tgtMask, B * T, T, 'tgtMask');
+  if (needTargets) ids(b.tgtOut, B * T, s.tgtVocab, 'tgtOut');
+}
