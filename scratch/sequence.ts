@@ -167,7 +167,16 @@ export function backwardSequence(stack: Stack, buf: SequenceBuffers, input: Laye
  * h_t in dHs and of the initial carry in dNext, and writes dLoss/dX into `dInput` ([T*B, in];
  * token input accumulates into the kernel's rows instead).
  */
-export function backwardLayer(stack: Stack, l: number, buf: SequenceBuffers, input: LayerInput, mask: Uint8Array | null, dInput: Arr | null): void {
+export function backwardLayer(
+  stack: Stack,
+  l: number,
+  buf: SequenceBuffers,
+  input: LayerInput,
+  mask: Uint8Array | null,
+  dInput: Arr | null,
+  /** The gradient arriving at the final carry ([B, H] per carry buffer; an encoder's final state handed to a decoder), or none. */
+  dFinal: readonly Arr[] | null = null,
+): void {
   const { cell, H, gemm } = stack;
   const { B, T } = buf;
   const GH = cell.G * H;
@@ -178,7 +187,8 @@ export function backwardLayer(stack: Stack, l: number, buf: SequenceBuffers, inp
   const dIn: Arr[] = []; // the total gradient of this step's new carry
   const { w, g, inSize } = stack.layers[l];
   const L = buf.layers[l];
-  let dNext = L.dNext.map((d) => d.fill(0)); // nothing flows back from after the last step
+  // nothing flows back from after the last step, unless the final state was read (dFinal)
+  let dNext = L.dNext.map((d, s) => (dFinal?.[s] ? (d.set(dFinal[s].subarray(0, BH)), d) : d.fill(0)));
   let dOut = L.dTmp.slice();
   for (let t = T - 1; t >= 0; t--) {
     const dhT = at(L.dHs, t, BH);
