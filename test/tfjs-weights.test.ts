@@ -185,7 +185,7 @@ describe('export --format tfjs', () => {
     model.dispose();
   });
 
-  test('the CLI exports a checkpoint directory; a reset-after GRU is refused with a reason', () => {
+  test('the CLI exports a checkpoint directory; a reset-after GRU is written as a Keras GRU with reset_after and a note on registerLayers', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rnnlab-export-'));
     const spec = makeSpec({ cell: 'lstm' });
     writeCheckpoint(join(dir, 'ck'), { spec, params: randomTestParams(spec, 1) });
@@ -195,7 +195,11 @@ describe('export --format tfjs', () => {
     expect(JSON.parse(readFileSync(join(dir, 'web', 'model.json'), 'utf8')).format).toBe('layers-model');
     const gspec = makeSpec({ cell: 'gru', gruResetAfter: true });
     writeCheckpoint(join(dir, 'gru'), { spec: gspec, params: randomTestParams(gspec, 1) });
-    expectOneLineError(rnnlab(['export', join(dir, 'gru'), '-o', join(dir, 'web2')]), /tfjs has no reset-after GRU layer/, expect);
+    const g = rnnlab(['export', join(dir, 'gru'), '-o', join(dir, 'web2'), '--backend', 'wasm']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout).toMatch(/loads only after registerLayers\(tf\)/);
+    const layers = JSON.parse(readFileSync(join(dir, 'web2', 'model.json'), 'utf8')).modelTopology.config.layers;
+    expect(layers[0]).toMatchObject({ class_name: 'GRU', config: { reset_after: true, units: gspec.hiddenSize } });
     expectOneLineError(rnnlab(['export', join(dir, 'nothing'), '-o', join(dir, 'web3')]), /no such checkpoint directory or weights file/, expect);
   });
 });

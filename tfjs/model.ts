@@ -56,7 +56,7 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
       layer = tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation });
     } else {
       const GRU = resetAfterGruClass(tf);
-      layer = new GRU({ units: H, recurrentActivation: spec.recurrentActivation, returnSequences, returnState: opts.returnState });
+      layer = new GRU({ units: H, recurrentActivation: spec.recurrentActivation, returnSequences, returnState: opts.returnState, ...(l === 0 && !embedding && !spec.bidirectional ? { batchInputShape: [null, ...inputShape] } : {}) });
     }
     // tfjs's Bidirectional: the backward copy reads the reversed sequence and mask; outputs merged forward first
     rnn.push(spec.bidirectional ? tf.layers.bidirectional({ layer: layer as never, mergeMode: spec.merge, ...(l === 0 && !embedding ? { inputShape } : {}) }) : layer);
