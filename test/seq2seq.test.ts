@@ -77,7 +77,7 @@ describe('seq2seq scratch engine', () => {
         expectClose(`row ${r} step ${t} attention`, att.subarray(0, one.srcLen), alone.attention!.subarray(t * one.srcLen, (t + 1) * one.srcLen), 1e-12, { absolute: true });
         // padding gets no attention, and the weights sum to one
         for (let j = one.srcLen; j < b.srcLen; j++) expect(att[j]).toBe(0);
-        expect(Math.abs(att.reduce((a, v) => a + v, 0) - 1)).toBeLessThan(1e-12);
+        expect(Math.abs(Array.from(att).reduce((a, v) => a + v, 0) - 1)).toBeLessThan(1e-12);
       }
     }
   });
