@@ -1,0 +1,460 @@
+/**
+ * The tfjs seq2seq twin (tfjs/seq2seq.ts, wasm backend) against an independent float64 forward of
+ * src/seq2seq/spec.ts written here in plain JavaScript (embedding lookup, the Keras cells, masked
+ * encoder steps keeping the state, Luong attention dot/general, combine, head, mean cross-entropy).
+ *
+ * Tolerances (float32 tfjs against float64):
+ *   logits, attention, loss: 1e-5 absolute (compare/tolerance.ts "forward": sums of a few dozen
+ *     float32 products, each rounded at ~6e-8, stay far below it at these sizes);
+ *   gradients: against central differences (step 1e-5) of the float64 reference loss, per entry
+ *     |g - fd| <= 1e-3 * max(|fd|, 1e-2): float32 BPTT rounding is ~1e-6 relative; the floor keeps
+ *     near-zero entries from demanding more than float32 holds (1e-5 absolute).
+ */
+import { beforeAll, describe, expect, test } from 'vitest';
+import { InputError } from '../src/errors.js';
+import { optimizerSpec } from '../src/optimizer.js';
+import type { NamedParams } from '../src/params.js';
+import { Rng } from '../src/rng.js';
+import { randomSeq2SeqParams } from '../src/seq2seq/params.js';
+import { BOS, EOS, PAD, type Seq2SeqBatch, type Seq2SeqSpec, embeddingName, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
+import { type LoadedTf, loadTf } from '../tfjs/backend.js';
+import { createTfjsSeq2SeqEngine } from '../tfjs/seq2seq.js';
+import { expectClose, expectNear } from './helpers/close.js';
+
+// ---------------------------------------------------------------------------------------------
+// The float64 reference: one batch row at a time, plain loops.
+
+type P = Record<string, Float64Array>;
+/** A zero-based perturbation of h_t (after masking) of one layer, one row, one unit: dLoss/dh_t by finite differences. */
+interface Probe {
+  side: 'encoder' | 'decoder';
+  layer: number;
+  t: number;
+  row: number;
+  unit: number;
+  eps: number;
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** One step of the spec's cell (Keras equations, gates i,f,c,o and z,r,h): x [in], h, c [H] -> new h, c. */
+function cellStep(s: Seq2SeqSpec, W: Float64Array, U: Float64Array, bias: Float64Array, x: number[], h: number[], c: number[]): { h: number[]; c: number[] } {
+  const H = s.hiddenSize;
+  const G = s.cell === 'lstm' ? 4 : s.cell === 'gru' ? 3 : 1;
+  const GH = G * H;
+  const resetAfter = s.cell === 'gru' && s.gruResetAfter;
+  const px = new Array<number>(GH).fill(0); // x W + b_in
+  const ph = new Array<number>(GH).fill(0); // h U (+ b_rec for reset-after)
+  for (let j = 0; j < GH; j++) {
+    let a = bias[j];
+    for (let i = 0; i < x.length; i++) a += x[i] * W[i * GH + j];
+    px[j] = a;
+    let r = resetAfter ? bias[GH + j] : 0;
+    for (let i = 0; i < H; i++) r += h[i] * U[i * GH + j];
+    ph[j] = r;
+  }
+  const gate = (v: number): number => (s.recurrentActivation === 'sigmoid' ? sigmoid(v) : Math.min(1, Math.max(0, 0.2 * v + 0.5)));
+  const hn = new Array<number>(H);
+  const cn = [...c];
+  for (let j = 0; j < H; j++) {
+    if (s.cell === 'rnn') hn[j] = s.activation === 'tanh' ? Math.tanh(px[j] + ph[j]) : Math.max(0, px[j] + ph[j]);
+    else if (s.cell === 'lstm') {
+      const i = gate(px[j] + ph[j]);
+      const f = gate(px[H + j] + ph[H + j]);
+      const g = Math.tanh(px[2 * H + j] + ph[2 * H + j]);
+      const o = gate(px[3 * H + j] + ph[3 * H + j]);
+      cn[j] = f * c[j] + i * g;
+      hn[j] = o * Math.tanh(cn[j]);
+    }
+  }
+  if (s.cell === 'gru') {
+    const z = Array.from({ length: H }, (_, j) => gate(px[j] + ph[j]));
+    const r = Array.from({ length: H }, (_, j) => gate(px[H + j] + ph[H + j]));
+    for (let j = 0; j < H; j++) {
+      let rec: number;
+      if (resetAfter) rec = r[j] * ph[2 * H + j];
+      else {
+        rec = 0; // reset before the product: (r * h) U_h
+        for (let i = 0; i < H; i++) rec += r[i] * h[i] * U[i * GH + 2 * H + j];
+      }
+      const hh = Math.tanh(px[2 * H + j] + rec);
+      hn[j] = z[j] * h[j] + (1 - z[j]) * hh;
+    }
+  }
+  return { h: hn, c: cn };
+}
+
+/** One side's stack for one row: xs [n][E], mask [n] or null, initial states per layer -> outputs of the top [n][H] and final states. */
+function stack(s: Seq2SeqSpec, p: P, side: 'encoder' | 'decoder', row: number, xs: number[][], mask: number[] | null, init: { h: number[]; c: number[] }[] | null, probe?: Probe): { out: number[][]; finals: { h: number[]; c: number[] }[] } {
+  const H = s.hiddenSize;
+  let seq = xs;
+  const finals: { h: number[]; c: number[] }[] = [];
+  for (let l = 0; l < s.layers; l++) {
+    const k = `${side}.layers.${l}`;
+    let h = init ? [...init[l].h] : new Array<number>(H).fill(0);
+    let c = init ? [...init[l].c] : new Array<number>(H).fill(0);
+    const out: number[][] = [];
+    seq.forEach((x, t) => {
+      if (!mask || mask[t]) ({ h, c } = cellStep(s, p[`${k}.kernel`], p[`${k}.recurrentKernel`], p[`${k}.bias`], x, h, c)); // a masked step keeps h and c
+      if (probe && probe.side === side && probe.layer === l && probe.t === t && probe.row === row) {
+        h = [...h];
+        h[probe.unit] += probe.eps;
+      }
+      out.push(h);
+    });
+    finals.push({ h, c });
+    seq = out;
+  }
+  return { out: seq, finals };
+}
+
+/** The spec's model in float64: logits [B, T, V], attention [B, T, S] (or null), the mean cross-entropy over real target steps. */
+function reference(s: Seq2SeqSpec, p: P, b: Seq2SeqBatch, probe?: Probe): { logits: Float64Array; attention: Float64Array | null; loss: number } {
+  const { batchSize: B, srcLen: S, tgtLen: T } = b;
+  const H = s.hiddenSize;
+  const E = s.embedding;
+  const V = s.tgtVocab;
+  const logits = new Float64Array(B * T * V);
+  const attention = s.attention === 'none' ? null : new Float64Array(B * T * S);
+  let lossSum = 0;
+  let real = 0;
+  const lookup = (side: 'encoder' | 'decoder', id: number): number[] => Array.from(p[embeddingName(s, side)].subarray(id * E, (id + 1) * E));
+  for (let row = 0; row < B; row++) {
+    const srcMask = Array.from(b.srcMask.subarray(row * S, (row + 1) * S));
+    const enc = stack(s, p, 'encoder', row, Array.from(b.src.subarray(row * S, (row + 1) * S), (id) => lookup('encoder', id)), srcMask, null, probe);
+    const dec = stack(s, p, 'decoder', row, Array.from(b.tgtIn.subarray(row * T, (row + 1) * T), (id) => lookup('decoder', id)), null, enc.finals, probe);
+    const o = enc.out;
+    const keys =
+      s.attention === 'general'
+        ? o.map((os) => Array.from({ length: H }, (_, j) => os.reduce((a, v, i) => a + v * p['attention.kernel'][i * H + j], 0)))
+        : o;
+    for (let t = 0; t < T; t++) {
+      const h = dec.out[t];
+      let top = h;
+      if (attention) {
+        const scores = keys.map((k, j) => (srcMask[j] ? k.reduce((a, v, i) => a + v * h[i], 0) : -Infinity));
+        const max = Math.max(...scores);
+        const e = scores.map((v) => Math.exp(v - max));
+        const sum = e.reduce((a, v) => a + v, 0);
+        const a = e.map((v) => v / sum);
+        a.forEach((v, j) => (attention[(row * T + t) * S + j] = v));
+        const context = Array.from({ length: H }, (_, i) => a.reduce((acc, w, j) => acc + w * o[j][i], 0));
+        const cat = [...context, ...h];
+        const Wc = p['attention.combine.kernel'];
+        top = Array.from({ length: H }, (_, j) => Math.tanh(cat.reduce((acc, v, i) => acc + v * Wc[i * H + j], 0)));
+      }
+      const z = Array.from({ length: V }, (_, v) => top.reduce((acc, x, i) => acc + x * p['head.kernel'][i * V + v], p['head.bias'][v]));
+      z.forEach((v, k) => (logits[(row * T + t) * V + k] = v));
+      if (b.tgtMask[row * T + t]) {
+        const max = Math.max(...z);
+        const lse = max + Math.log(z.reduce((acc, v) => acc + Math.exp(v - max), 0));
+        lossSum += lse - z[b.tgtOut[row * T + t]];
+        real++;
+      }
+    }
+  }
+  return { logits, attention, loss: lossSum / real };
+}
+
+const f64 = (params: NamedParams): P => Object.fromEntries(Object.entries(params).map(([k, t]) => [k, Float64Array.from(t.data as ArrayLike<number>)]));
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+const CASES: { label: string; fields: Record<string, unknown> }[] = [
+  { label: 'lstm, general attention', fields: { cell: 'lstm', attention: 'general' } },
+  { label: 'gru (reset before), dot attention, 2 layers', fields: { cell: 'gru', attention: 'dot', layers: 2 } },
+  { label: 'rnn tanh, no attention', fields: { cell: 'rnn', attention: 'none' } },
+  { label: 'gru reset-after, general, shared embedding, 2 layers', fields: { cell: 'gru', gruResetAfter: true, attention: 'general', layers: 2, sharedEmbedding: true, srcVocab: 8, tgtVocab: 8 } },
+  { label: 'lstm, dot attention, 2 layers', fields: { cell: 'lstm', attention: 'dot', layers: 2 } },
+];
+
+const specOf = (fields: Record<string, unknown>): Seq2SeqSpec => parseSeq2SeqSpec({ hiddenSize: 5, embedding: 3, srcVocab: 9, tgtVocab: 7, ...fields });
+
+/** Source lengths 6, 3, 1 and target lengths 5, 2, 4 (right padding); ids from `rng`; padded source ids are `padId`. */
+function makeBatch(s: Seq2SeqSpec, seed: number, padId = PAD): Seq2SeqBatch {
+  const rng = new Rng(seed);
+  const B = 3;
+  const S = 6;
+  const T = 5;
+  const srcLens = [6, 3, 1];
+  const tgtLens = [5, 2, 4];
+  const b: Seq2SeqBatch = {
+    batchSize: B,
+    srcLen: S,
+    tgtLen: T,
+    src: new Int32Array(B * S),
+    srcMask: new Uint8Array(B * S),
+    tgtIn: new Int32Array(B * T),
+    tgtOut: new Int32Array(B * T),
+    tgtMask: new Uint8Array(B * T),
+  };
+  for (let r = 0; r < B; r++) {
+    for (let j = 0; j < S; j++) {
+      const on = j < srcLens[r];
+      b.srcMask[r * S + j] = on ? 1 : 0;
+      b.src[r * S + j] = on ? 3 + rng.int(s.srcVocab - 3) : padId;
+    }
+    // target: tgtLens[r] - 1 symbols then EOS; the decoder reads BOS then the target shifted right
+    const tgt = Array.from({ length: tgtLens[r] }, (_, t) => (t === tgtLens[r] - 1 ? EOS : 3 + rng.int(s.tgtVocab - 3)));
+    for (let t = 0; t < T; t++) {
+      const on = t < tgtLens[r];
+      b.tgtMask[r * T + t] = on ? 1 : 0;
+      b.tgtOut[r * T + t] = on ? tgt[t] : PAD;
+      b.tgtIn[r * T + t] = t === 0 ? BOS : on ? tgt[t - 1] : PAD;
+    }
+  }
+  return b;
+}
+
+const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+/** The worst per-entry error |g - fd| / max(|fd|, 1e-2) (see the top). */
+const gradError = (g: number, fd: number): number => Math.abs(g - fd) / Math.max(Math.abs(fd), 1e-2);
+
+let loaded: LoadedTf;
+const measured: Record<string, number> = {};
+const note = (key: string, v: number): void => {
+  measured[key] = Math.max(measured[key] ?? 0, v);
+};
+
+describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () => {
+  beforeAll(async () => {
+    loaded = await loadTf('wasm');
+  });
+
+  describe.each(CASES)('$label', ({ fields }) => {
+    test('logits, attention and loss equal the reference; masks; gradients equal central differences', async () => {
+      const spec = specOf(fields);
+      const params = randomSeq2SeqParams(spec, 11);
+      const p = f64(params);
+      const engine = await createTfjsSeq2SeqEngine(loaded, spec, { params });
+      try {
+        const b = makeBatch(spec, 5);
+        const ref = reference(spec, p, b);
+        const fwd = engine.forward(b);
+        expect(fwd.logits.length).toBe(3 * 5 * spec.tgtVocab);
+        expectClose('logits', fwd.logits, ref.logits, 'forward', { absolute: true });
+        note('logits (abs)', maxAbs(fwd.logits, ref.logits));
+        if (ref.attention) {
+          expect(fwd.attention).not.toBeNull();
+          expectClose('attention', fwd.attention!, ref.attention, 'forward', { absolute: true });
+          note('attention (abs)', maxAbs(fwd.attention!, ref.attention));
+          // every row a distribution over the real source positions, exactly 0 on padding
+          for (let r = 0; r < 3; r++) {
+            for (let t = 0; t < 5; t++) {
+              let sum = 0;
+              for (let j = 0; j < 6; j++) {
+                const a = fwd.attention![(r * 5 + t) * 6 + j];
+                if (b.srcMask[r * 6 + j]) sum += a;
+                else expect(a, `attention [${r}, ${t}, ${j}] on padding`).toBe(0);
+              }
+              expect(Math.abs(sum - 1), `attention row [${r}, ${t}] sums to ${sum}`).toBeLessThan(1e-6);
+            }
+          }
+        } else expect(fwd.attention).toBeNull();
+
+        // the masks: other ids in the padded source positions change nothing, bit for bit
+        const garbage = engine.forward(makeBatch(spec, 5, 4));
+        expect(Array.from(garbage.logits)).toEqual(Array.from(fwd.logits));
+
+        const g = engine.lossAndGrads(b, { stepGrads: true });
+        expectNear('loss', g.loss, ref.loss, 'forward', { absolute: true });
+        note('loss (abs)', Math.abs(g.loss - ref.loss));
+        expect(Object.keys(g.grads)).toEqual(seq2seqLayout(spec).map((x) => x.name));
+
+        // gradients: per parameter the largest tfjs entry and two seeded ones, against central differences of the reference loss
+        const rng = new Rng(7);
+        const h = 1e-5;
+        let biggest = 0;
+        for (const info of seq2seqLayout(spec)) {
+          const got = g.grads[info.name].data;
+          expect(got.length).toBe(p[info.name].length);
+          let top = 0;
+          for (let i = 1; i < got.length; i++) if (Math.abs(got[i]) > Math.abs(got[top])) top = i;
+          for (const i of [top, rng.int(got.length), rng.int(got.length)]) {
+            const v = p[info.name][i];
+            p[info.name][i] = v + h;
+            const up = reference(spec, p, b).loss;
+            p[info.name][i] = v - h;
+            const down = reference(spec, p, b).loss;
+            p[info.name][i] = v;
+            const fd = (up - down) / (2 * h);
+            biggest = Math.max(biggest, Math.abs(fd));
+            const err = gradError(got[i], fd);
+            note('parameter gradients (rel)', err);
+            expect(err, `d loss / d ${info.name}[${i}]: tfjs ${got[i]} vs finite differences ${fd}`).toBeLessThanOrEqual(1e-3);
+          }
+        }
+        expect(biggest, 'the checked gradients are not all ~0').toBeGreaterThan(1e-2);
+
+        // dLoss/dh_t per layer and step (stepGrads): a real and a padded encoder step, decoder steps
+        expect(g.dhEncoder?.length).toBe(spec.layers);
+        expect(g.dhDecoder?.length).toBe(spec.layers);
+        const H = spec.hiddenSize;
+        const probes: Probe[] = [
+          { side: 'encoder', layer: 0, t: 1, row: 1, unit: 2, eps: 0 },
+          { side: 'encoder', layer: spec.layers - 1, t: 4, row: 1, unit: 0, eps: 0 }, // padded: the kept state is what the decoder starts from
+          { side: 'encoder', layer: spec.layers - 1, t: 0, row: 0, unit: 4, eps: 0 },
+          { side: 'decoder', layer: 0, t: 0, row: 2, unit: 1, eps: 0 },
+          { side: 'decoder', layer: spec.layers - 1, t: 3, row: 0, unit: 3, eps: 0 },
+        ];
+        for (const pr of probes) {
+          const n = pr.side === 'encoder' ? 6 : 5;
+          const got = (pr.side === 'encoder' ? g.dhEncoder! : g.dhDecoder!)[pr.layer][(pr.row * n + pr.t) * H + pr.unit];
+          const fd = (reference(spec, p, b, { ...pr, eps: h }).loss - reference(spec, p, b, { ...pr, eps: -h }).loss) / (2 * h);
+          const err = gradError(got, fd);
+          note('dLoss/dh_t (rel)', err);
+          expect(err, `dLoss/dh ${JSON.stringify(pr)}: tfjs ${got} vs finite differences ${fd}`).toBeLessThanOrEqual(1e-3);
+        }
+      } finally {
+        engine.dispose();
+      }
+    });
+  });
+
+  test('padding a row changes nothing: the same row alone, unpadded, gives the same logits', async () => {
+    const spec = specOf({ cell: 'lstm', attention: 'general', layers: 2 });
+    const params = randomSeq2SeqParams(spec, 3);
+    const engine = await createTfjsSeq2SeqEngine(loaded, spec, { params });
+    try {
+      const b = makeBatch(spec, 9); // row 1: source length 3, target length 2
+      const S = 3;
+      const T = 2;
+      const row: Seq2SeqBatch = {
+        batchSize: 1,
+        srcLen: S,
+        tgtLen: T,
+        src: b.src.slice(6, 6 + S),
+        srcMask: new Uint8Array(S).fill(1),
+        tgtIn: b.tgtIn.slice(5, 5 + T),
+        tgtOut: b.tgtOut.slice(5, 5 + T),
+        tgtMask: new Uint8Array(T).fill(1),
+      };
+      const V = spec.tgtVocab;
+      const full = engine.forward(b);
+      const alone = engine.forward(row);
+      expectClose('row 1 alone vs padded', alone.logits, full.logits.slice(5 * V, (5 + T) * V), 1e-6, { absolute: true });
+      const a = full.attention!;
+      expectClose('row 1 attention', alone.attention!, [0, 1].flatMap((t) => Array.from(a.slice((5 + t) * 6, (5 + t) * 6 + S))), 1e-6, { absolute: true });
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  test('the functional tf.model (dot, softmax, concatenate, dense) predicts what the engine computes on unpadded input', async () => {
+    for (const fields of [{ cell: 'lstm', attention: 'general' }, { cell: 'gru', gruResetAfter: true, attention: 'dot', layers: 2 }, { cell: 'rnn', attention: 'none' }]) {
+      const spec = specOf(fields);
+      const engine = await createTfjsSeq2SeqEngine(loaded, spec, { params: randomSeq2SeqParams(spec, 4) });
+      const tf = loaded.tf;
+      try {
+        const kinds = engine.model.layers.map((l) => l.getClassName());
+        if (spec.attention !== 'none') expect(kinds).toEqual(expect.arrayContaining(['Dot', 'Activation', 'Concatenate', 'Dense', 'Embedding']));
+        expect(engine.model.inputs.length).toBe(2);
+        expect(engine.model.outputs.length).toBe(spec.attention === 'none' ? 1 : 2);
+        const b = makeBatch(spec, 2);
+        b.srcMask.fill(1);
+        for (let i = 0; i < b.src.length; i++) if (b.src[i] === PAD) b.src[i] = 3;
+        const fwd = engine.forward(b);
+        const ref = reference(spec, f64(engine.getParams()), b);
+        expectClose('engine vs reference (unpadded)', fwd.logits, ref.logits, 'forward', { absolute: true });
+        const src = tf.tensor2d(b.src, [3, 6], 'int32');
+        const tgt = tf.tensor2d(b.tgtIn, [3, 5], 'int32');
+        const out = engine.model.predict([src, tgt]);
+        const outs = Array.isArray(out) ? out : [out];
+        expectClose('model.predict logits', outs[0].dataSync(), fwd.logits, 1e-6, { absolute: true });
+        if (spec.attention !== 'none') expectClose('model.predict attention', outs[1].dataSync(), fwd.attention!, 1e-6, { absolute: true });
+        tf.dispose([src, tgt, ...outs]);
+      } finally {
+        engine.dispose();
+      }
+    }
+  });
+
+  test('getParams / setParams by canonical name; wrong names or shapes are refused', async () => {
+    const spec = specOf({ cell: 'gru', attention: 'general', layers: 2 });
+    const params = randomSeq2SeqParams(spec, 8);
+    const engine = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 1 });
+    try {
+      const init = engine.getParams();
+      expect(Object.keys(init)).toEqual(seq2seqLayout(spec).map((x) => x.name));
+      engine.setParams(params);
+      const back = engine.getParams();
+      for (const info of seq2seqLayout(spec)) {
+        expect(back[info.name].shape).toEqual(info.shape);
+        expect(Array.from(back[info.name].data)).toEqual(Array.from(Float32Array.from(params[info.name].data as ArrayLike<number>)));
+      }
+      const { ['attention.kernel']: _dropped, ...missing } = params;
+      expect(() => engine.setParams(missing)).toThrow(InputError);
+      expect(() => engine.setParams({ ...params, 'head.bias': { dtype: 'F32', shape: [3], data: new Float32Array(3) } })).toThrow(/head\.bias/);
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  test('no tensor leaks: numTensors is flat across calls and back where it started after dispose', async () => {
+    const tf = loaded.tf;
+    const before = tf.memory().numTensors;
+    const spec = specOf({ cell: 'lstm', attention: 'general', layers: 2 });
+    const engine = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 2 });
+    const b = makeBatch(spec, 1);
+    engine.step(b); // creates the optimizer's slots
+    const n0 = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      engine.forward(b);
+      engine.lossAndGrads(b, { stepGrads: true });
+      engine.step(b);
+      engine.getParams();
+      engine.setParams(engine.getParams());
+      expect(tf.memory().numTensors, `after round ${i}`).toBe(n0);
+    }
+    engine.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('step lowers the loss on a fixed batch; clipping bounds the update', async () => {
+    const spec = specOf({ cell: 'gru', attention: 'dot' });
+    const engine = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 3, optimizer: optimizerSpec('adam', { lr: 0.05 }) });
+    try {
+      const b = makeBatch(spec, 6);
+      const first = engine.lossAndGrads(b).loss;
+      let last = first;
+      for (let i = 0; i < 20; i++) {
+        const { loss } = engine.step(b);
+        if (i === 0) expect(loss).toBeCloseTo(first, 5); // the loss before the update
+        last = loss;
+      }
+      const after = engine.lossAndGrads(b).loss;
+      expect(after).toBeLessThan(last);
+      expect(after, `loss ${first} -> ${after}`).toBeLessThan(0.5 * first);
+    } finally {
+      engine.dispose();
+    }
+    // sgd lr 1 with clipNorm 1e-3: the whole update has norm <= 1e-3 (the raw gradient's is far larger)
+    const clipped = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 3, optimizer: optimizerSpec('sgd', { lr: 1, clipNorm: 1e-3 }) });
+    try {
+      const b = makeBatch(spec, 6);
+      const g = clipped.lossAndGrads(b).grads;
+      const rawNorm = Math.sqrt(Object.values(g).reduce((a, t) => a + Array.from(t.data).reduce((s, v) => s + v * v, 0), 0));
+      expect(rawNorm).toBeGreaterThan(1e-2);
+      const p0 = clipped.getParams();
+      clipped.step(b);
+      const p1 = clipped.getParams();
+      const moved = Math.sqrt(Object.keys(p0).reduce((a, k) => a + Array.from(p0[k].data).reduce((s, v, i) => s + (v - p1[k].data[i]) ** 2, 0), 0));
+      expect(moved).toBeGreaterThan(0.9e-3);
+      expect(moved).toBeLessThan(1.01e-3);
+    } finally {
+      clipped.dispose();
+    }
+  });
+
+  test('measured errors (reported)', () => {
+    // eslint-disable-next-line no-console
+    console.info(`seq2seq tfjs-wasm vs float64: ${Object.entries(measured).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+    expect(Object.keys(measured).length).toBeGreaterThanOrEqual(4);
+  });
+});

@@ -1,0 +1,492 @@
+/**
+ * TfjsSeq2SeqEngine: the TensorFlow.js twin of the encoder-decoder model of src/seq2seq/spec.ts,
+ * built with tfjs's functional API from standard layers:
+ *
+ *   source ids [B, S] ─ Embedding ─ encoder RNN layers (returnSequences, returnState) ─ o [B, S, H]
+ *                                                         │ final states (h, c) of every layer
+ *   decoder ids [B, T] ─ Embedding ─ decoder RNN layers (initialState = the encoder's, layer by layer) ─ h [B, T, H]
+ *   attention:  keys = o (dot) | Dense(H, no bias)(o) (general: attention.kernel)
+ *               scores = Dot(axes [2, 2])([h, keys]) [B, T, S];  a = Activation(softmax)(scores)
+ *               context = Dot(axes [2, 1])([a, o]) [B, T, H]
+ *               z = Dense(H, tanh, no bias)(Concatenate([context, h]))  (attention.combine.kernel)
+ *   head:       logits = Dense(V_tgt)(z or h)  (head.kernel, head.bias)
+ *
+ * `model` is that graph as a tf.model (inputs [source ids, decoder ids]; outputs [logits] or
+ * [logits, attention]): what a tfjs user would export or call with model.predict. It carries no
+ * masks: it is the model for unpadded inputs (every source position a real token).
+ *
+ * Masks (the engine's own calls): the engine applies the SAME layer objects eagerly, as
+ * tfjs/engine.ts does, because a symbolic tf.model cannot take a per-batch mask for the attention
+ * softmax from standard layers:
+ *   - the source mask goes to every encoder RNN layer (layer.apply(x, {mask})): masked steps keep
+ *     the state, so the final state handed to the decoder is that of the last real token;
+ *   - -1e9 is added to the scores of padded source positions before the softmax: in float32,
+ *     exp(-1e9 - max) is exactly 0, so those positions get weight 0 (and no gradient);
+ *   - the decoder takes no mask (as in the scratch engine): padding only follows the real target
+ *     steps, which never read it, and the loss skips padded steps.
+ * Without any padding the eager pass and model.predict compute the same thing (a test checks it).
+ *
+ * The wasm backend has no gradient kernel for a gather, so there the embedding lookup is one-hot
+ * rows times the table (the same values). Weights: zeros initialisers, then the canonical
+ * parameters written in (seq2seqLayout order; Keras layout, so each tensor maps one to one).
+ * Everything runs in float32; every call disposes what it creates.
+ */
+import { InputError } from '../src/errors.js';
+import { type OptimizerSpec, TFJS_EPSILON, optimizerSpec } from '../src/optimizer.js';
+import type { NamedParams } from '../src/params.js';
+import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
+import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.js';
+import { type Seq2SeqBatch, type Seq2SeqSpec, embeddingName, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
+import { type BackendName, type LoadedTf, type Tf, activate } from './backend.js';
+import { type ResetAfterConfig, resetAfterGruClass } from './gru-reset-after.js';
+
+type Tensor = import('@tensorflow/tfjs').Tensor;
+type Tensor1D = import('@tensorflow/tfjs').Tensor1D;
+type Scalar = import('@tensorflow/tfjs').Scalar;
+type Variable = import('@tensorflow/tfjs').Variable;
+type Optimizer = import('@tensorflow/tfjs').Optimizer;
+type Layer = import('@tensorflow/tfjs').layers.Layer;
+type LayersModel = import('@tensorflow/tfjs').LayersModel;
+type SymbolicTensor = import('@tensorflow/tfjs').SymbolicTensor;
+
+export interface TfjsSeq2SeqOptions {
+  params?: NamedParams;
+  seed?: number;
+  optimizer?: OptimizerSpec;
+}
+
+/** The layer objects of the model (shared by the tf.model and the engine's eager calls). */
+export interface Seq2SeqLayers {
+  /** One table when the spec shares it (the same object twice). */
+  encoderEmbedding: Layer;
+  decoderEmbedding: Layer;
+  encoder: Layer[];
+  decoder: Layer[];
+  /** attention "general": Dense(H, no bias) on the encoder outputs (attention.kernel). */
+  attentionKernel?: Layer;
+  /** Dot(axes [2, 2]): scores [B, T, S]; softmax; Dot(axes [2, 1]): context [B, T, H]; Concatenate; Dense(H, tanh, no bias). */
+  scores?: Layer;
+  softmax?: Layer;
+  context?: Layer;
+  concat?: Layer;
+  combine?: Layer;
+  head: Layer;
+}
+
+/** Loads nothing: takes a LoadedTf (tfjs/backend.ts loadTf) and builds the engine on its backend. */
+export async function createTfjsSeq2SeqEngine(loaded: LoadedTf, spec: Seq2SeqSpec, opts: TfjsSeq2SeqOptions = {}): Promise<TfjsSeq2SeqEngine> {
+  return new TfjsSeq2SeqEngine(loaded, spec, opts);
+}
+
+/**
+ * The reset-after GRU (tfjs/gru-reset-after.ts) taking its initial state as a second input, as a
+ * symbolic graph needs it ([x, h0] -> the layer's outputs); a plain x with kwargs works as before.
+ */
+const listGruClasses = new WeakMap<Tf, new (c: ResetAfterConfig) => Layer>();
+function resetAfterGruWithState(tf: Tf): new (c: ResetAfterConfig) => Layer {
+  const known = listGruClasses.get(tf);
+  if (known) return known;
+  const Base = resetAfterGruClass(tf);
+  class GRUResetAfterWithState extends Base {
+    static className = 'RnnlabGRUResetAfterWithState';
+    override call(inputs: Tensor | Tensor[], kwargs: { mask?: Tensor | Tensor[]; initialState?: Tensor[] }): Tensor | Tensor[] {
+      const mask = Array.isArray(kwargs?.mask) ? kwargs.mask[0] : kwargs?.mask;
+      if (Array.isArray(inputs) && inputs.length > 1) return super.call(inputs[0], { ...kwargs, ...(mask ? { mask } : { mask: undefined }), initialState: inputs.slice(1) });
+      return super.call(inputs, { ...kwargs, ...(mask ? { mask } : { mask: undefined }) });
+    }
+  }
+  tf.serialization.registerClass(GRUResetAfterWithState as never);
+  listGruClasses.set(tf, GRUResetAfterWithState);
+  return GRUResetAfterWithState;
+}
+
+/** The layers of a spec, with zeros initialisers (weights are written from canonical parameters). */
+export function buildSeq2SeqLayers(tf: Tf, s: Seq2SeqSpec): Seq2SeqLayers {
+  const H = s.hiddenSize;
+  const zeros = 'zeros' as const;
+  const embedding = (V: number): Layer => tf.layers.embedding({ inputDim: V, outputDim: s.embedding, embeddingsInitializer: zeros });
+  const encoderEmbedding = embedding(s.srcVocab);
+  const decoderEmbedding = s.sharedEmbedding ? encoderEmbedding : embedding(s.tgtVocab);
+  const rnn = (): Layer => {
+    const common = {
+      units: H,
+      returnSequences: true,
+      returnState: true,
+      kernelInitializer: zeros,
+      recurrentInitializer: zeros,
+      biasInitializer: zeros,
+      useBias: true,
+      dropout: 0,
+      recurrentDropout: 0,
+    };
+    if (s.cell === 'rnn') return tf.layers.simpleRNN({ ...common, activation: s.activation });
+    // recurrentActivation explicit: tfjs defaults to hardSigmoid
+    if (s.cell === 'lstm') return tf.layers.lstm({ ...common, activation: 'tanh', recurrentActivation: s.recurrentActivation, unitForgetBias: false });
+    if (!s.gruResetAfter) return tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: s.recurrentActivation });
+    const GRU = resetAfterGruWithState(tf);
+    return new GRU({ units: H, recurrentActivation: s.recurrentActivation, returnSequences: true, returnState: true });
+  };
+  const encoder = Array.from({ length: s.layers }, rnn);
+  const decoder = Array.from({ length: s.layers }, rnn);
+  const head = tf.layers.dense({ units: s.tgtVocab, useBias: true, kernelInitializer: zeros, biasInitializer: zeros });
+  if (s.attention === 'none') return { encoderEmbedding, decoderEmbedding, encoder, decoder, head };
+  return {
+    encoderEmbedding,
+    decoderEmbedding,
+    encoder,
+    decoder,
+    ...(s.attention === 'general' ? { attentionKernel: tf.layers.dense({ units: H, useBias: false, kernelInitializer: zeros }) } : {}),
+    scores: tf.layers.dot({ axes: [2, 2] }),
+    softmax: tf.layers.activation({ activation: 'softmax' }),
+    context: tf.layers.dot({ axes: [2, 1] }),
+    concat: tf.layers.concatenate({ axis: -1 }),
+    combine: tf.layers.dense({ units: H, activation: 'tanh', useBias: false, kernelInitializer: zeros }),
+    head,
+  };
+}
+
+/**
+ * The functional tf.model of the layers: inputs [source ids [B, S], decoder ids [B, T]] (int32),
+ * outputs [logits [B, T, V_tgt]] plus [attention [B, T, S]] with attention. No masks (see the top).
+ * Building it also builds (creates the weights of) every layer.
+ */
+export function buildSeq2SeqModel(tf: Tf, s: Seq2SeqSpec, L: Seq2SeqLayers): LayersModel {
+  const src = tf.input({ shape: [null], dtype: 'int32', name: 'source' });
+  const tgt = tf.input({ shape: [null], dtype: 'int32', name: 'decoder_input' });
+  const sym = (layer: Layer, x: SymbolicTensor | SymbolicTensor[], kwargs?: object): SymbolicTensor[] => {
+    const r = layer.apply(x, kwargs as never);
+    return (Array.isArray(r) ? r : [r]) as SymbolicTensor[];
+  };
+  let x = sym(L.encoderEmbedding, src)[0];
+  const finals: SymbolicTensor[][] = [];
+  for (const layer of L.encoder) {
+    const [out, ...states] = sym(layer, x);
+    x = out;
+    finals.push(states);
+  }
+  const o = x; // [B, S, H]
+  let h = sym(L.decoderEmbedding, tgt)[0];
+  L.decoder.forEach((layer, l) => {
+    // tfjs's RNN layers take initialState as an argument; the reset-after GRU takes it as a second input
+    h = s.cell === 'gru' && s.gruResetAfter ? sym(layer, [h, ...finals[l]])[0] : sym(layer, h, { initialState: finals[l] })[0];
+  });
+  if (s.attention === 'none') return tf.model({ inputs: [src, tgt], outputs: sym(L.head, h)[0], name: 'seq2seq' });
+  const keys = L.attentionKernel ? sym(L.attentionKernel, o)[0] : o; // [B, S, H]
+  const a = sym(L.softmax!, sym(L.scores!, [h, keys])[0])[0]; // [B, T, S]
+  const context = sym(L.context!, [a, o])[0]; // [B, T, H]
+  const z = sym(L.combine!, sym(L.concat!, [context, h])[0])[0]; // [B, T, H]
+  return tf.model({ inputs: [src, tgt], outputs: [sym(L.head, z)[0], a], name: 'seq2seq' });
+}
+
+/** The tfjs weights of every canonical parameter, in seq2seqLayout order. */
+export function seq2seqVariables(s: Seq2SeqSpec, L: Seq2SeqLayers): { name: string; variable: import('@tensorflow/tfjs').LayerVariable }[] {
+  const byName = new Map<string, import('@tensorflow/tfjs').LayerVariable>();
+  const one = (name: string, layer: Layer, n = 1): import('@tensorflow/tfjs').LayerVariable[] => {
+    const w = layer.trainableWeights;
+    if (w.length !== n) throw new Error(`tfjs layer ${layer.name} (${name}) has ${w.length} weights, expected ${n}`);
+    return w;
+  };
+  byName.set(embeddingName(s, 'encoder'), one('embedding', L.encoderEmbedding)[0]);
+  byName.set(embeddingName(s, 'decoder'), one('embedding', L.decoderEmbedding)[0]);
+  for (const side of ['encoder', 'decoder'] as const) {
+    L[side].forEach((layer, l) => {
+      // tfjs's own order of an RNN layer's weights: kernel, recurrent kernel, bias
+      const [k, r, b] = one(`${side}.layers.${l}`, layer, 3);
+      byName.set(`${side}.layers.${l}.kernel`, k);
+      byName.set(`${side}.layers.${l}.recurrentKernel`, r);
+      byName.set(`${side}.layers.${l}.bias`, b);
+    });
+  }
+  if (L.attentionKernel) byName.set('attention.kernel', one('attention.kernel', L.attentionKernel)[0]);
+  if (L.combine) byName.set('attention.combine.kernel', one('attention.combine.kernel', L.combine)[0]);
+  const [hk, hb] = one('head', L.head, 2);
+  byName.set('head.kernel', hk);
+  byName.set('head.bias', hb);
+  return seq2seqLayout(s).map((p) => {
+    const variable = byName.get(p.name);
+    if (!variable) throw new Error(`no tfjs weight for ${p.name}`);
+    const shape = variable.shape as number[];
+    if (shape.length !== p.shape.length || shape.some((d, i) => d !== p.shape[i])) throw new Error(`tfjs weight of ${p.name} has shape [${shape}], expected [${p.shape}]`);
+    return { name: p.name, variable };
+  });
+}
+
+export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
+  readonly name: string;
+  readonly spec: Seq2SeqSpec;
+  readonly dtype = 'float32' as const;
+  readonly detail: string;
+  readonly backend: BackendName;
+  /** Where tfjs cannot do exactly what was asked (e.g. adagrad's epsilon is fixed at 1e-7). */
+  readonly notes: string[] = [];
+  /** The functional model (no masks: for unpadded inputs; the engine's calls apply its layers eagerly with masks). */
+  readonly model: LayersModel;
+  readonly layers: Seq2SeqLayers;
+  private readonly tf: Tf;
+  private readonly vars: { name: string; variable: Variable }[];
+  private optSpec: OptimizerSpec;
+  private optimizer: Optimizer;
+
+  constructor(loaded: LoadedTf, spec: Seq2SeqSpec, opts: TfjsSeq2SeqOptions = {}) {
+    this.tf = loaded.tf;
+    this.backend = loaded.backend;
+    this.name = loaded.engineName;
+    this.spec = parseSeq2SeqSpec(spec);
+    this.detail = `functional tf.model, masks applied eagerly, backend ${loaded.backend}`;
+    activate(this.tf, this.backend);
+    this.layers = buildSeq2SeqLayers(this.tf, this.spec);
+    this.model = buildSeq2SeqModel(this.tf, this.spec, this.layers);
+    this.vars = seq2seqVariables(this.spec, this.layers).map(({ name, variable }) => ({ name, variable: variable.read() as Variable }));
+    this.setParams(opts.params ?? initSeq2SeqParams(this.spec, opts.seed ?? 0));
+    this.optSpec = opts.optimizer ?? optimizerSpec('adam');
+    this.optimizer = this.makeOptimizer(this.optSpec);
+  }
+
+  getParams(): NamedParams {
+    activate(this.tf, this.backend);
+    const out: NamedParams = {};
+    for (const { name, variable } of this.vars) out[name] = { dtype: 'F32', shape: [...variable.shape], data: variable.dataSync() as Float32Array };
+    return out;
+  }
+
+  setParams(p: NamedParams): void {
+    validateSeq2SeqParams(this.spec, p);
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    for (const { name, variable } of this.vars) {
+      const t = p[name];
+      const value = tf.tensor(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>), variable.shape, 'float32');
+      variable.assign(value);
+      value.dispose();
+    }
+  }
+
+  setOptimizer(o: OptimizerSpec): void {
+    this.optimizer.dispose();
+    this.optSpec = o;
+    this.optimizer = this.makeOptimizer(o);
+  }
+
+  forward(b: Seq2SeqBatch): Seq2SeqForward {
+    validateSeq2SeqBatch(this.spec, b, false);
+    activate(this.tf, this.backend);
+    let out: Seq2SeqForward | null = null;
+    this.tf.tidy(() => {
+      const r = this.run(b, null);
+      out = { logits: r.logits.dataSync() as Float32Array, attention: r.attention ? (r.attention.dataSync() as Float32Array) : null };
+    });
+    return out!;
+  }
+
+  lossAndGrads(b: Seq2SeqBatch, want: { stepGrads?: boolean } = {}): Seq2SeqGrads {
+    validateSeq2SeqBatch(this.spec, b, true);
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    const { value, grads } = tf.variableGrads(() => this.lossOf(this.run(b, null).logits, b), this.vars.map((v) => v.variable));
+    try {
+      const out: Seq2SeqGrads = { loss: value.dataSync()[0], grads: {} };
+      for (const { name, variable } of this.vars) out.grads[name] = { dtype: 'F32', shape: [...variable.shape], data: grads[variable.name].dataSync() as Float32Array };
+      if (want.stepGrads) Object.assign(out, this.stepGrads(b));
+      return out;
+    } finally {
+      value.dispose();
+      tf.dispose(Object.values(grads));
+    }
+  }
+
+  step(b: Seq2SeqBatch): { loss: number } {
+    validateSeq2SeqBatch(this.spec, b, true);
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    const { value, grads } = tf.variableGrads(() => this.lossOf(this.run(b, null).logits, b), this.vars.map((v) => v.variable));
+    try {
+      const loss = value.dataSync()[0];
+      if (!Number.isFinite(loss)) return { loss };
+      tf.tidy(() => {
+        // canonical order, clipped as the scratch engine clips: by value, then by global norm
+        let gs = this.vars.map(({ variable }) => grads[variable.name]);
+        const { clipValue, clipNorm } = this.optSpec;
+        if (clipValue !== undefined) gs = gs.map((g) => tf.clipByValue(g, -clipValue, clipValue));
+        if (clipNorm !== undefined) {
+          const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
+          if (norm > clipNorm) gs = gs.map((g) => tf.mul(g, clipNorm / norm));
+        }
+        this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
+      });
+      return { loss };
+    } finally {
+      value.dispose();
+      tf.dispose(Object.values(grads));
+    }
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+
+  /** Live tensor count of tfjs (memory checks). */
+  numTensors(): number {
+    return this.tf.memory().numTensors;
+  }
+
+  // ---- internals ----
+
+  private makeOptimizer(o: OptimizerSpec): Optimizer {
+    const tf = this.tf;
+    const note = (msg: string): void => {
+      if (!this.notes.includes(msg)) this.notes.push(msg);
+    };
+    switch (o.name) {
+      case 'sgd':
+        return tf.train.sgd(o.lr);
+      case 'momentum':
+        return tf.train.momentum(o.lr, o.momentum, false);
+      case 'adam':
+        return tf.train.adam(o.lr, o.beta1, o.beta2, o.epsilon);
+      case 'rmsprop':
+        return tf.train.rmsprop(o.lr, o.rho, o.momentum, o.epsilon, false);
+      case 'adagrad':
+        if (o.epsilon !== TFJS_EPSILON) note(`tfjs adagrad always uses epsilon ${TFJS_EPSILON} (asked ${o.epsilon})`);
+        return tf.train.adagrad(o.lr, o.initialAccumulatorValue);
+    }
+  }
+
+  /**
+   * The model applied eagerly with masks (see the top). With `probes` (one zero variable [B, H]
+   * per layer and step, encoder and decoder), each recurrent layer runs as a loop over its own
+   * cell with probe t added to h_t (after masking), so that dLoss/dprobe_t is the total gradient
+   * reaching h_t; without, each layer is applied whole (layer.apply with mask and initialState).
+   */
+  private run(b: Seq2SeqBatch, probes: { encoder: Variable[][]; decoder: Variable[][] } | null): { logits: Tensor; attention: Tensor | null } {
+    const tf = this.tf;
+    const s = this.spec;
+    const L = this.layers;
+    const { batchSize: B, srcLen: S, tgtLen: T } = b;
+    const srcIds = tf.tensor2d(b.src, [B, S], 'int32');
+    const tgtIds = tf.tensor2d(b.tgtIn, [B, T], 'int32');
+    const srcMask = tf.tensor2d(Float32Array.from(b.srcMask), [B, S]); // [B, S]
+    let x = this.embed(L.encoderEmbedding, srcIds, s.srcVocab); // [B, S, E]
+    const finals: Tensor[][] = [];
+    L.encoder.forEach((layer, l) => {
+      const [out, ...states] = probes ? this.loop(layer, x, srcMask, null, probes.encoder[l]) : (layer.apply(x, { mask: srcMask }) as Tensor[]);
+      x = out; // [B, S, H]
+      finals.push(states); // h (and c), [B, H] each: the last real step's
+    });
+    const o = x; // [B, S, H]
+    let h = this.embed(L.decoderEmbedding, tgtIds, s.tgtVocab); // [B, T, E]
+    L.decoder.forEach((layer, l) => {
+      h = (probes ? this.loop(layer, h, null, finals[l], probes.decoder[l]) : (layer.apply(h, { initialState: finals[l] }) as Tensor[]))[0]; // [B, T, H]
+    });
+    if (s.attention === 'none') return { logits: L.head.apply(h) as Tensor, attention: null };
+    const keys = L.attentionKernel ? (L.attentionKernel.apply(o) as Tensor) : o; // [B, S, H]
+    const scores = L.scores!.apply([h, keys]) as Tensor; // [B, T, S]
+    // padded source positions: -1e9, so exp(-1e9 - max) is exactly 0 in float32
+    const bias = tf.reshape(tf.mul(tf.sub(srcMask, 1), 1e9), [B, 1, S]); // [B, 1, S]
+    const a = L.softmax!.apply(tf.add(scores, bias)) as Tensor; // [B, T, S]
+    const context = L.context!.apply([a, o]) as Tensor; // [B, T, H]
+    const z = L.combine!.apply(L.concat!.apply([context, h]) as Tensor) as Tensor; // [B, T, H]
+    return { logits: L.head.apply(z) as Tensor, attention: a };
+  }
+
+  /**
+   * One recurrent layer as a loop over its cell (tfjs's LSTM/GRU/SimpleRNN cell, or the reset-after
+   * layer's step): x [B, T, in], mask [B, T] or null, initial state or zeros; probe t added to h_t.
+   * Returns [outputs [B, T, H], h, (c)] as layer.apply does.
+   */
+  private loop(layer: Layer, x: Tensor, mask: Tensor | null, init: Tensor[] | null, probe: Variable[]): Tensor[] {
+    const tf = this.tf;
+    const [B, T] = x.shape;
+    const H = this.spec.hiddenSize;
+    const lstm = this.spec.cell === 'lstm';
+    const inputs = tf.unstack(x, 1); // T x [B, in]
+    const masks = mask ? tf.unstack(mask, 1) : null; // T x [B]
+    let h: Tensor = init ? init[0] : tf.zeros([B, H]);
+    let c: Tensor = init && lstm ? init[1] : tf.zeros([B, H]);
+    type CellLayer = { cell?: { call(i: Tensor[], k: object): Tensor[] }; step?(x: Tensor, h: Tensor): Tensor };
+    const cl = layer as unknown as CellLayer;
+    const outs: Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      let hNew: Tensor;
+      let cNew = c;
+      if (cl.step) hNew = cl.step(inputs[t], h);
+      else {
+        const r = cl.cell!.call(lstm ? [inputs[t], h, c] : [inputs[t], h], {});
+        hNew = r[1];
+        if (lstm) cNew = r[2];
+      }
+      if (masks) {
+        const m = tf.expandDims(masks[t], 1); // [B, 1]: a masked step keeps the state
+        hNew = tf.add(tf.mul(hNew, m), tf.mul(h, tf.sub(1, m)));
+        cNew = tf.add(tf.mul(cNew, m), tf.mul(c, tf.sub(1, m)));
+      }
+      h = tf.add(hNew, probe[t]);
+      c = cNew;
+      outs.push(h);
+    }
+    return [tf.stack(outs, 1), h, ...(lstm ? [c] : [])];
+  }
+
+  /** dLoss/dh_t of every layer (encoder [B, S, H], decoder [B, T, H] per layer), through zero probes. */
+  private stepGrads(b: Seq2SeqBatch): { dhEncoder: Float32Array[]; dhDecoder: Float32Array[] } {
+    const tf = this.tf;
+    const { batchSize: B, srcLen: S, tgtLen: T } = b;
+    const H = this.spec.hiddenSize;
+    const zero = (): Variable => {
+      const z = tf.zeros([B, H]);
+      const v = tf.variable(z, true); // the variable keeps its own reference to the data
+      z.dispose();
+      return v;
+    };
+    const make = (n: number): Variable[][] => Array.from({ length: this.spec.layers }, () => Array.from({ length: n }, zero));
+    const probes = { encoder: make(S), decoder: make(T) };
+    const all = [...probes.encoder.flat(), ...probes.decoder.flat()];
+    try {
+      const { value, grads } = tf.variableGrads(() => this.lossOf(this.run(b, probes).logits, b), all);
+      const read = (rows: Variable[][], n: number): Float32Array[] =>
+        rows.map((row) => {
+          const d = new Float32Array(B * n * H); // [B, n, H]
+          row.forEach((v, t) => {
+            const g = grads[v.name].dataSync();
+            for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * n + t) * H);
+          });
+          return d;
+        });
+      const out = { dhEncoder: read(probes.encoder, S), dhDecoder: read(probes.decoder, T) };
+      value.dispose();
+      tf.dispose(Object.values(grads));
+      return out;
+    } finally {
+      tf.dispose(all);
+    }
+  }
+
+  /**
+   * Token ids [B, n] through an embedding layer. The wasm backend has no kernel for the gradient of
+   * a gather, so there the lookup is one-hot rows times the table: the same values (a one-hot row
+   * selects exactly one row), a gradient the backend can compute.
+   */
+  private embed(layer: Layer, ids: Tensor, V: number): Tensor {
+    if (this.backend !== 'wasm') return layer.apply(ids) as Tensor;
+    const tf = this.tf;
+    const [B, n] = ids.shape;
+    const table = layer.trainableWeights[0].read(); // [V, E]
+    const rows = tf.matMul(tf.oneHot(tf.reshape(ids, [B * n]) as Tensor1D, V).toFloat(), table); // [B*n, E]
+    return tf.reshape(rows, [B, n, this.spec.embedding]);
+  }
+
+  /** Mean cross-entropy over the real target steps: logsumexp(z) - z_y with tf.logSoftmax (as specLoss in engine.ts). */
+  private lossOf(logits: Tensor, b: Seq2SeqBatch): Scalar {
+    const tf = this.tf;
+    const N = b.batchSize * b.tgtLen;
+    const V = this.spec.tgtVocab;
+    let real = 0;
+    for (let i = 0; i < N; i++) real += b.tgtMask[i] ? 1 : 0;
+    if (real === 0) throw new InputError('seq2seq batch: no real target step');
+    const w = tf.tensor1d(Float32Array.from(b.tgtMask, (m) => (m ? 1 / real : 0))); // [N]
+    const logp = tf.logSoftmax(tf.reshape(logits, [N, V])); // [N, V]
+    const onehot = tf.oneHot(tf.tensor1d(b.tgtOut, 'int32'), V); // [N, V]
+    const per = tf.neg(tf.sum(tf.mul(logp, onehot), -1)); // [N]
+    return tf.sum(tf.mul(per, w)) as Scalar;
+  }
+}
