@@ -8,6 +8,7 @@ import { FAULTS, type Fault, check, fileInputs, generatedInputs, writeDump } fro
 import { readSafetensors } from '../io/safetensors.js';
 import { type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
 import { type ImportedModel, batchForModel, readKerasModel } from '../import/keras.js';
+import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';
 import { batchFromTensors, type CheckInputs } from '../harness.js';
 import { validateParams } from '../params.js';
 import { describeOptimizer, optimizerSpec } from '../optimizer.js';
@@ -21,6 +22,9 @@ import type { IO } from './io.js';
 
 interface Flags extends Omit<ModelFlags, never> {
   model?: string;
+  seq2seq?: boolean;
+  attention?: string;
+  targetSeq?: number;
   engine?: string[];
   weights?: string;
   data?: string;
@@ -77,6 +81,9 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--batch <n>', 'rows of the generated batch', intArg(1), 8)
     .option('--seed <n>', 'seed of generated weights and data', seedArg, 1)
     .option('--mask', 'generated batch with right-padded rows and a mask')
+    .option('--seq2seq', 'an encoder-decoder model instead: --input / --output are the source / target vocabularies, --seq the source length')
+    .addOption(choice('--attention <a>', 'seq2seq: Luong attention (default general)', ['none', 'dot', 'general']))
+    .option('--target-seq <n>', 'seq2seq: target length of the generated batch (default --seq)', intArg(1))
     .option('--carried-state', 'generated batch with a random initial state');
   addTrainingOptions(cmd, { steps: 10 })
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
@@ -101,10 +108,17 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         '  rnnlab check --cell gru --gru-reset-after --per-step --dump out/\n' +
         '  rnnlab check --cell lstm --fault drop-bptt\n' +
         '  rnnlab check --model web/model.json --batch 4 --seq 30\n' +
+        '  rnnlab check --seq2seq --cell gru --attention general --mask --per-step\n' +
         '  rnnlab check --cell gru --gru-reset-after --engines scratch,tfjs,pytorch,pytorch-f64\n' +
         '  rnnlab check --cell lstm --engines "cmd:python3 examples/numpy-rnn/adapter.py" --per-step',
     )
     .action(async (f: Flags) => {
+      if (f.seq2seq) {
+        if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState) throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault or --carried-state');
+        const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm });
+        return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);
+      }
+      if (f.attention || f.targetSeq) throw new InputError('--attention and --target-seq are for --seq2seq');
       const imported = f.model ? importForCheck(f) : null;
       const spec = imported ? imported.spec : specFromFlags(f);
       // the run directory is claimed before the work, so a taken --out costs nothing

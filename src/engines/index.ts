@@ -24,6 +24,9 @@ import type { BackendRequest } from '../../tfjs/backend.js';
 import type { NamedTensors } from '../tensor.js';
 import type { ExportResult } from '../../tfjs/export.js';
 import type { ImportedModel } from '../import/keras.js';
+import { ScratchSeq2Seq } from '../../scratch/seq2seq.js';
+import type { Seq2SeqEngine } from '../seq2seq/engine.js';
+import type { Seq2SeqSpec } from '../seq2seq/spec.js';
 import { type Fault, faultyScratch } from './faults.js';
 import type { Engine } from '../engine.js';
 import { InputError } from '../errors.js';
@@ -402,4 +405,30 @@ export async function createEngines(
     throw e;
   }
   return set;
+}
+
+// ---- encoder-decoder engines (src/seq2seq/engine.ts) ----
+
+export type Seq2SeqEngineName = 'scratch' | 'scratch-f64' | 'tfjs';
+
+/** A seq2seq engine by name, with what it holds released by `close` (scratch's kernel threads). */
+export async function createSeq2SeqEngine(
+  name: Seq2SeqEngineName,
+  spec: Seq2SeqSpec,
+  o: { params?: NamedParams; seed?: number; optimizer: OptimizerSpec; kernels?: KernelChoice; threads?: number; backend?: BackendRequest },
+): Promise<{ engine: Seq2SeqEngine; detail: string; close(): Promise<void> }> {
+  if (name === 'scratch-f64') {
+    const engine = new ScratchSeq2Seq(spec, { dtype: 'float64', params: o.params, seed: o.seed, optimizer: o.optimizer });
+    return { engine, detail: 'float64, js kernels', close: async () => {} };
+  }
+  if (name === 'scratch') {
+    const { kernels, note } = await makeKernels(o.kernels ?? 'auto', o.threads ?? defaultThreads());
+    const engine = new ScratchSeq2Seq(spec, { dtype: 'float32', kernels, params: o.params, seed: o.seed, optimizer: o.optimizer });
+    return { engine, detail: `float32, ${kernels.name} kernels${kernels.threads > 1 ? `, ${kernels.threads} threads` : ''}${note ? ` (${note})` : ''}`, close: () => disposeKernels(kernels) };
+  }
+  const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
+  const { createTfjsSeq2SeqEngine } = await import('../../tfjs/seq2seq.js');
+  const loaded = await loadTf(o.backend ?? 'auto');
+  const engine = await createTfjsSeq2SeqEngine(loaded, spec, { params: o.params, seed: o.seed, optimizer: o.optimizer });
+  return { engine, detail: describeBackend(loaded), close: async () => {} };
 }

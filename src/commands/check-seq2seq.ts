@@ -1,0 +1,141 @@
+/** `rnnlab check --seq2seq`: encoder-decoder engines on identical weights and data, against float64 scratch. */
+import { type Seq2SeqCheckReport, runSeq2SeqCheck } from '../../compare/seq2seq.js';
+import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
+import { InputError } from '../errors.js';
+import { describeOptimizer, type OptimizerSpec } from '../optimizer.js';
+import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../seq2seq/params.js';
+import { type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqToJSON } from '../seq2seq/spec.js';
+import { fixed, formatTable, plural, sci } from '../report/table.js';
+import type { KernelChoice } from '../../scratch/kernel-sets.js';
+import type { IO } from './io.js';
+
+export interface Seq2SeqCheckFlags {
+  cell: string;
+  layers: number;
+  hidden: number;
+  input: number;
+  output: number;
+  embedding?: number;
+  attention?: string;
+  activation?: string;
+  recurrentActivation?: string;
+  gruResetAfter?: boolean;
+  seq: number;
+  targetSeq?: number;
+  batch: number;
+  seed: number;
+  mask?: boolean;
+  steps: number;
+  perStep?: boolean;
+  tfjs: boolean;
+  backend: string;
+  engines?: string[];
+  engine?: string[];
+  kernels: KernelChoice;
+  threads?: number;
+  json?: boolean;
+}
+
+export function describeSeq2Seq(s: Seq2SeqSpec): string {
+  const cell = `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' reset-after' : ''}`;
+  return `seq2seq ${cell}, ${s.layers}x${s.hiddenSize}, vocab ${s.srcVocab} -> ${s.tgtVocab}, embedding ${s.embedding}${s.sharedEmbedding ? ' (shared)' : ''}, attention ${s.attention}`;
+}
+
+export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpec, io: IO, setExit: (code: number) => void): Promise<void> {
+  const spec = parseSeq2SeqSpec(
+    {
+      cell: f.cell,
+      hiddenSize: f.hidden,
+      layers: f.layers,
+      srcVocab: Math.max(4, f.input),
+      tgtVocab: Math.max(4, f.output),
+      embedding: f.embedding ?? 8,
+      attention: f.attention ?? 'general',
+      ...(f.activation ? { activation: f.activation } : {}),
+      ...(f.recurrentActivation ? { recurrentActivation: f.recurrentActivation } : {}),
+      ...(f.gruResetAfter ? { gruResetAfter: true } : {}),
+    },
+    'seq2seq flags',
+  );
+  const asked = [...(f.engines ?? []), ...(f.engine ?? [])].flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+  const names = asked.length ? asked : ['scratch', ...(f.tfjs ? ['tfjs'] : [])];
+  const skipped: { engine: string; reason: string }[] = [];
+  const wanted: { name: Seq2SeqEngineName; backend?: BackendRequest }[] = [];
+  for (const n of names) {
+    if (n === 'scratch' || n === 'scratch-f32') wanted.push({ name: 'scratch' });
+    else if (n === 'scratch-f64') skipped.push({ engine: n, reason: 'it is the reference every engine is compared with' });
+    else if (n === 'tfjs' || /^tfjs-(wasm|cpu|node)$/.test(n)) {
+      if (f.tfjs) wanted.push({ name: 'tfjs', backend: (n === 'tfjs' ? f.backend : n.slice(5)) as BackendRequest });
+    } else if (n.startsWith('pytorch')) skipped.push({ engine: n, reason: 'the PyTorch engine has no encoder-decoder model' });
+    else skipped.push({ engine: n, reason: 'user engines speak the Engine protocol of single-stack models; it has no encoder-decoder calls' });
+  }
+  if (!wanted.length) throw new InputError(`no engine under test can run a seq2seq check (${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ')})`);
+  const params = randomSeq2SeqParams(spec, f.seed);
+  const batch = randomSeq2SeqBatch(spec, f.batch, f.seq, f.targetSeq ?? f.seq, f.seed + 1, { mask: f.mask });
+  const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer });
+  const opened = [];
+  try {
+    for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, threads: f.threads, backend: w.backend }));
+    const report = await runSeq2SeqCheck({ spec, batch, reference: ref.engine, engines: opened.map((o) => o.engine), steps: f.steps, perStep: f.perStep, onProgress: (w) => io.progress(`check: ${w}`) });
+    setExit(report.pass ? 0 : 1);
+    const engines = [...opened.map((o) => ({ name: o.engine.name, role: 'under test', detail: o.detail })), { name: ref.engine.name, role: 'reference', detail: ref.detail }];
+    if (f.json) {
+      io.out(JSON.stringify({ kind: 'seq2seq', spec: seq2seqToJSON(spec), data: { batch: f.batch, srcLen: batch.srcLen, tgtLen: batch.tgtLen, masked: !!f.mask }, optimizer, steps: f.steps, skipped, ...report, engines }));
+      return;
+    }
+    io.out(`check  ${describeSeq2Seq(spec)}`);
+    io.out(`data: generated (seed ${f.seed}), batch ${f.batch}, source ${batch.srcLen} steps, target ${batch.tgtLen}${f.mask ? ', masked' : ''}; ${describeOptimizer(optimizer)}, ${plural(f.steps, 'step')} in lockstep on this batch`);
+    const w = Math.max(12, ...engines.map((e) => e.name.length));
+    for (const e of engines) io.out(`  ${e.name.padEnd(w)} ${e.role}: ${e.detail}`);
+    printSeq2SeqReport(io, report);
+    if (skipped.length) {
+      io.out('');
+      io.out('left out');
+      for (const s of skipped) io.out(`  ${s.engine}: because ${s.reason}`);
+    }
+    io.out('');
+    io.out(report.pass ? `verdict: PASS (${report.forward.length + report.loss.comparisons.length + report.gradients.length + report.final.length} comparisons within the tolerance policy)` : `verdict: FAIL (${report.failures.length} comparisons outside the tolerance policy)`);
+    for (const x of report.failures.slice(0, 12)) io.out(`  ${x}`);
+  } finally {
+    for (const o of opened) {
+      await o.engine.dispose();
+      await o.close();
+    }
+  }
+}
+
+function rows(cs: Seq2SeqCheckReport['forward']): (string | number)[][] {
+  return cs.map((c) => [c.what, c.engine, sci(c.maxAbsError), sci(c.maxRelError), sci(c.limit, 0), c.pass ? 'ok' : 'FAIL']);
+}
+
+function printSeq2SeqReport(io: IO, r: Seq2SeqCheckReport): void {
+  const head = ['', 'engine', 'max abs err', 'max rel err', 'limit', 'verdict'];
+  const align = ['l', 'l', 'r', 'r', 'r', 'l'] as const;
+  io.out('');
+  io.out(`forward at the initial weights (against ${r.reference})`);
+  io.out(formatTable(head, rows(r.forward), [...align]));
+  io.out('');
+  io.out('loss at the initial weights (cross-entropy, mean over real target tokens)');
+  io.out(formatTable(['engine', 'loss', 'rel err', 'limit', 'verdict'], [[r.reference, r.loss.values[r.reference].toPrecision(12), '', '', ''], ...r.loss.comparisons.map((c) => [c.engine, r.loss.values[c.engine].toPrecision(12), sci(c.maxRelError), sci(c.limit, 0), c.pass ? 'ok' : 'FAIL'])]));
+  io.out('');
+  io.out(`gradients at the initial weights (against ${r.reference})`);
+  io.out(formatTable(['parameter', ...head.slice(1)], rows(r.gradients), [...align]));
+  if (r.perStep) {
+    io.out('');
+    io.out(`dLoss/dh_t at every step (max rel err against ${r.reference}; the decoder's gradient reaches the encoder through its final state and the attention)`);
+    const names = Object.keys(r.perStep[0]?.errors ?? {});
+    io.out(formatTable(['side', 'layer', 'step', 'max |dh|', ...names], r.perStep.map((s) => [s.side, s.layer, s.t, sci(s.scale), ...names.map((n) => sci(s.errors[n]))])));
+  }
+  if (r.trajectory.steps.length) {
+    io.out('');
+    io.out('training in lockstep (loss before each update)');
+    const names = Object.keys(r.trajectory.steps[0].loss);
+    io.out(formatTable(['step', ...names.map((n) => `loss ${n}`)], r.trajectory.steps.map((s) => [s.step, ...names.map((n) => fixed(s.loss[n], 8))])));
+    const worst = new Map<string, { err: number; what: string; limit: number }>();
+    for (const c of r.final) {
+      const w = worst.get(c.engine);
+      if (!w || c.maxRelError > w.err) worst.set(c.engine, { err: c.maxRelError, what: c.what.replace(/^final /, ''), limit: c.limit });
+    }
+    for (const [e, w] of worst) io.out(`${e}: parameters after training within ${sci(w.err)} of ${r.reference} (largest in ${w.what}; limit ${sci(w.limit, 0)})`);
+  }
+}
