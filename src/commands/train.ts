@@ -154,6 +154,7 @@ function resolveOptions(command: Command): TrainOptions {
 
 export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<void> {
   const task = taskModule(o.task);
+  if (task.run) return task.run(o, io);
   const sweep = task.sweep?.(o) ?? null;
   if (sweep) {
     const base = o.out ?? defaultRunDir(sweep.name);
@@ -230,6 +231,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     for (const t of removeStaleTemps(runDir)) io.err(`rnnlab: removed ${t}, left by a write that was cut short`);
   }
   // a checkpoint's vocabulary / tokenizer is the one its weights were trained with
+  if (!def.build) throw new Error(`task ${def.name} has neither build nor run`);
   const built = def.build(o, resumeCk ?? initCk);
   const { task, spec } = built;
   if (resumeCk && JSON.stringify(specToJSON(resumeCk.spec)) !== JSON.stringify(specToJSON(spec))) {

@@ -93,6 +93,11 @@ function summaryCard(r: Run): string {
       ok &&= t.accuracy > t.baselineAccuracy;
       lines.unshift(`test accuracy ${pct(t.accuracy)} against the majority-class baseline ${pct(t.baselineAccuracy)}`);
     }
+    if (r.task === 'seq2seq' && f.test) {
+      const t = f.test as { exact: number; token: number; n: number; beam: number; baseline: { name: string; exact: number } | null };
+      if (t.baseline) ok &&= t.exact > t.baseline.exact;
+      lines.unshift(`test exact match ${pct(t.exact)} (token accuracy ${pct(t.token)}) on ${t.n} held-out pairs${t.baseline ? ` against "${t.baseline.name}" ${pct(t.baseline.exact)}` : ''}`);
+    }
     if (r.task === 'text') {
       const v = val[engines[0]];
       // the baseline of a language model: guessing every token uniformly, ln V nats

@@ -155,6 +155,27 @@ function seriesChart(r: Run): Chart[] {
   ];
 }
 
+/** Seq2seq runs: the attention weights of a few held-out examples (source tokens across, output tokens down). */
+function attentionCharts(r: Run): Chart[] {
+  const d = r.plotData as { kind?: string; engine?: string; examples?: { source: string; target: string; output: string; srcTokens: string[]; outTokens: string[]; attention: number[][] | null }[] } | undefined;
+  if (d?.kind !== 'attention' || !d.examples) return [];
+  const show = (t: string): string => (t === ' ' ? '␣' : t);
+  return d.examples
+    .filter((e) => e.attention)
+    .map((e, i) => ({
+      id: `attention-${i + 1}-${r.name}`,
+      title: `attention: ${e.source}`,
+      svg: heatmap({
+        title: `${r.name}: attention of ${d.engine ?? 'the model'} on held-out "${e.source}" -> "${e.output}"${e.output === e.target ? '' : ` (expected "${e.target}")`}; rows: output tokens, columns: source tokens`,
+        rows: e.outTokens.map(show),
+        cols: e.srcTokens.map(show),
+        values: e.attention!,
+        format: (v) => v.toFixed(2),
+      }),
+      series: e.outTokens.length,
+    }));
+}
+
 function confusionChart(r: Run): Chart[] {
   const t = r.final?.test as { confusion?: number[][]; classes?: string[] } | undefined;
   if (!t?.confusion || !t.classes) return [];
@@ -231,5 +252,5 @@ function benchCharts(r: Run): Chart[] {
 
 /** Every chart the runs support, loss curves overlaid across runs; yScale of the loss curves ('auto': log when they span two decades). */
 export function chartsFor(runs: Run[], o: { yScale?: YScale } = {}): Chart[] {
-  return [...lossCharts(runs, o.yScale ?? 'auto'), ...runs.flatMap((r) => [...seriesChart(r), ...confusionChart(r), ...checkCharts(r), ...benchCharts(r)])];
+  return [...lossCharts(runs, o.yScale ?? 'auto'), ...runs.flatMap((r) => [...seriesChart(r), ...attentionCharts(r), ...confusionChart(r), ...checkCharts(r), ...benchCharts(r)])];
 }

@@ -107,7 +107,7 @@ export function environmentInfo(extra: Record<string, unknown> = {}): Record<str
 /** The newest checkpoint of a run directory, or the directory itself when it is a checkpoint. */
 export function resolveCheckpoint(path: string, note?: (line: string) => void): string {
   if (!existsSync(path)) throw new InputError(`${path}: no such run or checkpoint directory`);
-  if (existsSync(join(path, 'spec.json'))) return path;
+  if (existsSync(join(path, 'spec.json')) || existsSync(join(path, 'seq2seq.json'))) return path;
   const sweep = readSweep(path);
   if (sweep) {
     const best = sweep.runs.filter((r) => r.valLoss !== null).sort((a, b) => a.valLoss! - b.valLoss!)[0] ?? sweep.runs[0];

@@ -171,3 +171,8 @@ export interface Seq2SeqBatch {
   tgtOut: Int32Array;
   tgtMask: Uint8Array;
 }
+
+/** The number of parameters. */
+export function seq2seqParamCount(s: Seq2SeqSpec): number {
+  return seq2seqLayout(s).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+}

@@ -5,11 +5,12 @@
 import { Option } from 'commander';
 import { InputError } from '../errors.js';
 import { classifyTask } from './classify.js';
+import { seq2seqTask } from './seq2seq.js';
 import { seriesTask } from './series.js';
 import type { AnyTaskModule } from './task.js';
 import { textTask } from './text.js';
 
-const tasks: AnyTaskModule[] = [textTask, seriesTask, classifyTask];
+const tasks: AnyTaskModule[] = [textTask, seriesTask, classifyTask, seq2seqTask];
 
 /** The tasks `rnnlab train --task` knows, in the order of its help. */
 export const TASKS: readonly AnyTaskModule[] = tasks;

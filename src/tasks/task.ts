@@ -113,7 +113,12 @@ export interface TaskModule<O extends TrainOptions = TrainOptions, R extends obj
   /** Time steps per sequence of its batches (for the memory estimate). */
   seqLength(o: O): number;
   /** Loads the data, preprocesses it and builds the model; `ck` is the checkpoint of a --resume. */
-  build(o: O, ck: Checkpoint | null): BuiltTask<R>;
+  build?(o: O, ck: Checkpoint | null): BuiltTask<R>;
+  /**
+   * A task with a loop of its own instead (seq2seq: its engines and batches are of another kind):
+   * `rnnlab train` resolves the flags and hands them over.
+   */
+  run?(o: O, io: IO): Promise<void>;
   /** Several runs from one command, or null for one. */
   sweep?(o: O): Sweep<O> | null;
   /** Prints the task's final results (R) after the shared summary lines. */

@@ -1,0 +1,105 @@
+/**
+ * The seq2seq task: an encoder-decoder with attention mapping one character sequence to another
+ * (addition "535+61" -> "596", reversing strings, human-written dates -> ISO, or a CSV of pairs),
+ * trained by its own loop (src/seq2seq/train.ts), and `rnnlab translate`, which decodes with a
+ * checkpoint (greedy or beam search) and shows the attention weights.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { type IO } from '../commands/io.js';
+import { choice, intArg } from '../commands/options.js';
+import { createSeq2SeqEngine } from '../engines/index.js';
+import { InputError } from '../errors.js';
+import { optimizerSpec } from '../optimizer.js';
+import { resolveCheckpoint } from '../report/run.js';
+import { heatmap } from '../report/svg.js';
+import { formatTable } from '../report/table.js';
+import { readSeq2SeqCheckpoint } from '../seq2seq/checkpoint.js';
+import { SEQ2SEQ_DATASETS } from '../seq2seq/data.js';
+import { type Translation, translateTexts } from '../seq2seq/decode.js';
+import { type Seq2SeqOptions, trainSeq2Seq } from '../seq2seq/train.js';
+import { defineTask } from './task.js';
+
+/** The attention heatmap of one translation: the source's tokens across, the output's down. */
+export function attentionSvg(t: { source: string; output: string; srcTokens: string[]; outTokens: string[]; attention: number[][] }, title?: string): string {
+  const show = (s: string): string => (s === ' ' ? '␣' : s);
+  return heatmap({
+    title: title ?? `attention: "${t.source}" -> "${t.output}" (rows: output tokens, columns: source tokens)`,
+    rows: t.outTokens.map(show),
+    cols: t.srcTokens.map(show),
+    values: t.attention,
+    format: (v) => v.toFixed(2),
+  });
+}
+
+function attentionRows(t: Translation): number[][] | null {
+  const a = t.decoded.attention;
+  if (!a) return null;
+  const S = t.srcTokens.length;
+  return t.outTokens.map((_, i) => Array.from({ length: S }, (_, j) => a[i * S + j]));
+}
+
+function registerTranslate(program: Command, io: IO): void {
+  program
+    .command('translate')
+    .description('map sequences with a seq2seq checkpoint (greedy or beam search), with the attention weights')
+    .argument('<texts...>', 'the source sequences, e.g. "535+61"')
+    .requiredOption('--checkpoint <dir>', 'a seq2seq checkpoint, or its run directory (the newest checkpoint)')
+    .option('--beam <k>', 'beam search width (1 = greedy)', intArg(1, 64), 1)
+    .option('--max-len <n>', 'the longest output, in tokens', intArg(1), 64)
+    .option('--attention', 'print the attention weights (rows: output tokens, columns: source tokens)')
+    .option('--svg <file>', 'write the attention heatmap of the first text as SVG')
+    .addOption(choice('--engine <e>', 'engine that runs the model', ['scratch', 'scratch-f64', 'tfjs'], 'scratch'))
+    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  rnnlab translate --checkpoint runs/addition "535+61" "7+8"\n  rnnlab translate --checkpoint runs/dates "3 March 2021" --beam 4 --attention --svg attention.svg')
+    .action(async (texts: string[], f: { checkpoint: string; beam: number; maxLen: number; attention?: boolean; svg?: string; engine: 'scratch' | 'scratch-f64' | 'tfjs'; backend: string; json?: boolean }) => {
+      const ck = readSeq2SeqCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
+      if ((f.attention || f.svg) && ck.spec.attention === 'none') throw new InputError(`${ck.dir}: this model has no attention (trained with --attention none)`);
+      const made = await createSeq2SeqEngine(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
+      try {
+        const out = await translateTexts(made.engine, ck.vocabs, texts, { beam: f.beam, maxLen: f.maxLen });
+        if (f.svg) {
+          const rowsOf = attentionRows(out[0])!;
+          writeFileSync(f.svg, attentionSvg({ ...out[0], attention: rowsOf }));
+        }
+        if (f.json) {
+          io.out(JSON.stringify({ checkpoint: ck.dir, engine: made.engine.name, beam: f.beam, translations: out.map((t) => ({ source: t.source, output: t.output, logProb: t.decoded.logProb, ended: t.decoded.ended, srcTokens: t.srcTokens, outTokens: t.outTokens, attention: attentionRows(t) })) }));
+          return;
+        }
+        for (const t of out) {
+          io.out(`${t.source}  ->  ${t.output}${t.decoded.ended ? '' : `   (cut at ${f.maxLen} tokens)`}`);
+          if (f.attention) {
+            const a = attentionRows(t)!;
+            io.out(formatTable(['', ...t.srcTokens.map((s) => (s === ' ' ? '␣' : s))], t.outTokens.map((o, i) => [o, ...a[i].map((v) => v.toFixed(2))])));
+            io.out('');
+          }
+        }
+        if (f.svg) io.out(`wrote ${f.svg}`);
+      } finally {
+        await made.engine.dispose();
+        await made.close();
+      }
+    });
+}
+
+export const seq2seqTask = defineTask<Seq2SeqOptions, object>({
+  name: 'seq2seq',
+  summary: 'seq2seq (encoder-decoder with attention)',
+  flags: [
+    { flags: '--dataset <name>', help: `${SEQ2SEQ_DATASETS.join(', ')} (default addition)` },
+    { flags: '--csv <file>', help: 'a CSV of pairs with --source-column and --target-column' },
+    { flags: '--source-column <name>', help: 'the source column of --csv' },
+    { flags: '--target-column <name>', help: 'the target column of --csv' },
+    { flags: '--digits <n>', help: 'addition: the longest operand (default 3)', parse: intArg(1, 7) },
+    { flags: '--pairs <n>', help: 'pairs to generate (default: addition 20000, reverse and dates 10000)', parse: intArg(10) },
+    { flags: '--max-len <n>', help: 'reverse: the longest string (default 8); csv: the longest cell (default 100)', parse: intArg(1) },
+    { flags: '--attention <a>', help: 'Luong attention: none, dot, general (default general)', choices: ['none', 'dot', 'general'] },
+    { flags: '--beam <k>', help: 'beam width of the test decoding (default 1: greedy)', parse: intArg(1, 64) },
+    { flags: '--shared-vocab', help: 'one vocabulary and embedding for both sides' },
+  ],
+  defaults: { hidden: 128, batch: 64, embedding: 32 } as Partial<Seq2SeqOptions>,
+  seqLength: (o) => o.maxLen ?? 16,
+  run: (o, io) => trainSeq2Seq(o, io),
+  registerUse: registerTranslate,
+});
