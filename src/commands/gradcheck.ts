@@ -1,11 +1,14 @@
 /** `rnnlab gradcheck`: finite differences on the float64 scratch engine. */
 import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
-import { gradcheck } from '../../compare/gradcheck.js';
+import { gradcheck, gradcheckSeq2Seq } from '../../compare/gradcheck.js';
+import { InputError } from '../errors.js';
+import { parseSeq2SeqSpec } from '../seq2seq/spec.js';
+import { describeSeq2Seq } from './check-seq2seq.js';
 import { TOLERANCES } from '../../compare/tolerance.js';
 import { describeSpec } from '../spec.js';
 import { formatTable, sci, shape } from '../report/table.js';
-import { type ModelFlags, addModelOptions, intArg, numArg, seedArg, specFromFlags } from './options.js';
+import { type ModelFlags, addModelOptions, choice, intArg, numArg, seedArg, specFromFlags } from './options.js';
 import type { IO } from './io.js';
 
 interface Flags extends ModelFlags {
@@ -15,6 +18,9 @@ interface Flags extends ModelFlags {
   mask?: boolean;
   carriedState?: boolean;
   weightScale: number;
+  seq2seq?: boolean;
+  attention?: 'none' | 'dot' | 'general';
+  targetSeq?: number;
   json?: boolean;
 }
 
@@ -28,10 +34,15 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
     .option('--seed <n>', 'seed of the weights and data', seedArg, 1)
     .option('--mask', 'right-padded sequences with a mask')
     .option('--carried-state', 'a random initial state (its gradient is checked too)')
+    .option('--seq2seq', 'an encoder-decoder model instead (--input / --output: source / target vocabularies, --seq: source length)')
+    .addOption(choice('--attention <a>', 'seq2seq: Luong attention (default general)', ['none', 'dot', 'general']))
+    .option('--target-seq <n>', 'seq2seq: target length (default 4)', intArg(1))
     .option('--weight-scale <x>', 'kernels uniform in +-x (biases +-0.6x); larger values reach the clipped part of hardSigmoid', numArg({ positive: true }), 0.5)
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExample:\n  rnnlab gradcheck --cell gru --gru-reset-after --layers 2 --mask --carried-state')
+    .addHelpText('after', '\nExamples:\n  rnnlab gradcheck --cell gru --gru-reset-after --layers 2 --mask --carried-state\n  rnnlab gradcheck --seq2seq --cell lstm --attention general --layers 2 --mask')
     .action((f: Flags) => {
+      if (f.seq2seq) return gradcheckSeq2SeqCommand(f, io, setExit);
+      if (f.attention || f.targetSeq) throw new InputError('--attention and --target-seq are for --seq2seq');
       const spec = specFromFlags(f);
       assertFits(spec, { batch: f.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
       const report = gradcheck(spec, {
@@ -67,4 +78,34 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
           `(${TOLERANCES.gradcheck.reason}): ${report.pass ? 'PASS' : 'FAIL'}`,
       );
     });
+}
+
+function gradcheckSeq2SeqCommand(f: Flags, io: IO, setExit: (code: number) => void): void {
+  if (f.carriedState || f.weightScale !== 0.5) throw new InputError('--seq2seq: --carried-state and --weight-scale apply to single-stack models');
+  if (f.activation === 'relu' || f.recurrentActivation === 'hardSigmoid') throw new InputError('--seq2seq gradcheck takes smooth activations (tanh, sigmoid): a difference quotient across a kink says nothing');
+  const spec = parseSeq2SeqSpec(
+    {
+      cell: f.cell,
+      hiddenSize: f.hidden,
+      layers: f.layers,
+      srcVocab: Math.max(4, f.input),
+      tgtVocab: Math.max(4, f.output),
+      embedding: f.embedding ?? 3,
+      attention: f.attention ?? 'general',
+      ...(f.gruResetAfter ? { gruResetAfter: true } : {}),
+    },
+    'seq2seq flags',
+  );
+  const report = gradcheckSeq2Seq(spec, { batch: f.batch, srcLen: f.seq, tgtLen: f.targetSeq ?? 4, seed: f.seed, mask: f.mask });
+  setExit(report.pass ? 0 : 1);
+  if (f.json) {
+    io.out(JSON.stringify(report));
+    return;
+  }
+  io.out(`gradcheck  ${describeSeq2Seq(spec)}`);
+  io.out(`engine scratch-f64, batch ${report.batch}, source ${report.srcLen} steps, target ${report.tgtLen}, seed ${report.seed}${report.masked ? ', masked' : ''}; central differences, eps ${sci(report.eps, 0)}`);
+  io.out('');
+  io.out(formatTable(['tensor', 'shape', 'checked', 'max abs err', 'max rel err', 'verdict'], report.params.map((p) => [p.name, shape(p.shape), p.checked, sci(p.maxAbsError), sci(p.maxRelError), p.pass ? 'ok' : 'FAIL']), ['l', 'l', 'r', 'r', 'r', 'l']));
+  io.out('');
+  io.out(`max relative error ${sci(report.maxRelError)} ${report.pass ? '<=' : '>'} ${sci(report.limit, 0)} (${TOLERANCES.gradcheck.reason}): ${report.pass ? 'PASS' : 'FAIL'}`);
 }

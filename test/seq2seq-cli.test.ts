@@ -1,0 +1,92 @@
+/**
+ * The seq2seq task through the CLI: check --seq2seq (scratch and the tfjs twin against float64),
+ * a small training run and its records, translate (greedy, beam, attention), plot, and bad input.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectOneLineError, rnnlab } from './helpers/cli.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'rnnlab-s2s-'));
+
+describe('check --seq2seq', () => {
+  it.each(['lstm', 'gru'])('%s with general attention, masks, two layers and per-step gradients: scratch and tfjs-wasm pass against float64', (cell) => {
+    const r = rnnlab(['check', '--seq2seq', '--cell', cell, '--layers', '2', '--hidden', '8', '--input', '9', '--output', '7', '--seq', '6', '--target-seq', '5', '--batch', '3', '--mask', '--per-step', '--steps', '3', '--backend', 'wasm', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.pass).toBe(true);
+    expect(j.engines.map((e: { name: string }) => e.name)).toEqual(['scratch', 'tfjs-wasm', 'scratch-f64']);
+    expect(j.gradients.map((g: { what: string }) => g.what)).toEqual(expect.arrayContaining(['attention.kernel', 'attention.combine.kernel', 'encoder.layers.1.recurrentKernel', 'decoder.embedding']));
+    expect(j.perStep.filter((s: { side: string }) => s.side === 'encoder')).toHaveLength(2 * 6);
+    expect(j.perStep.filter((s: { side: string }) => s.side === 'decoder')).toHaveLength(2 * 5);
+  });
+
+  it('gradcheck --seq2seq passes at 1e-6 for every attention mode, masked, and names the attention parameters', () => {
+    for (const attention of ['none', 'dot', 'general']) {
+      const r = rnnlab(['gradcheck', '--seq2seq', '--cell', 'gru', '--gru-reset-after', '--attention', attention, '--mask', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.pass).toBe(true);
+      expect(j.maxRelError).toBeLessThan(1e-6);
+      expect(j.params.some((p: { name: string }) => p.name === 'attention.combine.kernel')).toBe(attention !== 'none');
+    }
+    expectOneLineError(rnnlab(['gradcheck', '--seq2seq', '--cell', 'rnn', '--activation', 'relu']), /smooth activations/, expect);
+  });
+
+  it('PyTorch is left out with the reason; a flag of the other check is refused', () => {
+    const r = rnnlab(['check', '--seq2seq', '--engines', 'scratch,pytorch', '--hidden', '4', '--steps', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/pytorch: because the PyTorch engine has no encoder-decoder model/);
+    expectOneLineError(rnnlab(['check', '--attention', 'dot']), /--attention and --target-seq are for --seq2seq/, expect);
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--fault', 'swap-gates']), /does not go with --model, --spec/, expect);
+  });
+});
+
+describe('train --task seq2seq and translate', () => {
+  it('a small reverse run writes its records, a checkpoint translate reads, and attention heatmaps plot draws', () => {
+    const d = tmp();
+    const run = join(d, 'rev');
+    const t = rnnlab(['train', '--task', 'seq2seq', '--dataset', 'reverse', '--pairs', '300', '--max-len', '5', '--hidden', '16', '--embedding', '8', '--batch', '32', '--epochs', '2', '--out', run]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/pairs: 240 train, 30 validation, 30 test/);
+    expect(t.stdout).toMatch(/validation scratch at step \d+: loss [\d.]+ nats\/token, exact match/);
+    expect(t.stdout).toMatch(/baseline: copy the input/);
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const final = metrics.find((m) => m.type === 'final');
+    expect(final.test.n).toBe(30);
+    expect(final.test.baseline.name).toBe('copy the input');
+    expect(metrics.filter((m) => m.type === 'val')).toHaveLength(2);
+    const plot = JSON.parse(readFileSync(join(run, 'plot-data.json'), 'utf8'));
+    expect(plot.kind).toBe('attention');
+    for (const e of plot.examples) {
+      expect(e.attention).toHaveLength(e.outTokens.length);
+      for (const row of e.attention) expect(Math.abs(row.reduce((a: number, v: number) => a + v, 0) - 1)).toBeLessThan(1e-3); // rounded to 4 digits per weight
+    }
+    // translate: greedy and beam 1 agree; the attention table has a row per output token
+    const g = JSON.parse(rnnlab(['translate', '--checkpoint', run, 'abcd', 'ed', '--json']).stdout);
+    const b1 = JSON.parse(rnnlab(['translate', '--checkpoint', run, 'abcd', 'ed', '--beam', '1', '--json']).stdout);
+    expect(b1.translations.map((x: { output: string }) => x.output)).toEqual(g.translations.map((x: { output: string }) => x.output));
+    const b3 = JSON.parse(rnnlab(['translate', '--checkpoint', run, 'abcd', '--beam', '3', '--json']).stdout);
+    // a beam keeps the best of K hypotheses: its log-probability is never below greedy's (alpha 0)
+    expect(b3.translations[0].logProb).toBeGreaterThanOrEqual(g.translations[0].logProb - 1e-9);
+    const a = rnnlab(['translate', '--checkpoint', run, 'abc', '--attention', '--svg', join(d, 'att.svg')]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/^abc {2}-> {2}/);
+    expect(readFileSync(join(d, 'att.svg'), 'utf8')).toMatch(/<svg[\s\S]*attention/);
+    const p = rnnlab(['plot', run]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(readdirSync(join(run, 'plots')).filter((f) => /^attention-\d-rev\.svg$/.test(f)).length).toBeGreaterThan(0);
+  });
+
+  it('bad input: one line, exit 2', () => {
+    const d = tmp();
+    expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--dataset', 'poems', '--out', join(d, 'a')]), /unknown seq2seq dataset "poems"/, expect);
+    writeFileSync(join(d, 'pairs.csv'), 'en,fr\nhello,bonjour\n');
+    expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--csv', join(d, 'pairs.csv'), '--source-column', 'en', '--target-column', 'de', '--out', join(d, 'b')]), /de/, expect);
+    expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--engine', 'pytorch', '--out', join(d, 'c')]), /seq2seq runs on scratch, scratch-f64 or tfjs/, expect);
+    expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--bidirectional', '--out', join(d, 'e')]), /reads one way/, expect);
+    expectOneLineError(rnnlab(['translate', '--checkpoint', join(d, 'nothing'), 'x']), /no such run or checkpoint directory/, expect);
+    expect(existsSync(join(d, 'b', 'checkpoints'))).toBe(false);
+  });
+});
