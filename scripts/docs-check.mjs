@@ -220,7 +220,8 @@ export function smallRun(words) {
   if (cmd === 'train') {
     const task = taskOf(words);
     const words_ = words.includes('spam') || (task === 'classify' && words.includes('word'));
-    const own = task === 'text' ? { '--sample-length': 10, '--val-tokens': 300 } : task === 'classify' ? { '--max-len': 8, ...(words_ ? { '--vocab': 300 } : {}) } : {};
+    const own =
+      task === 'text' ? { '--sample-length': 10, '--val-tokens': 300 } : task === 'classify' ? { '--max-len': 8, ...(words_ ? { '--vocab': 300 } : {}) } : task === 'seq2seq' ? { '--pairs': 1000 } : {};
     return withFlags(words, { '--steps': 3, '--hidden': 8, ...own }, ['--epochs', '--minutes']);
   }
   if (cmd === 'check') return withFlags(words, { '--steps': 2 });

@@ -196,7 +196,7 @@ function distinctPairs(n: number, possible: number, draw: () => Pair, what: stri
  */
 export function additionDataset(seed: number, o: { digits?: number; n?: number } = {}): Seq2SeqDataset {
   const digits = positiveInt(o.digits ?? 3, 1, 7, '--digits');
-  const n = positiveInt(o.n ?? 20000, 1, 1_000_000, '--pairs');
+  const n = positiveInt(o.n ?? 50000, 1, 1_000_000, '--pairs');
   const rng = new Rng(deriveSeed(seed, 'seq2seq addition'));
   const operand = (): number => {
     const k = 1 + rng.int(digits);

@@ -23,6 +23,7 @@ import { type EncodedPair, type Pair, buildVocabs, copyBaseline, encodePairs, ep
 import { evaluatePairs, translateTexts } from './decode.js';
 import type { Seq2SeqEngine } from './engine.js';
 import { initSeq2SeqParams } from './params.js';
+import type { NamedParams } from '../params.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqParamCount as paramCount, seq2seqToJSON } from './spec.js';
 
 export interface Seq2SeqOptions extends TrainOptions {
@@ -158,6 +159,8 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     let stopped: 'steps' | 'minutes' = 'steps';
     const maxTarget = Math.max(...data.pairs.map((p) => [...p.target].length));
     const validation: Record<string, { valLoss: number; exact: number; token: number }> = {};
+    // the weights of the best validation exact match (first engine), which the test uses, as early stopping does
+    let best: { step: number; exact: number; params: NamedParams[] } | null = null;
     const validate = async (epoch: number): Promise<void> => {
       for (const e of engines) {
         const valLoss = await validationLoss(e, val, spec.tgtVocab, 256);
@@ -166,7 +169,10 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
         validation[e.name] = { valLoss, exact: m.exact, token: m.token };
         say(`  validation ${e.name} at step ${step}: loss ${fixed(valLoss, 4)} nats/token, exact match ${(100 * m.exact).toFixed(1)}% of ${m.n}, token accuracy ${(100 * m.token).toFixed(1)}%`);
       }
-      // the newest two checkpoints are kept
+      if (!best || validation[engines[0].name].exact > best.exact) {
+        best = { step, exact: validation[engines[0].name].exact, params: await Promise.all(engines.map((e) => e.getParams())) };
+      }
+      // the newest two checkpoints are kept, and the best
       const dir = run.checkpointDir(step);
       writeSeq2SeqCheckpoint(dir, { spec, params: await engines[0].getParams(), vocabs, meta: { step, epoch, engine: engines[0].name, dataset: { name: data.name, note: data.note, baseline: data.baseline }, options: { ...o, json: undefined } } });
       run.metric({ type: 'checkpoint', step, dir });
@@ -177,7 +183,8 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
         .filter((m): m is RegExpExecArray => !!m)
         .map((m) => Number(m[1]))
         .sort((a, b) => b - a)
-        .slice(2);
+        .slice(2)
+        .filter((st) => st !== best?.step);
       for (const s of old) rmSync(run.checkpointDir(s), { recursive: true, force: true });
     };
 
@@ -212,7 +219,9 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     }
     if (step % stepsPerEpoch !== 0 && step > 0) await validate(+(step / stepsPerEpoch).toFixed(3));
 
-    // test: every engine on the held-out pairs, against the copy baseline where one makes sense
+    // test: every engine on the held-out pairs, with its weights of the best validation, against the copy baseline where one makes sense
+    const bestStep = best ? (best as { step: number }).step : step;
+    if (best) for (const [i, e] of engines.entries()) await e.setParams((best as { params: NamedParams[] }).params[i]);
     const beam = o.beam ?? 1;
     const base = data.baseline === 'copy' ? copyBaseline(split.test) : null;
     const test: Record<string, Seq2SeqTestResult> = {};
@@ -247,7 +256,9 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
       trainSeconds,
       test: test[engines[0].name],
       testByEngine: test,
+      bestStep,
       checkpoint: lastCk,
+      bestCheckpoint: run.checkpointDir(bestStep),
       runDir: run.dir,
     };
     run.metric(final);
@@ -257,7 +268,7 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     }
     say('');
     const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
-    say(`test (${split.test.length.toLocaleString('en-US')} held-out pairs, ${beam > 1 ? `beam ${beam}` : 'greedy'} decoding):`);
+    say(`test (${split.test.length.toLocaleString('en-US')} held-out pairs, ${beam > 1 ? `beam ${beam}` : 'greedy'} decoding, the weights of the best validation exact match: step ${bestStep}):`);
     say(
       formatTable(
         ['engine', 'exact match', 'token accuracy', 'ms/step', 'training time'],
@@ -272,8 +283,8 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     say('examples:');
     for (const [i, t] of shown.entries()) say(`  ${t.source}  ->  ${t.output}${t.output === examples[i].target ? '' : `   (expected ${examples[i].target})`}`);
     say(`stopped by ${stopped} after ${step} steps (${(step / stepsPerEpoch).toFixed(2)} epochs) in ${duration(elapsedSeconds)}`);
-    say(`checkpoint: ${lastCk}`);
-    say(`translate: rnnlab translate --checkpoint ${run.dir} "${examples[0]?.source ?? ''}"${spec.attention !== 'none' ? ' --attention' : ''}`);
+    say(`checkpoints: ${lastCk} (last), ${run.checkpointDir(bestStep)} (best validation)`);
+    say(`translate: rnnlab translate --checkpoint ${run.checkpointDir(bestStep)} "${examples[0]?.source ?? ''}"${spec.attention !== 'none' ? ' --attention' : ''}`);
     say(`plots:     rnnlab plot ${run.dir}   (loss curves and attention heatmaps)`);
   } finally {
     for (const x of opened) {
