@@ -24,6 +24,17 @@ export { registerLayers, loadLayersModel, KerasModelEngine } from '../tfjs/keras
 export { readKerasModel, importKerasModel, modelFiles, batchForModel, maskFromInput, type ImportedModel, type KerasMasking } from './import/keras.js';
 export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, FAULTS, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
 export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';
+// sequence to sequence
+export { type Seq2SeqSpec, type Seq2SeqBatch, type Attention, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON, seq2seqParamCount, PAD, BOS, EOS } from './seq2seq/spec.js';
+export { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from './seq2seq/engine.js';
+export { initSeq2SeqParams, randomSeq2SeqParams, randomSeq2SeqBatch } from './seq2seq/params.js';
+export { ScratchSeq2Seq } from '../scratch/seq2seq.js';
+export { createTfjsSeq2SeqEngine, TfjsSeq2SeqEngine } from '../tfjs/seq2seq.js';
+export { gradcheckSeq2Seq } from '../compare/gradcheck.js';
+export { runSeq2SeqCheck } from '../compare/seq2seq.js';
+export { loadSeq2SeqData, buildVocabs, splitPairs, makeBatch, metrics as seq2seqMetrics, Seq2SeqVocab } from './seq2seq/data.js';
+export { greedyDecode, beamSearch, translateTexts } from './seq2seq/decode.js';
+export { createSeq2SeqEngine } from './engines/index.js';
 // kernels
 export { type Kernels, jsKernels, gemm } from '../scratch/kernels.js';
 export { makeKernels, type KernelChoice } from '../scratch/kernel-sets.js';

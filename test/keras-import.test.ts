@@ -273,11 +273,19 @@ describe('rnnlab import: bad input is one line, exit 2, nothing written', () => 
     ['an unsupported option', () => variant('gru-reset-after', (m) => (layers(m)[2].config.go_backwards = true)), /layer gru: go_backwards true is not representable outside Bidirectional/],
     ['quantized weights', () => variant('lstm-stack', (m) => (m.weightsManifest[0].weights[0].quantization = { dtype: 'uint8', scale: 1, min: 0 })), /quantized \("uint8"\)/],
   ];
+  // through the parser in process (the CLI's own path for these is the same call); three of them through the CLI below
   it.each(cases)('%s', (_what, make, pattern) => {
     const path = make();
-    const out = join(tmp(), 'out');
-    expectOneLineError(rnnlab(['import', path, '-o', out]), pattern, expect);
-    expect(existsSync(out)).toBe(false);
+    expect(() => readKerasModel(path)).toThrow(pattern);
+  });
+
+  it('through the CLI: one line on stderr, exit 2, and no directory written', () => {
+    for (const i of [0, 4, 8]) {
+      const [, make, pattern] = cases[i];
+      const out = join(tmp(), 'out');
+      expectOneLineError(rnnlab(['import', make(), '-o', out]), pattern, expect);
+      expect(existsSync(out)).toBe(false);
+    }
   });
 
   it('the parser alone refuses a functional model that is not one chain', () => {

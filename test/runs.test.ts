@@ -428,7 +428,7 @@ describe('small malformed inputs', () => {
   });
 
   test('flags of another task are refused, not ignored', () => {
-    expectOneLineError(rnnlab(['train', '--dataset', 'co2', '--steps', '1']), /--dataset is a series\/classify flag; the text task does not use it/, expect);
+    expectOneLineError(rnnlab(['train', '--dataset', 'co2', '--steps', '1']), /--dataset is a series\/classify\/seq2seq flag; the text task does not use it/, expect);
     expectOneLineError(rnnlab(['train', '--task', 'series', '--text', 'x.txt', '--steps', '1']), /--text is a text flag; the series task does not use it/, expect);
   });
 });

@@ -107,11 +107,12 @@ async function run(argv: string[]): Promise<{ code: number; out: string[]; err: 
 }
 
 describe('tasks', () => {
-  it('the built-in tasks are text, series and classify, each with flags that no other task takes unless it declares them too', () => {
-    expect(TASKS.map((t) => t.name)).toEqual(['text', 'series', 'classify']);
+  it('the built-in tasks are text, series, classify and seq2seq, each with flags that no other task takes unless it declares them too', () => {
+    expect(TASKS.map((t) => t.name)).toEqual(['text', 'series', 'classify', 'seq2seq']);
     const only = taskOnlyKeys();
     expect(only.get('seq')).toEqual(['text']);
-    expect(only.get('csv')).toEqual(['series', 'classify']);
+    expect(only.get('csv')).toEqual(['series', 'classify', 'seq2seq']);
+    expect(only.get('attention')).toEqual(['seq2seq']);
     expect(only.get('bucketing')).toEqual(['classify']);
   });
 

@@ -24,6 +24,7 @@ import { evaluatePairs, translateTexts } from './decode.js';
 import type { Seq2SeqEngine } from './engine.js';
 import { initSeq2SeqParams } from './params.js';
 import type { NamedParams } from '../params.js';
+import { TOLERANCES, compareArrays } from '../../compare/tolerance.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqParamCount as paramCount, seq2seqToJSON } from './spec.js';
 
 export interface Seq2SeqOptions extends TrainOptions {
@@ -159,6 +160,7 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     let stopped: 'steps' | 'minutes' = 'steps';
     const maxTarget = Math.max(...data.pairs.map((p) => [...p.target].length));
     const validation: Record<string, { valLoss: number; exact: number; token: number }> = {};
+    const paramDiff: Record<string, number> = {};
     // the weights of the best validation exact match (first engine), which the test uses, as early stopping does
     let best: { step: number; exact: number; params: NamedParams[] } | null = null;
     const validate = async (epoch: number): Promise<void> => {
@@ -168,6 +170,17 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
         run.metric({ type: 'val', step, epoch, engine: e.name, valLoss, exact: m.exact, token: m.token, elapsedSeconds: (performance.now() - t0) / 1000 });
         validation[e.name] = { valLoss, exact: m.exact, token: m.token };
         say(`  validation ${e.name} at step ${step}: loss ${fixed(valLoss, 4)} nats/token, exact match ${(100 * m.exact).toFixed(1)}% of ${m.n}, token accuracy ${(100 * m.token).toFixed(1)}%`);
+      }
+      if (engines.length > 1) {
+        // engines side by side: how far their parameters moved apart (max rel err against the first), with check's trajectory tolerance
+        const p0 = await engines[0].getParams();
+        for (const e of engines.slice(1)) {
+          const p = await e.getParams();
+          const diff = Math.max(...Object.keys(p0).map((k) => compareArrays(p[k].data, p0[k].data).maxRelError));
+          paramDiff[e.name] = Math.max(paramDiff[e.name] ?? 0, diff);
+          run.metric({ type: 'paramDiff', step, engine: e.name, against: engines[0].name, maxRelError: diff });
+          say(`  parameters ${e.name} vs ${engines[0].name} at step ${step}: max rel err ${diff.toExponential(2)} (check's trajectory limit ${TOLERANCES.trajectory.limit.toExponential(0)})`);
+        }
       }
       if (!best || validation[engines[0].name].exact > best.exact) {
         best = { step, exact: validation[engines[0].name].exact, params: await Promise.all(engines.map((e) => e.getParams())) };
@@ -257,6 +270,7 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
       test: test[engines[0].name],
       testByEngine: test,
       bestStep,
+      ...(Object.keys(paramDiff).length ? { maxParamDiff: Math.max(...Object.values(paramDiff)) } : {}),
       checkpoint: lastCk,
       bestCheckpoint: run.checkpointDir(bestStep),
       runDir: run.dir,
@@ -279,6 +293,9 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
         ['l', 'r', 'r', 'r', 'r'],
       ),
     );
+    for (const [n, d] of Object.entries(paramDiff)) {
+      say(d <= TOLERANCES.trajectory.limit ? `engines agree: ${n} stayed within ${TOLERANCES.trajectory.limit.toExponential(0)} of ${engines[0].name} (largest parameter difference ${d.toExponential(2)})` : `engines part ways: ${n} moved ${d.toExponential(2)} from ${engines[0].name} (more than check's trajectory limit ${TOLERANCES.trajectory.limit.toExponential(0)}: float32 rounding amplified by Adam, as in the other tasks)`);
+    }
     if (engines.length > 1) say(`  ${engines[1].name} took ${(trainSeconds[engines[1].name] / Math.max(1e-9, trainSeconds[engines[0].name])).toFixed(1)}x the time of ${engines[0].name} per step`);
     say('examples:');
     for (const [i, t] of shown.entries()) say(`  ${t.source}  ->  ${t.output}${t.output === examples[i].target ? '' : `   (expected ${examples[i].target})`}`);
