@@ -211,6 +211,9 @@ export function backwardLayer(stack: Stack, l: number, buf: SequenceBuffers, inp
   // Leave the initial-state gradient in L.dNext whichever buffers it ended in.
   for (let s = 0; s < S; s++) if (dNext[s] !== L.dNext[s]) L.dNext[s].set(dNext[s]);
 
+  // The recurrent weights, for all steps at once: dU += sum_t h_{t-1}^T dP_t (cell-specific)
+  cell.weightGrads(L.cache, { T, B, hPrev: L.carry[0].subarray(0, T * BH), dP: L.dP }, g);
+
   // The input side, for all steps at once: dW += X^T dP, db += sum dP, dX = dP W^T
   addColumnSums(T * B, GH, L.dP, GH, g.dbIn);
   if ('tokens' in input) {

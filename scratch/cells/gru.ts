@@ -9,7 +9,7 @@
  * Cache per step: z, r, hh [B, 3H] and r * h_{t-1} [B, H].
  */
 import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface GruCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
@@ -59,9 +59,8 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       }
     },
 
-    backward(w: CellWeights, cache: GruCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, cache: GruCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {
       const a = at(cache.gates, t, B * GH);
-      const rh = at(cache.rh, t, B * H);
       const dRh = cache.dRh;
       // h = z h_{t-1} + (1 - z) hh,  hh = tanh(a_h)
       for (let b = 0; b < B; b++) {
@@ -78,7 +77,6 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       // a_h = x W_h + b_h + (r h_{t-1}) U_h
       const dAh = dP.subarray(ch); // [B, H] of row stride 3H
       gemm(false, true, B, H, H, dAh, GH, Uh(w), GH, 0, dRh, H); // d(r h) = da_h U_h^T
-      gemm(true, false, H, H, B, rh, H, dAh, GH, 1, g.dU.subarray(ch), GH); // dU_h += (r h)^T da_h
       for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
@@ -90,7 +88,11 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       }
       // [a_z a_r] = ... + h_{t-1} U_zr
       gemm(false, true, B, H, 2 * H, dP, GH, Uzr(w), GH, 1, dhPrev, H); // dhPrev += [da_z da_r] U_zr^T
-      gemm(true, false, H, 2 * H, B, hPrev, H, dP, GH, 1, g.dU, GH); // dU_zr += h_{t-1}^T [da_z da_r]
+    },
+
+    weightGrads(cache: GruCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {
+      gemm(true, false, H, H, T * B, cache.rh, H, dP.subarray(ch), GH, 1, g.dU.subarray(ch), GH); // dU_h += sum_t (r h_{t-1})^T da_h
+      gemm(true, false, H, 2 * H, T * B, hPrev, H, dP, GH, 1, g.dU, GH); // dU_zr += sum_t h_{t-1}^T [da_z da_r]
     },
 
     kinkPattern(cache: GruCache, _hOut: Arr, T: number, B: number): Uint8Array | null {

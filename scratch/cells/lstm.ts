@@ -7,7 +7,7 @@
  * Cache per step: the activated gates [B, 4H] and tanh(c_t) [B, H].
  */
 import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface LstmCache {
   gates: Arr; // [T, B, 4H] i, f, g, o after activation
@@ -55,7 +55,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
       }
     },
 
-    backward(w: CellWeights, cache: LstmCache, { t, B, prev: [hPrev, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev] }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, cache: LstmCache, { t, B, prev: [, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev] }: BackArgs): void {
       const z = at(cache.gates, t, B * GH);
       const tc = at(cache.tanhC, t, B * H);
       for (let b = 0; b < B; b++) {
@@ -79,7 +79,10 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
         }
       }
       gemm(false, true, B, H, GH, dP, GH, w.U, GH, 0, dhPrev, H); // dhPrev = dz U^T
-      gemm(true, false, H, GH, B, hPrev, H, dP, GH, 1, g.dU, GH); // dU += h_{t-1}^T dz
+    },
+
+    weightGrads(_cache: LstmCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {
+      gemm(true, false, H, GH, T * B, hPrev, H, dP, GH, 1, g.dU, GH); // dU += sum_t h_{t-1}^T dz_t
     },
 
     kinkPattern(cache: LstmCache, _hOut: Arr, T: number, B: number): Uint8Array | null {
