@@ -5,7 +5,7 @@
 import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, optimizerSlots } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
-import type { Arr } from './kernels.js';
+import type { Arr, FastKernels } from './kernels.js';
 
 /**
  * Clips gradients in place: each element to [-clipValue, clipValue], then all of them together
@@ -41,6 +41,8 @@ export class Optimizer {
     readonly spec: OptimizerSpec,
     private readonly shapes: { name: string; shape: number[]; size: number }[],
     alloc: (n: number) => Arr,
+    /** A kernel set's fast update (Adam), used where it takes the buffers. */
+    private readonly fast: FastKernels = {},
   ) {
     this.slots = optimizerSlots(spec.name);
     for (const slot of this.slots) {
@@ -84,6 +86,8 @@ export class Optimizer {
           const v = this.state.v[name];
           const c1 = 1 - o.beta1 ** this.iterations;
           const c2 = 1 - o.beta2 ** this.iterations;
+          // the same arithmetic, operation for operation, in WebAssembly (float64 lanes): the same bits
+          if (this.fast.adam?.(n, p, g, m, v, o.beta1, 1 - o.beta1, o.beta2, 1 - o.beta2, lr, c1, c2, o.epsilon)) break;
           for (let i = 0; i < n; i++) {
             m[i] = o.beta1 * m[i] + (1 - o.beta1) * g[i];
             v[i] = o.beta2 * v[i] + (1 - o.beta2) * g[i] * g[i];

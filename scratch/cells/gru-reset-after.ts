@@ -9,7 +9,7 @@
  *   h_t = z * h_{t-1} + (1 - z) * hh
  * Cache per step: z, r, hh [B, 3H] and M_h [B, H]; backward keeps dLoss/dM of every step [B, 3H].
  */
-import { type Arr, type Gemm, addColumnSums, gemm as jsGemm } from '../kernels.js';
+import { type Arr, type FastKernels, type Gemm, addColumnSums, gemm as jsGemm } from '../kernels.js';
 import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface GruResetAfterCache {
@@ -19,7 +19,8 @@ export interface GruResetAfterCache {
   dM: Arr; // [T, B, 3H] dLoss/dM of every step (backward)
 }
 
-export function gruResetAfterCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<GruResetAfterCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
+export function gruResetAfterCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<GruResetAfterCache> {
   const GH = 3 * H;
   const s = gateFn(recurrentActivation);
   const ds = gateGradFn(recurrentActivation);
@@ -27,6 +28,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
   const cz = 0;
   const cr = H;
   const ch = 2 * H;
+  const fastStep = recurrentActivation === 'sigmoid' ? fast.gruResetAfterForward?.bind(fast) : undefined;
   return {
     G: 3,
     carry: 1,
@@ -39,6 +41,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
       a.set(P);
       for (let b = 0; b < B; b++) M.set(w.bRec!, b * GH);
       gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, M, GH); // M = h_{t-1} U + b_rec
+      if (fastStep?.(B, H, a, M, hPrev, Mh, h)) return;
       for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {

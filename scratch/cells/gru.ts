@@ -8,7 +8,7 @@
  * The reset-after variant (PyTorch, Keras 2) is its own cell in gru-reset-after.ts.
  * Cache per step: z, r, hh [B, 3H] and r * h_{t-1} [B, H].
  */
-import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
+import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
 import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface GruCache {
@@ -17,7 +17,8 @@ export interface GruCache {
   dRh: Arr; // [B, H] scratch: dLoss/d(r * h_{t-1})
 }
 
-export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<GruCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
+export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<GruCache> {
   const GH = 3 * H;
   const s = gateFn(recurrentActivation);
   const ds = gateGradFn(recurrentActivation);
@@ -27,6 +28,9 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
   const ch = 2 * H;
   const Uzr = (w: CellWeights): Arr => w.U; // [H, 2H] of row stride 3H: the z and r columns
   const Uh = (w: CellWeights): Arr => w.U.subarray(ch); // [H, H] of row stride 3H
+  const sig = recurrentActivation === 'sigmoid';
+  const fastZR = sig ? fast.gruForwardZR?.bind(fast) : undefined;
+  const fastH = sig ? fast.gruForwardH?.bind(fast) : undefined;
   return {
     G: 3,
     carry: 1,
@@ -37,7 +41,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       const rh = at(cache.rh, t, B * H);
       a.set(P);
       gemm(false, false, B, 2 * H, H, hPrev, H, Uzr(w), GH, 1, a, GH); // [a_z a_r] += h_{t-1} U_zr
-      for (let b = 0; b < B; b++) {
+      if (!fastZR?.(B, H, a, hPrev, rh)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const r = s(a[r0 + cr + j]);
@@ -47,6 +51,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
         }
       }
       gemm(false, false, B, H, H, rh, H, Uh(w), GH, 1, a.subarray(ch), GH); // a_h += (r h_{t-1}) U_h
+      if (fastH?.(B, H, a, hPrev, h)) return;
       for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {

@@ -6,7 +6,7 @@
  *   h_t = o * tanh(c_t)
  * Cache per step: the activated gates [B, 4H] and tanh(c_t) [B, H].
  */
-import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
+import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
 import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface LstmCache {
@@ -14,7 +14,8 @@ export interface LstmCache {
   tanhC: Arr; // [T, B, H]
 }
 
-export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<LstmCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
+export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<LstmCache> {
   const G = 4;
   const GH = G * H;
   const s = gateFn(recurrentActivation);
@@ -24,6 +25,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
   const F = H;
   const C = 2 * H;
   const O = 3 * H;
+  const fastGates = recurrentActivation === 'sigmoid' ? fast.lstmForward?.bind(fast) : undefined;
   return {
     G,
     carry: 2,
@@ -34,6 +36,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
       const tc = at(cache.tanhC, t, B * H); // [B, H]
       z.set(P);
       gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, z, GH); // z += h_{t-1} U
+      if (fastGates?.(B, H, z, cp, cn, h, tc)) return;
       for (let b = 0; b < B; b++) {
         const r = b * GH;
         for (let j = 0; j < H; j++) {

@@ -2,13 +2,15 @@
  * Simple RNN (Elman):  h_t = act(x_t W + h_{t-1} U + b),  act = tanh or relu.
  * Cache: nothing beyond h_t itself (both derivatives are written from the output).
  */
-import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
+import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
 import type { AllStepsArgs, BackArgs, Cell, CellGrads, CellWeights, StepArgs } from './cell.js';
 
 export type RnnCache = { H: number };
 
-export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm): Cell<RnnCache> {
+/** `fast`: a kernel set's element-wise routines (its tanh, when it takes the buffers). */
+export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<RnnCache> {
   const relu = activation === 'relu';
+  const fastTanh = fast.tanh?.bind(fast);
   return {
     G: 1,
     carry: 1,
@@ -19,7 +21,7 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
       gemm(false, false, B, H, H, hPrev, H, w.U, H, 1, h, H); // += h_{t-1} U
       const n = B * H;
       if (relu) for (let i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
-      else for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);
+      else if (!fastTanh?.(n, h)) for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);
     },
 
     backward(w: CellWeights, _cache: RnnCache, { B, next: [h], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {

@@ -448,3 +448,263 @@ export function gemm_packed(m: i32, n: i32, k: i32, a: usize, ars: i32, aps: i32
     }
   }
 }
+
+// ---------------------------------------------------------------- element-wise (float32 SIMD)
+//
+// The time step's gate arithmetic, the softmax of the head and the Adam update, so that they run
+// in WebAssembly like the products. Lanes are independent: a tail element (H % 4) is computed as
+// lane 0 of the same vector code, so every element goes through the same operations wherever it is.
+// exp is Cephes' expf (a degree-5 polynomial after range reduction by ln 2; about 1 ulp), tanh
+// Cephes' tanhf (a polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1) above), sigmoid
+// 1 / (1 + exp(-x)): results differ from the TypeScript loops (Math.exp, Math.tanh in float64, then
+// rounded) by a few float32 ulps.
+
+@inline
+function ld(p: usize, wide: bool): v128 {
+  return wide ? v128.load(p) : v128.load32_zero(p);
+}
+
+@inline
+function st(p: usize, v: v128, wide: bool): void {
+  if (wide) v128.store(p, v);
+  else v128.store32_lane(p, v, 0);
+}
+
+@inline
+function vexp(x0: v128): v128 {
+  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3)); // 2^n stays a normal float
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
+  const z = f32x4.mul(r, r);
+  let y = f32x4.splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+@inline
+function vsigmoid(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), vexp(f32x4.neg(x))));
+}
+
+@inline
+function vtanh(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const e = vexp(f32x4.add(ax, ax));
+  const big = v128.or(f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1)))), v128.and(x, i32x4.splat(0x80000000)));
+  const s = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, s), x), x);
+  return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.625)));
+}
+
+/** x[i] = f(x[i]) for n elements: 0 tanh, 1 sigmoid, 2 exp (for tests of the functions themselves). */
+export function map_f32(n: i32, x: usize, fn: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    if (wide) {
+      const p = x + (<usize>i << 2);
+      const v = v128.load(p);
+      v128.store(p, fn === 0 ? vtanh(v) : fn === 1 ? vsigmoid(v) : vexp(v));
+    } else {
+      for (let q = i; q < n; q++) {
+        const p = x + (<usize>q << 2);
+        const v = v128.load32_zero(p);
+        v128.store32_lane(p, fn === 0 ? vtanh(v) : fn === 1 ? vsigmoid(v) : vexp(v), 0);
+      }
+    }
+  }
+}
+
+/** LSTM step, sigmoid gates: z [B, 4H] (i, f, g, o pre-activations, overwritten by the gates), c_{t-1}, c_t, h_t, tanh(c_t) [B, H]. */
+export function lstm_forward(B: i32, H: i32, z: usize, cp: usize, cn: usize, h: usize, tc: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const zr = z + <usize>b * 4 * H4;
+    const hr = <usize>b * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmAt(zr + (<usize>j << 2), H4, cp + hr + (<usize>j << 2), cn + hr + (<usize>j << 2), h + hr + (<usize>j << 2), tc + hr + (<usize>j << 2), true);
+    for (; j < H; j++) lstmAt(zr + (<usize>j << 2), H4, cp + hr + (<usize>j << 2), cn + hr + (<usize>j << 2), h + hr + (<usize>j << 2), tc + hr + (<usize>j << 2), false);
+  }
+}
+
+@inline
+function lstmAt(zi: usize, H4: usize, cp: usize, cn: usize, h: usize, tc: usize, wide: bool): void {
+  const i = vsigmoid(ld(zi, wide));
+  const f = vsigmoid(ld(zi + H4, wide));
+  const g = vtanh(ld(zi + 2 * H4, wide));
+  const o = vsigmoid(ld(zi + 3 * H4, wide));
+  st(zi, i, wide);
+  st(zi + H4, f, wide);
+  st(zi + 2 * H4, g, wide);
+  st(zi + 3 * H4, o, wide);
+  const c = f32x4.add(f32x4.mul(f, ld(cp, wide)), f32x4.mul(i, g));
+  st(cn, c, wide);
+  const th = vtanh(c);
+  st(tc, th, wide);
+  st(h, f32x4.mul(o, th), wide);
+}
+
+/** GRU (reset before), first half, sigmoid gates: a [B, 3H] z, r columns activated in place; rh = r * h_{t-1} [B, H]. */
+export function gru_forward_zr(B: i32, H: i32, a: usize, hp: usize, rh: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = a + <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o = <usize>(j + q) << 2;
+        const az = ar + o;
+        const zv = vsigmoid(ld(az, wide));
+        const rv = vsigmoid(ld(az + H4, wide));
+        st(az, zv, wide);
+        st(az + H4, rv, wide);
+        st(rh + hr + o, f32x4.mul(rv, ld(hp + hr + o, wide)), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset before), second half: hh = tanh(a_h) in place, h_t = z h_{t-1} + (1 - z) hh. */
+export function gru_forward_h(B: i32, H: i32, a: usize, hp: usize, h: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = a + <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o = <usize>(j + q) << 2;
+        const hh = vtanh(ld(ar + 2 * H4 + o, wide));
+        st(ar + 2 * H4 + o, hh, wide);
+        const z = ld(ar + o, wide);
+        st(h + hr + o, f32x4.add(f32x4.mul(z, ld(hp + hr + o, wide)), f32x4.mul(f32x4.sub(f32x4.splat(1), z), hh)), wide);
+      }
+    }
+  }
+}
+
+/**
+ * GRU (reset after), sigmoid gates: a [B, 3H] input projections -> z, r, hh; M [B, 3H] = h_{t-1} U + b_rec;
+ * Mh [B, H] = M_h; h_t = z h_{t-1} + (1 - z) hh with hh = tanh(a_h + r M_h).
+ */
+export function gru_ra_forward(B: i32, H: i32, a: usize, M: usize, hp: usize, Mh: usize, h: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = a + <usize>b * 3 * H4;
+    const mr = M + <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o = <usize>(j + q) << 2;
+        const z = vsigmoid(f32x4.add(ld(ar + o, wide), ld(mr + o, wide)));
+        const r = vsigmoid(f32x4.add(ld(ar + H4 + o, wide), ld(mr + H4 + o, wide)));
+        const mh = ld(mr + 2 * H4 + o, wide);
+        const hh = vtanh(f32x4.add(ld(ar + 2 * H4 + o, wide), f32x4.mul(r, mh)));
+        st(Mh + hr + o, mh, wide);
+        st(ar + o, z, wide);
+        st(ar + H4 + o, r, wide);
+        st(ar + 2 * H4 + o, hh, wide);
+        st(h + hr + o, f32x4.add(f32x4.mul(z, ld(hp + hr + o, wide)), f32x4.mul(f32x4.sub(f32x4.splat(1), z), hh)), wide);
+      }
+    }
+  }
+}
+
+/** The largest logit of the last softmax_row (a global, not memory: see softmax_row). */
+let lastMax: f32 = 0;
+
+/** The largest logit of the row softmax_row last saw. */
+export function softmax_max(): f64 {
+  return <f64>lastMax;
+}
+
+/**
+ * One row of the softmax cross-entropy head: out = w * softmax(x) over O logits; returns
+ * sum exp(x - max) (over four lanes, then the tail), the max left in softmax_max(). The caller
+ * takes the logarithm: Math.log here would bring AssemblyScript's lookup tables as data segments,
+ * which every instantiation (each worker's too) writes into the shared memory the engine owns.
+ */
+export function softmax_row(O: i32, x: usize, out: usize, w: f64): f64 {
+  let mv = f32x4.splat(f32.NEGATIVE_INFINITY);
+  let j = 0;
+  for (; j + 4 <= O; j += 4) mv = f32x4.max(mv, v128.load(x + (<usize>j << 2)));
+  let mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (let q = j; q < O; q++) mx = max(mx, load<f32>(x + (<usize>q << 2)));
+  const ms = f32x4.splat(mx);
+  let sv = f32x4.splat(0);
+  for (j = 0; j + 4 <= O; j += 4) {
+    const e = vexp(f32x4.sub(v128.load(x + (<usize>j << 2)), ms));
+    v128.store(out + (<usize>j << 2), e);
+    sv = f32x4.add(sv, e);
+  }
+  let sum = hsum(sv);
+  for (let q = j; q < O; q++) {
+    const e = f32x4.extract_lane(vexp(f32x4.sub(v128.load32_zero(x + (<usize>q << 2)), ms)), 0);
+    store<f32>(out + (<usize>q << 2), e);
+    sum += e;
+  }
+  const scale = f32x4.splat(<f32>(w / <f64>sum));
+  for (j = 0; j + 4 <= O; j += 4) v128.store(out + (<usize>j << 2), f32x4.mul(v128.load(out + (<usize>j << 2)), scale));
+  for (let q = j; q < O; q++) store<f32>(out + (<usize>q << 2), load<f32>(out + (<usize>q << 2)) * f32x4.extract_lane(scale, 0));
+  lastMax = mx;
+  return <f64>sum;
+}
+
+// ---------------------------------------------------------------- Adam (float64 arithmetic)
+
+/**
+ * Adam on float32 buffers with the TypeScript optimizer's float64 arithmetic, operation for
+ * operation (the same roundings: m and v are stored as float32 and read back), so the result is
+ * the same to the bit: m = b1 m + (1 - b1) g; v = b2 v + ((1 - b2) g) g;
+ * p -= (lr (m / c1)) / (sqrt(v / c2) + eps). Two elements at a time (f64x2).
+ */
+export function adam(n: i32, p: usize, g: usize, m: usize, v: usize, b1: f64, omb1: f64, b2: f64, omb2: f64, lr: f64, c1: f64, c2: f64, eps: f64): void {
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const o = <usize>i << 2;
+    adam2(p + o, g + o, m + o, v + o, b1, omb1, b2, omb2, lr, c1, c2, eps, true);
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    adam2(p + o, g + o, m + o, v + o, b1, omb1, b2, omb2, lr, c1, c2, eps, false);
+  }
+}
+
+@inline
+function ld2(p: usize, wide: bool): v128 {
+  return f64x2.promote_low_f32x4(wide ? v128.load64_zero(p) : v128.load32_zero(p));
+}
+
+/** Rounds two float64 lanes to float32, stores them, and returns them as float64 again. */
+@inline
+function st2(p: usize, x: v128, wide: bool): v128 {
+  const q = f32x4.demote_f64x2_zero(x);
+  if (wide) v128.store64_lane(p, q, 0);
+  else v128.store32_lane(p, q, 0);
+  return f64x2.promote_low_f32x4(q);
+}
+
+@inline
+function adam2(p: usize, g: usize, m: usize, v: usize, b1: f64, omb1: f64, b2: f64, omb2: f64, lr: f64, c1: f64, c2: f64, eps: f64, wide: bool): void {
+  const gv = ld2(g, wide);
+  const mv = st2(m, f64x2.add(f64x2.mul(f64x2.splat(b1), ld2(m, wide)), f64x2.mul(f64x2.splat(omb1), gv)), wide);
+  const vv = st2(v, f64x2.add(f64x2.mul(f64x2.splat(b2), ld2(v, wide)), f64x2.mul(f64x2.mul(f64x2.splat(omb2), gv), gv)), wide);
+  const upd = f64x2.div(f64x2.mul(f64x2.splat(lr), f64x2.div(mv, f64x2.splat(c1))), f64x2.add(f64x2.sqrt(f64x2.div(vv, f64x2.splat(c2))), f64x2.splat(eps)));
+  st2(p, f64x2.sub(ld2(p, wide), upd), wide);
+}
