@@ -9,6 +9,7 @@ import { type BenchRow, type EngineFactory, benchConfig } from '../../compare/be
 import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../../scratch/kernel-sets.js';
 import { ScratchEngine } from '../../scratch/engine.js';
 import { type StepProfile, profileSteps, timedKernels } from '../../scratch/profile.js';
+import { raceCommand } from './race.js';
 import { randomBatch } from '../data/synthetic.js';
 import type { Engine } from '../engine.js';
 import { type EngineProvider, type EngineRef, collectEngines, openProvider, parseEngineRef } from '../engines/index.js';
@@ -50,6 +51,10 @@ interface Flags {
   overwrite?: boolean;
   json?: boolean;
   profile?: boolean;
+  race?: boolean;
+  minutes: number;
+  valEvery: number;
+  seed?: number;
   /** The longest engine name (the table's column). */
   engineWidth?: number;
 }
@@ -82,6 +87,10 @@ export function registerBench(program: Command, io: IO): void {
     .option('--out <dir>', 'write bench.json and bench.svg into this run directory')
     .option('--overwrite', 'replace the run directory of --out if it already holds a run')
     .option('--profile', 'instead of the matrix: where the scratch engine\'s training step spends its time (gemm GFLOP/s per shape, time outside gemm; --repeats steps)')
+    .option('--race', 'instead of the matrix: scratch and PyTorch train the character lstm (H 256, batch 32, seq 100, Adam 0.002, clip 5) on Moby Dick for --minutes each, side by side on one thread each; prints steps, ms/step and final validation loss, writes race.svg (validation loss against wall time) into --out (default runs/race)')
+    .option('--minutes <m>', 'with --race: wall time of each engine', numArg({ positive: true }), 5)
+    .option('--val-every <n>', 'with --race: validate every n steps (and at the end)', intArg(1), 50)
+    .option('--seed <n>', 'with --race: seed of weights and data order (default 1)', intArg(0))
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
@@ -89,9 +98,35 @@ export function registerBench(program: Command, io: IO): void {
         '  rnnlab bench --cell lstm --hidden 128 --tokens 5000 --batch 1 --engine scratch,tfjs-wasm\n' +
         '  rnnlab bench --cell lstm --hidden 128 --batch 32 --engine scratch --memory-steps 1000\n' +
         '  rnnlab bench --cell lstm --hidden 256 --batch 32 --threads 1 --profile\n' +
+        '  rnnlab bench --race --minutes 5 --out runs/race   (scratch against PyTorch on Moby Dick, 10 min)\n' +
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
     )
-    .action(async (f: Flags) => {
+    .action(async (f: Flags, cmd: Command) => {
+      if (f.race) {
+        const one = <T>(xs: T[] | undefined, d: T, what: string): T => {
+          if (xs && xs.length > 1) throw new InputError(`--race trains one model: give one ${what}`);
+          return xs?.[0] ?? d;
+        };
+        const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => list(v));
+        await raceCommand(
+          {
+            minutes: f.minutes,
+            cell: one(f.cell, 'lstm', '--cell'),
+            hidden: one(f.hidden, 256, '--hidden'),
+            batch: one(f.batch, 32, '--batch'),
+            seq: cmd.getOptionValueSource('seq') === 'cli' ? f.seq : 100,
+            valEvery: f.valEvery,
+            valTokens: 20000,
+            engines: engines.length ? engines : ['scratch', 'pytorch'],
+            out: f.out ?? join('runs', 'race'),
+            python: f.python,
+            seed: f.seed ?? 1,
+          },
+          io,
+          !!f.json,
+        );
+        return;
+      }
       f.cell ??= ['rnn', 'lstm', 'gru'];
       f.hidden ??= [64, 128, 256];
       f.batch ??= [1, 32];
