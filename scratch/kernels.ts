@@ -39,8 +39,18 @@ export interface FastKernels {
   gruForwardH?(B: number, H: number, a: Arr, hPrev: Arr, h: Arr): boolean;
   /** GRU (reset after), sigmoid gates: the whole step after M = h_{t-1} U + b_rec (cells/gru-reset-after.ts). */
   gruResetAfterForward?(B: number, H: number, a: Arr, M: Arr, hPrev: Arr, Mh: Arr, h: Arr): boolean;
+  /** LSTM step backward, sigmoid gates: gates z, tanh(c_t), c_{t-1}, dh, dc -> dP [B, 4H], dc_{t-1}. */
+  lstmBackward?(B: number, H: number, z: Arr, tanhC: Arr, cPrev: Arr, dh: Arr, dc: Arr, dP: Arr, dcPrev: Arr): boolean;
+  /** GRU (reset before) backward, sigmoid gates: dP_z, dP_h and dh_{t-1} = dh z. */
+  gruBackwardZH?(B: number, H: number, a: Arr, hPrev: Arr, dh: Arr, dP: Arr, dhPrev: Arr): boolean;
+  /** GRU (reset before) backward: dP_r from d(r h_{t-1}); dh_{t-1} += d(r h_{t-1}) r. */
+  gruBackwardR?(B: number, H: number, a: Arr, hPrev: Arr, dRh: Arr, dP: Arr, dhPrev: Arr): boolean;
+  /** GRU (reset after) backward, sigmoid gates: dP, dM [B, 3H] and dh_{t-1} = dh z. */
+  gruResetAfterBackward?(B: number, H: number, a: Arr, Mh: Arr, hPrev: Arr, dh: Arr, dP: Arr, dM: Arr, dhPrev: Arr): boolean;
   /** x = tanh(x), n elements. */
   tanh?(n: number, x: Arr): boolean;
+  /** d = dh (1 - h^2), n elements (tanh's backward from its output). */
+  tanhBackward?(n: number, h: Arr, dh: Arr, d: Arr): boolean;
   /**
    * Softmax of N rows of O logits: out row r = weight[r] * softmax(row r) and lse[r] its
    * log-sum-exp, for rows of non-zero weight (the others are left alone).

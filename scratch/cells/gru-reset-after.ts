@@ -29,6 +29,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
   const cr = H;
   const ch = 2 * H;
   const fastStep = recurrentActivation === 'sigmoid' ? fast.gruResetAfterForward?.bind(fast) : undefined;
+  const fastBack = recurrentActivation === 'sigmoid' ? fast.gruResetAfterBackward?.bind(fast) : undefined;
   return {
     G: 3,
     carry: 1,
@@ -63,7 +64,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
       const a = at(cache.gates, t, B * GH);
       const Mh = at(cache.Mh, t, B * H);
       const dM = at(cache.dM, t, B * GH); // [B, 3H] dLoss/dM
-      for (let b = 0; b < B; b++) {
+      if (!fastBack?.(B, H, a, Mh, hPrev, dh, dP, dM, dhPrev)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;

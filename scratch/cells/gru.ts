@@ -31,6 +31,8 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
   const sig = recurrentActivation === 'sigmoid';
   const fastZR = sig ? fast.gruForwardZR?.bind(fast) : undefined;
   const fastH = sig ? fast.gruForwardH?.bind(fast) : undefined;
+  const fastBackZH = sig ? fast.gruBackwardZH?.bind(fast) : undefined;
+  const fastBackR = sig ? fast.gruBackwardR?.bind(fast) : undefined;
   return {
     G: 3,
     carry: 1,
@@ -68,7 +70,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       const a = at(cache.gates, t, B * GH);
       const dRh = cache.dRh;
       // h = z h_{t-1} + (1 - z) hh,  hh = tanh(a_h)
-      for (let b = 0; b < B; b++) {
+      if (!fastBackZH?.(B, H, a, hPrev, dh, dP, dhPrev)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;
@@ -82,7 +84,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       // a_h = x W_h + b_h + (r h_{t-1}) U_h
       const dAh = dP.subarray(ch); // [B, H] of row stride 3H
       gemm(false, true, B, H, H, dAh, GH, Uh(w), GH, 0, dRh, H); // d(r h) = da_h U_h^T
-      for (let b = 0; b < B; b++) {
+      if (!fastBackR?.(B, H, a, hPrev, dRh, dP, dhPrev)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;

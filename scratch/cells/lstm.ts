@@ -26,6 +26,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
   const C = 2 * H;
   const O = 3 * H;
   const fastGates = recurrentActivation === 'sigmoid' ? fast.lstmForward?.bind(fast) : undefined;
+  const fastBack = recurrentActivation === 'sigmoid' ? fast.lstmBackward?.bind(fast) : undefined;
   return {
     G,
     carry: 2,
@@ -61,7 +62,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
     backward(w: CellWeights, cache: LstmCache, { t, B, prev: [, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev] }: BackArgs): void {
       const z = at(cache.gates, t, B * GH);
       const tc = at(cache.tanhC, t, B * H);
-      for (let b = 0; b < B; b++) {
+      if (!fastBack?.(B, H, z, tc, cp, dh, dc, dP, dcPrev)) for (let b = 0; b < B; b++) {
         const r = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;

@@ -11,6 +11,7 @@ export type RnnCache = { H: number };
 export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<RnnCache> {
   const relu = activation === 'relu';
   const fastTanh = fast.tanh?.bind(fast);
+  const fastTanhBack = fast.tanhBackward?.bind(fast);
   return {
     G: 1,
     carry: 1,
@@ -28,7 +29,7 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
       const n = B * H;
       // da = dh * act'(a), written from h: tanh' = 1 - h^2, relu' = [h > 0]
       if (relu) for (let i = 0; i < n; i++) dP[i] = h[i] > 0 ? dh[i] : 0;
-      else for (let i = 0; i < n; i++) dP[i] = dh[i] * (1 - h[i] * h[i]);
+      else if (!fastTanhBack?.(n, h, dh, dP)) for (let i = 0; i < n; i++) dP[i] = dh[i] * (1 - h[i] * h[i]);
       gemm(false, true, B, H, H, dP, H, w.U, H, 0, dhPrev, H); // dhPrev = da U^T
     },
 

@@ -708,3 +708,134 @@ function adam2(p: usize, g: usize, m: usize, v: usize, b1: f64, omb1: f64, b2: f
   const upd = f64x2.div(f64x2.mul(f64x2.splat(lr), f64x2.div(mv, f64x2.splat(c1))), f64x2.add(f64x2.sqrt(f64x2.div(vv, f64x2.splat(c2))), f64x2.splat(eps)));
   st2(p, f64x2.sub(ld2(p, wide), upd), wide);
 }
+
+// ---------------------------------------------------------------- element-wise backward (float32 SIMD)
+// The same formulas as the cells' TypeScript loops (sigmoid gates: s' = s (1 - s)), in float32.
+
+@inline
+function dsig(y: v128): v128 {
+  return f32x4.mul(y, f32x4.sub(f32x4.splat(1), y));
+}
+
+/**
+ * LSTM step backward: gates z [B, 4H] (i, f, g, o), tanh(c_t) tc, c_{t-1} cp, dLoss/dh_t dh and
+ * dLoss/dc_t dc [B, H] -> dP [B, 4H] and dLoss/dc_{t-1} dcp [B, H].
+ */
+export function lstm_backward(B: i32, H: i32, z: usize, tc: usize, cp: usize, dh: usize, dc: usize, dP: usize, dcp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const zr = <usize>b * 4 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const zi = z + zr + o4;
+        const k = hr + o4;
+        const i = ld(zi, wide);
+        const f = ld(zi + H4, wide);
+        const g = ld(zi + 2 * H4, wide);
+        const o = ld(zi + 3 * H4, wide);
+        const th = ld(tc + k, wide);
+        const dhv = ld(dh + k, wide);
+        const dO = f32x4.mul(dhv, th);
+        const dcT = f32x4.add(ld(dc + k, wide), f32x4.mul(f32x4.mul(dhv, o), f32x4.sub(f32x4.splat(1), f32x4.mul(th, th))));
+        st(dcp + k, f32x4.mul(dcT, f), wide);
+        const di = dP + zr + o4;
+        st(di, f32x4.mul(f32x4.mul(dcT, g), dsig(i)), wide);
+        st(di + H4, f32x4.mul(f32x4.mul(dcT, ld(cp + k, wide)), dsig(f)), wide);
+        st(di + 2 * H4, f32x4.mul(f32x4.mul(dcT, i), f32x4.sub(f32x4.splat(1), f32x4.mul(g, g))), wide);
+        st(di + 3 * H4, f32x4.mul(dO, dsig(o)), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset before) backward, first half: gates a [B, 3H] -> dP_z, dP_h; dLoss/dh_{t-1} = dh z. */
+export function gru_backward_zh(B: i32, H: i32, a: usize, hp: usize, dh: usize, dP: usize, dhp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const k = hr + o4;
+        const z = ld(a + ar + o4, wide);
+        const hh = ld(a + ar + 2 * H4 + o4, wide);
+        const dhv = ld(dh + k, wide);
+        st(dP + ar + o4, f32x4.mul(f32x4.mul(dhv, f32x4.sub(ld(hp + k, wide), hh)), dsig(z)), wide);
+        st(dP + ar + 2 * H4 + o4, f32x4.mul(f32x4.mul(dhv, f32x4.sub(f32x4.splat(1), z)), f32x4.sub(f32x4.splat(1), f32x4.mul(hh, hh))), wide);
+        st(dhp + k, f32x4.mul(dhv, z), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset before) backward, second half: dP_r = d(r h) h_{t-1} r'; dLoss/dh_{t-1} += d(r h) r. */
+export function gru_backward_r(B: i32, H: i32, a: usize, hp: usize, dRh: usize, dP: usize, dhp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const k = hr + o4;
+        const r = ld(a + ar + H4 + o4, wide);
+        const d = ld(dRh + k, wide);
+        st(dP + ar + H4 + o4, f32x4.mul(f32x4.mul(d, ld(hp + k, wide)), dsig(r)), wide);
+        st(dhp + k, f32x4.add(ld(dhp + k, wide), f32x4.mul(d, r)), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset after) backward: gates a [B, 3H], M_h [B, H] -> dP [B, 3H], dM [B, 3H], dLoss/dh_{t-1} = dh z. */
+export function gru_ra_backward(B: i32, H: i32, a: usize, Mh: usize, hp: usize, dh: usize, dP: usize, dM: usize, dhp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const k = hr + o4;
+        const z = ld(a + ar + o4, wide);
+        const r = ld(a + ar + H4 + o4, wide);
+        const hh = ld(a + ar + 2 * H4 + o4, wide);
+        const dhv = ld(dh + k, wide);
+        const daz = f32x4.mul(f32x4.mul(dhv, f32x4.sub(ld(hp + k, wide), hh)), dsig(z));
+        const dah = f32x4.mul(f32x4.mul(dhv, f32x4.sub(f32x4.splat(1), z)), f32x4.sub(f32x4.splat(1), f32x4.mul(hh, hh)));
+        st(dhp + k, f32x4.mul(dhv, z), wide);
+        const dar = f32x4.mul(f32x4.mul(dah, ld(Mh + k, wide)), dsig(r));
+        st(dP + ar + o4, daz, wide);
+        st(dP + ar + H4 + o4, dar, wide);
+        st(dP + ar + 2 * H4 + o4, dah, wide);
+        st(dM + ar + o4, daz, wide);
+        st(dM + ar + H4 + o4, dar, wide);
+        st(dM + ar + 2 * H4 + o4, f32x4.mul(dah, r), wide);
+      }
+    }
+  }
+}
+
+/** tanh backward from the output: d = dh (1 - h^2), n elements. */
+export function tanh_backward(n: i32, h: usize, dh: usize, d: usize): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    const m = wide ? 1 : n - i;
+    for (let q = 0; q < m; q++) {
+      const o4 = <usize>(i + q) << 2;
+      const hv = ld(h + o4, wide);
+      st(d + o4, f32x4.mul(ld(dh + o4, wide), f32x4.sub(f32x4.splat(1), f32x4.mul(hv, hv))), wide);
+    }
+  }
+}

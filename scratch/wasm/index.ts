@@ -113,6 +113,11 @@ interface Exports {
   softmax_row(O: number, x: number, out: number, w: number): number;
   softmax_max(): number;
   adam(n: number, p: number, g: number, m: number, v: number, b1: number, omb1: number, b2: number, omb2: number, lr: number, c1: number, c2: number, eps: number): void;
+  lstm_backward(B: number, H: number, z: number, tc: number, cp: number, dh: number, dc: number, dP: number, dcp: number): void;
+  gru_backward_zh(B: number, H: number, a: number, hp: number, dh: number, dP: number, dhp: number): void;
+  gru_backward_r(B: number, H: number, a: number, hp: number, dRh: number, dP: number, dhp: number): void;
+  gru_ra_backward(B: number, H: number, a: number, Mh: number, hp: number, dh: number, dP: number, dM: number, dhp: number): void;
+  tanh_backward(n: number, h: number, dh: number, d: number): void;
 }
 
 let modulePromise: Promise<WasmModule> | null = null;
@@ -451,6 +456,31 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     gruResetAfterForward(B, H, a, M, hPrev, Mh, h) {
       if (!allMine(a, M, hPrev, Mh, h) || Math.min(a.length, M.length) < 3 * B * H || Math.min(hPrev.length, Mh.length, h.length) < B * H) return false;
       ex.gru_ra_forward(B, H, a.byteOffset, M.byteOffset, hPrev.byteOffset, Mh.byteOffset, h.byteOffset);
+      return true;
+    },
+    lstmBackward(B, H, z, tanhC, cPrev, dh, dc, dP, dcPrev) {
+      if (!allMine(z, tanhC, cPrev, dh, dc, dP, dcPrev) || Math.min(z.length, dP.length) < 4 * B * H || Math.min(tanhC.length, cPrev.length, dh.length, dc.length, dcPrev.length) < B * H) return false;
+      ex.lstm_backward(B, H, z.byteOffset, tanhC.byteOffset, cPrev.byteOffset, dh.byteOffset, dc.byteOffset, dP.byteOffset, dcPrev.byteOffset);
+      return true;
+    },
+    gruBackwardZH(B, H, a, hPrev, dh, dP, dhPrev) {
+      if (!allMine(a, hPrev, dh, dP, dhPrev) || Math.min(a.length, dP.length) < 3 * B * H || Math.min(hPrev.length, dh.length, dhPrev.length) < B * H) return false;
+      ex.gru_backward_zh(B, H, a.byteOffset, hPrev.byteOffset, dh.byteOffset, dP.byteOffset, dhPrev.byteOffset);
+      return true;
+    },
+    gruBackwardR(B, H, a, hPrev, dRh, dP, dhPrev) {
+      if (!allMine(a, hPrev, dRh, dP, dhPrev) || Math.min(a.length, dP.length) < 3 * B * H || Math.min(hPrev.length, dRh.length, dhPrev.length) < B * H) return false;
+      ex.gru_backward_r(B, H, a.byteOffset, hPrev.byteOffset, dRh.byteOffset, dP.byteOffset, dhPrev.byteOffset);
+      return true;
+    },
+    gruResetAfterBackward(B, H, a, Mh, hPrev, dh, dP, dM, dhPrev) {
+      if (!allMine(a, Mh, hPrev, dh, dP, dM, dhPrev) || Math.min(a.length, dP.length, dM.length) < 3 * B * H || Math.min(Mh.length, hPrev.length, dh.length, dhPrev.length) < B * H) return false;
+      ex.gru_ra_backward(B, H, a.byteOffset, Mh.byteOffset, hPrev.byteOffset, dh.byteOffset, dP.byteOffset, dM.byteOffset, dhPrev.byteOffset);
+      return true;
+    },
+    tanhBackward(n, h, dh, d) {
+      if (!allMine(h, dh, d) || Math.min(h.length, dh.length, d.length) < n) return false;
+      ex.tanh_backward(n, h.byteOffset, dh.byteOffset, d.byteOffset);
       return true;
     },
     tanh(n, x) {
