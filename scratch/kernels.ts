@@ -28,7 +28,7 @@ export type Gemm = (
  * step (sigmoid gates only), the softmax of the head and the Adam update. Each returns false (null)
  * when it cannot take the operands (a buffer outside its memory, float64); the caller then runs its
  * own TypeScript loop, which is the reference. The fast versions agree with the reference to a few
- * float32 ulps (Adam: to the bit); test/kernels.test.ts holds them to that.
+ * float32 ulps; test/kernels.test.ts holds them to that.
  */
 export interface FastKernels {
   /** LSTM step, sigmoid gates: z [B, 4H] pre-activations -> gates; c_t, h_t, tanh(c_t) [B, H] (cells/lstm.ts). */

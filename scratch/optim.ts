@@ -86,7 +86,7 @@ export class Optimizer {
           const v = this.state.v[name];
           const c1 = 1 - o.beta1 ** this.iterations;
           const c2 = 1 - o.beta2 ** this.iterations;
-          // the same arithmetic, operation for operation, in WebAssembly (float64 lanes): the same bits
+          // the same formula in WebAssembly, in float32 (as tfjs): a few ulps of the update apart
           if (this.fast.adam?.(n, p, g, m, v, o.beta1, 1 - o.beta1, o.beta2, 1 - o.beta2, lr, c1, c2, o.epsilon)) break;
           for (let i = 0; i < n; i++) {
             m[i] = o.beta1 * m[i] + (1 - o.beta1) * g[i];

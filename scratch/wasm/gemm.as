@@ -666,47 +666,31 @@ export function softmax_row(O: i32, x: usize, out: usize, w: f64): f64 {
   return <f64>sum;
 }
 
-// ---------------------------------------------------------------- Adam (float64 arithmetic)
+// ---------------------------------------------------------------- Adam (float32 arithmetic)
 
 /**
- * Adam on float32 buffers with the TypeScript optimizer's float64 arithmetic, operation for
- * operation (the same roundings: m and v are stored as float32 and read back), so the result is
- * the same to the bit: m = b1 m + (1 - b1) g; v = b2 v + ((1 - b2) g) g;
- * p -= (lr (m / c1)) / (sqrt(v / c2) + eps). Two elements at a time (f64x2).
+ * Adam on float32 buffers in float32 arithmetic (as tfjs computes it), four elements at a time,
+ * the TypeScript optimizer's formula operation for operation: m = b1 m + (1 - b1) g;
+ * v = b2 v + ((1 - b2) g) g; p -= (lr (m / c1)) / (sqrt(v / c2) + eps). The TypeScript update
+ * computes in float64 and rounds once per stored value; this one rounds after every operation
+ * (a few ulps of the update apart). Lanes are independent, so any split of the elements between
+ * threads gives the same bits.
  */
-export function adam(n: i32, p: usize, g: usize, m: usize, v: usize, b1: f64, omb1: f64, b2: f64, omb2: f64, lr: f64, c1: f64, c2: f64, eps: f64): void {
-  let i = 0;
-  for (; i + 2 <= n; i += 2) {
-    const o = <usize>i << 2;
-    adam2(p + o, g + o, m + o, v + o, b1, omb1, b2, omb2, lr, c1, c2, eps, true);
+export function adam(n: i32, p: usize, g: usize, m: usize, v: usize, b1: f32, omb1: f32, b2: f32, omb2: f32, lr: f32, c1: f32, c2: f32, eps: f32): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    const cnt = wide ? 1 : n - i;
+    for (let q = 0; q < cnt; q++) {
+      const o = <usize>(i + q) << 2;
+      const gv = ld(g + o, wide);
+      const mv = f32x4.add(f32x4.mul(f32x4.splat(b1), ld(m + o, wide)), f32x4.mul(f32x4.splat(omb1), gv));
+      const vv = f32x4.add(f32x4.mul(f32x4.splat(b2), ld(v + o, wide)), f32x4.mul(f32x4.mul(f32x4.splat(omb2), gv), gv));
+      st(m + o, mv, wide);
+      st(v + o, vv, wide);
+      const upd = f32x4.div(f32x4.mul(f32x4.splat(lr), f32x4.div(mv, f32x4.splat(c1))), f32x4.add(f32x4.sqrt(f32x4.div(vv, f32x4.splat(c2))), f32x4.splat(eps)));
+      st(p + o, f32x4.sub(ld(p + o, wide), upd), wide);
+    }
   }
-  if (i < n) {
-    const o = <usize>i << 2;
-    adam2(p + o, g + o, m + o, v + o, b1, omb1, b2, omb2, lr, c1, c2, eps, false);
-  }
-}
-
-@inline
-function ld2(p: usize, wide: bool): v128 {
-  return f64x2.promote_low_f32x4(wide ? v128.load64_zero(p) : v128.load32_zero(p));
-}
-
-/** Rounds two float64 lanes to float32, stores them, and returns them as float64 again. */
-@inline
-function st2(p: usize, x: v128, wide: bool): v128 {
-  const q = f32x4.demote_f64x2_zero(x);
-  if (wide) v128.store64_lane(p, q, 0);
-  else v128.store32_lane(p, q, 0);
-  return f64x2.promote_low_f32x4(q);
-}
-
-@inline
-function adam2(p: usize, g: usize, m: usize, v: usize, b1: f64, omb1: f64, b2: f64, omb2: f64, lr: f64, c1: f64, c2: f64, eps: f64, wide: bool): void {
-  const gv = ld2(g, wide);
-  const mv = st2(m, f64x2.add(f64x2.mul(f64x2.splat(b1), ld2(m, wide)), f64x2.mul(f64x2.splat(omb1), gv)), wide);
-  const vv = st2(v, f64x2.add(f64x2.mul(f64x2.splat(b2), ld2(v, wide)), f64x2.mul(f64x2.mul(f64x2.splat(omb2), gv), gv)), wide);
-  const upd = f64x2.div(f64x2.mul(f64x2.splat(lr), f64x2.div(mv, f64x2.splat(c1))), f64x2.add(f64x2.sqrt(f64x2.div(vv, f64x2.splat(c2))), f64x2.splat(eps)));
-  st2(p, f64x2.sub(ld2(p, wide), upd), wide);
 }
 
 // ---------------------------------------------------------------- element-wise backward (float32 SIMD)

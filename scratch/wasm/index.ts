@@ -73,6 +73,9 @@ export interface WasmKernels extends Kernels {
  */
 export const DEFAULT_MIN_PARALLEL_MACS = 1 << 18;
 
+/** Below this many parameters Adam stays on the calling thread. */
+const MIN_PARALLEL_ADAM = 1 << 16;
+
 const PAGE = 65536;
 const ALIGN = 64;
 
@@ -141,7 +144,17 @@ const OP_AB = 0;
 const OP_NT = 1;
 const OP_PACKED = 2;
 const OP_STOP = 3;
+/** Adam over a slice of the elements: n and four pointers, then eight float32 arguments as their bits. */
+const OP_ADAM = 4;
 type Job = [op: number, args: number[]];
+
+/** The int32 bit pattern of a float32 (float arguments travel in the int32 job slots). */
+const bitsF = new Float32Array(1);
+const bitsI = new Int32Array(bitsF.buffer);
+function f32bits(x: number): number {
+  bitsF[0] = x;
+  return bitsI[0];
+}
 
 function runJob(ex: Exports, op: number, g: ArrayLike<number>): void {
   if (op === OP_AB) ex.gemm_ab(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10]);
@@ -168,13 +181,14 @@ function workerMain(): void {
     memory: WasmMemory;
     ctlOffset: number;
     spinMicros: number;
-    L: { SEQ: number; DONE: number; FAILED: number; OP: number; ARGS: number; CTL_INTS: number; OP_AB: number; OP_NT: number; OP_PACKED: number };
+    L: { SEQ: number; DONE: number; FAILED: number; OP: number; ARGS: number; CTL_INTS: number; OP_AB: number; OP_NT: number; OP_PACKED: number; OP_ADAM: number };
   };
-  const { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED } = d.L;
+  const { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED, OP_ADAM } = d.L;
   const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   const ex = new wasm.Instance(d.module, { env: { memory: d.memory } }).exports as unknown as Exports;
   const ctl = new Int32Array(d.memory.buffer, d.ctlOffset, CTL_INTS);
   const args = new Int32Array(d.memory.buffer, d.ctlOffset + 4 * ARGS, 13);
+  const fargs = new Float32Array(d.memory.buffer, d.ctlOffset + 4 * ARGS, 13); // the same slots as float32
   let seen = Atomics.load(ctl, SEQ); // before 'ready': the first job may follow it at once
   parentPort!.postMessage('ready');
   for (;;) {
@@ -191,7 +205,10 @@ function workerMain(): void {
       if (op === OP_AB) ex.gemm_ab(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10]);
       else if (op === OP_NT) ex.gemm_nt(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
       else if (op === OP_PACKED) ex.gemm_packed(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12]);
-      else return; // OP_STOP
+      else if (op === OP_ADAM) {
+        const f = fargs;
+        ex.adam(g[0], g[1], g[2], g[3], g[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12]);
+      } else return; // OP_STOP
       ctl[FAILED] = 0;
     } catch {
       ctl[FAILED] = 1;
@@ -215,7 +232,7 @@ async function startWorker(module: WasmModule, memory: WasmMemory, ctlOffset: nu
       memory,
       ctlOffset,
       spinMicros,
-      L: { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED },
+      L: { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED, OP_ADAM },
     },
   });
   try {
@@ -501,7 +518,23 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     },
     adam(n, p, g, m, v, b1, omb1, b2, omb2, lr, c1, c2, eps) {
       if (!allMine(p, g, m, v) || Math.min(p.length, g.length, m.length, v.length) < n) return false;
-      ex.adam(n, p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, b1, omb1, b2, omb2, lr, c1, c2, eps);
+      const parts = n >= MIN_PARALLEL_ADAM ? workers.length + 1 : 1;
+      if (parts === 1) {
+        ex.adam(n, p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, b1, omb1, b2, omb2, lr, c1, c2, eps);
+        return true;
+      }
+      // slices of the elements (multiples of 4: whole vectors); every element is computed alike
+      const floats = [b1, omb1, b2, omb2, lr, c1, c2, eps];
+      const fbits = floats.map(f32bits);
+      const cut = (t: number): number => (t >= parts ? n : Math.min(n, Math.round((n / 4) * (t / parts)) * 4));
+      const job = (t: number): number[] => {
+        const lo = cut(t);
+        return [cut(t + 1) - lo, p.byteOffset + 4 * lo, g.byteOffset + 4 * lo, m.byteOffset + 4 * lo, v.byteOffset + 4 * lo, ...fbits];
+      };
+      for (let t = 1; t < parts; t++) post(workers[t - 1], [OP_ADAM, job(t)]);
+      const [cnt, pp, gp, mp, vp] = job(0);
+      ex.adam(cnt, pp, gp, mp, vp, b1, omb1, b2, omb2, lr, c1, c2, eps);
+      for (const w of workers) join(w);
       return true;
     },
   };
