@@ -14,12 +14,14 @@
 //    products of rows, contiguous in both operands. Register block 4 rows of A x 2 rows of B,
 //    eight f32x4 accumulators over p in steps of 4, then a horizontal sum (hsum) and the k % 4 tail.
 //  * gemm_packed (any variant) for shapes where strided operands cost more than copying them:
-//    op(A) is copied into 4-row panels ([k][4]) and op(B), 8 columns at a time, into a [k][8]
-//    panel, so the 4 x 8 microkernel reads both sequentially with constant offsets.
+//    k is cut into blocks of KC = 256; per block, op(A) is copied into 4-row panels ([kc][4]) and
+//    op(B), 8 columns at a time, into a [kc][8] panel (8 KiB: stays in L1 while every A panel
+//    passes it), so the 4 x 8 microkernel reads both sequentially with constant offsets.
 //
 // Determinism: whatever the block that computes it, each C element goes through the same f32
-// operations in the same order: gemm_ab and gemm_packed: acc = 0, acc += a_ip * b_pj for
-// p = 0 .. k-1, then C = C + acc (beta 1) or C = acc; gemm_nt: four lane sums over p = 4q + lane,
+// operations in the same order: gemm_ab: acc = 0, acc += a_ip * b_pj for p = 0 .. k-1, then
+// C = C + acc (beta 1) or C = acc; gemm_packed the same per block of KC values of p, blocks in
+// order (C = acc or C + acc for the first, C = C + acc after); gemm_nt: four lane sums over p = 4q + lane,
 // (l0 + l1) + (l2 + l3), then the tail p in order, then the same store. So cutting C between
 // threads at any row or column gives bit-identical results (the routine depends on the shape of
 // the whole product only).
@@ -433,21 +435,35 @@ function packed4x8(k: i32, pa: usize, pb: usize, beta: i32, c: usize, ldc4: usiz
  */
 export function gemm_packed(m: i32, n: i32, k: i32, a: usize, ars: i32, aps: i32, b: usize, bps: i32, bjs: i32, beta: i32, c: usize, ldc: i32, scratch: usize): void {
   const ldc4 = <usize>ldc << 2;
+  const ars4 = <usize>ars << 2;
+  const aps4 = <usize>aps << 2;
+  const bps4 = <usize>bps << 2;
   const tile = scratch;
+  const kb = min(k, KC);
   const pbuf = scratch + 128;
-  const abuf = pbuf + (<usize>k << 5);
-  packA(m, k, a, <usize>ars << 2, <usize>aps << 2, abuf);
-  const apanel = <usize>k << 4;
-  for (let j = 0; j < n; j += 8) {
-    const cols = min(8, n - j);
-    packB(cols, k, b + (<usize>j * <usize>bjs << 2), <usize>bps << 2, <usize>bjs << 2, pbuf);
-    let pa = abuf;
-    for (let i = 0; i < m; i += 4) {
-      packed4x8(k, pa, pbuf, beta, c + <usize>i * ldc4 + (<usize>j << 2), ldc4, min(4, m - i), cols, tile);
-      pa += apanel;
+  const abuf = pbuf + (<usize>kb << 5);
+  // k in blocks of KC: the B panel (KC x 8) stays in L1 and the A block (m x KC) in L2
+  let p0 = 0;
+  do {
+    const kc = min(KC, k - p0);
+    const bt = p0 === 0 ? beta : 1;
+    packA(m, kc, a + <usize>p0 * aps4, ars4, aps4, abuf);
+    const apanel = <usize>kc << 4;
+    for (let j = 0; j < n; j += 8) {
+      const cols = min(8, n - j);
+      packB(cols, kc, b + <usize>p0 * bps4 + (<usize>j * <usize>bjs << 2), bps4, <usize>bjs << 2, pbuf);
+      let pa = abuf;
+      for (let i = 0; i < m; i += 4) {
+        packed4x8(kc, pa, pbuf, bt, c + <usize>i * ldc4 + (<usize>j << 2), ldc4, min(4, m - i), cols, tile);
+        pa += apanel;
+      }
     }
-  }
+    p0 += KC;
+  } while (p0 < k);
 }
+
+/** The depth of one block of gemm_packed. */
+const KC: i32 = 256;
 
 // ---------------------------------------------------------------- element-wise (float32 SIMD)
 //
