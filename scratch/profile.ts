@@ -7,6 +7,11 @@
  * call); the step time is measured around whole steps, so both include that small overhead.
  */
 import type { Batch } from '../src/engine.js';
+import type { OptimizerSpec } from '../src/optimizer.js';
+import type { NamedParams } from '../src/params.js';
+import type { ModelSpec } from '../src/spec.js';
+import { ScratchEngine } from './engine.js';
+import { type KernelChoice, disposeKernels, makeKernels } from './kernel-sets.js';
 import type { Kernels } from './kernels.js';
 
 export interface GemmShapeTime {
@@ -125,4 +130,25 @@ export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnT
   shapes.sort((a, b) => b.msPerStep - a.msPerStep);
   kernels.sort((a, b) => b.msPerStep - a.msPerStep);
   return { steps, stepMs, gemmMs, gemmGflops: gemmMs > 0 ? flops / gemmMs / 1e6 : 0, outsideGemm: Math.max(0, 1 - gemmMs / stepMs), shapes, kernels };
+}
+
+/**
+ * A float32 scratch engine on timed kernels (`choice` at `threads`), profiled over `steps`
+ * training steps after `warmup`; its kernels are ended before returning.
+ */
+export async function profileScratch(
+  spec: ModelSpec,
+  batch: Batch,
+  o: { kernels: KernelChoice; threads: number; params: NamedParams; optimizer: OptimizerSpec; warmup: number; steps: number },
+): Promise<{ profile: StepProfile; kernelSet: string; threads: number; note: string | null }> {
+  const { kernels, note } = await makeKernels(o.kernels, o.threads);
+  try {
+    const timed = timedKernels(kernels);
+    const engine = new ScratchEngine(spec, { kernels: timed.kernels, params: o.params, optimizer: o.optimizer });
+    const profile = profileSteps(engine, timed, batch, o.warmup, o.steps);
+    engine.dispose();
+    return { profile, kernelSet: kernels.name, threads: kernels.threads, note };
+  } finally {
+    await disposeKernels(kernels);
+  }
 }

@@ -6,9 +6,8 @@ import { assertFits } from '../sizes.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type BenchRow, type EngineFactory, benchConfig } from '../../compare/bench.js';
-import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../../scratch/kernel-sets.js';
-import { ScratchEngine } from '../../scratch/engine.js';
-import { type StepProfile, profileSteps, timedKernels } from '../../scratch/profile.js';
+import { type KernelChoice, defaultThreads } from '../../scratch/kernel-sets.js';
+import { type StepProfile, profileScratch } from '../../scratch/profile.js';
 import { raceCommand } from './race.js';
 import { randomBatch } from '../data/synthetic.js';
 import type { Engine } from '../engine.js';
@@ -301,6 +300,7 @@ interface ProfileRow extends StepProfile {
 /** `bench --profile`: the float32 scratch engine on timed kernels, per configuration and thread count. */
 async function profileCommand(f: Flags, threads: number[], io: IO): Promise<void> {
   const rows: ProfileRow[] = [];
+  const notes = new Set<string>();
   const vocab = f.tokens ?? f.input;
   if (f.embedding && !f.tokens) throw new InputError('--embedding looks up token ids: give --tokens V too');
   for (const cell of f.cell) {
@@ -310,21 +310,15 @@ async function profileCommand(f: Flags, threads: number[], io: IO): Promise<void
         assertFits(spec, { batch: batchSize, seq: f.seq, engines: 1, bytesPerFloat: 4 });
         const batch = randomBatch(spec, batchSize, f.seq, 7);
         for (const t of threads) {
-          const { kernels, note } = await makeKernels(f.kernels, t);
-          if (note) io.err(`rnnlab: note: ${note}`);
-          try {
-            if (kernels.threads < t && rows.some((r) => r.cell === cell && r.hidden === hidden && r.batch === batchSize && r.threads === kernels.threads)) continue;
-            const timed = timedKernels(kernels);
-            const engine = new ScratchEngine(spec, { kernels: timed.kernels, params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam') });
-            io.progress(`profile ${cell} H=${hidden} B=${batchSize} x${kernels.threads}`);
-            const p = profileSteps(engine, timed, batch, f.warmup, f.repeats);
-            engine.dispose();
-            const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: kernels.threads, kernelSet: kernels.name, ...p };
-            rows.push(row);
-            if (!f.json) io.out(formatProfile(row));
-          } finally {
-            await disposeKernels(kernels);
-          }
+          io.progress(`profile ${cell} H=${hidden} B=${batchSize} x${t}`);
+          const r = await profileScratch(spec, batch, { kernels: f.kernels, threads: t, params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam'), warmup: f.warmup, steps: f.repeats });
+          if (r.note && !notes.has(r.note)) io.err(`rnnlab: note: ${r.note}`);
+          if (r.note) notes.add(r.note);
+          // kernels with fewer threads than asked (the TypeScript ones): one row per thread count they have
+          if (rows.some((x) => x.cell === cell && x.hidden === hidden && x.batch === batchSize && x.threads === r.threads)) continue;
+          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, kernelSet: r.kernelSet, ...r.profile };
+          rows.push(row);
+          if (!f.json) io.out(formatProfile(row));
         }
       }
     }
