@@ -119,6 +119,7 @@ export class ScratchEngine implements Engine {
     this.stacks = (s.bidirectional ? ['', 'backward.'] : ['']).map((dir) => ({
       cell,
       gemm: this.kernels.gemm,
+      addInto: this.kernels.addInto?.bind(this.kernels),
       H,
       layers: Array.from({ length: s.layers }, (_, l) => {
         const p = `layers.${l}.${dir}`;

@@ -47,6 +47,8 @@ export interface FastKernels {
   gruBackwardR?(B: number, H: number, a: Arr, hPrev: Arr, dRh: Arr, dP: Arr, dhPrev: Arr): boolean;
   /** GRU (reset after) backward, sigmoid gates: dP, dM [B, 3H] and dh_{t-1} = dh z. */
   gruResetAfterBackward?(B: number, H: number, a: Arr, Mh: Arr, hPrev: Arr, dh: Arr, dP: Arr, dM: Arr, dhPrev: Arr): boolean;
+  /** y += x, n elements. */
+  addInto?(n: number, y: Arr, x: Arr): boolean;
   /** x = tanh(x), n elements. */
   tanh?(n: number, x: Arr): boolean;
   /** d = dh (1 - h^2), n elements (tanh's backward from its output). */

@@ -15,7 +15,7 @@
  */
 import type { Alloc, Cell, CellGrads, CellWeights } from './cells/cell.js';
 import { at } from './cells/cell.js';
-import { type Arr, type Gemm, addColumnSums, gatherRows, scatterAddRows } from './kernels.js';
+import { type Arr, type FastKernels, type Gemm, addColumnSums, gatherRows, scatterAddRows } from './kernels.js';
 
 export interface LayerWeights extends CellWeights {
   W: Arr; // [in, G*H]
@@ -47,6 +47,8 @@ export interface LayerBuffers {
 export interface Stack {
   cell: Cell<unknown>;
   gemm: Gemm;
+  /** A kernel set's y += x (WebAssembly), where it takes the buffers. */
+  addInto?: FastKernels['addInto'];
   H: number;
   layers: { w: LayerWeights; g: LayerGrads; inSize: number }[];
 }
@@ -182,7 +184,7 @@ export function backwardLayer(stack: Stack, l: number, buf: SequenceBuffers, inp
   let dOut = L.dTmp.slice();
   for (let t = T - 1; t >= 0; t--) {
     const dhT = at(L.dHs, t, BH);
-    for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
+    if (!stack.addInto?.(BH, dhT, dNext[0])) for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
     dIn[0] = dhT;
     for (let s = 1; s < S; s++) dIn[s] = dNext[s];
     const dCell = mask ? L.dMasked : dIn;

@@ -839,3 +839,15 @@ export function tanh_backward(n: i32, h: usize, dh: usize, d: usize): void {
     }
   }
 }
+
+/** y += x, n elements. */
+export function add_into(n: i32, y: usize, x: usize): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    const m = wide ? 1 : n - i;
+    for (let q = 0; q < m; q++) {
+      const o = <usize>(i + q) << 2;
+      st(y + o, f32x4.add(ld(y + o, wide), ld(x + o, wide)), wide);
+    }
+  }
+}

@@ -121,6 +121,7 @@ interface Exports {
   gru_backward_r(B: number, H: number, a: number, hp: number, dRh: number, dP: number, dhp: number): void;
   gru_ra_backward(B: number, H: number, a: number, Mh: number, hp: number, dh: number, dP: number, dM: number, dhp: number): void;
   tanh_backward(n: number, h: number, dh: number, d: number): void;
+  add_into(n: number, y: number, x: number): void;
 }
 
 let modulePromise: Promise<WasmModule> | null = null;
@@ -498,6 +499,11 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     tanhBackward(n, h, dh, d) {
       if (!allMine(h, dh, d) || Math.min(h.length, dh.length, d.length) < n) return false;
       ex.tanh_backward(n, h.byteOffset, dh.byteOffset, d.byteOffset);
+      return true;
+    },
+    addInto(n, y, x) {
+      if (!allMine(y, x) || Math.min(y.length, x.length) < n) return false;
+      ex.add_into(n, y.byteOffset, x.byteOffset);
       return true;
     },
     tanh(n, x) {
