@@ -1,6 +1,7 @@
 /**
  * Optimizers with tfjs's update formulas (see src/optimizer.ts for the formulas and defaults) and
- * gradient clipping. The arithmetic is done in float64 and stored in the engine's dtype.
+ * gradient clipping. The arithmetic is done in float64 and stored in the engine's dtype; a float32
+ * engine on the WebAssembly kernels runs Adam there, in float32 (as tfjs does).
  */
 import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, optimizerSlots } from '../src/optimizer.js';

@@ -52,7 +52,7 @@ let K1: WasmKernels; // one thread
 let K2: WasmKernels; // two threads, every call spread over both
 beforeAll(async () => {
   K1 = await createWasmKernels();
-  K2 = await createWasmKernels({ threads: 2, minParallelMacs: 0 });
+  K2 = await createWasmKernels({ threads: 2, minParallelMacs: 0, adaptive: false }); // always both threads, however loaded the machine
 });
 afterAll(async () => {
   await K1?.dispose();
@@ -270,7 +270,7 @@ describe('memory', () => {
   });
 
   test('views survive memory growth, and gemm takes views of old and new buffers alike', async () => {
-    const K = await createWasmKernels({ threads: 2, minParallelMacs: 0 });
+    const K = await createWasmKernels({ threads: 2, minParallelMacs: 0, adaptive: false });
     const old = K.alloc(64 * 64);
     const rng = new Rng(5);
     fill(old, rng);
@@ -376,7 +376,7 @@ describe('end to end: a ScratchEngine on the wasm kernels', () => {
     const batch = randomBatch(spec, B, 13, 21, { mask: B > 1, initialState: true });
     const ref = new ScratchEngine(spec, { seed: 3 }).lossAndGrads(batch, { inputGrad: true, stateGrads: true });
     const runs = [];
-    for (const opts of [{}, { threads: 2, minParallelMacs: 0 }]) {
+    for (const opts of [{}, { threads: 2, minParallelMacs: 0, adaptive: false }]) {
       const kernels = await createWasmKernels(opts);
       const engine = new ScratchEngine(spec, { seed: 3, kernels });
       runs.push(engine.lossAndGrads(batch, { inputGrad: true, stateGrads: true }));

@@ -45,6 +45,13 @@ export interface WasmKernelOptions {
    * awake when the next one comes; waking a sleeping worker costs tens of microseconds).
    */
   spinMicros?: number;
+  /**
+   * When the workers keep arriving late (another process holds the other core: waiting for them
+   * costs more than their share saves), run the next products on the calling thread alone for a
+   * while, then try the threads again (default true). Results do not change: every element is
+   * computed the same way whatever the split.
+   */
+  adaptive?: boolean;
 }
 
 export interface WasmKernels extends Kernels {
@@ -57,8 +64,10 @@ export interface WasmKernels extends Kernels {
   readonly stats: {
     /** gemm calls computed by the TypeScript fallback (an operand outside our memory). */
     jsFallbacks: number;
-    /** gemm calls spread over threads. */
+    /** gemm calls large enough to spread over threads. */
     parallelCalls: number;
+    /** ... of which the calling thread computed alone, the workers having been late (`adaptive`). */
+    soloCalls: number;
     /** allocations served as plain arrays because the memory could not grow. */
     plainAllocs: number;
   };
@@ -72,6 +81,9 @@ export interface WasmKernels extends Kernels {
  * threads, while those of batch 1 (65K MACs, ~6 us) lose more to the hand-over than they gain.
  */
 export const DEFAULT_MIN_PARALLEL_MACS = 1 << 18;
+
+/** Products run on the calling thread alone after the workers were late four times in a row (then the threads are tried again). */
+const SOLO_CALLS = 500;
 
 /** Below this many parameters Adam stays on the calling thread. */
 const MIN_PARALLEL_ADAM = 1 << 16;
@@ -293,7 +305,10 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
   let buffer = memory.buffer; // the newest buffer object
   const ours = new Set<ArrayBufferLike>([buffer]);
   let top = ALIGN; // bump pointer (bytes)
-  const stats = { jsFallbacks: 0, parallelCalls: 0, plainAllocs: 0 };
+  const stats = { jsFallbacks: 0, parallelCalls: 0, soloCalls: 0, plainAllocs: 0 };
+  const adaptive = opts.adaptive ?? true;
+  let late = 0; // consecutive parallel calls whose workers finished well after the calling thread
+  let solo = 0; // parallel-sized calls still to run on the calling thread alone
 
   /** Reserves `bytes` (64-aligned) and returns the offset, or -1 when the memory cannot grow. */
   function reserve(bytes: number): number {
@@ -380,10 +395,27 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     const units = Math.ceil(len / unit);
     const cut = (t: number): number => Math.min(len, Math.round((units * t) / parts) * unit);
     stats.parallelCalls++;
+    if (solo > 0) {
+      solo--;
+      stats.soloCalls++;
+      const [op, args] = slice(0, 0, len, byRows);
+      runJob(ex, op, args);
+      return;
+    }
     for (let t = 1; t < parts; t++) post(workers[t - 1], slice(t, cut(t), cut(t + 1), byRows));
     const [op, args] = slice(0, 0, cut(1), byRows);
+    const t0 = performance.now();
     runJob(ex, op, args);
+    const t1 = performance.now();
     for (const w of workers) join(w);
+    if (!adaptive) return;
+    // A worker that finishes much later than we did was not running: the core is taken.
+    const waited = performance.now() - t1;
+    late = waited > 0.2 + 2 * (t1 - t0) ? late + 1 : 0;
+    if (late >= 4) {
+      late = 0;
+      solo = SOLO_CALLS;
+    }
   }
 
   // ---- gemm ----
