@@ -97,7 +97,7 @@ export function registerBench(program: Command, io: IO): void {
         '  rnnlab bench --cell lstm --hidden 128 --tokens 5000 --batch 1 --engine scratch,tfjs-wasm\n' +
         '  rnnlab bench --cell lstm --hidden 128 --batch 32 --engine scratch --memory-steps 1000\n' +
         '  rnnlab bench --cell lstm --hidden 256 --batch 32 --threads 1 --profile\n' +
-        '  rnnlab bench --race --minutes 5 --out runs/race   (scratch against PyTorch on Moby Dick, 10 min)\n' +
+        '  rnnlab bench --race --minutes 5 --out runs/race   (scratch against PyTorch on Moby Dick, side by side: 5 min)\n' +
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
     )
     .action(async (f: Flags, cmd: Command) => {
