@@ -82,8 +82,9 @@ export interface WasmKernels extends Kernels {
  */
 export const DEFAULT_MIN_PARALLEL_MACS = 1 << 18;
 
-/** Products run on the calling thread alone after the workers were late four times in a row (then the threads are tried again). */
-const SOLO_CALLS = 500;
+/** Products run on the calling thread alone (then the threads are tried again) after LATE_CALLS split ones in a row lost to computing alone. */
+const SOLO_CALLS = 200;
+const LATE_CALLS = 8;
 
 /** Below this many parameters Adam stays on the calling thread. */
 const MIN_PARALLEL_ADAM = 1 << 16;
@@ -409,10 +410,11 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     const t1 = performance.now();
     for (const w of workers) join(w);
     if (!adaptive) return;
-    // A worker that finishes much later than we did was not running: the core is taken.
+    // Waiting longer than our own share took means the split lost to computing alone (the worker
+    // was not running: the core is taken); several such calls in a row, and we go alone a while.
     const waited = performance.now() - t1;
-    late = waited > 0.2 + 2 * (t1 - t0) ? late + 1 : 0;
-    if (late >= 4) {
+    late = waited > 0.1 + (t1 - t0) ? late + 1 : 0;
+    if (late >= LATE_CALLS) {
       late = 0;
       solo = SOLO_CALLS;
     }
