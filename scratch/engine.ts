@@ -41,11 +41,11 @@ export function makeCell(spec: ModelSpec, kernels?: Kernels): Cell<unknown> {
   const gemm = kernels?.gemm;
   switch (spec.cell) {
     case 'rnn':
-      return rnnCell(H, spec.activation, gemm) as Cell<unknown>;
+      return rnnCell(H, spec.activation, gemm, kernels) as Cell<unknown>;
     case 'lstm':
-      return lstmCell(H, spec.recurrentActivation, gemm) as Cell<unknown>;
+      return lstmCell(H, spec.recurrentActivation, gemm, kernels) as Cell<unknown>;
     case 'gru':
-      return (spec.gruResetAfter ? gruResetAfterCell(H, spec.recurrentActivation, gemm) : gruCell(H, spec.recurrentActivation, gemm)) as Cell<unknown>;
+      return (spec.gruResetAfter ? gruResetAfterCell(H, spec.recurrentActivation, gemm, kernels) : gruCell(H, spec.recurrentActivation, gemm, kernels)) as Cell<unknown>;
   }
 }
 
@@ -109,7 +109,7 @@ export class ScratchEngine implements Engine {
       this.grads[p.name] = this.alloc(p.size);
     }
     this.setParams(opts.params ?? initParams(this.spec, opts.seed ?? 0, this.dtype === 'float32' ? 'F32' : 'F64'));
-    this.optimizer = new Optimizer(opts.optimizer ?? optimizerSpec('adam'), this.layout, this.alloc);
+    this.optimizer = new Optimizer(opts.optimizer ?? optimizerSpec('adam'), this.layout, this.alloc, this.kernels);
 
     const { spec: s } = this;
     const H = s.hiddenSize;
@@ -119,6 +119,7 @@ export class ScratchEngine implements Engine {
     this.stacks = (s.bidirectional ? ['', 'backward.'] : ['']).map((dir) => ({
       cell,
       gemm: this.kernels.gemm,
+      addInto: this.kernels.addInto?.bind(this.kernels),
       H,
       layers: Array.from({ length: s.layers }, (_, l) => {
         const p = `layers.${l}.${dir}`;
@@ -157,7 +158,7 @@ export class ScratchEngine implements Engine {
 
   /** Replaces the optimizer (and its state), e.g. to compare optimizers from the same weights. */
   setOptimizer(o: OptimizerSpec): void {
-    this.optimizer = new Optimizer(o, this.layout, this.alloc);
+    this.optimizer = new Optimizer(o, this.layout, this.alloc, this.kernels);
   }
 
   async optimizerState(): Promise<NamedParams> {
@@ -388,7 +389,7 @@ export class ScratchEngine implements Engine {
     const { B, T } = ws.seq;
     ws.rows = lossRows(B, T, s.returnSequences, s.lossReduction, b.mask ? ws.mask : null, ws.rows ?? undefined);
     return s.loss === 'softmaxCrossEntropy'
-      ? softmaxCrossEntropy(s.outputSize, ws.logits, b.y as Int32Array, ws.rows, ws.dlogits)
+      ? softmaxCrossEntropy(s.outputSize, ws.logits, b.y as Int32Array, ws.rows, ws.dlogits, this.kernels)
       : meanSquaredError(s.outputSize, ws.logits, b.y as FloatArray, ws.rows, ws.dlogits);
   }
 

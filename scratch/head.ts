@@ -6,7 +6,7 @@
  * Reduction: "mean" averages the rows (the unmasked ones when a mask is given); "sumOverTime" sums
  * over time and averages over the batch (divides by B).
  */
-import { type Arr, type Gemm } from './kernels.js';
+import { type Arr, type FastKernels, type Gemm } from './kernels.js';
 
 /** logits [N, O] = Hin [N, H] · W [H, O] + b */
 export function headForward(gemm: Gemm, N: number, H: number, O: number, Hin: Arr, W: Arr, b: Arr, logits: Arr): void {
@@ -32,11 +32,32 @@ export interface LossRows {
   N: number;
   targetRow: Int32Array;
   weight: Float64Array;
+  /** Scratch of the fused softmax: each row's log-sum-exp. */
+  lse?: Float64Array;
 }
 
-/** Loss of all rows; writes dLoss/dlogits. Sums in float64 whatever the dtype. */
-export function softmaxCrossEntropy(O: number, logits: Arr, y: Int32Array, rows: LossRows, dlogits: Arr): number {
+/**
+ * Loss of all rows; writes dLoss/dlogits. Sums in float64 whatever the dtype. With `fast.softmaxRows`
+ * (a kernel set's fused softmax: the weighted softmax and the log-sum-exp of every row in one pass
+ * of WebAssembly), only the target's terms are left to this loop.
+ */
+export function softmaxCrossEntropy(O: number, logits: Arr, y: Int32Array, rows: LossRows, dlogits: Arr, fast: FastKernels = {}): number {
   let loss = 0;
+  const lse = fast.softmaxRows ? (rows.lse ??= new Float64Array(rows.N)) : null;
+  if (lse && fast.softmaxRows!(rows.N, O, logits, rows.weight, dlogits, lse)) {
+    for (let r = 0; r < rows.N; r++) {
+      const o = r * O;
+      const w = rows.weight[r];
+      if (w === 0) {
+        dlogits.fill(0, o, o + O);
+        continue;
+      }
+      const target = y[rows.targetRow[r]];
+      loss += w * (lse[r] - logits[o + target]);
+      dlogits[o + target] -= w;
+    }
+    return loss;
+  }
   for (let r = 0; r < rows.N; r++) {
     const o = r * O;
     const w = rows.weight[r];

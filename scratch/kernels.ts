@@ -24,11 +24,50 @@ export type Gemm = (
 ) => void;
 
 /**
+ * Optional fast routines a kernel set may add beyond gemm: the hot element-wise loops of a time
+ * step (sigmoid gates only), the softmax of the head and the Adam update. Each returns false (null)
+ * when it cannot take the operands (a buffer outside its memory, float64); the caller then runs its
+ * own TypeScript loop, which is the reference. The fast versions agree with the reference to a few
+ * float32 ulps; test/kernels.test.ts holds them to that.
+ */
+export interface FastKernels {
+  /** LSTM step, sigmoid gates: z [B, 4H] pre-activations -> gates; c_t, h_t, tanh(c_t) [B, H] (cells/lstm.ts). */
+  lstmForward?(B: number, H: number, z: Arr, cPrev: Arr, c: Arr, h: Arr, tanhC: Arr): boolean;
+  /** GRU (reset before), sigmoid gates: z, r of a [B, 3H] in place; rh = r * h_{t-1} (cells/gru.ts). */
+  gruForwardZR?(B: number, H: number, a: Arr, hPrev: Arr, rh: Arr): boolean;
+  /** GRU (reset before): hh = tanh(a_h) in place; h_t = z h_{t-1} + (1 - z) hh. */
+  gruForwardH?(B: number, H: number, a: Arr, hPrev: Arr, h: Arr): boolean;
+  /** GRU (reset after), sigmoid gates: the whole step after M = h_{t-1} U + b_rec (cells/gru-reset-after.ts). */
+  gruResetAfterForward?(B: number, H: number, a: Arr, M: Arr, hPrev: Arr, Mh: Arr, h: Arr): boolean;
+  /** LSTM step backward, sigmoid gates: gates z, tanh(c_t), c_{t-1}, dh, dc -> dP [B, 4H], dc_{t-1}. */
+  lstmBackward?(B: number, H: number, z: Arr, tanhC: Arr, cPrev: Arr, dh: Arr, dc: Arr, dP: Arr, dcPrev: Arr): boolean;
+  /** GRU (reset before) backward, sigmoid gates: dP_z, dP_h and dh_{t-1} = dh z. */
+  gruBackwardZH?(B: number, H: number, a: Arr, hPrev: Arr, dh: Arr, dP: Arr, dhPrev: Arr): boolean;
+  /** GRU (reset before) backward: dP_r from d(r h_{t-1}); dh_{t-1} += d(r h_{t-1}) r. */
+  gruBackwardR?(B: number, H: number, a: Arr, hPrev: Arr, dRh: Arr, dP: Arr, dhPrev: Arr): boolean;
+  /** GRU (reset after) backward, sigmoid gates: dP, dM [B, 3H] and dh_{t-1} = dh z. */
+  gruResetAfterBackward?(B: number, H: number, a: Arr, Mh: Arr, hPrev: Arr, dh: Arr, dP: Arr, dM: Arr, dhPrev: Arr): boolean;
+  /** y += x, n elements. */
+  addInto?(n: number, y: Arr, x: Arr): boolean;
+  /** x = tanh(x), n elements. */
+  tanh?(n: number, x: Arr): boolean;
+  /** d = dh (1 - h^2), n elements (tanh's backward from its output). */
+  tanhBackward?(n: number, h: Arr, dh: Arr, d: Arr): boolean;
+  /**
+   * Softmax of N rows of O logits: out row r = weight[r] * softmax(row r) and lse[r] its
+   * log-sum-exp, for rows of non-zero weight (the others are left alone).
+   */
+  softmaxRows?(N: number, O: number, logits: Arr, weight: Float64Array, out: Arr, lse: Float64Array): boolean;
+  /** Adam over n elements (see optim.ts; b1, b2 and their complements, bias corrections c1, c2). */
+  adam?(n: number, p: Arr, g: Arr, m: Arr, v: Arr, b1: number, omb1: number, b2: number, omb2: number, lr: number, c1: number, c2: number, eps: number): boolean;
+}
+
+/**
  * A kernel set: where buffers live and how they are multiplied. The TypeScript kernels of this
  * file are the reference; a fast path (WebAssembly SIMD, worker threads) implements the same
  * interface and must agree with them to float32 rounding.
  */
-export interface Kernels {
+export interface Kernels extends FastKernels {
   /** "js", or the fast path's name */
   readonly name: string;
   /** threads the gemm may use */

@@ -15,7 +15,7 @@
  */
 import type { Alloc, Cell, CellGrads, CellWeights } from './cells/cell.js';
 import { at } from './cells/cell.js';
-import { type Arr, type Gemm, addColumnSums, gatherRows, scatterAddRows } from './kernels.js';
+import { type Arr, type FastKernels, type Gemm, addColumnSums, gatherRows, scatterAddRows } from './kernels.js';
 
 export interface LayerWeights extends CellWeights {
   W: Arr; // [in, G*H]
@@ -47,6 +47,8 @@ export interface LayerBuffers {
 export interface Stack {
   cell: Cell<unknown>;
   gemm: Gemm;
+  /** A kernel set's y += x (WebAssembly), where it takes the buffers. */
+  addInto?: FastKernels['addInto'];
   H: number;
   layers: { w: LayerWeights; g: LayerGrads; inSize: number }[];
 }
@@ -192,7 +194,7 @@ export function backwardLayer(
   let dOut = L.dTmp.slice();
   for (let t = T - 1; t >= 0; t--) {
     const dhT = at(L.dHs, t, BH);
-    for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
+    if (!stack.addInto?.(BH, dhT, dNext[0])) for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
     dIn[0] = dhT;
     for (let s = 1; s < S; s++) dIn[s] = dNext[s];
     const dCell = mask ? L.dMasked : dIn;
@@ -220,6 +222,9 @@ export function backwardLayer(
   }
   // Leave the initial-state gradient in L.dNext whichever buffers it ended in.
   for (let s = 0; s < S; s++) if (dNext[s] !== L.dNext[s]) L.dNext[s].set(dNext[s]);
+
+  // The recurrent weights, for all steps at once: dU += sum_t h_{t-1}^T dP_t (cell-specific)
+  cell.weightGrads(L.cache, { T, B, hPrev: L.carry[0].subarray(0, T * BH), dP: L.dP }, g);
 
   // The input side, for all steps at once: dW += X^T dP, db += sum dP, dX = dP W^T
   addColumnSums(T * B, GH, L.dP, GH, g.dbIn);

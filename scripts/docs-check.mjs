@@ -225,6 +225,7 @@ export function smallRun(words) {
     return withFlags(words, { '--steps': 3, '--hidden': 8, ...own }, ['--epochs', '--minutes']);
   }
   if (cmd === 'check') return withFlags(words, { '--steps': 2 });
+  if (cmd === 'bench' && words.includes('--race')) return withFlags(words, { '--minutes': 0.05, '--hidden': 16, '--batch': 4, '--seq': 10, '--val-every': 10 });
   if (cmd === 'bench') return withFlags(words, { '--hidden': 16, '--seq': 5, '--repeats': 1, '--warmup': 0, '--budget': 1, '--threads': 1 });
   if (cmd === 'generate') return withFlags(words, { '--length': 20 });
   return words;

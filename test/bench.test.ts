@@ -51,6 +51,34 @@ describe('rnnlab bench', () => {
   });
 });
 
+describe('rnnlab bench --profile', () => {
+  test('reports every product of a training step by shape, its GFLOP/s, and the share of the step outside gemm', () => {
+    const r = rnnlab(['bench', '--profile', '--cell', 'lstm', '--hidden', '8', '--batch', '2', '--seq', '4', '--input', '5', '--threads', '1,2', '--warmup', '1', '--repeats', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout).profile as { threads: number; steps: number; stepMs: number; gemmMs: number; outsideGemm: number; shapes: { op: string; m: number; n: number; k: number; callsPerStep: number; gflops: number; share: number }[] }[];
+    expect(rows.map((x) => x.threads)).toEqual([1, 2]);
+    for (const row of rows) {
+      expect(row.steps).toBe(2);
+      expect(row.gemmMs).toBeGreaterThan(0);
+      expect(row.gemmMs).toBeLessThanOrEqual(row.stepMs);
+      expect(row.outsideGemm).toBeGreaterThanOrEqual(0);
+      expect(row.outsideGemm).toBeLessThan(1);
+      const shares = row.shapes.reduce((s, x) => s + x.share, 0);
+      expect(shares).toBeCloseTo(1 - row.outsideGemm, 6);
+      // the input projection of all steps at once: [T*B, in] x [in, 4H]
+      expect(row.shapes).toContainEqual(expect.objectContaining({ op: 'NN', m: 8, n: 32, k: 5, callsPerStep: 1 }));
+      // the head: [T*B, H] x [H, O]
+      expect(row.shapes).toContainEqual(expect.objectContaining({ op: 'NN', m: 8, n: 5, k: 8, callsPerStep: 1 }));
+      for (const x of row.shapes) expect(x.gflops).toBeGreaterThan(0);
+    }
+    const t = rnnlab(['bench', '--profile', '--cell', 'gru', '--hidden', '8', '--batch', '2', '--seq', '4', '--input', '5', '--threads', '1', '--warmup', '0', '--repeats', '2']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/^gru H=8 B=2 seq 4, scratch on \S+: [\d.]+ ms a training step \(mean of 2\); gemm [\d.]+ ms at [\d.]+ GFLOP\/s; outside gemm [\d.]+% of the step$/m);
+    expect(t.stdout).toMatch(/^\s+op\s+m\s+n\s+k\s+calls\s+ms\/step\s+GFLOP\/s\s+share$/m);
+    expect(t.stdout).toMatch(/^\s+NN\s+8\s+24\s+5\s+1\s/m);
+  });
+});
+
 describe('memory', () => {
   test('buffers are allocated once per shape: 300 training steps do not grow the kernel memory', async () => {
     const kernels = await createWasmKernels({ threads: 1 });

@@ -5,7 +5,7 @@
  * wrong formula would be off by more than 1e-4). Skipped, saying why, where no Python imports
  * torch (CI installs Debian's python3-torch).
  */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -80,6 +80,30 @@ describe.skipIf(!py)('PyTorch in bench, train and the use-commands', () => {
     expect(pt.ratio).toBe(1);
     expect(pt.detail).toMatch(/BLAS|MKL|BLIS/);
     expect(rows[0].ratio).toBeGreaterThan(0);
+  });
+
+  test(needing('torch, numpy', 'bench --race: scratch and PyTorch train side by side for the same wall time; endpoints printed, validation loss against time plotted'), () => {
+    const out = mkdtempSync(join(tmpdir(), 'rnnlab-race-'));
+    const r = rnnlab(['bench', '--race', '--minutes', '0.05', '--hidden', '16', '--batch', '4', '--seq', '10', '--val-every', '10', '--out', out, '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout) as { curves: { engine: string; steps: number; msPerStep: number; finalValLoss: number; elapsedSeconds: number; val: [number, number][] }[]; svg: string };
+    expect(res.curves.map((c) => c.engine)).toEqual(['scratch', 'pytorch']);
+    for (const c of res.curves) {
+      expect(c.steps).toBeGreaterThan(0);
+      expect(c.msPerStep).toBeGreaterThan(0);
+      expect(c.finalValLoss).toBeGreaterThan(0);
+      expect(c.elapsedSeconds).toBeGreaterThanOrEqual(3); // 0.05 min of training, then the last validation
+      expect(c.val.length).toBeGreaterThanOrEqual(1);
+      expect(c.val[c.val.length - 1][1]).toBe(c.finalValLoss);
+    }
+    expect(readdirSync(out).sort()).toEqual(['pytorch', 'race.json', 'race.svg', 'scratch']);
+    const svg = readFileSync(res.svg, 'utf8');
+    expect(svg).toContain('Validation loss against wall time');
+    expect(svg).toMatch(/scratch: \d+ steps/);
+    expect(svg).toMatch(/pytorch: \d+ steps/);
+    const table = rnnlab(['bench', '--race', '--hidden', '16,32']);
+    expect(table.code).toBe(2);
+    expect(table.stderr).toMatch(/--race trains one model: give one --hidden/);
   });
 
   test(needing('torch, numpy', 'train --engines scratch,pytorch: identical weights and batches, losses side by side, a checkpoint holding both; predict on pytorch'), () => {

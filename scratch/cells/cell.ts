@@ -4,8 +4,10 @@
  * A cell computes one time step for a batch: from this step's input projection
  * P_t = x_t·W + b (computed for all steps at once by the sequence, since it does not depend on the
  * state) and the previous carry, the new carry, filling its cache for step t. `backward` reads that
- * cache and turns the gradient of the new carry into dP_t and the gradient of the previous carry,
- * accumulating dU (+=).
+ * cache and turns the gradient of the new carry into dP_t and the gradient of the previous carry.
+ * The recurrent weights' gradient (dU, and the recurrent bias of a reset-after gru) does not depend
+ * on the time loop's order: `weightGrads` accumulates it after the loop for all steps at once, one
+ * matrix product with k = T*B instead of T products with k = B.
  *
  * The carry is what a cell hands from one step to the next: `carry` buffers of [B, H], the first
  * always h (the layer's output): [h] for rnn and gru, [h, c] for lstm. The time loop treats every
@@ -41,6 +43,16 @@ export interface StepArgs {
   next: readonly Arr[];
 }
 
+/** Every step of a layer at once, for `weightGrads` (time-major, step t at rows t*B .. t*B+B-1). */
+export interface AllStepsArgs {
+  T: number;
+  B: number;
+  /** [T*B, H] h_{t-1} of every step t (the carry h of steps 0 .. T-1). */
+  hPrev: Arr;
+  /** [T*B, G*H] dLoss/dP_t of every step, as `backward` wrote them. */
+  dP: Arr;
+}
+
 export interface BackArgs extends StepArgs {
   /** dLoss/d(next carry), the total gradient of each buffer of `next` (read only). */
   dNext: readonly Arr[];
@@ -57,6 +69,8 @@ export interface Cell<C> {
   newCache(T: number, B: number, alloc: Alloc): C;
   forward(w: CellWeights, cache: C, a: StepArgs): void;
   backward(w: CellWeights, cache: C, a: BackArgs, g: CellGrads): void;
+  /** After every step's backward: dU (and dbRec) += the recurrent weights' gradient of all steps. */
+  weightGrads(cache: C, a: AllStepsArgs, g: CellGrads): void;
   /**
    * Which side of each kink every kinked activation of the last forward pass was on (relu at 0,
    * hardSigmoid at +-2.5), or null for smooth cells. For finite-difference checks only.

@@ -7,18 +7,20 @@
  *   r  = s(x W_r + b_r + M_r)
  *   hh = tanh(x W_h + b_h + r * M_h)
  *   h_t = z * h_{t-1} + (1 - z) * hh
- * Cache per step: z, r, hh [B, 3H] and M_h [B, H].
+ * Cache per step: z, r, hh [B, 3H] and M_h [B, H]; backward keeps dLoss/dM of every step [B, 3H].
  */
-import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type Arr, type FastKernels, type Gemm, addColumnSums, gemm as jsGemm } from '../kernels.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface GruResetAfterCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
   Mh: Arr; // [T, B, H] M_h = h_{t-1} U_h + b_rec_h
-  M: Arr; // [B, 3H] scratch: M (forward) / dLoss/dM (backward)
+  M: Arr; // [B, 3H] scratch: M (forward)
+  dM: Arr; // [T, B, 3H] dLoss/dM of every step (backward)
 }
 
-export function gruResetAfterCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<GruResetAfterCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
+export function gruResetAfterCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<GruResetAfterCache> {
   const GH = 3 * H;
   const s = gateFn(recurrentActivation);
   const ds = gateGradFn(recurrentActivation);
@@ -26,10 +28,12 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
   const cz = 0;
   const cr = H;
   const ch = 2 * H;
+  const fastStep = recurrentActivation === 'sigmoid' ? fast.gruResetAfterForward?.bind(fast) : undefined;
+  const fastBack = recurrentActivation === 'sigmoid' ? fast.gruResetAfterBackward?.bind(fast) : undefined;
   return {
     G: 3,
     carry: 1,
-    newCache: (T: number, B: number, alloc: Alloc): GruResetAfterCache => ({ gates: alloc(T * B * GH), Mh: alloc(T * B * H), M: alloc(B * GH) }),
+    newCache: (T: number, B: number, alloc: Alloc): GruResetAfterCache => ({ gates: alloc(T * B * GH), Mh: alloc(T * B * H), M: alloc(B * GH), dM: alloc(T * B * GH) }),
 
     forward(w: CellWeights, cache: GruResetAfterCache, { t, B, P, prev: [hPrev], next: [h] }: StepArgs): void {
       const a = at(cache.gates, t, B * GH); // [B, 3H] input projections, then gates
@@ -38,6 +42,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
       a.set(P);
       for (let b = 0; b < B; b++) M.set(w.bRec!, b * GH);
       gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, M, GH); // M = h_{t-1} U + b_rec
+      if (fastStep?.(B, H, a, M, hPrev, Mh, h)) return;
       for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
@@ -55,11 +60,11 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
       }
     },
 
-    backward(w: CellWeights, cache: GruResetAfterCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, cache: GruResetAfterCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {
       const a = at(cache.gates, t, B * GH);
       const Mh = at(cache.Mh, t, B * H);
-      const dM = cache.M; // [B, 3H] dLoss/dM
-      for (let b = 0; b < B; b++) {
+      const dM = at(cache.dM, t, B * GH); // [B, 3H] dLoss/dM
+      if (!fastBack?.(B, H, a, Mh, hPrev, dh, dP, dM, dhPrev)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;
@@ -81,9 +86,11 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
       }
       // M = h_{t-1} U + b_rec
       gemm(false, true, B, H, GH, dM, GH, w.U, GH, 1, dhPrev, H); // dhPrev += dM U^T
-      gemm(true, false, H, GH, B, hPrev, H, dM, GH, 1, g.dU, GH); // dU += h_{t-1}^T dM
-      const db = g.dbRec!;
-      for (let b = 0; b < B; b++) for (let q = 0; q < GH; q++) db[q] += dM[b * GH + q];
+    },
+
+    weightGrads(cache: GruResetAfterCache, { T, B, hPrev }: AllStepsArgs, g: CellGrads): void {
+      gemm(true, false, H, GH, T * B, hPrev, H, cache.dM, GH, 1, g.dU, GH); // dU += sum_t h_{t-1}^T dM_t
+      addColumnSums(T * B, GH, cache.dM, GH, g.dbRec!); // db_rec += sum_t of dM_t's rows
     },
 
     kinkPattern(cache: GruResetAfterCache, _hOut: Arr, T: number, B: number): Uint8Array | null {

@@ -8,8 +8,8 @@
  * The reset-after variant (PyTorch, Keras 2) is its own cell in gru-reset-after.ts.
  * Cache per step: z, r, hh [B, 3H] and r * h_{t-1} [B, H].
  */
-import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface GruCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
@@ -17,7 +17,8 @@ export interface GruCache {
   dRh: Arr; // [B, H] scratch: dLoss/d(r * h_{t-1})
 }
 
-export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<GruCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
+export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<GruCache> {
   const GH = 3 * H;
   const s = gateFn(recurrentActivation);
   const ds = gateGradFn(recurrentActivation);
@@ -27,6 +28,11 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
   const ch = 2 * H;
   const Uzr = (w: CellWeights): Arr => w.U; // [H, 2H] of row stride 3H: the z and r columns
   const Uh = (w: CellWeights): Arr => w.U.subarray(ch); // [H, H] of row stride 3H
+  const sig = recurrentActivation === 'sigmoid';
+  const fastZR = sig ? fast.gruForwardZR?.bind(fast) : undefined;
+  const fastH = sig ? fast.gruForwardH?.bind(fast) : undefined;
+  const fastBackZH = sig ? fast.gruBackwardZH?.bind(fast) : undefined;
+  const fastBackR = sig ? fast.gruBackwardR?.bind(fast) : undefined;
   return {
     G: 3,
     carry: 1,
@@ -37,7 +43,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       const rh = at(cache.rh, t, B * H);
       a.set(P);
       gemm(false, false, B, 2 * H, H, hPrev, H, Uzr(w), GH, 1, a, GH); // [a_z a_r] += h_{t-1} U_zr
-      for (let b = 0; b < B; b++) {
+      if (!fastZR?.(B, H, a, hPrev, rh)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const r = s(a[r0 + cr + j]);
@@ -47,6 +53,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
         }
       }
       gemm(false, false, B, H, H, rh, H, Uh(w), GH, 1, a.subarray(ch), GH); // a_h += (r h_{t-1}) U_h
+      if (fastH?.(B, H, a, hPrev, h)) return;
       for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
@@ -59,12 +66,11 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       }
     },
 
-    backward(w: CellWeights, cache: GruCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, cache: GruCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {
       const a = at(cache.gates, t, B * GH);
-      const rh = at(cache.rh, t, B * H);
       const dRh = cache.dRh;
       // h = z h_{t-1} + (1 - z) hh,  hh = tanh(a_h)
-      for (let b = 0; b < B; b++) {
+      if (!fastBackZH?.(B, H, a, hPrev, dh, dP, dhPrev)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;
@@ -78,8 +84,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       // a_h = x W_h + b_h + (r h_{t-1}) U_h
       const dAh = dP.subarray(ch); // [B, H] of row stride 3H
       gemm(false, true, B, H, H, dAh, GH, Uh(w), GH, 0, dRh, H); // d(r h) = da_h U_h^T
-      gemm(true, false, H, H, B, rh, H, dAh, GH, 1, g.dU.subarray(ch), GH); // dU_h += (r h)^T da_h
-      for (let b = 0; b < B; b++) {
+      if (!fastBackR?.(B, H, a, hPrev, dRh, dP, dhPrev)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;
@@ -90,7 +95,11 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       }
       // [a_z a_r] = ... + h_{t-1} U_zr
       gemm(false, true, B, H, 2 * H, dP, GH, Uzr(w), GH, 1, dhPrev, H); // dhPrev += [da_z da_r] U_zr^T
-      gemm(true, false, H, 2 * H, B, hPrev, H, dP, GH, 1, g.dU, GH); // dU_zr += h_{t-1}^T [da_z da_r]
+    },
+
+    weightGrads(cache: GruCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {
+      gemm(true, false, H, H, T * B, cache.rh, H, dP.subarray(ch), GH, 1, g.dU.subarray(ch), GH); // dU_h += sum_t (r h_{t-1})^T da_h
+      gemm(true, false, H, 2 * H, T * B, hPrev, H, dP, GH, 1, g.dU, GH); // dU_zr += sum_t h_{t-1}^T [da_z da_r]
     },
 
     kinkPattern(cache: GruCache, _hOut: Arr, T: number, B: number): Uint8Array | null {

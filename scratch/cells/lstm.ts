@@ -6,15 +6,16 @@
  *   h_t = o * tanh(c_t)
  * Cache per step: the activated gates [B, 4H] and tanh(c_t) [B, H].
  */
-import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
 
 export interface LstmCache {
   gates: Arr; // [T, B, 4H] i, f, g, o after activation
   tanhC: Arr; // [T, B, H]
 }
 
-export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm): Cell<LstmCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
+export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<LstmCache> {
   const G = 4;
   const GH = G * H;
   const s = gateFn(recurrentActivation);
@@ -24,6 +25,8 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
   const F = H;
   const C = 2 * H;
   const O = 3 * H;
+  const fastGates = recurrentActivation === 'sigmoid' ? fast.lstmForward?.bind(fast) : undefined;
+  const fastBack = recurrentActivation === 'sigmoid' ? fast.lstmBackward?.bind(fast) : undefined;
   return {
     G,
     carry: 2,
@@ -34,6 +37,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
       const tc = at(cache.tanhC, t, B * H); // [B, H]
       z.set(P);
       gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, z, GH); // z += h_{t-1} U
+      if (fastGates?.(B, H, z, cp, cn, h, tc)) return;
       for (let b = 0; b < B; b++) {
         const r = b * GH;
         for (let j = 0; j < H; j++) {
@@ -55,10 +59,10 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
       }
     },
 
-    backward(w: CellWeights, cache: LstmCache, { t, B, prev: [hPrev, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev] }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, cache: LstmCache, { t, B, prev: [, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev] }: BackArgs): void {
       const z = at(cache.gates, t, B * GH);
       const tc = at(cache.tanhC, t, B * H);
-      for (let b = 0; b < B; b++) {
+      if (!fastBack?.(B, H, z, tc, cp, dh, dc, dP, dcPrev)) for (let b = 0; b < B; b++) {
         const r = b * GH;
         for (let j = 0; j < H; j++) {
           const k = b * H + j;
@@ -79,7 +83,10 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
         }
       }
       gemm(false, true, B, H, GH, dP, GH, w.U, GH, 0, dhPrev, H); // dhPrev = dz U^T
-      gemm(true, false, H, GH, B, hPrev, H, dP, GH, 1, g.dU, GH); // dU += h_{t-1}^T dz
+    },
+
+    weightGrads(_cache: LstmCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {
+      gemm(true, false, H, GH, T * B, hPrev, H, dP, GH, 1, g.dU, GH); // dU += sum_t h_{t-1}^T dz_t
     },
 
     kinkPattern(cache: LstmCache, _hOut: Arr, T: number, B: number): Uint8Array | null {

@@ -2,13 +2,16 @@
  * Simple RNN (Elman):  h_t = act(x_t W + h_{t-1} U + b),  act = tanh or relu.
  * Cache: nothing beyond h_t itself (both derivatives are written from the output).
  */
-import { type Arr, type Gemm, gemm as jsGemm } from '../kernels.js';
-import type { BackArgs, Cell, CellGrads, CellWeights, StepArgs } from './cell.js';
+import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
+import type { AllStepsArgs, BackArgs, Cell, CellGrads, CellWeights, StepArgs } from './cell.js';
 
 export type RnnCache = { H: number };
 
-export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm): Cell<RnnCache> {
+/** `fast`: a kernel set's element-wise routines (its tanh, when it takes the buffers). */
+export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<RnnCache> {
   const relu = activation === 'relu';
+  const fastTanh = fast.tanh?.bind(fast);
+  const fastTanhBack = fast.tanhBackward?.bind(fast);
   return {
     G: 1,
     carry: 1,
@@ -19,16 +22,19 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
       gemm(false, false, B, H, H, hPrev, H, w.U, H, 1, h, H); // += h_{t-1} U
       const n = B * H;
       if (relu) for (let i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
-      else for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);
+      else if (!fastTanh?.(n, h)) for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);
     },
 
-    backward(w: CellWeights, _cache: RnnCache, { B, prev: [hPrev], next: [h], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs, g: CellGrads): void {
+    backward(w: CellWeights, _cache: RnnCache, { B, next: [h], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {
       const n = B * H;
       // da = dh * act'(a), written from h: tanh' = 1 - h^2, relu' = [h > 0]
       if (relu) for (let i = 0; i < n; i++) dP[i] = h[i] > 0 ? dh[i] : 0;
-      else for (let i = 0; i < n; i++) dP[i] = dh[i] * (1 - h[i] * h[i]);
+      else if (!fastTanhBack?.(n, h, dh, dP)) for (let i = 0; i < n; i++) dP[i] = dh[i] * (1 - h[i] * h[i]);
       gemm(false, true, B, H, H, dP, H, w.U, H, 0, dhPrev, H); // dhPrev = da U^T
-      gemm(true, false, H, H, B, hPrev, H, dP, H, 1, g.dU, H); // dU += h_{t-1}^T da
+    },
+
+    weightGrads(_cache: RnnCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {
+      gemm(true, false, H, H, T * B, hPrev, H, dP, H, 1, g.dU, H); // dU += sum_t h_{t-1}^T da_t
     },
 
     kinkPattern(_cache: RnnCache, hOut: Arr, T: number, B: number): Uint8Array | null {

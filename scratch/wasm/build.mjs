@@ -44,3 +44,22 @@ if (error) {
   console.error(`scratch/wasm/build.mjs: ${error.message}`);
   process.exit(1);
 }
+
+// The module must not carry data segments: it imports the engine's shared memory, and every
+// instantiation (the calling thread's and each worker's) would write them over whatever the
+// engine keeps at those addresses. (AssemblyScript's Math.log, for one, brings lookup tables.)
+const wasm = readFileSync(join(outDir, 'gemm.wasm'));
+for (let at = 8; at < wasm.length; ) {
+  const id = wasm[at++];
+  let size = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = wasm[at++];
+    size |= (b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+  }
+  if (id === 11 && wasm[at] !== 0) {
+    console.error('scratch/wasm/build.mjs: gemm.wasm has data segments (static data in gemm.as); they would overwrite the shared memory');
+    process.exit(1);
+  }
+  at += size;
+}

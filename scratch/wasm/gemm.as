@@ -14,12 +14,14 @@
 //    products of rows, contiguous in both operands. Register block 4 rows of A x 2 rows of B,
 //    eight f32x4 accumulators over p in steps of 4, then a horizontal sum (hsum) and the k % 4 tail.
 //  * gemm_packed (any variant) for shapes where strided operands cost more than copying them:
-//    op(A) is copied into 4-row panels ([k][4]) and op(B), 8 columns at a time, into a [k][8]
-//    panel, so the 4 x 8 microkernel reads both sequentially with constant offsets.
+//    k is cut into blocks of KC = 256; per block, op(A) is copied into 4-row panels ([kc][4]) and
+//    op(B), 8 columns at a time, into a [kc][8] panel (8 KiB: stays in L1 while every A panel
+//    passes it), so the 4 x 8 microkernel reads both sequentially with constant offsets.
 //
 // Determinism: whatever the block that computes it, each C element goes through the same f32
-// operations in the same order: gemm_ab and gemm_packed: acc = 0, acc += a_ip * b_pj for
-// p = 0 .. k-1, then C = C + acc (beta 1) or C = acc; gemm_nt: four lane sums over p = 4q + lane,
+// operations in the same order: gemm_ab: acc = 0, acc += a_ip * b_pj for p = 0 .. k-1, then
+// C = C + acc (beta 1) or C = acc; gemm_packed the same per block of KC values of p, blocks in
+// order (C = acc or C + acc for the first, C = C + acc after); gemm_nt: four lane sums over p = 4q + lane,
 // (l0 + l1) + (l2 + l3), then the tail p in order, then the same store. So cutting C between
 // threads at any row or column gives bit-identical results (the routine depends on the shape of
 // the whole product only).
@@ -433,18 +435,419 @@ function packed4x8(k: i32, pa: usize, pb: usize, beta: i32, c: usize, ldc4: usiz
  */
 export function gemm_packed(m: i32, n: i32, k: i32, a: usize, ars: i32, aps: i32, b: usize, bps: i32, bjs: i32, beta: i32, c: usize, ldc: i32, scratch: usize): void {
   const ldc4 = <usize>ldc << 2;
+  const ars4 = <usize>ars << 2;
+  const aps4 = <usize>aps << 2;
+  const bps4 = <usize>bps << 2;
   const tile = scratch;
+  const kb = min(k, KC);
   const pbuf = scratch + 128;
-  const abuf = pbuf + (<usize>k << 5);
-  packA(m, k, a, <usize>ars << 2, <usize>aps << 2, abuf);
-  const apanel = <usize>k << 4;
-  for (let j = 0; j < n; j += 8) {
-    const cols = min(8, n - j);
-    packB(cols, k, b + (<usize>j * <usize>bjs << 2), <usize>bps << 2, <usize>bjs << 2, pbuf);
-    let pa = abuf;
-    for (let i = 0; i < m; i += 4) {
-      packed4x8(k, pa, pbuf, beta, c + <usize>i * ldc4 + (<usize>j << 2), ldc4, min(4, m - i), cols, tile);
-      pa += apanel;
+  const abuf = pbuf + (<usize>kb << 5);
+  // k in blocks of KC: the B panel (KC x 8) stays in L1 and the A block (m x KC) in L2
+  let p0 = 0;
+  do {
+    const kc = min(KC, k - p0);
+    const bt = p0 === 0 ? beta : 1;
+    packA(m, kc, a + <usize>p0 * aps4, ars4, aps4, abuf);
+    const apanel = <usize>kc << 4;
+    for (let j = 0; j < n; j += 8) {
+      const cols = min(8, n - j);
+      packB(cols, kc, b + <usize>p0 * bps4 + (<usize>j * <usize>bjs << 2), bps4, <usize>bjs << 2, pbuf);
+      let pa = abuf;
+      for (let i = 0; i < m; i += 4) {
+        packed4x8(kc, pa, pbuf, bt, c + <usize>i * ldc4 + (<usize>j << 2), ldc4, min(4, m - i), cols, tile);
+        pa += apanel;
+      }
+    }
+    p0 += KC;
+  } while (p0 < k);
+}
+
+/** The depth of one block of gemm_packed. */
+const KC: i32 = 256;
+
+// ---------------------------------------------------------------- element-wise (float32 SIMD)
+//
+// The time step's gate arithmetic, the softmax of the head and the Adam update, so that they run
+// in WebAssembly like the products. Lanes are independent: a tail element (H % 4) is computed as
+// lane 0 of the same vector code, so every element goes through the same operations wherever it is.
+// exp is Cephes' expf (a degree-5 polynomial after range reduction by ln 2; about 1 ulp), tanh
+// Cephes' tanhf (a polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1) above), sigmoid
+// 1 / (1 + exp(-x)): results differ from the TypeScript loops (Math.exp, Math.tanh in float64, then
+// rounded) by a few float32 ulps.
+
+@inline
+function ld(p: usize, wide: bool): v128 {
+  return wide ? v128.load(p) : v128.load32_zero(p);
+}
+
+@inline
+function st(p: usize, v: v128, wide: bool): void {
+  if (wide) v128.store(p, v);
+  else v128.store32_lane(p, v, 0);
+}
+
+@inline
+function vexp(x0: v128): v128 {
+  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3)); // 2^n stays a normal float
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
+  const z = f32x4.mul(r, r);
+  let y = f32x4.splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2);
+}
+
+@inline
+function vsigmoid(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), vexp(f32x4.neg(x))));
+}
+
+@inline
+function vtanh(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const e = vexp(f32x4.add(ax, ax));
+  const big = v128.or(f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1)))), v128.and(x, i32x4.splat(0x80000000)));
+  const s = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, s), x), x);
+  return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.625)));
+}
+
+/** x[i] = f(x[i]) for n elements: 0 tanh, 1 sigmoid, 2 exp (for tests of the functions themselves). */
+export function map_f32(n: i32, x: usize, fn: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    if (wide) {
+      const p = x + (<usize>i << 2);
+      const v = v128.load(p);
+      v128.store(p, fn === 0 ? vtanh(v) : fn === 1 ? vsigmoid(v) : vexp(v));
+    } else {
+      for (let q = i; q < n; q++) {
+        const p = x + (<usize>q << 2);
+        const v = v128.load32_zero(p);
+        v128.store32_lane(p, fn === 0 ? vtanh(v) : fn === 1 ? vsigmoid(v) : vexp(v), 0);
+      }
+    }
+  }
+}
+
+/** LSTM step, sigmoid gates: z [B, 4H] (i, f, g, o pre-activations, overwritten by the gates), c_{t-1}, c_t, h_t, tanh(c_t) [B, H]. */
+export function lstm_forward(B: i32, H: i32, z: usize, cp: usize, cn: usize, h: usize, tc: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const zr = z + <usize>b * 4 * H4;
+    const hr = <usize>b * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) lstmAt(zr + (<usize>j << 2), H4, cp + hr + (<usize>j << 2), cn + hr + (<usize>j << 2), h + hr + (<usize>j << 2), tc + hr + (<usize>j << 2), true);
+    for (; j < H; j++) lstmAt(zr + (<usize>j << 2), H4, cp + hr + (<usize>j << 2), cn + hr + (<usize>j << 2), h + hr + (<usize>j << 2), tc + hr + (<usize>j << 2), false);
+  }
+}
+
+@inline
+function lstmAt(zi: usize, H4: usize, cp: usize, cn: usize, h: usize, tc: usize, wide: bool): void {
+  const i = vsigmoid(ld(zi, wide));
+  const f = vsigmoid(ld(zi + H4, wide));
+  const g = vtanh(ld(zi + 2 * H4, wide));
+  const o = vsigmoid(ld(zi + 3 * H4, wide));
+  st(zi, i, wide);
+  st(zi + H4, f, wide);
+  st(zi + 2 * H4, g, wide);
+  st(zi + 3 * H4, o, wide);
+  const c = f32x4.add(f32x4.mul(f, ld(cp, wide)), f32x4.mul(i, g));
+  st(cn, c, wide);
+  const th = vtanh(c);
+  st(tc, th, wide);
+  st(h, f32x4.mul(o, th), wide);
+}
+
+/** GRU (reset before), first half, sigmoid gates: a [B, 3H] z, r columns activated in place; rh = r * h_{t-1} [B, H]. */
+export function gru_forward_zr(B: i32, H: i32, a: usize, hp: usize, rh: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = a + <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o = <usize>(j + q) << 2;
+        const az = ar + o;
+        const zv = vsigmoid(ld(az, wide));
+        const rv = vsigmoid(ld(az + H4, wide));
+        st(az, zv, wide);
+        st(az + H4, rv, wide);
+        st(rh + hr + o, f32x4.mul(rv, ld(hp + hr + o, wide)), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset before), second half: hh = tanh(a_h) in place, h_t = z h_{t-1} + (1 - z) hh. */
+export function gru_forward_h(B: i32, H: i32, a: usize, hp: usize, h: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = a + <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o = <usize>(j + q) << 2;
+        const hh = vtanh(ld(ar + 2 * H4 + o, wide));
+        st(ar + 2 * H4 + o, hh, wide);
+        const z = ld(ar + o, wide);
+        st(h + hr + o, f32x4.add(f32x4.mul(z, ld(hp + hr + o, wide)), f32x4.mul(f32x4.sub(f32x4.splat(1), z), hh)), wide);
+      }
+    }
+  }
+}
+
+/**
+ * GRU (reset after), sigmoid gates: a [B, 3H] input projections -> z, r, hh; M [B, 3H] = h_{t-1} U + b_rec;
+ * Mh [B, H] = M_h; h_t = z h_{t-1} + (1 - z) hh with hh = tanh(a_h + r M_h).
+ */
+export function gru_ra_forward(B: i32, H: i32, a: usize, M: usize, hp: usize, Mh: usize, h: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = a + <usize>b * 3 * H4;
+    const mr = M + <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o = <usize>(j + q) << 2;
+        const z = vsigmoid(f32x4.add(ld(ar + o, wide), ld(mr + o, wide)));
+        const r = vsigmoid(f32x4.add(ld(ar + H4 + o, wide), ld(mr + H4 + o, wide)));
+        const mh = ld(mr + 2 * H4 + o, wide);
+        const hh = vtanh(f32x4.add(ld(ar + 2 * H4 + o, wide), f32x4.mul(r, mh)));
+        st(Mh + hr + o, mh, wide);
+        st(ar + o, z, wide);
+        st(ar + H4 + o, r, wide);
+        st(ar + 2 * H4 + o, hh, wide);
+        st(h + hr + o, f32x4.add(f32x4.mul(z, ld(hp + hr + o, wide)), f32x4.mul(f32x4.sub(f32x4.splat(1), z), hh)), wide);
+      }
+    }
+  }
+}
+
+/** The largest logit of the last softmax_row (a global, not memory: see softmax_row). */
+let lastMax: f32 = 0;
+
+/** The largest logit of the row softmax_row last saw. */
+export function softmax_max(): f64 {
+  return <f64>lastMax;
+}
+
+/**
+ * One row of the softmax cross-entropy head: out = w * softmax(x) over O logits; returns
+ * sum exp(x - max) (over four lanes, then the tail), the max left in softmax_max(). The caller
+ * takes the logarithm: Math.log here would bring AssemblyScript's lookup tables as data segments,
+ * which every instantiation (each worker's too) writes into the shared memory the engine owns.
+ */
+export function softmax_row(O: i32, x: usize, out: usize, w: f64): f64 {
+  let mv = f32x4.splat(f32.NEGATIVE_INFINITY);
+  let j = 0;
+  for (; j + 4 <= O; j += 4) mv = f32x4.max(mv, v128.load(x + (<usize>j << 2)));
+  let mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (let q = j; q < O; q++) mx = max(mx, load<f32>(x + (<usize>q << 2)));
+  const ms = f32x4.splat(mx);
+  let sv = f32x4.splat(0);
+  for (j = 0; j + 4 <= O; j += 4) {
+    const e = vexp(f32x4.sub(v128.load(x + (<usize>j << 2)), ms));
+    v128.store(out + (<usize>j << 2), e);
+    sv = f32x4.add(sv, e);
+  }
+  let sum = hsum(sv);
+  for (let q = j; q < O; q++) {
+    const e = f32x4.extract_lane(vexp(f32x4.sub(v128.load32_zero(x + (<usize>q << 2)), ms)), 0);
+    store<f32>(out + (<usize>q << 2), e);
+    sum += e;
+  }
+  const scale = f32x4.splat(<f32>(w / <f64>sum));
+  for (j = 0; j + 4 <= O; j += 4) v128.store(out + (<usize>j << 2), f32x4.mul(v128.load(out + (<usize>j << 2)), scale));
+  for (let q = j; q < O; q++) store<f32>(out + (<usize>q << 2), load<f32>(out + (<usize>q << 2)) * f32x4.extract_lane(scale, 0));
+  lastMax = mx;
+  return <f64>sum;
+}
+
+// ---------------------------------------------------------------- Adam (float32 arithmetic)
+
+/**
+ * Adam on float32 buffers in float32 arithmetic (as tfjs computes it), four elements at a time,
+ * the TypeScript optimizer's formula operation for operation: m = b1 m + (1 - b1) g;
+ * v = b2 v + ((1 - b2) g) g; p -= (lr (m / c1)) / (sqrt(v / c2) + eps). The TypeScript update
+ * computes in float64 and rounds once per stored value; this one rounds after every operation
+ * (a few ulps of the update apart). Lanes are independent, so any split of the elements between
+ * threads gives the same bits.
+ */
+export function adam(n: i32, p: usize, g: usize, m: usize, v: usize, b1: f32, omb1: f32, b2: f32, omb2: f32, lr: f32, c1: f32, c2: f32, eps: f32): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    const cnt = wide ? 1 : n - i;
+    for (let q = 0; q < cnt; q++) {
+      const o = <usize>(i + q) << 2;
+      const gv = ld(g + o, wide);
+      const mv = f32x4.add(f32x4.mul(f32x4.splat(b1), ld(m + o, wide)), f32x4.mul(f32x4.splat(omb1), gv));
+      const vv = f32x4.add(f32x4.mul(f32x4.splat(b2), ld(v + o, wide)), f32x4.mul(f32x4.mul(f32x4.splat(omb2), gv), gv));
+      st(m + o, mv, wide);
+      st(v + o, vv, wide);
+      const upd = f32x4.div(f32x4.mul(f32x4.splat(lr), f32x4.div(mv, f32x4.splat(c1))), f32x4.add(f32x4.sqrt(f32x4.div(vv, f32x4.splat(c2))), f32x4.splat(eps)));
+      st(p + o, f32x4.sub(ld(p + o, wide), upd), wide);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- element-wise backward (float32 SIMD)
+// The same formulas as the cells' TypeScript loops (sigmoid gates: s' = s (1 - s)), in float32.
+
+@inline
+function dsig(y: v128): v128 {
+  return f32x4.mul(y, f32x4.sub(f32x4.splat(1), y));
+}
+
+/**
+ * LSTM step backward: gates z [B, 4H] (i, f, g, o), tanh(c_t) tc, c_{t-1} cp, dLoss/dh_t dh and
+ * dLoss/dc_t dc [B, H] -> dP [B, 4H] and dLoss/dc_{t-1} dcp [B, H].
+ */
+export function lstm_backward(B: i32, H: i32, z: usize, tc: usize, cp: usize, dh: usize, dc: usize, dP: usize, dcp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const zr = <usize>b * 4 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const zi = z + zr + o4;
+        const k = hr + o4;
+        const i = ld(zi, wide);
+        const f = ld(zi + H4, wide);
+        const g = ld(zi + 2 * H4, wide);
+        const o = ld(zi + 3 * H4, wide);
+        const th = ld(tc + k, wide);
+        const dhv = ld(dh + k, wide);
+        const dO = f32x4.mul(dhv, th);
+        const dcT = f32x4.add(ld(dc + k, wide), f32x4.mul(f32x4.mul(dhv, o), f32x4.sub(f32x4.splat(1), f32x4.mul(th, th))));
+        st(dcp + k, f32x4.mul(dcT, f), wide);
+        const di = dP + zr + o4;
+        st(di, f32x4.mul(f32x4.mul(dcT, g), dsig(i)), wide);
+        st(di + H4, f32x4.mul(f32x4.mul(dcT, ld(cp + k, wide)), dsig(f)), wide);
+        st(di + 2 * H4, f32x4.mul(f32x4.mul(dcT, i), f32x4.sub(f32x4.splat(1), f32x4.mul(g, g))), wide);
+        st(di + 3 * H4, f32x4.mul(dO, dsig(o)), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset before) backward, first half: gates a [B, 3H] -> dP_z, dP_h; dLoss/dh_{t-1} = dh z. */
+export function gru_backward_zh(B: i32, H: i32, a: usize, hp: usize, dh: usize, dP: usize, dhp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const k = hr + o4;
+        const z = ld(a + ar + o4, wide);
+        const hh = ld(a + ar + 2 * H4 + o4, wide);
+        const dhv = ld(dh + k, wide);
+        st(dP + ar + o4, f32x4.mul(f32x4.mul(dhv, f32x4.sub(ld(hp + k, wide), hh)), dsig(z)), wide);
+        st(dP + ar + 2 * H4 + o4, f32x4.mul(f32x4.mul(dhv, f32x4.sub(f32x4.splat(1), z)), f32x4.sub(f32x4.splat(1), f32x4.mul(hh, hh))), wide);
+        st(dhp + k, f32x4.mul(dhv, z), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset before) backward, second half: dP_r = d(r h) h_{t-1} r'; dLoss/dh_{t-1} += d(r h) r. */
+export function gru_backward_r(B: i32, H: i32, a: usize, hp: usize, dRh: usize, dP: usize, dhp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const k = hr + o4;
+        const r = ld(a + ar + H4 + o4, wide);
+        const d = ld(dRh + k, wide);
+        st(dP + ar + H4 + o4, f32x4.mul(f32x4.mul(d, ld(hp + k, wide)), dsig(r)), wide);
+        st(dhp + k, f32x4.add(ld(dhp + k, wide), f32x4.mul(d, r)), wide);
+      }
+    }
+  }
+}
+
+/** GRU (reset after) backward: gates a [B, 3H], M_h [B, H] -> dP [B, 3H], dM [B, 3H], dLoss/dh_{t-1} = dh z. */
+export function gru_ra_backward(B: i32, H: i32, a: usize, Mh: usize, hp: usize, dh: usize, dP: usize, dM: usize, dhp: usize): void {
+  const H4 = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const ar = <usize>b * 3 * H4;
+    const hr = <usize>b * H4;
+    for (let j = 0; j < H; j += 4) {
+      const wide = j + 4 <= H;
+      const n = wide ? 1 : H - j;
+      for (let q = 0; q < n; q++) {
+        const o4 = <usize>(j + q) << 2;
+        const k = hr + o4;
+        const z = ld(a + ar + o4, wide);
+        const r = ld(a + ar + H4 + o4, wide);
+        const hh = ld(a + ar + 2 * H4 + o4, wide);
+        const dhv = ld(dh + k, wide);
+        const daz = f32x4.mul(f32x4.mul(dhv, f32x4.sub(ld(hp + k, wide), hh)), dsig(z));
+        const dah = f32x4.mul(f32x4.mul(dhv, f32x4.sub(f32x4.splat(1), z)), f32x4.sub(f32x4.splat(1), f32x4.mul(hh, hh)));
+        st(dhp + k, f32x4.mul(dhv, z), wide);
+        const dar = f32x4.mul(f32x4.mul(dah, ld(Mh + k, wide)), dsig(r));
+        st(dP + ar + o4, daz, wide);
+        st(dP + ar + H4 + o4, dar, wide);
+        st(dP + ar + 2 * H4 + o4, dah, wide);
+        st(dM + ar + o4, daz, wide);
+        st(dM + ar + H4 + o4, dar, wide);
+        st(dM + ar + 2 * H4 + o4, f32x4.mul(dah, r), wide);
+      }
+    }
+  }
+}
+
+/** tanh backward from the output: d = dh (1 - h^2), n elements. */
+export function tanh_backward(n: i32, h: usize, dh: usize, d: usize): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    const m = wide ? 1 : n - i;
+    for (let q = 0; q < m; q++) {
+      const o4 = <usize>(i + q) << 2;
+      const hv = ld(h + o4, wide);
+      st(d + o4, f32x4.mul(ld(dh + o4, wide), f32x4.sub(f32x4.splat(1), f32x4.mul(hv, hv))), wide);
+    }
+  }
+}
+
+/** y += x, n elements. */
+export function add_into(n: i32, y: usize, x: usize): void {
+  for (let i = 0; i < n; i += 4) {
+    const wide = i + 4 <= n;
+    const m = wide ? 1 : n - i;
+    for (let q = 0; q < m; q++) {
+      const o = <usize>(i + q) << 2;
+      st(y + o, f32x4.add(ld(y + o, wide), ld(x + o, wide)), wide);
     }
   }
 }

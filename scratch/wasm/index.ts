@@ -30,7 +30,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { projectRoot } from '../../src/version.js';
-import { type Arr, type Kernels, gemm as jsGemm } from '../kernels.js';
+import { type Arr, type FastKernels, type Kernels, gemm as jsGemm } from '../kernels.js';
 
 export interface WasmKernelOptions {
   /** Threads a large gemm may use, the calling one included (default 1). */
@@ -45,18 +45,29 @@ export interface WasmKernelOptions {
    * awake when the next one comes; waking a sleeping worker costs tens of microseconds).
    */
   spinMicros?: number;
+  /**
+   * When the workers keep arriving late (another process holds the other core: waiting for them
+   * costs more than their share saves), run the next products on the calling thread alone for a
+   * while, then try the threads again (default true). Results do not change: every element is
+   * computed the same way whatever the split.
+   */
+  adaptive?: boolean;
 }
 
 export interface WasmKernels extends Kernels {
   readonly dtype: 'float32';
   alloc(n: number): Float32Array;
+  /** tanh, sigmoid or exp of n elements in place: the element-wise functions alone, for tests. */
+  map(fn: 'tanh' | 'sigmoid' | 'exp', x: Float32Array): void;
   /** Ends the worker threads (gemm then runs on the calling thread only). */
   dispose(): Promise<void>;
   readonly stats: {
     /** gemm calls computed by the TypeScript fallback (an operand outside our memory). */
     jsFallbacks: number;
-    /** gemm calls spread over threads. */
+    /** gemm calls large enough to spread over threads. */
     parallelCalls: number;
+    /** ... of which the calling thread computed alone, the workers having been late (`adaptive`). */
+    soloCalls: number;
     /** allocations served as plain arrays because the memory could not grow. */
     plainAllocs: number;
   };
@@ -70,6 +81,13 @@ export interface WasmKernels extends Kernels {
  * threads, while those of batch 1 (65K MACs, ~6 us) lose more to the hand-over than they gain.
  */
 export const DEFAULT_MIN_PARALLEL_MACS = 1 << 18;
+
+/** Products run on the calling thread alone (then the threads are tried again) after LATE_CALLS split ones in a row lost to computing alone. */
+const SOLO_CALLS = 200;
+const LATE_CALLS = 8;
+
+/** Below this many parameters Adam stays on the calling thread. */
+const MIN_PARALLEL_ADAM = 1 << 16;
 
 const PAGE = 65536;
 const ALIGN = 64;
@@ -101,6 +119,22 @@ interface Exports {
   gemm_nt(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
   /** C = beta C + op(A) op(B), op(B)[p, j] at b + 4 (p bps + j bjs), through packed panels in scratch */
   gemm_packed(m: number, n: number, k: number, a: number, ars: number, aps: number, b: number, bps: number, bjs: number, beta: number, c: number, ldc: number, scratch: number): void;
+  /** x = f(x): 0 tanh, 1 sigmoid, 2 exp */
+  map_f32(n: number, x: number, fn: number): void;
+  lstm_forward(B: number, H: number, z: number, cp: number, cn: number, h: number, tc: number): void;
+  gru_forward_zr(B: number, H: number, a: number, hp: number, rh: number): void;
+  gru_forward_h(B: number, H: number, a: number, hp: number, h: number): void;
+  gru_ra_forward(B: number, H: number, a: number, M: number, hp: number, Mh: number, h: number): void;
+  /** out = w softmax(x); returns sum exp(x - max), the max in softmax_max() */
+  softmax_row(O: number, x: number, out: number, w: number): number;
+  softmax_max(): number;
+  adam(n: number, p: number, g: number, m: number, v: number, b1: number, omb1: number, b2: number, omb2: number, lr: number, c1: number, c2: number, eps: number): void;
+  lstm_backward(B: number, H: number, z: number, tc: number, cp: number, dh: number, dc: number, dP: number, dcp: number): void;
+  gru_backward_zh(B: number, H: number, a: number, hp: number, dh: number, dP: number, dhp: number): void;
+  gru_backward_r(B: number, H: number, a: number, hp: number, dRh: number, dP: number, dhp: number): void;
+  gru_ra_backward(B: number, H: number, a: number, Mh: number, hp: number, dh: number, dP: number, dM: number, dhp: number): void;
+  tanh_backward(n: number, h: number, dh: number, d: number): void;
+  add_into(n: number, y: number, x: number): void;
 }
 
 let modulePromise: Promise<WasmModule> | null = null;
@@ -124,7 +158,17 @@ const OP_AB = 0;
 const OP_NT = 1;
 const OP_PACKED = 2;
 const OP_STOP = 3;
+/** Adam over a slice of the elements: n and four pointers, then eight float32 arguments as their bits. */
+const OP_ADAM = 4;
 type Job = [op: number, args: number[]];
+
+/** The int32 bit pattern of a float32 (float arguments travel in the int32 job slots). */
+const bitsF = new Float32Array(1);
+const bitsI = new Int32Array(bitsF.buffer);
+function f32bits(x: number): number {
+  bitsF[0] = x;
+  return bitsI[0];
+}
 
 function runJob(ex: Exports, op: number, g: ArrayLike<number>): void {
   if (op === OP_AB) ex.gemm_ab(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10]);
@@ -151,13 +195,14 @@ function workerMain(): void {
     memory: WasmMemory;
     ctlOffset: number;
     spinMicros: number;
-    L: { SEQ: number; DONE: number; FAILED: number; OP: number; ARGS: number; CTL_INTS: number; OP_AB: number; OP_NT: number; OP_PACKED: number };
+    L: { SEQ: number; DONE: number; FAILED: number; OP: number; ARGS: number; CTL_INTS: number; OP_AB: number; OP_NT: number; OP_PACKED: number; OP_ADAM: number };
   };
-  const { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED } = d.L;
+  const { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED, OP_ADAM } = d.L;
   const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   const ex = new wasm.Instance(d.module, { env: { memory: d.memory } }).exports as unknown as Exports;
   const ctl = new Int32Array(d.memory.buffer, d.ctlOffset, CTL_INTS);
   const args = new Int32Array(d.memory.buffer, d.ctlOffset + 4 * ARGS, 13);
+  const fargs = new Float32Array(d.memory.buffer, d.ctlOffset + 4 * ARGS, 13); // the same slots as float32
   let seen = Atomics.load(ctl, SEQ); // before 'ready': the first job may follow it at once
   parentPort!.postMessage('ready');
   for (;;) {
@@ -174,7 +219,10 @@ function workerMain(): void {
       if (op === OP_AB) ex.gemm_ab(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10]);
       else if (op === OP_NT) ex.gemm_nt(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
       else if (op === OP_PACKED) ex.gemm_packed(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12]);
-      else return; // OP_STOP
+      else if (op === OP_ADAM) {
+        const f = fargs;
+        ex.adam(g[0], g[1], g[2], g[3], g[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12]);
+      } else return; // OP_STOP
       ctl[FAILED] = 0;
     } catch {
       ctl[FAILED] = 1;
@@ -198,7 +246,7 @@ async function startWorker(module: WasmModule, memory: WasmMemory, ctlOffset: nu
       memory,
       ctlOffset,
       spinMicros,
-      L: { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED },
+      L: { SEQ, DONE, FAILED, OP, ARGS, CTL_INTS, OP_AB, OP_NT, OP_PACKED, OP_ADAM },
     },
   });
   try {
@@ -222,16 +270,20 @@ function span(rows: number, cols: number, ld: number): number {
 }
 
 /**
- * Which routine computes a product, from its shape alone (so that every slice of a threaded call,
+ * Which routine computes a product, from its shape and B's row stride alone (so that every slice of a threaded call,
  * and every thread count, computes each element the same way). Measured on the RNN shapes:
  * - TN with a long k (weight gradients, k = T*B): B's rows are far apart and a 4x8 block walks k
  *   of them per pass; packing makes both operands sequential (10 -> 17 GMAC/s).
  * - NT with a short k and many rows (the head's dH = dlogits W^T, k = outputs): the dot kernel's
  *   per-element horizontal sums dominate; the packed kernel has none (14 -> 18 GMAC/s).
+ * - NN whose B rows are a multiple of 4 KiB apart (an lstm's recurrent kernel at H = 256: [256, 1024]):
+ *   the 4x8 block's walk down k rows of B maps every row to the same L1 cache set; packed panels
+ *   are contiguous (lstm H=256 B=32, h U: 22 -> 37 GFLOP/s).
  * Everything else runs on the operands in place.
  */
-function usePacked(transA: boolean, transB: boolean, m: number, k: number): boolean {
+function usePacked(transA: boolean, transB: boolean, m: number, k: number, ldb: number): boolean {
   if (transB) return k < 128 && m >= 64;
+  if (!transA) return m >= 16 && k >= 32 && ldb % 1024 === 0;
   return transA && k >= 256 && m >= 8;
 }
 
@@ -254,7 +306,10 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
   let buffer = memory.buffer; // the newest buffer object
   const ours = new Set<ArrayBufferLike>([buffer]);
   let top = ALIGN; // bump pointer (bytes)
-  const stats = { jsFallbacks: 0, parallelCalls: 0, plainAllocs: 0 };
+  const stats = { jsFallbacks: 0, parallelCalls: 0, soloCalls: 0, plainAllocs: 0 };
+  const adaptive = opts.adaptive ?? true;
+  let late = 0; // consecutive parallel calls whose workers finished well after the calling thread
+  let solo = 0; // parallel-sized calls still to run on the calling thread alone
 
   /** Reserves `bytes` (64-aligned) and returns the offset, or -1 when the memory cannot grow. */
   function reserve(bytes: number): number {
@@ -341,10 +396,28 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     const units = Math.ceil(len / unit);
     const cut = (t: number): number => Math.min(len, Math.round((units * t) / parts) * unit);
     stats.parallelCalls++;
+    if (solo > 0) {
+      solo--;
+      stats.soloCalls++;
+      const [op, args] = slice(0, 0, len, byRows);
+      runJob(ex, op, args);
+      return;
+    }
     for (let t = 1; t < parts; t++) post(workers[t - 1], slice(t, cut(t), cut(t + 1), byRows));
     const [op, args] = slice(0, 0, cut(1), byRows);
+    const t0 = performance.now();
     runJob(ex, op, args);
+    const t1 = performance.now();
     for (const w of workers) join(w);
+    if (!adaptive) return;
+    // Waiting longer than our own share took means the split lost to computing alone (the worker
+    // was not running: the core is taken); several such calls in a row, and we go alone a while.
+    const waited = performance.now() - t1;
+    late = waited > 0.1 + (t1 - t0) ? late + 1 : 0;
+    if (late >= LATE_CALLS) {
+      late = 0;
+      solo = SOLO_CALLS;
+    }
   }
 
   // ---- gemm ----
@@ -364,7 +437,7 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
   ): void {
     if (m === 0 || n === 0) return;
     if (transA && transB) throw new Error('gemm: transA with transB is not used');
-    const packed = usePacked(transA, transB, m, k);
+    const packed = usePacked(transA, transB, m, k, ldb);
     const parts = m * n * k >= minParallel ? workers.length + 1 : 1;
     // (a slice of C has at most m rows: enough scratch for every slice)
     if (!mine(A) || !mine(B) || !mine(C) || (packed && !ensureScratch(parts, packedScratch(m, k)))) {
@@ -414,6 +487,98 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     }
   }
 
+  // ---- element-wise, softmax, Adam: on the calling thread, when every operand is ours ----
+  const allMine = (...xs: Arr[]): boolean => xs.every(mine);
+  const fast: Required<FastKernels> = {
+    lstmForward(B, H, z, cPrev, c, h, tanhC) {
+      if (!allMine(z, cPrev, c, h, tanhC) || z.length < 4 * B * H || Math.min(cPrev.length, c.length, h.length, tanhC.length) < B * H) return false;
+      ex.lstm_forward(B, H, z.byteOffset, cPrev.byteOffset, c.byteOffset, h.byteOffset, tanhC.byteOffset);
+      return true;
+    },
+    gruForwardZR(B, H, a, hPrev, rh) {
+      if (!allMine(a, hPrev, rh) || a.length < 3 * B * H || Math.min(hPrev.length, rh.length) < B * H) return false;
+      ex.gru_forward_zr(B, H, a.byteOffset, hPrev.byteOffset, rh.byteOffset);
+      return true;
+    },
+    gruForwardH(B, H, a, hPrev, h) {
+      if (!allMine(a, hPrev, h) || a.length < 3 * B * H || Math.min(hPrev.length, h.length) < B * H) return false;
+      ex.gru_forward_h(B, H, a.byteOffset, hPrev.byteOffset, h.byteOffset);
+      return true;
+    },
+    gruResetAfterForward(B, H, a, M, hPrev, Mh, h) {
+      if (!allMine(a, M, hPrev, Mh, h) || Math.min(a.length, M.length) < 3 * B * H || Math.min(hPrev.length, Mh.length, h.length) < B * H) return false;
+      ex.gru_ra_forward(B, H, a.byteOffset, M.byteOffset, hPrev.byteOffset, Mh.byteOffset, h.byteOffset);
+      return true;
+    },
+    lstmBackward(B, H, z, tanhC, cPrev, dh, dc, dP, dcPrev) {
+      if (!allMine(z, tanhC, cPrev, dh, dc, dP, dcPrev) || Math.min(z.length, dP.length) < 4 * B * H || Math.min(tanhC.length, cPrev.length, dh.length, dc.length, dcPrev.length) < B * H) return false;
+      ex.lstm_backward(B, H, z.byteOffset, tanhC.byteOffset, cPrev.byteOffset, dh.byteOffset, dc.byteOffset, dP.byteOffset, dcPrev.byteOffset);
+      return true;
+    },
+    gruBackwardZH(B, H, a, hPrev, dh, dP, dhPrev) {
+      if (!allMine(a, hPrev, dh, dP, dhPrev) || Math.min(a.length, dP.length) < 3 * B * H || Math.min(hPrev.length, dh.length, dhPrev.length) < B * H) return false;
+      ex.gru_backward_zh(B, H, a.byteOffset, hPrev.byteOffset, dh.byteOffset, dP.byteOffset, dhPrev.byteOffset);
+      return true;
+    },
+    gruBackwardR(B, H, a, hPrev, dRh, dP, dhPrev) {
+      if (!allMine(a, hPrev, dRh, dP, dhPrev) || Math.min(a.length, dP.length) < 3 * B * H || Math.min(hPrev.length, dRh.length, dhPrev.length) < B * H) return false;
+      ex.gru_backward_r(B, H, a.byteOffset, hPrev.byteOffset, dRh.byteOffset, dP.byteOffset, dhPrev.byteOffset);
+      return true;
+    },
+    gruResetAfterBackward(B, H, a, Mh, hPrev, dh, dP, dM, dhPrev) {
+      if (!allMine(a, Mh, hPrev, dh, dP, dM, dhPrev) || Math.min(a.length, dP.length, dM.length) < 3 * B * H || Math.min(Mh.length, hPrev.length, dh.length, dhPrev.length) < B * H) return false;
+      ex.gru_ra_backward(B, H, a.byteOffset, Mh.byteOffset, hPrev.byteOffset, dh.byteOffset, dP.byteOffset, dM.byteOffset, dhPrev.byteOffset);
+      return true;
+    },
+    tanhBackward(n, h, dh, d) {
+      if (!allMine(h, dh, d) || Math.min(h.length, dh.length, d.length) < n) return false;
+      ex.tanh_backward(n, h.byteOffset, dh.byteOffset, d.byteOffset);
+      return true;
+    },
+    addInto(n, y, x) {
+      if (!allMine(y, x) || Math.min(y.length, x.length) < n) return false;
+      ex.add_into(n, y.byteOffset, x.byteOffset);
+      return true;
+    },
+    tanh(n, x) {
+      if (!allMine(x) || x.length < n) return false;
+      ex.map_f32(n, x.byteOffset, 0);
+      return true;
+    },
+    softmaxRows(N, O, logits, weight, out, lse) {
+      if (!allMine(logits, out) || Math.min(logits.length, out.length) < N * O) return false;
+      const x = logits.byteOffset;
+      const o = out.byteOffset;
+      for (let r = 0; r < N; r++) {
+        if (weight[r] === 0) continue;
+        const sum = ex.softmax_row(O, x + 4 * r * O, o + 4 * r * O, weight[r]);
+        lse[r] = ex.softmax_max() + Math.log(sum);
+      }
+      return true;
+    },
+    adam(n, p, g, m, v, b1, omb1, b2, omb2, lr, c1, c2, eps) {
+      if (!allMine(p, g, m, v) || Math.min(p.length, g.length, m.length, v.length) < n) return false;
+      const parts = n >= MIN_PARALLEL_ADAM ? workers.length + 1 : 1;
+      if (parts === 1) {
+        ex.adam(n, p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, b1, omb1, b2, omb2, lr, c1, c2, eps);
+        return true;
+      }
+      // slices of the elements (multiples of 4: whole vectors); every element is computed alike
+      const floats = [b1, omb1, b2, omb2, lr, c1, c2, eps];
+      const fbits = floats.map(f32bits);
+      const cut = (t: number): number => (t >= parts ? n : Math.min(n, Math.round((n / 4) * (t / parts)) * 4));
+      const job = (t: number): number[] => {
+        const lo = cut(t);
+        return [cut(t + 1) - lo, p.byteOffset + 4 * lo, g.byteOffset + 4 * lo, m.byteOffset + 4 * lo, v.byteOffset + 4 * lo, ...fbits];
+      };
+      for (let t = 1; t < parts; t++) post(workers[t - 1], [OP_ADAM, job(t)]);
+      const [cnt, pp, gp, mp, vp] = job(0);
+      ex.adam(cnt, pp, gp, mp, vp, b1, omb1, b2, omb2, lr, c1, c2, eps);
+      for (const w of workers) join(w);
+      return true;
+    },
+  };
+
   async function dispose(): Promise<void> {
     const ws = workers.splice(0);
     for (const w of ws) post(w, [OP_STOP, []]);
@@ -428,6 +593,11 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     dtype: 'float32',
     alloc,
     gemm,
+    ...fast,
+    map(fn, x) {
+      if (!mine(x)) throw new Error('map: the array is not in this kernel set\'s memory');
+      ex.map_f32(x.length, x.byteOffset, fn === 'tanh' ? 0 : fn === 'sigmoid' ? 1 : 2);
+    },
     dispose,
     stats,
     get usedBytes() {

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type BenchRow, type EngineFactory, benchConfig } from '../../compare/bench.js';
 import { type KernelChoice, defaultThreads } from '../../scratch/kernel-sets.js';
+import { type StepProfile, profileScratch } from '../../scratch/profile.js';
+import { raceCommand } from './race.js';
 import { randomBatch } from '../data/synthetic.js';
 import type { Engine } from '../engine.js';
 import { type EngineProvider, type EngineRef, collectEngines, openProvider, parseEngineRef } from '../engines/index.js';
@@ -47,6 +49,11 @@ interface Flags {
   out?: string;
   overwrite?: boolean;
   json?: boolean;
+  profile?: boolean;
+  race?: boolean;
+  minutes: number;
+  valEvery: number;
+  seed?: number;
   /** The longest engine name (the table's column). */
   engineWidth?: number;
 }
@@ -78,15 +85,47 @@ export function registerBench(program: Command, io: IO): void {
     .option('--memory-steps <n>', 'after timing, run each engine alone for up to n steps (within --budget) and report heap and tensor growth', intArg(0), 0)
     .option('--out <dir>', 'write bench.json and bench.svg into this run directory')
     .option('--overwrite', 'replace the run directory of --out if it already holds a run')
+    .option('--profile', 'instead of the matrix: where the scratch engine\'s training step spends its time (gemm GFLOP/s per shape, time outside gemm; --repeats steps)')
+    .option('--race', 'instead of the matrix: scratch and PyTorch train the character lstm (H 256, batch 32, seq 100, Adam 0.002, clip 5) on Moby Dick for --minutes each, side by side on one thread each; prints steps, ms/step and final validation loss, writes race.svg (validation loss against wall time) into --out (default runs/race)')
+    .option('--minutes <m>', 'with --race: wall time of each engine', numArg({ positive: true }), 5)
+    .option('--val-every <n>', 'with --race: validate every n steps (and at the end)', intArg(1), 50)
+    .option('--seed <n>', 'with --race: seed of weights and data order (default 1)', intArg(0))
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
       '\nExamples:\n  rnnlab bench --cell lstm --hidden 128 --batch 1,32 --engine scratch,tfjs-wasm\n' +
         '  rnnlab bench --cell lstm --hidden 128 --tokens 5000 --batch 1 --engine scratch,tfjs-wasm\n' +
         '  rnnlab bench --cell lstm --hidden 128 --batch 32 --engine scratch --memory-steps 1000\n' +
+        '  rnnlab bench --cell lstm --hidden 256 --batch 32 --threads 1 --profile\n' +
+        '  rnnlab bench --race --minutes 5 --out runs/race   (scratch against PyTorch on Moby Dick, side by side: 5 min)\n' +
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
     )
-    .action(async (f: Flags) => {
+    .action(async (f: Flags, cmd: Command) => {
+      if (f.race) {
+        const one = <T>(xs: T[] | undefined, d: T, what: string): T => {
+          if (xs && xs.length > 1) throw new InputError(`--race trains one model: give one ${what}`);
+          return xs?.[0] ?? d;
+        };
+        const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => list(v));
+        await raceCommand(
+          {
+            minutes: f.minutes,
+            cell: one(f.cell, 'lstm', '--cell'),
+            hidden: one(f.hidden, 256, '--hidden'),
+            batch: one(f.batch, 32, '--batch'),
+            seq: cmd.getOptionValueSource('seq') === 'cli' ? f.seq : 100,
+            valEvery: f.valEvery,
+            valTokens: 20000,
+            engines: engines.length ? engines : ['scratch', 'pytorch'],
+            out: f.out ?? join('runs', 'race'),
+            python: f.python,
+            seed: f.seed ?? 1,
+          },
+          io,
+          !!f.json,
+        );
+        return;
+      }
       f.cell ??= ['rnn', 'lstm', 'gru'];
       f.hidden ??= [64, 128, 256];
       f.batch ??= [1, 32];
@@ -94,6 +133,10 @@ export function registerBench(program: Command, io: IO): void {
       if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
       for (const c of f.cell) if (!['rnn', 'lstm', 'gru'].includes(c)) throw new InputError(`unknown cell "${c}" (choose rnn, lstm, gru)`);
       const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
+      if (f.profile) {
+        await profileCommand(f, threads, io);
+        return;
+      }
       const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite }) : null;
       const factories = await makeFactories(f, threads, io);
       const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
@@ -243,4 +286,57 @@ async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Facto
     if (n > 1) x.name = `${x.name}#${n}`;
   }
   return out;
+}
+
+interface ProfileRow extends StepProfile {
+  cell: string;
+  hidden: number;
+  batch: number;
+  seq: number;
+  threads: number;
+  kernelSet: string;
+}
+
+/** `bench --profile`: the float32 scratch engine on timed kernels, per configuration and thread count. */
+async function profileCommand(f: Flags, threads: number[], io: IO): Promise<void> {
+  const rows: ProfileRow[] = [];
+  const notes = new Set<string>();
+  const vocab = f.tokens ?? f.input;
+  if (f.embedding && !f.tokens) throw new InputError('--embedding looks up token ids: give --tokens V too');
+  for (const cell of f.cell) {
+    for (const hidden of f.hidden) {
+      for (const batchSize of f.batch) {
+        const spec = parseSpec({ cell: cell as CellType, inputSize: vocab, hiddenSize: hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense', bidirectional: f.bidirectional ? true : undefined, embedding: f.embedding });
+        assertFits(spec, { batch: batchSize, seq: f.seq, engines: 1, bytesPerFloat: 4 });
+        const batch = randomBatch(spec, batchSize, f.seq, 7);
+        for (const t of threads) {
+          io.progress(`profile ${cell} H=${hidden} B=${batchSize} x${t}`);
+          const r = await profileScratch(spec, batch, { kernels: f.kernels, threads: t, params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam'), warmup: f.warmup, steps: f.repeats });
+          if (r.note && !notes.has(r.note)) io.err(`rnnlab: note: ${r.note}`);
+          if (r.note) notes.add(r.note);
+          // kernels with fewer threads than asked (the TypeScript ones): one row per thread count they have
+          if (rows.some((x) => x.cell === cell && x.hidden === hidden && x.batch === batchSize && x.threads === r.threads)) continue;
+          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, kernelSet: r.kernelSet, ...r.profile };
+          rows.push(row);
+          if (!f.json) io.out(formatProfile(row));
+        }
+      }
+    }
+  }
+  if (f.json) io.out(JSON.stringify({ profile: rows, seq: f.seq, input: f.input, tokens: f.tokens ?? null, ...environmentInfo() }));
+}
+
+function formatProfile(r: ProfileRow): string {
+  const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  const lines = [
+    `${r.cell} H=${r.hidden} B=${r.batch} seq ${r.seq}, scratch on ${r.kernelSet}: ${ms(r.stepMs)} ms a training step (mean of ${r.steps}); ` +
+      `gemm ${ms(r.gemmMs)} ms at ${r.gemmGflops.toFixed(1)} GFLOP/s; outside gemm ${pct(r.outsideGemm)} of the step`,
+    `  ${'op'.padEnd(3)} ${'m'.padStart(5)} ${'n'.padStart(5)} ${'k'.padStart(5)} ${'calls'.padStart(6)} ${'ms/step'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'share'.padStart(6)}`,
+  ];
+  for (const s of r.shapes) {
+    lines.push(`  ${s.op.padEnd(3)} ${String(s.m).padStart(5)} ${String(s.n).padStart(5)} ${String(s.k).padStart(5)} ${String(Math.round(s.callsPerStep)).padStart(6)} ${ms(s.msPerStep).padStart(8)} ${s.gflops.toFixed(1).padStart(8)} ${pct(s.share).padStart(6)}`);
+  }
+  if (r.kernels.length) lines.push(`  other kernels: ${r.kernels.map((k) => `${k.name} ${ms(k.msPerStep)} ms (${pct(k.share)})`).join(', ')}`);
+  return lines.join('\n') + '\n';
 }

@@ -217,7 +217,10 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
       if (!existsSync(adapter)) throw new InputError(`the PyTorch adapter ${adapter} is missing from this installation of rnnlab`);
       const name = ref.dtype === 'float64' ? 'pytorch-f64' : 'pytorch';
       o.onProgress?.(`starting ${name} (${python})`);
-      const proc = await EngineProcess.start(`${quote(python)} ${quote(adapter)}`, { timeoutMs: o.timeoutMs, name });
+      // torch.set_num_threads does not reach OpenBLAS's own thread pool (one thread per core): set
+      // the BLAS libraries' thread counts for the process too, unless the user set them
+      const blasThreads = Object.fromEntries(['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'].filter((k) => !process.env[k]).map((k) => [k, String(threads)]));
+      const proc = await EngineProcess.start(`${quote(python)} ${quote(adapter)}`, { timeoutMs: o.timeoutMs, name, env: blasThreads });
       return processProvider(ref, proc, name, ref.dtype, threads);
     }
     case 'cmd': {

@@ -1,0 +1,154 @@
+/**
+ * Where a scratch training step's time goes: every routine of the engine's kernel set (gemm by
+ * shape, and the element-wise, loss and optimizer kernels a fast kernel set adds) is timed while
+ * the engine takes training steps, so the report says how fast each matrix product of a step ran
+ * (GFLOP/s, 2 m n k flops per product) and what fraction of the step was spent outside gemm.
+ * Used by `rnnlab bench --profile`. Timing wraps each call with performance.now() (about 0.1 us a
+ * call); the step time is measured around whole steps, so both include that small overhead.
+ */
+import type { Batch } from '../src/engine.js';
+import type { OptimizerSpec } from '../src/optimizer.js';
+import type { NamedParams } from '../src/params.js';
+import type { ModelSpec } from '../src/spec.js';
+import { ScratchEngine } from './engine.js';
+import { type KernelChoice, disposeKernels, makeKernels } from './kernel-sets.js';
+import type { Kernels } from './kernels.js';
+
+export interface GemmShapeTime {
+  /** NN, TN (A transposed) or NT (B transposed) */
+  op: 'NN' | 'TN' | 'NT';
+  m: number;
+  n: number;
+  k: number;
+  callsPerStep: number;
+  msPerStep: number;
+  gflops: number;
+  /** of the step's time */
+  share: number;
+}
+
+export interface KernelTime {
+  name: string;
+  callsPerStep: number;
+  msPerStep: number;
+  share: number;
+}
+
+export interface StepProfile {
+  steps: number;
+  stepMs: number;
+  gemmMs: number;
+  /** The gemm's flops over its time, all shapes together. */
+  gemmGflops: number;
+  /** 1 - gemm time / step time. */
+  outsideGemm: number;
+  /** Products, slowest first. */
+  shapes: GemmShapeTime[];
+  /** The kernel set's other timed routines (element-wise, loss, optimizer), slowest first. */
+  kernels: KernelTime[];
+}
+
+interface Acc {
+  calls: number;
+  ms: number;
+  flops: number;
+}
+
+/**
+ * A kernel set that times every call of every routine of `k` (alloc aside) and answers for the
+ * same memory: an engine built on it runs exactly as on `k`.
+ */
+export function timedKernels(k: Kernels): { kernels: Kernels; reset(): void; gemm: Map<string, Acc>; other: Map<string, Acc> } {
+  const gemm = new Map<string, Acc>();
+  const other = new Map<string, Acc>();
+  const wrapped = Object.create(k) as Kernels & Record<string, unknown>;
+  const inner = k.gemm;
+  wrapped.gemm = (tA, tB, m, n, kk, A, lda, B, ldb, beta, C, ldc) => {
+    const t0 = performance.now();
+    inner(tA, tB, m, n, kk, A, lda, B, ldb, beta, C, ldc);
+    const ms = performance.now() - t0;
+    const key = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${m} ${n} ${kk}`;
+    const a = gemm.get(key) ?? { calls: 0, ms: 0, flops: 0 };
+    a.calls++;
+    a.ms += ms;
+    a.flops += 2 * m * n * kk;
+    gemm.set(key, a);
+  };
+  for (const name of Object.keys(k)) {
+    const f = (k as unknown as Record<string, unknown>)[name];
+    if (name === 'gemm' || name === 'alloc' || name === 'dispose' || typeof f !== 'function') continue;
+    wrapped[name] = (...args: unknown[]): unknown => {
+      const t0 = performance.now();
+      const r = (f as (...a: unknown[]) => unknown).apply(k, args);
+      const a = other.get(name) ?? { calls: 0, ms: 0, flops: 0 };
+      a.calls++;
+      a.ms += performance.now() - t0;
+      other.set(name, a);
+      return r;
+    };
+  }
+  return {
+    kernels: wrapped,
+    gemm,
+    other,
+    reset() {
+      gemm.clear();
+      other.clear();
+    },
+  };
+}
+
+/**
+ * Takes `warmup` untimed and then `steps` timed training steps of `engine` (built on
+ * `timed.kernels`) on `batch`, and reports per step.
+ */
+export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnType<typeof timedKernels>, batch: Batch, warmup: number, steps: number): StepProfile {
+  for (let i = 0; i < warmup; i++) engine.step(batch);
+  timed.reset();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) engine.step(batch);
+  const stepMs = (performance.now() - t0) / steps;
+  let gemmMs = 0;
+  let flops = 0;
+  const shapes: GemmShapeTime[] = [];
+  for (const [key, a] of timed.gemm) {
+    const [op, m, n, k] = key.split(' ');
+    gemmMs += a.ms / steps;
+    flops += a.flops / steps;
+    shapes.push({
+      op: op as GemmShapeTime['op'],
+      m: +m,
+      n: +n,
+      k: +k,
+      callsPerStep: a.calls / steps,
+      msPerStep: a.ms / steps,
+      gflops: a.ms > 0 ? a.flops / a.ms / 1e6 : 0,
+      share: a.ms / steps / stepMs,
+    });
+  }
+  const kernels = [...timed.other].map(([name, a]) => ({ name, callsPerStep: a.calls / steps, msPerStep: a.ms / steps, share: a.ms / steps / stepMs }));
+  shapes.sort((a, b) => b.msPerStep - a.msPerStep);
+  kernels.sort((a, b) => b.msPerStep - a.msPerStep);
+  return { steps, stepMs, gemmMs, gemmGflops: gemmMs > 0 ? flops / gemmMs / 1e6 : 0, outsideGemm: Math.max(0, 1 - gemmMs / stepMs), shapes, kernels };
+}
+
+/**
+ * A float32 scratch engine on timed kernels (`choice` at `threads`), profiled over `steps`
+ * training steps after `warmup`; its kernels are ended before returning.
+ */
+export async function profileScratch(
+  spec: ModelSpec,
+  batch: Batch,
+  o: { kernels: KernelChoice; threads: number; params: NamedParams; optimizer: OptimizerSpec; warmup: number; steps: number },
+): Promise<{ profile: StepProfile; kernelSet: string; threads: number; note: string | null }> {
+  const { kernels, note } = await makeKernels(o.kernels, o.threads);
+  try {
+    const timed = timedKernels(kernels);
+    const engine = new ScratchEngine(spec, { kernels: timed.kernels, params: o.params, optimizer: o.optimizer });
+    const profile = profileSteps(engine, timed, batch, o.warmup, o.steps);
+    engine.dispose();
+    return { profile, kernelSet: kernels.name, threads: kernels.threads, note };
+  } finally {
+    await disposeKernels(kernels);
+  }
+}
