@@ -18,7 +18,6 @@
  * the encoder's final states, and BPTT through the encoder (do_s at every step of the top layer,
  * that final-state gradient at the end of every layer).
  */
-import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
 import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
@@ -205,16 +204,47 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
     return this.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   }
 
-  /** Buffers for one batch shape, allocated once and reused. */
+  /**
+   * Buffers for one batch shape. Every shape's buffers are views of one arena, laid out from its
+   * start: only one call runs at a time and each call computes everything it reads, so shapes can
+   * share the memory. Decoding meets a new shape at every output step; without the arena each would
+   * take memory of its own, and the kernels' memory never shrinks. The arena grows (doubling) when a
+   * shape needs more; the views of each shape are kept.
+   */
   private work(b: Seq2SeqBatch): Work {
     const key = `${b.batchSize}x${b.srcLen}x${b.tgtLen}`;
     const known = this.works.get(key);
     if (known) return known;
+    // measure, then lay out in the arena
+    let need = 0;
+    const empty = this.alloc(0);
+    this.layoutWork(b, (n) => {
+      need += Math.ceil(n / 16) * 16;
+      return empty;
+    });
+    if (!this.arena || this.arena.length < need) {
+      this.arena = this.alloc(Math.max(need, 2 * (this.arena?.length ?? 0)));
+      this.works.clear();
+    }
+    let at = 0;
+    const arena = this.arena;
+    const w = this.layoutWork(b, (n) => {
+      const v = arena.subarray(at, at + n);
+      v.fill(0);
+      at += Math.ceil(n / 16) * 16;
+      return v;
+    });
+    this.works.set(key, w);
+    return w;
+  }
+
+  private arena: Arr | null = null;
+
+  private layoutWork(b: Seq2SeqBatch, a: (n: number) => Arr): Work {
     const { batchSize: B, srcLen: S, tgtLen: T } = b;
     const H = this.spec.hiddenSize;
     const E = this.spec.embedding;
     const V = this.spec.tgtVocab;
-    const a = this.alloc;
     const w: Work = {
       B,
       S,
@@ -240,7 +270,6 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
       dkeys: a(S * B * H),
       tmp: new Float64Array(S),
     };
-    this.works.set(key, w);
     return w;
   }
 
@@ -388,7 +417,6 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
     }
     scatterAddRows(S * B, E, w.srcIds, w.dxe, this.grads[embeddingName(s, 'encoder')]);
     scatterAddRows(T * B, E, w.tgtIds, w.dxd, this.grads[embeddingName(s, 'decoder')]);
-    if (!Number.isFinite(loss)) throw new InputError(`the loss is ${loss}`);
     return loss;
   }
 }

@@ -241,6 +241,11 @@ describe('an imported classifier: predict, and fine-tuning with train --init', (
     const start = readCheckpoint(ck).params;
     for (const k of Object.keys(start)) expectClose(k, tuned[k].data, start[k].data, 1e-9, { absolute: true });
     expectOneLineError(rnnlab([...common, '--hidden', '16', '--out', join(d, 'run2')]), /--init .*differs .* in hiddenSize \(8 there, 16 here\)/, expect);
+    // a token model imported without its vocabulary: its ids mean nothing to this data
+    const bare = join(d, 'bare');
+    expect(rnnlab(['import', join(FIX, 'gru-reset-after', 'model.json'), '-o', bare]).code).toBe(0);
+    const noVocab = common.map((a) => (a === ck ? bare : a));
+    expectOneLineError(rnnlab([...noVocab, '--out', join(d, 'run3')]), /--init .*has no vocabulary .*import it with --vocab/, expect);
   });
 });
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { gradcheckSeq2Seq } from '../compare/gradcheck.js';
 import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
+import { jsKernels } from '../scratch/kernels.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
 import { type Seq2SeqBatch, parseSeq2SeqSpec } from '../src/seq2seq/spec.js';
@@ -96,6 +97,24 @@ describe('seq2seq scratch engine', () => {
     const g32 = f32.lossAndGrads(b).grads;
     const g64 = f64.lossAndGrads(b).grads;
     for (const k of Object.keys(g64)) expectClose(`float32 grad ${k}`, g32[k].data, g64[k].data, 1e-4);
+  });
+
+  it('shapes share one arena: 256 smaller shapes after the largest allocate nothing, and give what a fresh engine gives (bit for bit)', () => {
+    let allocated = 0;
+    const base = jsKernels('float64');
+    const counting = { ...base, alloc: (n: number) => ((allocated += n), base.alloc(n)) };
+    const e = new ScratchSeq2Seq(spec, { dtype: 'float64', kernels: counting, params });
+    const batch = (B: number, S: number, T: number): Seq2SeqBatch => randomSeq2SeqBatch(spec, B, S, T, 100 * B + 10 * S + T);
+    e.forward(batch(4, 8, 8));
+    const after = allocated;
+    for (let B = 1; B <= 4; B++) for (let S = 1; S <= 8; S++) for (let T = 1; T <= 8; T++) e.forward(batch(B, S, T));
+    expect(allocated).toBe(after);
+    const b = batch(3, 5, 4);
+    const fresh = new ScratchSeq2Seq(spec, { dtype: 'float64', params });
+    expect(Buffer.from((e.forward(b).logits as Float64Array).buffer).equals(Buffer.from((fresh.forward(b).logits as Float64Array).buffer))).toBe(true);
+    const g1 = e.lossAndGrads(b).grads;
+    const g2 = fresh.lossAndGrads(b).grads;
+    for (const k of Object.keys(g2)) expect(Buffer.from((g1[k].data as Float64Array).buffer).equals(Buffer.from((g2[k].data as Float64Array).buffer)), k).toBe(true);
   });
 
   it('training on one batch drives its loss below a third (Adam, 60 steps)', () => {

@@ -90,6 +90,8 @@ export class KerasModelEngine implements Engine {
   private readonly tf: Tf;
   private readonly backend: BackendName;
   private readonly vars: { name: string; variable: Variable }[];
+  /** Parameters of layers the model marks trainable: false (their gradients are computed all the same, for the comparison). */
+  readonly frozen: string[] = [];
   /** The largest difference between model.predict and the activation of the logits, over forward calls. */
   predictAgreement = 0;
 
@@ -109,16 +111,27 @@ export class KerasModelEngine implements Engine {
       // tfjs drops the cell's name that Keras puts in a recurrent layer's weight names (gru/gru_cell/kernel -> gru/kernel)
       const v = byName.get(file) ?? byName.get([...parts.slice(0, -2), parts[parts.length - 1]].join('/'));
       if (!v) throw new Error(`tf.loadLayersModel made no variable for ${file} (it has ${[...byName.keys()].join(', ')})`);
-      return { name: p.name, variable: v.read() as Variable };
+      const variable = v.read() as Variable;
+      // a frozen Keras layer (trainable: false) loads as non-trainable, and tf.variableGrads would leave it out; check compares every gradient
+      if (!variable.trainable) {
+        this.frozen.push(p.name);
+        variable.trainable = true;
+      }
+      return { name: p.name, variable };
     });
   }
 
   static async load(loaded: LoadedTf, imported: ImportedModel, params?: NamedParams): Promise<KerasModelEngine> {
     activate(loaded.tf, loaded.backend);
     const model = await loadLayersModel(loaded.tf, imported);
-    const e = new KerasModelEngine(loaded, model, imported);
-    if (params) e.setParams(params);
-    return e;
+    try {
+      const e = new KerasModelEngine(loaded, model, imported);
+      if (params) e.setParams(params);
+      return e;
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
   }
 
   getParams(): NamedParams {

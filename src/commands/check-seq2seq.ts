@@ -69,6 +69,12 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
     } else if (n.startsWith('pytorch')) skipped.push({ engine: n, reason: 'the PyTorch engine has no encoder-decoder model' });
     else skipped.push({ engine: n, reason: 'user engines speak the Engine protocol of single-stack models; it has no encoder-decoder calls' });
   }
+  const seen = new Set<string>();
+  for (const w of wanted) {
+    const key = w.name === 'tfjs' ? `tfjs-${w.backend}` : w.name;
+    if (seen.has(key)) throw new InputError(`engine ${key} is listed twice`);
+    seen.add(key);
+  }
   if (!wanted.length) throw new InputError(`no engine under test can run a seq2seq check (${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ')})`);
   const params = randomSeq2SeqParams(spec, f.seed);
   const batch = randomSeq2SeqBatch(spec, f.batch, f.seq, f.targetSeq ?? f.seq, f.seed + 1, { mask: f.mask });

@@ -114,7 +114,9 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     )
     .action(async (f: Flags) => {
       if (f.seq2seq) {
-        if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState) throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault or --carried-state');
+        if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState || f.out || f.dump) {
+          throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault, --carried-state, --out or --dump');
+        }
         const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm });
         return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);
       }

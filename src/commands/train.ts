@@ -176,14 +176,19 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
 
 /** --init: the checkpoint must be the model these options and this data build (same spec; for classifiers the same classes in the same order). */
 function checkInit(ck: Checkpoint & { dir: string }, spec: ModelSpec, data: unknown, given: string): void {
+  const saved = ck.data as { classes?: string[]; tokenizer?: unknown } | undefined;
+  if (ck.spec.input === 'tokens' && ck.vocab === undefined && !saved?.tokenizer) {
+    throw new InputError(`--init ${given}: the checkpoint has no vocabulary (vocab.json or data.json), so its token ids mean nothing to this data; import it with --vocab (and --labels for a classifier)`);
+  }
   const a = specToJSON(ck.spec);
   const b = specToJSON(spec);
   if (JSON.stringify(a) !== JSON.stringify(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
     throw new InputError(`--init ${given}: the checkpoint's model differs from the one this task and data build in ${keys.map((k) => `${k} (${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} here)`).join(', ')}`);
   }
-  const had = (ck.data as { classes?: string[] } | undefined)?.classes;
+  const had = saved?.classes;
   const now = (data as { classes?: string[] } | undefined)?.classes;
+  if (now && !had) throw new InputError(`--init ${given}: the checkpoint does not name its classes, so its head's order is unknown; import it with --vocab and --labels`);
   if (had && now && JSON.stringify(had) !== JSON.stringify(now)) {
     throw new InputError(`--init ${given}: the checkpoint's classes (${had.join(', ')}) are not the data's (${now.join(', ')}) in the same order; the head would predict the wrong labels`);
   }
