@@ -70,6 +70,9 @@ describe('train --task seq2seq and translate', () => {
     const b3 = JSON.parse(rnnlab(['translate', '--checkpoint', run, 'abcd', '--beam', '3', '--json']).stdout);
     // a beam keeps the best of K hypotheses: its log-probability is never below greedy's (alpha 0)
     expect(b3.translations[0].logProb).toBeGreaterThanOrEqual(g.translations[0].logProb - 1e-9);
+    // the run directory means its best-validation checkpoint, the one its test used
+    const final0 = metrics.find((m) => m.type === 'final');
+    expect(g.checkpoint).toBe(join(run, 'checkpoints', `step-${final0.bestStep}`));
     const a = rnnlab(['translate', '--checkpoint', run, 'abc', '--attention', '--svg', join(d, 'att.svg')]);
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toMatch(/^abc {2}-> {2}/);

@@ -4,14 +4,15 @@
  * trained by its own loop (src/seq2seq/train.ts), and `rnnlab translate`, which decodes with a
  * checkpoint (greedy or beam search) and shows the attention weights.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type IO } from '../commands/io.js';
 import { choice, intArg } from '../commands/options.js';
 import { createSeq2SeqEngine } from '../engines/index.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
-import { resolveCheckpoint } from '../report/run.js';
+import { readJsonl, resolveCheckpoint } from '../report/run.js';
 import { heatmap } from '../report/svg.js';
 import { formatTable } from '../report/table.js';
 import { readSeq2SeqCheckpoint } from '../seq2seq/checkpoint.js';
@@ -39,12 +40,22 @@ function attentionRows(t: Translation): number[][] | null {
   return t.outTokens.map((_, i) => Array.from({ length: S }, (_, j) => a[i * S + j]));
 }
 
+/** A seq2seq run directory's best-validation checkpoint (what its test used), or null for anything else. */
+function bestOfRun(path: string): string | null {
+  const metrics = join(path, 'metrics.jsonl');
+  if (!existsSync(metrics)) return null;
+  const final = readJsonl(metrics).reverse().find((m) => m.type === 'final');
+  // by step, inside the directory given (the run may have moved since)
+  const best = typeof final?.bestStep === 'number' ? join(path, 'checkpoints', `step-${final.bestStep}`) : null;
+  return best && existsSync(join(best, 'seq2seq.json')) ? best : null;
+}
+
 function registerTranslate(program: Command, io: IO): void {
   program
     .command('translate')
     .description('map sequences with a seq2seq checkpoint (greedy or beam search), with the attention weights')
     .argument('<texts...>', 'the source sequences, e.g. "535+61"')
-    .requiredOption('--checkpoint <dir>', 'a seq2seq checkpoint, or its run directory (the newest checkpoint)')
+    .requiredOption('--checkpoint <dir>', 'a seq2seq checkpoint, or its run directory (the checkpoint of its best validation, which its test used)')
     .option('--beam <k>', 'beam search width (1 = greedy)', intArg(1, 64), 1)
     .option('--max-len <n>', 'the longest output, in tokens', intArg(1), 64)
     .option('--attention', 'print the attention weights (rows: output tokens, columns: source tokens)')
@@ -54,7 +65,7 @@ function registerTranslate(program: Command, io: IO): void {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  rnnlab translate --checkpoint runs/addition "535+61" "7+8"\n  rnnlab translate --checkpoint runs/dates "3 March 2021" --beam 4 --attention --svg attention.svg')
     .action(async (texts: string[], f: { checkpoint: string; beam: number; maxLen: number; attention?: boolean; svg?: string; engine: 'scratch' | 'scratch-f64' | 'tfjs'; backend: string; json?: boolean }) => {
-      const ck = readSeq2SeqCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
+      const ck = readSeq2SeqCheckpoint(bestOfRun(f.checkpoint) ?? resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       if ((f.attention || f.svg) && ck.spec.attention === 'none') throw new InputError(`${ck.dir}: this model has no attention (trained with --attention none)`);
       const made = await createSeq2SeqEngine(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
       try {
