@@ -148,14 +148,8 @@ export class TfjsEngine implements Engine {
     try {
       const loss = value.dataSync()[0];
       tf.tidy(() => {
-        // Canonical order, clipped as the scratch engine clips: by value, then by global norm.
-        let gs = this.vars.map(({ variable }) => grads[variable.name]);
-        const { clipValue, clipNorm } = this.optSpec;
-        if (clipValue !== undefined) gs = gs.map((g) => tf.clipByValue(g, -clipValue, clipValue));
-        if (clipNorm !== undefined) {
-          const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
-          if (norm > clipNorm) gs = gs.map((g) => tf.mul(g, clipNorm / norm));
-        }
+        // Canonical order, clipped as the scratch engine clips.
+        const gs = clipGradients(tf, this.vars.map(({ variable }) => grads[variable.name]), this.optSpec);
         this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
       });
       return { loss, finalState: this.readState(states) };
@@ -231,23 +225,9 @@ export class TfjsEngine implements Engine {
   // ---- internals ----
 
   private makeOptimizer(o: OptimizerSpec): Optimizer {
-    const tf = this.tf;
-    const note = (msg: string): void => {
+    return tfjsOptimizer(this.tf, o, (msg) => {
       if (!this.notes.includes(msg)) this.notes.push(msg);
-    };
-    switch (o.name) {
-      case 'sgd':
-        return tf.train.sgd(o.lr);
-      case 'momentum':
-        return tf.train.momentum(o.lr, o.momentum, false);
-      case 'adam':
-        return tf.train.adam(o.lr, o.beta1, o.beta2, o.epsilon);
-      case 'rmsprop':
-        return tf.train.rmsprop(o.lr, o.rho, o.momentum, o.epsilon, false);
-      case 'adagrad':
-        if (o.epsilon !== TFJS_EPSILON) note(`tfjs adagrad always uses epsilon ${TFJS_EPSILON} (asked ${o.epsilon})`);
-        return tf.train.adagrad(o.lr, o.initialAccumulatorValue);
-    }
+    });
   }
 
   /** x as a float tensor [B, T, in]; token ids are one-hot encoded with tf.oneHot. */
@@ -396,12 +376,7 @@ export class TfjsEngine implements Engine {
   private embed(x: Tensor): Tensor {
     const emb = this.layers.embedding;
     if (!emb) return x;
-    if (this.backend !== 'wasm') return emb.apply(x) as Tensor;
-    const tf = this.tf;
-    const [B, T] = x.shape;
-    const table = emb.trainableWeights[0].read();
-    const rows = tf.matMul(tf.oneHot(tf.reshape(x, [B * T]) as Tensor1D, this.spec.inputSize).toFloat(), table);
-    return tf.reshape(rows, [B, T, this.spec.embedding]);
+    return embedIds(this.tf, this.backend, emb, emb.trainableWeights[0].read(), x);
   }
 
   /** The two directions' outputs of one step merged as tfjs's Bidirectional merges them (forward first). */
@@ -459,4 +434,46 @@ export function specLoss(tf: Tf, s: ModelSpec, logits: Tensor, b: Batch): Scalar
     per = tf.mean(tf.square(tf.sub(z, y)), -1);
   }
   return tf.sum(tf.mul(per, weights)) as Scalar;
+}
+
+/** A tfjs optimizer with the spec's settings; `note` hears where tfjs cannot do exactly what was asked. */
+export function tfjsOptimizer(tf: Tf, o: OptimizerSpec, note: (msg: string) => void): Optimizer {
+  switch (o.name) {
+    case 'sgd':
+      return tf.train.sgd(o.lr);
+    case 'momentum':
+      return tf.train.momentum(o.lr, o.momentum, false);
+    case 'adam':
+      return tf.train.adam(o.lr, o.beta1, o.beta2, o.epsilon);
+    case 'rmsprop':
+      return tf.train.rmsprop(o.lr, o.rho, o.momentum, o.epsilon, false);
+    case 'adagrad':
+      if (o.epsilon !== TFJS_EPSILON) note(`tfjs adagrad always uses epsilon ${TFJS_EPSILON} (asked ${o.epsilon})`);
+      return tf.train.adagrad(o.lr, o.initialAccumulatorValue);
+  }
+}
+
+/** Gradients clipped as the scratch engine clips them: each element by value, then all by global norm (call inside tf.tidy). */
+export function clipGradients(tf: Tf, grads: Tensor[], o: Pick<OptimizerSpec, 'clipValue' | 'clipNorm'>): Tensor[] {
+  let gs = grads;
+  const { clipValue, clipNorm } = o;
+  if (clipValue !== undefined) gs = gs.map((g) => tf.clipByValue(g, -clipValue, clipValue));
+  if (clipNorm !== undefined) {
+    const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
+    if (norm > clipNorm) gs = gs.map((g) => tf.mul(g, clipNorm / norm));
+  }
+  return gs;
+}
+
+/**
+ * Token ids [B, n] through an embedding layer whose table [V, E] is `table`. The wasm backend has
+ * no kernel for the gradient of a gather, so there the lookup is one-hot rows times the table: the
+ * same values (a one-hot row selects exactly one row), a gradient the backend can compute.
+ */
+export function embedIds(tf: Tf, backend: BackendName, layer: import('@tensorflow/tfjs').layers.Layer, table: Tensor, ids: Tensor): Tensor {
+  if (backend !== 'wasm') return layer.apply(ids) as Tensor;
+  const [B, n] = ids.shape;
+  const [V, E] = table.shape;
+  const rows = tf.matMul(tf.oneHot(tf.reshape(ids, [B * n]) as Tensor1D, V).toFloat(), table);
+  return tf.reshape(rows, [B, n, E]);
 }

@@ -14,11 +14,11 @@ import { type NamedParams, paramLayout, validateParams } from '../src/params.js'
 import type { ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { type BackendName, type LoadedTf, type Tf, activate, describeBackend } from './backend.js';
-import { specLoss } from './engine.js';
+import { embedIds, specLoss } from './engine.js';
+import { readVariables, writeVariables } from './weights.js';
 import { resetAfterGruClass } from './gru-reset-after.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
-type Tensor1D = import('@tensorflow/tfjs').Tensor1D;
 type Variable = import('@tensorflow/tfjs').Variable;
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Layer = import('@tensorflow/tfjs').layers.Layer;
@@ -136,20 +136,13 @@ export class KerasModelEngine implements Engine {
 
   getParams(): NamedParams {
     activate(this.tf, this.backend);
-    const out: NamedParams = {};
-    for (const { name, variable } of this.vars) out[name] = { dtype: 'F32', shape: [...variable.shape], data: variable.dataSync() as Float32Array };
-    return out;
+    return readVariables(this.vars);
   }
 
   setParams(p: NamedParams): void {
     validateParams(this.spec, p);
     activate(this.tf, this.backend);
-    for (const { name, variable } of this.vars) {
-      const t = p[name];
-      const v = this.tf.tensor(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data), variable.shape, 'float32');
-      variable.assign(v);
-      v.dispose();
-    }
+    writeVariables(this.tf, this.vars, p);
   }
 
   forward(b: Batch): { output: FloatArray; finalState: State } {
@@ -253,16 +246,8 @@ export class KerasModelEngine implements Engine {
     throw new Error('keras-model: the model has no head');
   }
 
-  /**
-   * The embedding lookup. The wasm backend has no kernel for a gather's gradient, so there the
-   * lookup is one-hot rows times the loaded embedding matrix: the same values, a gradient it can compute.
-   */
+  /** The embedding lookup (one-hot rows times the loaded table on wasm, which has no gather gradient). */
   private embed(layer: Layer, ids: Tensor): Tensor {
-    if (this.backend !== 'wasm') return layer.apply(ids) as Tensor;
-    const tf = this.tf;
-    const [B, T] = ids.shape as number[];
-    const table = this.vars[0].variable;
-    const rows = tf.matMul(tf.cast(tf.oneHot(tf.reshape(ids, [B * T]) as Tensor1D, this.spec.inputSize), 'float32'), table);
-    return tf.reshape(rows, [B, T, this.spec.embedding]);
+    return embedIds(this.tf, this.backend, layer, this.vars[0].variable, ids);
   }
 }

@@ -10,7 +10,7 @@
  */
 import { type ModelSpec, layerInSize, layerOutSize } from '../src/spec.js';
 import type { Tf } from './backend.js';
-import { resetAfterGruClass } from './gru-reset-after.js';
+import { type ResetAfterConfig, resetAfterGruClass } from './gru-reset-after.js';
 
 type Layer = import('@tensorflow/tfjs').layers.Layer;
 
@@ -27,7 +27,6 @@ export interface TfLayers {
  * (the engine reads it); an exported model has none.
  */
 export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolean }): TfLayers {
-  const H = spec.hiddenSize;
   const zeros = 'zeros' as const;
   const rnn: Layer[] = [];
   // inputShape [null]: token ids of any length, so that a Sequential (export) starting with it is built
@@ -35,29 +34,8 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
   for (let l = 0; l < spec.layers; l++) {
     const returnSequences = l < spec.layers - 1 || spec.returnSequences;
     const inputShape = [null, layerInSize(spec, l)];
-    const common = {
-      units: H,
-      returnSequences,
-      returnState: opts.returnState,
-      kernelInitializer: zeros,
-      recurrentInitializer: zeros,
-      biasInitializer: zeros,
-      useBias: true,
-      dropout: 0,
-      recurrentDropout: 0,
-      ...(l === 0 ? { inputShape } : {}),
-    };
-    let layer: Layer;
-    if (spec.cell === 'rnn') {
-      layer = tf.layers.simpleRNN({ ...common, activation: spec.activation });
-    } else if (spec.cell === 'lstm') {
-      layer = tf.layers.lstm({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation, unitForgetBias: false });
-    } else if (!spec.gruResetAfter) {
-      layer = tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation });
-    } else {
-      const GRU = resetAfterGruClass(tf);
-      layer = new GRU({ units: H, recurrentActivation: spec.recurrentActivation, returnSequences, returnState: opts.returnState, ...(l === 0 && !embedding && !spec.bidirectional ? { batchInputShape: [null, ...inputShape] } : {}) });
-    }
+    // a Sequential's first layer carries the input shape (the Embedding or Bidirectional wrapper does when there is one)
+    const layer = recurrentLayer(tf, spec, { returnSequences, returnState: opts.returnState, ...(l === 0 && !embedding && !spec.bidirectional ? { inputShape } : {}) });
     // tfjs's Bidirectional: the backward copy reads the reversed sequence and mask; outputs merged forward first
     rnn.push(spec.bidirectional ? tf.layers.bidirectional({ layer: layer as never, mergeMode: spec.merge, ...(l === 0 && !embedding ? { inputShape } : {}) }) : layer);
   }
@@ -66,6 +44,45 @@ export function buildLayers(tf: Tf, spec: ModelSpec, opts: { returnState: boolea
   return { ...(embedding ? { embedding } : {}), rnn, head };
 }
 
+
+type ResetAfterClass = new (c: ResetAfterConfig) => Layer;
+
+/**
+ * One recurrent layer of a spec's cell, as every tfjs model here builds it: zeros initialisers (the
+ * weights are written from canonical parameters), no dropout, the gate activation explicit (tfjs
+ * defaults to hardSigmoid); a reset-after GRU is rnnlab's layer (`ResetAfter`: the class, or a
+ * subclass of it).
+ */
+export function recurrentLayer(
+  tf: Tf,
+  spec: Pick<ModelSpec, 'cell' | 'hiddenSize' | 'activation' | 'recurrentActivation' | 'gruResetAfter'>,
+  o: { returnSequences: boolean; returnState: boolean; inputShape?: (number | null)[] },
+  ResetAfter: ResetAfterClass = resetAfterGruClass(tf),
+): Layer {
+  const zeros = 'zeros' as const;
+  const common = {
+    units: spec.hiddenSize,
+    returnSequences: o.returnSequences,
+    returnState: o.returnState,
+    kernelInitializer: zeros,
+    recurrentInitializer: zeros,
+    biasInitializer: zeros,
+    useBias: true,
+    dropout: 0,
+    recurrentDropout: 0,
+    ...(o.inputShape ? { inputShape: o.inputShape } : {}),
+  };
+  if (spec.cell === 'rnn') return tf.layers.simpleRNN({ ...common, activation: spec.activation });
+  if (spec.cell === 'lstm') return tf.layers.lstm({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation, unitForgetBias: false });
+  if (!spec.gruResetAfter) return tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation });
+  return new ResetAfter({
+    units: spec.hiddenSize,
+    recurrentActivation: spec.recurrentActivation,
+    returnSequences: o.returnSequences,
+    returnState: o.returnState,
+    ...(o.inputShape ? { batchInputShape: [null, ...o.inputShape] } : {}),
+  });
+}
 
 /**
  * Creates the weights of every layer for inputs of any batch size and length ([null, null, in]),

@@ -32,16 +32,18 @@
  * Everything runs in float32; every call disposes what it creates.
  */
 import { InputError } from '../src/errors.js';
-import { type OptimizerSpec, TFJS_EPSILON, optimizerSpec } from '../src/optimizer.js';
+import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
 import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
 import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, embeddingName, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
 import { type BackendName, type LoadedTf, type Tf, activate } from './backend.js';
+import { clipGradients, embedIds, tfjsOptimizer } from './engine.js';
+import { recurrentLayer } from './model.js';
+import { readVariables, writeVariables } from './weights.js';
 import { type ResetAfterConfig, resetAfterGruClass } from './gru-reset-after.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
-type Tensor1D = import('@tensorflow/tfjs').Tensor1D;
 type Scalar = import('@tensorflow/tfjs').Scalar;
 type Variable = import('@tensorflow/tfjs').Variable;
 type Optimizer = import('@tensorflow/tfjs').Optimizer;
@@ -107,25 +109,7 @@ export function buildSeq2SeqLayers(tf: Tf, s: Seq2SeqSpec): Seq2SeqLayers {
   const embedding = (V: number): Layer => tf.layers.embedding({ inputDim: V, outputDim: s.embedding, embeddingsInitializer: zeros });
   const encoderEmbedding = embedding(s.srcVocab);
   const decoderEmbedding = s.sharedEmbedding ? encoderEmbedding : embedding(s.tgtVocab);
-  const rnn = (): Layer => {
-    const common = {
-      units: H,
-      returnSequences: true,
-      returnState: true,
-      kernelInitializer: zeros,
-      recurrentInitializer: zeros,
-      biasInitializer: zeros,
-      useBias: true,
-      dropout: 0,
-      recurrentDropout: 0,
-    };
-    if (s.cell === 'rnn') return tf.layers.simpleRNN({ ...common, activation: s.activation });
-    // recurrentActivation explicit: tfjs defaults to hardSigmoid
-    if (s.cell === 'lstm') return tf.layers.lstm({ ...common, activation: 'tanh', recurrentActivation: s.recurrentActivation, unitForgetBias: false });
-    if (!s.gruResetAfter) return tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: s.recurrentActivation });
-    const GRU = resetAfterGruWithState(tf);
-    return new GRU({ units: H, recurrentActivation: s.recurrentActivation, returnSequences: true, returnState: true });
-  };
+  const rnn = (): Layer => recurrentLayer(tf, s, { returnSequences: true, returnState: true }, resetAfterGruWithState(tf));
   const encoder = Array.from({ length: s.layers }, rnn);
   const decoder = Array.from({ length: s.layers }, rnn);
   const head = tf.layers.dense({ units: s.tgtVocab, useBias: true, kernelInitializer: zeros, biasInitializer: zeros });
@@ -244,21 +228,13 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
 
   getParams(): NamedParams {
     activate(this.tf, this.backend);
-    const out: NamedParams = {};
-    for (const { name, variable } of this.vars) out[name] = { dtype: 'F32', shape: [...variable.shape], data: variable.dataSync() as Float32Array };
-    return out;
+    return readVariables(this.vars);
   }
 
   setParams(p: NamedParams): void {
     validateSeq2SeqParams(this.spec, p);
     activate(this.tf, this.backend);
-    const tf = this.tf;
-    for (const { name, variable } of this.vars) {
-      const t = p[name];
-      const value = tf.tensor(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>), variable.shape, 'float32');
-      variable.assign(value);
-      value.dispose();
-    }
+    writeVariables(this.tf, this.vars, p);
   }
 
   setOptimizer(o: OptimizerSpec): void {
@@ -303,14 +279,8 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
       const loss = value.dataSync()[0];
       if (!Number.isFinite(loss)) return { loss };
       tf.tidy(() => {
-        // canonical order, clipped as the scratch engine clips: by value, then by global norm
-        let gs = this.vars.map(({ variable }) => grads[variable.name]);
-        const { clipValue, clipNorm } = this.optSpec;
-        if (clipValue !== undefined) gs = gs.map((g) => tf.clipByValue(g, -clipValue, clipValue));
-        if (clipNorm !== undefined) {
-          const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
-          if (norm > clipNorm) gs = gs.map((g) => tf.mul(g, clipNorm / norm));
-        }
+        // canonical order, clipped as the scratch engine clips
+        const gs = clipGradients(tf, this.vars.map(({ variable }) => grads[variable.name]), this.optSpec);
         this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
       });
       return { loss };
@@ -333,23 +303,9 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
   // ---- internals ----
 
   private makeOptimizer(o: OptimizerSpec): Optimizer {
-    const tf = this.tf;
-    const note = (msg: string): void => {
+    return tfjsOptimizer(this.tf, o, (msg) => {
       if (!this.notes.includes(msg)) this.notes.push(msg);
-    };
-    switch (o.name) {
-      case 'sgd':
-        return tf.train.sgd(o.lr);
-      case 'momentum':
-        return tf.train.momentum(o.lr, o.momentum, false);
-      case 'adam':
-        return tf.train.adam(o.lr, o.beta1, o.beta2, o.epsilon);
-      case 'rmsprop':
-        return tf.train.rmsprop(o.lr, o.rho, o.momentum, o.epsilon, false);
-      case 'adagrad':
-        if (o.epsilon !== TFJS_EPSILON) note(`tfjs adagrad always uses epsilon ${TFJS_EPSILON} (asked ${o.epsilon})`);
-        return tf.train.adagrad(o.lr, o.initialAccumulatorValue);
-    }
+    });
   }
 
   /**
@@ -366,7 +322,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     const srcIds = tf.tensor2d(b.src, [B, S], 'int32');
     const tgtIds = tf.tensor2d(b.tgtIn, [B, T], 'int32');
     const srcMask = tf.tensor2d(Float32Array.from(b.srcMask), [B, S]); // [B, S]
-    let x = this.embed(L.encoderEmbedding, srcIds, s.srcVocab); // [B, S, E]
+    let x = this.embed(L.encoderEmbedding, srcIds); // [B, S, E]
     const finals: Tensor[][] = [];
     L.encoder.forEach((layer, l) => {
       const [out, ...states] = probes ? this.loop(layer, x, srcMask, null, probes.encoder[l]) : (layer.apply(x, { mask: srcMask }) as Tensor[]);
@@ -374,7 +330,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
       finals.push(states); // h (and c), [B, H] each: the last real step's
     });
     const o = x; // [B, S, H]
-    let h = this.embed(L.decoderEmbedding, tgtIds, s.tgtVocab); // [B, T, E]
+    let h = this.embed(L.decoderEmbedding, tgtIds); // [B, T, E]
     L.decoder.forEach((layer, l) => {
       h = (probes ? this.loop(layer, h, null, finals[l], probes.decoder[l]) : (layer.apply(h, { initialState: finals[l] }) as Tensor[]))[0]; // [B, T, H]
     });
@@ -461,18 +417,8 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     }
   }
 
-  /**
-   * Token ids [B, n] through an embedding layer. The wasm backend has no kernel for the gradient of
-   * a gather, so there the lookup is one-hot rows times the table: the same values (a one-hot row
-   * selects exactly one row), a gradient the backend can compute.
-   */
-  private embed(layer: Layer, ids: Tensor, V: number): Tensor {
-    if (this.backend !== 'wasm') return layer.apply(ids) as Tensor;
-    const tf = this.tf;
-    const [B, n] = ids.shape;
-    const table = layer.trainableWeights[0].read(); // [V, E]
-    const rows = tf.matMul(tf.oneHot(tf.reshape(ids, [B * n]) as Tensor1D, V).toFloat(), table); // [B*n, E]
-    return tf.reshape(rows, [B, n, this.spec.embedding]);
+  private embed(layer: Layer, ids: Tensor): Tensor {
+    return embedIds(this.tf, this.backend, layer, layer.trainableWeights[0].read(), ids);
   }
 
   /** Mean cross-entropy over the real target steps: logsumexp(z) - z_y with tf.logSoftmax (as specLoss in engine.ts). */

@@ -48,3 +48,20 @@ export function getLayerWeights(spec: ModelSpec, layers: TfLayers): NamedParams 
   }
   return out;
 }
+
+/** Named tf variables (canonical name -> variable) read as canonical parameters (F32). */
+export function readVariables(vars: readonly { name: string; variable: import('@tensorflow/tfjs').Variable }[]): NamedParams {
+  const out: NamedParams = {};
+  for (const { name, variable } of vars) out[name] = { dtype: 'F32', shape: [...variable.shape], data: variable.dataSync() as Float32Array };
+  return out;
+}
+
+/** Canonical parameters (already validated) written into named tf variables, in float32. */
+export function writeVariables(tf: Tf, vars: readonly { name: string; variable: import('@tensorflow/tfjs').Variable }[], p: NamedParams): void {
+  for (const { name, variable } of vars) {
+    const t = p[name];
+    const value = tf.tensor(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>), variable.shape, 'float32');
+    variable.assign(value);
+    value.dispose();
+  }
+}
