@@ -41,15 +41,19 @@ export function describeSeq2Seq(s: Seq2SeqSpec): string {
   return `seq2seq ${cell}, ${s.layers}x${s.hiddenSize}, vocab ${s.srcVocab} -> ${s.tgtVocab}, embedding ${s.embedding}${s.sharedEmbedding ? ' (shared)' : ''}, attention ${s.attention}`;
 }
 
-export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpec, io: IO, setExit: (code: number) => void): Promise<void> {
-  const spec = parseSeq2SeqSpec(
+/** The model of `check --seq2seq` and `gradcheck --seq2seq` from the shared model flags (--input / --output: the vocabularies). */
+export function seq2seqSpecFromFlags(
+  f: Pick<Seq2SeqCheckFlags, 'cell' | 'hidden' | 'layers' | 'input' | 'output' | 'embedding' | 'attention' | 'activation' | 'recurrentActivation' | 'gruResetAfter'>,
+  defaultEmbedding: number,
+): Seq2SeqSpec {
+  return parseSeq2SeqSpec(
     {
       cell: f.cell,
       hiddenSize: f.hidden,
       layers: f.layers,
       srcVocab: Math.max(4, f.input),
       tgtVocab: Math.max(4, f.output),
-      embedding: f.embedding ?? 8,
+      embedding: f.embedding ?? defaultEmbedding,
       attention: f.attention ?? 'general',
       ...(f.activation ? { activation: f.activation } : {}),
       ...(f.recurrentActivation ? { recurrentActivation: f.recurrentActivation } : {}),
@@ -57,6 +61,10 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
     },
     'seq2seq flags',
   );
+}
+
+export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpec, io: IO, setExit: (code: number) => void): Promise<void> {
+  const spec = seq2seqSpecFromFlags(f, 8);
   const asked = [...(f.engines ?? []), ...(f.engine ?? [])].flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
   const names = asked.length ? asked : ['scratch', ...(f.tfjs ? ['tfjs'] : [])];
   const skipped: { engine: string; reason: string }[] = [];

@@ -3,8 +3,7 @@ import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
 import { gradcheck, gradcheckSeq2Seq } from '../../compare/gradcheck.js';
 import { InputError } from '../errors.js';
-import { parseSeq2SeqSpec } from '../seq2seq/spec.js';
-import { describeSeq2Seq } from './check-seq2seq.js';
+import { describeSeq2Seq, seq2seqSpecFromFlags } from './check-seq2seq.js';
 import { TOLERANCES } from '../../compare/tolerance.js';
 import { describeSpec } from '../spec.js';
 import { formatTable, sci, shape } from '../report/table.js';
@@ -83,19 +82,7 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
 function gradcheckSeq2SeqCommand(f: Flags, io: IO, setExit: (code: number) => void): void {
   if (f.carriedState || f.weightScale !== 0.5) throw new InputError('--seq2seq: --carried-state and --weight-scale apply to single-stack models');
   if (f.activation === 'relu' || f.recurrentActivation === 'hardSigmoid') throw new InputError('--seq2seq gradcheck takes smooth activations (tanh, sigmoid): a difference quotient across a kink says nothing');
-  const spec = parseSeq2SeqSpec(
-    {
-      cell: f.cell,
-      hiddenSize: f.hidden,
-      layers: f.layers,
-      srcVocab: Math.max(4, f.input),
-      tgtVocab: Math.max(4, f.output),
-      embedding: f.embedding ?? 3,
-      attention: f.attention ?? 'general',
-      ...(f.gruResetAfter ? { gruResetAfter: true } : {}),
-    },
-    'seq2seq flags',
-  );
+  const spec = seq2seqSpecFromFlags(f, 3);
   const report = gradcheckSeq2Seq(spec, { batch: f.batch, srcLen: f.seq, tgtLen: f.targetSeq ?? 4, seed: f.seed, mask: f.mask });
   setExit(report.pass ? 0 : 1);
   if (f.json) {
