@@ -217,9 +217,7 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
       if (!existsSync(adapter)) throw new InputError(`the PyTorch adapter ${adapter} is missing from this installation of rnnlab`);
       const name = ref.dtype === 'float64' ? 'pytorch-f64' : 'pytorch';
       o.onProgress?.(`starting ${name} (${python})`);
-      // torch.set_num_threads does not reach OpenBLAS's own thread pool (one thread per core): set
-      // the BLAS libraries' thread counts for the process too, unless the user set them
-      const blasThreads = Object.fromEntries(['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'].filter((k) => !process.env[k]).map((k) => [k, String(threads)]));
+      const blasThreads = torchThreadEnv(threads, process.env);
       const proc = await EngineProcess.start(`${quote(python)} ${quote(adapter)}`, { timeoutMs: o.timeoutMs, name, env: blasThreads });
       return processProvider(ref, proc, name, ref.dtype, threads);
     }
@@ -434,4 +432,23 @@ export async function createSeq2SeqEngine(
   const loaded = await loadTf(o.backend ?? 'auto');
   const engine = await createTfjsSeq2SeqEngine(loaded, spec, { params: o.params, seed: o.seed, optimizer: o.optimizer });
   return { engine, detail: describeBackend(loaded), close: async () => {} };
+}
+
+/**
+ * The environment that makes a PyTorch process use `threads` threads, and only while it computes
+ * (variables the user set are left alone).
+ */
+export function torchThreadEnv(threads: number, env: NodeJS.ProcessEnv): Record<string, string> {
+  // torch.set_num_threads does not reach OpenBLAS's own thread pool (one thread per core): set
+  // the BLAS libraries' thread counts for the process too
+  const out: Record<string, string> = Object.fromEntries(['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'].filter((k) => !env[k]).map((k) => [k, String(threads)]));
+  // With more than one thread, torch's OpenMP pool and OpenBLAS's pthread pool both spin while
+  // idle and take the cores from each other: on 2 cores an lstm H=256 B=32 step took 154 ms at
+  // 2 threads against 55 at one. Idle OpenMP threads that sleep give 49 ms (a fair baseline).
+  // OpenBLAS's threads spin 2^28 cycles (~80 ms) after each product, long after PyTorch's step
+  // ended, slowing whatever runs next (the other engine of a bench, timed in alternation);
+  // 2^20 cycles (~0.3 ms) still spans the gaps between the products of one step.
+  if (threads > 1 && !env.OMP_WAIT_POLICY) out.OMP_WAIT_POLICY = 'PASSIVE';
+  if (threads > 1 && !env.OPENBLAS_THREAD_TIMEOUT) out.OPENBLAS_THREAD_TIMEOUT = '20';
+  return out;
 }
