@@ -119,7 +119,7 @@ export class ScratchEngine implements Engine {
     this.stacks = (s.bidirectional ? ['', 'backward.'] : ['']).map((dir) => ({
       cell,
       gemm: this.kernels.gemm,
-      addInto: this.kernels.addInto?.bind(this.kernels),
+      fast: this.kernels,
       H,
       layers: Array.from({ length: s.layers }, (_, l) => {
         const p = `layers.${l}.${dir}`;
@@ -420,7 +420,10 @@ export class ScratchEngine implements Engine {
       backwardSequence(this.stacks[0], ws.seq, x0, mask, dx0);
     }
     // the embedding's gradient goes to the rows that were read (sparse: no dense [V, E] pass per step)
-    if (ws.dEmbedded) scatterAddRows(T * B, s.embedding, (ws.input as { tokens: Int32Array }).tokens, ws.dEmbedded, this.grads.embedding);
+    if (ws.dEmbedded) {
+      const ids = (ws.input as { tokens: Int32Array }).tokens;
+      if (!this.kernels.scatterAddRows?.(T * B, s.embedding, ids, ws.dEmbedded, this.grads.embedding)) scatterAddRows(T * B, s.embedding, ids, ws.dEmbedded, this.grads.embedding);
+    }
     return loss;
   }
 

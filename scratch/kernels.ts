@@ -49,6 +49,12 @@ export interface FastKernels {
   gruResetAfterBackward?(B: number, H: number, a: Arr, Mh: Arr, hPrev: Arr, dh: Arr, dP: Arr, dM: Arr, dhPrev: Arr): boolean;
   /** y += x, n elements. */
   addInto?(n: number, y: Arr, x: Arr): boolean;
+  /** gatherRows below (token input), bit for bit. */
+  gatherRows?(rows: number, n: number, ids: Int32Array, W: Arr, bias: Arr, C: Arr): boolean;
+  /** scatterAddRows below (its gradient), bit for bit. */
+  scatterAddRows?(rows: number, n: number, ids: Int32Array, D: Arr, dW: Arr): boolean;
+  /** addColumnSums below (bias gradients), bit for bit. */
+  addColumnSums?(rows: number, n: number, A: Arr, lda: number, out: Arr): boolean;
   /** x = tanh(x), n elements. */
   tanh?(n: number, x: Arr): boolean;
   /** d = dh (1 - h^2), n elements (tanh's backward from its output). */

@@ -107,6 +107,7 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
     return {
       cell,
       gemm: this.kernels.gemm,
+      fast: this.kernels,
       H: s.hiddenSize,
       layers: Array.from({ length: s.layers }, (_, l) => {
         const p = `${side}.layers.${l}.`;
@@ -415,8 +416,11 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
       // below the top, dHs is what the layer above wrote (its input gradient): only the top layer is read by attention
       backwardLayer(this.enc, l, w.enc, X, w.srcMask, l === 0 ? w.dxe : w.enc.layers[l - 1].dHs, w.dec.layers[l].dNext);
     }
-    scatterAddRows(S * B, E, w.srcIds, w.dxe, this.grads[embeddingName(s, 'encoder')]);
-    scatterAddRows(T * B, E, w.tgtIds, w.dxd, this.grads[embeddingName(s, 'decoder')]);
+    const k = this.kernels;
+    const encE = this.grads[embeddingName(s, 'encoder')];
+    const decE = this.grads[embeddingName(s, 'decoder')];
+    if (!k.scatterAddRows?.(S * B, E, w.srcIds, w.dxe, encE)) scatterAddRows(S * B, E, w.srcIds, w.dxe, encE);
+    if (!k.scatterAddRows?.(T * B, E, w.tgtIds, w.dxd, decE)) scatterAddRows(T * B, E, w.tgtIds, w.dxd, decE);
     return loss;
   }
 }

@@ -47,8 +47,8 @@ export interface LayerBuffers {
 export interface Stack {
   cell: Cell<unknown>;
   gemm: Gemm;
-  /** A kernel set's y += x (WebAssembly), where it takes the buffers. */
-  addInto?: FastKernels['addInto'];
+  /** A kernel set's fast routines (WebAssembly: y += x, the token-row gathers, column sums), where they take the buffers. */
+  fast?: FastKernels;
   H: number;
   layers: { w: LayerWeights; g: LayerGrads; inSize: number }[];
 }
@@ -124,7 +124,7 @@ export function forwardLayer(stack: Stack, l: number, buf: SequenceBuffers, inpu
   const L = buf.layers[l];
   // Input projection for all steps at once: P = X W + b  [T*B, G*H]
   if ('tokens' in input) {
-    gatherRows(T * B, GH, input.tokens, w.W, w.bIn, L.P);
+    if (!stack.fast?.gatherRows?.(T * B, GH, input.tokens, w.W, w.bIn, L.P)) gatherRows(T * B, GH, input.tokens, w.W, w.bIn, L.P);
   } else {
     for (let r = 0; r < T * B; r++) L.P.set(w.bIn, r * GH);
     gemm(false, false, T * B, GH, inSize, input.dense, inSize, w.W, GH, 1, L.P, GH);
@@ -194,7 +194,7 @@ export function backwardLayer(
   let dOut = L.dTmp.slice();
   for (let t = T - 1; t >= 0; t--) {
     const dhT = at(L.dHs, t, BH);
-    if (!stack.addInto?.(BH, dhT, dNext[0])) for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
+    if (!stack.fast?.addInto?.(BH, dhT, dNext[0])) for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
     dIn[0] = dhT;
     for (let s = 1; s < S; s++) dIn[s] = dNext[s];
     const dCell = mask ? L.dMasked : dIn;
@@ -227,9 +227,9 @@ export function backwardLayer(
   cell.weightGrads(L.cache, { T, B, hPrev: L.carry[0].subarray(0, T * BH), dP: L.dP }, g);
 
   // The input side, for all steps at once: dW += X^T dP, db += sum dP, dX = dP W^T
-  addColumnSums(T * B, GH, L.dP, GH, g.dbIn);
+  if (!stack.fast?.addColumnSums?.(T * B, GH, L.dP, GH, g.dbIn)) addColumnSums(T * B, GH, L.dP, GH, g.dbIn);
   if ('tokens' in input) {
-    scatterAddRows(T * B, GH, input.tokens, L.dP, g.dW);
+    if (!stack.fast?.scatterAddRows?.(T * B, GH, input.tokens, L.dP, g.dW)) scatterAddRows(T * B, GH, input.tokens, L.dP, g.dW);
   } else {
     gemm(true, false, inSize, GH, T * B, input.dense, inSize, L.dP, GH, 1, g.dW, GH);
     if (dInput) gemm(false, true, T * B, inSize, GH, L.dP, GH, w.W, GH, 0, dInput, inSize);

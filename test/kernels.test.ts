@@ -30,7 +30,7 @@ import { ScratchEngine } from '../scratch/engine.js';
 import { lossRows, softmaxCrossEntropy } from '../scratch/head.js';
 import { Optimizer } from '../scratch/optim.js';
 import { optimizerSpec } from '../src/optimizer.js';
-import { type Arr, type FastKernels, gemm as refGemm } from '../scratch/kernels.js';
+import { type Arr, type FastKernels, addColumnSums, gatherRows, gemm as refGemm, scatterAddRows } from '../scratch/kernels.js';
 import { type WasmKernels, createWasmKernels, wasmPath } from '../scratch/wasm/index.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { Rng } from '../src/rng.js';
@@ -504,5 +504,42 @@ describe('the kernels beyond gemm agree with the TypeScript reference', () => {
     const st1 = withWasm.getState('F32');
     const st2 = reference.getState('F32');
     for (const k of Object.keys(st2)) expectClose(k, st1[k].data, st2[k].data, 1e-6);
+  });
+  test('token rows (gather, scatter-add) and column sums: bit for bit the TypeScript loops; a bad id or a plain array is left to them', () => {
+    const rng = new Rng(11);
+    const V = 9;
+    const rows = 37;
+    for (const n of [1, 4, 1027]) { // the vector loop, its tail, and both
+      const W = K1.alloc(V * n);
+      const bias = K1.alloc(n);
+      const D = K1.alloc(rows * n);
+      fill(W, rng);
+      fill(bias, rng);
+      fill(D, rng);
+      const ids = Int32Array.from({ length: rows }, () => Math.floor(rng.uniform(0, V))); // repeats: scatter-add sums them in row order
+      const C = K1.alloc(rows * n);
+      const Cref = new Float32Array(rows * n);
+      expect(K1.gatherRows!(rows, n, ids, W, bias, C)).toBe(true);
+      gatherRows(rows, n, ids, W, bias, Cref);
+      expect(C, `gather n=${n}`).toEqual(Cref);
+      const dW = K1.alloc(V * n);
+      fill(dW, rng);
+      const dWref = Float32Array.from(dW);
+      expect(K1.scatterAddRows!(rows, n, ids, D, dW)).toBe(true);
+      scatterAddRows(rows, n, ids, D, dWref);
+      expect(dW, `scatter n=${n}`).toEqual(dWref);
+      const out = K1.alloc(n);
+      fill(out, rng);
+      const outRef = Float32Array.from(out);
+      const lda = n + 3; // a strided view: rows of n out of lda
+      expect(K1.addColumnSums!(Math.floor((rows * n - n) / lda) + 1, n, D, lda, out)).toBe(true);
+      addColumnSums(Math.floor((rows * n - n) / lda) + 1, n, D, lda, outRef);
+      expect(out, `column sums n=${n}`).toEqual(outRef);
+    }
+    const W = K1.alloc(4 * 8);
+    const C = K1.alloc(2 * 8);
+    expect(K1.gatherRows!(2, 8, Int32Array.from([1, 4]), W, K1.alloc(8), C)).toBe(false); // id 4 of a 4-row table
+    expect(K1.gatherRows!(2, 8, Int32Array.from([1, -1]), W, K1.alloc(8), C)).toBe(false);
+    expect(K1.scatterAddRows!(2, 8, Int32Array.from([0, 1]), new Float32Array(16), W)).toBe(false); // not our memory
   });
 });

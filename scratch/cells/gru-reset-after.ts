@@ -90,7 +90,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
 
     weightGrads(cache: GruResetAfterCache, { T, B, hPrev }: AllStepsArgs, g: CellGrads): void {
       gemm(true, false, H, GH, T * B, hPrev, H, cache.dM, GH, 1, g.dU, GH); // dU += sum_t h_{t-1}^T dM_t
-      addColumnSums(T * B, GH, cache.dM, GH, g.dbRec!); // db_rec += sum_t of dM_t's rows
+      if (!fast.addColumnSums?.(T * B, GH, cache.dM, GH, g.dbRec!)) addColumnSums(T * B, GH, cache.dM, GH, g.dbRec!); // db_rec += sum_t of dM_t's rows
     },
 
     kinkPattern(cache: GruResetAfterCache, _hOut: Arr, T: number, B: number): Uint8Array | null {

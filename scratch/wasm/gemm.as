@@ -851,3 +851,46 @@ export function add_into(n: i32, y: usize, x: usize): void {
     }
   }
 }
+
+// ---------------------------------------------------------------- rows (token input)
+// Each output element goes through the same single f32 operation, or the same sequence of them
+// in the same order, as the TypeScript loops of kernels.ts: the results are bit-identical.
+
+/** C[r, :] = W[ids[r], :] + bias (n columns; ids int32 at `ids`): x·W + b for one-hot rows x. */
+export function gather_rows(rows: i32, n: i32, ids: usize, w: usize, bias: usize, c: usize): void {
+  const rowBytes = <usize>n << 2;
+  const vecEnd = <usize>(n & ~3) << 2;
+  for (let r = 0; r < rows; r++) {
+    const src = w + <usize>load<i32>(ids + (<usize>r << 2)) * rowBytes;
+    const dst = c + <usize>r * rowBytes;
+    let o: usize = 0;
+    for (; o < vecEnd; o += 16) v128.store(dst + o, f32x4.add(v128.load(src + o), v128.load(bias + o)));
+    for (; o < rowBytes; o += 4) store<f32>(dst + o, load<f32>(src + o) + load<f32>(bias + o));
+  }
+}
+
+/** dW[ids[r], :] += D[r, :] for r = 0 .. rows-1 in order: the gradient of gather_rows. */
+export function scatter_add_rows(rows: i32, n: i32, ids: usize, d: usize, dw: usize): void {
+  const rowBytes = <usize>n << 2;
+  const vecEnd = <usize>(n & ~3) << 2;
+  for (let r = 0; r < rows; r++) {
+    const dst = dw + <usize>load<i32>(ids + (<usize>r << 2)) * rowBytes;
+    const src = d + <usize>r * rowBytes;
+    let o: usize = 0;
+    for (; o < vecEnd; o += 16) v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    for (; o < rowBytes; o += 4) store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+
+/** out[j] += A[r, j] for r = 0 .. rows-1 in order (row stride lda): a bias gradient. */
+export function add_column_sums(rows: i32, n: i32, a: usize, lda: i32, out: usize): void {
+  const rowBytes = <usize>n << 2;
+  const vecEnd = <usize>(n & ~3) << 2;
+  const lda4 = <usize>lda << 2;
+  for (let r = 0; r < rows; r++) {
+    const src = a + <usize>r * lda4;
+    let o: usize = 0;
+    for (; o < vecEnd; o += 16) v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(src + o)));
+    for (; o < rowBytes; o += 4) store<f32>(out + o, load<f32>(out + o) + load<f32>(src + o));
+  }
+}

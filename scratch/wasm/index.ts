@@ -135,6 +135,9 @@ interface Exports {
   gru_ra_backward(B: number, H: number, a: number, Mh: number, hp: number, dh: number, dP: number, dM: number, dhp: number): void;
   tanh_backward(n: number, h: number, dh: number, d: number): void;
   add_into(n: number, y: number, x: number): void;
+  gather_rows(rows: number, n: number, ids: number, w: number, bias: number, c: number): void;
+  scatter_add_rows(rows: number, n: number, ids: number, d: number, dw: number): void;
+  add_column_sums(rows: number, n: number, a: number, lda: number, out: number): void;
 }
 
 let modulePromise: Promise<WasmModule> | null = null;
@@ -489,6 +492,23 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
 
   // ---- element-wise, softmax, Adam: on the calling thread, when every operand is ours ----
   const allMine = (...xs: Arr[]): boolean => xs.every(mine);
+  /** Token ids copied into our memory (grown, the old area abandoned, when too small). */
+  let idsArea: Int32Array | null = null;
+  /** The pointer to a copy of ids[0, rows) in our memory, or -1 if an id is not a row of a [rowsOfW, ...] table. */
+  const idsIn = (rows: number, ids: Int32Array, rowsOfW: number): number => {
+    if (ids.length < rows) return -1;
+    if (!idsArea || idsArea.length < rows) {
+      const f = alloc(rows);
+      if (!mine(f)) return -1;
+      idsArea = new Int32Array(f.buffer, f.byteOffset, rows);
+    }
+    for (let r = 0; r < rows; r++) {
+      const id = ids[r];
+      if (!(id >= 0 && id < rowsOfW)) return -1; // the TypeScript loop then gives what it gives (NaN)
+      idsArea[r] = id;
+    }
+    return idsArea.byteOffset;
+  };
   const fast: Required<FastKernels> = {
     lstmForward(B, H, z, cPrev, c, h, tanhC) {
       if (!allMine(z, cPrev, c, h, tanhC) || z.length < 4 * B * H || Math.min(cPrev.length, c.length, h.length, tanhC.length) < B * H) return false;
@@ -533,6 +553,25 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     tanhBackward(n, h, dh, d) {
       if (!allMine(h, dh, d) || Math.min(h.length, dh.length, d.length) < n) return false;
       ex.tanh_backward(n, h.byteOffset, dh.byteOffset, d.byteOffset);
+      return true;
+    },
+    gatherRows(rows, n, ids, W, bias, C) {
+      if (n === 0 || !allMine(W, bias, C) || bias.length < n || C.length < rows * n) return false;
+      const at = idsIn(rows, ids, Math.floor(W.length / n));
+      if (at < 0) return false;
+      ex.gather_rows(rows, n, at, W.byteOffset, bias.byteOffset, C.byteOffset);
+      return true;
+    },
+    scatterAddRows(rows, n, ids, D, dW) {
+      if (n === 0 || !allMine(D, dW) || D.length < rows * n) return false;
+      const at = idsIn(rows, ids, Math.floor(dW.length / n));
+      if (at < 0) return false;
+      ex.scatter_add_rows(rows, n, at, D.byteOffset, dW.byteOffset);
+      return true;
+    },
+    addColumnSums(rows, n, A, lda, out) {
+      if (!allMine(A, out) || out.length < n || (rows > 0 && A.length < (rows - 1) * lda + n)) return false;
+      ex.add_column_sums(rows, n, A.byteOffset, lda, out.byteOffset);
       return true;
     },
     addInto(n, y, x) {
