@@ -13,6 +13,7 @@ import type { ModelSpec } from '../src/spec.js';
 import { ScratchEngine } from './engine.js';
 import { type KernelChoice, disposeKernels, makeKernels } from './kernel-sets.js';
 import type { Kernels } from './kernels.js';
+import type { WasmKernels } from './wasm/index.js';
 
 export interface GemmShapeTime {
   /** NN, TN (A transposed) or NT (B transposed) */
@@ -40,6 +41,13 @@ export interface StepProfile {
   gemmMs: number;
   /** The gemm's flops over its time, all shapes together. */
   gemmGflops: number;
+  /** The products' flops of one step, in GFLOP. */
+  gemmGflop: number;
+  /**
+   * What the WebAssembly gemm's microkernel reaches on this machine, one thread, operands in L1
+   * (WasmKernels.peakGflops), or null on the TypeScript kernels.
+   */
+  peakGflops: number | null;
   /** 1 - gemm time / step time. */
   outsideGemm: number;
   /** Products, slowest first. */
@@ -129,7 +137,7 @@ export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnT
   const kernels = [...timed.other].map(([name, a]) => ({ name, callsPerStep: a.calls / steps, msPerStep: a.ms / steps, share: a.ms / steps / stepMs }));
   shapes.sort((a, b) => b.msPerStep - a.msPerStep);
   kernels.sort((a, b) => b.msPerStep - a.msPerStep);
-  return { steps, stepMs, gemmMs, gemmGflops: gemmMs > 0 ? flops / gemmMs / 1e6 : 0, outsideGemm: Math.max(0, 1 - gemmMs / stepMs), shapes, kernels };
+  return { steps, stepMs, gemmMs, gemmGflops: gemmMs > 0 ? flops / gemmMs / 1e6 : 0, gemmGflop: flops / 1e9, peakGflops: null, outsideGemm: Math.max(0, 1 - gemmMs / stepMs), shapes, kernels };
 }
 
 /**
@@ -147,6 +155,7 @@ export async function profileScratch(
     const engine = new ScratchEngine(spec, { kernels: timed.kernels, params: o.params, optimizer: o.optimizer });
     const profile = profileSteps(engine, timed, batch, o.warmup, o.steps);
     engine.dispose();
+    if ('peakGflops' in kernels) profile.peakGflops = (kernels as WasmKernels).peakGflops();
     return { profile, kernelSet: kernels.name, threads: kernels.threads, note };
   } finally {
     await disposeKernels(kernels);

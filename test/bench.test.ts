@@ -55,7 +55,7 @@ describe('rnnlab bench --profile', () => {
   test('reports every product of a training step by shape, its GFLOP/s, and the share of the step outside gemm', () => {
     const r = rnnlab(['bench', '--profile', '--cell', 'lstm', '--hidden', '8', '--batch', '2', '--seq', '4', '--input', '5', '--threads', '1,2', '--warmup', '1', '--repeats', '2', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const rows = JSON.parse(r.stdout).profile as { threads: number; steps: number; stepMs: number; gemmMs: number; outsideGemm: number; shapes: { op: string; m: number; n: number; k: number; callsPerStep: number; gflops: number; share: number }[] }[];
+    const rows = JSON.parse(r.stdout).profile as { threads: number; steps: number; stepMs: number; gemmMs: number; outsideGemm: number; gemmGflop: number; peakGflops: number | null; shapes: { op: string; m: number; n: number; k: number; callsPerStep: number; gflops: number; share: number }[] }[];
     expect(rows.map((x) => x.threads)).toEqual([1, 2]);
     for (const row of rows) {
       expect(row.steps).toBe(2);
@@ -70,12 +70,16 @@ describe('rnnlab bench --profile', () => {
       // the head: [T*B, H] x [H, O]
       expect(row.shapes).toContainEqual(expect.objectContaining({ op: 'NN', m: 8, n: 5, k: 8, callsPerStep: 1 }));
       for (const x of row.shapes) expect(x.gflops).toBeGreaterThan(0);
+      // a step's products: 2 m n k flops each, counted from the shapes
+      expect(row.gemmGflop).toBeCloseTo(row.shapes.reduce((s, x) => s + (2 * x.m * x.n * x.k * x.callsPerStep) / 1e9, 0), 12);
+      expect(row.peakGflops).toBeGreaterThan(0.1); // the WebAssembly kernels measure their ceiling
     }
     const t = rnnlab(['bench', '--profile', '--cell', 'gru', '--hidden', '8', '--batch', '2', '--seq', '4', '--input', '5', '--threads', '1', '--warmup', '0', '--repeats', '2']);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/^gru H=8 B=2 seq 4, scratch on \S+: [\d.]+ ms a training step \(mean of 2\); gemm [\d.]+ ms at [\d.]+ GFLOP\/s; outside gemm [\d.]+% of the step$/m);
     expect(t.stdout).toMatch(/^\s+op\s+m\s+n\s+k\s+calls\s+ms\/step\s+GFLOP\/s\s+share$/m);
     expect(t.stdout).toMatch(/^\s+NN\s+8\s+24\s+5\s+1\s/m);
+    expect(t.stdout).toMatch(/^  ceiling: the gemm's 4x8 microkernel on operands in L1 runs at [\d.]+ GFLOP\/s a thread on this machine; at that rate the step's [\d.]+ GFLOP of products take [\d.]+ ms \(gemm ran at [\d.]+% of it\)$/m);
   });
 });
 

@@ -894,3 +894,14 @@ export function add_column_sums(rows: i32, n: i32, a: usize, lda: i32, out: usiz
     for (; o < rowBytes; o += 4) store<f32>(out + o, load<f32>(out + o) + load<f32>(src + o));
   }
 }
+
+// ---------------------------------------------------------------- the ceiling
+
+/**
+ * The packed 4 x 8 microkernel n times over panels that stay in L1 (A [k][4] at pa, B [k][8] at
+ * pb, k = 128; C, 4 x 8, at c): what the gemm's inner loop reaches with no cache miss on this
+ * machine, its practical ceiling (2 * 4 * 8 * 128 flops a round).
+ */
+export function peak_microkernel(n: i32, pa: usize, pb: usize, c: usize): void {
+  for (let i = 0; i < n; i++) packed4x8(128, pa, pb, 0, c, 32, 4, 8, c);
+}

@@ -73,6 +73,12 @@ export interface WasmKernels extends Kernels {
   };
   /** Bytes of the memory in use (allocations, scratch and control blocks). */
   readonly usedBytes: number;
+  /**
+   * What the gemm's 4 x 8 microkernel reaches on one thread of this machine on operands that stay
+   * in L1 (median of five runs of about 20 ms), in GFLOP/s: its ceiling, which no product of the
+   * engine's can pass.
+   */
+  peakGflops(): number;
 }
 
 /**
@@ -138,6 +144,7 @@ interface Exports {
   gather_rows(rows: number, n: number, ids: number, w: number, bias: number, c: number): void;
   scatter_add_rows(rows: number, n: number, ids: number, d: number, dw: number): void;
   add_column_sums(rows: number, n: number, a: number, lda: number, out: number): void;
+  peak_microkernel(n: number, pa: number, pb: number, c: number): void;
 }
 
 let modulePromise: Promise<WasmModule> | null = null;
@@ -492,6 +499,8 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
 
   // ---- element-wise, softmax, Adam: on the calling thread, when every operand is ours ----
   const allMine = (...xs: Arr[]): boolean => xs.every(mine);
+  /** The operands of peakGflops (allocated on its first call). */
+  let peakArea: Float32Array | null = null;
   /** Token ids copied into our memory (grown, the old area abandoned, when too small). */
   let idsArea: Int32Array | null = null;
   /** The pointer to a copy of ids[0, rows) in our memory, or -1 if an id is not a row of a [rowsOfW, ...] table. */
@@ -639,6 +648,23 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     },
     dispose,
     stats,
+    peakGflops() {
+      peakArea ??= alloc(128 * 4 + 128 * 8 + 32);
+      const area = peakArea;
+      for (let i = 0; i < 128 * 12; i++) area[i] = 1 + (i % 7) / 8;
+      const [pa, pb, c] = [area.byteOffset, area.byteOffset + 128 * 4 * 4, area.byteOffset + 128 * 12 * 4];
+      const run = (n: number): number => {
+        const t0 = performance.now();
+        ex.peak_microkernel(n, pa, pb, c);
+        return performance.now() - t0;
+      };
+      const flops = 2 * 4 * 8 * 128; // a round
+      let n = 256;
+      while (run(n) < 5 && n < 1 << 24) n *= 2;
+      n = Math.max(n, Math.round((n * 20) / Math.max(run(n), 1e-3)));
+      const times = Array.from({ length: 5 }, () => run(n)).sort((a, b) => a - b);
+      return (flops * n) / times[2] / 1e6;
+    },
     get usedBytes() {
       return top;
     },

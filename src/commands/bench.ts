@@ -338,5 +338,13 @@ function formatProfile(r: ProfileRow): string {
     lines.push(`  ${s.op.padEnd(3)} ${String(s.m).padStart(5)} ${String(s.n).padStart(5)} ${String(s.k).padStart(5)} ${String(Math.round(s.callsPerStep)).padStart(6)} ${ms(s.msPerStep).padStart(8)} ${s.gflops.toFixed(1).padStart(8)} ${pct(s.share).padStart(6)}`);
   }
   if (r.kernels.length) lines.push(`  other kernels: ${r.kernels.map((k) => `${k.name} ${ms(k.msPerStep)} ms (${pct(k.share)})`).join(', ')}`);
+  if (r.peakGflops) {
+    const ceiling = r.peakGflops * r.threads;
+    lines.push(
+      `  ceiling: the gemm's 4x8 microkernel on operands in L1 runs at ${r.peakGflops.toFixed(1)} GFLOP/s a thread on this machine; ` +
+        `at ${r.threads === 1 ? 'that rate' : `${r.threads} times that`} the step's ${r.gemmGflop.toFixed(2)} GFLOP of products take ${ms((r.gemmGflop / ceiling) * 1e3)} ms ` +
+        `(gemm ran at ${pct(r.gemmGflops / ceiling)} of it)`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
