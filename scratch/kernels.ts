@@ -53,6 +53,8 @@ export interface FastKernels {
   gatherRows?(rows: number, n: number, ids: Int32Array, W: Arr, bias: Arr, C: Arr): boolean;
   /** scatterAddRows below (its gradient), bit for bit. */
   scatterAddRows?(rows: number, n: number, ids: Int32Array, D: Arr, dW: Arr): boolean;
+  /** out[j, i] = A[i, j]: A [rows, cols] (row stride lda) into out [cols, rows] (row stride ldo). */
+  transpose?(rows: number, cols: number, A: Arr, lda: number, out: Arr, ldo: number): boolean;
   /** addColumnSums below (bias gradients), bit for bit. */
   addColumnSums?(rows: number, n: number, A: Arr, lda: number, out: Arr): boolean;
   /** x = tanh(x), n elements. */

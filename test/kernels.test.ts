@@ -26,7 +26,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compareArrays } from '../compare/tolerance.js';
-import { ScratchEngine } from '../scratch/engine.js';
+import { ScratchEngine, makeCell } from '../scratch/engine.js';
 import { lossRows, softmaxCrossEntropy } from '../scratch/head.js';
 import { Optimizer } from '../scratch/optim.js';
 import { optimizerSpec } from '../src/optimizer.js';
@@ -371,16 +371,22 @@ describe('end to end: a ScratchEngine on the wasm kernels', () => {
     { cell: 'gru', B: 8 },
     { cell: 'gru', B: 5, gruResetAfter: true },
     { cell: 'rnn', B: 5 },
-  ] as const)('$cell batch $B: loss and gradients of the default engine', async ({ cell, B, ...variant }) => {
-    const spec = parseSpec({ cell, inputSize: 9, hiddenSize: 23, outputSize: 7, layers: 2, ...variant }); // H % 4 != 0: the vector loops' tails
-    const batch = randomBatch(spec, B, 13, 21, { mask: B > 1, initialState: true });
+    // G*H a multiple of 1024: the forward multiplies by U transposed (sequence.ts transposedRecurrent)
+    { cell: 'lstm', B: 3, hiddenSize: 256 },
+  ] as const)('$cell batch $B: loss and gradients of the default engine', async ({ cell, B, hiddenSize, ...variant }: { cell: 'lstm' | 'gru' | 'rnn'; B: number; hiddenSize?: number; gruResetAfter?: boolean }) => {
+    const spec = parseSpec({ cell, inputSize: 9, hiddenSize: hiddenSize ?? 23, outputSize: 7, layers: 2, ...variant }); // H % 4 != 0: the vector loops' tails
+    const batch = randomBatch(spec, B, hiddenSize ? 9 : 13, 21, { mask: B > 1, initialState: true });
     const ref = new ScratchEngine(spec, { seed: 3 }).lossAndGrads(batch, { inputGrad: true, stateGrads: true });
     const runs = [];
     for (const opts of [{}, { threads: 2, minParallelMacs: 0, adaptive: false }]) {
       const kernels = await createWasmKernels(opts);
-      const engine = new ScratchEngine(spec, { seed: 3, kernels });
+      let transposed = 0;
+      const counted = Object.create(kernels) as WasmKernels;
+      counted.transpose = (...args) => kernels.transpose!(...args) && ++transposed > 0;
+      const engine = new ScratchEngine(spec, { seed: 3, kernels: counted });
       runs.push(engine.lossAndGrads(batch, { inputGrad: true, stateGrads: true }));
       expect(kernels.stats.jsFallbacks).toBe(0);
+      expect(transposed, 'forward passes through U transposed').toBe(hiddenSize ? 2 : 0); // one per layer
       if (opts.threads) expect(kernels.stats.parallelCalls).toBeGreaterThan(0);
       await kernels.dispose();
     }
@@ -396,6 +402,46 @@ describe('end to end: a ScratchEngine on the wasm kernels', () => {
     // one thread and two: the same numbers to the bit
     expect(runs[1].loss).toBe(runs[0].loss);
     for (const name of Object.keys(ref.grads)) expect(runs[1].grads[name].data, name).toEqual(runs[0].grads[name].data);
+  });
+});
+
+describe('a time step through U transposed (the forward of G*H = 1024k, sequence.ts transposedRecurrent)', () => {
+  test.each([
+    { cell: 'rnn' },
+    { cell: 'lstm' },
+    { cell: 'gru' },
+    { cell: 'gru', gruResetAfter: true },
+  ] as const)('$cell $gruResetAfter: the same new carry and cache as through U, within float32 rounding', ({ cell, ...variant }) => {
+    const H = 23; // odd: the tails of every loop
+    const B = 5;
+    const spec = parseSpec({ cell, inputSize: 3, hiddenSize: H, outputSize: 2, ...variant });
+    const c = makeCell(spec, K1);
+    const GH = c.G * H;
+    const rng = new Rng(13);
+    const w = { U: K1.alloc(H * GH), bRec: spec.cell === 'gru' && spec.gruResetAfter ? K1.alloc(GH) : null };
+    fill(w.U, rng);
+    if (w.bRec) fill(w.bRec, rng);
+    const UT = K1.alloc(GH * H);
+    expect(K1.transpose!(H, GH, w.U, GH, UT, H)).toBe(true);
+    const P = K1.alloc(B * GH);
+    fill(P, rng);
+    const prev = Array.from({ length: c.carry }, () => K1.alloc(B * H));
+    prev.forEach((x) => fill(x, rng));
+    const run = (ut: Float32Array | null): Arr[] => {
+      const cache = c.newCache(1, B, (n) => K1.alloc(n));
+      const next = Array.from({ length: c.carry }, () => K1.alloc(B * H));
+      c.forward(w, cache, { t: 0, B, P, prev, next, UT: ut });
+      const kept = Object.values(cache as Record<string, unknown>).filter((x): x is Float32Array => x instanceof Float32Array && x.length >= B * H);
+      return [...next, ...kept];
+    };
+    const viaU = run(null);
+    const viaUT = run(UT);
+    expect(viaUT.length).toBe(viaU.length);
+    // the two products sum the same H terms in another order: a few float32 roundings apart
+    viaU.forEach((x, i) => expectClose(`output ${i}`, viaUT[i], x, 1e-5));
+    // and the step did read U: a step with a zero U differs
+    const zero = run(K1.alloc(GH * H));
+    expect(compareArrays(zero[0], viaU[0]).maxAbsError).toBeGreaterThan(1e-3);
   });
 });
 
@@ -541,5 +587,21 @@ describe('the kernels beyond gemm agree with the TypeScript reference', () => {
     expect(K1.gatherRows!(2, 8, Int32Array.from([1, 4]), W, K1.alloc(8), C)).toBe(false); // id 4 of a 4-row table
     expect(K1.gatherRows!(2, 8, Int32Array.from([1, -1]), W, K1.alloc(8), C)).toBe(false);
     expect(K1.scatterAddRows!(2, 8, Int32Array.from([0, 1]), new Float32Array(16), W)).toBe(false); // not our memory
+  });
+
+  test('transpose: every element lands where it belongs, for shapes with and without 4 x 4 blocks and strided rows', () => {
+    const rng = new Rng(12);
+    for (const [rows, cols] of [[1, 1], [4, 4], [7, 9], [256, 1024], [13, 4], [4, 13]]) {
+      const lda = cols + 2;
+      const ldo = rows + 1;
+      const A = K1.alloc(rows * lda);
+      fill(A, rng);
+      const out = K1.alloc(cols * ldo);
+      out.fill(-7); // the padding columns must stay as they are
+      expect(K1.transpose!(rows, cols, A, lda, out, ldo)).toBe(true);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) if (out[j * ldo + i] !== A[i * lda + j]) throw new Error(`[${rows}x${cols}] (${i}, ${j})`);
+      for (let j = 0; j < cols; j++) expect(out[j * ldo + rows]).toBe(-7);
+    }
+    expect(K1.transpose!(2, 2, new Float32Array(4), 2, K1.alloc(4), 2)).toBe(false);
   });
 });

@@ -41,6 +41,12 @@ export interface StepArgs {
   prev: readonly Arr[];
   /** The carry after the step, written: [h_t] or [h_t, c_t]. */
   next: readonly Arr[];
+  /**
+   * The recurrent kernel transposed, [G*H, H], when the layer made it for this pass (see
+   * `transposedRecurrent` in sequence.ts): h_{t-1} U is then the product with UT^T, whose rows
+   * the gemm reads contiguously. Absent or null: the product reads U.
+   */
+  UT?: Arr | null;
 }
 
 /** Every step of a layer at once, for `weightGrads` (time-major, step t at rows t*B .. t*B+B-1). */

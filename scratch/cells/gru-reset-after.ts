@@ -35,13 +35,14 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
     carry: 1,
     newCache: (T: number, B: number, alloc: Alloc): GruResetAfterCache => ({ gates: alloc(T * B * GH), Mh: alloc(T * B * H), M: alloc(B * GH), dM: alloc(T * B * GH) }),
 
-    forward(w: CellWeights, cache: GruResetAfterCache, { t, B, P, prev: [hPrev], next: [h] }: StepArgs): void {
+    forward(w: CellWeights, cache: GruResetAfterCache, { t, B, P, prev: [hPrev], next: [h], UT }: StepArgs): void {
       const a = at(cache.gates, t, B * GH); // [B, 3H] input projections, then gates
       const Mh = at(cache.Mh, t, B * H);
       const M = cache.M;
       a.set(P);
       for (let b = 0; b < B; b++) M.set(w.bRec!, b * GH);
-      gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, M, GH); // M = h_{t-1} U + b_rec
+      if (UT) gemm(false, true, B, GH, H, hPrev, H, UT, H, 1, M, GH); // M = h_{t-1} U + b_rec
+      else gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, M, GH);
       if (fastStep?.(B, H, a, M, hPrev, Mh, h)) return;
       for (let b = 0; b < B; b++) {
         const r0 = b * GH;

@@ -38,11 +38,12 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
     carry: 1,
     newCache: (T: number, B: number, alloc: Alloc): GruCache => ({ gates: alloc(T * B * GH), rh: alloc(T * B * H), dRh: alloc(B * H) }),
 
-    forward(w: CellWeights, cache: GruCache, { t, B, P, prev: [hPrev], next: [h] }: StepArgs): void {
+    forward(w: CellWeights, cache: GruCache, { t, B, P, prev: [hPrev], next: [h], UT }: StepArgs): void {
       const a = at(cache.gates, t, B * GH); // [B, 3H] pre-activations, then gates
       const rh = at(cache.rh, t, B * H);
       a.set(P);
-      gemm(false, false, B, 2 * H, H, hPrev, H, Uzr(w), GH, 1, a, GH); // [a_z a_r] += h_{t-1} U_zr
+      if (UT) gemm(false, true, B, 2 * H, H, hPrev, H, UT, H, 1, a, GH); // [a_z a_r] += h_{t-1} U_zr (rows 0 .. 2H-1 of UT)
+      else gemm(false, false, B, 2 * H, H, hPrev, H, Uzr(w), GH, 1, a, GH);
       if (!fastZR?.(B, H, a, hPrev, rh)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
@@ -52,7 +53,8 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
           rh[b * H + j] = r * hPrev[b * H + j];
         }
       }
-      gemm(false, false, B, H, H, rh, H, Uh(w), GH, 1, a.subarray(ch), GH); // a_h += (r h_{t-1}) U_h
+      if (UT) gemm(false, true, B, H, H, rh, H, UT.subarray(ch * H), H, 1, a.subarray(ch), GH); // a_h += (r h_{t-1}) U_h (rows 2H .. 3H-1)
+      else gemm(false, false, B, H, H, rh, H, Uh(w), GH, 1, a.subarray(ch), GH);
       if (fastH?.(B, H, a, hPrev, h)) return;
       for (let b = 0; b < B; b++) {
         const r0 = b * GH;

@@ -32,11 +32,12 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
     carry: 2,
     newCache: (T: number, B: number, alloc: Alloc): LstmCache => ({ gates: alloc(T * B * GH), tanhC: alloc(T * B * H) }),
 
-    forward(w: CellWeights, cache: LstmCache, { t, B, P, prev: [hPrev, cp], next: [h, cn] }: StepArgs): void {
+    forward(w: CellWeights, cache: LstmCache, { t, B, P, prev: [hPrev, cp], next: [h, cn], UT }: StepArgs): void {
       const z = at(cache.gates, t, B * GH); // [B, 4H]
       const tc = at(cache.tanhC, t, B * H); // [B, H]
       z.set(P);
-      gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, z, GH); // z += h_{t-1} U
+      if (UT) gemm(false, true, B, GH, H, hPrev, H, UT, H, 1, z, GH); // z += h_{t-1} U
+      else gemm(false, false, B, GH, H, hPrev, H, w.U, GH, 1, z, GH);
       if (fastGates?.(B, H, z, cp, cn, h, tc)) return;
       for (let b = 0; b < B; b++) {
         const r = b * GH;

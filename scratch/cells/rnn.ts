@@ -17,9 +17,10 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
     carry: 1,
     newCache: () => ({ H }),
 
-    forward(w: CellWeights, _cache: RnnCache, { B, P, prev: [hPrev], next: [h] }: StepArgs): void {
+    forward(w: CellWeights, _cache: RnnCache, { B, P, prev: [hPrev], next: [h], UT }: StepArgs): void {
       h.set(P); // [B, H]  x W + b
-      gemm(false, false, B, H, H, hPrev, H, w.U, H, 1, h, H); // += h_{t-1} U
+      if (UT) gemm(false, true, B, H, H, hPrev, H, UT, H, 1, h, H); // += h_{t-1} U
+      else gemm(false, false, B, H, H, hPrev, H, w.U, H, 1, h, H);
       const n = B * H;
       if (relu) for (let i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
       else if (!fastTanh?.(n, h)) for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);

@@ -895,6 +895,41 @@ export function add_column_sums(rows: i32, n: i32, a: usize, lda: i32, out: usiz
   }
 }
 
+// ---------------------------------------------------------------- transpose
+
+/** out[j, i] = A[i, j] for A [rows, cols] (row stride lda) into out [cols, rows] (row stride ldo): 4 x 4 blocks by shuffles. */
+export function transpose(rows: i32, cols: i32, a: usize, lda: i32, out: usize, ldo: i32): void {
+  const lda4 = <usize>lda << 2;
+  const ldo4 = <usize>ldo << 2;
+  const r4 = rows & ~3;
+  const c4 = cols & ~3;
+  for (let i = 0; i < r4; i += 4) {
+    const ai = a + <usize>i * lda4;
+    for (let j = 0; j < c4; j += 4) {
+      const src = ai + (<usize>j << 2);
+      const r0 = v128.load(src);
+      const r1 = v128.load(src + lda4);
+      const r2 = v128.load(src + 2 * lda4);
+      const r3 = v128.load(src + 3 * lda4);
+      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const dst = out + <usize>j * ldo4 + (<usize>i << 2);
+      v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      v128.store(dst + ldo4, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+      v128.store(dst + 2 * ldo4, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+      v128.store(dst + 3 * ldo4, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+    }
+    for (let j = c4; j < cols; j++) {
+      for (let q = 0; q < 4; q++) store<f32>(out + <usize>j * ldo4 + (<usize>(i + q) << 2), load<f32>(ai + <usize>q * lda4 + (<usize>j << 2)));
+    }
+  }
+  for (let i = r4; i < rows; i++) {
+    for (let j = 0; j < cols; j++) store<f32>(out + <usize>j * ldo4 + (<usize>i << 2), load<f32>(a + <usize>i * lda4 + (<usize>j << 2)));
+  }
+}
+
 // ---------------------------------------------------------------- the ceiling
 
 /**

@@ -145,6 +145,7 @@ interface Exports {
   scatter_add_rows(rows: number, n: number, ids: number, d: number, dw: number): void;
   add_column_sums(rows: number, n: number, a: number, lda: number, out: number): void;
   peak_microkernel(n: number, pa: number, pb: number, c: number): void;
+  transpose(rows: number, cols: number, a: number, lda: number, out: number, ldo: number): void;
 }
 
 let modulePromise: Promise<WasmModule> | null = null;
@@ -581,6 +582,11 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     addColumnSums(rows, n, A, lda, out) {
       if (!allMine(A, out) || out.length < n || (rows > 0 && A.length < (rows - 1) * lda + n)) return false;
       ex.add_column_sums(rows, n, A.byteOffset, lda, out.byteOffset);
+      return true;
+    },
+    transpose(rows, cols, A, lda, out, ldo) {
+      if (!allMine(A, out) || (rows > 0 && cols > 0 && (A.length < (rows - 1) * lda + cols || out.length < (cols - 1) * ldo + rows))) return false;
+      ex.transpose(rows, cols, A.byteOffset, lda, out.byteOffset, ldo);
       return true;
     },
     addInto(n, y, x) {
