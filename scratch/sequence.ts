@@ -47,7 +47,7 @@ export interface LayerBuffers {
 }
 
 /**
- * Whether a forward pass over T steps of batch B should multiply h_{t-1} by U transposed (made
+ * Whether a forward pass over T steps should multiply h_{t-1} by U transposed (made
  * once per pass, kernel sets with a fast `transpose` only). The 4 x 8 block of h U walks down the
  * rows of U, G*H apart; when G*H is a multiple of 1024 floats (lstm H = 256, 512) those rows share
  * one L1 set, and at a small batch each is a miss (the gemm packs U per call at batch >= 16 for
@@ -58,7 +58,7 @@ export interface LayerBuffers {
  * were faster at batch 1 but whole steps were not (lstm H=128 B=1 0.73-0.9x): left alone. Below
  * 8 steps the transpose would cost more than it saves.
  */
-export function transposedRecurrent(B: number, T: number, GH: number): boolean {
+export function transposedRecurrent(T: number, GH: number): boolean {
   return T >= 8 && GH % 1024 === 0;
 }
 
@@ -95,7 +95,7 @@ export function newSequenceBuffers(stack: Stack, B: number, T: number, alloc: Al
       dNext: each(BH),
       dTmp: each(BH),
       dMasked: each(BH),
-      UT: stack.fast?.transpose && transposedRecurrent(B, T, GH) ? alloc(GH * H) : null,
+      UT: stack.fast?.transpose && transposedRecurrent(T, GH) ? alloc(GH * H) : null,
     })),
   };
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseEngineList, torchThreadEnv } from '../src/engines/index.js';
-import { splitCommand } from '../src/engines/process.js';
+import { EngineProcess, splitCommand } from '../src/engines/process.js';
 import { decodeTensor, encodeArray } from '../src/engines/wire.js';
 import { parseSupports } from '../src/supports.js';
 import { CLI, ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
@@ -79,6 +79,38 @@ describe('engine names', () => {
     expect(s.dtypes).toEqual(['float64']);
     expect(() => parseSupports({ cells: ['transformer'] }, 'hello')).toThrow(/supports.cells must be a list of "rnn", "lstm", "gru"/);
     expect(() => parseSupports({ masks: true }, 'hello')).toThrow(/unknown field supports.masks/);
+  });
+});
+
+describe('answers through the pipe', () => {
+  const spec = { hiddenSize: 3, outputSize: 4 };
+  const x = encodeArray(new Float64Array(10), [2, 5], 'float64');
+
+  test('a long answer arriving in small pieces over many turns is one answer, every byte in place', async () => {
+    const p = await EngineProcess.start(`${process.execPath} ${FAULTY} dribble`);
+    try {
+      await p.request('init', { spec });
+      const a = await p.request('forward', { batch: { x } });
+      const out = decodeTensor(a.output, 'output', [2, 5, 4]).data;
+      expect(Array.from(out)).toEqual(Array.from({ length: 40 }, (_, i) => i / 8));
+      // and the next request still works: nothing of the first answer was left over
+      const b = await p.request('forward', { batch: { x } });
+      expect(decodeTensor(b.output, 'output').data[39]).toBe(39 / 8);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('two lines in one piece: the answer is taken, the line nobody asked for stops the engine', async () => {
+    const p = await EngineProcess.start(`${process.execPath} ${FAULTY} extra-line`);
+    try {
+      await p.request('init', { spec });
+      const a = await p.request('forward', { batch: { x } });
+      expect(decodeTensor(a.output, 'output').shape).toEqual([2, 5, 4]);
+      await expect(p.request('forward', { batch: { x } })).rejects.toThrow(/answered when nothing was asked/);
+    } finally {
+      await p.close();
+    }
   });
 });
 

@@ -105,7 +105,8 @@ export class EngineProcess {
   name: string;
   hello!: Hello;
   private readonly child: ChildProcess;
-  private buf = '';
+  /** The pieces of the line not yet ended. */
+  private pieces: string[] = [];
   private pending: Pending | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private nextId = 1;
@@ -207,13 +208,24 @@ export class EngineProcess {
   }
 
   private onStdout(s: string): void {
-    this.buf += s;
-    let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, nl).trim();
-      this.buf = this.buf.slice(nl + 1);
-      if (line) this.onLine(line);
+    // A long answer (a forward's outputs: megabytes) arrives in 64 KiB pieces: keep the pieces
+    // and look for the end of the line in the new piece only, instead of rescanning (and
+    // re-flattening) everything received so far at every piece.
+    let nl = s.indexOf('\n');
+    if (nl < 0) {
+      this.pieces.push(s);
+      return;
     }
+    let rest = s;
+    while (nl >= 0) {
+      this.pieces.push(rest.slice(0, nl));
+      const line = this.pieces.join('').trim();
+      this.pieces = [];
+      rest = rest.slice(nl + 1);
+      if (line) this.onLine(line);
+      nl = rest.indexOf('\n');
+    }
+    if (rest) this.pieces.push(rest);
   }
 
   private onLine(line: string): void {
