@@ -488,8 +488,15 @@ function st(p: usize, v: v128, wide: bool): void {
 
 @inline
 function vexp(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3)); // 2^n stays a normal float
-  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  // Clamped so that 2^n stays a normal float. pmax/pmin (a < b ? b : a) are one instruction on
+  // x86 where max/min are seven (IEEE -0 and NaN rules); they differ only there, and a NaN x0
+  // still comes out NaN (every comparison with it is false).
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
+  // n = nearest(x log2 e) by the magic-number addition: adding 1.5 * 2^23 rounds to an integer
+  // (ties to even, as nearest), and the integer is then in the low bits of the sum: the same fx as
+  // f32x4.nearest, bit for bit, and 2^n below without a saturating float-to-int conversion.
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const fx = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
   const z = f32x4.mul(r, r);
@@ -500,7 +507,7 @@ function vexp(x0: v128): v128 {
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
   y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
   y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), f32x4.splat(1));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.add(t, i32x4.splat(127 - 0x4b400000)), 23); // bits of t = 0x4b400000 + n
   return f32x4.mul(y, pow2);
 }
 
