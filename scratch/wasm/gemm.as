@@ -531,22 +531,34 @@ function vtanh(x: v128): v128 {
   return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.625)));
 }
 
-/** x[i] = f(x[i]) for n elements: 0 tanh, 1 sigmoid, 2 exp (for tests of the functions themselves). */
-export function map_f32(n: i32, x: usize, fn: i32): void {
-  for (let i = 0; i < n; i += 4) {
-    const wide = i + 4 <= n;
-    if (wide) {
-      const p = x + (<usize>i << 2);
-      const v = v128.load(p);
-      v128.store(p, fn === 0 ? vtanh(v) : fn === 1 ? vsigmoid(v) : vexp(v));
-    } else {
-      for (let q = i; q < n; q++) {
-        const p = x + (<usize>q << 2);
-        const v = v128.load32_zero(p);
-        v128.store32_lane(p, fn === 0 ? vtanh(v) : fn === 1 ? vsigmoid(v) : vexp(v), 0);
-      }
-    }
+/** f(v) for f = 0 tanh, 1 sigmoid, 2 exp: inlined with a constant f, so that only that one is computed. */
+@inline
+function applyFn(v: v128, fn: i32): v128 {
+  return fn === 0 ? vtanh(v) : fn === 1 ? vsigmoid(v) : vexp(v);
+}
+
+/** x[i] = f(x[i]) for n elements (f constant: see map_f32). */
+@inline
+function mapWith(n: i32, x: usize, fn: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(p, applyFn(v128.load(p), fn));
   }
+  for (; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    v128.store32_lane(p, applyFn(v128.load32_zero(p), fn), 0);
+  }
+}
+
+/**
+ * x[i] = f(x[i]) for n elements: 0 tanh (the rnn's activation), 1 sigmoid, 2 exp. One loop per f:
+ * a choice inside the loop was made branch-free by computing all three.
+ */
+export function map_f32(n: i32, x: usize, fn: i32): void {
+  if (fn === 0) mapWith(n, x, 0);
+  else if (fn === 1) mapWith(n, x, 1);
+  else mapWith(n, x, 2);
 }
 
 /** LSTM step, sigmoid gates: z [B, 4H] (i, f, g, o pre-activations, overwritten by the gates), c_{t-1}, c_t, h_t, tanh(c_t) [B, H]. */
