@@ -160,7 +160,8 @@ export async function profileScratch(
     const profile = profileSteps(engine, timed, batch, o.warmup, o.steps);
     engine.dispose();
     const after = peak();
-    profile.peakGflops = before === null || after === null ? null : Math.max(before, after);
+    const best = before === null || after === null ? NaN : Math.max(before, after);
+    profile.peakGflops = Number.isFinite(best) && best > 0 ? best : null;
     return { profile, kernelSet: kernels.name, threads: kernels.threads, note };
   } finally {
     await disposeKernels(kernels);

@@ -101,6 +101,19 @@ describe('answers through the pipe', () => {
     }
   });
 
+  test('a piece that ends one answer and starts the next: both answers arrive whole', async () => {
+    const p = await EngineProcess.start(`${process.execPath} ${FAULTY} ahead`);
+    try {
+      await p.request('init', { spec });
+      for (let i = 0; i < 4; i++) {
+        const a = await p.request('forward', { batch: { x } });
+        expect(decodeTensor(a.output, 'output').shape).toEqual([2, 5, 4]);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+
   test('two lines in one piece: the answer is taken, the line nobody asked for stops the engine', async () => {
     const p = await EngineProcess.start(`${process.execPath} ${FAULTY} extra-line`);
     try {

@@ -494,7 +494,8 @@ function vexp(x0: v128): v128 {
   const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
   // n = nearest(x log2 e) by the magic-number addition: adding 1.5 * 2^23 rounds to an integer
   // (ties to even, as nearest), and the integer is then in the low bits of the sum: the same fx as
-  // f32x4.nearest, bit for bit, and 2^n below without a saturating float-to-int conversion.
+  // f32x4.nearest (but +0 where nearest gave -0, which changes no result), and 2^n below without
+  // a saturating float-to-int conversion.
   const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
   const fx = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));

@@ -76,7 +76,7 @@ export interface WasmKernels extends Kernels {
   /**
    * What the gemm's 4 x 8 microkernel reaches on one thread of this machine on operands that stay
    * in L1 (median of five runs of about 20 ms), in GFLOP/s: its ceiling, which no product of the
-   * engine's can pass.
+   * engine's can pass. NaN when the memory has no room left for its operands.
    */
   peakGflops(): number;
 }
@@ -508,7 +508,7 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
   const idsIn = (rows: number, ids: Int32Array, rowsOfW: number): number => {
     if (ids.length < rows) return -1;
     if (!idsArea || idsArea.length < rows) {
-      const f = alloc(rows);
+      const f = alloc(Math.max(rows, 2 * (idsArea?.length ?? 0))); // doubling: a slowly growing batch abandons few areas
       if (!mine(f)) return -1;
       idsArea = new Int32Array(f.buffer, f.byteOffset, rows);
     }
@@ -655,7 +655,11 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     dispose,
     stats,
     peakGflops() {
-      peakArea ??= alloc(128 * 4 + 128 * 8 + 32);
+      if (!peakArea) {
+        const a = alloc(128 * 4 + 128 * 8 + 32);
+        if (!mine(a)) return NaN; // the memory is full: no room to measure (and a plain array's offset 0 is not ours)
+        peakArea = a;
+      }
       const area = peakArea;
       for (let i = 0; i < 128 * 12; i++) area[i] = 1 + (i % 7) / 8;
       const [pa, pb, c] = [area.byteOffset, area.byteOffset + 128 * 4 * 4, area.byteOffset + 128 * 12 * 4];
