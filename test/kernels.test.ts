@@ -375,7 +375,8 @@ describe('end to end: a ScratchEngine on the wasm kernels', () => {
     { cell: 'lstm', B: 3, hiddenSize: 256 },
     { cell: 'lstm', B: 2, hiddenSize: 256, bidirectional: true }, // each direction's own U^T
   ] as const)('$cell batch $B: loss and gradients of the default engine', async ({ cell, B, hiddenSize, ...variant }: { cell: 'lstm' | 'gru' | 'rnn'; B: number; hiddenSize?: number; gruResetAfter?: boolean; bidirectional?: boolean }) => {
-    const spec = parseSpec({ cell, inputSize: 9, hiddenSize: hiddenSize ?? 23, outputSize: 7, layers: 2, ...variant }); // H % 4 != 0: the vector loops' tails
+    // H % 4 != 0: the vector loops' tails; the H = 256 cases with one layer (a layer's U^T is its own; the second would only add time)
+    const spec = parseSpec({ cell, inputSize: 9, hiddenSize: hiddenSize ?? 23, outputSize: 7, layers: hiddenSize ? 1 : 2, ...variant });
     const batch = randomBatch(spec, B, hiddenSize ? 9 : 13, 21, { mask: B > 1, initialState: !variant.bidirectional });
     const ref = new ScratchEngine(spec, { seed: 3 }).lossAndGrads(batch, { inputGrad: true, stateGrads: true });
     const runs = [];
@@ -387,7 +388,7 @@ describe('end to end: a ScratchEngine on the wasm kernels', () => {
       const engine = new ScratchEngine(spec, { seed: 3, kernels: counted });
       runs.push(engine.lossAndGrads(batch, { inputGrad: true, stateGrads: true }));
       expect(kernels.stats.jsFallbacks).toBe(0);
-      expect(transposed, 'forward passes through U transposed').toBe(hiddenSize ? 2 * (variant.bidirectional ? 2 : 1) : 0); // one per layer and direction
+      expect(transposed, 'forward passes through U transposed').toBe(hiddenSize ? (variant.bidirectional ? 2 : 1) : 0); // one per layer and direction
       if (opts.threads) expect(kernels.stats.parallelCalls).toBeGreaterThan(0);
       await kernels.dispose();
     }
