@@ -44,20 +44,8 @@ export interface LossRows {
 export function softmaxCrossEntropy(O: number, logits: Arr, y: Int32Array, rows: LossRows, dlogits: Arr, fast: FastKernels = {}): number {
   let loss = 0;
   const lse = fast.softmaxRows ? (rows.lse ??= new Float64Array(rows.N)) : null;
-  if (lse && fast.softmaxRows!(rows.N, O, logits, rows.weight, dlogits, lse)) {
-    for (let r = 0; r < rows.N; r++) {
-      const o = r * O;
-      const w = rows.weight[r];
-      if (w === 0) {
-        dlogits.fill(0, o, o + O);
-        continue;
-      }
-      const target = y[rows.targetRow[r]];
-      loss += w * (lse[r] - logits[o + target]);
-      dlogits[o + target] -= w;
-    }
-    return loss;
-  }
+  // fused: dlogits already holds w * softmax and lse each row's log-sum-exp
+  const fused = lse !== null && fast.softmaxRows!(rows.N, O, logits, rows.weight, dlogits, lse);
   for (let r = 0; r < rows.N; r++) {
     const o = r * O;
     const w = rows.weight[r];
@@ -65,14 +53,19 @@ export function softmaxCrossEntropy(O: number, logits: Arr, y: Int32Array, rows:
       dlogits.fill(0, o, o + O);
       continue;
     }
-    let max = -Infinity;
-    for (let j = 0; j < O; j++) if (logits[o + j] > max) max = logits[o + j];
-    let sum = 0;
-    for (let j = 0; j < O; j++) sum += Math.exp(logits[o + j] - max);
-    const lse = max + Math.log(sum);
+    let rowLse: number;
+    if (fused) {
+      rowLse = lse![r];
+    } else {
+      let max = -Infinity;
+      for (let j = 0; j < O; j++) if (logits[o + j] > max) max = logits[o + j];
+      let sum = 0;
+      for (let j = 0; j < O; j++) sum += Math.exp(logits[o + j] - max);
+      rowLse = max + Math.log(sum);
+      for (let j = 0; j < O; j++) dlogits[o + j] = w * Math.exp(logits[o + j] - rowLse);
+    }
     const target = y[rows.targetRow[r]];
-    loss += w * (lse - logits[o + target]);
-    for (let j = 0; j < O; j++) dlogits[o + j] = w * Math.exp(logits[o + j] - lse);
+    loss += w * (rowLse - logits[o + target]);
     dlogits[o + target] -= w;
   }
   return loss;

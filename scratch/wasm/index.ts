@@ -500,6 +500,9 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
 
   // ---- element-wise, softmax, Adam: on the calling thread, when every operand is ours ----
   const allMine = (...xs: Arr[]): boolean => xs.every(mine);
+  /** A time step's operands: all ours, the gate-wide ones ([B, G*H]) at least `wide` long, the others ([B, H]) `narrow`. */
+  const stepOperands = (wide: number, gates: Arr[], narrow: number, units: Arr[]): boolean =>
+    gates.every((x) => mine(x) && x.length >= wide) && units.every((x) => mine(x) && x.length >= narrow);
   /** The operands of peakGflops (allocated on its first call). */
   let peakArea: Float32Array | null = null;
   /** Token ids copied into our memory (grown, the old area abandoned, when too small). */
@@ -521,42 +524,42 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
   };
   const fast: Required<FastKernels> = {
     lstmForward(B, H, z, cPrev, c, h, tanhC) {
-      if (!allMine(z, cPrev, c, h, tanhC) || z.length < 4 * B * H || Math.min(cPrev.length, c.length, h.length, tanhC.length) < B * H) return false;
+      if (!stepOperands(4 * B * H, [z], B * H, [cPrev, c, h, tanhC])) return false;
       ex.lstm_forward(B, H, z.byteOffset, cPrev.byteOffset, c.byteOffset, h.byteOffset, tanhC.byteOffset);
       return true;
     },
     gruForwardZR(B, H, a, hPrev, rh) {
-      if (!allMine(a, hPrev, rh) || a.length < 3 * B * H || Math.min(hPrev.length, rh.length) < B * H) return false;
+      if (!stepOperands(3 * B * H, [a], B * H, [hPrev, rh])) return false;
       ex.gru_forward_zr(B, H, a.byteOffset, hPrev.byteOffset, rh.byteOffset);
       return true;
     },
     gruForwardH(B, H, a, hPrev, h) {
-      if (!allMine(a, hPrev, h) || a.length < 3 * B * H || Math.min(hPrev.length, h.length) < B * H) return false;
+      if (!stepOperands(3 * B * H, [a], B * H, [hPrev, h])) return false;
       ex.gru_forward_h(B, H, a.byteOffset, hPrev.byteOffset, h.byteOffset);
       return true;
     },
     gruResetAfterForward(B, H, a, M, hPrev, Mh, h) {
-      if (!allMine(a, M, hPrev, Mh, h) || Math.min(a.length, M.length) < 3 * B * H || Math.min(hPrev.length, Mh.length, h.length) < B * H) return false;
+      if (!stepOperands(3 * B * H, [a, M], B * H, [hPrev, Mh, h])) return false;
       ex.gru_ra_forward(B, H, a.byteOffset, M.byteOffset, hPrev.byteOffset, Mh.byteOffset, h.byteOffset);
       return true;
     },
     lstmBackward(B, H, z, tanhC, cPrev, dh, dc, dP, dcPrev) {
-      if (!allMine(z, tanhC, cPrev, dh, dc, dP, dcPrev) || Math.min(z.length, dP.length) < 4 * B * H || Math.min(tanhC.length, cPrev.length, dh.length, dc.length, dcPrev.length) < B * H) return false;
+      if (!stepOperands(4 * B * H, [z, dP], B * H, [tanhC, cPrev, dh, dc, dcPrev])) return false;
       ex.lstm_backward(B, H, z.byteOffset, tanhC.byteOffset, cPrev.byteOffset, dh.byteOffset, dc.byteOffset, dP.byteOffset, dcPrev.byteOffset);
       return true;
     },
     gruBackwardZH(B, H, a, hPrev, dh, dP, dhPrev) {
-      if (!allMine(a, hPrev, dh, dP, dhPrev) || Math.min(a.length, dP.length) < 3 * B * H || Math.min(hPrev.length, dh.length, dhPrev.length) < B * H) return false;
+      if (!stepOperands(3 * B * H, [a, dP], B * H, [hPrev, dh, dhPrev])) return false;
       ex.gru_backward_zh(B, H, a.byteOffset, hPrev.byteOffset, dh.byteOffset, dP.byteOffset, dhPrev.byteOffset);
       return true;
     },
     gruBackwardR(B, H, a, hPrev, dRh, dP, dhPrev) {
-      if (!allMine(a, hPrev, dRh, dP, dhPrev) || Math.min(a.length, dP.length) < 3 * B * H || Math.min(hPrev.length, dRh.length, dhPrev.length) < B * H) return false;
+      if (!stepOperands(3 * B * H, [a, dP], B * H, [hPrev, dRh, dhPrev])) return false;
       ex.gru_backward_r(B, H, a.byteOffset, hPrev.byteOffset, dRh.byteOffset, dP.byteOffset, dhPrev.byteOffset);
       return true;
     },
     gruResetAfterBackward(B, H, a, Mh, hPrev, dh, dP, dM, dhPrev) {
-      if (!allMine(a, Mh, hPrev, dh, dP, dM, dhPrev) || Math.min(a.length, dP.length, dM.length) < 3 * B * H || Math.min(Mh.length, hPrev.length, dh.length, dhPrev.length) < B * H) return false;
+      if (!stepOperands(3 * B * H, [a, dP, dM], B * H, [Mh, hPrev, dh, dhPrev])) return false;
       ex.gru_ra_backward(B, H, a.byteOffset, Mh.byteOffset, hPrev.byteOffset, dh.byteOffset, dP.byteOffset, dM.byteOffset, dhPrev.byteOffset);
       return true;
     },
