@@ -77,6 +77,12 @@ function loadKoffi(): { koffi: Koffi } | { missing: string } {
   return koffiCache;
 }
 
+/** Why koffi cannot be used, or null when it loads. */
+export function koffiMissing(): string | null {
+  const k = loadKoffi();
+  return 'missing' in k ? k.missing : null;
+}
+
 /** For tests: behave as if koffi could not be loaded (true), or look again (false). */
 export function pretendKoffiMissing(missing: boolean): void {
   koffiCache = missing ? { missing: NO_KOFFI } : null;

@@ -122,6 +122,8 @@ export function registerBench(program: Command, io: IO): void {
             out: f.out ?? join('runs', 'race'),
             python: f.python,
             seed: f.seed ?? 1,
+            kernels: f.kernels,
+            blas: f.blas,
           },
           io,
           !!f.json,
