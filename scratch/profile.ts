@@ -163,7 +163,7 @@ export async function profileScratch(
   spec: ModelSpec,
   batch: Batch,
   o: { kernels: KernelChoice; blas?: string; threads: number; params: NamedParams; optimizer: OptimizerSpec; warmup: number; steps: number },
-): Promise<{ profile: StepProfile; kernelSet: string; threads: number; note: string | null }> {
+): Promise<{ profile: StepProfile; kernelSet: string; kernelsAbout: string; threads: number; note: string | null }> {
   const { kernels, note } = await makeKernels(o.kernels, o.threads, { blas: o.blas });
   try {
     const timed = timedKernels(kernels);
@@ -186,7 +186,7 @@ export async function profileScratch(
     profile.peakGflops = best(0);
     profile.blasGflops = best(1);
     profile.blasLibrary = blas ? blas.blas.library : null;
-    return { profile, kernelSet: describeKernels(kernels), threads: kernels.threads, note };
+    return { profile, kernelSet: kernels.name, kernelsAbout: describeKernels(kernels), threads: kernels.threads, note };
   } finally {
     await disposeKernels(kernels);
   }

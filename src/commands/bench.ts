@@ -298,7 +298,10 @@ interface ProfileRow extends StepProfile {
   batch: number;
   seq: number;
   threads: number;
+  /** The kernel set's name ("blas", "wasm-simd", ...). */
   kernelSet: string;
+  /** ... described for the headline (describeKernels: the BLAS library, or why there is none). */
+  kernelsAbout: string;
 }
 
 /** `bench --profile`: the float32 scratch engine on timed kernels, per configuration and thread count. */
@@ -320,7 +323,7 @@ async function profileCommand(f: Flags, threads: number[], io: IO): Promise<void
           if (r.note) notes.add(r.note);
           // kernels with fewer threads than asked (the TypeScript ones): one row per thread count they have
           if (rows.some((x) => x.cell === cell && x.hidden === hidden && x.batch === batchSize && x.threads === r.threads)) continue;
-          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, kernelSet: r.kernelSet, ...r.profile };
+          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, kernelSet: r.kernelSet, kernelsAbout: r.kernelsAbout, ...r.profile };
           rows.push(row);
           if (!f.json) io.out(formatProfile(row));
         }
@@ -334,7 +337,7 @@ function formatProfile(r: ProfileRow): string {
   const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const lines = [
-    `${r.cell} H=${r.hidden} B=${r.batch} seq ${r.seq}, scratch on ${r.kernelSet}: ${ms(r.stepMs)} ms a training step (mean of ${r.steps}); ` +
+    `${r.cell} H=${r.hidden} B=${r.batch} seq ${r.seq}, scratch on ${r.kernelsAbout}: ${ms(r.stepMs)} ms a training step (mean of ${r.steps}); ` +
       `gemm ${ms(r.gemmMs)} ms at ${r.gemmGflops.toFixed(1)} GFLOP/s; outside gemm ${pct(r.outsideGemm)} of the step`,
     `  ${'op'.padEnd(3)} ${'m'.padStart(5)} ${'n'.padStart(5)} ${'k'.padStart(5)} ${'calls'.padStart(6)} ${'ms/step'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'share'.padStart(6)}  on`,
   ];
