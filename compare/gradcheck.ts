@@ -8,6 +8,8 @@
  */
 import type { Cell } from '../scratch/cells/cell.js';
 import { ScratchEngine } from '../scratch/engine.js';
+import { describeKernels } from '../scratch/kernel-sets.js';
+import type { Kernels } from '../scratch/kernels.js';
 import type { Batch } from '../src/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { randomTestParams } from '../src/params.js';
@@ -30,6 +32,8 @@ export interface GradcheckOptions {
   kernelScale?: number;
   /** A cell of your own to check (see ScratchOptions.cell). */
   cell?: Cell<unknown>;
+  /** The float64 kernel set (default: the TypeScript kernels; float64Kernels gives the BLAS's products). */
+  kernels?: Kernels;
 }
 
 export interface GradcheckRow {
@@ -46,6 +50,8 @@ export interface GradcheckRow {
 
 export interface GradcheckReport {
   engine: 'scratch-f64';
+  /** Its kernel set, described (describeKernels). */
+  kernels: string;
   spec: ModelSpec;
   batch: number;
   seq: number;
@@ -65,6 +71,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
   const eps = opts.eps ?? 1e-5;
   const engine = new ScratchEngine(spec, { dtype: 'float64', params: randomTestParams(spec, seed, 'F64', opts.kernelScale ?? 0.5, 0.6 * (opts.kernelScale ?? 0.5)),
     cell: opts.cell,
+    kernels: opts.kernels,
   });
   const batch = randomBatch(spec, B, T, seed + 1, { dtype: 'F64', mask: opts.mask, initialState: opts.initialState });
   const analytic = engine.lossAndGrads(batch, { inputGrad: spec.input === 'dense', stateGrads: !!opts.initialState });
@@ -129,6 +136,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
   const maxRelError = rows.reduce((m, r) => (r.maxRelError > m || Number.isNaN(r.maxRelError) ? r.maxRelError : m), 0);
   return {
     engine: 'scratch-f64',
+    kernels: describeKernels(engine.kernels),
     spec,
     batch: B,
     seq: T,
@@ -145,6 +153,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
 
 export interface Seq2SeqGradcheckReport {
   engine: 'scratch-f64';
+  kernels: string;
   spec: Seq2SeqSpec;
   batch: number;
   srcLen: number;
@@ -163,7 +172,7 @@ export interface Seq2SeqGradcheckReport {
  * matrices by name among them. Activations with kinks (relu, hardSigmoid) are refused here: a
  * difference quotient across a kink says nothing.
  */
-export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcLen?: number; tgtLen?: number; seed?: number; mask?: boolean; eps?: number } = {}): Seq2SeqGradcheckReport {
+export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcLen?: number; tgtLen?: number; seed?: number; mask?: boolean; eps?: number; kernels?: Kernels } = {}): Seq2SeqGradcheckReport {
   if ((spec.cell === 'rnn' && spec.activation === 'relu') || (spec.cell !== 'rnn' && spec.recurrentActivation === 'hardSigmoid')) {
     throw new Error('gradcheckSeq2Seq checks smooth activations only (tanh, sigmoid)');
   }
@@ -172,7 +181,7 @@ export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcL
   const T = opts.tgtLen ?? 4;
   const seed = opts.seed ?? 1;
   const eps = opts.eps ?? 1e-5;
-  const engine = new ScratchSeq2Seq(spec, { dtype: 'float64', params: randomSeq2SeqParams(spec, seed, 'F64') });
+  const engine = new ScratchSeq2Seq(spec, { dtype: 'float64', params: randomSeq2SeqParams(spec, seed, 'F64'), kernels: opts.kernels });
   const batch = randomSeq2SeqBatch(spec, B, S, T, seed + 1, { mask: opts.mask });
   const analytic = engine.lossAndGrads(batch);
   const rows: GradcheckRow[] = [];
@@ -192,5 +201,5 @@ export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcL
     rows.push({ name, shape: g.shape, checked: buf.length, skipped: 0, maxAbsError: cmp.maxAbsError, maxRelError: cmp.maxRelError, scale: cmp.refScale, pass: within(cmp.maxRelError, TOLERANCES.gradcheck.limit) });
   }
   const maxRelError = rows.reduce((m, r) => (r.maxRelError > m || Number.isNaN(r.maxRelError) ? r.maxRelError : m), 0);
-  return { engine: 'scratch-f64', spec, batch: B, srcLen: S, tgtLen: T, seed, masked: !!opts.mask, eps, limit: TOLERANCES.gradcheck.limit, maxRelError, pass: rows.every((r) => r.pass), params: rows };
+  return { engine: 'scratch-f64', kernels: describeKernels(engine.kernels), spec, batch: B, srcLen: S, tgtLen: T, seed, masked: !!opts.mask, eps, limit: TOLERANCES.gradcheck.limit, maxRelError, pass: rows.every((r) => r.pass), params: rows };
 }

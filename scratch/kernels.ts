@@ -31,6 +31,13 @@ export type Gemm = (
  * float32 ulps; test/kernels.test.ts holds them to that.
  */
 export interface FastKernels {
+  /**
+   * The set multiplies by a stored transpose faster than by a transposed operand whose rows are a
+   * multiple of 4 KiB apart (OpenBLAS packs such a B^T at a quarter of its speed): a layer that made
+   * U^T for its forward pass (`transposedRecurrent` in sequence.ts) hands it to the cells' backward
+   * too, whose dP U^T then reads it in place.
+   */
+  readonly transposedBackward?: boolean;
   /** LSTM step, sigmoid gates: z [B, 4H] pre-activations -> gates; c_t, h_t, tanh(c_t) [B, H] (cells/lstm.ts). */
   lstmForward?(B: number, H: number, z: Arr, cPrev: Arr, c: Arr, h: Arr, tanhC: Arr): boolean;
   /** GRU (reset before), sigmoid gates: z, r of a [B, 3H] in place; rh = r * h_{t-1} (cells/gru.ts). */
@@ -78,6 +85,11 @@ export interface FastKernels {
 export interface Kernels extends FastKernels {
   /** "js", or the fast path's name */
   readonly name: string;
+  /**
+   * One line on what the set runs on beyond its name, for the headers that name the kernels: the
+   * BLAS library, or why there is none where one was looked for.
+   */
+  readonly about?: string;
   /** threads the gemm may use */
   readonly threads: number;
   readonly dtype: 'float32' | 'float64';

@@ -11,7 +11,8 @@ import type { OptimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
 import { ScratchEngine } from './engine.js';
-import { type KernelChoice, disposeKernels, makeKernels } from './kernel-sets.js';
+import type { BlasKernels } from './blas-kernels.js';
+import { type KernelChoice, describeKernels, disposeKernels, makeKernels } from './kernel-sets.js';
 import type { Kernels } from './kernels.js';
 import type { WasmKernels } from './wasm/index.js';
 
@@ -21,6 +22,8 @@ export interface GemmShapeTime {
   m: number;
   n: number;
   k: number;
+  /** The kernel set that computed it: "blas", or the set's own gemm (its name). */
+  on: string;
   callsPerStep: number;
   msPerStep: number;
   gflops: number;
@@ -48,6 +51,13 @@ export interface StepProfile {
    * (WasmKernels.peakGflops), or null on the TypeScript kernels.
    */
   peakGflops: number | null;
+  /**
+   * What the BLAS reaches on a 512^3 product at the row's thread count (BlasKernels.peakBlasGflops),
+   * when the kernel set has one; else null.
+   */
+  blasGflops: number | null;
+  /** The BLAS library, described, or null. */
+  blasLibrary: string | null;
   /** 1 - gemm time / step time. */
   outsideGemm: number;
   /** Products, slowest first. */
@@ -61,6 +71,9 @@ interface Acc {
   ms: number;
   flops: number;
 }
+
+/** A kernel set's functions that are not kernels of a step (or are timed by shape: gemm). */
+const NOT_TIMED = new Set(['gemm', 'alloc', 'dispose', 'map', 'peakGflops', 'peakBlasGflops', 'routeOf']);
 
 /**
  * A kernel set that times every call of every routine of `k` (alloc aside) and answers for the
@@ -84,7 +97,7 @@ export function timedKernels(k: Kernels): { kernels: Kernels; reset(): void; gem
   };
   for (const name of Object.keys(k)) {
     const f = (k as unknown as Record<string, unknown>)[name];
-    if (name === 'gemm' || name === 'alloc' || name === 'dispose' || typeof f !== 'function') continue;
+    if (NOT_TIMED.has(name) || typeof f !== 'function') continue;
     wrapped[name] = (...args: unknown[]): unknown => {
       const t0 = performance.now();
       const r = (f as (...a: unknown[]) => unknown).apply(k, args);
@@ -119,6 +132,7 @@ export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnT
   let gemmMs = 0;
   let flops = 0;
   const shapes: GemmShapeTime[] = [];
+  const route = (timed.kernels as Partial<BlasKernels>).routeOf;
   for (const [key, a] of timed.gemm) {
     const [op, m, n, k] = key.split(' ');
     gemmMs += a.ms / steps;
@@ -128,6 +142,7 @@ export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnT
       m: +m,
       n: +n,
       k: +k,
+      on: route ? route(+m, +n, +k) : timed.kernels.name,
       callsPerStep: a.calls / steps,
       msPerStep: a.ms / steps,
       gflops: a.ms > 0 ? a.flops / a.ms / 1e6 : 0,
@@ -137,7 +152,7 @@ export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnT
   const kernels = [...timed.other].map(([name, a]) => ({ name, callsPerStep: a.calls / steps, msPerStep: a.ms / steps, share: a.ms / steps / stepMs }));
   shapes.sort((a, b) => b.msPerStep - a.msPerStep);
   kernels.sort((a, b) => b.msPerStep - a.msPerStep);
-  return { steps, stepMs, gemmMs, gemmGflops: gemmMs > 0 ? flops / gemmMs / 1e6 : 0, gemmGflop: flops / 1e9, peakGflops: null, outsideGemm: Math.max(0, 1 - gemmMs / stepMs), shapes, kernels };
+  return { steps, stepMs, gemmMs, gemmGflops: gemmMs > 0 ? flops / gemmMs / 1e6 : 0, gemmGflop: flops / 1e9, peakGflops: null, blasGflops: null, blasLibrary: null, outsideGemm: Math.max(0, 1 - gemmMs / stepMs), shapes, kernels };
 }
 
 /**
@@ -147,22 +162,31 @@ export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnT
 export async function profileScratch(
   spec: ModelSpec,
   batch: Batch,
-  o: { kernels: KernelChoice; threads: number; params: NamedParams; optimizer: OptimizerSpec; warmup: number; steps: number },
-): Promise<{ profile: StepProfile; kernelSet: string; threads: number; note: string | null }> {
-  const { kernels, note } = await makeKernels(o.kernels, o.threads);
+  o: { kernels: KernelChoice; blas?: string; threads: number; params: NamedParams; optimizer: OptimizerSpec; warmup: number; steps: number },
+): Promise<{ profile: StepProfile; kernelSet: string; kernelsAbout: string; threads: number; note: string | null }> {
+  const { kernels, note } = await makeKernels(o.kernels, o.threads, { blas: o.blas });
   try {
     const timed = timedKernels(kernels);
     const engine = new ScratchEngine(spec, { kernels: timed.kernels, params: o.params, optimizer: o.optimizer });
     // the ceiling before and after the steps, the higher kept: a machine whose speed drifts (a
     // shared host) is then less likely to show products faster than their ceiling
-    const peak = (): number | null => ('peakGflops' in kernels ? (kernels as WasmKernels).peakGflops() : null);
+    const blas = 'peakBlasGflops' in kernels ? (kernels as BlasKernels) : null;
+    const peak = (): [number, number] => [
+      'peakGflops' in kernels ? (kernels as WasmKernels).peakGflops() : NaN,
+      blas ? blas.peakBlasGflops() : NaN,
+    ];
     const before = peak();
     const profile = profileSteps(engine, timed, batch, o.warmup, o.steps);
     engine.dispose();
     const after = peak();
-    const best = before === null || after === null ? NaN : Math.max(before, after);
-    profile.peakGflops = Number.isFinite(best) && best > 0 ? best : null;
-    return { profile, kernelSet: kernels.name, threads: kernels.threads, note };
+    const best = (i: number): number | null => {
+      const x = Math.max(before[i], after[i]);
+      return Number.isFinite(x) && x > 0 ? x : null;
+    };
+    profile.peakGflops = best(0);
+    profile.blasGflops = best(1);
+    profile.blasLibrary = blas ? blas.blas.library : null;
+    return { profile, kernelSet: kernels.name, kernelsAbout: describeKernels(kernels), threads: kernels.threads, note };
   } finally {
     await disposeKernels(kernels);
   }

@@ -71,7 +71,7 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
   readonly spec: Seq2SeqSpec;
   readonly dtype: 'float32' | 'float64';
   readonly detail: string;
-  private readonly kernels: Kernels;
+  readonly kernels: Kernels;
   private readonly alloc: (n: number) => Arr;
   private readonly layout: { name: string; shape: number[]; size: number }[];
   private readonly params: Record<string, Arr> = {};

@@ -44,6 +44,8 @@ export interface LayerBuffers {
   dMasked: Arr[];
   /** [G*H, H]: U transposed for the forward pass, where that is faster (`transposedRecurrent`), else null. */
   UT: Arr | null;
+  /** UT when the last forward pass filled it with this layer's U (null: it did not). */
+  UTpass: Arr | null;
 }
 
 /**
@@ -96,6 +98,7 @@ export function newSequenceBuffers(stack: Stack, B: number, T: number, alloc: Al
       dTmp: each(BH),
       dMasked: each(BH),
       UT: stack.fast?.transpose && transposedRecurrent(T, GH) ? alloc(GH * H) : null,
+      UTpass: null,
     })),
   };
 }
@@ -150,6 +153,7 @@ export function forwardLayer(stack: Stack, l: number, buf: SequenceBuffers, inpu
   }
   L.carry.forEach((seq, s) => setInitial(seq, init?.[s] ?? null, BH));
   const UT = L.UT && stack.fast?.transpose?.(H, GH, w.U, GH, L.UT, H) ? L.UT : null;
+  L.UTpass = UT;
   // The time loop
   for (let t = 0; t < T; t++) {
     stepViews(L.carry, t, BH, prev);
@@ -211,6 +215,8 @@ export function backwardLayer(
   const L = buf.layers[l];
   // nothing flows back from after the last step, unless the final state was read (dFinal)
   let dNext = L.dNext.map((d, s) => (dFinal?.[s] ? (d.set(dFinal[s].subarray(0, BH)), d) : d.fill(0)));
+  // the forward pass's U^T (the weights do not change between a forward pass and its backward)
+  const UT = stack.fast?.transposedBackward ? L.UTpass : null;
   let dOut = L.dTmp.slice();
   for (let t = T - 1; t >= 0; t--) {
     const dhT = at(L.dHs, t, BH);
@@ -229,7 +235,7 @@ export function backwardLayer(
     cell.backward(
       w,
       L.cache,
-      { t, B, P: at(L.P, t, B * GH), prev: stepViews(L.carry, t, BH, prev), next: stepViews(L.carry, t + 1, BH, next), dNext: dCell, dP: at(L.dP, t, B * GH), dPrev: dOut },
+      { t, B, P: at(L.P, t, B * GH), prev: stepViews(L.carry, t, BH, prev), next: stepViews(L.carry, t + 1, BH, next), dNext: dCell, dP: at(L.dP, t, B * GH), dPrev: dOut, UT },
       g,
     );
     if (mask) {

@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -37,6 +37,7 @@ if (!existsSync(CLI)) {
   console.error('docs-check: dist/ is missing; run npm run build first');
   process.exit(2);
 }
+const { findBlas } = await import(pathToFileURL(join(ROOT, 'dist', 'scratch', 'blas.js')).href);
 
 // ---- the README's parts ----
 
@@ -187,7 +188,14 @@ function skipReason(words) {
   if (/pytorch/.test(all) && !pythonWith('torch, numpy')) return 'needs PyTorch (apt-get install python3-torch python3-numpy)';
   if (/cmd:python3 /.test(all) && spawnSync('python3', ['-c', 'import numpy']).status !== 0) return 'needs NumPy for python3';
   if (/\.\.\/shared\//.test(all) && !existsSync(resolve(ROOT, '..', 'shared', 'data'))) return 'needs ../shared/data (the Jules Verne novels)';
+  if (/--kernels blas/.test(all) && blasMissing(words)) return `needs koffi and a BLAS: ${blasMissing(words)}`;
   return null;
+}
+
+/** Why the BLAS kernels (koffi and the library of the example's --blas, else the usual places) cannot run here, or null. */
+function blasMissing(words) {
+  const i = words.indexOf('--blas');
+  return findBlas(i >= 0 ? words[i + 1] : undefined).missing ?? null;
 }
 
 // ---- the small-run override ----

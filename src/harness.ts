@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from '../compare/checks.js';
-import { type BackendRequest, type EngineProvider, type EngineRef, type Fault, openProvider, referenceEngine, uniqueNames } from './engines/index.js';
+import { type BackendRequest, type EngineProvider, type EngineRef, type Fault, float64Detail, float64Kernels, openProvider, referenceEngine, uniqueNames } from './engines/index.js';
 import { batchUnsupported, modelUnsupported, trainingUnsupported } from './supports.js';
 import type { KernelChoice } from '../scratch/kernel-sets.js';
 import { randomBatch } from './data/synthetic.js';
@@ -120,6 +120,8 @@ export interface CheckOptions {
   fault?: Fault;
   /** Kernels of the float32 scratch engine (default auto: WebAssembly SIMD when built). */
   kernels?: KernelChoice;
+  /** The BLAS library of the blas kernels (--blas PATH). */
+  blas?: string;
   threads?: number;
   /** The Python of the PyTorch engine, and how long an out-of-process engine may take to answer. */
   python?: string;
@@ -138,7 +140,8 @@ export interface CheckResult {
 
 export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
   const { spec, params, batch } = inputs;
-  const reference = referenceEngine(spec, { params, optimizer: o.optimizer });
+  const refKernels = float64Kernels(o.kernels ?? 'auto', { blas: o.blas });
+  const reference = referenceEngine(spec, { params, optimizer: o.optimizer }, refKernels);
   let refs = o.engines ?? [
     { kind: 'scratch', dtype: 'float32' },
     { kind: 'tfjs', backend: o.backend ?? 'auto' },
@@ -162,7 +165,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
         continue;
       }
       const ref: EngineRef = r.kind === 'scratch' && o.fault ? { ...r, fault: o.fault } : r;
-      const p = await openProvider(ref, { kernels: o.kernels, threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
+      const p = await openProvider(ref, { kernels: o.kernels, blas: o.blas, threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
       providers.push(p);
       uniqueNames(providers);
       const why = modelUnsupported(spec, p.supports) ?? batchUnsupported(batch, p.supports);
@@ -187,7 +190,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads };
       described.push({ name: e.name, role: 'under test', detail: e.detail ?? p.detail, notes: p.notes });
     }
-    described.push({ name: reference.name, role: 'reference', detail: 'float64', notes: [] });
+    described.push({ name: reference.name, role: 'reference', detail: float64Detail(refKernels), notes: [] });
     if (engines.length === 0) {
       const why = skippedEarly.map((s) => `${s.engine}: ${s.reason}`).join('; ');
       throw new InputError(`no engine under test can run this check${why ? ` (${why})` : ''}`);

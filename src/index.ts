@@ -37,7 +37,9 @@ export { greedyDecode, beamSearch, translateTexts } from './seq2seq/decode.js';
 export { createSeq2SeqEngine } from './engines/index.js';
 // kernels
 export { type Kernels, jsKernels, gemm } from '../scratch/kernels.js';
-export { makeKernels, type KernelChoice } from '../scratch/kernel-sets.js';
+export { makeKernels, float64Kernels, describeKernels, type KernelChoice } from '../scratch/kernel-sets.js';
+export { findBlas, type Blas } from '../scratch/blas.js';
+export { blasKernels, type BlasKernels } from '../scratch/blas-kernels.js';
 export { createWasmKernels, type WasmKernels } from '../scratch/wasm/index.js';
 // tasks and training
 export { train, type TrainTask, type TrainConfig, type TrainSummary } from './train.js';

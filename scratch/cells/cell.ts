@@ -16,7 +16,7 @@
  * Shapes: B batch rows, H hidden units, G gates; every per-step array is [B, H] or [B, G*H], rows
  * contiguous.
  */
-import type { Arr } from '../kernels.js';
+import type { Arr, Gemm } from '../kernels.js';
 
 export type Alloc = (n: number) => Arr;
 
@@ -44,7 +44,9 @@ export interface StepArgs {
   /**
    * The recurrent kernel transposed, [G*H, H], when the layer made it for this pass (see
    * `transposedRecurrent` in sequence.ts): h_{t-1} U is then the product with UT^T, whose rows
-   * the gemm reads contiguously. Absent or null: the product reads U.
+   * the gemm reads contiguously. Absent or null: the product reads U. In `backward` it is given
+   * only to kernel sets that multiply faster by a stored transpose (`FastKernels.transposedBackward`):
+   * dP U^T is then the plain product dP · UT (see `timesUTransposed`).
    */
   UT?: Arr | null;
 }
@@ -121,6 +123,17 @@ export function gateFn(kind: GateActivation): (x: number) => number {
 /** dy/dx from y: sigmoid y(1-y); hardSigmoid 0.2 inside the linear part, 0 where clipped. */
 export function gateGradFn(kind: GateActivation): (y: number) => number {
   return kind === 'sigmoid' ? (y) => y * (1 - y) : (y) => (y > 0 && y < 1 ? 0.2 : 0);
+}
+
+/**
+ * The recurrent product of a cell's backward: out = beta out + dP · U[:, c0 .. c0+k)^T, with dP
+ * [B, k] of row stride GH and U [H, GH]; out [B, H]. With UT (U transposed, [GH, H]) it is the
+ * product with rows c0 .. c0+k of UT, read in place: the same sum, in the order the kernel set
+ * chooses for that product.
+ */
+export function timesUTransposed(gemm: Gemm, B: number, H: number, GH: number, c0: number, k: number, dP: Arr, U: Arr, UT: Arr | null | undefined, beta: 0 | 1, out: Arr): void {
+  if (UT) gemm(false, false, B, H, k, dP, GH, UT.subarray(c0 * H), H, beta, out, H);
+  else gemm(false, true, B, H, k, dP, GH, U.subarray(c0), GH, beta, out, H);
 }
 
 /** A view of step t of a [T, n] sequence buffer. */

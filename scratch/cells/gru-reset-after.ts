@@ -10,7 +10,7 @@
  * Cache per step: z, r, hh [B, 3H] and M_h [B, H]; backward keeps dLoss/dM of every step [B, 3H].
  */
 import { type Arr, type FastKernels, type Gemm, addColumnSums, gemm as jsGemm } from '../kernels.js';
-import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
 
 export interface GruResetAfterCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
@@ -61,7 +61,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
       }
     },
 
-    backward(w: CellWeights, cache: GruResetAfterCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {
+    backward(w: CellWeights, cache: GruResetAfterCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev], UT }: BackArgs): void {
       const a = at(cache.gates, t, B * GH);
       const Mh = at(cache.Mh, t, B * H);
       const dM = at(cache.dM, t, B * GH); // [B, 3H] dLoss/dM
@@ -86,7 +86,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
         }
       }
       // M = h_{t-1} U + b_rec
-      gemm(false, true, B, H, GH, dM, GH, w.U, GH, 1, dhPrev, H); // dhPrev += dM U^T
+      timesUTransposed(gemm, B, H, GH, 0, GH, dM, w.U, UT, 1, dhPrev); // dhPrev += dM U^T
     },
 
     weightGrads(cache: GruResetAfterCache, { T, B, hPrev }: AllStepsArgs, g: CellGrads): void {

@@ -9,7 +9,7 @@
  * Cache per step: z, r, hh [B, 3H] and r * h_{t-1} [B, H].
  */
 import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
 
 export interface GruCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
@@ -68,7 +68,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       }
     },
 
-    backward(w: CellWeights, cache: GruCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {
+    backward(w: CellWeights, cache: GruCache, { t, B, prev: [hPrev], dNext: [dh], dP, dPrev: [dhPrev], UT }: BackArgs): void {
       const a = at(cache.gates, t, B * GH);
       const dRh = cache.dRh;
       // h = z h_{t-1} + (1 - z) hh,  hh = tanh(a_h)
@@ -85,7 +85,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
       }
       // a_h = x W_h + b_h + (r h_{t-1}) U_h
       const dAh = dP.subarray(ch); // [B, H] of row stride 3H
-      gemm(false, true, B, H, H, dAh, GH, Uh(w), GH, 0, dRh, H); // d(r h) = da_h U_h^T
+      timesUTransposed(gemm, B, H, GH, ch, H, dAh, w.U, UT, 0, dRh); // d(r h) = da_h U_h^T
       if (!fastBackR?.(B, H, a, hPrev, dRh, dP, dhPrev)) for (let b = 0; b < B; b++) {
         const r0 = b * GH;
         for (let j = 0; j < H; j++) {
@@ -96,7 +96,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
         }
       }
       // [a_z a_r] = ... + h_{t-1} U_zr
-      gemm(false, true, B, H, 2 * H, dP, GH, Uzr(w), GH, 1, dhPrev, H); // dhPrev += [da_z da_r] U_zr^T
+      timesUTransposed(gemm, B, H, GH, 0, 2 * H, dP, w.U, UT, 1, dhPrev); // dhPrev += [da_z da_r] U_zr^T
     },
 
     weightGrads(cache: GruCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {

@@ -7,7 +7,7 @@
  * Cache per step: the activated gates [B, 4H] and tanh(c_t) [B, H].
  */
 import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
 
 export interface LstmCache {
   gates: Arr; // [T, B, 4H] i, f, g, o after activation
@@ -60,7 +60,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
       }
     },
 
-    backward(w: CellWeights, cache: LstmCache, { t, B, prev: [, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev] }: BackArgs): void {
+    backward(w: CellWeights, cache: LstmCache, { t, B, prev: [, cp], dNext: [dh, dc], dP, dPrev: [dhPrev, dcPrev], UT }: BackArgs): void {
       const z = at(cache.gates, t, B * GH);
       const tc = at(cache.tanhC, t, B * H);
       if (!fastBack?.(B, H, z, tc, cp, dh, dc, dP, dcPrev)) for (let b = 0; b < B; b++) {
@@ -83,7 +83,7 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
           dP[r + O + j] = dO * ds(o);
         }
       }
-      gemm(false, true, B, H, GH, dP, GH, w.U, GH, 0, dhPrev, H); // dhPrev = dz U^T
+      timesUTransposed(gemm, B, H, GH, 0, GH, dP, w.U, UT, 0, dhPrev); // dhPrev = dz U^T
     },
 
     weightGrads(_cache: LstmCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {

@@ -3,7 +3,7 @@
  * Cache: nothing beyond h_t itself (both derivatives are written from the output).
  */
 import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
-import type { AllStepsArgs, BackArgs, Cell, CellGrads, CellWeights, StepArgs } from './cell.js';
+import { type AllStepsArgs, type BackArgs, type Cell, type CellGrads, type CellWeights, type StepArgs, timesUTransposed } from './cell.js';
 
 export type RnnCache = { H: number };
 
@@ -26,12 +26,12 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
       else if (!fastTanh?.(n, h)) for (let i = 0; i < n; i++) h[i] = Math.tanh(h[i]);
     },
 
-    backward(w: CellWeights, _cache: RnnCache, { B, next: [h], dNext: [dh], dP, dPrev: [dhPrev] }: BackArgs): void {
+    backward(w: CellWeights, _cache: RnnCache, { B, next: [h], dNext: [dh], dP, dPrev: [dhPrev], UT }: BackArgs): void {
       const n = B * H;
       // da = dh * act'(a), written from h: tanh' = 1 - h^2, relu' = [h > 0]
       if (relu) for (let i = 0; i < n; i++) dP[i] = h[i] > 0 ? dh[i] : 0;
       else if (!fastTanhBack?.(n, h, dh, dP)) for (let i = 0; i < n; i++) dP[i] = dh[i] * (1 - h[i] * h[i]);
-      gemm(false, true, B, H, H, dP, H, w.U, H, 0, dhPrev, H); // dhPrev = da U^T
+      timesUTransposed(gemm, B, H, H, 0, H, dP, w.U, UT, 0, dhPrev); // dhPrev = da U^T
     },
 
     weightGrads(_cache: RnnCache, { T, B, hPrev, dP }: AllStepsArgs, g: CellGrads): void {

@@ -522,7 +522,7 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     }
     return idsArea.byteOffset;
   };
-  const fast: Required<FastKernels> = {
+  const fast: Required<Omit<FastKernels, 'transposedBackward'>> = {
     lstmForward(B, H, z, cPrev, c, h, tanhC) {
       if (!stepOperands(4 * B * H, [z], B * H, [cPrev, c, h, tanhC])) return false;
       ex.lstm_forward(B, H, z.byteOffset, cPrev.byteOffset, c.byteOffset, h.byteOffset, tanhC.byteOffset);

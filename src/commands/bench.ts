@@ -20,7 +20,7 @@ import { castParams, randomTestParams } from '../params.js';
 import { environmentInfo, newRunDir } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, parseSpec } from '../spec.js';
-import { intArg, intListArg, numArg, threadsListArg } from './options.js';
+import { BLAS_FLAG, intArg, intListArg, kernelsOption, numArg, threadsListArg } from './options.js';
 import type { IO } from './io.js';
 import { plural } from '../report/table.js';
 
@@ -40,6 +40,7 @@ interface Flags {
   threads?: number[];
   baseline?: string;
   kernels: KernelChoice;
+  blas?: string;
   warmup: number;
   repeats: number;
   budget: number;
@@ -78,7 +79,8 @@ export function registerBench(program: Command, io: IO): void {
     .option('--baseline <engine>', 'every row prints its speed relative to this engine at the same thread count (default tfjs-wasm, else the last engine)')
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
     .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
-    .option('--kernels <k>', 'scratch float32 kernels: auto, wasm, js', 'auto')
+    .addOption(kernelsOption('scratch kernels', 'auto'))
+    .option(...BLAS_FLAG)
     .option('--warmup <n>', 'untimed rounds first', intArg(0), 2)
     .option('--repeats <n>', 'timed rounds (medians over these)', intArg(1), 7)
     .option('--budget <s>', 'seconds one engine may spend on one configuration (fewer repeats when slow)', intArg(1), 20)
@@ -120,6 +122,8 @@ export function registerBench(program: Command, io: IO): void {
             out: f.out ?? join('runs', 'race'),
             python: f.python,
             seed: f.seed ?? 1,
+            kernels: f.kernels,
+            blas: f.blas,
           },
           io,
           !!f.json,
@@ -252,7 +256,7 @@ async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Facto
     // the scratch engine and PyTorch run at every thread count asked for; the others on one thread
     const counts = (ref.kind === 'scratch' && ref.dtype === 'float32' && name !== 'scratch-js') || ref.kind === 'pytorch' ? threads : [1];
     for (const t of counts) {
-      const p = await openProvider(ref, { kernels: f.kernels, threads: t, python: f.python, timeoutMs: f.engineTimeout ? f.engineTimeout * 1000 : undefined, onProgress: (w) => io.progress(w) });
+      const p = await openProvider(ref, { kernels: f.kernels, blas: f.blas, threads: t, python: f.python, timeoutMs: f.engineTimeout ? f.engineTimeout * 1000 : undefined, onProgress: (w) => io.progress(w) });
       if (name === 'scratch-js') p.name = 'scratch-js';
       let probe: Engine | null = null;
       if (ref.kind === 'scratch' && ref.dtype === 'float32') {
@@ -294,7 +298,10 @@ interface ProfileRow extends StepProfile {
   batch: number;
   seq: number;
   threads: number;
+  /** The kernel set's name ("blas", "wasm-simd", ...). */
   kernelSet: string;
+  /** ... described for the headline (describeKernels: the BLAS library, or why there is none). */
+  kernelsAbout: string;
 }
 
 /** `bench --profile`: the float32 scratch engine on timed kernels, per configuration and thread count. */
@@ -311,12 +318,12 @@ async function profileCommand(f: Flags, threads: number[], io: IO): Promise<void
         const batch = randomBatch(spec, batchSize, f.seq, 7);
         for (const t of threads) {
           io.progress(`profile ${cell} H=${hidden} B=${batchSize} x${t}`);
-          const r = await profileScratch(spec, batch, { kernels: f.kernels, threads: t, params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam'), warmup: f.warmup, steps: f.repeats });
+          const r = await profileScratch(spec, batch, { kernels: f.kernels, blas: f.blas, threads: t, params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam'), warmup: f.warmup, steps: f.repeats });
           if (r.note && !notes.has(r.note)) io.err(`rnnlab: note: ${r.note}`);
           if (r.note) notes.add(r.note);
           // kernels with fewer threads than asked (the TypeScript ones): one row per thread count they have
           if (rows.some((x) => x.cell === cell && x.hidden === hidden && x.batch === batchSize && x.threads === r.threads)) continue;
-          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, kernelSet: r.kernelSet, ...r.profile };
+          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, kernelSet: r.kernelSet, kernelsAbout: r.kernelsAbout, ...r.profile };
           rows.push(row);
           if (!f.json) io.out(formatProfile(row));
         }
@@ -330,15 +337,27 @@ function formatProfile(r: ProfileRow): string {
   const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const lines = [
-    `${r.cell} H=${r.hidden} B=${r.batch} seq ${r.seq}, scratch on ${r.kernelSet}: ${ms(r.stepMs)} ms a training step (mean of ${r.steps}); ` +
+    `${r.cell} H=${r.hidden} B=${r.batch} seq ${r.seq}, scratch on ${r.kernelsAbout}: ${ms(r.stepMs)} ms a training step (mean of ${r.steps}); ` +
       `gemm ${ms(r.gemmMs)} ms at ${r.gemmGflops.toFixed(1)} GFLOP/s; outside gemm ${pct(r.outsideGemm)} of the step`,
-    `  ${'op'.padEnd(3)} ${'m'.padStart(5)} ${'n'.padStart(5)} ${'k'.padStart(5)} ${'calls'.padStart(6)} ${'ms/step'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'share'.padStart(6)}`,
+    `  ${'op'.padEnd(3)} ${'m'.padStart(5)} ${'n'.padStart(5)} ${'k'.padStart(5)} ${'calls'.padStart(6)} ${'ms/step'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'share'.padStart(6)}  on`,
   ];
   for (const s of r.shapes) {
-    lines.push(`  ${s.op.padEnd(3)} ${String(s.m).padStart(5)} ${String(s.n).padStart(5)} ${String(s.k).padStart(5)} ${String(Math.round(s.callsPerStep)).padStart(6)} ${ms(s.msPerStep).padStart(8)} ${s.gflops.toFixed(1).padStart(8)} ${pct(s.share).padStart(6)}`);
+    lines.push(`  ${s.op.padEnd(3)} ${String(s.m).padStart(5)} ${String(s.n).padStart(5)} ${String(s.k).padStart(5)} ${String(Math.round(s.callsPerStep)).padStart(6)} ${ms(s.msPerStep).padStart(8)} ${s.gflops.toFixed(1).padStart(8)} ${pct(s.share).padStart(6)}  ${s.on}`);
   }
   if (r.kernels.length) lines.push(`  other kernels: ${r.kernels.map((k) => `${k.name} ${ms(k.msPerStep)} ms (${pct(k.share)})`).join(', ')}`);
-  if (r.peakGflops) {
+  if (r.blasGflops) {
+    // the BLAS's products against what the library reaches on a large product at this thread count
+    const blasShapes = r.shapes.filter((s) => s.on === 'blas');
+    const gflop = blasShapes.reduce((a, s) => a + (2 * s.m * s.n * s.k * s.callsPerStep) / 1e9, 0);
+    const msOn = blasShapes.reduce((a, s) => a + s.msPerStep, 0);
+    const rate = msOn > 0 ? gflop / msOn * 1e3 : 0;
+    lines.push(
+      `  ceiling: ${r.blasLibrary} reaches ${r.blasGflops.toFixed(1)} GFLOP/s on a 512x512x512 product at ${plural(r.threads, 'thread')} here; ` +
+        `the step's ${gflop.toFixed(2)} GFLOP of products on it ran at ${rate.toFixed(1)} GFLOP/s (${pct(rate / r.blasGflops)} of that), ` +
+        `and would take ${ms((gflop / r.blasGflops) * 1e3)} ms at that rate` +
+        (r.peakGflops ? `; the WebAssembly gemm's 4x8 microkernel reaches ${r.peakGflops.toFixed(1)} GFLOP/s a thread` : ''),
+    );
+  } else if (r.peakGflops) {
     const ceiling = r.peakGflops * r.threads;
     lines.push(
       `  ceiling: the gemm's 4x8 microkernel on operands in L1 runs at ${r.peakGflops.toFixed(1)} GFLOP/s a thread on this machine; ` +

@@ -32,6 +32,7 @@ export interface Seq2SeqCheckFlags {
   engines?: string[];
   engine?: string[];
   kernels: KernelChoice;
+  blas?: string;
   threads?: number;
   json?: boolean;
 }
@@ -89,7 +90,7 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
   const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer });
   const opened = [];
   try {
-    for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, threads: f.threads, backend: w.backend }));
+    for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, blas: f.blas, threads: f.threads, backend: w.backend }));
     const report = await runSeq2SeqCheck({ spec, batch, reference: ref.engine, engines: opened.map((o) => o.engine), steps: f.steps, perStep: f.perStep, onProgress: (w) => io.progress(`check: ${w}`) });
     setExit(report.pass ? 0 : 1);
     const engines = [...opened.map((o) => ({ name: o.engine.name, role: 'under test', detail: o.detail })), { name: ref.engine.name, role: 'reference', detail: ref.detail }];

@@ -3,6 +3,7 @@ import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
 import { TOLERANCES, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
 import type { Comparison } from '../../compare/checks.js';
+import type { KernelChoice } from '../../scratch/kernel-sets.js';
 import { InputError } from '../errors.js';
 import { FAULTS, type Fault, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
 import { readSafetensors } from '../io/safetensors.js';
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
 import { fixed, formatTable, plural, sci } from '../report/table.js';
-import { type ModelFlags, addModelOptions, choice, intArg, numArg, seedArg, threadsArg, specFromFlags } from './options.js';
+import { type ModelFlags, BLAS_FLAG, addModelOptions, choice, kernelsOption, intArg, numArg, seedArg, threadsArg, specFromFlags } from './options.js';
 import type { IO } from './io.js';
 
 interface Flags extends Omit<ModelFlags, never> {
@@ -47,7 +48,8 @@ interface Flags extends Omit<ModelFlags, never> {
   perStep?: boolean;
   dump?: string;
   fault?: Fault;
-  kernels: 'auto' | 'wasm' | 'js';
+  kernels: KernelChoice;
+  blas?: string;
   threads?: number;
   out?: string | boolean;
   overwrite?: boolean;
@@ -96,7 +98,8 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--out [dir]', 'write a run directory (run.json, check.json, metrics.jsonl) for plot and report (default runs/check-<time>)')
     .option('--overwrite', 'replace the run directory of --out if it already holds a run')
     .option('--dump <dir>', 'write scratch.safetensors, scratch-f64.safetensors and tfjs.safetensors into dir')
-    .addOption(choice('--kernels <k>', 'kernels of the float32 scratch engine: auto (WebAssembly SIMD when built), wasm, js', ['auto', 'wasm', 'js'], 'auto'))
+    .addOption(kernelsOption('kernels of the scratch engines (float64: the products on the BLAS, or not)', 'auto'))
+    .option(...BLAS_FLAG)
     .option('--threads <n>', 'threads of the scratch kernels (default: the cores, at most 2)', threadsArg)
     .addOption(choice('--fault <bug>', 'plant a known bug in the scratch engine, to see how check reports it', FAULTS))
     .option('--json', 'print one JSON object')
@@ -165,6 +168,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         perStep: f.perStep,
         fault: f.fault,
         kernels: f.kernels,
+        blas: f.blas,
         threads: f.threads,
         onProgress: (w) => io.progress(`check: ${w}`),
       });

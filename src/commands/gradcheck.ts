@@ -7,7 +7,9 @@ import { describeSeq2Seq, seq2seqSpecFromFlags } from './check-seq2seq.js';
 import { TOLERANCES } from '../../compare/tolerance.js';
 import { describeSpec } from '../spec.js';
 import { formatTable, sci, shape } from '../report/table.js';
-import { type ModelFlags, addModelOptions, choice, intArg, numArg, seedArg, specFromFlags } from './options.js';
+import { type ModelFlags, BLAS_FLAG, addModelOptions, choice, intArg, kernelsOption, numArg, seedArg, specFromFlags } from './options.js';
+import { float64Kernels } from '../engines/index.js';
+import type { KernelChoice } from '../../scratch/kernel-sets.js';
 import type { IO } from './io.js';
 
 interface Flags extends ModelFlags {
@@ -20,6 +22,8 @@ interface Flags extends ModelFlags {
   seq2seq?: boolean;
   attention?: 'none' | 'dot' | 'general';
   targetSeq?: number;
+  kernels: KernelChoice;
+  blas?: string;
   json?: boolean;
 }
 
@@ -37,6 +41,8 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
     .addOption(choice('--attention <a>', 'seq2seq: Luong attention (default general)', ['none', 'dot', 'general']))
     .option('--target-seq <n>', 'seq2seq: target length (default 4)', intArg(1))
     .option('--weight-scale <x>', 'kernels uniform in +-x (biases +-0.6x); larger values reach the clipped part of hardSigmoid', numArg({ positive: true }), 0.5)
+    .addOption(kernelsOption('kernels of the float64 engine (auto and blas: its products on the BLAS; wasm, js: the TypeScript loops)', 'auto'))
+    .option(...BLAS_FLAG)
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  rnnlab gradcheck --cell gru --gru-reset-after --layers 2 --mask --carried-state\n  rnnlab gradcheck --seq2seq --cell lstm --attention general --layers 2 --mask')
     .action((f: Flags) => {
@@ -51,6 +57,7 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
         mask: f.mask,
         initialState: f.carriedState,
         kernelScale: f.weightScale,
+        kernels: float64Kernels(f.kernels, { blas: f.blas }),
       });
       setExit(report.pass ? 0 : 1);
       if (f.json) {
@@ -83,7 +90,7 @@ function gradcheckSeq2SeqCommand(f: Flags, io: IO, setExit: (code: number) => vo
   if (f.carriedState || f.weightScale !== 0.5) throw new InputError('--seq2seq: --carried-state and --weight-scale apply to single-stack models');
   if (f.activation === 'relu' || f.recurrentActivation === 'hardSigmoid') throw new InputError('--seq2seq gradcheck takes smooth activations (tanh, sigmoid): a difference quotient across a kink says nothing');
   const spec = seq2seqSpecFromFlags(f, 3);
-  const report = gradcheckSeq2Seq(spec, { batch: f.batch, srcLen: f.seq, tgtLen: f.targetSeq ?? 4, seed: f.seed, mask: f.mask });
+  const report = gradcheckSeq2Seq(spec, { batch: f.batch, srcLen: f.seq, tgtLen: f.targetSeq ?? 4, seed: f.seed, mask: f.mask, kernels: float64Kernels(f.kernels, { blas: f.blas }) });
   setExit(report.pass ? 0 : 1);
   if (f.json) {
     io.out(JSON.stringify(report));

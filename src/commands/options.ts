@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import { type ModelSpec, type VariantFlags, parseSpec, variantFields } from '../spec.js';
 import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/index.js';
 import type { OptimizerSpec } from '../optimizer.js';
+import { type KernelChoice, KERNEL_CHOICES } from '../../scratch/kernel-sets.js';
 import type { NamedParams } from '../params.js';
 
 export function intArg(min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
@@ -31,6 +32,19 @@ export function threadsArg(v: string): number {
 }
 
 export const threadsListArg = (v: string): number[] => v.split(',').map((s) => threadsArg(s));
+
+/** --kernels of the commands that run the scratch engine (`what`: which of its engines they choose for). */
+export function kernelsOption(what: string, def?: KernelChoice): Option {
+  return choice(
+    '--kernels <k>',
+    `${what}: auto (the matrix products on the machine's BLAS when koffi and one are found, the rest WebAssembly SIMD; else WebAssembly SIMD when built), blas (fails without one), wasm, js (the TypeScript reference)`,
+    KERNEL_CHOICES,
+    def,
+  );
+}
+
+/** --blas PATH: the CBLAS library of the blas kernels. */
+export const BLAS_FLAG: [string, string] = ['--blas <path>', 'the CBLAS library of the blas kernels (default: RNNLAB_BLAS, else OpenBLAS, libblas.so.3, MKL, BLIS or Accelerate where found)'];
 
 /** Seeds are 32-bit: a larger one would silently alias a smaller seed. */
 export const seedArg = intArg(0, 2 ** 32 - 1);

@@ -26,6 +26,9 @@ export interface RaceOptions {
   engines: string[];
   out: string;
   python?: string;
+  /** The scratch engine's kernels and BLAS (train's --kernels and --blas). */
+  kernels?: string;
+  blas?: string;
   seed: number;
 }
 
@@ -49,7 +52,8 @@ function trainProcess(o: RaceOptions, engine: string, dir: string, io: IO): Prom
     '--optimizer', 'adam', '--lr', '0.002', '--clip-norm', '5', '--seed', String(o.seed),
     '--steps', '100000000', '--minutes', String(o.minutes), '--val-every', String(o.valEvery), '--val-tokens', String(o.valTokens),
     '--checkpoint-minutes', '0', '--keep-checkpoints', '1', '--sample-length', '50',
-    '--engine', engine, '--threads', '1', ...(o.python ? ['--python', o.python] : []), '--out', dir, '--json',
+    '--engine', engine, '--threads', '1', ...(o.python ? ['--python', o.python] : []),
+    ...(o.kernels ? ['--kernels', o.kernels] : []), ...(o.blas ? ['--blas', o.blas] : []), '--out', dir, '--json',
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -23,7 +23,7 @@ import { TASKS, taskModule, taskOnlyKeys, taskOptions } from '../tasks/registry.
 import type { AnyTaskModule, ParamDiff, TrainSummary } from '../tasks/task.js';
 import { train } from '../train.js';
 import { VERSION } from '../version.js';
-import { choice, intArg, seedArg, threadsArg, intListArg, numArg } from './options.js';
+import { BLAS_FLAG, choice, intArg, kernelsOption, seedArg, threadsArg, intListArg, numArg } from './options.js';
 import type { IO } from './io.js';
 
 export type { TrainOptions } from '../tasks/options.js';
@@ -69,8 +69,9 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
     .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
     .addOption(choice('--backend <b>', 'tfjs backend (default auto)', ['auto', 'node', 'wasm', 'cpu']))
-    .addOption(choice('--kernels <k>', 'scratch kernels: auto (WebAssembly SIMD when built, default), wasm, js (the TypeScript reference)', ['auto', 'wasm', 'js']))
-    .option('--threads <n>', 'threads for the scratch kernels (default: the cores, at most 2); results do not depend on it', threadsArg)
+    .addOption(kernelsOption('scratch kernels (default auto)'))
+    .option(...BLAS_FLAG)
+    .option('--threads <n>', 'threads for the scratch kernels (default: the cores, at most 2); on the WebAssembly kernels results do not depend on it, on the BLAS they may differ in the last bits', threadsArg)
     .option('--steps <n>', `optimizer steps (default: ${perTask('steps')})`, intArg(1))
     .option('--epochs <n>', `passes over the training data (default: ${perTask('epochs')})`, numArg({ positive: true }))
     .option('--minutes <m>', 'stop after this much wall time', numArg({ positive: true }))
@@ -253,6 +254,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     params,
     optimizer,
     kernels: o.kernels,
+    blas: o.blas,
     threads: o.threads,
     python: o.python,
     timeoutMs: o.engineTimeout !== undefined ? o.engineTimeout * 1000 : undefined,

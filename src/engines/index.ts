@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ScratchEngine } from '../../scratch/engine.js';
-import { type KernelChoice, defaultThreads, disposeKernels, makeKernels } from '../../scratch/kernel-sets.js';
+import { type KernelChoice, defaultThreads, describeKernels, disposeKernels, float64Kernels, makeKernels } from '../../scratch/kernel-sets.js';
 import type { Kernels } from '../../scratch/kernels.js';
 import type { BackendRequest } from '../../tfjs/backend.js';
 import type { NamedTensors } from '../tensor.js';
@@ -39,6 +39,7 @@ import { ModuleEngine, loadEngineModule } from './module.js';
 import { EngineProcess, ProcessEngine } from './process.js';
 
 export type { BackendRequest } from '../../tfjs/backend.js';
+export { float64Kernels } from '../../scratch/kernel-sets.js';
 export { FAULTS, type Fault } from './faults.js';
 
 export type EngineRef =
@@ -108,6 +109,8 @@ export function collectEngines(v: string, prev: string[] | undefined): string[] 
 
 export interface ProviderOptions {
   kernels?: KernelChoice;
+  /** The BLAS library of the blas kernels (--blas PATH; default RNNLAB_BLAS, else the usual places). */
+  blas?: string;
   /** Threads of the scratch kernels and of PyTorch (default: the cores, at most 2). */
   threads?: number;
   python?: string;
@@ -138,9 +141,17 @@ export interface EngineProvider {
   close(): Promise<void>;
 }
 
-/** The reference every engine is compared with: the scratch engine in float64 on the JS kernels. */
-export function referenceEngine(spec: ModelSpec, m: OpenModel): ScratchEngine {
-  return new ScratchEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer });
+/**
+ * The reference every engine is compared with: the scratch engine in float64, on the TypeScript
+ * loops with its products on the BLAS where `kernels` (default float64Kernels('auto')) has one.
+ */
+export function referenceEngine(spec: ModelSpec, m: OpenModel, kernels: Kernels = float64Kernels('auto')): ScratchEngine {
+  return new ScratchEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer, kernels });
+}
+
+/** What a float64 scratch engine on `k` runs on, for headers. */
+export function float64Detail(k: Kernels): string {
+  return `float64, ${describeKernels(k)}`;
 }
 
 /** `rnnlab export --format tfjs`: model.json and weights.bin that tf.loadLayersModel loads, and the backend that built them. */
@@ -156,7 +167,7 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
   const threads = o.threads ?? defaultThreads();
   switch (ref.kind) {
     case 'scratch':
-      return scratchProvider(ref, threads, o.kernels ?? 'auto');
+      return scratchProvider(ref, threads, o.kernels ?? 'auto', o.blas);
     case 'tfjs': {
       const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
       const { TfjsEngine } = await import('../../tfjs/engine.js');
@@ -250,7 +261,7 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
   }
 }
 
-function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: number, kernels: KernelChoice): EngineProvider {
+function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: number, kernels: KernelChoice, blas: string | undefined): EngineProvider {
   const made: Kernels[] = [];
   const notes: string[] = [];
   const f64 = ref.dtype === 'float64';
@@ -260,20 +271,22 @@ function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: 
     name: f64 ? 'scratch-f64' : 'scratch',
     dtype: ref.dtype,
     threads: f64 ? 1 : threads,
-    detail: f64 ? 'float64, js kernels' : 'float32',
+    detail: f64 ? 'float64' : 'float32',
     supports: FULL_SUPPORT,
     notes,
     open: async (spec, m) => {
       if (f64) {
         if (ref.fault) throw new InputError('--fault plants a bug in the float32 scratch engine');
-        return referenceEngine(spec, m);
+        const k = float64Kernels(choice, { blas });
+        (provider as { detail: string }).detail = float64Detail(k);
+        return referenceEngine(spec, m, k);
       }
-      const { kernels: k, note } = await makeKernels(choice, threads);
+      const { kernels: k, note } = await makeKernels(choice, threads, { blas });
       if (note && !notes.includes(note)) notes.push(note);
       made.push(k);
-      (provider as { threads: number }).threads = k.name === 'js' ? 1 : threads;
+      (provider as { threads: number }).threads = k.threads;
       (provider as { detail: string }).detail =
-        `float32, ${k.name} kernels, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}${ref.fault ? `, planted bug: ${ref.fault}` : ''}`;
+        `float32, ${describeKernels(k)}, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}${ref.fault ? `, planted bug: ${ref.fault}` : ''}`;
       if (ref.fault) return faultyScratch(spec, m.params, m.optimizer, k, ref.fault);
       return new ScratchEngine(spec, { params: m.params, optimizer: m.optimizer, kernels: k });
     },
@@ -416,16 +429,17 @@ export type Seq2SeqEngineName = 'scratch' | 'scratch-f64' | 'tfjs';
 export async function createSeq2SeqEngine(
   name: Seq2SeqEngineName,
   spec: Seq2SeqSpec,
-  o: { params?: NamedParams; seed?: number; optimizer: OptimizerSpec; kernels?: KernelChoice; threads?: number; backend?: BackendRequest },
+  o: { params?: NamedParams; seed?: number; optimizer: OptimizerSpec; kernels?: KernelChoice; blas?: string; threads?: number; backend?: BackendRequest },
 ): Promise<{ engine: Seq2SeqEngine; detail: string; close(): Promise<void> }> {
   if (name === 'scratch-f64') {
-    const engine = new ScratchSeq2Seq(spec, { dtype: 'float64', params: o.params, seed: o.seed, optimizer: o.optimizer });
-    return { engine, detail: 'float64, js kernels', close: async () => {} };
+    const kernels = float64Kernels(o.kernels ?? 'auto', { blas: o.blas });
+    const engine = new ScratchSeq2Seq(spec, { dtype: 'float64', kernels, params: o.params, seed: o.seed, optimizer: o.optimizer });
+    return { engine, detail: float64Detail(kernels), close: async () => {} };
   }
   if (name === 'scratch') {
-    const { kernels, note } = await makeKernels(o.kernels ?? 'auto', o.threads ?? defaultThreads());
+    const { kernels, note } = await makeKernels(o.kernels ?? 'auto', o.threads ?? defaultThreads(), { blas: o.blas });
     const engine = new ScratchSeq2Seq(spec, { dtype: 'float32', kernels, params: o.params, seed: o.seed, optimizer: o.optimizer });
-    return { engine, detail: `float32, ${kernels.name} kernels${kernels.threads > 1 ? `, ${kernels.threads} threads` : ''}${note ? ` (${note})` : ''}`, close: () => disposeKernels(kernels) };
+    return { engine, detail: `float32, ${describeKernels(kernels)}${kernels.threads > 1 ? `, ${kernels.threads} threads` : ''}${note ? ` (${note})` : ''}`, close: () => disposeKernels(kernels) };
   }
   const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
   const { createTfjsSeq2SeqEngine } = await import('../../tfjs/seq2seq.js');

@@ -123,7 +123,7 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
   const params = initSeq2SeqParams(spec, deriveSeed(o.seed, 'weights'));
   const opened: Awaited<ReturnType<typeof createSeq2SeqEngine>>[] = [];
   try {
-    for (const n of names) opened.push(await createSeq2SeqEngine(n, spec, { params, optimizer, kernels: o.kernels, threads: o.threads, backend: o.backend as 'auto' }));
+    for (const n of names) opened.push(await createSeq2SeqEngine(n, spec, { params, optimizer, kernels: o.kernels, blas: o.blas, threads: o.threads, backend: o.backend as 'auto' }));
     const engines = opened.map((x) => x.engine);
     const stepsPerEpoch = Math.ceil(train.length / o.batch);
     const totalSteps = o.steps ?? (o.epochs !== undefined ? o.epochs * stepsPerEpoch : o.minutes !== undefined ? Infinity : 30 * stepsPerEpoch);

@@ -5,6 +5,7 @@
 import { InputError } from '../errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../optimizer.js';
 import type { DataFile } from '../resume.js';
+import type { KernelChoice } from '../../scratch/kernel-sets.js';
 import { type ModelSpec, parseSpec, variantFields } from '../spec.js';
 
 /** Every train flag, resolved: the shared ones typed here, a task's own ones by its module. Stored in checkpoints for --resume. */
@@ -41,7 +42,9 @@ export interface TrainOptions {
   python?: string;
   engineTimeout?: number;
   backend: string;
-  kernels: 'auto' | 'wasm' | 'js';
+  kernels: KernelChoice;
+  /** The CBLAS library of the blas kernels (--blas PATH). */
+  blas?: string;
   threads?: number;
   steps?: number;
   epochs?: number;
@@ -77,7 +80,7 @@ export const SHARED_DEFAULTS: Partial<TrainOptions> = {
 };
 
 /** Flags that may change on --resume: the length, where and how the run reports, and what it runs on (results do not depend on it). */
-export const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'python', 'engineTimeout', 'checkpointMinutes', 'keepCheckpoints']);
+export const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'blas', 'python', 'engineTimeout', 'checkpointMinutes', 'keepCheckpoints']);
 
 /** The command-line spelling of an option key: clipNorm -> --clip-norm. */
 export const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
