@@ -6,6 +6,7 @@
 import { InputError } from './errors.js';
 import type { NamedParams } from './params.js';
 import type { ModelSpec } from './spec.js';
+import type { Supports } from './supports.js';
 import type { FloatArray } from './tensor.js';
 
 /** Hidden state per layer, each [B, H]; `c` only for lstm. */
@@ -60,6 +61,8 @@ export interface Engine {
   readonly detail?: string;
   /** float32 or float64: the tolerance policy of `check` depends on it (float32 when absent). */
   readonly dtype?: 'float32' | 'float64';
+  /** What its handshake claims (engines of your own); absent: everything (the built-in engines). Read it with `claims(e)`. */
+  readonly supports?: Required<Supports>;
   getParams(): Awaitable<NamedParams>;
   setParams(p: NamedParams): Awaitable<void>;
   forward(b: Batch): Awaitable<{ output: FloatArray; finalState: State }>;

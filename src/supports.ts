@@ -5,7 +5,7 @@
  * checks a model against this before it creates the engine, and skips with a note instead of
  * sending what the engine did not claim.
  */
-import type { Batch } from './engine.js';
+import type { Batch, Engine } from './engine.js';
 import { InputError } from './errors.js';
 import { OPTIMIZERS, type OptimizerName, type OptimizerSpec } from './optimizer.js';
 import { CELLS, type CellType, type ModelSpec } from './spec.js';
@@ -35,6 +35,8 @@ export interface Supports {
   inputGrad?: boolean;
   stateGrads?: boolean;
   optimizerState?: boolean;
+  /** false: the model has no biases (many tutorials' RNNs): rnnlab sends none, uses zero biases and compares no bias gradients. */
+  biases?: boolean;
 }
 
 /** Everything: the built-in engines. */
@@ -58,6 +60,7 @@ export const FULL_SUPPORT: Required<Supports> = {
   inputGrad: true,
   stateGrads: true,
   optimizerState: true,
+  biases: true,
 };
 
 /** What an absent field means. */
@@ -81,6 +84,7 @@ const ABSENT: Required<Supports> = {
   inputGrad: false,
   stateGrads: false,
   optimizerState: false,
+  biases: true,
 };
 
 /** The list fields and every value each may hold, and the yes/no fields: read off FULL_SUPPORT. */
@@ -146,4 +150,19 @@ export function trainingUnsupported(o: OptimizerSpec, s: Required<Supports>): st
   if (!s.optimizers.includes(o.name)) return s.optimizers.length ? `the ${o.name} optimizer (it supports ${list(s.optimizers)})` : 'training (no optimizer)';
   if ((o.clipValue !== undefined || o.clipNorm !== undefined) && !s.clipping) return 'gradient clipping';
   return null;
+}
+
+/** What an engine claims: its handshake's `supports`, or everything for the built-in engines (which have none). */
+export function claims(e: Engine): Required<Supports> {
+  return e.supports ?? FULL_SUPPORT;
+}
+
+/** The handshake's claims in a few words, for a line that says what an engine refused: "claims rnn, lstm; float64; sgd, adam; no masks". */
+export function describeClaims(s: Required<Supports>): string {
+  const parts = [`cells ${list(s.cells)}`, `dtypes ${list(s.dtypes)}`, s.optimizers.length ? `optimizers ${list(s.optimizers)}` : 'no optimizer'];
+  const yes = (['mask', 'carriedState', 'stateGrads', 'inputGrad', 'clipping', 'optimizerState'] as const).filter((k) => s[k]);
+  if (yes.length) parts.push(yes.join(', '));
+  if (!s.biases) parts.push('no biases');
+  if (Number.isFinite(s.maxLayers)) parts.push(`at most ${s.maxLayers} layer${s.maxLayers > 1 ? 's' : ''}`);
+  return parts.join('; ');
 }

@@ -27,7 +27,9 @@ import type { ImportedModel } from '../import/keras.js';
 import { ScratchSeq2Seq } from '../../scratch/seq2seq.js';
 import type { Seq2SeqEngine } from '../seq2seq/engine.js';
 import type { Seq2SeqSpec } from '../seq2seq/spec.js';
-import { type Fault, faultyScratch } from './faults.js';
+import { type Mistake, withDefaults } from './mistakes/mistake.js';
+import { planFor } from './mistakes/plans.js';
+import { PlantedEngine } from './mistakes/engine.js';
 import type { Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import type { OptimizerSpec } from '../optimizer.js';
@@ -35,14 +37,18 @@ import type { NamedParams } from '../params.js';
 import type { ModelSpec } from '../spec.js';
 import { type EngineDType, FULL_SUPPORT, type Supports, modelUnsupported, trainingUnsupported } from '../supports.js';
 import { projectRoot } from '../version.js';
+import { biasNames } from './claims.js';
 import { ModuleEngine, loadEngineModule } from './module.js';
 import { EngineProcess, ProcessEngine } from './process.js';
 
 export type { BackendRequest } from '../../tfjs/backend.js';
-export { FAULTS, type Fault } from './faults.js';
+import { mistakeString } from './mistakes/mistake.js';
+export { MISTAKE_IDS, type Mistake, type MistakeId, mistakeString, parseMistake, withDefaults, gateNames } from './mistakes/mistake.js';
+export { type RightResult, deriveResult } from './mistakes/engine.js';
+export { derivable } from './mistakes/plans.js';
 
 export type EngineRef =
-  | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice; fault?: Fault }
+  | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice; fault?: Mistake }
   | { kind: 'tfjs'; backend: BackendRequest }
   | { kind: 'pytorch'; dtype: EngineDType }
   | { kind: 'module'; path: string }
@@ -141,6 +147,31 @@ export interface EngineProvider {
 /** The reference every engine is compared with: the scratch engine in float64 on the JS kernels. */
 export function referenceEngine(spec: ModelSpec, m: OpenModel): ScratchEngine {
   return new ScratchEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer });
+}
+
+/**
+ * The scratch engine with one mistake planted (src/engines/mistakes/): float64 on the JS kernels
+ * (the variants of check's diagnosis), or on the given kernels (check --fault). `derivable`: the
+ * mistake only rewrites gradients, so its result follows from the reference's (deriveResult).
+ */
+export function mistakeEngine(spec: ModelSpec, m: OpenModel, mistake: Mistake, o: { dtype?: EngineDType; kernels?: Kernels } = {}): PlantedEngine {
+  const filled = withDefaults(mistake, spec);
+  return new PlantedEngine(spec, { dtype: o.dtype ?? 'float64', kernels: o.kernels, params: m.params, optimizer: m.optimizer }, planFor(spec, filled));
+}
+
+/** The plan of a mistake: whether its result can be derived from the reference's without running it, and how. */
+export function mistakePlan(spec: ModelSpec, mistake: Mistake): ReturnType<typeof planFor> {
+  return planFor(spec, withDefaults(mistake, spec));
+}
+
+/**
+ * The float64 reference of an engine without biases (supports.biases false): its bias gradients
+ * are zero, so training never moves the biases from zero.
+ */
+export function biasFreeReference(spec: ModelSpec, m: OpenModel): Engine {
+  const drop = new Set(biasNames(spec));
+  const gradsOut = (g: NamedParams): NamedParams => Object.fromEntries(Object.entries(g).map(([k, t]) => [k, drop.has(k) ? { ...t, data: t.data.map(() => 0) } : t]));
+  return new PlantedEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer }, { gradsOut });
 }
 
 /** `rnnlab export --format tfjs`: model.json and weights.bin that tf.loadLayersModel loads, and the backend that built them. */
@@ -273,8 +304,8 @@ function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: 
       made.push(k);
       (provider as { threads: number }).threads = k.name === 'js' ? 1 : threads;
       (provider as { detail: string }).detail =
-        `float32, ${k.name} kernels, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}${ref.fault ? `, planted bug: ${ref.fault}` : ''}`;
-      if (ref.fault) return faultyScratch(spec, m.params, m.optimizer, k, ref.fault);
+        `float32, ${k.name} kernels, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}${ref.fault ? `, planted bug: ${mistakeString(withDefaults(ref.fault, spec))}` : ''}`;
+      if (ref.fault) return mistakeEngine(spec, m, ref.fault, { dtype: 'float32', kernels: k });
       return new ScratchEngine(spec, { params: m.params, optimizer: m.optimizer, kernels: k });
     },
     close: async () => {
