@@ -337,6 +337,8 @@ async function lockstep(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['
   const steps: StepRecord[] = [];
   const drift: Record<string, number | null> = Object.fromEntries(trained.map((e) => [e.name, null]));
   let driftStep: number | null = null;
+  // the first two engines are compared with each other too, unless one has biases and the other none (different models)
+  const pair: [Engine, Engine] | null = trained.length >= 2 && refOf(trained[0]) === refOf(trained[1]) ? [trained[0], trained[1]] : null;
   for (let s = 1; s <= setup.steps && setup.steps > 0; s++) {
     const loss: Record<string, number> = {};
     for (const r of refs) {
@@ -360,8 +362,8 @@ async function lockstep(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['
     }
     let maxParamDiff = 0;
     let worstParam = '';
-    if (trained.length >= 2) {
-      ({ err: maxParamDiff, name: worstParam } = largestDiff(params.get(trained[0])!, params.get(trained[1])!));
+    if (pair) {
+      ({ err: maxParamDiff, name: worstParam } = largestDiff(params.get(pair[0])!, params.get(pair[1])!));
       if (driftStep === null && !(maxParamDiff <= TOLERANCES.trajectory.limit)) driftStep = s;
     }
     steps.push({ step: s, loss, maxParamDiff, worstParam, refDiff });
@@ -369,14 +371,10 @@ async function lockstep(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['
   }
   for (const e of [ref, ...trained]) raw.final[e.name] = await e.getParams();
   const finalOf = async (e: Engine): Promise<NamedParams> => (refOf(e) === ref ? raw.final[ref.name] : await refOf(e).getParams());
-  const pair: [Engine, Engine] | null = trained.length >= 2 ? [trained[0], trained[1]] : null;
   const final: Comparison[] = [];
   if (setup.steps > 0) {
     for (const e of trained) final.push(...compareParams(spec, raw.final[e.name], await finalOf(e), e.name, ref.name, 'trajectory', 'final ', dtypeOf(e), setup.limits?.[e.name]?.biases !== false));
-    if (pair) {
-      const biases = setup.limits?.[pair[0].name]?.biases !== false && setup.limits?.[pair[1].name]?.biases !== false;
-      final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final ', undefined, biases));
-    }
+    if (pair) final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final ', undefined, setup.limits?.[pair[0].name]?.biases !== false));
   }
   return { steps, drift, driftStep, trained, pair, final };
 }

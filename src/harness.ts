@@ -194,13 +194,10 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       asked.push(p);
     }
     // an engine without biases: every engine gets zero biases, and its bias gradients are not compared
-    const biasless = asked.filter((p) => !p.supports.biases).map((p) => p.name);
-    if (biasless.length) {
-      params = zeroBiases(spec, params);
-      notes.push(`every engine starts from zero biases: ${biasless.join(', ')} ha${biasless.length > 1 ? 've' : 's'} none (biases: false); ${biasless.length > 1 ? 'their' : 'its'} bias gradients are not compared`);
-    }
+    const biasless = asked.some((p) => !p.supports.biases);
+    if (biasless) params = zeroBiases(spec, params);
     reference = referenceEngine(spec, { params, optimizer: o.optimizer });
-    if (biasless.length) biasFree = biasFreeReference(spec, { params, optimizer: o.optimizer });
+    if (biasless) biasFree = biasFreeReference(spec, { params, optimizer: o.optimizer });
     for (const p of asked) {
       o.onProgress?.(`opening ${p.name}`);
       let e: Engine;
@@ -217,6 +214,8 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       described.push({ name: e.name, role: 'under test', detail: e.detail ?? p.detail, notes: p.notes });
     }
     described.push({ name: reference.name, role: 'reference', detail: 'float64', notes: [] });
+    const none = engines.filter((e) => limits[e.name].biases === false).map((e) => e.name);
+    if (none.length) notes.push(`every engine starts from zero biases: ${none.join(', ')} ha${none.length > 1 ? 've' : 's'} none (biases: false); ${none.length > 1 ? 'their' : 'its'} bias gradients are not compared, and ${none.length > 1 ? 'they are' : 'it is'} trained beside a reference whose biases stay zero`);
     if (engines.length === 0) throw new InputError(`no engine under test (${skippedEarly.map((s) => `${s.engine}: ${s.reason}`).join('; ') || 'none given'})`);
     const { report, raw } = await runCheck({
       spec,

@@ -43,11 +43,3 @@ export interface Entry {
 
 /** The many-to-many, one-directional models in which a per-output truncation window means something. */
 export const perOutput = (spec: ModelSpec): boolean => spec.returnSequences && !spec.bidirectional;
-
-/** 1..n-1 with the hinted values first. */
-export function hintedFirst(hints: (number | undefined)[], from: number, to: number): number[] {
-  const all: number[] = [];
-  for (const h of hints) if (h !== undefined && h >= from && h <= to && !all.includes(h)) all.push(h);
-  for (let i = from; i <= to; i++) if (!all.includes(i)) all.push(i);
-  return all;
-}

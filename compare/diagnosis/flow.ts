@@ -2,7 +2,7 @@
  * How the gradient flows back through time: the cell state's carry, the recurrent gradient, its
  * truncation, and the step the recurrent kernel's gradient is paired with.
  */
-import { type Entry, hintedFirst, perOutput } from './entry.js';
+import { type Entry, perOutput } from './entry.js';
 
 export const FLOW: Entry[] = [
   {
@@ -32,13 +32,16 @@ export const FLOW: Entry[] = [
     candidates: (x) => {
       const T = x.batch.seqLen;
       const L = x.shortestFailingLength;
-      // a cut at step s first bites on sequences of s + 1 steps, and makes dh_{s-1} the latest wrong one
-      const cuts = hintedFirst([L !== undefined ? L - 1 : undefined, x.dhStep !== undefined ? x.dhStep + 1 : undefined], 1, T - 1).map((cutAt) => ({ id: 'truncated-bptt' as const, cutAt }));
-      if (!perOutput(x.spec)) return cuts;
-      // a window of k steps first bites on sequences of k + 2 steps, and leaves dh_t right for t >= T - 2 - k
+      // closed forms: a cut at step s first bites on sequences of s + 1 steps and makes dh_{s-1} the
+      // latest wrong one; a window of k steps first bites on sequences of k + 2 steps and leaves dh_t
+      // right for t >= T - 1 - k. With such a hint only it (and its neighbours) are tried.
+      const s0 = L !== undefined ? L - 1 : x.dhStep !== undefined ? x.dhStep + 1 : undefined;
       const k0 = L !== undefined ? L - 2 : x.dhStep !== undefined ? T - 2 - x.dhStep : undefined;
-      const windows = hintedFirst(k0 === undefined ? [] : [k0, k0 - 1, k0 + 1], 1, T - 2).map((k) => ({ id: 'truncated-bptt' as const, k }));
-      return [...cuts, ...windows];
+      const around = (v: number | undefined, from: number, to: number): number[] =>
+        v === undefined ? Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i) : [v, v - 1, v + 1].filter((n) => n >= from && n <= to);
+      const cuts = around(s0, 1, T - 1).map((cutAt) => ({ id: 'truncated-bptt' as const, cutAt }));
+      if (!perOutput(x.spec)) return cuts;
+      return [...cuts, ...around(k0, 1, T - 2).map((k) => ({ id: 'truncated-bptt' as const, k }))];
     },
     words: (m, x) =>
       m.k !== undefined

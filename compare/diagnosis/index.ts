@@ -119,8 +119,14 @@ async function runCatalogue(o: DiagnoseInput, x: SearchContext, ref: Computed): 
   const matches: MistakeMatch[] = [];
   let tried = 0;
   const wantDh = !!o.computed.dh;
+  const found = new Set<string>();
   for (const { entry, m, cost } of order) {
     if (performance.now() > o.deadline) break;
+    // another value of a mistake that already reproduced the engine cannot (their results differ)
+    if (found.has(m.id)) {
+      tried++;
+      continue;
+    }
     let v: Computed;
     if (cost === 0) v = deriveResult(mistakePlan(spec, m), ref);
     else {
@@ -141,6 +147,7 @@ async function runCatalogue(o: DiagnoseInput, x: SearchContext, ref: Computed): 
     const { id, ...parameters } = m;
     const w = entry.words(m, x);
     matches.push({ id, parameters, detail: w.detail, where: w.where, matchedWithin: fit.maxRelError, score: fit.score });
+    found.add(id);
   }
   matches.sort((a, b) => a.score - b.score);
   return { matches, tried, of: candidates.length };

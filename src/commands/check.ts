@@ -61,7 +61,7 @@ export function addTrainingOptions(cmd: Command, defaults: { steps?: number } = 
     .option('--lr <x>', 'learning rate (default: adam/rmsprop 0.001, sgd/momentum/adagrad 0.01)', numArg({ positive: true }))
     .option('--momentum <x>', 'momentum (momentum: default 0.9; rmsprop: default 0)', numArg({ min: 0 }))
     .option('--clip-value <x>', 'clip each gradient element to [-x, x] before the update', numArg({ positive: true }))
-    .option('--clip-norm <x>', 'then scale all gradients to global norm <= x', numArg({ positive: true }));
+    .option('--clip-norm <x>', 'then scale all gradients to global norm <= x (0: no clipping)', numArg({ min: 0 }));
   if (defaults.steps !== undefined) cmd.option('--steps <n>', 'optimizer steps', intArg(1), defaults.steps);
   return cmd;
 }
@@ -119,7 +119,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState || f.out || f.dump) {
           throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault, --carried-state, --out or --dump');
         }
-        const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm });
+        const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
         return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);
       }
       if (f.attention || f.targetSeq) throw new InputError('--attention and --target-seq are for --seq2seq');
@@ -155,7 +155,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         inputs = gen;
       }
       if (f.data) fits(inputs.batch.batchSize, inputs.batch.seqLen);
-      const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm });
+      const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
       const result = await check(inputs, {
         optimizer,
         steps: f.steps,

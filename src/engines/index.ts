@@ -396,14 +396,23 @@ export interface EngineSet {
   close(): Promise<void>;
 }
 
+/** What a training run's flags can do about an engine that cannot train with this optimizer. */
+function trainingHint(why: string, s: Required<Supports>): string {
+  if (why === 'gradient clipping') return '; train without clipping with --clip-norm 0';
+  if (s.optimizers.length) return `; choose one it has with --optimizer ${s.optimizers[0]}`;
+  return '';
+}
+
 /**
- * Opens every engine on the same spec, weights and optimizer (train). An engine that cannot run
- * this model or this optimizer is an error here: a training run needs every engine it was given.
+ * Opens every engine on the same spec, weights and optimizer: to train (every engine must be able
+ * to take optimizer steps) or to use a model (generate, forecast, predict: forward passes only).
+ * An engine that cannot is an error here, naming what it lacks and the flag that avoids it. An
+ * engine without biases (supports.biases false) makes every engine start from zero biases.
  */
 export async function createEngines(
   refs: EngineRef[],
   spec: ModelSpec,
-  o: { params: NamedParams; optimizer: OptimizerSpec } & ProviderOptions,
+  o: { params: NamedParams; optimizer: OptimizerSpec; purpose?: 'train' | 'use' } & ProviderOptions,
 ): Promise<EngineSet> {
   const providers: EngineProvider[] = [];
   const set: EngineSet = {
@@ -417,13 +426,23 @@ export async function createEngines(
       for (const p of providers) await p.close();
     },
   };
+  const use = o.purpose === 'use';
   try {
     for (const ref of refs) providers.push(await openProvider(ref, o));
     uniqueNames(providers);
+    let params = o.params;
     for (const p of providers) {
-      const why = modelUnsupported(spec, p.supports) ?? trainingUnsupported(o.optimizer, p.supports);
-      if (why) throw new InputError(`engine ${p.name} cannot train this model: it does not support ${why}`);
-      const e = await p.open(spec, { params: o.params, optimizer: o.optimizer });
+      const training = use ? null : trainingUnsupported(o.optimizer, p.supports);
+      const why = modelUnsupported(spec, p.supports) ?? training;
+      if (why) throw new InputError(`engine ${p.name} cannot ${use ? 'run' : 'train'} this model: it does not support ${why}${why === training ? trainingHint(why, p.supports) : ''}`);
+      if (!p.supports.biases) {
+        const drop = new Set(biasNames(spec));
+        params = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, drop.has(k) ? { ...t, data: t.data.map(() => 0) } : t]));
+        set.notes.push(`${p.name} has no biases (biases: false): every engine starts from zero biases${providers.length > 1 ? ", and the others' move in training while its stay zero" : ''}`);
+      }
+    }
+    for (const p of providers) {
+      const e = await p.open(spec, { params, optimizer: o.optimizer });
       set.engines.push(e);
       set.descriptions.push(`${e.name} (${e.detail ?? p.detail})`);
       set.notes.push(...p.notes);
