@@ -155,8 +155,9 @@ async function runCatalogue(o: DiagnoseInput, x: SearchContext, ref: Computed): 
 
 function catalogueLines(d: Diagnosis, o: DiagnoseInput, f: Found): string[] {
   const who = d.engine;
-  const what = d.stage === 'forward' ? 'outputs, loss and gradients' : d.stage === 'loss' ? 'loss and gradients' : 'gradients';
-  const dh = o.computed.dh ? ' and dLoss/dh_t' : '';
+  const parts = [...(d.stage === 'forward' ? ['outputs'] : []), ...(d.stage !== 'gradients' ? ['loss'] : []), 'gradients', ...(o.computed.dh ? ['dLoss/dh_t'] : [])];
+  const what = parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}` : parts[0];
+  const dh = '';
   const lines: string[] = [];
   if (f.matches.length === 1) {
     const m = f.matches[0];

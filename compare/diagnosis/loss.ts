@@ -25,6 +25,14 @@ function ratio(x: SearchContext): number {
 
 const near = (c: number, v: number): boolean => Math.abs(c / v - 1) < 1e-4;
 
+/** c, or the integer or integer's reciprocal it is to rounding (3.0000000000000004 is 3). */
+function snap(c: number): number {
+  const close = (v: number): boolean => v !== 0 && Math.abs(c / v - 1) < 1e-9;
+  if (close(Math.round(c))) return Math.round(c);
+  if (Math.abs(c) < 1 && close(1 / Math.round(1 / c))) return 1 / Math.round(1 / c);
+  return c;
+}
+
 /** The likely cause of a factor c, in words, or null. */
 export function likelyCause(c: number, spec: ModelSpec, batch: Batch): string | null {
   const B = batch.batchSize;
@@ -64,9 +72,9 @@ export const LOSS: Entry[] = [
     applies: () => true,
     candidates: (x) => {
       const out: Mistake[] = [];
-      const c = ratio(x);
+      const c = snap(ratio(x));
       if (Number.isFinite(c) && c !== 0 && Math.abs(c - 1) > 1e-6) out.push({ id: 'loss-scale', c, scaled: 'both' }, { id: 'loss-scale', c, scaled: 'gradients' });
-      const cl = x.engine.loss / x.reference.loss;
+      const cl = snap(x.engine.loss / x.reference.loss);
       if (Number.isFinite(cl) && cl !== 0 && Math.abs(cl - 1) > 1e-6 && !(Math.abs(cl / c - 1) < 1e-6)) out.push({ id: 'loss-scale', c: cl, scaled: 'loss' });
       return out;
     },
