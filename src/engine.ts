@@ -5,8 +5,8 @@
  */
 import { InputError } from './errors.js';
 import type { NamedParams } from './params.js';
-import type { ModelSpec } from './spec.js';
-import type { Supports } from './supports.js';
+import type { OptimizerName } from './optimizer.js';
+import type { CellType, ModelSpec } from './spec.js';
 import type { FloatArray } from './tensor.js';
 
 /** Hidden state per layer, each [B, H]; `c` only for lstm. */
@@ -44,6 +44,39 @@ export interface LossAndGrads {
   dh?: FloatArray[];
   /** Gradient with respect to the initial state. */
   dState?: State;
+}
+
+/**
+ * What an engine supports (docs/engines.md, "The handshake's supports"): the model variants, batch
+ * features, dtypes, optimizers and extra gradients it can do. src/supports.ts reads and checks it.
+ */
+export type EngineDType = 'float32' | 'float64';
+
+export interface Supports {
+  cells?: CellType[];
+  activations?: ModelSpec['activation'][];
+  recurrentActivations?: ModelSpec['recurrentActivation'][];
+  gruResetAfter?: boolean[];
+  input?: ModelSpec['input'][];
+  returnSequences?: boolean[];
+  losses?: ModelSpec['loss'][];
+  lossReductions?: ModelSpec['lossReduction'][];
+  maxLayers?: number;
+  /** Bidirectional layers (spec.bidirectional, every merge mode). */
+  bidirectional?: boolean;
+  /** A learned token embedding (spec.embedding > 0). */
+  embedding?: boolean;
+  mask?: boolean;
+  carriedState?: boolean;
+  /** Preferred first. */
+  dtypes?: EngineDType[];
+  optimizers?: OptimizerName[];
+  clipping?: boolean;
+  inputGrad?: boolean;
+  stateGrads?: boolean;
+  optimizerState?: boolean;
+  /** false: the model has no biases (many tutorials' RNNs): rnnlab sends none, uses zero biases and compares no bias gradients. */
+  biases?: boolean;
 }
 
 /** A value, or a promise of it: in-process engines answer at once, out-of-process ones later. */

@@ -2,42 +2,15 @@
  * What an engine supports (docs/engines.md, "The handshake's supports"): the model variants, batch
  * features, dtypes, optimizers and extra gradients it can do. An absent field means only the
  * plainest choice, so an engine that claims nothing is asked for nothing it cannot do. rnnlab
- * checks a model against this before it creates the engine, and skips with a note instead of
- * sending what the engine did not claim.
+ * checks a model against this before it creates the engine, and never sends what the engine did
+ * not claim (src/engines/claims.ts guards the edge). The interface itself is in engine.ts.
  */
-import type { Batch, Engine } from './engine.js';
+import type { Batch, Engine, Supports } from './engine.js';
 import { InputError } from './errors.js';
-import { OPTIMIZERS, type OptimizerName, type OptimizerSpec } from './optimizer.js';
-import { CELLS, type CellType, type ModelSpec } from './spec.js';
+import { OPTIMIZERS, type OptimizerSpec } from './optimizer.js';
+import { CELLS, type ModelSpec } from './spec.js';
 
-export type EngineDType = 'float32' | 'float64';
-
-export interface Supports {
-  cells?: CellType[];
-  activations?: ModelSpec['activation'][];
-  recurrentActivations?: ModelSpec['recurrentActivation'][];
-  gruResetAfter?: boolean[];
-  input?: ModelSpec['input'][];
-  returnSequences?: boolean[];
-  losses?: ModelSpec['loss'][];
-  lossReductions?: ModelSpec['lossReduction'][];
-  maxLayers?: number;
-  /** Bidirectional layers (spec.bidirectional, every merge mode). */
-  bidirectional?: boolean;
-  /** A learned token embedding (spec.embedding > 0). */
-  embedding?: boolean;
-  mask?: boolean;
-  carriedState?: boolean;
-  /** Preferred first. */
-  dtypes?: EngineDType[];
-  optimizers?: OptimizerName[];
-  clipping?: boolean;
-  inputGrad?: boolean;
-  stateGrads?: boolean;
-  optimizerState?: boolean;
-  /** false: the model has no biases (many tutorials' RNNs): rnnlab sends none, uses zero biases and compares no bias gradients. */
-  biases?: boolean;
-}
+export type { EngineDType, Supports } from './engine.js';
 
 /** Everything: the built-in engines. */
 export const FULL_SUPPORT: Required<Supports> = {

@@ -11,7 +11,7 @@ import { type Mistake, derivable, deriveResult, mistakeEngine, mistakePlan, refe
 import { optimizerSpec } from '../../src/optimizer.js';
 import { type NamedParams, castParams } from '../../src/params.js';
 import type { ModelSpec } from '../../src/spec.js';
-import type { Diagnosis } from '../checks.js';
+import type { Diagnosis, MistakeMatch } from '../check-report.js';
 import { CATALOGUE } from './catalogue.js';
 import type { Entry, SearchContext } from './entry.js';
 import { lengthWords, shortestFailingLength } from './localise.js';
@@ -19,21 +19,9 @@ import { type Computed, distance } from './match.js';
 import { sci } from './stage.js';
 
 export { CATALOGUE } from './catalogue.js';
+export type { MistakeMatch } from '../check-report.js';
 export { whereItGoesWrong, type StageEvidence, stepSlice } from './stage.js';
 
-/** A mistake that reproduces the engine, as the report gives it. */
-export interface MistakeMatch {
-  id: string;
-  /** The mistake's parameters (which gate, which pair, k, c, ...). */
-  parameters: Omit<Mistake, 'id'>;
-  /** In plain words. */
-  detail: string;
-  where: string;
-  /** The largest max rel err between the engine and the variant over every tensor compared. */
-  matchedWithin: number;
-  /** That error against its limit, the largest over the tensors (<= 1): the ranking. */
-  score: number;
-}
 
 export interface DiagnoseInput {
   spec: ModelSpec;

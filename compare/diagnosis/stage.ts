@@ -3,7 +3,7 @@
  * pass (and the first time step whose output differs), the loss, the gradients (which parameters,
  * which gate is worst, the latest time step whose dLoss/dh_t differs), or only the optimizer.
  */
-import type { Comparison, Diagnosis, PerStepRow, StepRecord } from '../checks.js';
+import type { Comparison, Diagnosis, PerStepRow, StepRecord } from '../check-report.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { FloatArray } from '../../src/tensor.js';
 import { compareArrays, limitFor, within } from '../tolerance.js';

@@ -39,11 +39,11 @@ export function assertOptimizerState(engine: string, s: Required<Supports>): voi
   if (!s.optimizerState) throw unclaimed(engine, 'an optimizer-state request', 'optimizerState');
 }
 
-/** The parameters as an engine without biases gets them: every bias left out. */
+/** The parameters (or optimizer state) as an engine without biases gets them: every bias, and every optimizer slot of one, left out. */
 export function paramsToSend(spec: ModelSpec, s: Required<Supports>, p: NamedParams): NamedParams {
   if (s.biases) return p;
-  const drop = new Set(biasNames(spec));
-  return Object.fromEntries(Object.entries(p).filter(([k]) => !drop.has(k)));
+  const drop = biasNames(spec);
+  return Object.fromEntries(Object.entries(p).filter(([k]) => !drop.some((b) => k === b || k.endsWith(`.${b}`))));
 }
 
 /** The names an answer must hold: every parameter, or without biases every one but the biases. */

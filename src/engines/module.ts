@@ -187,7 +187,7 @@ export class ModuleEngine implements Engine {
   async setOptimizerState(s: NamedParams): Promise<void> {
     assertOptimizerState(this.name, this.supports);
     if (!this.inner.setOptimizerState) throw new EngineError(this.name, 'has no setOptimizerState() (needed to resume)');
-    await this.call('setOptimizerState', () => this.inner.setOptimizerState!(s));
+    await this.call('setOptimizerState', () => this.inner.setOptimizerState!(paramsToSend(this.spec, this.supports, s)));
   }
 
   async dispose(): Promise<void> {

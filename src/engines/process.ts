@@ -433,7 +433,7 @@ export class ProcessEngine implements Engine {
 
   async setOptimizerState(s: NamedParams): Promise<void> {
     assertOptimizerState(this.name, this.supports);
-    await this.proc.request('set_optimizer_state', { state: encodeTensors(s, this.dtype) });
+    await this.proc.request('set_optimizer_state', { state: encodeTensors(paramsToSend(this.spec, this.supports, s), this.dtype) });
   }
 
   dispose(): void {
