@@ -127,6 +127,9 @@ async function claimed<T>(e: Engine, op: string, claim: string, f: () => Promise
   }
 }
 
+/** Why an engine takes no lockstep steps, from trainingUnsupported's answer. */
+const noTraining = (why: string): string => (why === 'training (no optimizer)' ? 'it has no optimizer' : `it does not support ${why}`);
+
 /** What the engines computed at the initial weights, compared with the reference. */
 interface AtInitial {
   forward: Comparison[];
@@ -235,7 +238,7 @@ async function lockstep(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['
   progress('training');
   const trained = setup.engines.filter((e) => {
     const why = setup.limits?.[e.name]?.train;
-    if (why) skipped.push({ engine: e.name, what: 'lockstep training', reason: `it does not support ${why}` });
+    if (why) skipped.push({ engine: e.name, what: 'lockstep training', reason: noTraining(why) });
     return !why;
   });
   const biasFree = setup.biasFreeReference && trained.some((e) => setup.limits?.[e.name]?.biases === false) ? setup.biasFreeReference : null;
@@ -316,7 +319,7 @@ function coverageOf(setup: CheckSetup, skipped: CheckReport['skipped'], trained:
     }
     if (setup.steps > 0) {
       if (trained.includes(e)) c.compared.push('lockstep training');
-      else c.notCompared.push({ what: 'lockstep training', why: `it does not support ${lim.train ?? 'training'}` });
+      else c.notCompared.push({ what: 'lockstep training', why: noTraining(lim.train ?? 'training') });
     }
     out[e.name] = c;
   }

@@ -111,7 +111,7 @@ describe('check names the mistake planted in a hand-written engine', () => {
     const t = rnnlab(args, { env });
     expect(t.code, t.stderr).toBe(1);
     expect(t.stdout).toContain('  that is the mistake: the cell-state gradient passed back without the forget gate (dc_prev = dc, not dc * f)');
-    expect(t.stdout).toMatch(/verdict: FAIL \(\d+ of 7 comparisons outside the tolerance policy\); compared for hand-written on forward, loss and gradients; not compared: lockstep training \(it does not support training \(no optimizer\)\)/);
+    expect(t.stdout).toMatch(/verdict: FAIL \(\d+ of 7 comparisons outside the tolerance policy\); compared for hand-written on forward, loss and gradients; not compared: lockstep training \(it has no optimizer\)/);
     const j = JSON.parse(rnnlab([...args, '--json'], { env }).stdout);
     expect(j.diagnosis[0].mistakes[0]).toMatchObject({ id: 'cell-state-skips-forget-gate', parameters: {}, detail: expect.stringContaining('forget gate') });
     expect(j.diagnosis[0].mistakes[0].matchedWithin).toBeLessThan(1e-9);

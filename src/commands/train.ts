@@ -305,6 +305,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
       optimizer,
       engines: engines.map((e) => e.name),
       engineDetails: set.descriptions,
+      ...(set.notes.length || fitNotes.length ? { engineNotes: [...set.notes, ...fitNotes] } : {}),
       backend: set.backend,
       ...environmentInfo({ tfjs: set.tfjsVersion }),
       startedAt: new Date().toISOString(),
