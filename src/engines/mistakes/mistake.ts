@@ -105,7 +105,7 @@ export function parseMistake(text: string, spec: ModelSpec): Mistake {
 export function withDefaults(m: Mistake, spec: ModelSpec): Mistake {
   const gates = gateNames(spec);
   const bad = (why: string): never => {
-    throw new InputError(`mistake ${m.id}: ${why}`);
+    throw new InputError(`--fault ${m.id}: ${why}`);
   };
   const out: Mistake = { ...m };
   switch (m.id) {
