@@ -13,7 +13,12 @@ import type { Batch, Engine, LossAndGrads } from '../src/engine.js';
 import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
 import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
-import { UnsupportedError } from '../src/errors.js';
+import { InputError, UnsupportedError } from '../src/errors.js';
+import { claims, describeClaims } from '../src/supports.js';
+import { diagnose, stepSlice, whereItGoesWrong } from './diagnosis/index.js';
+import type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
+
+export type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
 import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
 
 export interface CheckSetup {
@@ -24,102 +29,31 @@ export interface CheckSetup {
   reference: Engine;
   /** Engines under test (e.g. scratch float32 and a tfjs backend), all on the same weights. */
   engines: Engine[];
-  /**
-   * What an engine under test cannot do (from its `supports`): `train` is why it cannot take the
-   * lockstep steps, `stateGrads` false when it has no per-step gradients. Absent: everything.
-   */
-  limits?: Record<string, { train?: string | null; stateGrads?: boolean }>;
+  /** What an engine under test cannot do (from its `supports`). Absent: everything. */
+  limits?: Record<string, EngineLimits>;
+  /** The reference in the lockstep run of the engines without biases: scratch-f64 whose bias gradients are zero. */
+  biasFreeReference?: Engine;
   perStep?: boolean;
+  /** Seconds the diagnosis's catalogue of mistakes may take (default: 3 times the check's own time, at least 2 s). */
+  diagnoseSeconds?: number;
   onProgress?: (what: string) => void;
 }
 
-/** Where an engine that failed first goes wrong, in words a person acts on. */
-export interface Diagnosis {
-  engine: string;
-  /** forward | loss | gradients | training */
-  stage: string;
-  /** Parameters whose gradients fail, with the gates over the limit. */
-  params?: { name: string; gates: string[]; worst?: Comparison['worst']; maxRelError: number }[];
-  /** Many-to-many forward: the first time step whose output differs. */
-  outputStep?: number;
-  /** BPTT: the latest time step whose dLoss/dh_t differs (every later one agrees), per layer. */
-  dhStep?: { layer: number; t: number; error: number };
-  lines: string[];
+export interface EngineLimits {
+  /** Why it cannot take the lockstep steps (null: it can). */
+  train?: string | null;
+  /** false: no per-step gradients. */
+  stateGrads?: boolean;
+  /** false: no biases (supports.biases): its bias gradients are not compared. */
+  biases?: boolean;
 }
 
-export interface Comparison {
-  /** "output", "loss", a parameter name, "final <param>", "dh layer l step t" */
-  what: string;
-  engine: string;
-  against: string;
-  kind: ToleranceKind;
-  maxAbsError: number;
-  maxRelError: number;
-  cosine: number;
-  limit: number;
-  pass: boolean;
-  /** Where the largest difference is: flat index, row/column, gate (lstm/gru parameters). */
-  worst?: { index: number; position: number[]; gate?: string };
-  /** maxRelError of each gate's block of columns (lstm/gru layer parameters). */
-  perGate?: Record<string, number>;
-}
 
-export interface StepRecord {
-  step: number;
-  /** Loss before this step's update, per engine (reference included). */
-  loss: Record<string, number>;
-  /** After this step's update: largest maxRelError over parameters, engines under test pairwise (first two). */
-  maxParamDiff: number;
-  /** The parameter holding it. */
-  worstParam: string;
-  /** After this step's update: per engine under test, the largest maxRelError of its parameters against the reference. */
-  refDiff: Record<string, number>;
-}
 
-export interface PerStepRow {
-  layer: number;
-  t: number;
-  /** max |dLoss/dh_t| of the reference */
-  scale: number;
-  /** maxRelError per engine against the reference */
-  errors: Record<string, number>;
-}
 
-export interface CheckReport {
-  engines: string[];
-  reference: string;
-  forward: Comparison[];
-  loss: { values: Record<string, number>; comparisons: Comparison[] };
-  gradients: Comparison[];
-  perStep?: PerStepRow[];
-  trajectory: {
-    steps: StepRecord[];
-    /** First step where the pair's parameters left the limit. */
-    driftStep: number | null;
-    limit: number;
-    pair: [string, string] | null;
-    /** Per engine under test: the first step where its parameters left its limit against the reference. */
-    drift: Record<string, number | null>;
-    /** The engines that took the lockstep steps. */
-    trained: string[];
-  };
-  final: Comparison[];
-  pass: boolean;
-  failures: string[];
-  /** Engines, or parts of a check, left out, each with the reason. */
-  skipped: { engine: string; what: string; reason: string }[];
-  /** float32 or float64 per engine (the limits follow it). */
-  dtypes: Record<string, 'float32' | 'float64'>;
-  diagnosis: Diagnosis[];
-}
 
-/** What the dump files hold, per engine: output, loss per step, gradients, final parameters. */
-export interface CheckRaw {
-  output: Record<string, FloatArray>;
-  losses: Record<string, number[]>;
-  grads: Record<string, NamedParams>;
-  final: Record<string, NamedParams>;
-}
+
+
 
 function shapeIndex(shape: number[], index: number): number[] {
   const pos: number[] = [];
@@ -155,9 +89,9 @@ function gateBlock(data: ArrayLike<number>, G: number, H: number, g: number): nu
   return out;
 }
 
-function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = '', dtype?: 'float32' | 'float64'): Comparison[] {
+function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = '', dtype?: 'float32' | 'float64', biases = true): Comparison[] {
   const gates = GATE_NAMES[spec.cell];
-  return paramLayout(spec).map((info) => {
+  return paramLayout(spec).filter((info) => biases || (info.kind !== 'bias' && info.kind !== 'headBias')).map((info) => {
     const agr = compareArrays(a[info.name].data, ref[info.name].data);
     const perGate =
       gates.length > 1 && info.layer >= 0
@@ -178,70 +112,62 @@ function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine
   });
 }
 
-
 const dtypeOf = (e: Engine): 'float32' | 'float64' => e.dtype ?? 'float32';
 
-/** dLoss/dh_t at step t of layer l, every batch row: [B, H] out of [B, T, H]. */
-function stepSlice(d: FloatArray, B: number, T: number, W: number, t: number): number[] {
-  const out: number[] = [];
-  for (let b = 0; b < B; b++) for (let j = 0; j < W; j++) out.push(d[(b * T + t) * W + j]);
-  return out;
+/**
+ * An engine that refuses at run time what its handshake claimed is bad input: one line naming
+ * the claim and the refusal (rnnlab never asks an engine for what it did not claim).
+ */
+async function claimed<T>(e: Engine, op: string, claim: string, f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (!(err instanceof UnsupportedError)) throw err;
+    throw new InputError(`engine ${e.name} answered "${op}" with unsupported: ${JSON.stringify(err.what)}, though its handshake claims ${claim} (it claims: ${describeClaims(claims(e))}); a handshake claims only what the engine does`);
+  }
 }
 
-export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport; raw: CheckRaw }> {
-  const { spec, batch, reference: ref } = setup;
-  const progress = setup.onProgress ?? (() => {});
-  const raw: CheckRaw = { output: {}, losses: {}, grads: {}, final: {} };
-  const skipped: CheckReport['skipped'] = [];
-  let engines = [...setup.engines];
-  /** An engine that answers "unsupported" at run time leaves the rest of the check, with a note. */
-  const attempt = async <T>(e: Engine, what: string, f: () => Promise<T>): Promise<T | null> => {
-    try {
-      return await f();
-    } catch (err) {
-      if (!(err instanceof UnsupportedError)) throw err;
-      skipped.push({ engine: e.name, what, reason: `it does not support ${err.what}` });
-      engines = engines.filter((x) => x !== e);
-      return null;
-    }
-  };
+/** Why an engine takes no lockstep steps, from trainingUnsupported's answer. */
+const noTraining = (why: string): string => (why === 'training (no optimizer)' ? 'it has no optimizer' : `it does not support ${why}`);
 
+/** What the engines computed at the initial weights, compared with the reference. */
+interface AtInitial {
+  forward: Comparison[];
+  lossValues: Record<string, number>;
+  lossComparisons: Comparison[];
+  gradients: Comparison[];
+  perStep?: PerStepRow[];
+  grads: Map<string, LossAndGrads>;
+  /** Per-step gradients fetched for the diagnosis of engines whose gradients fail (without --per-step). */
+  dhLate: Map<string, FloatArray[]>;
+  refDh?: FloatArray[];
+}
+
+const MODEL = 'this model (the forward pass and the gradients of its spec)';
+
+async function atInitialWeights(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['skipped']): Promise<AtInitial> {
+  const { spec, batch, reference: ref, engines } = setup;
+  const progress = setup.onProgress ?? (() => {});
+  const lim = (e: Engine): EngineLimits => setup.limits?.[e.name] ?? {};
   progress('forward');
   raw.output[ref.name] = (await ref.forward(batch)).output;
-  for (const e of [...engines]) {
-    const r = await attempt(e, 'the whole check', async () => (await e.forward(batch)).output);
-    if (r) raw.output[e.name] = r;
-  }
+  for (const e of engines) raw.output[e.name] = (await claimed(e, 'forward', MODEL, () => e.forward(batch))).output;
   const forward = engines.map((e) => comparison('output', e.name, ref.name, 'forward', compareArrays(raw.output[e.name], raw.output[ref.name]), undefined, dtypeOf(e)));
 
   progress('gradients');
   const want = { stateGrads: !!setup.perStep };
-  const canDh = (e: Engine): boolean => setup.limits?.[e.name]?.stateGrads !== false;
+  const canDh = (e: Engine): boolean => lim(e).stateGrads !== false;
   const refG = await ref.lossAndGrads(batch, want);
   const grads = new Map<string, LossAndGrads>([[ref.name, refG]]);
-  for (const e of [...engines]) {
-    const r = await attempt(e, 'gradients and training', async () => e.lossAndGrads(batch, { stateGrads: want.stateGrads && canDh(e) }));
-    if (r) grads.set(e.name, r);
+  for (const e of engines) {
+    const dh = want.stateGrads && canDh(e);
+    grads.set(e.name, await claimed(e, 'loss_and_grads', dh ? `${MODEL} and per-step gradients (stateGrads)` : MODEL, () => e.lossAndGrads(batch, { stateGrads: dh })));
   }
   for (const [name, g] of grads) raw.grads[name] = g.grads;
   const lossValues = Object.fromEntries([...grads].map(([n, g]) => [n, g.loss]));
   const lossComparisons = engines.map((e) => comparison('loss', e.name, ref.name, 'loss', compareArrays([lossValues[e.name]], [lossValues[ref.name]]), undefined, dtypeOf(e)));
-  const gradients = engines.flatMap((e) => compareParams(spec, grads.get(e.name)!.grads, refG.grads, e.name, ref.name, 'grad', '', dtypeOf(e)));
+  const gradients = engines.flatMap((e) => compareParams(spec, grads.get(e.name)!.grads, refG.grads, e.name, ref.name, 'grad', '', dtypeOf(e), lim(e).biases !== false));
 
-  const { batchSize: B, seqLen: T } = batch;
-  const H = spec.hiddenSize;
-  const dhRows = (refDh: FloatArray[], per: Map<string, FloatArray[]>): PerStepRow[] => {
-    const rows: PerStepRow[] = [];
-    for (let l = 0; l < spec.layers; l++) {
-      for (let t = 0; t < T; t++) {
-        const r = stepSlice(refDh[l], B, T, H, t);
-        const errors: Record<string, number> = {};
-        for (const [name, dh] of per) errors[name] = compareArrays(stepSlice(dh[l], B, T, H, t), r).maxRelError;
-        rows.push({ layer: l, t, scale: Math.max(...r.map(Math.abs)), errors });
-      }
-    }
-    return rows;
-  };
   let perStep: PerStepRow[] | undefined;
   if (setup.perStep) {
     const per = new Map<string, FloatArray[]>();
@@ -250,190 +176,236 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
       if (dh) per.set(e.name, dh);
       else skipped.push({ engine: e.name, what: 'per-step gradients', reason: 'it does not support per-step gradients (stateGrads)' });
     }
-    perStep = dhRows(refG.dh!, per);
+    perStep = dhRows(spec, batch, refG.dh!, per);
   }
 
   // an engine whose gradients fail gets its per-step gradients now, at the initial weights, to say
-  // at which time step backpropagation first goes wrong (the diagnosis below)
+  // at which time step backpropagation first goes wrong (the diagnosis)
   const dhLate = new Map<string, FloatArray[]>();
-  let refDhLate: FloatArray[] | undefined;
+  let refDh = refG.dh;
   for (const e of engines) {
     if (grads.get(e.name)!.dh || !canDh(e) || gradients.every((c) => c.engine !== e.name || c.pass)) continue;
-    try {
-      const dh = (await e.lossAndGrads(batch, { stateGrads: true })).dh;
-      if (dh) dhLate.set(e.name, dh);
-      refDhLate ??= (await ref.lossAndGrads(batch, { stateGrads: true })).dh;
-    } catch (err) {
-      if (!(err instanceof UnsupportedError)) throw err;
+    const dh = (await claimed(e, 'loss_and_grads', 'per-step gradients (stateGrads)', () => e.lossAndGrads(batch, { stateGrads: true }))).dh;
+    if (dh) dhLate.set(e.name, dh);
+    refDh ??= (await ref.lossAndGrads(batch, { stateGrads: true })).dh;
+  }
+  return { forward, lossValues, lossComparisons, gradients, perStep, grads, dhLate, refDh };
+}
+
+/** Per layer and step: max |dLoss/dh_t| of the reference and each engine's max rel err. */
+function dhRows(spec: ModelSpec, batch: Batch, refDh: FloatArray[], per: Map<string, FloatArray[]>): PerStepRow[] {
+  const { batchSize: B, seqLen: T } = batch;
+  const H = spec.hiddenSize;
+  const rows: PerStepRow[] = [];
+  for (let l = 0; l < spec.layers; l++) {
+    for (let t = 0; t < T; t++) {
+      const r = stepSlice(refDh[l], B, T, H, t);
+      const errors: Record<string, number> = {};
+      for (const [name, dh] of per) errors[name] = compareArrays(stepSlice(dh[l], B, T, H, t), r).maxRelError;
+      rows.push({ layer: l, t, scale: Math.max(...r.map(Math.abs)), errors });
     }
   }
+  return rows;
+}
 
+interface Lockstep {
+  steps: StepRecord[];
+  drift: Record<string, number | null>;
+  driftStep: number | null;
+  trained: Engine[];
+  pair: [Engine, Engine] | null;
+  final: Comparison[];
+}
+
+/** The largest maxRelError over the parameters of a against b, and where. */
+function largestDiff(a: NamedParams, b: NamedParams): { err: number; name: string } {
+  let err = 0;
+  let name = '';
+  for (const k of Object.keys(a)) {
+    const x = compareArrays(b[k].data, a[k].data).maxRelError;
+    if (x > err || Number.isNaN(x)) {
+      err = Number.isNaN(x) ? Infinity : x;
+      name = k;
+    }
+  }
+  return { err, name };
+}
+
+/** All engines take the same optimizer steps on the same batch; each is held against its reference. */
+async function lockstep(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['skipped']): Promise<Lockstep> {
+  const { spec, batch, reference: ref } = setup;
+  const progress = setup.onProgress ?? (() => {});
   progress('training');
-  const trainers = engines.filter((e) => {
+  const trained = setup.engines.filter((e) => {
     const why = setup.limits?.[e.name]?.train;
-    if (why) skipped.push({ engine: e.name, what: 'lockstep training', reason: `it does not support ${why}` });
+    if (why) skipped.push({ engine: e.name, what: 'lockstep training', reason: noTraining(why) });
     return !why;
   });
-  const all = [ref, ...trainers];
-  for (const e of all) raw.losses[e.name] = [];
+  const biasFree = setup.biasFreeReference && trained.some((e) => setup.limits?.[e.name]?.biases === false) ? setup.biasFreeReference : null;
+  const refOf = (e: Engine): Engine => (biasFree && setup.limits?.[e.name]?.biases === false ? biasFree : ref);
+  const refs = [ref, ...(biasFree ? [biasFree] : [])];
+  for (const e of [ref, ...trained]) raw.losses[e.name] = [];
   const steps: StepRecord[] = [];
-  const drift: Record<string, number | null> = Object.fromEntries(trainers.map((e) => [e.name, null]));
+  const drift: Record<string, number | null> = Object.fromEntries(trained.map((e) => [e.name, null]));
   let driftStep: number | null = null;
-  let trained = [...trainers];
-  const largestDiff = (a: NamedParams, b: NamedParams): { err: number; name: string } => {
-    let err = 0;
-    let name = '';
-    for (const k of Object.keys(a)) {
-      const x = compareArrays(b[k].data, a[k].data).maxRelError;
-      if (x > err || Number.isNaN(x)) {
-        err = Number.isNaN(x) ? Infinity : x;
-        name = k;
-      }
-    }
-    return { err, name };
-  };
+  // the first two engines are compared with each other too, unless one has biases and the other none (different models)
+  const pair: [Engine, Engine] | null = trained.length >= 2 && refOf(trained[0]) === refOf(trained[1]) ? [trained[0], trained[1]] : null;
   for (let s = 1; s <= setup.steps && setup.steps > 0; s++) {
     const loss: Record<string, number> = {};
-    for (const e of all) {
-      if (e !== ref && !trained.includes(e)) continue;
-      const r = e === ref ? await ref.step(batch) : await attempt(e, 'lockstep training', async () => e.step(batch));
-      if (!r) {
-        trained = trained.filter((x) => x !== e);
-        continue;
+    for (const r of refs) {
+      const l = (await r.step(batch)).loss;
+      if (r === ref) {
+        loss[ref.name] = l;
+        raw.losses[ref.name].push(l);
       }
+    }
+    for (const e of trained) {
+      const r = await claimed(e, 'step', "this check's optimizer (supports.optimizers)", () => e.step(batch));
       loss[e.name] = r.loss;
       raw.losses[e.name].push(r.loss);
     }
-    const params = new Map<string, NamedParams>();
-    for (const e of [ref, ...trained]) params.set(e.name, await e.getParams());
+    const params = new Map<Engine, NamedParams>();
+    for (const e of [...refs, ...trained]) params.set(e, await e.getParams());
     const refDiff: Record<string, number> = {};
     for (const e of trained) {
-      refDiff[e.name] = largestDiff(params.get(ref.name)!, params.get(e.name)!).err;
+      refDiff[e.name] = largestDiff(params.get(refOf(e))!, params.get(e)!).err;
       if (drift[e.name] === null && !within(refDiff[e.name], limitFor('trajectory', dtypeOf(e)))) drift[e.name] = s;
     }
     let maxParamDiff = 0;
     let worstParam = '';
-    if (trained.length >= 2) {
-      ({ err: maxParamDiff, name: worstParam } = largestDiff(params.get(trained[0].name)!, params.get(trained[1].name)!));
+    if (pair) {
+      ({ err: maxParamDiff, name: worstParam } = largestDiff(params.get(pair[0])!, params.get(pair[1])!));
       if (driftStep === null && !(maxParamDiff <= TOLERANCES.trajectory.limit)) driftStep = s;
     }
     steps.push({ step: s, loss, maxParamDiff, worstParam, refDiff });
     progress(`training step ${s}/${setup.steps}`);
   }
   for (const e of [ref, ...trained]) raw.final[e.name] = await e.getParams();
-  for (const e of trainers.filter((x) => !trained.includes(x))) delete raw.losses[e.name];
-  const pair: [Engine, Engine] | null = trained.length >= 2 ? [trained[0], trained[1]] : null;
-  const final = setup.steps > 0 ? trained.flatMap((e) => compareParams(spec, raw.final[e.name], raw.final[ref.name], e.name, ref.name, 'trajectory', 'final ', dtypeOf(e))) : [];
-  if (pair && setup.steps > 0) final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final '));
+  const finalOf = async (e: Engine): Promise<NamedParams> => (refOf(e) === ref ? raw.final[ref.name] : await refOf(e).getParams());
+  const final: Comparison[] = [];
+  if (setup.steps > 0) {
+    for (const e of trained) final.push(...compareParams(spec, raw.final[e.name], await finalOf(e), e.name, ref.name, 'trajectory', 'final ', dtypeOf(e), setup.limits?.[e.name]?.biases !== false));
+    if (pair) final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final ', undefined, setup.limits?.[pair[0].name]?.biases !== false));
+  }
+  return { steps, drift, driftStep, trained, pair, final };
+}
 
-  const rows = [...forward, ...lossComparisons, ...gradients, ...final];
+/** One line per comparison outside its limit (and per engine and layer, the first failing dLoss/dh_t step). */
+function failuresOf(setup: CheckSetup, rows: Comparison[], perStep: PerStepRow[] | undefined): string[] {
   const failures = rows.filter((r) => !r.pass).map((r) => `${r.what} (${r.engine} vs ${r.against}: ${r.maxRelError.toExponential(2)} > ${r.limit.toExponential(0)})`);
-  // per-step dLoss/dh_t (--per-step) fail like any gradient: one line per engine and layer, at its first failing step
-  for (const e of engines) {
+  for (const e of setup.engines) {
     const limit = limitFor('grad', dtypeOf(e));
-    for (let l = 0; l < spec.layers; l++) {
+    for (let l = 0; l < setup.spec.layers; l++) {
       const bad = (perStep ?? []).filter((r) => r.layer === l && e.name in r.errors && !within(r.errors[e.name], limit));
       if (bad.length) {
-        failures.push(`dLoss/dh layer ${l} at step ${bad[0].t}${bad.length > 1 ? ` and ${bad.length - 1} more steps` : ''} (${e.name} vs ${ref.name}: ${bad[0].errors[e.name].toExponential(2)} > ${limit.toExponential(0)})`);
+        failures.push(`dLoss/dh layer ${l} at step ${bad[0].t}${bad.length > 1 ? ` and ${bad.length - 1} more steps` : ''} (${e.name} vs ${setup.reference.name}: ${bad[0].errors[e.name].toExponential(2)} > ${limit.toExponential(0)})`);
       }
     }
   }
+  return failures;
+}
 
-  // where each failing engine first goes wrong
+/** What was compared for each engine under test, and what was left out and why. */
+function coverageOf(setup: CheckSetup, skipped: CheckReport['skipped'], trained: Engine[]): Record<string, Coverage> {
+  const out: Record<string, Coverage> = {};
+  for (const e of setup.engines) {
+    const lim = setup.limits?.[e.name] ?? {};
+    const c: Coverage = { compared: ['forward', 'loss', lim.biases === false ? 'gradients (no biases)' : 'gradients'], notCompared: [] };
+    if (lim.biases === false) c.notCompared.push({ what: 'bias gradients', why: 'it has no biases (biases: false)' });
+    const noDh = skipped.find((s) => s.engine === e.name && s.what === 'per-step gradients');
+    if (setup.perStep) {
+      if (noDh) c.notCompared.push({ what: 'per-step gradients', why: noDh.reason });
+      else c.compared.push('per-step gradients');
+    }
+    if (setup.steps > 0) {
+      if (trained.includes(e)) c.compared.push('lockstep training');
+      else c.notCompared.push({ what: 'lockstep training', why: noTraining(lim.train ?? 'training') });
+    }
+    out[e.name] = c;
+  }
+  return out;
+}
+
+export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport; raw: CheckRaw }> {
+  const t0 = performance.now();
+  const { spec, batch, reference: ref, engines } = setup;
+  const initial = await ref.getParams();
+  const raw: CheckRaw = { output: {}, losses: {}, grads: {}, final: {} };
+  const skipped: CheckReport['skipped'] = [];
+  const at = await atInitialWeights(setup, raw, skipped);
+  const tr = await lockstep(setup, raw, skipped);
+  const rows = [...at.forward, ...at.lossComparisons, ...at.gradients, ...tr.final];
+  const failures = failuresOf(setup, rows, at.perStep);
+
+  // where each failing engine first goes wrong, and which known mistake reproduces it
+  const budgetMs = setup.diagnoseSeconds !== undefined ? setup.diagnoseSeconds * 1000 : Math.max(2000, 3 * (performance.now() - t0));
+  const budget = setup.diagnoseSeconds !== undefined ? `--diagnose-seconds ${setup.diagnoseSeconds}` : `${(budgetMs / 1000).toFixed(1)} s (3 times the check's own time, at least 2 s)`;
+  const deadline = performance.now() + budgetMs;
   const diagnosis: Diagnosis[] = [];
   for (const e of engines) {
     const mine = (xs: Comparison[]): Comparison[] => xs.filter((c) => c.engine === e.name && !c.pass);
-    const fw = mine(forward);
-    const ls = mine(lossComparisons);
-    const gr = mine(gradients);
-    const fi = mine(final).filter((c) => c.against === ref.name);
-    if (!fw.length && !ls.length && !gr.length && !fi.length) continue;
-    const d: Diagnosis = { engine: e.name, stage: '', lines: [] };
-    const limitF = limitFor('forward', dtypeOf(e));
-    if (fw.length) {
-      d.stage = 'forward';
-      if (spec.returnSequences) {
-        const O = spec.outputSize;
-        for (let t = 0; t < T && d.outputStep === undefined; t++) {
-          if (!within(compareArrays(stepSlice(raw.output[e.name], B, T, O, t), stepSlice(raw.output[ref.name], B, T, O, t)).maxRelError, limitF)) d.outputStep = t;
-        }
-      }
-      d.lines.push(
-        `the forward pass already differs (max rel err ${sci(fw[0].maxRelError)})` +
-          (d.outputStep !== undefined ? `, first at time step ${d.outputStep} of 0..${T - 1}` : '') +
-          '; fix the forward before reading gradients',
-      );
-    } else if (ls.length) {
-      d.stage = 'loss';
-      d.lines.push(`the outputs agree but the loss differs (${sci(lossValues[e.name])} vs ${sci(lossValues[ref.name])}): look at the loss, its reduction and the masked positions`);
-    } else if (gr.length) {
-      d.stage = 'gradients';
-      const limitG = limitFor('grad', dtypeOf(e));
-      d.params = gr.map((c) => ({
-        name: c.what,
-        gates: c.perGate
-          ? Object.entries(c.perGate)
-              .filter(([, v]) => !within(v, limitG))
-              .sort((a, b) => b[1] - a[1])
-              .map(([g]) => g)
-          : [],
-        worst: c.worst,
-        maxRelError: c.maxRelError,
-      }));
-      d.lines.push(
-        `forward and loss agree; the gradients of ${d.params.map((p) => `${p.name}${p.gates.length ? ` (${p.gates.length > 1 ? `gate ${p.gates[0]} worst, then ${p.gates.slice(1).join(', ')}` : `gate ${p.gates[0]}`})` : ''}`).join(', ')} differ`,
-      );
-      // the time step: dLoss/dh_t at the initial weights, read from the last step backwards
-      const dh = grads.get(e.name)!.dh ?? dhLate.get(e.name);
-      const refDh = refG.dh ?? refDhLate;
-      if (dh && refDh) {
-        const rowsDh = dhRows(refDh, new Map([[e.name, dh]]));
-        for (let l = spec.layers - 1; l >= 0 && !d.dhStep; l--) {
-          for (let t = T - 1; t >= 0; t--) {
-            const err = rowsDh.find((r) => r.layer === l && r.t === t)!.errors[e.name];
-            if (!within(err, limitG)) {
-              d.dhStep = { layer: l, t, error: err };
-              break;
-            }
-          }
-        }
-        if (d.dhStep) {
-          const { layer, t, error } = d.dhStep;
-          d.lines.push(
-            `backpropagation through time first goes wrong at time step ${t} of 0..${T - 1} (layer ${layer}): dLoss/dh_${t} is off by ${sci(error)} while every later step agrees` +
-              (t < T - 1 ? `, so the backward pass through step ${t + 1} sends it back wrong` : ', where the gradient enters from the head'),
-          );
-        } else d.lines.push('dLoss/dh_t agrees at every time step: the error is in how the parameter gradients are summed from it');
-      }
-    } else {
-      d.stage = 'training';
-      const at = drift[e.name];
-      d.lines.push(
-        `outputs, loss and gradients agree, but the parameters after training differ${at !== null ? ` (from step ${at}, in ${steps[at - 1]?.worstParam || fi[0].what.replace(/^final /, '')})` : ''}: look at the optimizer's update and clipping`,
-      );
-    }
+    const fi = mine(tr.final).filter((c) => c.against === ref.name);
+    const ev = { forward: mine(at.forward), loss: mine(at.lossComparisons), gradients: mine(at.gradients), final: fi };
+    if (!ev.forward.length && !ev.loss.length && !ev.gradients.length && !fi.length) continue;
+    const g = at.grads.get(e.name)!;
+    const dh = g.dh ?? at.dhLate.get(e.name);
+    const d = whereItGoesWrong({
+      spec,
+      B: batch.batchSize,
+      T: batch.seqLen,
+      engine: e.name,
+      dtype: dtypeOf(e),
+      ...ev,
+      output: raw.output[e.name],
+      refOutput: raw.output[ref.name],
+      losses: { engine: at.lossValues[e.name], reference: at.lossValues[ref.name] },
+      dhRows: dh && at.refDh ? dhRows(spec, batch, at.refDh, new Map([[e.name, dh]])) : undefined,
+      drift: tr.drift[e.name] ?? null,
+      steps: tr.steps,
+    });
+    const biases = setup.limits?.[e.name]?.biases !== false;
+    setup.onProgress?.(`diagnosis of ${e.name}`);
+    await diagnose(d, {
+      spec,
+      batch,
+      initial,
+      engine: e,
+      dtype: dtypeOf(e),
+      computed: { output: raw.output[e.name], loss: g.loss, grads: g.grads, ...(dh ? { dh } : {}) },
+      grads: paramLayout(spec)
+        .filter((p) => biases || (p.kind !== 'bias' && p.kind !== 'headBias'))
+        .map((p) => p.name),
+      localise: !dh,
+      referenceName: ref.name,
+      deadline,
+      budget,
+    });
     diagnosis.push(d);
   }
 
-  const dtypes = Object.fromEntries([ref, ...setup.engines].map((e) => [e.name, dtypeOf(e)]));
+  const dtypes = Object.fromEntries([ref, ...engines].map((e) => [e.name, dtypeOf(e)]));
   const report: CheckReport = {
     engines: engines.map((e) => e.name),
     reference: ref.name,
-    forward,
-    loss: { values: lossValues, comparisons: lossComparisons },
-    gradients,
-    ...(perStep ? { perStep } : {}),
-    trajectory: { steps, driftStep, limit: TOLERANCES.trajectory.limit, pair: pair ? [pair[0].name, pair[1].name] : null, drift, trained: trained.map((e) => e.name) },
-    final,
+    forward: at.forward,
+    loss: { values: at.lossValues, comparisons: at.lossComparisons },
+    gradients: at.gradients,
+    ...(at.perStep ? { perStep: at.perStep } : {}),
+    trajectory: {
+      steps: tr.steps,
+      driftStep: tr.driftStep,
+      limit: TOLERANCES.trajectory.limit,
+      pair: tr.pair ? [tr.pair[0].name, tr.pair[1].name] : null,
+      drift: tr.drift,
+      trained: tr.trained.map((e) => e.name),
+    },
+    final: tr.final,
     pass: failures.length === 0 && engines.length > 0,
     failures,
     skipped,
     dtypes,
+    coverage: coverageOf(setup, skipped, tr.trained),
     diagnosis,
   };
   return { report, raw };
-}
-
-function sci(x: number): string {
-  return Number.isFinite(x) ? x.toExponential(2) : String(x);
 }

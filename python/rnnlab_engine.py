@@ -21,7 +21,7 @@ Tensors arrive as NumPy arrays (their dtype kept); a batch is a dict with "x", o
 "mask" and "initial_state" ({"h": [...], "c": [...]}). Answers may hold NumPy arrays anywhere
 (they are encoded), or torch tensors converted with .numpy() first. print() goes to stderr while
 serving, so a stray print cannot break the protocol. Raise Unsupported("what") for what the engine
-cannot do; any other exception becomes an error answer (its message, one line) and the run stops.
+cannot do (at init: a limit finer than the handshake's supports); any other exception becomes an error answer (its message, one line) and the run stops.
 """
 import base64
 import json
@@ -39,7 +39,8 @@ _NAMES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64", np.dtype("int3
 
 
 class Unsupported(Exception):
-    """Something this engine does not do; rnnlab skips it with a note."""
+    """A model this engine cannot run, found at init: Unsupported("hidden sizes above 512"), a short
+    noun phrase that completes "it does not support ..."; rnnlab quotes it (docs/engines.md)."""
 
 
 def decode(t):

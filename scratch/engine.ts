@@ -9,7 +9,7 @@ import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import { type NamedParams, initParams, paramLayout, validateParams } from '../src/params.js';
 import { type ModelSpec, layerInSize, layerOutSize, parseSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
-import type { Cell } from './cells/cell.js';
+import type { Cell, CellDerivatives } from './cells/cell.js';
 import { gruCell } from './cells/gru.js';
 import { gruResetAfterCell } from './cells/gru-reset-after.js';
 import { lstmCell } from './cells/lstm.js';
@@ -34,18 +34,25 @@ export interface ScratchOptions {
   cell?: Cell<unknown>;
   /** Where buffers live and how matrices multiply (default: the TypeScript reference kernels). */
   kernels?: Kernels;
+  /**
+   * Changes the loss's row weights after they are set from the batch (rows time-major, r = t*B + b):
+   * a planted mistake's loss (src/engines/mistakes/: a scaled loss, the last step only, ...).
+   */
+  lossWeights?: (rows: LossRows, B: number, T: number) => void;
 }
 
-export function makeCell(spec: ModelSpec, kernels?: Kernels): Cell<unknown> {
+/** The spec's cell; `derivatives`: a planted mistake's (src/engines/mistakes/), else the right ones. */
+export function makeCell(spec: ModelSpec, kernels?: Kernels, derivatives?: CellDerivatives): Cell<unknown> {
   const H = spec.hiddenSize;
   const gemm = kernels?.gemm;
+  const d = derivatives;
   switch (spec.cell) {
     case 'rnn':
-      return rnnCell(H, spec.activation, gemm, kernels) as Cell<unknown>;
+      return rnnCell(H, spec.activation, gemm, kernels, d) as Cell<unknown>;
     case 'lstm':
-      return lstmCell(H, spec.recurrentActivation, gemm, kernels) as Cell<unknown>;
+      return lstmCell(H, spec.recurrentActivation, gemm, kernels, d) as Cell<unknown>;
     case 'gru':
-      return (spec.gruResetAfter ? gruResetAfterCell(H, spec.recurrentActivation, gemm, kernels) : gruCell(H, spec.recurrentActivation, gemm, kernels)) as Cell<unknown>;
+      return (spec.gruResetAfter ? gruResetAfterCell(H, spec.recurrentActivation, gemm, kernels, d) : gruCell(H, spec.recurrentActivation, gemm, kernels, d)) as Cell<unknown>;
   }
 }
 
@@ -95,6 +102,7 @@ export class ScratchEngine implements Engine {
   private readonly stacks: Stack[];
   private optimizer: Optimizer;
   private readonly workspaces = new Map<string, Workspace>();
+  private readonly lossWeights?: ScratchOptions['lossWeights'];
 
   constructor(spec: ModelSpec, opts: ScratchOptions = {}) {
     this.spec = parseSpec(spec);
@@ -110,6 +118,7 @@ export class ScratchEngine implements Engine {
     }
     this.setParams(opts.params ?? initParams(this.spec, opts.seed ?? 0, this.dtype === 'float32' ? 'F32' : 'F64'));
     this.optimizer = new Optimizer(opts.optimizer ?? optimizerSpec('adam'), this.layout, this.alloc, this.kernels);
+    this.lossWeights = opts.lossWeights;
 
     const { spec: s } = this;
     const H = s.hiddenSize;
@@ -388,6 +397,7 @@ export class ScratchEngine implements Engine {
     const s = this.spec;
     const { B, T } = ws.seq;
     ws.rows = lossRows(B, T, s.returnSequences, s.lossReduction, b.mask ? ws.mask : null, ws.rows ?? undefined);
+    this.lossWeights?.(ws.rows, B, T);
     return s.loss === 'softmaxCrossEntropy'
       ? softmaxCrossEntropy(s.outputSize, ws.logits, b.y as Int32Array, ws.rows, ws.dlogits, this.kernels)
       : meanSquaredError(s.outputSize, ws.logits, b.y as FloatArray, ws.rows, ws.dlogits);

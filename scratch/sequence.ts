@@ -250,7 +250,7 @@ export function backwardLayer(
   for (let s = 0; s < S; s++) if (dNext[s] !== L.dNext[s]) L.dNext[s].set(dNext[s]);
 
   // The recurrent weights, for all steps at once: dU += sum_t h_{t-1}^T dP_t (cell-specific)
-  cell.weightGrads(L.cache, { T, B, hPrev: L.carry[0].subarray(0, T * BH), dP: L.dP }, g);
+  cell.weightGrads(L.cache, { T, B, hPrev: L.carry[0].subarray(0, T * BH), h: L.carry[0].subarray(BH, (T + 1) * BH), dP: L.dP }, g);
 
   // The input side, for all steps at once: dW += X^T dP, db += sum dP, dX = dP W^T
   if (!stack.fast?.addColumnSums?.(T * B, GH, L.dP, GH, g.dbIn)) addColumnSums(T * B, GH, L.dP, GH, g.dbIn);

@@ -19,6 +19,7 @@ import { type NamedParams, validateParams } from './params.js';
 import { type ModelSpec, parseSpec, specToJSON } from './spec.js';
 import type { FloatArray, NamedTensors } from './tensor.js';
 import type { Engine, State } from './engine.js';
+import { claims } from './supports.js';
 
 export interface Checkpoint {
   spec: ModelSpec;
@@ -89,17 +90,28 @@ export function stateFromTensors(t: NamedTensors | undefined, layers: number): S
   return { h, c: Array.from({ length: layers }, (_, l) => arr(t[`c.${l}`])) };
 }
 
+/** The optimizer state of an engine that keeps one (supports.optimizerState), else nothing: its checkpoint holds its parameters. */
+async function optimizerOf(e: Engine): Promise<NamedParams | undefined> {
+  return claims(e).optimizerState ? e.optimizerState() : undefined;
+}
+
 /** Parameters, optimizer state and carried state of every engine, as checkpoint fields. */
 export async function captureEngineSet(engines: Engine[], carried: (State | null)[]): Promise<Pick<Checkpoint, 'params' | 'optimizer' | 'state' | 'extra'>> {
   const extra: Record<string, NamedTensors> = {};
   for (let i = 1; i < engines.length; i++) {
     const key = engineFileKey(engines[i].name);
     extra[`${key}.params`] = await engines[i].getParams();
-    extra[`${key}.optimizer`] = await engines[i].optimizerState();
+    const opt = await optimizerOf(engines[i]);
+    if (opt) extra[`${key}.optimizer`] = opt;
     const st = stateTensors(carried[i]);
     if (st) extra[`${key}.state`] = st;
   }
-  return { params: await engines[0].getParams(), optimizer: await engines[0].optimizerState(), state: stateTensors(carried[0]), extra };
+  return { params: await engines[0].getParams(), optimizer: await optimizerOf(engines[0]), state: stateTensors(carried[0]), extra };
+}
+
+/** The engines of a set that keep no optimizer state: a resume restarts their optimizers. */
+export function optimizerRestarts(engines: Engine[]): string[] {
+  return engines.filter((e) => !claims(e).optimizerState).map((e) => e.name);
 }
 
 /** The tensors of engine i in a checkpoint (i = 0: the canonical files). */
@@ -110,14 +122,18 @@ export function engineTensors(ck: Checkpoint, engines: readonly { name: string }
   return { params: x[`${key}.params`], optimizer: x[`${key}.optimizer`], state: x[`${key}.state`], files: ['params', 'optimizer', 'state'].map((p) => `${key}.${p}.safetensors`) };
 }
 
-/** Puts every engine back where the checkpoint left it; returns the carried states (checked by checkResumable first). */
+/**
+ * Puts every engine back where the checkpoint left it; returns the carried states (checked by
+ * checkResumable first). An engine that keeps no optimizer state gets its parameters only.
+ */
 export async function restoreEngineSet(ck: Checkpoint, engines: Engine[], layers: number): Promise<(State | null)[]> {
   const carried: (State | null)[] = [];
   for (let i = 0; i < engines.length; i++) {
     const t = engineTensors(ck, engines, i);
-    if (!t.params || !t.optimizer) throw new InputError(`the checkpoint has no ${!t.params ? t.files[0] : t.files[1]} for engine ${engines[i].name}`);
+    const keeps = claims(engines[i]).optimizerState;
+    if (!t.params || (keeps && !t.optimizer)) throw new InputError(`the checkpoint has no ${!t.params ? t.files[0] : t.files[1]} for engine ${engines[i].name}`);
     await engines[i].setParams(t.params);
-    await engines[i].setOptimizerState(t.optimizer);
+    if (keeps) await engines[i].setOptimizerState(t.optimizer!);
     carried.push(stateFromTensors(t.state, layers));
   }
   return carried;

@@ -5,7 +5,8 @@
  */
 import { InputError } from './errors.js';
 import type { NamedParams } from './params.js';
-import type { ModelSpec } from './spec.js';
+import type { OptimizerName } from './optimizer.js';
+import type { CellType, ModelSpec } from './spec.js';
 import type { FloatArray } from './tensor.js';
 
 /** Hidden state per layer, each [B, H]; `c` only for lstm. */
@@ -45,6 +46,39 @@ export interface LossAndGrads {
   dState?: State;
 }
 
+/**
+ * What an engine supports (docs/engines.md, "The handshake's supports"): the model variants, batch
+ * features, dtypes, optimizers and extra gradients it can do. src/supports.ts reads and checks it.
+ */
+export type EngineDType = 'float32' | 'float64';
+
+export interface Supports {
+  cells?: CellType[];
+  activations?: ModelSpec['activation'][];
+  recurrentActivations?: ModelSpec['recurrentActivation'][];
+  gruResetAfter?: boolean[];
+  input?: ModelSpec['input'][];
+  returnSequences?: boolean[];
+  losses?: ModelSpec['loss'][];
+  lossReductions?: ModelSpec['lossReduction'][];
+  maxLayers?: number;
+  /** Bidirectional layers (spec.bidirectional, every merge mode). */
+  bidirectional?: boolean;
+  /** A learned token embedding (spec.embedding > 0). */
+  embedding?: boolean;
+  mask?: boolean;
+  carriedState?: boolean;
+  /** Preferred first. */
+  dtypes?: EngineDType[];
+  optimizers?: OptimizerName[];
+  clipping?: boolean;
+  inputGrad?: boolean;
+  stateGrads?: boolean;
+  optimizerState?: boolean;
+  /** false: the model has no biases (many tutorials' RNNs): rnnlab sends none, uses zero biases and compares no bias gradients. */
+  biases?: boolean;
+}
+
 /** A value, or a promise of it: in-process engines answer at once, out-of-process ones later. */
 export type Awaitable<T> = T | Promise<T>;
 
@@ -60,6 +94,8 @@ export interface Engine {
   readonly detail?: string;
   /** float32 or float64: the tolerance policy of `check` depends on it (float32 when absent). */
   readonly dtype?: 'float32' | 'float64';
+  /** What its handshake claims (engines of your own); absent: everything (the built-in engines). Read it with `claims(e)`. */
+  readonly supports?: Required<Supports>;
   getParams(): Awaitable<NamedParams>;
   setParams(p: NamedParams): Awaitable<void>;
   forward(b: Batch): Awaitable<{ output: FloatArray; finalState: State }>;

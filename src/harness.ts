@@ -5,8 +5,9 @@
  */
 import { join } from 'node:path';
 import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from '../compare/checks.js';
-import { type BackendRequest, type EngineProvider, type EngineRef, type Fault, float64Detail, float64Kernels, openProvider, referenceEngine, uniqueNames } from './engines/index.js';
-import { batchUnsupported, modelUnsupported, trainingUnsupported } from './supports.js';
+import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, biasFreeReference, float64Detail, float64Kernels, openProvider, parseMistake, referenceEngine, uniqueNames } from './engines/index.js';
+import { biasNames } from './engines/claims.js';
+import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from './supports.js';
 import type { KernelChoice } from '../scratch/kernel-sets.js';
 import { randomBatch } from './data/synthetic.js';
 import { type Batch, type Engine, type State, outputShape } from './engine.js';
@@ -106,7 +107,7 @@ export function fileInputs(spec: ModelSpec, weightsPath: string, dataPath: strin
   return { spec, params, batch: batchFromTensors(spec, data, dataPath), source: dataPath };
 }
 
-export { FAULTS, type Fault } from './engines/index.js';
+export { MISTAKE_IDS, type Mistake } from './engines/index.js';
 
 export interface CheckOptions {
   optimizer: OptimizerSpec;
@@ -117,7 +118,10 @@ export interface CheckOptions {
   /** Leave tfjs out (scratch float32 against float64 only). */
   noTfjs?: boolean;
   perStep?: boolean;
-  fault?: Fault;
+  /** A mistake to plant in the float32 scratch engine (`--fault`): an id, "id:key=value,...", or a Mistake. */
+  fault?: Mistake | string;
+  /** Seconds the diagnosis's catalogue of mistakes may take (default: 3 times the check's own time, at least 2 s). */
+  diagnoseSeconds?: number;
   /** Kernels of the float32 scratch engine (default auto: WebAssembly SIMD when built). */
   kernels?: KernelChoice;
   /** The BLAS library of the blas kernels (--blas PATH). */
@@ -134,14 +138,28 @@ export interface CheckResult {
   raw: CheckRaw;
   /** Engine descriptions: what each ran on, and notes. */
   engines: { name: string; role: string; detail: string; notes: string[] }[];
+  /** Notes on the whole check (every engine given zero biases, ...). */
+  notes: string[];
   backend: string | null;
   tfjsSkipped: string | null;
 }
 
+/** Bad input: an engine under test that cannot run any of the check, named with its refusal and its claims. */
+function cannotRun(p: EngineProvider, refusal: string): InputError {
+  return new InputError(`engine ${p.name} cannot run any of this check: ${refusal}; its handshake claims: ${describeClaims(p.supports)}`);
+}
+
+/** The same parameters with every bias zero (for a check with an engine that has none). */
+function zeroBiases(spec: CheckInputs['spec'], params: NamedParams): NamedParams {
+  const out = { ...params };
+  for (const n of biasNames(spec)) out[n] = { ...params[n], data: params[n].data.map(() => 0) as Tensor['data'] };
+  return out;
+}
+
 export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
-  const { spec, params, batch } = inputs;
+  const { spec, batch } = inputs;
+  let params = inputs.params;
   const refKernels = float64Kernels(o.kernels ?? 'auto', { blas: o.blas });
-  const reference = referenceEngine(spec, { params, optimizer: o.optimizer }, refKernels);
   let refs = o.engines ?? [
     { kind: 'scratch', dtype: 'float32' },
     { kind: 'tfjs', backend: o.backend ?? 'auto' },
@@ -152,54 +170,74 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
     refs = refs.filter((r) => r.kind !== 'tfjs');
   }
   if (o.fault && !refs.some((r) => r.kind === 'scratch' && r.dtype === 'float32')) throw new InputError('--fault plants a bug in the scratch engine; list scratch among the engines');
+  const fault = typeof o.fault === 'string' ? parseMistake(o.fault, spec) : o.fault;
   const described: CheckResult['engines'] = [];
+  const notes: string[] = [];
   const engines: Engine[] = [];
   const providers: EngineProvider[] = [];
   const limits: NonNullable<CheckSetup['limits']> = {};
   const skippedEarly: CheckReport['skipped'] = [];
   let backend: string | null = null;
+  let reference: Engine | null = null;
+  let biasFree: Engine | null = null;
   try {
+    const asked: EngineProvider[] = [];
     for (const r of refs) {
       if (r.kind === 'scratch' && r.dtype === 'float64') {
         skippedEarly.push({ engine: 'scratch-f64', what: 'under test', reason: 'it is the reference every engine is compared with' });
         continue;
       }
-      const ref: EngineRef = r.kind === 'scratch' && o.fault ? { ...r, fault: o.fault } : r;
+      const ref: EngineRef = r.kind === 'scratch' && fault ? { ...r, fault } : r;
       const p = await openProvider(ref, { kernels: o.kernels, blas: o.blas, threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
       providers.push(p);
       uniqueNames(providers);
+      // an engine under test that can run none of the check is bad input, never a PASS without it
       const why = modelUnsupported(spec, p.supports) ?? batchUnsupported(batch, p.supports);
-      if (why) {
-        skippedEarly.push({ engine: p.name, what: 'the whole check', reason: `it does not support ${why}` });
-        described.push({ name: p.name, role: 'skipped', detail: `${p.detail}; it does not support ${why}`, notes: [] });
-        continue;
-      }
+      if (why) throw cannotRun(p, `it does not support ${why}`);
+      asked.push(p);
+    }
+    // an engine without biases: every engine gets zero biases, and its bias gradients are not compared
+    const biasless = asked.some((p) => !p.supports.biases);
+    if (biasless) params = zeroBiases(spec, params);
+    reference = referenceEngine(spec, { params, optimizer: o.optimizer }, refKernels);
+    if (biasless) biasFree = biasFreeReference(spec, { params, optimizer: o.optimizer }, refKernels);
+    for (const p of asked) {
       o.onProgress?.(`opening ${p.name}`);
       let e: Engine;
       try {
         e = await p.open(spec, { params, optimizer: o.optimizer });
       } catch (err) {
-        // a limit the engine finds only when it sees the model: skipped with its reason, like any other
+        // a limit the engine finds only when it sees the model: it can run none of the check
         if (!(err instanceof UnsupportedError)) throw err;
-        skippedEarly.push({ engine: p.name, what: 'the whole check', reason: `it does not support ${err.what}` });
-        described.push({ name: p.name, role: 'skipped', detail: `${p.detail}; it does not support ${err.what}`, notes: [] });
-        continue;
+        throw cannotRun(p, `it refused the model at init with ${JSON.stringify(err.what)}`);
       }
       engines.push(e);
       if (p.tfjs) backend = p.tfjs.backend;
-      limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads };
+      limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads, biases: p.supports.biases };
       described.push({ name: e.name, role: 'under test', detail: e.detail ?? p.detail, notes: p.notes });
     }
     described.push({ name: reference.name, role: 'reference', detail: float64Detail(refKernels), notes: [] });
-    if (engines.length === 0) {
-      const why = skippedEarly.map((s) => `${s.engine}: ${s.reason}`).join('; ');
-      throw new InputError(`no engine under test can run this check${why ? ` (${why})` : ''}`);
-    }
-    const { report, raw } = await runCheck({ spec, batch, steps: o.steps, reference, engines, limits, perStep: o.perStep, onProgress: o.onProgress });
+    const none = engines.filter((e) => limits[e.name].biases === false).map((e) => e.name);
+    if (none.length) notes.push(`every engine starts from zero biases: ${none.join(', ')} ha${none.length > 1 ? 've' : 's'} none (biases: false); ${none.length > 1 ? 'their' : 'its'} bias gradients are not compared, and ${none.length > 1 ? 'they are' : 'it is'} trained beside a reference whose biases stay zero`);
+    if (engines.length === 0) throw new InputError(`no engine under test (${skippedEarly.map((s) => `${s.engine}: ${s.reason}`).join('; ') || 'none given'})`);
+    const { report, raw } = await runCheck({
+      spec,
+      batch,
+      steps: o.steps,
+      reference,
+      engines,
+      limits,
+      biasFreeReference: biasFree ?? undefined,
+      perStep: o.perStep,
+      diagnoseSeconds: o.diagnoseSeconds,
+      onProgress: o.onProgress,
+    });
     report.skipped.unshift(...skippedEarly);
-    return { report, raw, engines: described.map((d) => ({ ...d, notes: [...new Set(d.notes)] })), backend, tfjsSkipped };
+    return { report, raw, engines: described.map((d) => ({ ...d, notes: [...new Set(d.notes)] })), notes, backend, tfjsSkipped };
   } finally {
     for (const e of engines) await e.dispose();
+    await reference?.dispose();
+    await biasFree?.dispose();
     for (const p of providers) await p.close();
   }
 }

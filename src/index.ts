@@ -22,7 +22,7 @@ export { loadTf, type BackendRequest, type BackendName, type LoadedTf } from '..
 export { exportTfjs } from '../tfjs/export.js';
 export { registerLayers, loadLayersModel, KerasModelEngine } from '../tfjs/keras.js';
 export { readKerasModel, importKerasModel, modelFiles, batchForModel, maskFromInput, type ImportedModel, type KerasMasking } from './import/keras.js';
-export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, FAULTS, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
+export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, MISTAKE_IDS, type Mistake, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
 export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';
 // sequence to sequence
 export { type Seq2SeqSpec, type Seq2SeqBatch, type Attention, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON, seq2seqParamCount, PAD, BOS, EOS } from './seq2seq/spec.js';

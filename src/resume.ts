@@ -15,6 +15,7 @@ import { InputError } from './errors.js';
 import { readInputFile } from './io/files.js';
 import { isRngState } from './rng.js';
 import type { ModelSpec } from './spec.js';
+import type { Supports } from './supports.js';
 import type { NamedTensors } from './tensor.js';
 
 export interface DataFile {
@@ -113,7 +114,7 @@ function checkState(t: NamedTensors | undefined, file: string, spec: ModelSpec, 
  * Checks everything a resume reads from the checkpoint, before anything is built from it. `others`
  * are the file keys of the second and later engines (their params, optimizer and state files).
  */
-export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; stateful: boolean; batch: number; engines: readonly { name: string }[] }): ResumeMeta {
+export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; stateful: boolean; batch: number; engines: readonly { name: string; supports?: Required<Supports> }[] }): ResumeMeta {
   const dir = ck.dir;
   const meta = ck.meta;
   need(meta !== undefined, dir, 'meta.json is missing (the step, random state and data cursor)');
@@ -128,7 +129,8 @@ export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: Mode
     const t = engineTensors(ck, o.engines, i);
     const whose = i === 0 ? '' : ` of engine ${o.engines[i].name}`;
     need(t.params !== undefined, dir, `${t.files[0]} is missing (the parameters${whose})`);
-    need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
+    // an engine that keeps no optimizer state (supports.optimizerState false) restarts its optimizer
+    if (o.engines[i].supports?.optimizerState !== false) need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
     if (o.stateful) checkState(t.state, t.files[2], o.spec, o.batch, dir);
   }
   const ts = (meta.trainSeconds ?? {}) as Record<string, unknown>;

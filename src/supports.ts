@@ -2,40 +2,15 @@
  * What an engine supports (docs/engines.md, "The handshake's supports"): the model variants, batch
  * features, dtypes, optimizers and extra gradients it can do. An absent field means only the
  * plainest choice, so an engine that claims nothing is asked for nothing it cannot do. rnnlab
- * checks a model against this before it creates the engine, and skips with a note instead of
- * sending what the engine did not claim.
+ * checks a model against this before it creates the engine, and never sends what the engine did
+ * not claim (src/engines/claims.ts guards the edge). The interface itself is in engine.ts.
  */
-import type { Batch } from './engine.js';
+import type { Batch, Engine, Supports } from './engine.js';
 import { InputError } from './errors.js';
-import { OPTIMIZERS, type OptimizerName, type OptimizerSpec } from './optimizer.js';
-import { CELLS, type CellType, type ModelSpec } from './spec.js';
+import { OPTIMIZERS, type OptimizerSpec } from './optimizer.js';
+import { CELLS, type ModelSpec } from './spec.js';
 
-export type EngineDType = 'float32' | 'float64';
-
-export interface Supports {
-  cells?: CellType[];
-  activations?: ModelSpec['activation'][];
-  recurrentActivations?: ModelSpec['recurrentActivation'][];
-  gruResetAfter?: boolean[];
-  input?: ModelSpec['input'][];
-  returnSequences?: boolean[];
-  losses?: ModelSpec['loss'][];
-  lossReductions?: ModelSpec['lossReduction'][];
-  maxLayers?: number;
-  /** Bidirectional layers (spec.bidirectional, every merge mode). */
-  bidirectional?: boolean;
-  /** A learned token embedding (spec.embedding > 0). */
-  embedding?: boolean;
-  mask?: boolean;
-  carriedState?: boolean;
-  /** Preferred first. */
-  dtypes?: EngineDType[];
-  optimizers?: OptimizerName[];
-  clipping?: boolean;
-  inputGrad?: boolean;
-  stateGrads?: boolean;
-  optimizerState?: boolean;
-}
+export type { EngineDType, Supports } from './engine.js';
 
 /** Everything: the built-in engines. */
 export const FULL_SUPPORT: Required<Supports> = {
@@ -58,6 +33,7 @@ export const FULL_SUPPORT: Required<Supports> = {
   inputGrad: true,
   stateGrads: true,
   optimizerState: true,
+  biases: true,
 };
 
 /** What an absent field means. */
@@ -81,6 +57,7 @@ const ABSENT: Required<Supports> = {
   inputGrad: false,
   stateGrads: false,
   optimizerState: false,
+  biases: true,
 };
 
 /** The list fields and every value each may hold, and the yes/no fields: read off FULL_SUPPORT. */
@@ -146,4 +123,19 @@ export function trainingUnsupported(o: OptimizerSpec, s: Required<Supports>): st
   if (!s.optimizers.includes(o.name)) return s.optimizers.length ? `the ${o.name} optimizer (it supports ${list(s.optimizers)})` : 'training (no optimizer)';
   if ((o.clipValue !== undefined || o.clipNorm !== undefined) && !s.clipping) return 'gradient clipping';
   return null;
+}
+
+/** What an engine claims: its handshake's `supports`, or everything for the built-in engines (which have none). */
+export function claims(e: Engine): Required<Supports> {
+  return e.supports ?? FULL_SUPPORT;
+}
+
+/** The handshake's claims in a few words, for a line that says what an engine refused: "claims rnn, lstm; float64; sgd, adam; no masks". */
+export function describeClaims(s: Required<Supports>): string {
+  const parts = [`cells ${list(s.cells)}`, `dtypes ${list(s.dtypes)}`, s.optimizers.length ? `optimizers ${list(s.optimizers)}` : 'no optimizer'];
+  const yes = (['mask', 'carriedState', 'stateGrads', 'inputGrad', 'clipping', 'optimizerState'] as const).filter((k) => s[k]);
+  if (yes.length) parts.push(yes.join(', '));
+  if (!s.biases) parts.push('no biases');
+  if (Number.isFinite(s.maxLayers)) parts.push(`at most ${s.maxLayers} layer${s.maxLayers > 1 ? 's' : ''}`);
+  return parts.join('; ');
 }

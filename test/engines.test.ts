@@ -177,18 +177,19 @@ describe('faults of an engine in another process', () => {
     expect(alive(pid)).toBe(false);
   });
 
-  test('what an engine does not support is skipped with a note, not a crash', () => {
-    // it claims rnn only: an lstm check leaves it out and says why
-    const lstm = rnnlab(['check', ...small, '--cell', 'lstm', '--engines', `scratch`, '--engines', faulty('ok'), '--no-tfjs']);
-    expect(lstm.code, lstm.stderr).toBe(0);
-    expect(lstm.stdout).toMatch(/faulty +skipped: .*it does not support lstm cells \(it supports rnn\)/);
-    expect(lstm.stdout).toMatch(/left out\n {2}faulty: the whole check, because it does not support lstm cells/);
-    expect(lstm.stdout).toMatch(/verdict: PASS/);
-    // alone, nothing is left to check: a clear error
-    expectOneLineError(rnnlab(['check', ...small, '--cell', 'lstm', '--engines', faulty('ok')]), /no engine under test can run this check \(faulty: it does not support lstm cells/, expect);
-    // "unsupported" answered at run time
-    const rt = rnnlab(['check', ...small, '--engines', 'scratch', '--engines', faulty('unsupported-forward')]);
-    expect(rt.code, rt.stderr).toBe(0);
-    expect(rt.stdout).toMatch(/faulty: the whole check, because it does not support this batch size/);
+  test('an engine under test that can run none of the check is bad input (exit 2), never a PASS beside the others', () => {
+    // it claims rnn only: an lstm check names it, what it refused and what it claims
+    const claims = 'its handshake claims: cells rnn; dtypes float64; optimizers sgd; mask, carriedState';
+    const lstm = rnnlab(['check', ...small, '--cell', 'lstm', '--engines', 'scratch', '--engines', faulty('ok'), '--no-tfjs']);
+    expectOneLineError(lstm, new RegExp(`^rnnlab: engine faulty cannot run any of this check: it does not support lstm cells \\(it supports rnn\\); ${claims}$`), expect);
+    expect(lstm.stdout).not.toMatch(/PASS/);
+    // a refusal at init, quoted in its own words
+    expectOneLineError(rnnlab(['check', ...small, '--engines', 'scratch', '--engines', faulty('unsupported-init')]), new RegExp(`engine faulty cannot run any of this check: it refused the model at init with "hidden sizes above 4"; ${claims}$`), expect);
+    // claimed, then refused at run time: the claim and the refusal
+    expectOneLineError(
+      rnnlab(['check', ...small, '--engines', 'scratch', '--engines', faulty('unsupported-forward')]),
+      /engine faulty answered "forward" with unsupported: "this batch size", though its handshake claims this model \(the forward pass and the gradients of its spec\) \(it claims: cells rnn; .*\); a handshake claims only what the engine does/,
+      expect,
+    );
   });
 });

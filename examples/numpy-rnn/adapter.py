@@ -130,6 +130,11 @@ SUPPORTS = {
 
 if __name__ == "__main__":
     if "--bug" in sys.argv:
-        numpy_rnn.BUG = True
-    runtime = "python %s, numpy %s%s" % (platform.python_version(), np.__version__, ", bug planted" if numpy_rnn.BUG else "")
+        # --bug NAME plants one of numpy_rnn.BUGS (--bug alone: the classic one)
+        i = sys.argv.index("--bug")
+        name = sys.argv[i + 1] if i + 1 < len(sys.argv) and not sys.argv[i + 1].startswith("-") else "classic"
+        if name not in numpy_rnn.BUGS:
+            sys.exit("adapter.py: unknown bug %r (choose %s)" % (name, ", ".join(numpy_rnn.BUGS)))
+        numpy_rnn.BUG = name
+    runtime = "python %s, numpy %s%s" % (platform.python_version(), np.__version__, ", bug planted: %s" % numpy_rnn.BUG if numpy_rnn.BUG else "")
     serve(Adapter(), engine="numpy-rnn", version="1.0", runtime=runtime, supports=SUPPORTS)

@@ -57,6 +57,8 @@ export interface AllStepsArgs {
   B: number;
   /** [T*B, H] h_{t-1} of every step t (the carry h of steps 0 .. T-1). */
   hPrev: Arr;
+  /** [T*B, H] h_t of every step t (the carry h after each step). */
+  h?: Arr;
   /** [T*B, G*H] dLoss/dP_t of every step, as `backward` wrote them. */
   dP: Arr;
 }
@@ -85,6 +87,23 @@ export interface Cell<C> {
    * hOut is the layer's output [T, B, H].
    */
   kinkPattern(cache: C, hOut: Arr, T: number, B: number): Uint8Array | null;
+}
+
+/**
+ * The gate function and the derivatives a planted mistake replaces (src/engines/mistakes/, the
+ * catalogue of check's diagnosis); absent: the right ones. Each derivative is written from the
+ * activation's output y, as the cells compute them; a cell given any of these runs its TypeScript
+ * loops (not a kernel set's fast ones).
+ */
+export interface CellDerivatives {
+  /** The recurrent activation itself (lstm, gru gates). */
+  gate?: (x: number) => number;
+  /** d gate / d pre-activation, from the gate's output. */
+  gateGrad?: (y: number) => number;
+  /** tanh' of the candidate (lstm c~, gru h~, the rnn's tanh), from its output. */
+  candidateGrad?: (y: number) => number;
+  /** tanh' of tanh(c_t) (lstm), from its output. */
+  cellOutGrad?: (y: number) => number;
 }
 
 /** 0 = clipped low, 1 = linear part, 2 = clipped high. */

@@ -10,7 +10,7 @@
  * Cache per step: z, r, hh [B, 3H] and M_h [B, H]; backward keeps dLoss/dM of every step [B, 3H].
  */
 import { type Arr, type FastKernels, type Gemm, addColumnSums, gemm as jsGemm } from '../kernels.js';
-import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellDerivatives, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
 
 export interface GruResetAfterCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
@@ -19,17 +19,18 @@ export interface GruResetAfterCache {
   dM: Arr; // [T, B, 3H] dLoss/dM of every step (backward)
 }
 
-/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
-export function gruResetAfterCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<GruResetAfterCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). `d`: a planted mistake's derivatives. */
+export function gruResetAfterCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}, d?: CellDerivatives): Cell<GruResetAfterCache> {
   const GH = 3 * H;
-  const s = gateFn(recurrentActivation);
-  const ds = gateGradFn(recurrentActivation);
+  const s = d?.gate ?? gateFn(recurrentActivation);
+  const ds = d?.gateGrad ?? gateGradFn(recurrentActivation);
+  const dCand = d?.candidateGrad;
   // column offsets of each gate inside a row of 3H
   const cz = 0;
   const cr = H;
   const ch = 2 * H;
-  const fastStep = recurrentActivation === 'sigmoid' ? fast.gruResetAfterForward?.bind(fast) : undefined;
-  const fastBack = recurrentActivation === 'sigmoid' ? fast.gruResetAfterBackward?.bind(fast) : undefined;
+  const fastStep = recurrentActivation === 'sigmoid' && !d ? fast.gruResetAfterForward?.bind(fast) : undefined;
+  const fastBack = recurrentActivation === 'sigmoid' && !d ? fast.gruResetAfterBackward?.bind(fast) : undefined;
   return {
     G: 3,
     carry: 1,
@@ -74,7 +75,7 @@ export function gruResetAfterCell(H: number, recurrentActivation: GateActivation
           const hh = a[r0 + ch + j];
           // h = z h_{t-1} + (1 - z) hh
           const daz = dh[k] * (hPrev[k] - hh) * ds(z);
-          const dah = dh[k] * (1 - z) * (1 - hh * hh); // through hh = tanh(a_h + r M_h)
+          const dah = dh[k] * (1 - z) * (dCand ? dCand(hh) : 1 - hh * hh); // through hh = tanh(a_h + r M_h)
           dhPrev[k] = dh[k] * z;
           const dar = dah * Mh[k] * ds(r);
           dP[r0 + cz + j] = daz;

@@ -9,7 +9,7 @@
  * Cache per step: z, r, hh [B, 3H] and r * h_{t-1} [B, H].
  */
 import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellDerivatives, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
 
 export interface GruCache {
   gates: Arr; // [T, B, 3H] z, r, hh after activation
@@ -17,18 +17,19 @@ export interface GruCache {
   dRh: Arr; // [B, H] scratch: dLoss/d(r * h_{t-1})
 }
 
-/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
-export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<GruCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). `d`: a planted mistake's derivatives. */
+export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}, d?: CellDerivatives): Cell<GruCache> {
   const GH = 3 * H;
-  const s = gateFn(recurrentActivation);
-  const ds = gateGradFn(recurrentActivation);
+  const s = d?.gate ?? gateFn(recurrentActivation);
+  const ds = d?.gateGrad ?? gateGradFn(recurrentActivation);
+  const dCand = d?.candidateGrad;
   // column offsets of each gate inside a row of 3H
   const cz = 0;
   const cr = H;
   const ch = 2 * H;
   const Uzr = (w: CellWeights): Arr => w.U; // [H, 2H] of row stride 3H: the z and r columns
   const Uh = (w: CellWeights): Arr => w.U.subarray(ch); // [H, H] of row stride 3H
-  const sig = recurrentActivation === 'sigmoid';
+  const sig = recurrentActivation === 'sigmoid' && !d;
   const fastZR = sig ? fast.gruForwardZR?.bind(fast) : undefined;
   const fastH = sig ? fast.gruForwardH?.bind(fast) : undefined;
   const fastBackZH = sig ? fast.gruBackwardZH?.bind(fast) : undefined;
@@ -79,7 +80,7 @@ export function gruCell(H: number, recurrentActivation: GateActivation, gemm: Ge
           const z = a[r0 + cz + j];
           const hh = a[r0 + ch + j];
           dP[r0 + cz + j] = dh[k] * (hPrev[k] - hh) * ds(z);
-          dP[r0 + ch + j] = dh[k] * (1 - z) * (1 - hh * hh);
+          dP[r0 + ch + j] = dh[k] * (1 - z) * (dCand ? dCand(hh) : 1 - hh * hh);
           dhPrev[k] = dh[k] * z;
         }
       }

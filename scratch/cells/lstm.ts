@@ -7,26 +7,28 @@
  * Cache per step: the activated gates [B, 4H] and tanh(c_t) [B, H].
  */
 import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
+import { type AllStepsArgs, type Alloc, type BackArgs, type Cell, type CellDerivatives, type CellGrads, type CellWeights, type GateActivation, type StepArgs, at, gateFn, gateGradFn, gateRegions, timesUTransposed } from './cell.js';
 
 export interface LstmCache {
   gates: Arr; // [T, B, 4H] i, f, g, o after activation
   tanhC: Arr; // [T, B, H]
 }
 
-/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). */
-export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<LstmCache> {
+/** `fast`: a kernel set's element-wise routines (used for sigmoid gates when they take the buffers). `d`: a planted mistake's derivatives. */
+export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: Gemm = jsGemm, fast: FastKernels = {}, d?: CellDerivatives): Cell<LstmCache> {
   const G = 4;
   const GH = G * H;
-  const s = gateFn(recurrentActivation);
-  const ds = gateGradFn(recurrentActivation);
+  const s = d?.gate ?? gateFn(recurrentActivation);
+  const ds = d?.gateGrad ?? gateGradFn(recurrentActivation);
+  const dCand = d?.candidateGrad;
+  const dOut = d?.cellOutGrad;
   // offsets of each gate inside a row of 4H
   const I = 0;
   const F = H;
   const C = 2 * H;
   const O = 3 * H;
-  const fastGates = recurrentActivation === 'sigmoid' ? fast.lstmForward?.bind(fast) : undefined;
-  const fastBack = recurrentActivation === 'sigmoid' ? fast.lstmBackward?.bind(fast) : undefined;
+  const fastGates = recurrentActivation === 'sigmoid' && !d ? fast.lstmForward?.bind(fast) : undefined;
+  const fastBack = recurrentActivation === 'sigmoid' && !d ? fast.lstmBackward?.bind(fast) : undefined;
   return {
     G,
     carry: 2,
@@ -74,12 +76,12 @@ export function lstmCell(H: number, recurrentActivation: GateActivation, gemm: G
           const th = tc[k];
           // h = o * tanh(c)
           const dO = dh[k] * th;
-          const dcT = dc[k] + dh[k] * o * (1 - th * th); // total dLoss/dc_t
+          const dcT = dc[k] + dh[k] * o * (dOut ? dOut(th) : 1 - th * th); // total dLoss/dc_t
           // c = f * c_{t-1} + i * g
           dcPrev[k] = dcT * f;
           dP[r + I + j] = dcT * gg * ds(i);
           dP[r + F + j] = dcT * cp[k] * ds(f);
-          dP[r + C + j] = dcT * i * (1 - gg * gg);
+          dP[r + C + j] = dcT * i * (dCand ? dCand(gg) : 1 - gg * gg);
           dP[r + O + j] = dO * ds(o);
         }
       }

@@ -3,15 +3,16 @@
  * Cache: nothing beyond h_t itself (both derivatives are written from the output).
  */
 import { type Arr, type FastKernels, type Gemm, gemm as jsGemm } from '../kernels.js';
-import { type AllStepsArgs, type BackArgs, type Cell, type CellGrads, type CellWeights, type StepArgs, timesUTransposed } from './cell.js';
+import { type AllStepsArgs, type BackArgs, type Cell, type CellDerivatives, type CellGrads, type CellWeights, type StepArgs, timesUTransposed } from './cell.js';
 
 export type RnnCache = { H: number };
 
-/** `fast`: a kernel set's element-wise routines (its tanh, when it takes the buffers). */
-export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm, fast: FastKernels = {}): Cell<RnnCache> {
+/** `fast`: a kernel set's element-wise routines (its tanh, when it takes the buffers). `d`: a planted mistake's derivatives (candidateGrad: tanh'). */
+export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsGemm, fast: FastKernels = {}, d?: CellDerivatives): Cell<RnnCache> {
   const relu = activation === 'relu';
+  const dTanh = relu ? undefined : d?.candidateGrad;
   const fastTanh = fast.tanh?.bind(fast);
-  const fastTanhBack = fast.tanhBackward?.bind(fast);
+  const fastTanhBack = dTanh ? undefined : fast.tanhBackward?.bind(fast);
   return {
     G: 1,
     carry: 1,
@@ -30,6 +31,7 @@ export function rnnCell(H: number, activation: 'tanh' | 'relu', gemm: Gemm = jsG
       const n = B * H;
       // da = dh * act'(a), written from h: tanh' = 1 - h^2, relu' = [h > 0]
       if (relu) for (let i = 0; i < n; i++) dP[i] = h[i] > 0 ? dh[i] : 0;
+      else if (dTanh) for (let i = 0; i < n; i++) dP[i] = dh[i] * dTanh(h[i]);
       else if (!fastTanhBack?.(n, h, dh, dP)) for (let i = 0; i < n; i++) dP[i] = dh[i] * (1 - h[i] * h[i]);
       timesUTransposed(gemm, B, H, H, 0, H, dP, w.U, UT, 0, dhPrev); // dhPrev = da U^T
     },

@@ -15,12 +15,12 @@ import { type EngineProvider, type EngineRef, collectEngines, openProvider, pars
 import { modelUnsupported, trainingUnsupported } from '../supports.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { optimizerSpec } from '../optimizer.js';
+import { type OptimizerSpec, describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { castParams, randomTestParams } from '../params.js';
 import { environmentInfo, newRunDir } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, parseSpec } from '../spec.js';
-import { BLAS_FLAG, intArg, intListArg, kernelsOption, numArg, threadsListArg } from './options.js';
+import { BLAS_FLAG, choice, intArg, intListArg, kernelsOption, numArg, threadsListArg } from './options.js';
 import type { IO } from './io.js';
 import { plural } from '../report/table.js';
 
@@ -55,6 +55,8 @@ interface Flags {
   minutes: number;
   valEvery: number;
   seed?: number;
+  optimizer: string;
+  lr?: number;
   /** The longest engine name (the table's column). */
   engineWidth?: number;
 }
@@ -81,6 +83,8 @@ export function registerBench(program: Command, io: IO): void {
     .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
     .addOption(kernelsOption('scratch kernels', 'auto'))
     .option(...BLAS_FLAG)
+    .addOption(choice('--optimizer <name>', 'the optimizer of the training steps timed (engines without it skip the rows)', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
+    .option('--lr <x>', 'its learning rate (default: the optimizer\'s)', numArg({ positive: true }))
     .option('--warmup <n>', 'untimed rounds first', intArg(0), 2)
     .option('--repeats <n>', 'timed rounds (medians over these)', intArg(1), 7)
     .option('--budget <s>', 'seconds one engine may spend on one configuration (fewer repeats when slow)', intArg(1), 20)
@@ -142,7 +146,8 @@ export function registerBench(program: Command, io: IO): void {
         return;
       }
       const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite }) : null;
-      const factories = await makeFactories(f, threads, io);
+      const optimizer = optimizerSpec(f.optimizer, { lr: f.lr });
+      const factories = await makeFactories(f, threads, io, optimizer);
       const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
       if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);
       f.engineWidth = Math.max(...factories.map((x) => x.name.length));
@@ -151,7 +156,7 @@ export function registerBench(program: Command, io: IO): void {
       const table = !f.json;
       const t0 = performance.now();
       if (table) {
-        io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; adam; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
+        io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; ${describeOptimizer(optimizer)}; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
         for (const fa of factories) io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
         io.out('');
       }
@@ -163,7 +168,7 @@ export function registerBench(program: Command, io: IO): void {
         const batch = randomBatch(spec, c.batch, f.seq, 7);
         const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
         const able = factories.filter((fa) => {
-          const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizerSpec('adam'), fa.supports);
+          const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizer, fa.supports);
           if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
           return !why;
         });
@@ -198,7 +203,8 @@ export function registerBench(program: Command, io: IO): void {
         return;
       }
       io.out('');
-      io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(0)} s in all`);
+      if (rows.some((r) => r.engine === baseline)) io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(0)} s in all`);
+      else io.out(`ratio: none, the baseline ${baseline} ran no configuration (see the notes above; --baseline picks another); ${seconds.toFixed(0)} s in all`);
       if (factories.some((x) => x.selfTimed)) io.out('engines in another process are timed by what they measure inside their process (without the pipe)');
       if (f.out) io.out(`wrote ${join(f.out, 'bench.json')} and ${join(f.out, 'bench.svg')}`);
     });
@@ -247,9 +253,8 @@ function formatRow(r: BenchRow, f: Flags): string {
 
 type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports'] };
 
-async function makeFactories(f: Flags, threads: number[], io: IO): Promise<Factory[]> {
+async function makeFactories(f: Flags, threads: number[], io: IO, opt: OptimizerSpec): Promise<Factory[]> {
   const out: Factory[] = [];
-  const opt = optimizerSpec('adam');
   const refs = f.engine.flatMap((v) => (v.trim().startsWith('cmd:') ? [v] : v.split(',').map((x) => x.trim()).filter(Boolean)));
   for (const name of refs) {
     const ref: EngineRef = name === 'scratch-js' ? { kind: 'scratch', dtype: 'float32', kernels: 'js' } : parseEngineRef(name, 'auto');

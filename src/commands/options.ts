@@ -149,8 +149,8 @@ export function checkpointEngineOptions(
   spec: ModelSpec,
   params: NamedParams,
   optimizer: OptimizerSpec,
-): [EngineRef[], ModelSpec, { params: NamedParams; optimizer: OptimizerSpec; python?: string }] {
+): [EngineRef[], ModelSpec, { params: NamedParams; optimizer: OptimizerSpec; python?: string; purpose: 'use' }] {
   const refs = parseEngineList([f.engine], f.backend as BackendRequest);
   if (refs.length !== 1) throw new InputError(`--engine runs the model on one engine (got ${refs.length}: ${f.engine})`);
-  return [refs, spec, { params, optimizer, python: f.python }];
+  return [refs, spec, { params, optimizer, python: f.python, purpose: 'use' }];
 }

@@ -5,16 +5,17 @@
  */
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type Checkpoint, readCheckpoint, restoreEngineSet } from '../checkpoint.js';
+import { type Checkpoint, optimizerRestarts, readCheckpoint, restoreEngineSet } from '../checkpoint.js';
 import { collectEngines, createEngines, parseEngineList } from '../engines/index.js';
 import { InputError } from '../errors.js';
-import { describeOptimizer } from '../optimizer.js';
+import { describeOptimizer, optimizerSlots } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
 import { RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint, runDirOf } from '../report/run.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkResumable, recordDataFiles, restoreDataFiles } from '../resume.js';
 import { assertFits } from '../sizes.js';
+import { claims } from '../supports.js';
 import { duration, fixed, plural } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
 import { type ModelSpec, describeSpec, specToJSON } from '../spec.js';
@@ -61,7 +62,7 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--epsilon <x>', 'optimizer epsilon (default 1e-7, as tfjs)', numArg({ positive: true }))
     .option('--initial-accumulator <x>', 'adagrad accumulator start (default 0.1; 0 = classic)', numArg({ min: 0 }))
     .option('--clip-value <x>', 'clip each gradient element to [-x, x]', numArg({ positive: true }))
-    .option('--clip-norm <x>', 'then clip the global gradient norm to x (default 5 unless --clip-value is given)', numArg({ positive: true }))
+    .option('--clip-norm <x>', 'then clip the global gradient norm to x (default 5 unless --clip-value is given; 0: no clipping, for engines without it)', numArg({ min: 0 }))
     .option('--seed <n>', 'seed of weights, data order and samples (default 1)', seedArg)
     // run
     .option('--engine <e>', 'one engine: scratch (default), tfjs, pytorch, a module path, "cmd:COMMAND"; or both (scratch and tfjs side by side)')
@@ -262,11 +263,25 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
   });
   const loadMs = performance.now() - tLoad;
   const engines = set.engines;
+  // what the task needs of each engine beyond the model: refused before the first step, or worked around (said below)
+  const fitNotes: string[] = [];
+  for (const e of engines) {
+    const fit = task.fit?.(claims(e)) ?? {};
+    if (fit.refuse) {
+      await set.close();
+      throw new InputError(`engine ${e.name} cannot train the ${o.task} task: it does not support ${fit.refuse}`);
+    }
+    for (const n of fit.notes ?? []) fitNotes.push(`${e.name}: ${n}`);
+  }
   let resume: Parameters<typeof train>[0]['resume'];
   if (resumeCk) {
     const meta = checkResumable(resumeCk, { spec, stateful: task.stateful, batch: o.batch, engines });
     task.setCursor(meta.cursor);
     const carried = await restoreEngineSet(resumeCk, engines, spec.layers);
+    const exact = optimizerSlots(optimizer.name).length === 0;
+    for (const name of optimizerRestarts(engines)) {
+      io.err(`rnnlab: note: ${name} keeps no optimizer state (its handshake does not claim optimizerState): its optimizer restarts at step ${meta.step}${exact ? ` (${optimizer.name} keeps nothing between steps, so nothing is lost)` : ', so the run does not continue exactly as an uninterrupted one would'}`);
+    }
     resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng, trainSeconds: meta.trainSeconds };
   }
 
@@ -292,6 +307,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
       optimizer,
       engines: engines.map((e) => e.name),
       engineDetails: set.descriptions,
+      ...(set.notes.length || fitNotes.length ? { engineNotes: [...set.notes, ...fitNotes] } : {}),
       backend: set.backend,
       ...environmentInfo({ tfjs: set.tfjsVersion }),
       startedAt: new Date().toISOString(),
@@ -305,6 +321,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     for (const line of task.describe()) io.out(`  ${line}`);
     io.out(`  model: ${describeSpec(spec)}; ${paramCount(spec).toLocaleString('en-US')} parameters`);
     io.out(`  engines: ${set.descriptions.join('; ')}${set.notes.length ? ` (note: ${set.notes.join('; ')})` : ''}`);
+    for (const n of fitNotes) io.out(`  note: ${n}`);
     const length = timeOnly ? plural(o.minutes!, 'minute') : `${plural(totalSteps, 'step')} (${plural(Number((totalSteps / perEpoch).toFixed(2)), 'epoch')})${o.minutes !== undefined ? ` or ${plural(o.minutes, 'minute')}` : ''}`;
     io.out(`  ${describeOptimizer(optimizer)}; seed ${o.seed}; ${length}`);
     io.out(`  run directory: ${runDir}`);

@@ -27,7 +27,9 @@ import type { ImportedModel } from '../import/keras.js';
 import { ScratchSeq2Seq } from '../../scratch/seq2seq.js';
 import type { Seq2SeqEngine } from '../seq2seq/engine.js';
 import type { Seq2SeqSpec } from '../seq2seq/spec.js';
-import { type Fault, faultyScratch } from './faults.js';
+import { type Mistake, withDefaults } from './mistakes/mistake.js';
+import { planFor } from './mistakes/plans.js';
+import { PlantedEngine } from './mistakes/engine.js';
 import type { Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import type { OptimizerSpec } from '../optimizer.js';
@@ -35,15 +37,19 @@ import type { NamedParams } from '../params.js';
 import type { ModelSpec } from '../spec.js';
 import { type EngineDType, FULL_SUPPORT, type Supports, modelUnsupported, trainingUnsupported } from '../supports.js';
 import { projectRoot } from '../version.js';
+import { biasNames } from './claims.js';
 import { ModuleEngine, loadEngineModule } from './module.js';
 import { EngineProcess, ProcessEngine } from './process.js';
 
 export type { BackendRequest } from '../../tfjs/backend.js';
 export { float64Kernels } from '../../scratch/kernel-sets.js';
-export { FAULTS, type Fault } from './faults.js';
+import { mistakeString } from './mistakes/mistake.js';
+export { MISTAKE_IDS, type Mistake, type MistakeId, mistakeString, parseMistake, withDefaults, gateNames } from './mistakes/mistake.js';
+export { type RightResult, deriveResult } from './mistakes/engine.js';
+export { derivable } from './mistakes/plans.js';
 
 export type EngineRef =
-  | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice; fault?: Fault }
+  | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice; fault?: Mistake }
   | { kind: 'tfjs'; backend: BackendRequest }
   | { kind: 'pytorch'; dtype: EngineDType }
   | { kind: 'module'; path: string }
@@ -152,6 +158,31 @@ export function referenceEngine(spec: ModelSpec, m: OpenModel, kernels: Kernels 
 /** What a float64 scratch engine on `k` runs on, for headers. */
 export function float64Detail(k: Kernels): string {
   return `float64, ${describeKernels(k)}`;
+}
+
+/**
+ * The scratch engine with one mistake planted (src/engines/mistakes/): float64 on the JS kernels
+ * (the variants of check's diagnosis), or on the given kernels (check --fault). `derivable`: the
+ * mistake only rewrites gradients, so its result follows from the reference's (deriveResult).
+ */
+export function mistakeEngine(spec: ModelSpec, m: OpenModel, mistake: Mistake, o: { dtype?: EngineDType; kernels?: Kernels } = {}): PlantedEngine {
+  const filled = withDefaults(mistake, spec);
+  return new PlantedEngine(spec, { dtype: o.dtype ?? 'float64', kernels: o.kernels, params: m.params, optimizer: m.optimizer }, planFor(spec, filled));
+}
+
+/** The plan of a mistake: whether its result can be derived from the reference's without running it, and how. */
+export function mistakePlan(spec: ModelSpec, mistake: Mistake): ReturnType<typeof planFor> {
+  return planFor(spec, withDefaults(mistake, spec));
+}
+
+/**
+ * The float64 reference of an engine without biases (supports.biases false): its bias gradients
+ * are zero, so training never moves the biases from zero.
+ */
+export function biasFreeReference(spec: ModelSpec, m: OpenModel, kernels: Kernels = float64Kernels('auto')): Engine {
+  const drop = new Set(biasNames(spec));
+  const gradsOut = (g: NamedParams): NamedParams => Object.fromEntries(Object.entries(g).map(([k, t]) => [k, drop.has(k) ? { ...t, data: t.data.map(() => 0) } : t]));
+  return new PlantedEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer, kernels }, { gradsOut });
 }
 
 /** `rnnlab export --format tfjs`: model.json and weights.bin that tf.loadLayersModel loads, and the backend that built them. */
@@ -286,8 +317,8 @@ function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: 
       made.push(k);
       (provider as { threads: number }).threads = k.threads;
       (provider as { detail: string }).detail =
-        `float32, ${describeKernels(k)}, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}${ref.fault ? `, planted bug: ${ref.fault}` : ''}`;
-      if (ref.fault) return faultyScratch(spec, m.params, m.optimizer, k, ref.fault);
+        `float32, ${describeKernels(k)}, ${provider.threads} thread${provider.threads > 1 ? 's' : ''}${ref.fault ? `, planted bug: ${mistakeString(withDefaults(ref.fault, spec))}` : ''}`;
+      if (ref.fault) return mistakeEngine(spec, m, ref.fault, { dtype: 'float32', kernels: k });
       return new ScratchEngine(spec, { params: m.params, optimizer: m.optimizer, kernels: k });
     },
     close: async () => {
@@ -378,14 +409,23 @@ export interface EngineSet {
   close(): Promise<void>;
 }
 
+/** What a training run's flags can do about an engine that cannot train with this optimizer. */
+function trainingHint(why: string, s: Required<Supports>): string {
+  if (why === 'gradient clipping') return '; train without clipping with --clip-norm 0';
+  if (s.optimizers.length) return `; choose one it has with --optimizer ${s.optimizers[0]}`;
+  return '';
+}
+
 /**
- * Opens every engine on the same spec, weights and optimizer (train). An engine that cannot run
- * this model or this optimizer is an error here: a training run needs every engine it was given.
+ * Opens every engine on the same spec, weights and optimizer: to train (every engine must be able
+ * to take optimizer steps) or to use a model (generate, forecast, predict: forward passes only).
+ * An engine that cannot is an error here, naming what it lacks and the flag that avoids it. An
+ * engine without biases (supports.biases false) makes every engine start from zero biases.
  */
 export async function createEngines(
   refs: EngineRef[],
   spec: ModelSpec,
-  o: { params: NamedParams; optimizer: OptimizerSpec } & ProviderOptions,
+  o: { params: NamedParams; optimizer: OptimizerSpec; purpose?: 'train' | 'use' } & ProviderOptions,
 ): Promise<EngineSet> {
   const providers: EngineProvider[] = [];
   const set: EngineSet = {
@@ -399,13 +439,23 @@ export async function createEngines(
       for (const p of providers) await p.close();
     },
   };
+  const use = o.purpose === 'use';
   try {
     for (const ref of refs) providers.push(await openProvider(ref, o));
     uniqueNames(providers);
+    let params = o.params;
     for (const p of providers) {
-      const why = modelUnsupported(spec, p.supports) ?? trainingUnsupported(o.optimizer, p.supports);
-      if (why) throw new InputError(`engine ${p.name} cannot train this model: it does not support ${why}`);
-      const e = await p.open(spec, { params: o.params, optimizer: o.optimizer });
+      const training = use ? null : trainingUnsupported(o.optimizer, p.supports);
+      const why = modelUnsupported(spec, p.supports) ?? training;
+      if (why) throw new InputError(`engine ${p.name} cannot ${use ? 'run' : 'train'} this model: it does not support ${why}${why === training ? trainingHint(why, p.supports) : ''}`);
+      if (!p.supports.biases) {
+        const drop = new Set(biasNames(spec));
+        params = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, drop.has(k) ? { ...t, data: t.data.map(() => 0) } : t]));
+        set.notes.push(`${p.name} has no biases (biases: false): every engine starts from zero biases${providers.length > 1 ? ", and the others' move in training while its stay zero" : ''}`);
+      }
+    }
+    for (const p of providers) {
+      const e = await p.open(spec, { params, optimizer: o.optimizer });
       set.engines.push(e);
       set.descriptions.push(`${e.name} (${e.detail ?? p.detail})`);
       set.notes.push(...p.notes);

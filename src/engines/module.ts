@@ -15,6 +15,7 @@ import type { ModelSpec } from '../spec.js';
 import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import type { OpenOptions } from './process.js';
+import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 
 /** What a module's factory returns: the Engine methods, any of them async; name and detail optional. */
 export interface UserEngine {
@@ -72,7 +73,7 @@ export class ModuleEngine implements Engine {
   static async open(mod: EngineModule, spec: ModelSpec, o: OpenOptions & { name?: string }): Promise<ModuleEngine> {
     let inner: UserEngine;
     try {
-      inner = await mod.create({ spec, params: o.params, optimizer: o.optimizer, dtype: o.dtype, threads: o.threads, seed: o.seed ?? 0 });
+      inner = await mod.create({ spec, params: paramsToSend(spec, mod.supports, o.params), optimizer: o.optimizer, dtype: o.dtype, threads: o.threads, seed: o.seed ?? 0 });
     } catch (e) {
       throw wrap(mod.path, 'createEngine', e);
     }
@@ -103,18 +104,21 @@ export class ModuleEngine implements Engine {
     return a instanceof Float32Array ? a : Float32Array.from(a);
   }
 
+  /** Named parameters (or gradients) from an answer; an engine without biases may leave them out (zeros). */
   private params(p: unknown, op: string): NamedParams {
     if (!p || typeof p !== 'object') this.bad(op, 'no named parameters');
     const t = p as NamedParams;
     const layout = paramLayout(this.spec);
-    const missing = layout.filter((x) => !t[x.name]).map((x) => x.name);
-    const extra = Object.keys(t).filter((k) => !layout.some((x) => x.name === k));
+    const { required, optional } = expectedNames(this.spec, this.supports);
+    const missing = [...required].filter((n) => !t[n]);
+    const extra = Object.keys(t).filter((k) => !required.has(k) && !optional.has(k));
     if (missing.length) this.bad(op, `no ${missing.join(', ')}`);
     if (extra.length) this.bad(op, `unexpected ${extra.join(', ')}`);
     const out: NamedParams = {};
     for (const x of layout) {
       const n = x.shape.reduce((a, b) => a * b, 1);
-      out[x.name] = { dtype: this.dtype === 'float64' ? 'F64' : 'F32', shape: x.shape, data: this.floats(t[x.name]?.data, n, x.name, op) };
+      const data = t[x.name] ? this.floats(t[x.name].data, n, x.name, op) : this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+      out[x.name] = { dtype: this.dtype === 'float64' ? 'F64' : 'F32', shape: x.shape, data };
     }
     return out;
   }
@@ -139,11 +143,12 @@ export class ModuleEngine implements Engine {
   }
 
   async setParams(p: NamedParams): Promise<void> {
-    await this.call('setParams', () => this.inner.setParams(p));
+    await this.call('setParams', () => this.inner.setParams(paramsToSend(this.spec, this.supports, p)));
   }
 
   async forward(b: Batch): Promise<{ output: FloatArray; finalState: State }> {
     validateBatch(this.spec, b, false);
+    assertClaimed(this.name, this.supports, b);
     const r = await this.call('forward', () => this.inner.forward(b));
     const n = b.batchSize * (this.spec.returnSequences ? b.seqLen : 1) * this.spec.outputSize;
     return { output: this.floats(r?.output, n, 'output', 'forward'), finalState: this.state(r?.finalState, b.batchSize, 'forward') };
@@ -151,6 +156,7 @@ export class ModuleEngine implements Engine {
 
   async lossAndGrads(b: Batch, want: GradRequest = {}): Promise<LossAndGrads> {
     validateBatch(this.spec, b, true);
+    assertClaimed(this.name, this.supports, b, want);
     const r = await this.call('lossAndGrads', () => this.inner.lossAndGrads(b, want));
     const op = 'lossAndGrads';
     const { batchSize: B, seqLen: T } = b;
@@ -166,18 +172,22 @@ export class ModuleEngine implements Engine {
 
   async step(b: Batch): Promise<StepResult> {
     validateBatch(this.spec, b, true);
+    assertClaimed(this.name, this.supports, b);
+    assertCanStep(this.name, this.supports);
     const r = await this.call('step', () => this.inner.step(b));
     return { loss: this.loss(r?.loss, 'step'), finalState: this.state(r?.finalState, b.batchSize, 'step') };
   }
 
   async optimizerState(): Promise<NamedParams> {
+    assertOptimizerState(this.name, this.supports);
     if (!this.inner.optimizerState) throw new EngineError(this.name, 'has no optimizerState() (needed for checkpoints)');
     return this.call('optimizerState', () => this.inner.optimizerState!());
   }
 
   async setOptimizerState(s: NamedParams): Promise<void> {
+    assertOptimizerState(this.name, this.supports);
     if (!this.inner.setOptimizerState) throw new EngineError(this.name, 'has no setOptimizerState() (needed to resume)');
-    await this.call('setOptimizerState', () => this.inner.setOptimizerState!(s));
+    await this.call('setOptimizerState', () => this.inner.setOptimizerState!(paramsToSend(this.spec, this.supports, s)));
   }
 
   async dispose(): Promise<void> {

@@ -18,6 +18,7 @@ import type { FloatArray } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { handleSignals } from '../interrupt.js';
 import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
+import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 
 export const PROTOCOL_VERSION = 1;
 export const HELLO_TIMEOUT_MS = 60_000;
@@ -314,7 +315,7 @@ export class ProcessEngine implements Engine {
       spec: specToJSON(spec),
       dtype: o.dtype,
       optimizer: o.optimizer,
-      params: encodeTensors(o.params, o.dtype),
+      params: encodeTensors(paramsToSend(spec, proc.hello.supports, o.params), o.dtype),
       threads: o.threads,
       seed: o.seed ?? 0,
     });
@@ -333,18 +334,22 @@ export class ProcessEngine implements Engine {
     return encodeBatch(b, s.inputSize, s.input === 'tokens', s.outputSize, s.returnSequences, this.H, this.dtype);
   }
 
+  /** Named parameters (or gradients) from an answer; an engine without biases may leave them out (zeros). */
   private params(v: unknown, what: string): NamedParams {
     const t = decodeNamed(v, what);
     const layout = paramLayout(this.spec);
-    const missing = layout.filter((p) => !t[p.name]).map((p) => p.name);
-    const extra = Object.keys(t).filter((k) => !layout.some((p) => p.name === k));
+    const { required, optional } = expectedNames(this.spec, this.supports);
+    const missing = [...required].filter((n) => !t[n]);
+    const extra = Object.keys(t).filter((k) => !required.has(k) && !optional.has(k));
     if (missing.length || extra.length) {
       throw new Error(`${what}: ${[missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `unexpected ${extra.join(', ')}` : ''].filter(Boolean).join('; ')}`);
     }
     const out: NamedParams = {};
     for (const p of layout) {
-      const x = decodeTensor(v && (v as Record<string, unknown>)[p.name], `${what}["${p.name}"]`, p.shape);
-      out[p.name] = { dtype: this.dtype === 'float64' ? 'F64' : 'F32', shape: p.shape, data: floats(x, this.dtype) };
+      const size = p.shape.reduce((a, b) => a * b, 1);
+      const given = (v as Record<string, unknown>)[p.name];
+      const data = given === undefined ? (this.dtype === 'float64' ? new Float64Array(size) : new Float32Array(size)) : floats(decodeTensor(given, `${what}["${p.name}"]`, p.shape), this.dtype);
+      out[p.name] = { dtype: this.dtype === 'float64' ? 'F64' : 'F32', shape: p.shape, data };
     }
     return out;
   }
@@ -367,11 +372,12 @@ export class ProcessEngine implements Engine {
   }
 
   async setParams(p: NamedParams): Promise<void> {
-    await this.proc.request('set_params', { params: encodeTensors(p, this.dtype) });
+    await this.proc.request('set_params', { params: encodeTensors(paramsToSend(this.spec, this.supports, p), this.dtype) });
   }
 
   async forward(b: Batch): Promise<{ output: FloatArray; finalState: State; ms?: number }> {
     validateBatch(this.spec, b, false);
+    assertClaimed(this.name, this.supports, b);
     const a = await this.proc.request('forward', { batch: this.batch({ ...b, y: undefined }) });
     try {
       return {
@@ -386,6 +392,7 @@ export class ProcessEngine implements Engine {
 
   async lossAndGrads(b: Batch, want: GradRequest = {}): Promise<LossAndGrads> {
     validateBatch(this.spec, b, true);
+    assertClaimed(this.name, this.supports, b, want);
     const a = await this.proc.request('loss_and_grads', { batch: this.batch(b), input_grad: !!want.inputGrad, state_grads: !!want.stateGrads });
     try {
       const { batchSize: B, seqLen: T } = b;
@@ -404,6 +411,8 @@ export class ProcessEngine implements Engine {
 
   async step(b: Batch): Promise<StepResult> {
     validateBatch(this.spec, b, true);
+    assertClaimed(this.name, this.supports, b);
+    assertCanStep(this.name, this.supports);
     const a = await this.proc.request('step', { batch: this.batch(b) });
     try {
       return { loss: lossOf(a.loss), finalState: this.state(a.final_state, 'final_state', b.batchSize), ...msOf(a) };
@@ -413,6 +422,7 @@ export class ProcessEngine implements Engine {
   }
 
   async optimizerState(): Promise<NamedParams> {
+    assertOptimizerState(this.name, this.supports);
     const a = await this.proc.request('get_optimizer_state');
     try {
       return decodeNamed(a.state, 'state');
@@ -422,7 +432,8 @@ export class ProcessEngine implements Engine {
   }
 
   async setOptimizerState(s: NamedParams): Promise<void> {
-    await this.proc.request('set_optimizer_state', { state: encodeTensors(s, this.dtype) });
+    assertOptimizerState(this.name, this.supports);
+    await this.proc.request('set_optimizer_state', { state: encodeTensors(paramsToSend(this.spec, this.supports, s), this.dtype) });
   }
 
   dispose(): void {

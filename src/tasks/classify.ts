@@ -25,6 +25,7 @@ import { resolveCheckpoint } from '../report/run.js';
 import { formatTable } from '../report/table.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
+import type { Supports } from '../supports.js';
 import { type TrainOptions, modelSpec, wordCount } from './options.js';
 import { type BuiltTask, type Metrics, type TrainTask, defineTask } from './task.js';
 
@@ -110,6 +111,10 @@ export class ClassifyTask implements TrainTask {
   private pos = 0;
   private epoch = 0;
   readonly majority: number;
+
+  fit(s: Required<Supports>): { refuse?: string } {
+    return s.mask ? {} : { refuse: 'masks (mask): texts of different lengths are padded to one length and the padding masked' };
+  }
 
   constructor(
     readonly spec: ModelSpec,

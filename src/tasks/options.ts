@@ -85,7 +85,7 @@ export const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json',
 /** The command-line spelling of an option key: clipNorm -> --clip-norm. */
 export const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
 
-/** The optimizer of the optimizer flags (adam's lr defaults to 0.002; gradients clipped to norm 5 unless --clip-value). */
+/** The optimizer of the optimizer flags (adam's lr defaults to 0.002; gradients clipped to norm 5 unless --clip-value; --clip-norm 0: none). */
 export function buildOptimizer(o: TrainOptions): OptimizerSpec {
   return optimizerSpec(o.optimizer, {
     lr: o.lr ?? (o.optimizer === 'adam' ? 0.002 : undefined),
@@ -93,7 +93,7 @@ export function buildOptimizer(o: TrainOptions): OptimizerSpec {
     epsilon: o.epsilon,
     initialAccumulatorValue: o.initialAccumulator,
     clipValue: o.clipValue,
-    clipNorm: o.clipNorm ?? (o.clipValue === undefined ? 5 : undefined),
+    clipNorm: o.clipNorm === 0 ? undefined : (o.clipNorm ?? (o.clipValue === undefined ? 5 : undefined)),
   });
 }
 

@@ -1,8 +1,11 @@
 /**
  * Sampling from a language model: softmax(logits / temperature), or the argmax at temperature 0.
- * The prime is fed in one forward pass; then one token at a time with the state carried.
+ * The prime is fed in one forward pass; then one token at a time with the state carried, or, for
+ * an engine without a carried state (supports.carriedState), by running the whole text so far
+ * again for every new token (the same predictions, more work).
  */
 import type { Engine, State } from '../engine.js';
+import { claims } from '../supports.js';
 import type { Rng } from '../rng.js';
 import type { FloatArray } from '../tensor.js';
 
@@ -26,21 +29,34 @@ export function sampleLogits(logits: FloatArray, off: number, V: number, tempera
   return best;
 }
 
+/** What a text model's samples and validation do for an engine without a carried state. */
+export const NO_CARRIED_STATE = 'it has no carried state (carriedState): its samples run the whole text so far again for every new token, and its validation reads each stream in one pass';
+
 /** Continues `prime` (ids) by `length` tokens; returns the new ids only. */
 export async function generateIds(engine: Engine, prime: Int32Array, length: number, temperature: number, rng: Rng): Promise<Int32Array> {
   const V = engine.spec.outputSize;
   const out = new Int32Array(length);
   if (length === 0) return out;
+  const carried = claims(engine).carriedState;
+  const text = new Int32Array(prime.length + length);
+  text.set(prime);
   let { output, finalState } = await engine.forward({ batchSize: 1, seqLen: prime.length, x: prime });
   let state: State = finalState;
   let off = (prime.length - 1) * V;
   for (let i = 0; i < length; i++) {
     const id = sampleLogits(output, off, V, temperature, rng);
     out[i] = id;
+    text[prime.length + i] = id;
     if (i === length - 1) break;
-    ({ output, finalState } = await engine.forward({ batchSize: 1, seqLen: 1, x: Int32Array.of(id), initialState: state }));
-    state = finalState;
-    off = 0;
+    if (carried) {
+      ({ output, finalState } = await engine.forward({ batchSize: 1, seqLen: 1, x: Int32Array.of(id), initialState: state }));
+      state = finalState;
+      off = 0;
+    } else {
+      const n = prime.length + i + 1;
+      ({ output } = await engine.forward({ batchSize: 1, seqLen: n, x: text.slice(0, n) }));
+      off = (n - 1) * V;
+    }
   }
   return out;
 }

@@ -13,6 +13,7 @@ import type { IO } from '../commands/io.js';
 import type { Batch, Engine } from '../engine.js';
 import type { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
+import type { Supports } from '../supports.js';
 import type { TrainOptions } from './options.js';
 
 export type Metrics = Record<string, number>;
@@ -48,6 +49,12 @@ export interface TrainTask<R extends object = object> {
   finish?(engine: Engine): Promise<R>;
   /** Data for plots, written to the run directory as plot-data.json (e.g. forecasts against the truth). */
   plotData?(engines: Engine[]): Promise<unknown>;
+  /**
+   * What this task's batches and readings need of an engine (its handshake's claims): `refuse`,
+   * what it lacks for training here and the flag that avoids it; `notes`, how the task works
+   * around what it lacks (said in the run's header).
+   */
+  fit?(s: Required<Supports>): { refuse?: string; notes?: string[] };
 }
 
 /** The final record; with a task's results R (test metrics) merged in, those of the first engine. */

@@ -27,7 +27,8 @@ import { plural } from '../report/table.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import { type TrainOptions, modelSpec, wordCount } from './options.js';
-import { generateIds } from './sampling.js';
+import { generateIds, NO_CARRIED_STATE } from './sampling.js';
+import { type Supports, claims } from '../supports.js';
 import { type BuiltTask, type Metrics, type SampleRecord, type TrainTask, defineTask } from './task.js';
 
 export interface TextTaskOptions {
@@ -124,37 +125,45 @@ export class TextTask implements TrainTask {
     this.rng.setState(cursorRng(cur));
   }
 
-  /** Mean cross-entropy per validation token, in nats, with the state carried across windows. */
+  fit(s: Required<Supports>): { refuse?: string; notes?: string[] } {
+    if (this.stateful && !s.carriedState) return { refuse: 'a carried state (carriedState), which --windows consecutive passes from one window to the next; --windows random trains every window from a zero state' };
+    return s.carriedState ? {} : { notes: [NO_CARRIED_STATE] };
+  }
+
+  /**
+   * Mean cross-entropy per validation token, in nats: the last part of the corpus in `streams`
+   * parallel streams, read in windows of --seq with the state carried across them, or, for an
+   * engine without a carried state, each stream in one forward pass (the same predictions).
+   */
   async evaluate(engine: Engine): Promise<Metrics> {
     const T = this.o.seq;
-    const V = this.spec.outputSize;
     const n = Math.min(this.val.length, this.o.valTokens + 1);
     if (n < 2) return {};
     const streams = Math.max(1, Math.min(this.o.batch, Math.floor((n - 1) / T)));
     const len = Math.floor(n / streams);
-    let state: State | undefined;
+    const carried = claims(engine).carriedState;
+    // with the state carried: windows of T of every stream; without: whole streams, a few rows per pass
+    const rowsPer = carried ? streams : Math.max(1, Math.floor(4_000_000 / (len * this.spec.outputSize)));
+    const stepsPer = carried ? T : len - 1;
     let sum = 0;
     let count = 0;
-    for (let start = 0; start < len - 1; start += T) {
-      const steps = Math.min(T, len - 1 - start);
-      const x = new Int32Array(streams * steps);
-      const y = new Int32Array(streams * steps);
-      for (let b = 0; b < streams; b++) {
-        for (let t = 0; t < steps; t++) {
-          x[b * steps + t] = this.val[b * len + start + t];
-          y[b * steps + t] = this.val[b * len + start + t + 1];
+    for (let row0 = 0; row0 < streams; row0 += rowsPer) {
+      const rows = Math.min(rowsPer, streams - row0);
+      let state: State | undefined;
+      for (let start = 0; start < len - 1; start += stepsPer) {
+        const steps = Math.min(stepsPer, len - 1 - start);
+        const x = new Int32Array(rows * steps);
+        const y = new Int32Array(rows * steps);
+        for (let b = 0; b < rows; b++) {
+          for (let t = 0; t < steps; t++) {
+            x[b * steps + t] = this.val[(row0 + b) * len + start + t];
+            y[b * steps + t] = this.val[(row0 + b) * len + start + t + 1];
+          }
         }
-      }
-      const { output, finalState } = await engine.forward({ batchSize: streams, seqLen: steps, x, initialState: state });
-      state = finalState;
-      for (let r = 0; r < streams * steps; r++) {
-        const off = r * V;
-        let max = -Infinity;
-        for (let j = 0; j < V; j++) if (output[off + j] > max) max = output[off + j];
-        let s = 0;
-        for (let j = 0; j < V; j++) s += Math.exp(output[off + j] - max);
-        sum += max + Math.log(s) - output[off + y[r]];
-        count++;
+        const { output, finalState } = await engine.forward({ batchSize: rows, seqLen: steps, x, ...(state ? { initialState: state } : {}) });
+        state = finalState;
+        sum += crossEntropySum(output, y, this.spec.outputSize);
+        count += rows * steps;
       }
     }
     const nats = sum / count;
@@ -170,6 +179,20 @@ export class TextTask implements TrainTask {
     const ids = await generateIds(engine, primeIds, this.o.sampleLength, this.o.temperature, rng);
     return { prime, text: t.decode(ids), temperature: this.o.temperature, length: this.o.sampleLength };
   }
+}
+
+/** The sum over rows of logsumexp(logits) - logits[y] (logits [N, V]). */
+function crossEntropySum(output: ArrayLike<number>, y: Int32Array, V: number): number {
+  let sum = 0;
+  for (let r = 0; r < y.length; r++) {
+    const off = r * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) if (output[off + j] > max) max = output[off + j];
+    let s = 0;
+    for (let j = 0; j < V; j++) s += Math.exp(output[off + j] - max);
+    sum += max + Math.log(s) - output[off + y[r]];
+  }
+  return sum;
 }
 
 /** A newline (or the first symbol) when no prime is given. */
@@ -277,7 +300,7 @@ function registerGenerate(program: Command, io: IO): void {
       const engine = set.engines[0];
       const prime = f.prime ?? defaultPrime(tokenizer);
       const primeIds = primeToIds(tokenizer, prime);
-      if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}`);
+      if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}${claims(engine).carriedState ? '' : `; note: ${NO_CARRIED_STATE}`}`);
       const ids = await generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed));
       const text = tokenizer.decode(ids);
       await set.close();
