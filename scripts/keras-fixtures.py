@@ -271,10 +271,12 @@ def write_keras(path, config, store):
             h5.require_group(group)
         for where, a in store['vars']:
             h5.create_dataset(where, data=a)
+    # a fixed time stamp on each member, so that the file is the same on every run of this script
+    member = lambda name: zipfile.ZipInfo(name, date_time=(2026, 12, 7, 10, 0, 0))  # noqa: E731
     with zipfile.ZipFile(path, 'w') as zf:
-        zf.writestr('metadata.json', json.dumps({'keras_version': '3.6.0', 'date_saved': '2026-12-07@10:00:00'}))
-        zf.writestr('config.json', json.dumps(config))
-        zf.writestr('model.weights.h5', bio.getvalue())
+        zf.writestr(member('metadata.json'), json.dumps({'keras_version': '3.6.0', 'date_saved': '2026-12-07@10:00:00'}))
+        zf.writestr(member('config.json'), json.dumps(config))
+        zf.writestr(member('model.weights.h5'), bio.getvalue())
 
 
 def k3_store(layers, extra_groups=()):
@@ -316,6 +318,11 @@ def gru_reset_after():
     ]}}
     weights = [('embedding/embeddings', emb), ('gru/gru_cell/kernel', W), ('gru/gru_cell/recurrent_kernel', U),
                ('gru/gru_cell/bias', b), ('dense/kernel', K), ('dense/bias', c)]
+    # its vocabulary (token i on line i of a JSON array: padding, <unk>, 18 words), for the README's import --vocab
+    vocab = ['<pad>', '<unk>'] + 'calm dark bright loud quiet warm cold sharp soft bold plain rich thin deep light fast slow odd'.split()
+    os.makedirs(os.path.join(ROOT, 'gru-reset-after'), exist_ok=True)
+    with open(os.path.join(ROOT, 'gru-reset-after', 'vocab.json'), 'w') as f:
+        f.write(json.dumps(vocab) + '\n')
     write('gru-reset-after', config, weights, x.astype(np.int32), y,
           'Embedding(mask_zero) -> GRU(reset_after=True) -> Dense(softmax); output = class probabilities [B, O]', 'int32')
 
