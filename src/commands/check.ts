@@ -318,14 +318,14 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
     io.out(
       at === null
         ? `${name}: no drift from ${report.reference} (largest parameter difference ${sci(Math.max(0, ...diffs))}, limit ${sci(limit, 0)})`
-        : `${name}: drifts from ${report.reference} at step ${at} (${sci(diffs[at - 1])} > ${sci(limit, 0)})`,
+        : `${name}: drifts from ${report.reference} at step ${at} (${sci(diffs[at - 1])} > ${sci(limit, 0)}${report.dtypes?.[name] === 'float64' ? ', the float64 limit' : ''})`,
     );
   }
   if (tr.pair) {
     const last = tr.steps[tr.steps.length - 1];
     io.out(
       tr.driftStep === null
-        ? `no drift: the parameters of ${tr.pair[1]} and ${tr.pair[0]} stayed within ${sci(tr.limit, 0)} (largest ${sci(Math.max(...tr.steps.map((s) => s.maxParamDiff)))})`
+        ? `${tr.pair[1]} and ${tr.pair[0]}: their parameters stayed within ${sci(tr.limit, 0)} of each other (largest ${sci(Math.max(...tr.steps.map((s) => s.maxParamDiff)))})`
         : `drift began at step ${tr.driftStep}: parameter difference ${sci(tr.steps[tr.driftStep - 1].maxParamDiff)} > ${sci(tr.limit, 0)} (in ${tr.steps[tr.driftStep - 1].worstParam}); after step ${last.step}: ${sci(last.maxParamDiff)}`,
     );
   }
