@@ -9,7 +9,7 @@
  * the caller makes the engines.
  */
 import type { Batch, Engine } from '../src/engine.js';
-import type { ModelSpec } from '../src/spec.js';
+import { type ModelSpec, describeSpec } from '../src/spec.js';
 
 export interface Timing {
   median: number;
@@ -38,8 +38,11 @@ export interface BenchRow {
   seq: number;
   input: number;
   tokens: boolean;
+  /** The model timed (describeSpec): the cell's variant, layers, head and loss. */
+  model: string;
   engine: string;
   threads: number;
+  /** What the engine says it ran for this model (PyTorch: nn.GRU, or its torch-ops loop). */
   detail: string;
   trainStepMs: Timing;
   forwardMs: Timing;
@@ -145,9 +148,10 @@ export async function benchConfig(c: BenchConfig): Promise<BenchRow[]> {
         seq: batch.seqLen,
         input: spec.inputSize,
         tokens: spec.input === 'tokens',
+        model: describeSpec(spec),
         engine: f.name,
         threads: f.threads,
-        detail: f.detail,
+        detail: engines[i].detail || f.detail,
         trainStepMs: t,
         forwardMs: timing(fwd[i]),
         tokensPerSecond: (batch.batchSize * batch.seqLen) / (t.median / 1000),

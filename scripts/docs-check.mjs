@@ -20,7 +20,7 @@
  * Exit code 0 when everything passed (skips allowed), 1 otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -104,6 +104,9 @@ function sandbox() {
   const dir = join(base, 'project');
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   for (const d of ['examples', 'data', 'python']) symlinkSync(join(ROOT, d), join(dir, d));
+  // the Keras models the README imports (test/fixtures/keras/)
+  mkdirSync(join(dir, 'test'));
+  symlinkSync(join(ROOT, 'test', 'fixtures'), join(dir, 'test', 'fixtures'));
   symlinkSync(ROOT, join(dir, 'node_modules', 'rnnlab'));
   // rnnlab's dependencies sit beside it in a user's node_modules (snippets import @tensorflow/tfjs)
   symlinkSync(join(ROOT, 'node_modules', '@tensorflow'), join(dir, 'node_modules', '@tensorflow'));
@@ -160,11 +163,8 @@ async function makeFixtures(dir) {
     x: { dtype: 'F32', shape: [4, 10, 5], data: b.x },
     y: { dtype: 'I32', shape: [4, 10], data: b.y },
   });
-  // my-model/: a Keras-format model (the converter's model.json and weight shard), from the test fixtures
-  cpSync(join(ROOT, 'test', 'fixtures', 'keras', 'gru-reset-after'), join(dir, 'my-model'), { recursive: true });
-  // its vocabulary (20 tokens: padding, <unk>, 18 words) and reviews in four classes written with those words
-  const vocab = ['<pad>', '<unk>', ...'calm dark bright loud quiet warm cold sharp soft bold plain rich thin deep light fast slow odd'.split(' ')];
-  writeFileSync(join(dir, 'my-model', 'vocab.json'), JSON.stringify(vocab) + '\n');
+  // reviews in four classes written with the words of the fixture model's vocabulary (its import --vocab example)
+  const vocab = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'keras', 'gru-reset-after', 'vocab.json'), 'utf8'));
   const four = ['review,sentiment'];
   const classes = ['mixed', 'negative', 'neutral', 'positive'];
   for (let i = 0; i < 80; i++) four.push(`${Array.from({ length: 6 }, () => vocab[2 + 4 * (i % 4) + rng.int(4)]).join(' ')},${classes[i % 4]}`);

@@ -21,7 +21,8 @@ export { createTfjsEngine, TfjsEngine, type TfjsOptions } from '../tfjs/engine.j
 export { loadTf, type BackendRequest, type BackendName, type LoadedTf } from '../tfjs/backend.js';
 export { exportTfjs } from '../tfjs/export.js';
 export { registerLayers, loadLayersModel, KerasModelEngine } from '../tfjs/keras.js';
-export { readKerasModel, importKerasModel, modelFiles, batchForModel, maskFromInput, type ImportedModel, type KerasMasking } from './import/keras.js';
+export { importKerasModel, modelFiles, batchForModel, maskFromInput, type ImportedModel, type KerasMasking } from './import/keras.js';
+export { readKerasModel } from './import/keras-files.js';
 export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, MISTAKE_IDS, type Mistake, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
 export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';
 // sequence to sequence

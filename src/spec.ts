@@ -89,6 +89,12 @@ const CELL_ONLY: Partial<Record<keyof ModelSpec, readonly CellType[]>> = {
   gruResetAfter: ['gru'],
   unitForgetBias: ['lstm'],
 };
+/** Whether a field means something for this cell (activation: rnn; recurrentActivation: lstm, gru; ...). */
+export function appliesToCell(field: keyof ModelSpec, cell: CellType): boolean {
+  const cells = CELL_ONLY[field];
+  return !cells || cells.includes(cell);
+}
+
 export const SPEC_FIELDS: readonly (keyof ModelSpec)[] = [
   'cell', 'inputSize', 'hiddenSize', 'layers', 'outputSize', 'input', 'returnSequences', 'loss',
   'lossReduction', 'activation', 'recurrentActivation', 'gruResetAfter', 'unitForgetBias',

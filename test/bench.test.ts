@@ -8,7 +8,10 @@ import { ScratchEngine } from '../scratch/engine.js';
 import { createWasmKernels } from '../scratch/wasm/index.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { parseSpec } from '../src/spec.js';
+import type { BenchRow } from '../compare/bench.js';
+import { likeWithLikeNotes } from '../compare/bench-notes.js';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';
+import { needing, pythonWith } from './helpers/python.js';
 
 describe('rnnlab bench', () => {
   test('every requested cell x hidden x batch x engine x threads is reported, with ratios to the baseline', () => {
@@ -48,6 +51,42 @@ describe('rnnlab bench', () => {
     expect(r.stdout).toMatch(/tfjs-cpu\s+1\s.*1\.00x/);
     expectOneLineError(rnnlab(['bench', '--engine', 'scratch,pytorchh']), /unknown engine "pytorchh"/, expect);
     expectOneLineError(rnnlab(['bench', '--cell', 'transformer']), /unknown cell "transformer"/, expect);
+  });
+});
+
+describe('rnnlab bench: the model-variant flags of check', () => {
+  test('each variant flag reaches the rows of the cells it belongs to; a flag no benched cell has is refused', () => {
+    const r = rnnlab([
+      'bench', '--cell', 'rnn,lstm,gru', '--hidden', '6', '--batch', '2', '--seq', '4', '--input', '5', '--engine', 'scratch,tfjs-cpu', '--threads', '1',
+      '--warmup', '0', '--repeats', '2', '--gru-reset-after', '--recurrent-activation', 'hardSigmoid', '--activation', 'relu', '--unit-forget-bias',
+      '--layers', '2', '--bidirectional', '--merge', 'sum', '--many-to-one', '--loss', 'mse', '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout).rows as { cell: string; engine: string; model: string }[];
+    const model = (cell: string): string => rows.find((x) => x.cell === cell && x.engine === 'scratch')!.model;
+    expect(model('rnn')).toBe('bidirectional (sum) rnn (relu) in 5 -> 2x6 -> 5, many-to-one, mse (mean)');
+    expect(model('lstm')).toBe('bidirectional (sum) lstm (hardSigmoid, unit forget bias) in 5 -> 2x6 -> 5, many-to-one, mse (mean)');
+    expect(model('gru')).toBe('bidirectional (sum) gru (hardSigmoid, reset-after) in 5 -> 2x6 -> 5, many-to-one, mse (mean)');
+    // the tfjs twin ran the same models
+    expect(rows.filter((x) => x.engine === 'tfjs-cpu').map((x) => x.model)).toEqual(['rnn', 'lstm', 'gru'].map(model));
+    expectOneLineError(rnnlab(['bench', '--cell', 'lstm,rnn', '--gru-reset-after']), /--gru-reset-after applies to gru only, and --cell lstm,rnn has none/, expect);
+    expectOneLineError(rnnlab(['bench', '--cell', 'gru', '--activation', 'relu']), /--activation applies to rnn only/, expect);
+  });
+
+  test.skipIf(!pythonWith('torch, numpy'))(needing('torch, numpy', 'against PyTorch the reset-after GRU runs on nn.GRU, and the output says so'), () => {
+    const r = rnnlab(['bench', '--cell', 'gru', '--gru-reset-after', '--hidden', '6', '--batch', '2', '--seq', '4', '--input', '5', '--engine', 'scratch,pytorch', '--baseline', 'pytorch', '--threads', '1', '--warmup', '0', '--repeats', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^pytorch: gru \(reset-after\) on nn\.GRU, PyTorch's module for the same equations as scratch's gru \(reset-after\)$/m);
+  });
+
+  test('a PyTorch row that ran its torch-ops loop says so, and which flag times PyTorch\'s module instead', () => {
+    const spec = parseSpec({ cell: 'gru', inputSize: 5, hiddenSize: 6, outputSize: 5 });
+    const row = { engine: 'pytorch', detail: 'torch-ops GRU (reset-before), float32, 1 thread; python 3.11' } as BenchRow;
+    expect(likeWithLikeNotes(spec, [row])).toEqual([
+      "pytorch: gru (reset-before) ran as torch-ops GRU (reset-before), not as a PyTorch module: PyTorch has no module for the reset-before GRU (tfjs's, the default here; nn.GRU is reset-after); add --gru-reset-after to time scratch's reset-after GRU against nn.GRU",
+    ]);
+    // scratch rows need no note
+    expect(likeWithLikeNotes(spec, [{ ...row, engine: 'scratch' }])).toEqual([]);
   });
 });
 

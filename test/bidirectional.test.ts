@@ -388,7 +388,7 @@ describe('from the command line', () => {
     // timed like any model
     const bench = rnnlab(['bench', '--cell', 'gru', '--hidden', '8', '--batch', '1,2', '--seq', '4', '--tokens', '20', '--embedding', '4', '--bidirectional', '--engine', 'scratch', '--threads', '1', '--repeats', '1', '--warmup', '0', '--budget', '1']);
     expect(bench.code, bench.stderr).toBe(0);
-    expect(bench.stdout).toMatch(/token input \(vocabulary 20, embedding 4\), bidirectional/);
+    expect(bench.stdout).toMatch(/^  model: bidirectional \(concat\) gru \(sigmoid, reset-before\) tokens<20 -> embedding 4 -> 1xH -> 20, /m);
     expect(bench.stdout.split('\n').filter((l) => /^gru\s+8\s+[12]\s+scratch/.test(l))).toHaveLength(2);
     // a bidirectional encoder for many-to-one forecasts
     const series = rnnlab(['train', '--task', 'series', '--dataset', 'synthetic', '--bidirectional', '--merge', 'sum', '--hidden', '8', '--epochs', '1', '--json']);

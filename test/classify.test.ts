@@ -121,6 +121,12 @@ describe('rnnlab train --task classify, predict', () => {
     expect(out.probabilities.female + out.probabilities.male).toBeCloseTo(1, 10);
     const human = rnnlab(['predict', '--checkpoint', dir, 'Jennifer']);
     expect(human.stdout).toMatch(/^(female|male) {2}\(\d+\.\d%\)/);
+    // several texts at once, as translate takes them: each gets what it gets alone
+    const many = JSON.parse(rnnlab(['predict', '--checkpoint', dir, 'Jennifer', 'JENNIFER', 'Tom', '--json']).stdout);
+    expect(many.predictions.map((x: { text: string }) => x.text)).toEqual(['Jennifer', 'JENNIFER', 'Tom']);
+    expect(many.predictions[0].probabilities).toEqual(out.probabilities);
+    expect(many.predictions[2].probabilities).toEqual(probs('Tom'));
+    expect(rnnlab(['predict', '--checkpoint', dir, 'Jennifer', 'Tom']).stdout).toMatch(/^Tom\s+(female|male)\s+\d\.\d{4}\s+\d\.\d{4}$/m);
   });
 
   test('a CSV with text and label columns, word level, both engines', () => {

@@ -10,16 +10,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openProvider, referenceEngine } from '../src/engines/index.js';
 import type { Batch } from '../src/engine.js';
-import { batchForModel, importKerasModel, modelFiles, readKerasModel } from '../src/import/keras.js';
+import { batchForModel, importKerasModel, modelFiles } from '../src/import/keras.js';
+import { readKerasModel } from '../src/import/keras-files.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { readCheckpoint } from '../src/checkpoint.js';
 import { loadTf } from '../tfjs/backend.js';
 import { registerLayers } from '../tfjs/keras.js';
 import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 import { expectClose } from './helpers/close.js';
+import { unzipSync, zipSync } from 'fflate';
+import { encodeSafetensors as safetensorsOf } from '../src/io/safetensors.js';
 
 const FIX = join(ROOT, 'test', 'fixtures', 'keras');
-const NAMES = ['gru-reset-after', 'lstm-stack', 'bilstm'] as const;
+const NAMES = ['gru-reset-after', 'gru-logits', 'lstm-stack', 'bilstm'] as const;
+/** Every fixture file: the model.json of each model, and the same model as Keras 3 .keras and Keras 2 .h5 files. */
+const FILES: [string, string][] = [
+  ...NAMES.map((n): [string, string] => [n, 'model.json']),
+  ...(['gru-logits', 'lstm-stack', 'bilstm'] as const).flatMap((n): [string, string][] => [[n, 'model.keras'], [n, 'model.h5']]),
+];
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'rnnlab-keras-'));
 
 interface Expected {
@@ -60,20 +68,41 @@ describe('rnnlab import: Keras-format models', () => {
     const bi = readKerasModel(join(FIX, 'bilstm', 'model.json'));
     expect(bi.spec).toMatchObject({ cell: 'lstm', layers: 2, bidirectional: true, merge: 'concat', returnSequences: false });
     expect(bi.sources['layers.1.backward.recurrentKernel']).toBe('bidirectional_1/backward_lstm_1/lstm_cell_5/recurrent_kernel');
+    // the compiled loss, and which loss rnnlab took
+    expect(gru.loss).toBe('cross-entropy of the softmax head (compiled: sparse_categorical_crossentropy)');
+    expect(stack.loss).toBe('mse (compiled: mse)');
+    const logits = readKerasModel(join(FIX, 'gru-logits', 'model.json'));
+    expect(logits.spec).toMatchObject({ cell: 'gru', gruResetAfter: true, embedding: 5, returnSequences: false, loss: 'softmaxCrossEntropy' });
+    expect(logits.outputActivation).toBe('linear');
+    expect(logits.loss).toBe("cross-entropy from the head's logits (compiled: SparseCategoricalCrossentropy(from_logits=True))");
+  });
+
+  it.each(['gru-logits', 'lstm-stack', 'bilstm'])('%s: model.keras (Keras 3) and model.h5 (Keras 2) read as the model.json: the same spec, loss and weights, bit for bit', (n) => {
+    const json = readKerasModel(join(FIX, n, 'model.json'));
+    for (const file of ['model.keras', 'model.h5']) {
+      const m = readKerasModel(join(FIX, n, file));
+      expect(m.source.format).toBe(file === 'model.keras' ? 'keras' : 'h5');
+      expect(m.spec, file).toEqual(json.spec);
+      expect(m.masking, file).toEqual(json.masking);
+      expect(m.layers.filter((l) => l.op !== 'input').map((l) => [l.kind, l.role]), file).toEqual(json.layers.filter((l) => l.op !== 'input').map((l) => [l.kind, l.role]));
+      expect(Object.keys(m.params).sort(), file).toEqual(Object.keys(json.params).sort());
+      for (const [k, t] of Object.entries(json.params)) expect(Buffer.from(m.params[k].data.buffer, m.params[k].data.byteOffset, m.params[k].data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), `${file} ${k}`).toBe(true);
+    }
+    expect(readKerasModel(join(FIX, n, 'model.keras')).source.kerasVersion).toBe('3.6.0');
   });
 
   // float64 scratch on the file's float32 weights against NumPy's float64 on the same weights: both
   // compute in float64 from identical inputs, so they agree to rounding (1e-12 leaves room for the order of sums)
-  it.each(NAMES)('%s: float64 scratch gives the outputs NumPy computed from the Keras equations (1e-12)', (n) => {
-    const m = readKerasModel(join(FIX, n, 'model.json'));
+  it.each(FILES)('%s/%s: float64 scratch gives the outputs NumPy computed from the Keras equations (1e-12)', (n, file) => {
+    const m = readKerasModel(join(FIX, n, file));
     const ref = referenceEngine(m.spec, { params: m.params, optimizer: optimizerSpec('sgd') });
     const { output } = ref.forward(batchForModel(m, batchOf(n), true));
     expectClose(`${n} output`, activate(output, m.spec.outputSize, m.outputActivation === 'softmax'), expected(n).output.data, 1e-12, { absolute: true });
   });
 
   // tfjs computes in float32: 1e-5 is the harness's forward limit for float32 engines
-  it.each(NAMES)('%s: the model as tf.loadLayersModel loads it (keras-model engine, wasm) gives the same outputs (1e-5)', async (n) => {
-    const m = readKerasModel(join(FIX, n, 'model.json'));
+  it.each(FILES)('%s/%s: the model as tf.loadLayersModel loads it (keras-model engine, wasm) gives the same outputs (1e-5)', async (n, file) => {
+    const m = readKerasModel(join(FIX, n, file));
     const p = await openProvider({ kind: 'keras', model: m, backend: 'wasm' });
     const e = await p.open(m.spec, { params: m.params, optimizer: optimizerSpec('sgd') });
     try {
@@ -208,6 +237,123 @@ describe('rnnlab import: Keras-format models', () => {
     writeFileSync(join(d, 'short.json'), JSON.stringify(['a', 'b']));
     expectOneLineError(rnnlab(['import', join(d, 'model.json'), '-o', join(d, 'ck2'), '--vocab', join(d, 'short.json')]), /2 tokens, but the model's Embedding takes 5/, expect);
     expect(existsSync(join(d, 'ck2'))).toBe(false);
+  });
+});
+
+describe('the loss a Keras model was compiled with', () => {
+  const base = (): any => JSON.parse(readFileSync(join(FIX, 'gru-logits', 'model.json'), 'utf8'));
+  const shard = (): Uint8Array => readFileSync(join(FIX, 'gru-logits', 'group1-shard1of1.bin'));
+  /** gru-logits (a linear head) compiled with `loss`, its head's activation set to `activation`. */
+  const compiled = (loss: unknown, activation = 'linear', o: { loss?: 'ce' | 'mse' } = {}) => {
+    const m = base();
+    if (loss === undefined) delete m.modelTopology.training_config;
+    else m.modelTopology.training_config.loss = loss;
+    m.modelTopology.model_config.config.layers[3].config.activation = activation;
+    return importKerasModel(m, 'model.json', shard, o);
+  };
+  const sparse = (config: Record<string, unknown>) => ({ class_name: 'SparseCategoricalCrossentropy', config: { reduction: 'auto', name: 'sparse_categorical_crossentropy', ...config } });
+
+  it('reads sparse and one-hot cross-entropy with and without from_logits, and mse, as rnnlab losses', () => {
+    expect(compiled(sparse({ from_logits: true })).spec.loss).toBe('softmaxCrossEntropy');
+    expect(compiled(sparse({ from_logits: false }), 'softmax').spec.loss).toBe('softmaxCrossEntropy');
+    expect(compiled('sparse_categorical_crossentropy', 'softmax').spec.loss).toBe('softmaxCrossEntropy');
+    const onehot = compiled({ class_name: 'CategoricalCrossentropy', config: { from_logits: true, label_smoothing: 0 } });
+    expect(onehot.spec.loss).toBe('softmaxCrossEntropy');
+    expect(onehot.notes.join(' ')).toMatch(/one-hot targets; rnnlab takes class ids/);
+    expect(compiled('categorical_crossentropy', 'softmax').spec.loss).toBe('softmaxCrossEntropy');
+    // Keras 3 writes a loss function as {class_name: "function", config: name}
+    expect(compiled({ module: 'keras.losses', class_name: 'function', config: 'mean_squared_error', registered_name: 'function' }).spec.loss).toBe('mse');
+    expect(compiled('mse').loss).toBe('mse (compiled: mse)');
+    expect(compiled({ class_name: 'MeanSquaredError', config: { reduction: 'sum_over_batch_size' } }).spec.loss).toBe('mse');
+  });
+
+  it('refuses what rnnlab cannot compute, saying why', () => {
+    expect(() => compiled(sparse({ from_logits: true }), 'softmax')).toThrow(/takes logits, but head dense ends in softmax: Keras applies softmax twice/);
+    expect(() => compiled(sparse({ from_logits: false }))).toThrow(/takes probabilities \(from_logits False\), but head dense is linear/);
+    expect(() => compiled('mse', 'softmax')).toThrow(/applies to head dense, which ends in softmax/);
+    expect(() => compiled('binary_crossentropy')).toThrow(/binary_crossentropy is not one of rnnlab's losses .*two-class softmax/);
+    expect(() => compiled('mean_absolute_error')).toThrow(/mean_absolute_error is not one of rnnlab's losses/);
+    expect(() => compiled({ class_name: 'CategoricalCrossentropy', config: { from_logits: true, label_smoothing: 0.1 } })).toThrow(/label_smoothing 0\.1/);
+    expect(() => compiled(sparse({ from_logits: true, ignore_class: 0 }))).toThrow(/ignores class 0/);
+    expect(() => compiled(sparse({ from_logits: true, reduction: 'sum' }))).toThrow(/reduces with "sum"/);
+    expect(() => compiled(['mse', 'mse'])).toThrow(/compiled with 2 losses/);
+    // --loss is for a model compiled with none; it may not contradict the compiled one
+    expect(() => compiled('mse', 'linear', { loss: 'ce' })).toThrow(/--loss ce contradicts it/);
+    expect(compiled('mse', 'linear', { loss: 'mse' }).spec.loss).toBe('mse');
+  });
+
+  it('a model compiled with none: the head decides, or --loss', () => {
+    expect(compiled(undefined).spec.loss).toBe('mse');
+    expect(compiled(undefined).loss).toMatch(/mse \(the linear head; the model has no compiled loss: --loss ce reads its outputs as logits\)/);
+    expect(compiled(undefined, 'softmax').spec.loss).toBe('softmaxCrossEntropy');
+    const ce = compiled(undefined, 'linear', { loss: 'ce' });
+    expect(ce.spec.loss).toBe('softmaxCrossEntropy');
+    expect(ce.loss).toBe("cross-entropy from the head's logits (--loss ce; the model has no compiled loss)");
+    expect(() => compiled(undefined, 'softmax', { loss: 'mse' })).toThrow(/--loss mse does not fit head dense, which ends in softmax/);
+  });
+
+  it('import prints the loss it used; check --model takes class ids for a from-logits model, and --loss for a model compiled with none', () => {
+    const d = tmp();
+    const imp = rnnlab(['import', join(FIX, 'gru-logits', 'model.keras'), '-o', join(d, 'ck')]);
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stdout).toMatch(/^loss: cross-entropy from the head's logits \(compiled: SparseCategoricalCrossentropy\(from_logits=True\)\)$/m);
+    expect(JSON.parse(readFileSync(join(d, 'ck', 'spec.json'), 'utf8')).loss).toBe('softmaxCrossEntropy');
+    // the same model without its training_config, and class ids as y: --loss ce makes it the cross-entropy model
+    cpSync(join(FIX, 'gru-logits'), join(d, 'bare'), { recursive: true });
+    const m = base();
+    delete m.modelTopology.training_config;
+    writeFileSync(join(d, 'bare', 'model.json'), JSON.stringify(m));
+    writeFileSync(join(d, 'data.safetensors'), safetensorsOf({ x: { dtype: 'I32', shape: [2, 3], data: Int32Array.from([3, 4, 5, 6, 0, 0]) }, y: { dtype: 'I32', shape: [2], data: Int32Array.from([1, 3]) } }));
+    const common = ['check', '--model', join(d, 'bare', 'model.json'), '--data', join(d, 'data.safetensors'), '--steps', '1', '--no-tfjs', '--backend', 'wasm', '--json'];
+    expectOneLineError(rnnlab(common), /y is I32 \[2\], but this spec \(mse, many-to-one\) needs F32/, expect);
+    const r = rnnlab([...common, '--loss', 'ce']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.spec.loss).toBe('softmaxCrossEntropy');
+    expect(j.pass).toBe(true);
+  });
+});
+
+describe('Keras 3 .keras and Keras 2 .h5 files', () => {
+  it('check --model runs scratch, the tfjs twin and the file as tf.loadLayersModel builds it, for a .keras and an .h5 file', () => {
+    for (const [n, file, mask] of [['gru-logits', 'model.keras', true], ['bilstm', 'model.h5', false]] as const) {
+      const r = rnnlab(['check', '--model', join(FIX, n, file), '--batch', '3', '--seq', '5', ...(mask ? ['--mask'] : []), '--steps', '2', '--backend', 'wasm', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.pass).toBe(true);
+      expect(j.engines.map((e: { name: string }) => e.name)).toEqual(expect.arrayContaining(['scratch', 'tfjs-wasm', 'keras-model', 'scratch-f64']));
+      expect(j.gradients.some((g: { engine: string }) => g.engine === 'keras-model')).toBe(true);
+    }
+  });
+
+  /** The fixture's .keras zip with config.json edited and files left out. */
+  function kerasVariant(edit: (config: any) => void, drop: string[] = []): string {
+    const files = unzipSync(readFileSync(join(FIX, 'bilstm', 'model.keras')));
+    const config = JSON.parse(Buffer.from(files['config.json']).toString('utf8'));
+    edit(config);
+    files['config.json'] = new TextEncoder().encode(JSON.stringify(config));
+    for (const f of drop) delete files[f];
+    const p = join(tmp(), 'model.keras');
+    writeFileSync(p, zipSync(files, { level: 0 }));
+    return p;
+  }
+  const cases: [string, () => string, RegExp][] = [
+    ['a zip without config.json', () => kerasVariant(() => {}, ['config.json']), /a zip without config\.json/],
+    ['a .keras without its weights', () => kerasVariant(() => {}, ['model.weights.h5']), /no model\.weights\.h5/],
+    ['a custom backward layer', () => kerasVariant((c) => (c.config.layers[1].config.backward_layer.config.units = 7)), /layer bidirectional: backward_layer "custom" is not representable/],
+    ['a layer rnnlab does not have', () => kerasVariant((c) => (c.config.layers[2].class_name = 'Conv1D')), /layer bidirectional_1: class Conv1D is not something rnnlab can represent/],
+    ['a loss rnnlab does not have', () => kerasVariant((c) => (c.compile_config.loss = 'kl_divergence')), /the compiled loss kl_divergence is not one of rnnlab's losses/],
+    ['an .h5 that is not HDF5', () => { const p = join(tmp(), 'model.h5'); writeFileSync(p, 'not hdf5'); return p; }, /neither a zip \(\.keras\) nor an HDF5 file/],
+    ['a cut .h5', () => { const p = join(tmp(), 'model.h5'); writeFileSync(p, readFileSync(join(FIX, 'bilstm', 'model.h5')).subarray(0, 4000)); return p; }, /model\.h5: /],
+  ];
+  it.each(cases)('%s: one line', (_what, make, pattern) => {
+    expect(() => readKerasModel(make())).toThrow(pattern);
+  });
+
+  it('through the CLI: a bad .keras is one line on stderr, exit 2, and nothing written', () => {
+    const out = join(tmp(), 'out');
+    expectOneLineError(rnnlab(['import', cases[2][1](), '-o', out]), cases[2][2], expect);
+    expect(existsSync(out)).toBe(false);
   });
 });
 

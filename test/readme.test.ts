@@ -4,6 +4,7 @@
  * README shows. Here it runs as part of npm test, so a README that drifts from the program fails CI.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 // @ts-expect-error a plain ES module without types
@@ -16,6 +17,21 @@ describe('the README, tested', () => {
     expect(smallRun(['train', '--task', 'text', '--steps', '500', '--out', 'runs/moby'])).toEqual(['train', '--task', 'text', '--out', 'runs/moby', '--steps', '3', '--hidden', '8', '--sample-length', '10', '--val-tokens', '300']);
     expect(smallRun(['train', '--task', 'series', '--dataset', 'co2', '--epochs', '30'])).toEqual(['train', '--task', 'series', '--dataset', 'co2', '--steps', '3', '--hidden', '8']);
     expect(smallRun(['generate', '--checkpoint', 'runs/moby', '--length', '300'])).toEqual(['generate', '--checkpoint', 'runs/moby', '--length', '20']);
+  });
+
+  test('the line counts the README and docs/engines.md give for the example engines are the files\' own', () => {
+    const lines = (f: string): number => readFileSync(join(ROOT, f), 'utf8').replace(/\n$/, '').split('\n').length;
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const engines = readFileSync(join(ROOT, 'docs', 'engines.md'), 'utf8');
+    const claims: [RegExpMatchArray | null, string][] = [
+      [readme.match(/\[`adapter\.py`\]\(examples\/numpy-rnn\/adapter\.py\),\s+(\d+) lines/), 'examples/numpy-rnn/adapter.py'],
+      [readme.match(/examples\/js-engine\/plain-rnn\.js\) is a complete one[^]*? in (\d+) lines/), 'examples/js-engine/plain-rnn.js'],
+      [engines.match(/behind a (\d+)-line adapter/), 'examples/numpy-rnn/adapter.py'],
+    ];
+    for (const [m, file] of claims) {
+      expect(m, file).not.toBeNull();
+      expect(Number(m![1]), file).toBe(lines(file));
+    }
   });
 
   test('every example runs, every snippet imports rnnlab and runs, every sample output is current', () => {

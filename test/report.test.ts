@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { chartsFor, loadRun } from '../src/report/plots.js';
-import { contrast, coveringTicks, heatmap, lineChart, titleLines, useLogY } from '../src/report/svg.js';
+import { barChart, contrast, coveringTicks, heatmap, lineChart, tickLabels, titleLines, useLogY } from '../src/report/svg.js';
+import { benchChartSvg } from '../src/report/plots.js';
+import type { BenchRow } from '../compare/bench.js';
 import { stateMapSvg } from '../src/report/states.js';
 import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 
@@ -64,6 +66,38 @@ describe('charts that read', () => {
       const fg = [0, 2, 4].map((i) => parseInt(p[4].slice(i, i + 2), 16));
       expect(contrast(fg, [Number(p[1]), Number(p[2]), Number(p[3])])).toBeGreaterThanOrEqual(4.5);
     }
+  });
+});
+
+describe('plots a newcomer can read', () => {
+  test('no two ticks of an axis carry the same label, however narrow the range (a lockstep loss from 2.2875 to 2.2925)', () => {
+    const svg = lineChart({ title: 'lockstep', xLabel: 'step', yLabel: 'loss', series: [{ name: 'scratch', points: [[1, 2.2921], [2, 2.2903], [3, 2.2889], [4, 2.2877]] }] });
+    const labels = [...svg.matchAll(/text-anchor="end">([^<]+)</g)].map((m) => m[1]);
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(tickLabels([2.2875, 2.29, 2.2925])).toEqual(['2.2875', '2.2900', '2.2925']);
+    expect(tickLabels([1.0025, 1.005])).toEqual(['1.0025', '1.0050']); // fmtTick would say 1 and 1.01: distinct, and wrong
+    expect(tickLabels([0, 0.5, 1])).toEqual(['0', '0.5', '1']); // already distinct: as before
+  });
+
+  test('the lockstep chart of a check says which engines lie under the first one', () => {
+    const check = loadRun(runs.check);
+    const chart = chartsFor([check]).find((c) => c.id.startsWith('lockstep'))!;
+    const names = [...chart.svg.matchAll(/<g class="series" data-name="([^"]+)"/g)].map((m) => m[1]);
+    const engines = Object.keys(check.check!.trajectory.steps[0].loss);
+    expect(engines.length).toBeGreaterThanOrEqual(3); // scratch, tfjs-wasm, scratch-f64: three lines that coincide within 2e-3
+    for (const e of engines.slice(1)) expect(names).toContain(`${e}, under ${engines[0]}: within 2e-3`);
+    expect(names).toContain(engines[0]);
+  });
+
+  test('on a log axis the shortest bench bar stands at least a factor 3 (half a decade) above the axis', () => {
+    const row = (engine: string, ms: number): BenchRow => ({ cell: 'rnn', hidden: 64, batch: 1, engine, threads: 1, trainStepMs: { median: ms, p10: ms, p90: ms, n: 3 }, ratio: 1 }) as BenchRow;
+    const svg = benchChartSvg([row('scratch', 1.05), row('tfjs-wasm', 41)], 'tfjs-wasm');
+    const heights = [...svg.matchAll(/<rect x="[^"]+" y="[^"]+" width="[^"]+" height="([^"]+)"/g)].map((m) => Number(m[1]));
+    const tall = Math.max(...heights);
+    // the two bars span log10(41 / 1.05) = 1.6 decades; the short one at least log10(3) = 0.48 decade above the axis
+    expect(Math.min(...heights) / tall).toBeGreaterThan(0.48 / (0.48 + 1.6) - 0.01);
+    expect(barChart({ title: 'b', yLabel: 'ms', groups: ['g'], logY: true, series: [{ name: 'a', values: [1.05] }] })).toMatch(/>0\.1</);
   });
 });
 

@@ -7,6 +7,9 @@ import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors
 import { initParams } from '../src/params.js';
 import { InputError } from '../src/errors.js';
 import { makeSpec } from './helpers/cases.js';
+import { spawnSync } from 'node:child_process';
+import { ROOT } from './helpers/cli.js';
+import { needing, pythonWith } from './helpers/python.js';
 
 /** A file built byte by byte from the format description (not by our writer). */
 function handMade(header: object, data: Uint8Array): Uint8Array {
@@ -106,5 +109,35 @@ describe('safetensors', () => {
     writeSafetensors(path, { w: { dtype: 'F64', shape: [1], data: Float64Array.of(2) } });
     expect(readSafetensors(path).tensors.w.data[0]).toBe(2);
     expect(readdirSync(dir)).toEqual(['a.safetensors']);
+  });
+});
+
+describe('python/rnnlab_safetensors.py: the files read with NumPy alone', () => {
+  const py = pythonWith('numpy');
+  test.skipIf(!py)(needing('numpy', 'reads every tensor of a file rnnlab wrote, bit for bit, and its metadata'), () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnlab-st-py-'));
+    const tensors = {
+      'grad.layers.0.kernel': { dtype: 'F32' as const, shape: [2, 3], data: Float32Array.from([0.1, -2.5, 3e-8, 1 / 3, -0, 7]) },
+      loss: { dtype: 'F64' as const, shape: [3], data: Float64Array.from([2.302585092994046, 1 / 7, -1e-300]) },
+      y: { dtype: 'I32' as const, shape: [2, 2], data: Int32Array.from([0, -1, 2 ** 31 - 1, 5]) },
+      mask: { dtype: 'U8' as const, shape: [4], data: Uint8Array.from([1, 1, 0, 255]) },
+    };
+    writeSafetensors(join(dir, 'd.safetensors'), tensors, { engine: 'scratch-f64' });
+    // the reader prints each tensor's dtype, shape and bytes (hex), and the metadata
+    const script = [
+      'import sys, json',
+      `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'python'))})`,
+      'from rnnlab_safetensors import load_file, load_metadata',
+      `t = load_file(${JSON.stringify(join(dir, 'd.safetensors'))})`,
+      `print(json.dumps({"tensors": {k: [str(v.dtype), list(v.shape), v.tobytes().hex()] for k, v in t.items()}, "meta": load_metadata(${JSON.stringify(join(dir, 'd.safetensors'))})}))`,
+    ].join('\n');
+    const r = spawnSync(py!, ['-c', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const numpy = { F32: 'float32', F64: 'float64', I32: 'int32', U8: 'uint8' };
+    for (const [k, t] of Object.entries(tensors)) {
+      expect(out.tensors[k], k).toEqual([numpy[t.dtype], t.shape, Buffer.from(t.data.buffer).toString('hex')]);
+    }
+    expect(out.meta).toEqual({ engine: 'scratch-f64' });
   });
 });

@@ -52,8 +52,12 @@ describe('train --task seq2seq and translate', () => {
     expect(t.stdout).toMatch(/pairs: 240 train, 30 validation, 30 test/);
     expect(t.stdout).toMatch(/validation scratch at step \d+: loss [\d.]+ nats\/token, exact match/);
     expect(t.stdout).toMatch(/baseline: copy the input/);
+    // the progress table has a rule under its header, like every table; a run of --epochs ends saying so
+    expect(t.stdout).toMatch(/^ +step +epoch +loss scratch .*\n-+ +-+ +-+/m);
+    expect(t.stdout).toMatch(/^done: 2 epochs \(16 steps\) in [\d.]+ s; the validation and the test after the last step took [\d.]+ s of it$/m);
     const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const final = metrics.find((m) => m.type === 'final');
+    expect(final.stoppedBy).toBe('epochs');
     expect(final.test.n).toBe(30);
     expect(final.test.baseline.name).toBe('copy the input');
     expect(metrics.filter((m) => m.type === 'val')).toHaveLength(2);

@@ -176,7 +176,7 @@ describe('export --format tfjs', () => {
     const model = await tf.loadLayersModel({
       load: async () => ({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }),
     });
-    const classes = modelJson.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
+    const classes = modelJson.modelTopology.model_config.config.layers.map((l: { class_name: string }) => l.class_name);
     expect(classes).toEqual(['Embedding', 'Bidirectional', 'Bidirectional', 'TimeDistributed']);
     const batch = randomBatch(spec, 2, 5, 15);
     const out = tf.tidy(() => (model.predict(tf.tensor2d(batch.x as Int32Array, [2, 5], 'int32')) as import('@tensorflow/tfjs').Tensor).dataSync());
@@ -198,7 +198,7 @@ describe('export --format tfjs', () => {
     const g = rnnlab(['export', join(dir, 'gru'), '-o', join(dir, 'web2'), '--backend', 'wasm']);
     expect(g.code, g.stderr).toBe(0);
     expect(g.stdout).toMatch(/loads only after registerLayers\(tf\)/);
-    const layers = JSON.parse(readFileSync(join(dir, 'web2', 'model.json'), 'utf8')).modelTopology.config.layers;
+    const layers = JSON.parse(readFileSync(join(dir, 'web2', 'model.json'), 'utf8')).modelTopology.model_config.config.layers;
     expect(layers[0]).toMatchObject({ class_name: 'GRU', config: { reset_after: true, units: gspec.hiddenSize } });
     expectOneLineError(rnnlab(['export', join(dir, 'nothing'), '-o', join(dir, 'web3')]), /no such checkpoint directory or weights file/, expect);
   });

@@ -3,13 +3,16 @@
  * through tf.io.withSaveHandler (no tfjs-node needed). The model is a tf.Sequential of tfjs's own
  * layers (reset-after GRUs as Keras GRU configs with reset_after: true, which tfjs loads after
  * registerLayers); token models take ids through their Embedding layer, or one-hot input
- * [B, T, vocabulary] (tf.oneHot of the ids) when they have none.
+ * [B, T, vocabulary] (tf.oneHot of the ids) when they have none. The topology has the
+ * training_config a compiled Keras model converted by tensorflowjs_converter has, and rnnlab's own
+ * spec rides along in userDefinedMetadata, so that `rnnlab import` gives back the same model.
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import type { NamedParams } from '../src/params.js';
 import { type ModelSpec, specToJSON } from '../src/spec.js';
 import { VERSION } from '../src/version.js';
+import { kerasTrainingConfig } from '../src/import/keras-loss.js';
 import type { Tf } from './backend.js';
 import { buildSequential } from './model.js';
 import { setLayerWeights } from './weights.js';
@@ -41,7 +44,7 @@ export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, d
         format: 'layers-model',
         generatedBy: `rnnlab ${VERSION} (TensorFlow.js ${tf.version.tfjs})`,
         convertedBy: null,
-        modelTopology: kerasGruConfigs(a.modelTopology),
+        modelTopology: convertedTopology(kerasGruConfigs(a.modelTopology) as Record<string, unknown>, spec),
         weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
         userDefinedMetadata: {
           rnnlab: {
@@ -64,6 +67,17 @@ export async function exportTfjs(tf: Tf, spec: ModelSpec, params: NamedParams, d
   writeFileAtomic(join(dir, 'weights.bin'), weights);
   writeFileAtomic(join(dir, 'model.json'), modelJson + '\n');
   return { dir, files: ['model.json', 'weights.bin'], weightBytes: weights.length, inputShape: spec.embedding > 0 ? [null, null] : [null, null, spec.inputSize] };
+}
+
+/**
+ * The topology as tensorflowjs_converter writes a compiled Keras model's: model_config (the layers),
+ * and training_config with the loss a Keras user compiles this model with (the head is linear, so
+ * cross-entropy is SparseCategoricalCrossentropy(from_logits=True)). tf.loadLayersModel reads
+ * model_config; rnnlab import reads both, and rnnlab's spec from userDefinedMetadata.
+ */
+function convertedTopology(topology: Record<string, unknown>, spec: ModelSpec): Record<string, unknown> {
+  const { class_name, config, keras_version, backend, ...rest } = topology;
+  return { keras_version, backend, ...rest, model_config: { class_name, config }, training_config: kerasTrainingConfig(spec) };
 }
 
 /**

@@ -220,7 +220,14 @@ export class KerasModelEngine implements Engine {
   private inputTensor(b: Batch): Tensor {
     const tf = this.tf;
     const { batchSize: B, seqLen: T } = b;
-    if (this.spec.input === 'tokens') return tf.tensor2d(b.x as Int32Array, [B, T], 'int32');
+    if (this.spec.input === 'tokens') {
+      const ids = tf.tensor2d(b.x as Int32Array, [B, T], 'int32');
+      if (this.spec.embedding > 0) return ids;
+      // a token model without an Embedding (rnnlab's export of a character model) reads one-hot rows
+      const oneHot = tf.cast(tf.oneHot(ids, this.spec.inputSize), 'float32');
+      ids.dispose();
+      return oneHot;
+    }
     return tf.tensor3d(b.x instanceof Float32Array ? b.x : Float32Array.from(b.x), [B, T, this.spec.inputSize]);
   }
 

@@ -19,22 +19,21 @@ import { type OptimizerSpec, describeOptimizer, optimizerSpec } from '../optimiz
 import { castParams, randomTestParams } from '../params.js';
 import { environmentInfo, newRunDir } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
-import { type CellType, parseSpec } from '../spec.js';
-import { BLAS_FLAG, choice, intArg, intListArg, kernelsOption, numArg, threadsListArg } from './options.js';
+import { type CellType, type ModelSpec, appliesToCell, describeSpec, parseSpec } from '../spec.js';
+import { BLAS_FLAG, type VariantOptionFlags, addVariantOptions, choice, intArg, intListArg, kernelsOption, numArg, threadsListArg, variantSpecFields } from './options.js';
+import { likeWithLikeNotes } from '../../compare/bench-notes.js';
 import type { IO } from './io.js';
 import { plural } from '../report/table.js';
 
 const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'];
 
-interface Flags {
+interface Flags extends VariantOptionFlags {
   cell: string[];
   hidden: number[];
   batch: number[];
   seq: number;
   input: number;
   tokens?: number;
-  bidirectional?: boolean;
-  embedding?: number;
   engine: string[];
   engines?: string[];
   threads?: number[];
@@ -64,17 +63,16 @@ interface Flags {
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 export function registerBench(program: Command, io: IO): void {
-  program
+  const cmd = program
     .command('bench')
     .description('time forward passes and training steps, scratch against TensorFlow.js, over a matrix of configurations')
-    .option('--cell <list>', 'cells (default rnn,lstm,gru)', list)
+    .option('--cell <list>', 'cells (default rnn,lstm,gru); the variant flags below apply to the cells they belong to', list)
     .option('--hidden <list>', 'hidden sizes (default 64,128,256)', intListArg(1))
     .option('--batch <list>', 'batch sizes (default 1,32)', intListArg(1))
     .option('--seq <n>', 'sequence length', intArg(1), 50)
     .option('--input <n>', 'input features (dense), also the number of output classes', intArg(1), 65)
-    .option('--tokens <v>', 'token-id input of a vocabulary of v (the word-level case); overrides --input', intArg(2))
-    .option('--embedding <e>', 'with --tokens: a learned embedding of width e', intArg(1))
-    .option('--bidirectional', 'bidirectional layers (merge concat)')
+    .option('--tokens <v>', 'token-id input of a vocabulary of v (the word-level case); overrides --input', intArg(2));
+  addVariantOptions(cmd)
     .option('--engine <list>', `engines: ${ENGINES.join(', ')}, a module path or "cmd:COMMAND" (repeatable; default scratch,scratch-f64,tfjs-wasm,tfjs-cpu)`, collectEngines)
     .option('--engines <list>', 'the same as --engine', collectEngines)
     .option('--threads <list>', 'thread counts for the scratch engine and PyTorch (default 1 and the cores, at most 2)', threadsListArg)
@@ -102,6 +100,7 @@ export function registerBench(program: Command, io: IO): void {
       '\nExamples:\n  rnnlab bench --cell lstm --hidden 128 --batch 1,32 --engine scratch,tfjs-wasm\n' +
         '  rnnlab bench --cell lstm --hidden 128 --tokens 5000 --batch 1 --engine scratch,tfjs-wasm\n' +
         '  rnnlab bench --cell lstm --hidden 128 --batch 32 --engine scratch --memory-steps 1000\n' +
+        '  rnnlab bench --cell gru --gru-reset-after --hidden 128 --batch 1,32 --engine scratch,pytorch --baseline pytorch   (against nn.GRU)\n' +
         '  rnnlab bench --cell lstm --hidden 256 --batch 32 --threads 1 --profile\n' +
         '  rnnlab bench --race --minutes 5 --out runs/race   (scratch against PyTorch on Moby Dick, side by side: 5 min)\n' +
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
@@ -140,6 +139,7 @@ export function registerBench(program: Command, io: IO): void {
       f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
       if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
       for (const c of f.cell) if (!['rnn', 'lstm', 'gru'].includes(c)) throw new InputError(`unknown cell "${c}" (choose rnn, lstm, gru)`);
+      checkVariantCells(f);
       const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
       if (f.profile) {
         await profileCommand(f, threads, io);
@@ -154,16 +154,15 @@ export function registerBench(program: Command, io: IO): void {
       const rows: BenchRow[] = [];
       const configs = f.cell.flatMap((cell) => f.hidden.flatMap((hidden) => f.batch.map((batch) => ({ cell, hidden, batch }))));
       const table = !f.json;
-      const t0 = performance.now();
       if (table) {
         io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; ${describeOptimizer(optimizer)}; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
+        for (const cell of f.cell) io.out(`  model: ${describeSpec(benchSpec(f, cell, 1)).replace(/ -> (\d+)x1 -> /, ' -> $1xH -> ')}`);
         for (const fa of factories) io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
         io.out('');
       }
+      const notes: string[] = [];
       for (const [i, c] of configs.entries()) {
-        const vocab = f.tokens ?? f.input;
-        if (f.embedding && !f.tokens) throw new InputError('--embedding looks up token ids: give --tokens V too');
-        const spec = parseSpec({ cell: c.cell as CellType, inputSize: vocab, hiddenSize: c.hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense', bidirectional: f.bidirectional ? true : undefined, embedding: f.embedding });
+        const spec = benchSpec(f, c.cell, c.hidden);
         assertFits(spec, { batch: c.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
         const batch = randomBatch(spec, c.batch, f.seq, 7);
         const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
@@ -184,13 +183,15 @@ export function registerBench(program: Command, io: IO): void {
           onProgress: (m) => io.progress(`bench ${i + 1}/${configs.length} ${label}: ${m}`),
         });
         rows.push(...r);
+        for (const n of likeWithLikeNotes(spec, r)) if (!notes.includes(n)) notes.push(n);
         if (table) {
           if (i === 0) io.out(header(f).join('\n'));
           for (const row of r) io.out(formatRow(row, f));
         }
       }
       for (const fa of factories) await fa.close();
-      const seconds = (performance.now() - t0) / 1000;
+      // the command's wall time: performance.now() counts from the process's start (engines started, Python loaded, all)
+      const seconds = performance.now() / 1000;
       const result = { rows, baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
       if (run && f.out) {
         run.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'bench', flags: f, ...environmentInfo() });
@@ -203,9 +204,10 @@ export function registerBench(program: Command, io: IO): void {
         return;
       }
       io.out('');
-      if (rows.some((r) => r.engine === baseline)) io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(0)} s in all`);
-      else io.out(`ratio: none, the baseline ${baseline} ran no configuration (see the notes above; --baseline picks another); ${seconds.toFixed(0)} s in all`);
+      if (rows.some((r) => r.engine === baseline)) io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(1)} s in all`);
+      else io.out(`ratio: none, the baseline ${baseline} ran no configuration (see the notes above; --baseline picks another); ${seconds.toFixed(1)} s in all`);
       if (factories.some((x) => x.selfTimed)) io.out('engines in another process are timed by what they measure inside their process (without the pipe)');
+      for (const n of notes) io.out(n);
       if (f.out) io.out(`wrote ${join(f.out, 'bench.json')} and ${join(f.out, 'bench.svg')}`);
     });
 }
@@ -249,6 +251,34 @@ function formatRow(r: BenchRow, f: Flags): string {
   ];
   const widths = header(f)[1].split('  ').map((d) => d.length);
   return cells.map((c, i) => (i < 1 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+}
+
+/** The variant flags that belong to one cell only, by the spec field each sets. */
+const CELL_FLAGS: [keyof VariantOptionFlags & keyof ModelSpec, string][] = [
+  ['activation', '--activation'],
+  ['recurrentActivation', '--recurrent-activation'],
+  ['gruResetAfter', '--gru-reset-after'],
+  ['unitForgetBias', '--unit-forget-bias'],
+];
+
+/** A cell flag that belongs to none of the cells benched is a mistake, not something to ignore. */
+function checkVariantCells(f: Flags): void {
+  for (const [field, flag] of CELL_FLAGS) {
+    if (f[field] === undefined || f[field] === false) continue;
+    if (!f.cell.some((c) => appliesToCell(field, c as CellType))) {
+      const owners = (['rnn', 'lstm', 'gru'] as const).filter((c) => appliesToCell(field, c));
+      throw new InputError(`${flag} applies to ${owners.join('/')} only, and --cell ${f.cell.join(',')} has none`);
+    }
+  }
+  if (f.embedding && !f.tokens) throw new InputError('--embedding looks up token ids: give --tokens V too');
+}
+
+/** The model of one row: the cell and width of the row, the variant flags that apply to that cell. */
+function benchSpec(f: Flags, cell: string, hidden: number): ModelSpec {
+  const vocab = f.tokens ?? f.input;
+  const fields = variantSpecFields(f);
+  for (const k of Object.keys(fields) as (keyof ModelSpec)[]) if (!appliesToCell(k, cell as CellType)) delete fields[k];
+  return parseSpec({ cell, inputSize: vocab, hiddenSize: hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense', ...fields }, 'bench flags');
 }
 
 type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports'] };
@@ -313,12 +343,10 @@ interface ProfileRow extends StepProfile {
 async function profileCommand(f: Flags, threads: number[], io: IO): Promise<void> {
   const rows: ProfileRow[] = [];
   const notes = new Set<string>();
-  const vocab = f.tokens ?? f.input;
-  if (f.embedding && !f.tokens) throw new InputError('--embedding looks up token ids: give --tokens V too');
   for (const cell of f.cell) {
     for (const hidden of f.hidden) {
       for (const batchSize of f.batch) {
-        const spec = parseSpec({ cell: cell as CellType, inputSize: vocab, hiddenSize: hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense', bidirectional: f.bidirectional ? true : undefined, embedding: f.embedding });
+        const spec = benchSpec(f, cell, hidden);
         assertFits(spec, { batch: batchSize, seq: f.seq, engines: 1, bytesPerFloat: 4 });
         const batch = randomBatch(spec, batchSize, f.seq, 7);
         for (const t of threads) {

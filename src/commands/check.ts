@@ -8,7 +8,8 @@ import { InputError } from '../errors.js';
 import { MISTAKE_IDS, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
-import { type ImportedModel, batchForModel, readKerasModel } from '../import/keras.js';
+import { type ImportedModel, batchForModel } from '../import/keras.js';
+import { readKerasModel } from '../import/keras-files.js';
 import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';
 import { batchFromTensors, type CheckInputs } from '../harness.js';
 import { validateParams } from '../params.js';
@@ -77,7 +78,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .command('check')
     .description('run engines (scratch, tfjs, PyTorch, your own) on identical weights and data, and compare them to the digit with float64 scratch');
   addModelOptions(cmd, { hidden: 32, input: 10, output: 10 })
-    .option('--model <model.json>', 'a Keras / TensorFlow.js layers model (model.json + weight shards): its spec and weights, and the model itself loaded by tf.loadLayersModel as one more engine')
+    .option('--model <file>', 'a Keras model (model.keras, model.h5, or a TensorFlow.js model.json + weight shards): its spec, weights and compiled loss, and the model itself loaded by tf.loadLayersModel as one more engine')
     .option('--weights <file>', 'canonical weights (.safetensors) instead of generated ones')
     .option('--data <file>', 'x, y (and optional mask, h.{l}, c.{l}) as .safetensors instead of a generated batch')
     .option('--seq <n>', 'time steps of the generated batch', intArg(1), 20)
@@ -117,7 +118,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         '  rnnlab check --cell gru --gru-reset-after --engines scratch,tfjs,pytorch,pytorch-f64\n' +
         '  rnnlab check --cell lstm --engines "cmd:python3 examples/numpy-rnn/adapter.py" --per-step',
     )
-    .action(async (f: Flags) => {
+    .action(async (f: Flags, command: Command) => {
       if (f.seq2seq) {
         if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState || f.out || f.dump) {
           throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault, --carried-state, --out or --dump');
@@ -126,7 +127,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);
       }
       if (f.attention || f.targetSeq) throw new InputError('--attention and --target-seq are for --seq2seq');
-      const imported = f.model ? importForCheck(f) : null;
+      const imported = f.model ? importForCheck(f, command.getOptionValueSource('loss') === 'cli') : null;
       const spec = imported ? imported.spec : specFromFlags(f);
       // the run directory is claimed before the work, so a taken --out costs nothing
       const runDir = f.out ? (typeof f.out === 'string' ? f.out : defaultRunDir('check')) : null;
@@ -228,11 +229,11 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     });
 }
 
-/** --model: the model read, with every flag that would contradict it refused. */
-function importForCheck(f: Flags): ImportedModel {
+/** --model: the model read, with every flag that would contradict it refused; --loss given is the loss of a model compiled with none. */
+function importForCheck(f: Flags, lossGiven: boolean): ImportedModel {
   const clash = (['spec', 'weights', 'carriedState', 'fault'] as const).filter((k) => f[k] !== undefined && f[k] !== false);
   if (clash.length) throw new InputError(`--model brings its own spec, weights and engines; it does not go with ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
-  return readKerasModel(f.model!);
+  return readKerasModel(f.model!, { loss: lossGiven ? (f.loss as 'ce' | 'mse') : undefined });
 }
 
 /** The engines under test: the ones asked for (default scratch and tfjs), and with --model the loaded model itself. */
@@ -247,6 +248,7 @@ function importHeader(m: ImportedModel, result: Awaited<ReturnType<typeof check>
   const by = [m.source.generatedBy, m.source.convertedBy].filter(Boolean).join(', ');
   const lines = [`model ${m.source.path} (${m.source.modelClass}${by ? `; ${by}` : ''})`];
   lines.push(formatTable(['layer', 'class', 'in rnnlab'], m.layers.map((l) => [l.name, l.kind, l.role])));
+  lines.push(`loss: ${m.loss}`);
   for (const n of m.notes) lines.push(`note: ${n}`);
   const keras = result.engines.find((e) => e.name === 'keras-model');
   if (keras?.role === 'under test') lines.push(`keras-model: the model as tf.loadLayersModel loads it; model.predict agrees with its layers applied one by one (outputs before the ${m.outputActivation === 'softmax' ? 'softmax' : 'head activation'} are compared)`);
@@ -325,14 +327,14 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
     io.out(
       at === null
         ? `${name}: no drift from ${report.reference} (largest parameter difference ${sci(Math.max(0, ...diffs))}, limit ${sci(limit, 0)})`
-        : `${name}: drifts from ${report.reference} at step ${at} (${sci(diffs[at - 1])} > ${sci(limit, 0)})`,
+        : `${name}: drifts from ${report.reference} at step ${at} (${sci(diffs[at - 1])} > ${sci(limit, 0)}${report.dtypes?.[name] === 'float64' ? ', the float64 limit' : ''})`,
     );
   }
   if (tr.pair) {
     const last = tr.steps[tr.steps.length - 1];
     io.out(
       tr.driftStep === null
-        ? `no drift: the parameters of ${tr.pair[1]} and ${tr.pair[0]} stayed within ${sci(tr.limit, 0)} (largest ${sci(Math.max(...tr.steps.map((s) => s.maxParamDiff)))})`
+        ? `${tr.pair[1]} and ${tr.pair[0]}: their parameters stayed within ${sci(tr.limit, 0)} of each other (largest ${sci(Math.max(...tr.steps.map((s) => s.maxParamDiff)))})`
         : `drift began at step ${tr.driftStep}: parameter difference ${sci(tr.steps[tr.driftStep - 1].maxParamDiff)} > ${sci(tr.limit, 0)} (in ${tr.steps[tr.driftStep - 1].worstParam}); after step ${last.step}: ${sci(last.maxParamDiff)}`,
     );
   }

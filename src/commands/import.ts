@@ -9,16 +9,19 @@ import type { Command } from 'commander';
 import { writeCheckpoint } from '../checkpoint.js';
 import { CharTokenizer, type Tokenizer, WordTokenizer } from '../data/tokenizers.js';
 import { InputError } from '../errors.js';
-import { type ImportedModel, readKerasModel } from '../import/keras.js';
+import type { ImportedModel } from '../import/keras.js';
+import { readKerasModel } from '../import/keras-files.js';
 import { readInputFile, parseJsonText } from '../io/files.js';
 import { paramCount } from '../params.js';
 import { formatTable } from '../report/table.js';
 import { describeSpec, specToJSON } from '../spec.js';
 import { VERSION } from '../version.js';
 import type { IO } from './io.js';
+import { choice } from './options.js';
 
 interface Flags {
   out: string;
+  loss?: 'ce' | 'mse';
   vocab?: string;
   labels?: string;
   maxLen?: number;
@@ -79,9 +82,10 @@ function useFiles(m: ImportedModel, f: Flags): { vocab?: unknown; data?: unknown
 export function registerImport(program: Command, io: IO): void {
   program
     .command('import')
-    .description('import a Keras / TensorFlow.js layers model (model.json + weight shards) as an rnnlab checkpoint')
-    .argument('<model.json>', 'the model.json that tensorflowjs_converter or LayersModel.save wrote (its weight shards beside it)')
+    .description('import a Keras model (model.keras, model.h5, or a TensorFlow.js model.json + weight shards) as an rnnlab checkpoint')
+    .argument('<model>', 'model.keras (Keras 3), model.h5 (Keras 2 model.save), or the model.json that tensorflowjs_converter or LayersModel.save wrote (its weight shards beside it)')
     .requiredOption('-o, --out <dir>', 'the checkpoint directory to write')
+    .addOption(choice('--loss <loss>', 'for a model compiled with no loss: ce (softmax cross-entropy; a linear head gives the logits) or mse (default: the head decides, softmax ce, linear mse)', ['ce', 'mse']))
     .option('--vocab <file>', 'token models: the vocabulary, token i on line i (or a JSON array), so generate / predict can read text')
     .option('--labels <list>', 'classifiers: the class names in the head\'s order, comma-separated (with --vocab: predict works)')
     .option('--max-len <n>', 'classifiers: cut texts at n tokens in predict (default: the model\'s input length, else 200)', (v) => {
@@ -102,7 +106,7 @@ export function registerImport(program: Command, io: IO): void {
         '  rnnlab check --model web/model.json',
     )
     .action((path: string, f: Flags) => {
-      const m = readKerasModel(path);
+      const m = readKerasModel(path, { loss: f.loss });
       const { vocab, data, use } = useFiles(m, f);
       if (existsSync(f.out)) {
         if (!statSync(f.out).isDirectory()) throw new InputError(`-o ${f.out}: exists and is not a directory`);
@@ -115,6 +119,7 @@ export function registerImport(program: Command, io: IO): void {
         notes: m.notes,
         masking: m.masking,
         outputActivation: m.outputActivation,
+        loss: m.loss,
         seqLen: m.seqLen,
         weights: m.sources,
       };
@@ -125,6 +130,7 @@ export function registerImport(program: Command, io: IO): void {
       }
       io.out(`${path}: ${m.source.modelClass}${m.source.generatedBy ? ` (${m.source.generatedBy}${m.source.convertedBy ? `, ${m.source.convertedBy}` : ''})` : ''}`);
       io.out(formatTable(['layer', 'class', 'in rnnlab'], m.layers.map((l) => [l.name, l.kind, l.role])));
+      io.out(`loss: ${m.loss}`);
       for (const n of m.notes) io.out(`note: ${n}`);
       if (m.masking.kind !== 'none') {
         io.out(`note: the model masks ${m.masking.kind === 'zero' ? 'token 0 (Embedding mask_zero)' : `steps whose features all equal ${m.masking.value} (Masking)`}; rnnlab takes that mask with the batch (check --model derives it)`);

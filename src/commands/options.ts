@@ -69,38 +69,62 @@ export function choice<T extends string>(flags: string, description: string, cho
   return def === undefined ? o : o.default(def);
 }
 
-/** --cell, --layers, --hidden, --input, --output and the variant flags. */
-export function addModelOptions(cmd: Command, defaults: { hidden: number; input: number; output: number }): Command {
+/**
+ * The model's variant: the flags every command that builds a model from flags shares (check,
+ * gradcheck, bench), declared once: the stack, the head's loss, the cell's options, bidirectional
+ * layers and the embedding. Sizes and the cell are declared by each command (bench takes lists).
+ */
+export function addVariantOptions(cmd: Command): Command {
   return cmd
-    .addOption(choice('--cell <cell>', 'rnn, lstm or gru', ['rnn', 'lstm', 'gru'], 'lstm'))
     .option('--layers <n>', 'stacked recurrent layers', intArg(1), 1)
-    .option('--hidden <n>', 'hidden units per layer', intArg(1), defaults.hidden)
-    .option('--input <n>', 'input features per step (or vocabulary size with --tokens)', intArg(1), defaults.input)
-    .option('--output <n>', 'outputs (classes for cross-entropy)', intArg(1), defaults.output)
-    .option('--tokens', 'token-id input (rows of the kernel are gathered; no one-hot)')
     .option('--many-to-one', 'predict from the last step only (default: a prediction per step)')
     .addOption(choice('--loss <loss>', 'ce (softmax cross-entropy on logits) or mse', ['ce', 'mse'], 'ce'))
     .addOption(choice('--loss-reduction <r>', 'mean over batch and time, or summed over time', ['mean', 'sumOverTime'], 'mean'))
     .addOption(choice('--activation <a>', 'rnn activation', ['tanh', 'relu']))
     .addOption(choice('--recurrent-activation <a>', 'lstm/gru gate activation', ['sigmoid', 'hardSigmoid']))
-    .option('--gru-reset-after', 'gru with the reset gate after the recurrent product (PyTorch, Keras 2)')
+    .option('--gru-reset-after', 'gru with the reset gate after the recurrent product (PyTorch\'s nn.GRU, Keras 2 and 3)')
     .option('--unit-forget-bias', 'lstm forget-gate bias initialised to 1')
     .option('--bidirectional', 'every layer reads the sequence both ways')
     .addOption(choice('--merge <m>', 'how a bidirectional layer combines its directions', ['concat', 'sum', 'mul', 'ave']))
-    .option('--embedding <e>', 'token input (--tokens) through a learned embedding of width e', intArg(1))
-    .option('--spec <file>', 'read the ModelSpec from a JSON file instead of the flags above');
+    .option('--embedding <e>', 'token input through a learned embedding of width e', intArg(1));
 }
 
-export interface ModelFlags extends VariantFlags {
-  cell: string;
+/** --cell, --hidden, --input, --output, --tokens, the variant flags and --spec. */
+export function addModelOptions(cmd: Command, defaults: { hidden: number; input: number; output: number }): Command {
+  cmd
+    .addOption(choice('--cell <cell>', 'rnn, lstm or gru', ['rnn', 'lstm', 'gru'], 'lstm'))
+    .option('--hidden <n>', 'hidden units per layer', intArg(1), defaults.hidden)
+    .option('--input <n>', 'input features per step (or vocabulary size with --tokens)', intArg(1), defaults.input)
+    .option('--output <n>', 'outputs (classes for cross-entropy)', intArg(1), defaults.output)
+    .option('--tokens', 'token-id input (rows of the kernel are gathered; no one-hot)');
+  return addVariantOptions(cmd).option('--spec <file>', 'read the ModelSpec from a JSON file instead of the flags above');
+}
+
+/** What the variant flags hold. */
+export interface VariantOptionFlags extends VariantFlags {
   layers: number;
+  manyToOne?: boolean;
+  loss: string;
+  lossReduction: string;
+}
+
+/** The ModelSpec fields of the variant flags for one cell (bench builds one spec per cell of its list). */
+export function variantSpecFields(f: VariantOptionFlags): Record<string, unknown> {
+  return {
+    layers: f.layers,
+    returnSequences: !f.manyToOne,
+    loss: f.loss === 'mse' ? 'mse' : 'softmaxCrossEntropy',
+    lossReduction: f.lossReduction,
+    ...variantFields(f),
+  };
+}
+
+export interface ModelFlags extends VariantOptionFlags {
+  cell: string;
   hidden: number;
   input: number;
   output: number;
   tokens?: boolean;
-  manyToOne?: boolean;
-  loss: string;
-  lossReduction: string;
   spec?: string;
 }
 
@@ -111,18 +135,7 @@ export function readJsonFile(path: string, what: string): unknown {
 export function specFromFlags(f: ModelFlags): ModelSpec {
   if (f.spec) return parseSpec(readJsonFile(f.spec, 'ModelSpec'), f.spec);
   return parseSpec(
-    {
-      cell: f.cell,
-      inputSize: f.input,
-      hiddenSize: f.hidden,
-      layers: f.layers,
-      outputSize: f.output,
-      input: f.tokens ? 'tokens' : 'dense',
-      returnSequences: !f.manyToOne,
-      loss: f.loss === 'mse' ? 'mse' : 'softmaxCrossEntropy',
-      lossReduction: f.lossReduction,
-      ...variantFields(f),
-    },
+    { cell: f.cell, inputSize: f.input, hiddenSize: f.hidden, outputSize: f.output, input: f.tokens ? 'tokens' : 'dense', ...variantSpecFields(f) },
     'model flags',
   );
 }

@@ -19,6 +19,7 @@ import { InputError } from '../errors.js';
 import { readInputFile, readJsonInput } from '../io/files.js';
 import { type NamedParams, paramLayout } from '../params.js';
 import { type CellType, type ModelSpec, parseSpec } from '../spec.js';
+import { chooseLoss, compiledLoss } from './keras-loss.js';
 import { shapeStr } from '../tensor.js';
 import type { Batch } from '../engine.js';
 
@@ -51,18 +52,21 @@ export interface ImportedModel {
   masking: KerasMasking;
   /** The activation after the head in the model (the engines return the head's logits or values). */
   outputActivation: 'softmax' | 'linear';
+  /** Which loss the spec has and why (the compiled one, --loss, or the head's). */
+  loss: string;
   /** The sequence length fixed by the input shape, or null when any length is accepted. */
   seqLen: number | null;
   layers: ImportedLayer[];
   /** What the import leaves out or reads differently (Dropout at inference, stateful, ...). */
   notes: string[];
+  /** format: layers-model (model.json), keras (Keras 3 .keras), h5 (Keras 2 full-model HDF5). */
   source: { path: string; format: string; generatedBy: string | null; convertedBy: string | null; kerasVersion: string | null; modelClass: string };
   /** The files as read, for loading the very same model into tfjs (tf.io.fromMemory). */
   artifacts: { modelTopology: object; weightSpecs: KerasWeightSpec[]; weightData: ArrayBuffer };
 }
 
 type Json = Record<string, unknown>;
-interface LayerEntry {
+export interface LayerEntry {
   className: string;
   config: Json;
   name: string;
@@ -75,19 +79,30 @@ const READABLE = 'InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, Bidirect
 
 const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** What the import takes from the user beyond the file. */
+export interface ImportOptions {
+  /** The loss of a model compiled with none (or none that says): ce or mse. */
+  loss?: 'ce' | 'mse';
+}
+
 /** Reads model.json and the weight shards it names (beside it). */
-export function readKerasModel(path: string): ImportedModel {
+export function readModelJson(path: string, o: ImportOptions = {}): ImportedModel {
   const json = readJsonInput(path, 'the model.json of a TensorFlow.js layers model');
   const dir = dirname(path);
-  return importKerasModel(json, path, (shard) => {
-    const p = join(dir, shard);
-    if (!existsSync(p)) throw new InputError(`${path}: the weight file ${shard} it names is missing (looked for ${p})`);
-    return readInputFile(p, 'weights');
-  });
+  return importKerasModel(
+    json,
+    path,
+    (shard) => {
+      const p = join(dir, shard);
+      if (!existsSync(p)) throw new InputError(`${path}: the weight file ${shard} it names is missing (looked for ${p})`);
+      return readInputFile(p, 'weights');
+    },
+    o,
+  );
 }
 
 /** The same from parsed JSON and a shard reader (tests feed files they build in memory). */
-export function importKerasModel(json: unknown, where: string, readShard: (name: string) => Uint8Array): ImportedModel {
+export function importKerasModel(json: unknown, where: string, readShard: (name: string) => Uint8Array, o: ImportOptions = {}): ImportedModel {
   if (!isObj(json)) throw new InputError(`${where}: not a TensorFlow.js model.json (expected a JSON object)`);
   if (json.format !== undefined && json.format !== 'layers-model') {
     throw new InputError(
@@ -97,18 +112,58 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
   }
   const topo = json.modelTopology;
   if (!isObj(topo)) throw new InputError(`${where}: no "modelTopology" object (is this a TensorFlow.js layers model.json?)`);
-  const modelConfig = isObj(topo.model_config) ? topo.model_config : topo;
-  const modelClass = String(modelConfig.class_name ?? '');
-  const kerasVersion = typeof topo.keras_version === 'string' ? topo.keras_version : null;
-  const entries = layerChain(modelConfig, where);
   const manifest = readManifest(json.weightsManifest, where, readShard);
+  const meta = isObj(json.userDefinedMetadata) && isObj(json.userDefinedMetadata.rnnlab) ? json.userDefinedMetadata.rnnlab : null;
+  const training = isObj(topo.training_config) ? topo.training_config : isObj(json.trainingConfig) ? json.trainingConfig : null;
+  return importKerasParts(
+    {
+      where,
+      modelConfig: isObj(topo.model_config) ? topo.model_config : topo,
+      kerasVersion: typeof topo.keras_version === 'string' ? topo.keras_version : null,
+      loss: training ? training.loss : undefined,
+      weights: manifest.weights,
+      rnnlabSpec: meta ? meta.spec : undefined,
+      source: {
+        path: where,
+        format: String(json.format ?? 'layers-model'),
+        generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : null,
+        convertedBy: typeof json.convertedBy === 'string' ? json.convertedBy : null,
+      },
+      artifacts: { modelTopology: topo, weightSpecs: manifest.specs, weightData: manifest.buffer },
+    },
+    o,
+  );
+}
+
+/** A Keras model as read from any of its files: the model config, the compiled loss, the weights by Keras name. */
+export interface KerasFileParts {
+  where: string;
+  /** {class_name, config}: Sequential, Functional or Model. */
+  modelConfig: Json;
+  kerasVersion: string | null;
+  /** training_config.loss or compile_config.loss; undefined when the model was not compiled. */
+  loss: unknown;
+  /** Every weight of the file by its Keras (tfjs) name: "gru/gru_cell/kernel", "bidirectional/forward_lstm/kernel", ... */
+  weights: KerasWeight[];
+  /** rnnlab's own spec, when rnnlab exported the file (userDefinedMetadata.rnnlab.spec). */
+  rnnlabSpec?: unknown;
+  source: Omit<ImportedModel['source'], 'kerasVersion' | 'modelClass'>;
+  artifacts: ImportedModel['artifacts'];
+}
+
+/** A Keras model as a ModelSpec and canonical parameters, or one line saying why it cannot be one. */
+export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): ImportedModel {
+  const { where, modelConfig, kerasVersion } = parts;
+  const modelClass = String(modelConfig.class_name ?? '');
+  const entries = layerChain(modelConfig, where);
+  const manifest = { weights: parts.weights };
 
   const notes: string[] = [];
   const layers: ImportedLayer[] = [];
   const sources: Record<string, string> = {};
   const params: NamedParams = {};
   const used = new Set<string>();
-  const take = (layer: string, canonical: string, w: ManifestWeight, shape: number[]): void => {
+  const take = (layer: string, canonical: string, w: KerasWeight, shape: number[]): void => {
     if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
       throw new InputError(`${where}: weight ${w.name} has shape ${shapeStr(w.shape)}, but layer ${layer} needs ${shapeStr(shape)}`);
     }
@@ -116,8 +171,8 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
     sources[canonical] = w.name;
     used.add(w.name);
   };
-  const weightsOf = (layerName: string): ManifestWeight[] => manifest.weights.filter((w) => w.name.startsWith(`${layerName}/`));
-  const pick = (layer: string, ws: ManifestWeight[], what: string): ManifestWeight => {
+  const weightsOf = (layerName: string): KerasWeight[] => manifest.weights.filter((w) => w.name.startsWith(`${layerName}/`));
+  const pick = (layer: string, ws: KerasWeight[], what: string): KerasWeight => {
     const found = ws.filter((w) => lastPart(w.name) === what);
     if (found.length === 0) throw new InputError(`${where}: layer ${layer} has no weight "${what}" in the weights manifest (found: ${ws.map((w) => w.name).join(', ') || 'none'})`);
     if (found.length > 1) throw new InputError(`${where}: layer ${layer} has ${found.length} weights named "${what}": ${found.map((w) => w.name).join(', ')}`);
@@ -133,10 +188,10 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
     cfg: Json;
     bidirectional: boolean;
     merge: ModelSpec['merge'];
-    weights: ManifestWeight[];
+    weights: KerasWeight[];
   }
   const rnns: Rnn[] = [];
-  let head: { name: string; units: number; activation: string; kernel: ManifestWeight; bias: ManifestWeight; timeDistributed: boolean } | null = null;
+  let head: { name: string; units: number; activation: string; kernel: KerasWeight; bias: KerasWeight; timeDistributed: boolean } | null = null;
   let outputActivation: 'softmax' | 'linear' | null = null;
 
   const refuse = (layer: string, option: string, value: unknown, why: string): never => {
@@ -201,7 +256,7 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
         const m = cfg.merge_mode;
         if (m !== 'concat' && m !== 'sum' && m !== 'mul' && m !== 'ave') refuse(e.name, 'merge_mode', m ?? null, 'is not one of concat, sum, mul, ave');
         merge = m as ModelSpec['merge'];
-        if (isObj(cfg.backward_layer)) refuse(e.name, 'backward_layer', 'custom', 'is not representable: rnnlab\'s backward direction is a copy of the forward layer');
+        if (isObj(cfg.backward_layer) && !mirrorsForward(lj, cfg.backward_layer)) refuse(e.name, 'backward_layer', 'custom', 'is not representable: rnnlab\'s backward direction is a copy of the forward layer');
       }
       rnns.push({ name: e.name, cell: RNN_CELLS[inner.className], cfg: inner.config, bidirectional, merge, weights: weightsOf(e.name) });
       layers.push({ name: e.name, kind: bidirectional ? `Bidirectional(${inner.className})` : e.className, op: 'rnn', role: `layers.${rnns.length - 1}` });
@@ -289,7 +344,9 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
   const cell = first.cell;
   const resetAfter = cell === 'gru' && option(first, 'reset_after', false) === true;
   const ra = cell === 'rnn' ? undefined : String(option(first, 'recurrent_activation', 'sigmoid')) === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid';
-  const spec = parseSpec(
+  const chosen = chooseLoss(compiledLoss(parts.loss, where), { name: h.name, activation: outputActivation ?? 'linear' }, o.loss, where);
+  if (chosen.note) notes.push(chosen.note);
+  const fromLayers = parseSpec(
     {
       cell,
       inputSize: features,
@@ -298,7 +355,7 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
       outputSize: h.units,
       input: embedding ? 'tokens' : 'dense',
       returnSequences,
-      loss: outputActivation === 'softmax' ? 'softmaxCrossEntropy' : 'mse',
+      loss: chosen.loss,
       ...(cell === 'rnn' ? { activation: String(option(first, 'activation', 'tanh')) } : { recurrentActivation: ra }),
       ...(cell === 'gru' ? { gruResetAfter: resetAfter } : {}),
       ...(first.bidirectional ? { bidirectional: true, merge: first.merge } : {}),
@@ -306,6 +363,7 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
     },
     `${where} (as a ModelSpec)`,
   );
+  const spec = parts.rnnlabSpec === undefined ? fromLayers : withRnnlabSpec(fromLayers, parts.rnnlabSpec, notes);
   if (!embedding && masking.kind === 'zero') masking = { kind: 'none' };
 
   // the weights, each where the canonical layout wants it
@@ -334,22 +392,43 @@ export function importKerasModel(json: unknown, where: string, readShard: (name:
     seqLen,
     layers,
     notes,
-    source: {
-      path: where,
-      format: String(json.format ?? 'layers-model'),
-      generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : null,
-      convertedBy: typeof json.convertedBy === 'string' ? json.convertedBy : null,
-      kerasVersion,
-      modelClass,
-    },
-    artifacts: { modelTopology: topo, weightSpecs: manifest.specs, weightData: manifest.buffer },
+    loss: chosen.how,
+    source: { ...parts.source, kerasVersion, modelClass },
+    artifacts: parts.artifacts,
   };
+}
+
+/** The spec fields the layers decide; rnnlab's own spec must agree with them to be used. */
+const FROM_LAYERS: (keyof ModelSpec)[] = ['cell', 'inputSize', 'hiddenSize', 'layers', 'outputSize', 'returnSequences', 'loss', 'activation', 'recurrentActivation', 'gruResetAfter', 'bidirectional', 'merge', 'embedding'];
+
+/**
+ * A file rnnlab exported carries its spec in userDefinedMetadata.rnnlab.spec. It adds what the layers
+ * cannot say: token ids read one-hot (a dense input of the vocabulary's width in the file), the
+ * loss's reduction over time, the forget-gate bias initialiser. Where it disagrees with the layers
+ * (the file was edited since), the layers win and a note says so.
+ */
+function withRnnlabSpec(fromLayers: ModelSpec, raw: unknown, notes: string[]): ModelSpec {
+  let own: ModelSpec;
+  try {
+    own = parseSpec(raw, 'userDefinedMetadata.rnnlab.spec');
+  } catch (e) {
+    notes.push(`rnnlab's spec in userDefinedMetadata is not a ModelSpec (${(e as Error).message}); the layers alone are read`);
+    return fromLayers;
+  }
+  const differ = FROM_LAYERS.filter((k) => own[k] !== fromLayers[k]);
+  const oneHot = own.input === 'tokens' && fromLayers.input === 'dense' && own.embedding === 0;
+  if (own.input !== fromLayers.input && !oneHot) differ.push('input');
+  if (differ.length) {
+    notes.push(`rnnlab's spec in userDefinedMetadata differs from the layers in ${differ.join(', ')}; the layers are read`);
+    return fromLayers;
+  }
+  return parseSpec({ ...fromLayers, input: own.input, lossReduction: own.lossReduction, ...(own.cell === 'lstm' ? { unitForgetBias: own.unitForgetBias } : {}) }, 'userDefinedMetadata.rnnlab.spec');
 }
 
 const lastPart = (name: string): string => name.split('/').pop()!.replace(/:\d+$/, '');
 
 /** The layers in data-flow order: Sequential's list, or a functional model's single chain. */
-function layerChain(modelConfig: Json, where: string): LayerEntry[] {
+export function layerChain(modelConfig: Json, where: string): LayerEntry[] {
   const cls = modelConfig.class_name;
   const config = modelConfig.config;
   const entry = (l: unknown, i: number): LayerEntry => {
@@ -387,7 +466,8 @@ function layerChain(modelConfig: Json, where: string): LayerEntry[] {
       if (at === input) break;
       const nodes = l.raw.inbound_nodes;
       const inbound = Array.isArray(nodes) && nodes.length === 1 ? nodes[0] : null;
-      const refs = Array.isArray(inbound) ? inbound : isObj(inbound) && Array.isArray(inbound.args) ? null : null;
+      // Keras 2: [["dropout", 0, 0, {}]]; Keras 3: {args: [{class_name: "__keras_tensor__", config: {keras_history: ["dropout", 0, 0]}}], kwargs}
+      const refs = Array.isArray(inbound) ? inbound : isObj(inbound) && Array.isArray(inbound.args) ? kerasTensorRefs(inbound.args) : null;
       if (!refs || refs.length !== 1 || !Array.isArray(refs[0]) || typeof refs[0][0] !== 'string') {
         throw new InputError(`${where}: layer ${l.name} is not fed by exactly one layer; rnnlab imports a functional model whose layers form one chain`);
       }
@@ -400,16 +480,27 @@ function layerChain(modelConfig: Json, where: string): LayerEntry[] {
   throw new InputError(`${where}: model class ${JSON.stringify(cls)} is not a Sequential or functional model (class_name Sequential, Functional or Model)`);
 }
 
-interface ManifestWeight {
+/** The layers a Keras 3 node's arguments come from: every keras_history [layer, node, tensor] in them. */
+function kerasTensorRefs(args: unknown[]): unknown[][] {
+  const refs: unknown[][] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (isObj(v) && isObj(v.config) && Array.isArray(v.config.keras_history)) refs.push(v.config.keras_history);
+  };
+  walk(args);
+  return refs;
+}
+
+export interface KerasWeight {
   name: string;
   shape: number[];
   data: Float32Array;
 }
 
 /** Every weight of the manifest with its float32 data, read from the groups' shards in order. */
-function readManifest(m: unknown, where: string, readShard: (name: string) => Uint8Array): { weights: ManifestWeight[]; specs: KerasWeightSpec[]; buffer: ArrayBuffer } {
+function readManifest(m: unknown, where: string, readShard: (name: string) => Uint8Array): { weights: KerasWeight[]; specs: KerasWeightSpec[]; buffer: ArrayBuffer } {
   if (!Array.isArray(m) || m.length === 0) throw new InputError(`${where}: no "weightsManifest" (the list of weight files and the weights in them)`);
-  const weights: ManifestWeight[] = [];
+  const weights: KerasWeight[] = [];
   const specs: KerasWeightSpec[] = [];
   const chunks: Uint8Array[] = [];
   const names = new Set<string>();
@@ -462,6 +553,28 @@ function readManifest(m: unknown, where: string, readShard: (name: string) => Ui
     o += c.length;
   }
   return { weights, specs, buffer };
+}
+
+/**
+ * Keras 3 writes every Bidirectional's backward layer into the config: the forward layer's config
+ * with go_backwards true and another name. Anything else is a custom backward layer.
+ */
+function mirrorsForward(forward: Json, backward: Json): boolean {
+  if (backward.class_name !== forward.class_name || !isObj(backward.config) || !isObj(forward.config)) return false;
+  if (backward.config.go_backwards !== true) return false;
+  const strip = (c: Json): string => JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'name' && k !== 'go_backwards').sort(([a], [b]) => (a < b ? -1 : 1))));
+  return strip(backward.config) === strip(forward.config);
+}
+
+/** The files tf.loadLayersModel takes for weights read from a .keras or .h5 file: the topology, the weights in one buffer. */
+export function weightArtifacts(modelTopology: object, weights: KerasWeight[]): ImportedModel['artifacts'] {
+  const buffer = new ArrayBuffer(weights.reduce((n, w) => n + 4 * w.data.length, 0));
+  let o = 0;
+  for (const w of weights) {
+    new Float32Array(buffer, o, w.data.length).set(w.data);
+    o += 4 * w.data.length;
+  }
+  return { modelTopology, weightSpecs: weights.map((w) => ({ name: w.name, shape: [...w.shape], dtype: 'float32' })), weightData: buffer };
 }
 
 /** The mask a Keras model derives from a batch's input: 1 = real step. */

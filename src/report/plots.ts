@@ -95,6 +95,15 @@ function coincide(a: [number, number][], b: [number, number][]): boolean {
   return n > 0;
 }
 
+/**
+ * A curve drawn exactly over the first engine's says so in its name and is drawn first (under it),
+ * or the eye sees one line where the legend names two.
+ */
+function underFirst(name: string, points: [number, number][], first: { label: string; points: [number, number][] } | null): { name: string; under: boolean } {
+  const under = first !== null && coincide(points, first.points);
+  return { name: under ? `${name}, under ${first.label}: within ${fmtLimit}` : name, under };
+}
+
 /** Loss against steps and against wall time, training and validation, every engine of every run. */
 function lossChartsOf(train: Run[], task: string, suffix: boolean, yScale: YScale): Chart[] {
   const id = (base: string): string => (suffix ? `${base}-${task}` : base);
@@ -108,17 +117,16 @@ function lossChartsOf(train: Run[], task: string, suffix: boolean, yScale: YScal
     const lossOf = (e: string): [number, number][] => st.filter((m) => (m.loss as Record<string, number>)[e] !== undefined).map((m) => [m.step as number, (m.loss as Record<string, number>)[e]]);
     for (const e of engines) {
       const pts = st.filter((m) => (m.loss as Record<string, number>)[e] !== undefined);
-      // a curve drawn exactly over another one says so, or the eye sees one line where the legend names two
-      const under = e !== engines[0] && coincide(lossOf(e), lossOf(engines[0]));
-      steps.push({ name: `${label(r, e)} (train)${under ? `, under ${engines[0]}: within ${fmtLimit}` : ''}`, points: lossOf(e), under });
+      const first = e === engines[0] ? null : { label: engines[0], points: lossOf(engines[0]) };
+      steps.push({ ...underFirst(`${label(r, e)} (train)`, lossOf(e), first), points: lossOf(e) });
       // each engine's own time in training steps, carried across resumes (runs from before trainSeconds: mean step time x steps)
       const secs = (m: Record<string, unknown>): number =>
         (m.trainSeconds as Record<string, number> | undefined)?.[e] ?? (((m.msPerStep as Record<string, number>)?.[e] ?? 0) * (m.step as number)) / 1000;
       time.push({ name: label(r, e), points: pts.map((m) => [secs(m), (m.loss as Record<string, number>)[e]]) });
       const v = r.metrics.filter((m) => m.type === 'val' && m.engine === e && typeof m.valLoss === 'number');
       const valOf = (x: string): [number, number][] => r.metrics.filter((m) => m.type === 'val' && m.engine === x && typeof m.valLoss === 'number').map((m) => [m.step as number, m.valLoss as number]);
-      const vUnder = e !== engines[0] && coincide(valOf(e), valOf(engines[0]));
-      if (v.length) val.push({ name: `${label(r, e)} (validation)${vUnder ? `, under ${engines[0]}: within ${fmtLimit}` : ''}`, points: valOf(e), dashed: true, markers: true, under: vUnder });
+      const vFirst = e === engines[0] ? null : { label: engines[0], points: valOf(engines[0]) };
+      if (v.length) val.push({ ...underFirst(`${label(r, e)} (validation)`, valOf(e), vFirst), points: valOf(e), dashed: true, markers: true });
     }
   }
   const charts: Chart[] = [
@@ -214,7 +222,8 @@ function checkCharts(r: Run): Chart[] {
   const steps = c.trajectory.steps;
   if (steps.length) {
     const names = Object.keys(steps[0].loss);
-    const series: LineSeries[] = names.map((n) => ({ name: n, points: steps.map((s) => [s.step, s.loss[n]]) }));
+    const lossOf = (n: string): [number, number][] => steps.map((s) => [s.step, s.loss[n]]);
+    const series: LineSeries[] = names.map((n, i) => ({ ...underFirst(n, lossOf(n), i === 0 ? null : { label: names[0], points: lossOf(names[0]) }), points: lossOf(n) }));
     charts.push({ id: `lockstep-${r.name}`, title: 'lockstep losses', svg: lineChart({ title: `${r.name}: loss in lockstep training`, xLabel: 'step', yLabel: 'loss', series }), series: series.length });
   }
   return charts;

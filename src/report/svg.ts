@@ -52,6 +52,36 @@ function logTicks(lo: number, hi: number): number[] {
   return out;
 }
 
+/**
+ * Decades for bars on a log axis: the axis starts at least a factor 3 below the smallest bar, so a
+ * 1.05 ms bar is not a sliver on an axis that starts at 1.
+ */
+function barLogTicks(lo: number, hi: number): number[] {
+  return logTicks(lo / 3, hi);
+}
+
+/**
+ * Labels for a row of ticks: fmtTick's where each says its tick's value, else the fewest decimals
+ * (or exponent digits) that say every tick's value exactly, the same for all: 2.2875, 2.2900,
+ * 2.2925 rather than 2.29 three times.
+ */
+export function tickLabels(ticks: number[]): string[] {
+  const exact = (label: string, v: number): boolean => Math.abs(Number(label) - v) <= 1e-9 * Math.max(Math.abs(v), 1e-300);
+  const plain = ticks.map(fmtTick);
+  if (plain.every((l, i) => exact(l, ticks[i])) && new Set(plain).size === plain.length) return plain;
+  const sci = ticks.some((v) => v !== 0 && (Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3));
+  for (let d = 0; d <= 12; d++) {
+    const labels = ticks.map((v) => (v === 0 ? '0' : sci ? v.toExponential(d) : v.toFixed(d)));
+    if (labels.every((l, i) => exact(l, ticks[i]))) return labels;
+  }
+  return ticks.map((v) => String(v));
+}
+
+const labelled = (ticks: number[]): { v: number; label: string }[] => {
+  const labels = tickLabels(ticks);
+  return ticks.map((v, i) => ({ v, label: labels[i] }));
+};
+
 export function fmtTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
@@ -189,7 +219,7 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   const ty = (v: number): number => (logY ? Math.log10(v) : v);
   const sy = (v: number): number => f.height - f.bottom - ((ty(v) - ty(ylo)) / (ty(yhi) - ty(ylo) || 1)) * (f.height - f.top - f.bottom);
   let s = header('line', f, title, series.length);
-  s += axes(f, xt.map((v) => ({ v, label: fmtTick(v) })), yt.map((v) => ({ v, label: fmtTick(v) })), sx, sy, o.xLabel, o.yLabel);
+  s += axes(f, labelled(xt), labelled(yt), sx, sy, o.xLabel, o.yLabel);
   const items = series.map((se, i) => ({ name: se.name, color: se.color ?? PALETTE[i % PALETTE.length], dashed: se.dashed, markers: se.markers || se.points.length === 1 }));
   const order = series.map((se, i) => [se, i] as const).sort((a, b) => Number(!!b[0].under) - Number(!!a[0].under));
   order.forEach(([se, i]) => {
@@ -219,7 +249,7 @@ export function barChart(o: {
   let hi = vals.length ? extent(vals)[1] : 1;
   let yt: number[];
   if (o.logY) {
-    yt = logTicks(lo, hi);
+    yt = barLogTicks(lo, hi);
     lo = yt[0];
     hi = yt[yt.length - 1];
   } else {
@@ -231,7 +261,7 @@ export function barChart(o: {
   const gw = (f.width - f.left - f.right) / Math.max(1, o.groups.length);
   const bw = Math.min(22, (gw - 10) / Math.max(1, o.series.length));
   let s = header('bar', f, o.title, o.series.length);
-  s += axes(f, [], yt.map((v) => ({ v, label: fmtTick(v) })), () => 0, sy, '', o.yLabel);
+  s += axes(f, [], labelled(yt), () => 0, sy, '', o.yLabel);
   o.groups.forEach((g, i) => {
     const cx = f.left + gw * (i + 0.5);
     s += `<text x="${cx}" y="${f.height - f.bottom + 14}" text-anchor="middle" font-size="10">${esc(g)}</text>`;

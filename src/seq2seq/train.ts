@@ -19,7 +19,7 @@ import { fixed, formatTable } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
 import { type TrainOptions, buildOptimizer } from '../tasks/options.js';
 import { writeSeq2SeqCheckpoint } from './checkpoint.js';
-import { type EncodedPair, type Pair, buildVocabs, copyBaseline, encodePairs, epochBatches, loadSeq2SeqData, makeBatchFromIds, splitPairs } from './data.js';
+import { type EncodedPair, type Pair, type Seq2SeqVocabs, buildVocabs, copyBaseline, encodePairs, epochBatches, loadSeq2SeqData, makeBatchFromIds, splitPairs } from './data.js';
 import { evaluatePairs, translateTexts } from './decode.js';
 import type { Seq2SeqEngine } from './engine.js';
 import { initSeq2SeqParams } from './params.js';
@@ -80,6 +80,37 @@ async function validationLoss(e: Seq2SeqEngine, items: EncodedPair[], V: number,
   return sum / Math.max(1, n);
 }
 
+/**
+ * Milliseconds the evaluation after training takes on these engines (the last validation, the test
+ * on the held-out pairs, the examples), estimated from a probe before training: the untrained model
+ * decodes every pair to the longest output, so this is an upper bound. With --minutes, training
+ * stops early enough for it, so the whole run ends within the minutes asked for.
+ */
+async function evaluationMs(engines: Seq2SeqEngine[], vocabs: Seq2SeqVocabs, val: EncodedPair[], valSample: readonly Pair[], testPairs: number, o: { V: number; maxLen: number; beam: number }): Promise<number> {
+  // decoding runs 64 sources per forward call (beam search 64 / K sources of K hypotheses): time one such chunk
+  const chunk = 64;
+  const probe = valSample.slice(0, chunk);
+  const lossProbe = val.slice(0, 256);
+  const chunks = (n: number): number => Math.ceil(n / chunk);
+  let total = 0;
+  for (const e of engines) {
+    // twice each, the faster: the first call also sets up the engine's buffers for the shapes
+    const timed = async (f: () => Promise<unknown>): Promise<number> => {
+      let best = Infinity;
+      for (let k = 0; k < 2; k++) {
+        const t0 = performance.now();
+        await f();
+        best = Math.min(best, performance.now() - t0);
+      }
+      return best;
+    };
+    const chunkMs = await timed(() => evaluatePairs(e, vocabs, probe, { maxLen: o.maxLen }));
+    const perLossPair = (await timed(() => validationLoss(e, lossProbe, o.V, 256))) / Math.max(1, lossProbe.length);
+    total += chunkMs * (chunks(valSample.length) + o.beam * chunks(testPairs) + 1) + perLossPair * val.length;
+  }
+  return total;
+}
+
 const duration = (s: number): string => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
 export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
@@ -127,7 +158,9 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     const engines = opened.map((x) => x.engine);
     const stepsPerEpoch = Math.ceil(train.length / o.batch);
     const totalSteps = o.steps ?? (o.epochs !== undefined ? o.epochs * stepsPerEpoch : o.minutes !== undefined ? Infinity : 30 * stepsPerEpoch);
-    const deadline = o.minutes !== undefined ? t0 + o.minutes * 60_000 : Infinity;
+    const maxTarget = Math.max(...data.pairs.map((p) => [...p.target].length));
+    const reserveMs = o.minutes !== undefined ? await evaluationMs(engines, vocabs, val, valSample, split.test.length, { V: spec.tgtVocab, maxLen: maxTarget + 2, beam: o.beam ?? 1 }) : 0;
+    const deadline = o.minutes !== undefined ? t0 + o.minutes * 60_000 - reserveMs : Infinity;
     run.writeRunJson({
       command: ['rnnlab', ...process.argv.slice(2)].join(' '),
       kind: 'train',
@@ -144,21 +177,29 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     say(`train seq2seq: ${data.name} (${data.note})`);
     say(`  pairs: ${split.train.length.toLocaleString('en-US')} train, ${split.val.length.toLocaleString('en-US')} validation, ${split.test.length.toLocaleString('en-US')} test (held out; no test source is in training)`);
     say(`  model: ${describe(spec)}; ${paramCount(spec).toLocaleString('en-US')} parameters`);
-    say(`  ${describeOptimizer(optimizer)}; batch ${o.batch}; ${stepsPerEpoch} steps per epoch; ${o.minutes !== undefined ? `${o.minutes} min` : `${totalSteps} steps`}`);
+    const length =
+      o.minutes !== undefined
+        ? `${o.minutes} min in all: training until ${duration(Math.max(0, deadline - t0) / 1000)}, then about ${duration(reserveMs / 1000)} at most for the last validation and the test`
+        : o.steps !== undefined
+          ? `${totalSteps} steps`
+          : `${totalSteps / stepsPerEpoch} epochs (${totalSteps} steps)`;
+    say(`  ${describeOptimizer(optimizer)}; batch ${o.batch}; ${stepsPerEpoch} steps per epoch; ${length}`);
     for (const x of opened) say(`  engine ${x.engine.name}: ${x.detail}`);
     say('');
     const header = ['step', 'epoch', ...engines.map((e) => `loss ${e.name}`), 'pairs/s', ...engines.map((e) => `ms/step ${e.name}`), 'elapsed'];
     const widths = header.map((h) => Math.max(h.length, 9));
     const line = (cells: (string | number)[]): string => cells.map((c, i) => String(c).padStart(widths[i])).join('  ');
     say(line(header));
+    say(widths.map((w) => '-'.repeat(w)).join('  '));
 
     const trainSeconds: Record<string, number> = Object.fromEntries(engines.map((e) => [e.name, 0]));
     const logEvery = o.logEvery ?? Math.max(1, Math.round(Math.min(totalSteps === Infinity ? stepsPerEpoch : totalSteps, 20 * stepsPerEpoch) / 20));
     let step = 0;
     let lastCk: string | null = null;
     let lastLoss: Record<string, number> = {};
-    let stopped: 'steps' | 'minutes' = 'steps';
-    const maxTarget = Math.max(...data.pairs.map((p) => [...p.target].length));
+    let stopped: 'steps' | 'epochs' | 'minutes' = o.steps !== undefined ? 'steps' : 'epochs';
+    // seconds from the start to the end of the last training step (what follows is validation and the test)
+    let trainedSeconds = (performance.now() - t0) / 1000;
     const validation: Record<string, { valLoss: number; exact: number; token: number }> = {};
     const paramDiff: Record<string, number> = {};
     // the weights of the best validation exact match (first engine), which the test uses, as early stopping does
@@ -222,6 +263,7 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
           lastLoss[e.name] = loss;
         }
         const elapsed = (performance.now() - t0) / 1000;
+        trainedSeconds = elapsed;
         if (step % logEvery === 0 || step === totalSteps) {
           run.metric({ type: 'step', step, epoch: +(step / stepsPerEpoch).toFixed(3), loss: { ...lastLoss }, msPerStep: ms, trainSeconds: { ...trainSeconds }, elapsedSeconds: elapsed });
           const rate = (step * o.batch) / Math.max(1e-9, Math.max(...Object.values(trainSeconds)));
@@ -299,7 +341,15 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     if (engines.length > 1) say(`  ${engines[1].name} took ${(trainSeconds[engines[1].name] / Math.max(1e-9, trainSeconds[engines[0].name])).toFixed(1)}x the time of ${engines[0].name} per step`);
     say('examples:');
     for (const [i, t] of shown.entries()) say(`  ${t.source}  ->  ${t.output}${t.output === examples[i].target ? '' : `   (expected ${examples[i].target})`}`);
-    say(`stopped by ${stopped} after ${step} steps (${(step / stepsPerEpoch).toFixed(2)} epochs) in ${duration(elapsedSeconds)}`);
+    const ran = `${step} steps (${(step / stepsPerEpoch).toFixed(2)} epochs)`;
+    const after = `; the validation and the test after the last step took ${duration(elapsedSeconds - trainedSeconds)} of it`;
+    say(
+      stopped === 'minutes'
+        ? `stopped by --minutes ${o.minutes} after ${ran}: ${duration(elapsedSeconds)} in all${after}`
+        : stopped === 'epochs'
+          ? `done: ${+(step / stepsPerEpoch).toFixed(2)} epochs (${step} steps) in ${duration(elapsedSeconds)}${after}`
+          : `done: ${ran} in ${duration(elapsedSeconds)}${after}`,
+    );
     say(`checkpoints: ${lastCk} (last), ${run.checkpointDir(bestStep)} (best validation)`);
     say(`translate: rnnlab translate --checkpoint ${run.checkpointDir(bestStep)} "${examples[0]?.source ?? ''}"${spec.attention !== 'none' ? ' --attention' : ''}`);
     say(`plots:     rnnlab plot ${run.dir}   (loss curves and attention heatmaps)`);

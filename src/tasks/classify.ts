@@ -353,17 +353,17 @@ function registerPredict(program: Command, io: IO): void {
   addCheckpointEngineOptions(
     program
       .command('predict')
-      .description('classify a text (or every row of --csv) with a classification checkpoint: the label and the class probabilities')
+      .description('classify texts (or every row of --csv) with a classification checkpoint: the label and the class probabilities')
       .requiredOption('--checkpoint <dir>', 'a classification checkpoint, or a run directory (its newest checkpoint)')
-      .argument('[text]', 'the text to classify')
+      .argument('[texts...]', 'the texts to classify, each one argument (quote a text with spaces)')
       .option('--csv <file>', 'classify every row of this CSV instead: writes it back with a label column ("predicted" if it has one) and a p_<class> column per class')
       .option('--text-column <name>', "the CSV's text column (default: the one the model was trained on, or the only column)")
       .option('-o, --out <file>', 'the CSV to write (default: standard output)'),
   )
-    .addHelpText('after', '\nExamples:\n  rnnlab predict --checkpoint runs/names "Maria"\n  rnnlab predict --checkpoint runs/reviews --csv new-reviews.csv -o labelled.csv')
-    .action(async (text: string | undefined, f: { checkpoint: string; csv?: string; textColumn?: string; out?: string } & CheckpointEngineFlags) => {
-      if ((text === undefined) === (f.csv === undefined)) throw new InputError('give the text to classify, or --csv FILE (not both)');
-      if (f.out !== undefined && f.csv === undefined) throw new InputError('-o writes the CSV of --csv; a single text is printed');
+    .addHelpText('after', '\nExamples:\n  rnnlab predict --checkpoint runs/names "Maria"\n  rnnlab predict --checkpoint runs/names Maria John Andrea\n  rnnlab predict --checkpoint runs/reviews --csv new-reviews.csv -o labelled.csv')
+    .action(async (texts: string[], f: { checkpoint: string; csv?: string; textColumn?: string; out?: string } & CheckpointEngineFlags) => {
+      if ((texts.length === 0) === (f.csv === undefined)) throw new InputError('give the texts to classify, or --csv FILE (not both)');
+      if (f.out !== undefined && f.csv === undefined) throw new InputError('-o writes the CSV of --csv; texts given as arguments are printed');
       const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       const d = ck.data as ClassifyData | undefined;
       if (!d || d.task !== 'classify') throw new InputError(`${ck.dir}: not a classification checkpoint (no classify data.json)`);
@@ -402,16 +402,26 @@ function registerPredict(program: Command, io: IO): void {
         return;
       }
       const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-      const p = await predictText(set.engines[0], tokenizer, d, prepareText(text!, { lowercase }));
+      const predictions: { text: string; label: string; p: number[] }[] = [];
+      for (const text of texts) {
+        const p = await predictText(set.engines[0], tokenizer, d, prepareText(text, { lowercase }));
+        predictions.push({ text, label: d.classes[argmax(p)], p: Array.from(p) });
+      }
       await set.close();
-      const best = argmax(p);
-      const probabilities = Object.fromEntries(d.classes.map((c, i) => [c, p[i]]));
+      const probabilities = (p: ArrayLike<number>): Record<string, number> => Object.fromEntries(d.classes.map((c, i) => [c, p[i]]));
       if (f.json) {
-        io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, text, label: d.classes[best], probabilities }));
+        const one = (x: (typeof predictions)[number]): Record<string, unknown> => ({ text: x.text, label: x.label, probabilities: probabilities(x.p) });
+        // one text: its fields at the top; several: a list of them
+        io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, ...(predictions.length === 1 ? one(predictions[0]) : { predictions: predictions.map(one) }) }));
         return;
       }
-      io.out(`${d.classes[best]}  (${(100 * p[best]).toFixed(1)}%)`);
-      io.out(formatTable(['class', 'probability'], d.classes.map((c, i) => [c, p[i].toFixed(4)])));
+      if (predictions.length === 1) {
+        const [{ label, p }] = predictions;
+        io.out(`${label}  (${(100 * Math.max(...Array.from(p))).toFixed(1)}%)`);
+        io.out(formatTable(['class', 'probability'], d.classes.map((c, i) => [c, p[i].toFixed(4)])));
+        return;
+      }
+      io.out(formatTable(['text', 'label', ...d.classes.map((c) => `p ${c}`)], predictions.map((x) => [x.text, x.label, ...Array.from(x.p, (v) => v.toFixed(4))]), ['l', 'l', ...d.classes.map(() => 'r' as const)]));
     });
 }
 
