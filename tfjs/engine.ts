@@ -4,6 +4,8 @@
  * tf.variableGrads; training uses tfjs's own optimizers (tf.train.*) with the gradients passed in
  * canonical parameter order (tfjs keys optimizer slots by position), after the same clipping as the
  * scratch engine. Everything runs in float32. Every call disposes what it creates (tf.tidy).
+ * Results are read back with the asynchronous `data()` (so every method answers with a promise): on
+ * the webgpu backend `dataSync()` goes through a canvas and, on SwiftShader, silently reads zeros.
  */
 import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, validateBatch } from '../src/engine.js';
 import { InputError } from '../src/errors.js';
@@ -62,7 +64,7 @@ export class TfjsEngine implements Engine {
     this.optimizer = this.makeOptimizer(this.optSpec);
   }
 
-  getParams(): NamedParams {
+  getParams(): Promise<NamedParams> {
     activate(this.tf, this.backend);
     return getLayerWeights(this.spec, this.layers);
   }
@@ -78,19 +80,23 @@ export class TfjsEngine implements Engine {
     this.optimizer = this.makeOptimizer(o);
   }
 
-  forward(b: Batch): { output: FloatArray; finalState: State } {
+  async forward(b: Batch): Promise<{ output: FloatArray; finalState: State }> {
     validateBatch(this.spec, b, false);
     activate(this.tf, this.backend);
     const tf = this.tf;
-    let result: { output: FloatArray; finalState: State } | null = null;
-    tf.tidy(() => {
-      const { logits, states } = this.run(b, this.inputTensor(b), this.stateTensors(b));
-      result = { output: logits.dataSync() as Float32Array, finalState: this.readState(states) };
+    const { logits, states } = tf.tidy(() => {
+      const r = this.run(b, this.inputTensor(b), this.stateTensors(b));
+      return { logits: r.logits, states: r.states.map((s) => s.map((t) => tf.keep(t))) };
     });
-    return result!;
+    try {
+      return { output: await read(logits), finalState: await this.readState(states) };
+    } finally {
+      logits.dispose();
+      tf.dispose(states.flat());
+    }
   }
 
-  lossAndGrads(b: Batch, want: GradRequest = {}): LossAndGrads {
+  async lossAndGrads(b: Batch, want: GradRequest = {}): Promise<LossAndGrads> {
     validateBatch(this.spec, b, true);
     if (want.inputGrad && this.spec.input === 'tokens') throw new InputError('input gradients exist only for dense input');
     activate(this.tf, this.backend);
@@ -109,21 +115,19 @@ export class TfjsEngine implements Engine {
     }, [...this.vars.map((v) => v.variable), ...extra]);
     try {
       const out: LossAndGrads = {
-        loss: value.dataSync()[0],
+        loss: (await read(value))[0],
         grads: {},
-        finalState: this.readState(states),
+        finalState: await this.readState(states),
       };
       const layout = paramLayout(this.spec);
-      this.vars.forEach(({ name, variable }, i) => {
-        out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: grads[variable.name].dataSync() as Float32Array };
-      });
-      if (xVar) out.dx = grads[xVar.name].dataSync() as Float32Array;
-      if (want.stateGrads) out.dh = this.perStepStateGrads(b);
+      for (const [i, { name, variable }] of this.vars.entries()) {
+        out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: await read(grads[variable.name]) };
+      }
+      if (xVar) out.dx = await read(grads[xVar.name]);
+      if (want.stateGrads) out.dh = await this.perStepStateGrads(b);
       if (stateVars) {
-        out.dState = {
-          h: stateVars.h.map((v) => grads[v.name].dataSync() as Float32Array),
-          ...(stateVars.c ? { c: stateVars.c.map((v) => grads[v.name].dataSync() as Float32Array) } : {}),
-        };
+        const all = async (vs: Variable[]): Promise<Float32Array[]> => Promise.all(vs.map((v) => read(grads[v.name])));
+        out.dState = { h: await all(stateVars.h), ...(stateVars.c ? { c: await all(stateVars.c) } : {}) };
       }
       return out;
     } finally {
@@ -135,7 +139,7 @@ export class TfjsEngine implements Engine {
     }
   }
 
-  step(b: Batch): { loss: number; finalState: State } {
+  async step(b: Batch): Promise<{ loss: number; finalState: State }> {
     validateBatch(this.spec, b, true);
     activate(this.tf, this.backend);
     const tf = this.tf;
@@ -146,13 +150,20 @@ export class TfjsEngine implements Engine {
       return this.lossOf(r.logits, b);
     }, this.vars.map((v) => v.variable));
     try {
-      const loss = value.dataSync()[0];
-      tf.tidy(() => {
-        // Canonical order, clipped as the scratch engine clips.
-        const gs = clipGradients(tf, this.vars.map(({ variable }) => grads[variable.name]), this.optSpec);
-        this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
-      });
-      return { loss, finalState: this.readState(states) };
+      const loss = (await read(value))[0];
+      // Canonical order, clipped as the scratch engine clips (the global norm read back first).
+      const raw = this.vars.map(({ variable }) => grads[variable.name]);
+      const byValue = tf.tidy(() => clipByValue(tf, raw, this.optSpec));
+      try {
+        const norm = this.optSpec.clipNorm === undefined ? 0 : await readScalar(tf.tidy(() => globalNorm(tf, byValue)));
+        tf.tidy(() => {
+          const gs = scaleToNorm(tf, byValue, norm, this.optSpec.clipNorm);
+          this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
+        });
+      } finally {
+        tf.dispose(byValue.filter((g) => !raw.includes(g)));
+      }
+      return { loss, finalState: await this.readState(states) };
     } finally {
       value.dispose();
       tf.dispose(Object.values(grads));
@@ -171,18 +182,18 @@ export class TfjsEngine implements Engine {
     if (weights.length > 0) weights[0].tensor.dispose(); // a fresh scalar; the slots are live variables
     out.iterations = { dtype: 'F64', shape: [1], data: Float64Array.of(iter) };
     const rest = weights.slice(1);
-    slots.forEach((slot, s) => {
-      layout.forEach((p, i) => {
+    for (const [s, slot] of slots.entries()) {
+      for (const [i, p] of layout.entries()) {
         const w = rest[s * layout.length + i];
         const size = p.shape.reduce((a, c) => a * c, 1);
         const init = slot === 'acc' ? this.optSpec.initialAccumulatorValue : 0;
         out[`${slot}.${p.name}`] = {
           dtype: 'F32',
           shape: [...p.shape],
-          data: w ? (w.tensor.dataSync() as Float32Array).slice() : new Float32Array(size).fill(init),
+          data: w ? (await read(w.tensor)).slice() : new Float32Array(size).fill(init),
         };
-      });
-    });
+      }
+    }
     return out;
   }
 
@@ -272,7 +283,7 @@ export class TfjsEngine implements Engine {
    * h_t, from the output above and from step t+1. tfjs layers do not expose per-step gradients
    * any other way.
    */
-  private perStepStateGrads(b: Batch): Float32Array[] {
+  private async perStepStateGrads(b: Batch): Promise<Float32Array[]> {
     const tf = this.tf;
     const { batchSize: B, seqLen: T } = b;
     const H = this.spec.hiddenSize;
@@ -327,17 +338,21 @@ export class TfjsEngine implements Engine {
         top ??= this.spec.returnSequences ? tf.stack(inputs, 1) : inputs[T - 1];
         return this.lossOf(this.layers.head.apply(top) as Tensor, b);
       }, probes.flat());
-      const out = probes.map((row) => {
-        const d = new Float32Array(B * T * H);
-        row.forEach((v, t) => {
-          const g = grads[v.name].dataSync();
-          for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * T + t) * H);
-        });
-        return d;
-      });
-      value.dispose();
-      tf.dispose(Object.values(grads));
-      return out;
+      try {
+        const out: Float32Array[] = [];
+        for (const row of probes) {
+          const d = new Float32Array(B * T * H);
+          for (const [t, v] of row.entries()) {
+            const g = await read(grads[v.name]);
+            for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * T + t) * H);
+          }
+          out.push(d);
+        }
+        return out;
+      } finally {
+        value.dispose();
+        tf.dispose(Object.values(grads));
+      }
     } finally {
       tf.dispose(probes.flat());
     }
@@ -398,10 +413,10 @@ export class TfjsEngine implements Engine {
     return specLoss(this.tf, this.spec, logits, b);
   }
 
-  private readState(states: Tensor[][]): State {
-    const h = states.map((s) => s[0].dataSync() as Float32Array);
+  private async readState(states: Tensor[][]): Promise<State> {
+    const h = await Promise.all(states.map((s) => read(s[0])));
     if (this.spec.cell !== 'lstm') return { h };
-    return { h, c: states.map((s) => s[1].dataSync() as Float32Array) };
+    return { h, c: await Promise.all(states.map((s) => read(s[1]))) };
   }
 }
 
@@ -455,14 +470,41 @@ export function tfjsOptimizer(tf: Tf, o: OptimizerSpec, note: (msg: string) => v
 
 /** Gradients clipped as the scratch engine clips them: each element by value, then all by global norm (call inside tf.tidy). */
 export function clipGradients(tf: Tf, grads: Tensor[], o: Pick<OptimizerSpec, 'clipValue' | 'clipNorm'>): Tensor[] {
-  let gs = grads;
-  const { clipValue, clipNorm } = o;
-  if (clipValue !== undefined) gs = gs.map((g) => tf.clipByValue(g, -clipValue, clipValue));
-  if (clipNorm !== undefined) {
-    const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
-    if (norm > clipNorm) gs = gs.map((g) => tf.mul(g, clipNorm / norm));
+  const gs = clipByValue(tf, grads, o);
+  return scaleToNorm(tf, gs, o.clipNorm === undefined ? 0 : globalNorm(tf, gs).dataSync()[0], o.clipNorm);
+}
+
+/** Each gradient element clipped to [-clipValue, clipValue] (the same tensors when there is no clipValue). */
+function clipByValue(tf: Tf, grads: Tensor[], o: Pick<OptimizerSpec, 'clipValue'>): Tensor[] {
+  const { clipValue } = o;
+  return clipValue === undefined ? grads : grads.map((g) => tf.clipByValue(g, -clipValue, clipValue));
+}
+
+/** sqrt of the sum of every gradient element squared, a scalar tensor. */
+function globalNorm(tf: Tf, grads: Tensor[]): Tensor {
+  return tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+}
+
+/** All gradients scaled by clipNorm / norm when the global norm (read back) exceeds clipNorm. */
+function scaleToNorm(tf: Tf, grads: Tensor[], norm: number, clipNorm: number | undefined): Tensor[] {
+  return clipNorm !== undefined && norm > clipNorm ? grads.map((g) => tf.mul(g, clipNorm / norm)) : grads;
+}
+
+/**
+ * A float tensor's values read back asynchronously (tfjs's `data()`): the one way that works on
+ * every backend (webgpu's `dataSync()` reads through a canvas, which gives zeros on SwiftShader).
+ */
+export async function read(t: Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}
+
+/** A scalar tensor's value, read back, and the tensor disposed. */
+async function readScalar(t: Tensor): Promise<number> {
+  try {
+    return (await read(t))[0];
+  } finally {
+    t.dispose();
   }
-  return gs;
 }
 
 /**
