@@ -14,7 +14,7 @@ import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
 import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { UnsupportedError } from '../src/errors.js';
-import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
+import { type Agreement, type Precision, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
 
 export interface CheckSetup {
   spec: ModelSpec;
@@ -109,7 +109,7 @@ export interface CheckReport {
   /** Engines, or parts of a check, left out, each with the reason. */
   skipped: { engine: string; what: string; reason: string }[];
   /** float32 or float64 per engine (the limits follow it). */
-  dtypes: Record<string, 'float32' | 'float64'>;
+  dtypes: Record<string, Precision>;
   diagnosis: Diagnosis[];
 }
 
@@ -131,7 +131,7 @@ function shapeIndex(shape: number[], index: number): number[] {
   return pos;
 }
 
-function comparison(what: string, engine: string, against: string, kind: ToleranceKind, a: Agreement, worst?: Comparison['worst'], dtype?: 'float32' | 'float64'): Comparison {
+function comparison(what: string, engine: string, against: string, kind: ToleranceKind, a: Agreement, worst?: Comparison['worst'], dtype?: Precision): Comparison {
   const limit = limitFor(kind, dtype);
   return {
     what,
@@ -155,7 +155,7 @@ function gateBlock(data: ArrayLike<number>, G: number, H: number, g: number): nu
   return out;
 }
 
-function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = '', dtype?: 'float32' | 'float64'): Comparison[] {
+function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = '', dtype?: Precision): Comparison[] {
   const gates = GATE_NAMES[spec.cell];
   return paramLayout(spec).map((info) => {
     const agr = compareArrays(a[info.name].data, ref[info.name].data);
@@ -179,7 +179,7 @@ function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine
 }
 
 
-const dtypeOf = (e: Engine): 'float32' | 'float64' => e.dtype ?? 'float32';
+const dtypeOf = (e: Engine): Precision => e.dtype ?? 'float32';
 
 /** dLoss/dh_t at step t of layer l, every batch row: [B, H] out of [B, T, H]. */
 function stepSlice(d: FloatArray, B: number, T: number, W: number, t: number): number[] {

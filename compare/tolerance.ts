@@ -53,9 +53,24 @@ export const TOLERANCES_F64: Record<'forward' | 'grad' | 'loss' | 'trajectory', 
   trajectory: { limit: 1e-8, reason: 'float64 parameters after N adaptive steps: rounding amplified by 1/sqrt(v), as in float32' },
 };
 
+/** What an engine computes in, as far as the tolerance policy goes (Engine.dtype). */
+export type Precision = 'float32' | 'float64' | 'float16';
+
+/**
+ * HALF-PRECISION POLICY (tfjs-webgl-f16: webgl with WEBGL_FORCE_F16_TEXTURES, what a phone without
+ * float32 render targets computes). TODO measured reasons.
+ */
+export const TOLERANCES_F16: Record<'forward' | 'grad' | 'loss' | 'trajectory', Tolerance> = {
+  forward: { limit: 1e-2, reason: 'TODO' },
+  grad: { limit: 1e-1, reason: 'TODO' },
+  loss: { limit: 1e-2, reason: 'TODO' },
+  trajectory: { limit: 1e-1, reason: 'TODO' },
+};
+
 /** The limit for a kind of comparison of an engine that computes in `dtype`. */
-export function limitFor(kind: ToleranceKind, dtype: 'float32' | 'float64' = 'float32'): number {
+export function limitFor(kind: ToleranceKind, dtype: Precision = 'float32'): number {
   if (dtype === 'float64' && kind in TOLERANCES_F64) return TOLERANCES_F64[kind as keyof typeof TOLERANCES_F64].limit;
+  if (dtype === 'float16' && kind in TOLERANCES_F16) return TOLERANCES_F16[kind as keyof typeof TOLERANCES_F16].limit;
   return TOLERANCES[kind].limit;
 }
 

@@ -58,8 +58,11 @@ export interface Engine {
   readonly spec: ModelSpec;
   /** What it runs on, one line: dtype, kernels or backend, versions, threads. */
   readonly detail?: string;
-  /** float32 or float64: the tolerance policy of `check` depends on it (float32 when absent). */
-  readonly dtype?: 'float32' | 'float64';
+  /**
+   * float32 or float64: the tolerance policy of `check` depends on it (float32 when absent).
+   * float16: float32 arithmetic on half-float storage (tfjs-webgl-f16), held to its own policy.
+   */
+  readonly dtype?: 'float32' | 'float64' | 'float16';
   getParams(): Awaitable<NamedParams>;
   setParams(p: NamedParams): Awaitable<void>;
   forward(b: Batch): Awaitable<{ output: FloatArray; finalState: State }>;

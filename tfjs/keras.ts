@@ -9,7 +9,8 @@
 import type { Batch, Engine, GradRequest, LossAndGrads, State } from '../src/engine.js';
 import { validateBatch } from '../src/engine.js';
 import { InputError, UnsupportedError } from '../src/errors.js';
-import { type ImportedModel, maskFromInput } from '../src/import/keras.js';
+import type { ImportedModel } from '../src/import/keras.js';
+import { maskFromInput } from '../src/import/mask.js';
 import { type NamedParams, paramLayout, validateParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';

@@ -6,7 +6,7 @@ import type { Comparison } from '../../compare/checks.js';
 import { InputError } from '../errors.js';
 import { FAULTS, type Fault, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
+import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
 import { type ImportedModel, batchForModel, readKerasModel } from '../import/keras.js';
 import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';
 import { batchFromTensors, type CheckInputs } from '../harness.js';
@@ -43,6 +43,7 @@ interface Flags extends Omit<ModelFlags, never> {
   tfjs: boolean;
   engines?: string[];
   python?: string;
+  browser?: string;
   engineTimeout?: number;
   perStep?: boolean;
   dump?: string;
@@ -87,10 +88,11 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--carried-state', 'generated batch with a random initial state');
   addTrainingOptions(cmd, { steps: 10 })
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--engines <list>', 'engines under test (default scratch,tfjs): scratch, tfjs, tfjs-wasm, tfjs-cpu, tfjs-node, pytorch, pytorch-f64, ./my-engine.js, "cmd:COMMAND" (repeatable; docs/engines.md)', collectEngines)
+    .option('--engines <list>', 'engines under test (default scratch,tfjs): scratch, tfjs, tfjs-wasm, tfjs-cpu, tfjs-node, tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16, pytorch, pytorch-f64, ./my-engine.js, "cmd:COMMAND" (repeatable; docs/engines.md)', collectEngines)
     .option('--engine <e>', 'the same as --engines', collectEngines)
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
-    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
+    .option('--browser <path>', BROWSER_HELP)
+    .option('--engine-timeout <s>', 'seconds an out-of-process engine or a browser page may take to answer (default 120)', numArg({ positive: true }))
     .option('--no-tfjs', 'leave tfjs out (with the default engines: the float32 scratch engine against float64 only)')
     .option('--per-step', 'also compare dLoss/dh_t at every time step of BPTT')
     .option('--out [dir]', 'write a run directory (run.json, check.json, metrics.jsonl) for plot and report (default runs/check-<time>)')
@@ -160,6 +162,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         backend: f.backend as 'auto',
         engines: engineRefs(f, imported),
         python: f.python,
+        browser: f.browser,
         timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined,
         noTfjs: !f.tfjs,
         perStep: f.perStep,
