@@ -1,7 +1,8 @@
 /** `rnnlab check`: both engines on identical weights and data, compared to the digit. */
 import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
-import { TOLERANCES, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
+import { TOLERANCES, TOLERANCES_F16, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
+import { halfFloatLines, halfFloatMisses } from './check-half.js';
 import type { Comparison } from '../../compare/checks.js';
 import { InputError } from '../errors.js';
 import { FAULTS, type Fault, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
@@ -204,6 +205,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
             tfjsSkipped: result.tfjsSkipped,
             fault: f.fault ?? null,
             ...report,
+            ...(halfFloatMisses(report).length ? { halfFloat: halfFloatMisses(report) } : {}),
             engines: result.engines,
             dump: dumped,
             runDir,
@@ -290,6 +292,8 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
   const order = [...new Set(report.gradients.map((g) => g.what))];
   const byParam = order.flatMap((name) => report.gradients.filter((g) => g.what === name));
   io.out(formatTable(['parameter', 'engine', 'max abs err', 'max rel err', 'cosine', 'gate', 'worst', 'limit', 'verdict'], compRows(byParam, true), ['l', 'l', 'r', 'r', 'r', 'l', 'l', 'r', 'l']));
+  const half = halfFloatLines(halfFloatMisses(report));
+  if (half.length) io.out(['', ...half.slice(0, -1)].join('\n'));
   if (report.perStep) {
     io.out('');
     io.out(`dLoss/dh_t at every step of BPTT (max rel err against ${ref}; read upwards: backpropagation runs from the last step)`);
@@ -355,9 +359,11 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
   io.out('');
   const total = report.forward.length + report.loss.comparisons.length + report.gradients.length + report.final.length;
   const f64 = Object.entries(report.dtypes ?? {}).some(([n, d]) => d === 'float64' && n !== report.reference);
+  const f16 = Object.values(report.dtypes ?? {}).some((d) => d === 'float16');
   const policy =
     `forward ${sci(TOLERANCES.forward.limit, 0)}, gradients ${sci(TOLERANCES.grad.limit, 0)}, parameters after training ${sci(TOLERANCES.trajectory.limit, 0)}` +
-    (f64 ? `; float64 engines: ${sci(TOLERANCES_F64.forward.limit, 0)}, ${sci(TOLERANCES_F64.grad.limit, 0)}, ${sci(TOLERANCES_F64.trajectory.limit, 0)}` : '');
+    (f64 ? `; float64 engines: ${sci(TOLERANCES_F64.forward.limit, 0)}, ${sci(TOLERANCES_F64.grad.limit, 0)}, ${sci(TOLERANCES_F64.trajectory.limit, 0)}` : '') +
+    (f16 ? `; half-float engines: ${sci(TOLERANCES_F16.forward.limit, 0)}, ${sci(TOLERANCES_F16.grad.limit, 0)}, ${sci(TOLERANCES_F16.trajectory.limit, 0)}` : '');
   if (report.pass) io.out(`verdict: PASS (${total} comparisons within the tolerance policy: ${policy})`);
   else {
     io.out(`verdict: FAIL (${report.failures.length} of ${total} comparisons outside the tolerance policy)`);

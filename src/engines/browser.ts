@@ -17,7 +17,8 @@
  * on Ctrl-C, SIGTERM and any process exit by playwright's own exit handler, which kills the
  * browser's process group (it runs in one of its own) and removes its fresh profile directory.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { delimiter, join, normalize, sep } from 'node:path';
@@ -98,7 +99,7 @@ export class BrowserSession {
   gone: string | null = null;
   private closing: Promise<void> | null = null;
   /** Open pages: the browser closes with the last one (a library caller's process can then end). */
-  private pages = 0;
+  private readonly pages = new Set<Page>();
 
   private constructor(
     readonly executable: string,
@@ -135,19 +136,28 @@ export class BrowserSession {
     } catch {
       throw new InputError('the browser engines need the npm package playwright-core, which is missing from this installation of rnnlab (npm install playwright-core)');
     }
+    // Chromium's own temporary files go to a directory of rnnlab's, removed when rnnlab exits (a killed browser cannot remove them itself)
+    const tmp = mkdtempSync(join(tmpdir(), 'rnnlab-chromium-'));
+    const removeTmp = (): void => rmSync(tmp, { recursive: true, force: true });
     try {
       const browser = await chromium.launch({
         executablePath: executable,
         headless: true,
         args: CHROMIUM_ARGS,
+        env: { ...process.env, TMPDIR: tmp },
         // rnnlab's own handlers (src/interrupt.ts) decide what a signal does; the exit handler of playwright still kills the browser
         handleSIGINT: false,
         handleSIGTERM: false,
         handleSIGHUP: false,
         timeout: 60_000,
       });
-      return new BrowserSession(executable, browser);
+      const session = new BrowserSession(executable, browser);
+      browser.on('disconnected', removeTmp);
+      // after playwright's own exit handler (registered by the launch), which kills the browser first
+      process.once('exit', removeTmp);
+      return session;
     } catch (e) {
+      removeTmp();
       throw new InputError(`${executable} did not start as a headless browser: ${firstLine(e)}`);
     }
   }
@@ -156,7 +166,7 @@ export class BrowserSession {
   async openPage(init: PageInit, onProgress?: (what: string) => void): Promise<BrowserPage> {
     if (this.gone) throw new InputError(`${init.engineName}: ${this.gone}`);
     const page = await this.browser.newPage();
-    this.pages++;
+    this.pages.add(page);
     const bp = new BrowserPage(this, page, init.engineName);
     try {
       await page.route('**/*', (route) => serve(route, init.backend === 'webgpu'));
@@ -172,8 +182,14 @@ export class BrowserSession {
   }
 
   /** A page closed: the browser closes with its last page. */
-  async release(): Promise<void> {
-    if (--this.pages <= 0) await this.close();
+  async release(page: Page): Promise<void> {
+    this.pages.delete(page);
+    if (this.pages.size === 0) await this.close();
+  }
+
+  /** Runs a script in every open page (the fault tests lose a context or hang a page with it). */
+  async evaluateInPages(expression: string): Promise<void> {
+    for (const p of this.pages) await p.evaluate(expression);
   }
 
   /** Closes the browser (every page with it); safe to call again. */
@@ -291,7 +307,7 @@ export class BrowserPage {
     if (this.closed) return;
     this.closed = true;
     if (!this.session.gone) await this.page.close().catch(() => {});
-    await this.session.release();
+    await this.session.release(this.page);
   }
 }
 

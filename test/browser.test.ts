@@ -1,0 +1,233 @@
+/**
+ * The browser engines (tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16): the tfjs twin in headless Chromium
+ * through playwright-core. Small models only, one browser for the library tests of this file (the
+ * fault tests each start their own: a fault closes the browser). Needs Chromium (CI installs it:
+ * .ci/run); without it the file is skipped, except under CI=true, where it must run.
+ *
+ * Tolerances: the float32 policy of compare/tolerance.ts for webgl and webgpu, the half-float
+ * policy for webgl-f16, through `check` itself (which compares with float64 scratch).
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { BrowserSession, findBrowser, largestTensor, overLimit, pageFile } from '../src/engines/browser.js';
+import { type EngineProvider, openProvider } from '../src/engines/index.js';
+import { EngineError, InputError } from '../src/errors.js';
+import { optimizerSpec } from '../src/optimizer.js';
+import { randomTestParams } from '../src/params.js';
+import { parseSpec } from '../src/spec.js';
+import { randomBatch } from '../src/data/synthetic.js';
+import { CLI, expectOneLineError, rnnlab } from './helpers/cli.js';
+
+const chromium = (() => {
+  try {
+    return findBrowser();
+  } catch {
+    return null;
+  }
+})();
+
+/** Processes whose command line holds `marker` (a browser's profile directory under a test's own TMPDIR). */
+function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)) out.push(Number(pid));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Chromium processes started by this process (playwright spawns the browser as our child). */
+function ourBrowsers(): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && /chrom/i.test(stat)) out.push(Number(pid));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+describe('finding the browser', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rnnlab-browsers-'));
+  const fake = (name: string): string => {
+    const p = join(dir, name);
+    writeFileSync(p, '#!/bin/sh\nexit 0\n');
+    chmodSync(p, 0o755);
+    return p;
+  };
+
+  test('--browser, else RNNLAB_BROWSER, else chromium, chromium-browser, google-chrome on PATH', () => {
+    const chrome = fake('google-chrome');
+    const browser = fake('chromium-browser');
+    expect(findBrowser(undefined, { PATH: dir })).toBe(browser);
+    expect(findBrowser(undefined, { PATH: `/nonexistent:${dir}`, RNNLAB_BROWSER: chrome })).toBe(chrome);
+    expect(findBrowser(browser, { PATH: '', RNNLAB_BROWSER: chrome })).toBe(browser);
+  });
+
+  test('none, or one that is not there: one line saying how to install it', () => {
+    expect(() => findBrowser(undefined, { PATH: '/nonexistent' })).toThrow(/none was found .*apt-get install chromium/);
+    expect(() => findBrowser(undefined, { PATH: '/nonexistent' })).toThrow(InputError);
+    expect(() => findBrowser('/nonexistent/chromium', {})).toThrow(/--browser \/nonexistent\/chromium: no such executable file; install it with apt-get install chromium/);
+    expect(() => findBrowser(undefined, { RNNLAB_BROWSER: dir })).toThrow(/RNNLAB_BROWSER .*: no such executable file/);
+    const r = rnnlab(['check', '--engines', 'scratch,tfjs-webgl', '--browser', '/nonexistent/chromium', '--hidden', '4']);
+    expectOneLineError(r, /^rnnlab: --browser \/nonexistent\/chromium: no such executable file; install it with apt-get install chromium/, expect);
+  });
+
+  test('the page gets only the two tfjs bundles and the compiled modules under dist/src and dist/tfjs', () => {
+    expect(pageFile('/lib/tf.min.js')).toMatch(/@tensorflow\/tfjs\/dist\/tf\.min\.js$/);
+    expect(pageFile('/dist/tfjs/page.js')).toMatch(/dist\/tfjs\/page\.js$/);
+    for (const bad of ['/dist/../package.json', '/dist/tfjs/../../package.json', '/package.json', '/dist/src/cli.js.map', '/node_modules/commander/index.js', '/etc/passwd']) {
+      expect(pageFile(bad), bad).toBeNull();
+    }
+  });
+
+  test("a model over the GPU's texture or buffer limit is named with the limit", () => {
+    const spec = parseSpec({ cell: 'lstm', inputSize: 40, hiddenSize: 8, outputSize: 3 });
+    expect(largestTensor(spec)).toEqual({ what: 'layers.0.kernel', shape: [40, 32], size: 1280 });
+    expect(overLimit(spec, { maxTextureSize: 32 })).toBe("layers.0.kernel [40, 32] holds 1,280 floats, more than webgl's largest texture here (32 x 32 = 1,024 values, MAX_TEXTURE_SIZE 32)");
+    expect(overLimit(spec, { maxTextureSize: 64 })).toBeNull();
+    expect(overLimit(spec, { maxBufferBytes: 4096 }, 8, 20)).toMatch(/^the input \[8, 20, 40\] holds 6,400 floats \(25,600 bytes\), more than webgpu's largest buffer here \(4,096 bytes/);
+  });
+});
+
+describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in headless Chromium${chromium ? '' : ' (skipped: no Chromium; apt-get install chromium)'}`, () => {
+  test('check on webgl, webgpu and half-float webgl: the float32 policy, the half-float one and how far it is from float32, dumps named after the engines', () => {
+    expect(chromium, 'CI=true needs Chromium (apt-get install chromium)').not.toBeNull();
+    const dump = mkdtempSync(join(tmpdir(), 'rnnlab-dump-'));
+    // sizes over 128 outputs per product: below that tfjs's webgpu backend picks a matmul program that SwiftShader runs very slowly
+    const r = rnnlab([
+      'check', '--cell', 'gru', '--layers', '2', '--hidden', '12', '--input', '3', '--output', '12', '--batch', '4', '--seq', '4', '--steps', '2', '--optimizer', 'sgd',
+      '--engines', 'scratch,tfjs-webgl,tfjs-webgpu,tfjs-webgl-f16', '--per-step', '--dump', dump, '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.pass).toBe(true);
+    const engines = Object.fromEntries(j.engines.map((e: { name: string; detail: string; role: string }) => [e.name, e]));
+    for (const name of ['tfjs-webgl', 'tfjs-webgpu', 'tfjs-webgl-f16']) {
+      expect(engines[name].role, name).toBe('under test');
+      // the detail names the browser, tfjs's backend and the GPU's renderer
+      expect(engines[name].detail).toMatch(/Chrom(e|ium) \d+.*tfjs 4\.22\.0 backend (webgl|webgpu), renderer \S+/);
+    }
+    expect(engines['tfjs-webgl-f16'].detail).toMatch(/half-float textures/);
+    expect(j.dtypes).toMatchObject({ 'tfjs-webgl': 'float32', 'tfjs-webgpu': 'float32', 'tfjs-webgl-f16': 'float16' });
+    // webgl and webgpu under the float32 limits; webgl-f16 under the half ones, and its misses of float32 reported per gradient
+    const limits = (e: string): number[] => [...j.forward, ...j.loss.comparisons, ...j.gradients].filter((c: { engine: string }) => c.engine === e).map((c: { limit: number }) => c.limit);
+    expect(new Set(limits('tfjs-webgl'))).toEqual(new Set([1e-5, 1e-4]));
+    expect(Math.min(...limits('tfjs-webgl-f16'))).toBeGreaterThan(1e-4);
+    const half = j.halfFloat as { what: string; engine: string; maxRelError: number; float32Limit: number; timesFloat32: number }[];
+    expect(half.map((h) => h.what)).toEqual(['output', 'loss', ...j.gradients.filter((g: { engine: string }) => g.engine === 'tfjs-webgl-f16').map((g: { what: string }) => g.what)]);
+    for (const h of half) expect(h.timesFloat32).toBeCloseTo(h.maxRelError / h.float32Limit, 10);
+    // half floats do miss the float32 policy somewhere (an 11-bit significand), and that is what the block says
+    expect(Math.max(...half.map((h) => h.timesFloat32))).toBeGreaterThan(1);
+    expect(j.perStep.length).toBe(2 * 4);
+    expect(readdirSync(dump).sort()).toEqual(['scratch-f64.safetensors', 'scratch.safetensors', 'tfjs-webgl-f16.safetensors', 'tfjs-webgl.safetensors', 'tfjs-webgpu.safetensors']);
+  });
+
+  describe('through the library, one browser', () => {
+    let provider: EngineProvider;
+    beforeAll(async () => {
+      provider = await openProvider({ kind: 'browser', backend: 'webgl' });
+    });
+    afterAll(async () => {
+      await provider?.close();
+    });
+
+    test('tf.memory().numTensors in the page stays flat over 200 training steps', async () => {
+      const spec = parseSpec({ cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 3 });
+      const e = await provider.open(spec, { params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam', { clipNorm: 1 }) });
+      const batch = randomBatch(spec, 2, 3, 1, { mask: true, initialState: true });
+      let at5 = -1;
+      for (let i = 1; i <= 200; i++) {
+        await e.step(batch);
+        if (i === 5) at5 = await provider.tfjs!.numTensors();
+      }
+      expect(await provider.tfjs!.numTensors()).toBe(at5);
+      // reads of outputs, gradients (with per-step ones) and optimizer state leave nothing behind either
+      await e.forward(batch);
+      await e.lossAndGrads(batch, { stateGrads: true, inputGrad: true });
+      await e.setOptimizerState(await e.optimizerState());
+      expect(await provider.tfjs!.numTensors()).toBe(at5);
+      const all = await provider.tfjs!.numTensors();
+      await e.dispose();
+      expect(await provider.tfjs!.numTensors()).toBeLessThan(all);
+    });
+  });
+
+  describe('faults: one line naming the engine, the browser closed', () => {
+    const spec = parseSpec({ cell: 'rnn', inputSize: 3, hiddenSize: 4, outputSize: 3 });
+    const batch = randomBatch(spec, 2, 3, 1);
+    const open = async (o: { timeoutMs?: number; webglMaxTextureSize?: number } = {}) => {
+      const p = await openProvider({ kind: 'browser', backend: 'webgl' }, o);
+      const session = (await BrowserSession.get(findBrowser())) as BrowserSession;
+      return { p, session, e: await p.open(spec, { params: randomTestParams(spec, 1), optimizer: optimizerSpec('sgd') }) };
+    };
+
+    test('a lost WebGL context', async () => {
+      const { e, session } = await open();
+      await e.step(batch);
+      await session.evaluateInPages("tf.backend().gpgpu.gl.getExtension('WEBGL_lose_context').loseContext()");
+      await new Promise((r) => setTimeout(r, 100));
+      const err = await Promise.resolve(e.step(batch)).catch((x) => x);
+      expect(err).toBeInstanceOf(EngineError);
+      expect(err.message).toMatch(/^engine tfjs-webgl: the WebGL context was lost \(webglcontextlost\) during step; the browser was closed$/);
+      expect(session.gone).not.toBeNull();
+      expect(ourBrowsers()).toEqual([]);
+    });
+
+    test('a page that hangs: the engine timeout', async () => {
+      const { e, session } = await open({ timeoutMs: 1500 });
+      await session.evaluateInPages('setTimeout(() => { for (;;) {} }, 0)');
+      const err = await Promise.resolve(e.step(batch)).catch((x) => x);
+      expect(err).toBeInstanceOf(EngineError);
+      expect(err.message).toMatch(/^engine tfjs-webgl: the page did not answer step within 1\.5 s \(hung\); the browser was closed/);
+      expect(ourBrowsers()).toEqual([]);
+    });
+
+    test('a browser that exits', async () => {
+      const { e } = await open();
+      await e.step(batch);
+      for (const pid of ourBrowsers()) process.kill(pid, 'SIGKILL');
+      const err = await Promise.resolve(e.step(batch)).catch((x) => x);
+      expect(err).toBeInstanceOf(EngineError);
+      expect(err.message).toMatch(/^engine tfjs-webgl: the browser exited/);
+    });
+
+    test('a model over the texture limit (a phone-sized limit, set small)', async () => {
+      const p = await openProvider({ kind: 'browser', backend: 'webgl' }, { webglMaxTextureSize: 8 });
+      try {
+        const big = parseSpec({ cell: 'rnn', inputSize: 10, hiddenSize: 8, outputSize: 3 });
+        const err = await p.open(big, { params: randomTestParams(big, 1), optimizer: optimizerSpec('sgd') }).catch((x) => x);
+        expect(err).toBeInstanceOf(EngineError);
+        expect(err.message).toBe("engine tfjs-webgl: the model is too large for this GPU: layers.0.kernel [10, 8] holds 80 floats, more than webgl's largest texture here (8 x 8 = 64 values, MAX_TEXTURE_SIZE 8)");
+      } finally {
+        await p.close();
+      }
+    });
+
+    test('SIGTERM during a check: rnnlab ends, and its browser and profile directory with it', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'rnnlab-sigterm-'));
+      mkdirSync(join(tmp, 't'));
+      const child = spawn(process.execPath, [CLI, 'check', '--engines', 'tfjs-webgl', '--hidden', '16', '--seq', '30', '--steps', '100000'], { env: { ...process.env, TMPDIR: join(tmp, 't') }, stdio: 'ignore' });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code, sig) => r(code ?? (sig ? -1 : null))));
+      // wait for the browser to be up (its profile directory lives under our TMPDIR)
+      for (let i = 0; i < 300 && processesWith(join(tmp, 't')).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(processesWith(join(tmp, 't')).length).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(143);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(processesWith(join(tmp, 't'))).toEqual([]);
+      expect(existsSync(join(tmp, 't')) ? readdirSync(join(tmp, 't')) : []).toEqual([]);
+    });
+  });
+});
