@@ -133,6 +133,30 @@ describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in 
     expect(readdirSync(dump).sort()).toEqual(['scratch-f64.safetensors', 'scratch.safetensors', 'tfjs-webgl-f16.safetensors', 'tfjs-webgl.safetensors', 'tfjs-webgpu.safetensors']);
   });
 
+  test('a backend the browser cannot give is skipped with the browser\'s reason (a Chromium without WebGL)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnlab-no3d-'));
+    const wrapper = join(dir, 'chromium-without-webgl');
+    writeFileSync(wrapper, `#!/bin/sh\nexec "${chromium}" "$@" --disable-3d-apis\n`);
+    chmodSync(wrapper, 0o755);
+    const r = rnnlab(['check', '--engines', 'scratch,tfjs-webgl', '--browser', wrapper, '--hidden', '4', '--seq', '3', '--batch', '2', '--steps', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tfjs-webgl +skipped: Chrom(e|ium) \d+\S*: no WebGL 2 context/);
+    expect(r.stdout).toMatch(/tfjs-webgl: the whole check, because it cannot run here: no WebGL 2 context/);
+    expect(r.stdout).toMatch(/verdict: PASS/);
+  });
+
+  test('bench times a browser engine and says what its times are', () => {
+    const r = rnnlab(['bench', '--engine', 'scratch,tfjs-webgl', '--cell', 'rnn', '--hidden', '16', '--batch', '4', '--seq', '3', '--repeats', '2', '--warmup', '1', '--threads', '1', '--budget', '2', '--memory-steps', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tfjs-webgl +float32; Chrom(e|ium) \d+\S*, tfjs 4\.22\.0 backend webgl, renderer /);
+    expect(r.stdout).toMatch(/\(a step is timed from Node: the batch to the page, the step, and the loss and final state read back from the GPU/);
+    if (/SwiftShader/.test(r.stdout)) expect(r.stdout).toMatch(/SwiftShader is a CPU emulation of a GPU, so these are not a GPU's times\)/);
+    const row = r.stdout.split('\n').find((l) => /^rnn +16 +4 +tfjs-webgl /.test(l));
+    expect(row, r.stdout).toBeDefined();
+    // the tensors column: no growth over the memory steps
+    expect(row!.trim().split(/\s+/).pop()).toBe('0');
+  });
+
   describe('through the library, one browser', () => {
     let provider: EngineProvider;
     beforeAll(async () => {
@@ -143,7 +167,7 @@ describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in 
     });
 
     test('tf.memory().numTensors in the page stays flat over 200 training steps', async () => {
-      const spec = parseSpec({ cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 3 });
+      const spec = parseSpec({ cell: 'rnn', inputSize: 3, hiddenSize: 4, outputSize: 3 });
       const e = await provider.open(spec, { params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam', { clipNorm: 1 }) });
       const batch = randomBatch(spec, 2, 3, 1, { mask: true, initialState: true });
       let at5 = -1;

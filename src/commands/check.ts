@@ -232,12 +232,22 @@ function importForCheck(f: Flags): ImportedModel {
   return readKerasModel(f.model!);
 }
 
-/** The engines under test: the ones asked for (default scratch and tfjs), and with --model the loaded model itself. */
+/**
+ * The engines under test: the ones asked for (default scratch and tfjs), and with --model the
+ * loaded model itself, in Node (unless only browser engines run tfjs) and in the page of each
+ * browser engine asked for (keras-model-webgl, ...).
+ */
 function engineRefs(f: Flags, imported: ImportedModel | null): EngineRef[] | undefined {
   const asked = f.engines || f.engine ? parseEngineList([...(f.engines ?? []), ...(f.engine ?? [])], f.backend as 'auto') : undefined;
   if (!imported) return asked;
   const base: EngineRef[] = asked ?? [{ kind: 'scratch', dtype: 'float32' }, ...(f.tfjs ? [{ kind: 'tfjs', backend: f.backend } as EngineRef] : [])];
-  return [...base, { kind: 'keras', model: imported, backend: f.backend as BackendRequest }];
+  const browsers = base.flatMap((r) => (r.kind === 'browser' ? [r.backend] : []));
+  const inNode = browsers.length === 0 || base.some((r) => r.kind === 'tfjs');
+  return [
+    ...base,
+    ...(inNode ? [{ kind: 'keras', model: imported, backend: f.backend as BackendRequest } as EngineRef] : []),
+    ...browsers.map((b): EngineRef => ({ kind: 'keras', model: imported, backend: f.backend as BackendRequest, browser: b })),
+  ];
 }
 
 function importHeader(m: ImportedModel, result: Awaited<ReturnType<typeof check>>): string[] {

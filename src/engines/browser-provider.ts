@@ -23,12 +23,13 @@ export async function openBrowserProvider(ref: BrowserRef, o: ProviderOptions, k
     : `${session.version}: ${info.reason}`;
   const swiftShader = info.ok && /swiftshader/i.test(info.renderer);
   const notes: string[] = [];
+  const detail = ref.kind === 'keras' ? `${ref.model.source.path} through tf.loadLayersModel; ${runsOn}` : runsOn;
   return {
     ref,
     name,
     dtype: 'float32',
     threads: 1,
-    detail: ref.kind === 'keras' ? `${ref.model.source.path} through tf.loadLayersModel; ${runsOn}` : runsOn,
+    detail,
     supports: ref.kind === 'keras' ? kerasSupports : { ...FULL_SUPPORT, dtypes: ['float32'] },
     notes,
     ...(info.ok ? {} : { unavailable: info.reason }),
@@ -40,7 +41,7 @@ export async function openBrowserProvider(ref: BrowserRef, o: ProviderOptions, k
       const r = await BrowserEngine.open(bp, {
         name,
         spec,
-        detail: runsOn,
+        detail,
         dtype: f16 ? 'float16' : 'float32',
         params: m.params,
         optimizer: m.optimizer,
