@@ -19,7 +19,7 @@ import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';
 import { parseSpec } from '../src/spec.js';
 import { randomBatch } from '../src/data/synthetic.js';
-import { CLI, expectOneLineError, rnnlab } from './helpers/cli.js';
+import { CLI, ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 
 const chromium = (() => {
   try {
@@ -106,7 +106,7 @@ describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in 
     const dump = mkdtempSync(join(tmpdir(), 'rnnlab-dump-'));
     // sizes over 128 outputs per product: below that tfjs's webgpu backend picks a matmul program that SwiftShader runs very slowly
     const r = rnnlab([
-      'check', '--cell', 'gru', '--layers', '2', '--hidden', '12', '--input', '3', '--output', '12', '--batch', '4', '--seq', '4', '--steps', '2', '--optimizer', 'sgd',
+      'check', '--cell', 'gru', '--hidden', '12', '--input', '3', '--output', '12', '--batch', '4', '--seq', '4', '--steps', '1', '--optimizer', 'sgd',
       '--engines', 'scratch,tfjs-webgl,tfjs-webgpu,tfjs-webgl-f16', '--per-step', '--dump', dump, '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
@@ -129,7 +129,8 @@ describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in 
     for (const h of half) expect(h.timesFloat32).toBeCloseTo(h.maxRelError / h.float32Limit, 10);
     // half floats do miss the float32 policy somewhere (an 11-bit significand), and that is what the block says
     expect(Math.max(...half.map((h) => h.timesFloat32))).toBeGreaterThan(1);
-    expect(j.perStep.length).toBe(2 * 4);
+    expect(j.perStep.length).toBe(4);
+    for (const row of j.perStep) for (const e of ['tfjs-webgl', 'tfjs-webgpu']) expect(row.errors[e], e).toBeLessThan(1e-4);
     expect(readdirSync(dump).sort()).toEqual(['scratch-f64.safetensors', 'scratch.safetensors', 'tfjs-webgl-f16.safetensors', 'tfjs-webgl.safetensors', 'tfjs-webgpu.safetensors']);
   });
 
@@ -155,6 +156,21 @@ describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in 
     expect(row, r.stdout).toBeDefined();
     // the tensors column: no growth over the memory steps
     expect(row!.trim().split(/\s+/).pop()).toBe('0');
+  });
+
+  test('check --model runs the Keras model in the page too; train runs side by side with scratch', () => {
+    const model = join(ROOT, 'test', 'fixtures', 'keras', 'gru-reset-after', 'model.json');
+    const r = rnnlab(['check', '--model', model, '--engines', 'scratch,tfjs-webgl', '--batch', '4', '--seq', '6', '--steps', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.engines.map((e: { name: string }) => e.name)).toEqual(['scratch', 'tfjs-webgl', 'keras-model-webgl', 'scratch-f64']);
+    expect(j.engines[2].detail).toMatch(/model\.json through tf\.loadLayersModel; float32; Chrom(e|ium) \d+\S*, tfjs 4\.22\.0 backend webgl/);
+    expect(j.gradients.filter((g: { engine: string; pass: boolean }) => g.engine === 'keras-model-webgl' && g.pass).length).toBeGreaterThan(0);
+    const out = join(mkdtempSync(join(tmpdir(), 'rnnlab-train-')), 'run');
+    const t = rnnlab(['train', '--task', 'classify', '--dataset', 'names', '--engines', 'scratch,tfjs-webgl', '--steps', '3', '--hidden', '16', '--batch', '16', '--out', out]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/engines agree: tfjs-webgl and scratch stay within 2e-3/);
+    expect(readdirSync(join(out, 'checkpoints', 'step-3'))).toEqual(expect.arrayContaining(['tfjs.params.safetensors', 'tfjs.optimizer.safetensors']));
   });
 
   describe('through the library, one browser', () => {
