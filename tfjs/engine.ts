@@ -248,7 +248,8 @@ export class TfjsEngine implements Engine {
     if (this.spec.input === 'tokens') {
       // an embedding looks the ids up itself; without one, a one-hot row per id
       if (this.layers.embedding) return tf.tensor2d(b.x as Int32Array, [B, T], 'int32');
-      return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize), 'float32'));
+      // float32 one-hot rows made as such: webgpu's int32 oneHot does not compile (tfjs-backend-webgpu 4.22)
+      return tf.tidy(() => tf.oneHot(tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize, 1, 0, 'float32'));
     }
     const x = b.x instanceof Float32Array ? b.x : Float32Array.from(b.x);
     return tf.tensor3d(x, [B, T, this.spec.inputSize]);
@@ -442,7 +443,7 @@ export function specLoss(tf: Tf, s: ModelSpec, logits: Tensor, b: Batch): Scalar
   let per: Tensor;
   if (s.loss === 'softmaxCrossEntropy') {
     const logp = tf.logSoftmax(z);
-    const onehot = tf.oneHot(tf.tensor1d(b.y as Int32Array, 'int32'), O);
+    const onehot = tf.oneHot(tf.tensor1d(b.y as Int32Array, 'int32'), O, 1, 0, 'float32');
     per = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
   } else {
     const y = tf.tensor2d(b.y instanceof Float32Array ? b.y : Float32Array.from(b.y as Float64Array), [N, O]);
@@ -480,9 +481,13 @@ function clipByValue(tf: Tf, grads: Tensor[], o: Pick<OptimizerSpec, 'clipValue'
   return clipValue === undefined ? grads : grads.map((g) => tf.clipByValue(g, -clipValue, clipValue));
 }
 
-/** sqrt of the sum of every gradient element squared, a scalar tensor. */
+/**
+ * sqrt of the sum of every gradient element squared, a scalar tensor. The sums are added one by one
+ * (the order and the float32 results of tf.addN), not by tf.addN: on webgpu an addN of more than
+ * seven tensors needs more storage buffers than a device gets by default, and fails.
+ */
 function globalNorm(tf: Tf, grads: Tensor[]): Tensor {
-  return tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+  return tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b)));
 }
 
 /** All gradients scaled by clipNorm / norm when the global norm (read back) exceeds clipNorm. */
@@ -516,6 +521,6 @@ export function embedIds(tf: Tf, backend: BackendName, layer: import('@tensorflo
   if (backend !== 'wasm') return layer.apply(ids) as Tensor;
   const [B, n] = ids.shape;
   const [V, E] = table.shape;
-  const rows = tf.matMul(tf.oneHot(tf.reshape(ids, [B * n]) as Tensor1D, V).toFloat(), table);
+  const rows = tf.matMul(tf.oneHot(tf.reshape(ids, [B * n]) as Tensor1D, V, 1, 0, 'float32'), table);
   return tf.reshape(rows, [B, n, E]);
 }
