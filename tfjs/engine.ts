@@ -248,8 +248,7 @@ export class TfjsEngine implements Engine {
     if (this.spec.input === 'tokens') {
       // an embedding looks the ids up itself; without one, a one-hot row per id
       if (this.layers.embedding) return tf.tensor2d(b.x as Int32Array, [B, T], 'int32');
-      // float32 one-hot rows made as such: webgpu's int32 oneHot does not compile (tfjs-backend-webgpu 4.22)
-      return tf.tidy(() => tf.oneHot(tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize, 1, 0, 'float32'));
+      return tf.tidy(() => oneHotFloat(tf, tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize));
     }
     const x = b.x instanceof Float32Array ? b.x : Float32Array.from(b.x);
     return tf.tensor3d(x, [B, T, this.spec.inputSize]);
@@ -443,7 +442,7 @@ export function specLoss(tf: Tf, s: ModelSpec, logits: Tensor, b: Batch): Scalar
   let per: Tensor;
   if (s.loss === 'softmaxCrossEntropy') {
     const logp = tf.logSoftmax(z);
-    const onehot = tf.oneHot(tf.tensor1d(b.y as Int32Array, 'int32'), O, 1, 0, 'float32');
+    const onehot = oneHotFloat(tf, tf.tensor1d(b.y as Int32Array, 'int32'), O);
     per = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
   } else {
     const y = tf.tensor2d(b.y instanceof Float32Array ? b.y : Float32Array.from(b.y as Float64Array), [N, O]);
@@ -496,6 +495,17 @@ function scaleToNorm(tf: Tf, grads: Tensor[], norm: number, clipNorm: number | u
 }
 
 /**
+ * One-hot rows of token or class ids, in float32. Each backend has its own bug here (tfjs 4.22):
+ * webgpu's int32 oneHot does not compile (a WGSL type error), so there the rows are made as float32
+ * directly; wasm's oneHot asked for float32 gives rows of (next to) zeros, so elsewhere they are
+ * int32 rows cast to float32, as before. The same 0s and 1s either way.
+ */
+export function oneHotFloat(tf: Tf, ids: Tensor, depth: number): Tensor {
+  if (tf.getBackend() === 'webgpu') return tf.oneHot(ids as Tensor1D, depth, 1, 0, 'float32');
+  return tf.cast(tf.oneHot(ids as Tensor1D, depth), 'float32');
+}
+
+/**
  * A float tensor's values read back asynchronously (tfjs's `data()`): the one way that works on
  * every backend (webgpu's `dataSync()` reads through a canvas, which gives zeros on SwiftShader).
  */
@@ -521,6 +531,6 @@ export function embedIds(tf: Tf, backend: BackendName, layer: import('@tensorflo
   if (backend !== 'wasm') return layer.apply(ids) as Tensor;
   const [B, n] = ids.shape;
   const [V, E] = table.shape;
-  const rows = tf.matMul(tf.oneHot(tf.reshape(ids, [B * n]) as Tensor1D, V, 1, 0, 'float32'), table);
+  const rows = tf.matMul(oneHotFloat(tf, tf.reshape(ids, [B * n]), V), table);
   return tf.reshape(rows, [B, n, E]);
 }
