@@ -20,6 +20,7 @@ import { randomTestParams } from '../src/params.js';
 import { parseSpec } from '../src/spec.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { CLI, ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
+import { halfFloatLines, halfFloatMisses } from '../src/commands/check-half.js';
 
 const chromium = (() => {
   try {
@@ -89,6 +90,27 @@ describe('finding the browser', () => {
     for (const bad of ['/dist/../package.json', '/dist/tfjs/../../package.json', '/package.json', '/dist/src/cli.js.map', '/node_modules/commander/index.js', '/etc/passwd']) {
       expect(pageFile(bad), bad).toBeNull();
     }
+  });
+
+  test('half floats: each comparison against the float32 policy too, printed as a multiple of its limit', () => {
+    const c = (what: string, engine: string, kind: 'forward' | 'loss' | 'grad', maxRelError: number, limit: number) => ({ what, engine, against: 'scratch-f64', kind, maxAbsError: 0, maxRelError, cosine: 1, limit, pass: maxRelError <= limit });
+    const report = {
+      forward: [c('output', 'tfjs-webgl', 'forward', 3e-7, 1e-5), c('output', 'tfjs-webgl-f16', 'forward', 1.5e-3, 1e-2)],
+      loss: { values: {}, comparisons: [c('loss', 'tfjs-webgl-f16', 'loss', 5e-6, 1e-2)] },
+      gradients: [c('layers.0.kernel', 'tfjs-webgl-f16', 'grad', 6e-2, 5e-2)],
+      dtypes: { 'tfjs-webgl': 'float32' as const, 'tfjs-webgl-f16': 'float16' as const },
+    };
+    const misses = halfFloatMisses(report as never);
+    expect(misses.map((m) => [m.what, m.float32Limit, m.timesFloat32])).toEqual([
+      ['output', 1e-5, 1.5e-3 / 1e-5],
+      ['loss', 1e-5, 5e-6 / 1e-5],
+      ['layers.0.kernel', 1e-4, 6e-2 / 1e-4],
+    ]);
+    const text = halfFloatLines(misses).join('\n');
+    expect(text).toMatch(/output +tfjs-webgl-f16 +1\.50e-3 +1e-5 +150x +1e-2 +ok/);
+    expect(text).toMatch(/loss +tfjs-webgl-f16 +5\.00e-6 +1e-5 +within +1e-2 +ok/);
+    expect(text).toMatch(/layers\.0\.kernel +tfjs-webgl-f16 +6\.00e-2 +1e-4 +600x +5e-2 +FAIL/);
+    expect(halfFloatLines(halfFloatMisses({ ...report, dtypes: { 'tfjs-webgl': 'float32', 'tfjs-webgl-f16': 'float32' } } as never))).toEqual([]);
   });
 
   test("a model over the GPU's texture or buffer limit is named with the limit", () => {

@@ -39,6 +39,7 @@ export function halfFloatLines(misses: HalfFloatMiss[]): string[] {
       misses.map((m) => [m.what, m.engine, sci(m.maxRelError), sci(m.float32Limit, 0), m.timesFloat32 < 1 ? 'within' : `${m.timesFloat32.toFixed(m.timesFloat32 < 10 ? 1 : 0)}x`, sci(m.limit, 0), m.maxRelError <= m.limit ? 'ok' : 'FAIL']),
       ['l', 'l', 'r', 'r', 'r', 'r', 'l'],
     ),
+    'half floats hold the parameters and the optimizer\'s slots too: an update under half a parameter\'s ulp is lost, and Adam\'s second moment (squared gradients, ~1e-8) underflows, so its steps blow up: with Adam the parameters after training fail, as a phone\'s would',
     '',
   ];
 }
