@@ -89,7 +89,8 @@ export class TfjsEngine implements Engine {
       return { logits: r.logits, states: r.states.map((s) => s.map((t) => tf.keep(t))) };
     });
     try {
-      return { output: await read(logits), finalState: await this.readState(states) };
+      const [output, finalState] = await Promise.all([read(logits), this.readState(states)]);
+      return { output, finalState };
     } finally {
       logits.dispose();
       tf.dispose(states.flat());
@@ -114,15 +115,11 @@ export class TfjsEngine implements Engine {
       return this.lossOf(r.logits, b);
     }, [...this.vars.map((v) => v.variable), ...extra]);
     try {
-      const out: LossAndGrads = {
-        loss: (await read(value))[0],
-        grads: {},
-        finalState: await this.readState(states),
-      };
+      // every read started at once: one wait for the GPU, not one per tensor
+      const [loss, finalState, gradData] = await Promise.all([read(value), this.readState(states), Promise.all(this.vars.map(({ variable }) => read(grads[variable.name])))]);
+      const out: LossAndGrads = { loss: loss[0], grads: {}, finalState };
       const layout = paramLayout(this.spec);
-      for (const [i, { name, variable }] of this.vars.entries()) {
-        out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: await read(grads[variable.name]) };
-      }
+      this.vars.forEach(({ name }, i) => (out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: gradData[i] }));
       if (xVar) out.dx = await read(grads[xVar.name]);
       if (want.stateGrads) out.dh = await this.perStepStateGrads(b);
       if (stateVars) {
@@ -150,20 +147,21 @@ export class TfjsEngine implements Engine {
       return this.lossOf(r.logits, b);
     }, this.vars.map((v) => v.variable));
     try {
-      const loss = (await read(value))[0];
-      // Canonical order, clipped as the scratch engine clips (the global norm read back first).
+      // Canonical order, clipped as the scratch engine clips. The loss, the final state and the
+      // global norm are read back together: one wait for the GPU, not three.
       const raw = this.vars.map(({ variable }) => grads[variable.name]);
       const byValue = tf.tidy(() => clipByValue(tf, raw, this.optSpec));
       try {
-        const norm = this.optSpec.clipNorm === undefined ? 0 : await readScalar(tf.tidy(() => globalNorm(tf, byValue)));
+        const normT = this.optSpec.clipNorm === undefined ? null : tf.tidy(() => globalNorm(tf, byValue));
+        const [loss, finalState, norm] = await Promise.all([read(value), this.readState(states), normT ? readScalar(normT) : 0]);
         tf.tidy(() => {
           const gs = scaleToNorm(tf, byValue, norm, this.optSpec.clipNorm);
           this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
         });
+        return { loss: loss[0], finalState };
       } finally {
         tf.dispose(byValue.filter((g) => !raw.includes(g)));
       }
-      return { loss, finalState: await this.readState(states) };
     } finally {
       value.dispose();
       tf.dispose(Object.values(grads));
@@ -339,16 +337,14 @@ export class TfjsEngine implements Engine {
         return this.lossOf(this.layers.head.apply(top) as Tensor, b);
       }, probes.flat());
       try {
-        const out: Float32Array[] = [];
-        for (const row of probes) {
+        const all = await Promise.all(probes.map((row) => Promise.all(row.map((v) => read(grads[v.name])))));
+        return all.map((row) => {
           const d = new Float32Array(B * T * H);
-          for (const [t, v] of row.entries()) {
-            const g = await read(grads[v.name]);
+          row.forEach((g, t) => {
             for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * T + t) * H);
-          }
-          out.push(d);
-        }
-        return out;
+          });
+          return d;
+        });
       } finally {
         value.dispose();
         tf.dispose(Object.values(grads));
