@@ -25,8 +25,8 @@ export interface EngineFactory {
   /** e.g. "wasm-simd kernels", "tfjs 4.22.0 wasm" */
   detail: string;
   make(spec: ModelSpec): Promise<Engine>;
-  /** Live tfjs tensors, when the engine is a tfjs one. */
-  tensors?(): number;
+  /** Live tfjs tensors, when the engine is a tfjs one (a browser engine's are counted in its page). */
+  tensors?(): number | Promise<number>;
   /** Time by what the engine reports (`ms`) rather than wall time: engines in another process. */
   selfTimed?: boolean;
 }
@@ -133,10 +133,10 @@ export async function benchConfig(c: BenchConfig): Promise<BenchRow[]> {
       const steps = Math.max(1, Math.min(c.memorySteps, Math.floor((c.budgetSeconds * 1000) / Math.max(timing(stp[i]).median, 1e-3))));
       gc();
       const h0 = process.memoryUsage().heapUsed;
-      const t0 = c.engines[i].tensors?.();
+      const t0 = await c.engines[i].tensors?.();
       for (let s = 0; s < steps; s++) await e.step(batch);
       gc();
-      const t1 = c.engines[i].tensors?.();
+      const t1 = await c.engines[i].tensors?.();
       memory.push({ heap: (process.memoryUsage().heapUsed - h0) / 2 ** 20, tensors: t0 !== undefined && t1 !== undefined ? t1 - t0 : null, steps });
     }
     const rows: BenchRow[] = c.engines.map((f, i) => {

@@ -2,6 +2,7 @@
  * What `check` reports (compare/checks.ts fills it, compare/diagnosis/ adds the diagnosis, the
  * command prints it and --json writes it): comparisons, steps, coverage and diagnoses.
  */
+import type { Precision } from './tolerance.js';
 import type { Mistake } from '../src/engines/index.js';
 import type { NamedParams } from '../src/params.js';
 import type { FloatArray } from '../src/tensor.js';
@@ -103,7 +104,7 @@ export interface CheckReport {
   /** Engines, or parts of a check, left out, each with the reason. */
   skipped: { engine: string; what: string; reason: string }[];
   /** float32 or float64 per engine (the limits follow it). */
-  dtypes: Record<string, 'float32' | 'float64'>;
+  dtypes: Record<string, Precision>;
   /** Per engine under test: what was compared, and what was not and why. */
   coverage: Record<string, Coverage>;
   diagnosis: Diagnosis[];

@@ -19,7 +19,7 @@ import { diagnose, stepSlice, whereItGoesWrong } from './diagnosis/index.js';
 import type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
 
 export type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
-import { type Agreement, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
+import { type Agreement, type Precision, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
 
 export interface CheckSetup {
   spec: ModelSpec;
@@ -65,7 +65,7 @@ function shapeIndex(shape: number[], index: number): number[] {
   return pos;
 }
 
-function comparison(what: string, engine: string, against: string, kind: ToleranceKind, a: Agreement, worst?: Comparison['worst'], dtype?: 'float32' | 'float64'): Comparison {
+function comparison(what: string, engine: string, against: string, kind: ToleranceKind, a: Agreement, worst?: Comparison['worst'], dtype?: Precision): Comparison {
   const limit = limitFor(kind, dtype);
   return {
     what,
@@ -89,7 +89,7 @@ function gateBlock(data: ArrayLike<number>, G: number, H: number, g: number): nu
   return out;
 }
 
-function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = '', dtype?: 'float32' | 'float64', biases = true): Comparison[] {
+function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine: string, against: string, kind: ToleranceKind, prefix = '', dtype?: Precision, biases = true): Comparison[] {
   const gates = GATE_NAMES[spec.cell];
   return paramLayout(spec).filter((info) => biases || (info.kind !== 'bias' && info.kind !== 'headBias')).map((info) => {
     const agr = compareArrays(a[info.name].data, ref[info.name].data);
@@ -112,7 +112,7 @@ function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine
   });
 }
 
-const dtypeOf = (e: Engine): 'float32' | 'float64' => e.dtype ?? 'float32';
+const dtypeOf = (e: Engine): Precision => e.dtype ?? 'float32';
 
 /**
  * An engine that refuses at run time what its handshake claimed is bad input: one line naming

@@ -53,9 +53,43 @@ export const TOLERANCES_F64: Record<'forward' | 'grad' | 'loss' | 'trajectory', 
   trajectory: { limit: 1e-8, reason: 'float64 parameters after N adaptive steps: rounding amplified by 1/sqrt(v), as in float32' },
 };
 
+/** What an engine computes in, as far as the tolerance policy goes (Engine.dtype). */
+export type Precision = 'float32' | 'float64' | 'float16';
+
+/**
+ * Half floats (tfjs-webgl-f16: webgl with WEBGL_FORCE_F16_TEXTURES, what a phone whose GPU cannot
+ * render to float32 textures computes). Every tensor between two shader passes (inputs, weights,
+ * each op's result, the optimizer's slots) is stored as a half float: 11 significant bits, unit
+ * roundoff u = 2^-11 = 4.9e-4, largest 65504, smallest normal 6.1e-5; the arithmetic inside a pass
+ * stays float32. So an error of a few u is the expected cost, not a bug, and the limits are set in
+ * units of u, as the float32 ones are in units of float32's 6e-8, with the same 10x between
+ * outputs and gradients. Measured here (check's defaults, B 8, T 20, H 32; rnn, lstm, gru both
+ * variants, SwiftShader): outputs 8e-4 to 1.5e-3, losses up to 5e-4, gradients 1.3e-3 to 5.6e-3,
+ * parameters after 10 sgd steps 3e-3 to 4e-3 (README, "TensorFlow.js where it runs"). A wrong gate, a
+ * dropped BPTT term or a swapped weight is off by O(1), far above these limits. `check` also
+ * prints how far each result is from the float32 policy.
+ */
+export const TOLERANCES_F16: Record<'forward' | 'grad' | 'loss' | 'trajectory', Tolerance> = {
+  forward: {
+    limit: 1e-2,
+    reason: 'half-float storage: each stored intermediate rounds at u = 4.9e-4; ~20 u covers a few roundings per step over tens of steps (measured 8e-4 to 1.5e-3 at T = 20)',
+  },
+  grad: {
+    limit: 5e-2,
+    reason: 'half-float gradients: BPTT sums T steps of products stored in half floats; 10x the forward limit, as in float32 (measured up to 5.6e-3)',
+  },
+  loss: { limit: 1e-2, reason: 'the loss of half-float logits, compared like an output' },
+  trajectory: {
+    limit: 5e-2,
+    reason:
+      'parameters after N steps, stored as half floats: an update under half a parameter\'s ulp (u |w|) is lost; Adam fails it by far: its second moment (squared gradients, ~1e-8) is under half floats\' smallest value, so sqrt(v) + epsilon is tiny and the steps blow up, which is what a phone would train',
+  },
+};
+
 /** The limit for a kind of comparison of an engine that computes in `dtype`. */
-export function limitFor(kind: ToleranceKind, dtype: 'float32' | 'float64' = 'float32'): number {
+export function limitFor(kind: ToleranceKind, dtype: Precision = 'float32'): number {
   if (dtype === 'float64' && kind in TOLERANCES_F64) return TOLERANCES_F64[kind as keyof typeof TOLERANCES_F64].limit;
+  if (dtype === 'float16' && kind in TOLERANCES_F16) return TOLERANCES_F16[kind as keyof typeof TOLERANCES_F16].limit;
   return TOLERANCES[kind].limit;
 }
 

@@ -183,8 +183,16 @@ function pythonWith(mods) {
   return null;
 }
 
+function haveBrowser() {
+  for (const b of [process.env.RNNLAB_BROWSER, 'chromium', 'chromium-browser', 'google-chrome'].filter(Boolean)) {
+    if (spawnSync('sh', ['-c', `command -v "${b}"`]).status === 0) return true;
+  }
+  return false;
+}
+
 function skipReason(words) {
   const all = words.join(' ');
+  if (/tfjs-web(gl|gpu)/.test(all) && !haveBrowser()) return 'needs Chromium (apt-get install chromium)';
   if (/pytorch/.test(all) && !pythonWith('torch, numpy')) return 'needs PyTorch (apt-get install python3-torch python3-numpy)';
   if (/cmd:python3 /.test(all) && spawnSync('python3', ['-c', 'import numpy']).status !== 0) return 'needs NumPy for python3';
   if (/\.\.\/shared\//.test(all) && !existsSync(resolve(ROOT, '..', 'shared', 'data'))) return 'needs ../shared/data (the Jules Verne novels)';

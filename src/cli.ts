@@ -18,6 +18,7 @@ import { TASKS } from './tasks/registry.js';
 import { type IO, processIO } from './commands/io.js';
 import { VERSION } from './version.js';
 import { closeAllEngineProcesses } from './engines/process.js';
+import { closeAllBrowsers } from './engines/browser.js';
 
 export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   const program = new Command('rnnlab')
@@ -71,8 +72,9 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
     else io.err('rnnlab: this is a bug in rnnlab; set RNNLAB_DEBUG=1 to see where it happened');
     return 1;
   } finally {
-    // however the command ended, no engine process outlives it
+    // however the command ended, no engine process (and no browser) outlives it
     await closeAllEngineProcesses();
+    await closeAllBrowsers();
   }
 }
 

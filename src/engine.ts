@@ -92,8 +92,11 @@ export interface Engine {
   readonly spec: ModelSpec;
   /** What it runs on, one line: dtype, kernels or backend, versions, threads. */
   readonly detail?: string;
-  /** float32 or float64: the tolerance policy of `check` depends on it (float32 when absent). */
-  readonly dtype?: 'float32' | 'float64';
+  /**
+   * float32 or float64: the tolerance policy of `check` depends on it (float32 when absent).
+   * float16: float32 arithmetic on half-float storage (tfjs-webgl-f16), held to its own policy.
+   */
+  readonly dtype?: 'float32' | 'float64' | 'float16';
   /** What its handshake claims (engines of your own); absent: everything (the built-in engines). Read it with `claims(e)`. */
   readonly supports?: Required<Supports>;
   getParams(): Awaitable<NamedParams>;

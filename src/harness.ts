@@ -130,6 +130,8 @@ export interface CheckOptions {
   /** The Python of the PyTorch engine, and how long an out-of-process engine may take to answer. */
   python?: string;
   timeoutMs?: number;
+  /** The browser of the browser engines (tfjs-webgl, ...). */
+  browser?: string;
   onProgress?: (what: string) => void;
 }
 
@@ -188,9 +190,15 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
         continue;
       }
       const ref: EngineRef = r.kind === 'scratch' && fault ? { ...r, fault } : r;
-      const p = await openProvider(ref, { kernels: o.kernels, blas: o.blas, threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, onProgress: o.onProgress });
+      const p = await openProvider(ref, { kernels: o.kernels, blas: o.blas, threads: o.threads, python: o.python, timeoutMs: o.timeoutMs, browser: o.browser, onProgress: o.onProgress });
       providers.push(p);
       uniqueNames(providers);
+      if (p.unavailable) {
+        // a backend this browser cannot give (no WebGPU adapter, no WebGL 2): skipped with the browser's reason
+        skippedEarly.push({ engine: p.name, what: 'the whole check', reason: `it cannot run here: ${p.unavailable}` });
+        described.push({ name: p.name, role: 'skipped', detail: p.detail, notes: [] });
+        continue;
+      }
       // an engine under test that can run none of the check is bad input, never a PASS without it
       const why = modelUnsupported(spec, p.supports) ?? batchUnsupported(batch, p.supports);
       if (why) throw cannotRun(p, `it does not support ${why}`);
@@ -242,15 +250,15 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
   }
 }
 
-/** One file per engine that ran: DIR/scratch.safetensors, scratch-f64, tfjs (the tfjs twin), pytorch, ... */
+/** One file per engine that ran: DIR/scratch.safetensors, scratch-f64, tfjs (the tfjs twin in Node), tfjs-webgl (in a browser), pytorch, ... */
 export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, optimizer: OptimizerSpec): string[] {
   const { spec, batch } = inputs;
   const written: string[] = [];
   const oshape = outputShape(spec, batch.batchSize, batch.seqLen);
-  // scratch.safetensors, scratch-f64.safetensors, tfjs.safetensors for the tfjs twin, <engine>.safetensors for any other
+  // scratch.safetensors, scratch-f64.safetensors, tfjs.safetensors for the tfjs twin in Node, <engine>.safetensors for any other (tfjs-webgl, ...)
   const files: [string, string][] = Object.keys(r.raw.output).map((name) => [
     name,
-    name.startsWith('tfjs-') ? 'tfjs.safetensors' : `${name.replace(/[^\w.+-]/g, '_')}.safetensors`,
+    /^tfjs-(wasm|cpu|node)$/.test(name) ? 'tfjs.safetensors' : `${name.replace(/[^\w.+-]/g, '_')}.safetensors`,
   ]);
   for (const [engine, file] of files) {
     const t: NamedTensors = {};

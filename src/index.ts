@@ -46,6 +46,7 @@ export { createWasmKernels, type WasmKernels } from '../scratch/wasm/index.js';
 export { train, type TrainTask, type TrainConfig, type TrainSummary } from './train.js';
 export { createEngines, openProvider, parseEngineList, parseEngineRef, findPython, type EngineRef, type EngineProvider, type EngineSet } from './engines/index.js';
 export { EngineProcess, ProcessEngine, splitCommand, closeAllEngineProcesses, PROTOCOL_VERSION } from './engines/process.js';
+export { findBrowser, closeAllBrowsers, BROWSER_BACKENDS, type BrowserBackend } from './engines/browser.js';
 export { ModuleEngine, loadEngineModule, type UserEngine } from './engines/module.js';
 export { type Supports, FULL_SUPPORT, parseSupports, modelUnsupported, trainingUnsupported } from './supports.js';
 export { EngineError, UnsupportedError } from './errors.js';

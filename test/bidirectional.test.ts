@@ -223,8 +223,8 @@ describe('the tfjs twin on its wasm backend (Bidirectional and Embedding layers)
         const batch = randomBatch(spec, 3, 5, 4, { mask: true });
         const r = ref.lossAndGrads(batch, { stateGrads: true });
         const label = JSON.stringify(extra);
-        expectClose(`${label} output`, tfe.forward(batch).output, ref.forward(batch).output, 'forward');
-        const g = tfe.lossAndGrads(batch, { stateGrads: true });
+        expectClose(`${label} output`, (await tfe.forward(batch)).output, ref.forward(batch).output, 'forward');
+        const g = await tfe.lossAndGrads(batch, { stateGrads: true });
         expectClose(`${label} loss`, [g.loss], [r.loss], 'loss');
         for (const name of Object.keys(r.grads)) expectClose(`${label} gradient ${name}`, g.grads[name].data, r.grads[name].data, 'grad');
         for (let l = 0; l < spec.layers; l++) expectClose(`${label} dLoss/dh_t of layer ${l} (forward direction)`, g.dh![l], r.dh![l], 'grad');
@@ -239,8 +239,8 @@ describe('the tfjs twin on its wasm backend (Bidirectional and Embedding layers)
     const tfe = await createTfjsEngine(spec, { backend: 'wasm', params });
     const ref = new ScratchEngine(spec, { dtype: 'float64', params });
     const batch = randomBatch(spec, 3, 5, 32, { mask: true });
-    expectClose('output', tfe.forward(batch).output, ref.forward(batch).output, 'forward');
-    const g = tfe.lossAndGrads(batch);
+    expectClose('output', (await tfe.forward(batch)).output, ref.forward(batch).output, 'forward');
+    const g = await tfe.lossAndGrads(batch);
     const r = ref.lossAndGrads(batch);
     for (const name of Object.keys(r.grads)) expectClose(`gradient ${name}`, g.grads[name].data, r.grads[name].data, 'grad');
     tfe.dispose();

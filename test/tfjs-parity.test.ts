@@ -34,9 +34,9 @@ describe.each(['wasm', 'cpu'] as BackendName[])('tfjs-%s against scratch', (back
         const want = { inputGrad: spec.input === 'dense', stateGrads: true };
         const r = ref.lossAndGrads(batch, want);
         const label = `${JSON.stringify(extra)}`;
-        expectClose(`${label} forward`, tfe.forward(batch).output, ref.forward(batch).output, 'forward');
+        expectClose(`${label} forward`, (await tfe.forward(batch)).output, ref.forward(batch).output, 'forward');
         for (const e of [tfe, s32]) {
-          const g = e.lossAndGrads(batch, want);
+          const g = await e.lossAndGrads(batch, want);
           expectNear(`${e.name} ${label} loss`, g.loss, r.loss, 'loss');
           for (const name of Object.keys(r.grads)) {
             expectClose(`${e.name} ${label} grad ${name}`, g.grads[name].data, r.grads[name].data, 'grad');
@@ -66,14 +66,14 @@ describe.each(['wasm', 'cpu'] as BackendName[])('tfjs-%s against scratch', (back
         let firstLoss = 0;
         let lastLoss = 0;
         for (let i = 0; i < 20; i++) {
-          const a = tfe.step(batch).loss;
+          const a = (await tfe.step(batch)).loss;
           const b = s32.step(batch).loss;
           if (i === 0) firstLoss = b;
           lastLoss = b;
           expectNear(`${name} loss at step ${i}`, a, b, 'trajectory');
         }
         expect(lastLoss, `${name} learns`).toBeLessThan(firstLoss);
-        const pt = tfe.getParams();
+        const pt = await tfe.getParams();
         const ps = s32.getParams();
         for (const p of Object.keys(ps)) {
           expectClose(`${name} ${p}`, pt[p].data, ps[p].data, 'trajectory');

@@ -48,7 +48,7 @@ describe('weight adapter', () => {
     const spec = makeSpec({ ...fields, layers: 2 });
     const params = randomTestParams(spec, 8);
     const e = await createTfjsEngine(spec, { backend: 'wasm', params });
-    const back = e.getParams();
+    const back = await e.getParams();
     expect(Object.keys(back)).toEqual(Object.keys(params));
     for (const name of Object.keys(params)) {
       expect(back[name].shape).toEqual(params[name].shape);
@@ -69,8 +69,8 @@ describe('weight adapter', () => {
     const good = await createTfjsEngine(spec, { backend: 'wasm', params });
     const bad = await createTfjsEngine(spec, { backend: 'wasm', params: swapGates(params, 8, G, a, b) });
     const ref = scratch.forward(batch).output;
-    expectClose('output', good.forward(batch).output, ref, 'forward');
-    expect(compareArrays(bad.forward(batch).output, ref).maxRelError).toBeGreaterThan(100 * TOLERANCES.forward.limit);
+    expectClose('output', (await good.forward(batch)).output, ref, 'forward');
+    expect(compareArrays((await bad.forward(batch)).output, ref).maxRelError).toBeGreaterThan(100 * TOLERANCES.forward.limit);
     good.dispose();
     bad.dispose();
   });
@@ -83,14 +83,14 @@ describe('memory', () => {
     const batch = randomBatch(spec, 3, 6, 1, { mask: true, initialState: true });
     let at5 = 0;
     for (let i = 1; i <= 50; i++) {
-      e.step(batch);
+      await e.step(batch);
       if (i === 5) at5 = e.numTensors();
     }
     expect(e.numTensors()).toBe(at5);
     // forward, gradients and optimizer state reads do not leak either
     const before = e.numTensors();
-    e.forward(batch);
-    e.lossAndGrads(batch, { inputGrad: true, stateGrads: true });
+    await e.forward(batch);
+    await e.lossAndGrads(batch, { inputGrad: true, stateGrads: true });
     await e.optimizerState();
     await e.setOptimizerState(await e.optimizerState());
     expect(e.numTensors()).toBe(before);
@@ -107,16 +107,16 @@ describe('optimizer state', () => {
     const opt = optimizerSpec(name, { lr: 0.01, ...(name === 'rmsprop' ? { momentum: 0.5 } : {}) });
     const a = await createTfjsEngine(spec, { backend: 'wasm', seed: 1, optimizer: opt });
     const batch = randomBatch(spec, 3, 6, 2);
-    for (let i = 0; i < 3; i++) a.step(batch);
+    for (let i = 0; i < 3; i++) await a.step(batch);
     const state = await a.optimizerState();
     expect(state.iterations.data[0]).toBe(3);
-    const b = await createTfjsEngine(spec, { backend: 'wasm', params: a.getParams(), optimizer: opt });
+    const b = await createTfjsEngine(spec, { backend: 'wasm', params: await a.getParams(), optimizer: opt });
     await b.setOptimizerState(state);
-    const la = a.step(batch).loss;
-    const lb = b.step(batch).loss;
+    const la = (await a.step(batch)).loss;
+    const lb = (await b.step(batch)).loss;
     expect(lb).toBe(la);
-    const pa = a.getParams();
-    const pb = b.getParams();
+    const pa = await a.getParams();
+    const pb = await b.getParams();
     for (const p of Object.keys(pa)) expect(Array.from(pb[p].data)).toEqual(Array.from(pa[p].data));
     // the scratch engine reads the same state (same slot names)
     const s = new ScratchEngine(spec, { params: pa, optimizer: opt });

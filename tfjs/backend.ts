@@ -7,12 +7,13 @@
 import { InputError } from '../src/errors.js';
 
 export type Tf = typeof import('@tensorflow/tfjs');
-export type BackendName = 'node' | 'wasm' | 'cpu';
-export type BackendRequest = 'auto' | BackendName;
+/** The backends of Node, and the browser's (webgl, webgpu: tfjs/page.ts, in a Chromium page). */
+export type BackendName = 'node' | 'wasm' | 'cpu' | 'webgl' | 'webgpu';
+export type BackendRequest = 'auto' | 'node' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendRequest[] = ['auto', 'node', 'wasm', 'cpu'];
 
 /** tfjs's own name of each backend. */
-const TF_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const TF_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu', webgl: 'webgl', webgpu: 'webgpu' };
 
 export interface LoadedTf {
   tf: Tf;

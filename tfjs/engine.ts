@@ -4,6 +4,8 @@
  * tf.variableGrads; training uses tfjs's own optimizers (tf.train.*) with the gradients passed in
  * canonical parameter order (tfjs keys optimizer slots by position), after the same clipping as the
  * scratch engine. Everything runs in float32. Every call disposes what it creates (tf.tidy).
+ * Results are read back with the asynchronous `data()` (so every method answers with a promise): on
+ * the webgpu backend `dataSync()` goes through a canvas and, on SwiftShader, silently reads zeros.
  */
 import { type Batch, type Engine, type GradRequest, type LossAndGrads, type State, validateBatch } from '../src/engine.js';
 import { InputError } from '../src/errors.js';
@@ -62,7 +64,7 @@ export class TfjsEngine implements Engine {
     this.optimizer = this.makeOptimizer(this.optSpec);
   }
 
-  getParams(): NamedParams {
+  getParams(): Promise<NamedParams> {
     activate(this.tf, this.backend);
     return getLayerWeights(this.spec, this.layers);
   }
@@ -78,19 +80,24 @@ export class TfjsEngine implements Engine {
     this.optimizer = this.makeOptimizer(o);
   }
 
-  forward(b: Batch): { output: FloatArray; finalState: State } {
+  async forward(b: Batch): Promise<{ output: FloatArray; finalState: State }> {
     validateBatch(this.spec, b, false);
     activate(this.tf, this.backend);
     const tf = this.tf;
-    let result: { output: FloatArray; finalState: State } | null = null;
-    tf.tidy(() => {
-      const { logits, states } = this.run(b, this.inputTensor(b), this.stateTensors(b));
-      result = { output: logits.dataSync() as Float32Array, finalState: this.readState(states) };
+    const { logits, states } = tf.tidy(() => {
+      const r = this.run(b, this.inputTensor(b), this.stateTensors(b));
+      return { logits: r.logits, states: r.states.map((s) => s.map((t) => tf.keep(t))) };
     });
-    return result!;
+    try {
+      const [output, finalState] = await Promise.all([read(logits), this.readState(states)]);
+      return { output, finalState };
+    } finally {
+      logits.dispose();
+      tf.dispose(states.flat());
+    }
   }
 
-  lossAndGrads(b: Batch, want: GradRequest = {}): LossAndGrads {
+  async lossAndGrads(b: Batch, want: GradRequest = {}): Promise<LossAndGrads> {
     validateBatch(this.spec, b, true);
     if (want.inputGrad && this.spec.input === 'tokens') throw new InputError('input gradients exist only for dense input');
     activate(this.tf, this.backend);
@@ -108,22 +115,16 @@ export class TfjsEngine implements Engine {
       return this.lossOf(r.logits, b);
     }, [...this.vars.map((v) => v.variable), ...extra]);
     try {
-      const out: LossAndGrads = {
-        loss: value.dataSync()[0],
-        grads: {},
-        finalState: this.readState(states),
-      };
+      // every read started at once: one wait for the GPU, not one per tensor
+      const [loss, finalState, gradData] = await Promise.all([read(value), this.readState(states), Promise.all(this.vars.map(({ variable }) => read(grads[variable.name])))]);
+      const out: LossAndGrads = { loss: loss[0], grads: {}, finalState };
       const layout = paramLayout(this.spec);
-      this.vars.forEach(({ name, variable }, i) => {
-        out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: grads[variable.name].dataSync() as Float32Array };
-      });
-      if (xVar) out.dx = grads[xVar.name].dataSync() as Float32Array;
-      if (want.stateGrads) out.dh = this.perStepStateGrads(b);
+      this.vars.forEach(({ name }, i) => (out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: gradData[i] }));
+      if (xVar) out.dx = await read(grads[xVar.name]);
+      if (want.stateGrads) out.dh = await this.perStepStateGrads(b);
       if (stateVars) {
-        out.dState = {
-          h: stateVars.h.map((v) => grads[v.name].dataSync() as Float32Array),
-          ...(stateVars.c ? { c: stateVars.c.map((v) => grads[v.name].dataSync() as Float32Array) } : {}),
-        };
+        const all = async (vs: Variable[]): Promise<Float32Array[]> => Promise.all(vs.map((v) => read(grads[v.name])));
+        out.dState = { h: await all(stateVars.h), ...(stateVars.c ? { c: await all(stateVars.c) } : {}) };
       }
       return out;
     } finally {
@@ -135,7 +136,7 @@ export class TfjsEngine implements Engine {
     }
   }
 
-  step(b: Batch): { loss: number; finalState: State } {
+  async step(b: Batch): Promise<{ loss: number; finalState: State }> {
     validateBatch(this.spec, b, true);
     activate(this.tf, this.backend);
     const tf = this.tf;
@@ -146,13 +147,21 @@ export class TfjsEngine implements Engine {
       return this.lossOf(r.logits, b);
     }, this.vars.map((v) => v.variable));
     try {
-      const loss = value.dataSync()[0];
-      tf.tidy(() => {
-        // Canonical order, clipped as the scratch engine clips.
-        const gs = clipGradients(tf, this.vars.map(({ variable }) => grads[variable.name]), this.optSpec);
-        this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
-      });
-      return { loss, finalState: this.readState(states) };
+      // Canonical order, clipped as the scratch engine clips. The loss, the final state and the
+      // global norm are read back together: one wait for the GPU, not three.
+      const raw = this.vars.map(({ variable }) => grads[variable.name]);
+      const byValue = tf.tidy(() => clipByValue(tf, raw, this.optSpec));
+      try {
+        const normT = this.optSpec.clipNorm === undefined ? null : tf.tidy(() => globalNorm(tf, byValue));
+        const [loss, finalState, norm] = await Promise.all([read(value), this.readState(states), normT ? readScalar(normT) : 0]);
+        tf.tidy(() => {
+          const gs = scaleToNorm(tf, byValue, norm, this.optSpec.clipNorm);
+          this.optimizer.applyGradients(this.vars.map(({ variable }, i) => ({ name: variable.name, tensor: gs[i] })));
+        });
+        return { loss: loss[0], finalState };
+      } finally {
+        tf.dispose(byValue.filter((g) => !raw.includes(g)));
+      }
     } finally {
       value.dispose();
       tf.dispose(Object.values(grads));
@@ -171,18 +180,18 @@ export class TfjsEngine implements Engine {
     if (weights.length > 0) weights[0].tensor.dispose(); // a fresh scalar; the slots are live variables
     out.iterations = { dtype: 'F64', shape: [1], data: Float64Array.of(iter) };
     const rest = weights.slice(1);
-    slots.forEach((slot, s) => {
-      layout.forEach((p, i) => {
+    for (const [s, slot] of slots.entries()) {
+      for (const [i, p] of layout.entries()) {
         const w = rest[s * layout.length + i];
         const size = p.shape.reduce((a, c) => a * c, 1);
         const init = slot === 'acc' ? this.optSpec.initialAccumulatorValue : 0;
         out[`${slot}.${p.name}`] = {
           dtype: 'F32',
           shape: [...p.shape],
-          data: w ? (w.tensor.dataSync() as Float32Array).slice() : new Float32Array(size).fill(init),
+          data: w ? (await read(w.tensor)).slice() : new Float32Array(size).fill(init),
         };
-      });
-    });
+      }
+    }
     return out;
   }
 
@@ -237,7 +246,7 @@ export class TfjsEngine implements Engine {
     if (this.spec.input === 'tokens') {
       // an embedding looks the ids up itself; without one, a one-hot row per id
       if (this.layers.embedding) return tf.tensor2d(b.x as Int32Array, [B, T], 'int32');
-      return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize), 'float32'));
+      return tf.tidy(() => oneHotFloat(tf, tf.tensor2d(b.x as Int32Array, [B, T], 'int32'), this.spec.inputSize));
     }
     const x = b.x instanceof Float32Array ? b.x : Float32Array.from(b.x);
     return tf.tensor3d(x, [B, T, this.spec.inputSize]);
@@ -272,7 +281,7 @@ export class TfjsEngine implements Engine {
    * h_t, from the output above and from step t+1. tfjs layers do not expose per-step gradients
    * any other way.
    */
-  private perStepStateGrads(b: Batch): Float32Array[] {
+  private async perStepStateGrads(b: Batch): Promise<Float32Array[]> {
     const tf = this.tf;
     const { batchSize: B, seqLen: T } = b;
     const H = this.spec.hiddenSize;
@@ -327,17 +336,19 @@ export class TfjsEngine implements Engine {
         top ??= this.spec.returnSequences ? tf.stack(inputs, 1) : inputs[T - 1];
         return this.lossOf(this.layers.head.apply(top) as Tensor, b);
       }, probes.flat());
-      const out = probes.map((row) => {
-        const d = new Float32Array(B * T * H);
-        row.forEach((v, t) => {
-          const g = grads[v.name].dataSync();
-          for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * T + t) * H);
+      try {
+        const all = await Promise.all(probes.map((row) => Promise.all(row.map((v) => read(grads[v.name])))));
+        return all.map((row) => {
+          const d = new Float32Array(B * T * H);
+          row.forEach((g, t) => {
+            for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * T + t) * H);
+          });
+          return d;
         });
-        return d;
-      });
-      value.dispose();
-      tf.dispose(Object.values(grads));
-      return out;
+      } finally {
+        value.dispose();
+        tf.dispose(Object.values(grads));
+      }
     } finally {
       tf.dispose(probes.flat());
     }
@@ -398,10 +409,10 @@ export class TfjsEngine implements Engine {
     return specLoss(this.tf, this.spec, logits, b);
   }
 
-  private readState(states: Tensor[][]): State {
-    const h = states.map((s) => s[0].dataSync() as Float32Array);
+  private async readState(states: Tensor[][]): Promise<State> {
+    const h = await Promise.all(states.map((s) => read(s[0])));
     if (this.spec.cell !== 'lstm') return { h };
-    return { h, c: states.map((s) => s[1].dataSync() as Float32Array) };
+    return { h, c: await Promise.all(states.map((s) => read(s[1]))) };
   }
 }
 
@@ -427,7 +438,7 @@ export function specLoss(tf: Tf, s: ModelSpec, logits: Tensor, b: Batch): Scalar
   let per: Tensor;
   if (s.loss === 'softmaxCrossEntropy') {
     const logp = tf.logSoftmax(z);
-    const onehot = tf.oneHot(tf.tensor1d(b.y as Int32Array, 'int32'), O);
+    const onehot = oneHotFloat(tf, tf.tensor1d(b.y as Int32Array, 'int32'), O);
     per = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
   } else {
     const y = tf.tensor2d(b.y instanceof Float32Array ? b.y : Float32Array.from(b.y as Float64Array), [N, O]);
@@ -455,14 +466,56 @@ export function tfjsOptimizer(tf: Tf, o: OptimizerSpec, note: (msg: string) => v
 
 /** Gradients clipped as the scratch engine clips them: each element by value, then all by global norm (call inside tf.tidy). */
 export function clipGradients(tf: Tf, grads: Tensor[], o: Pick<OptimizerSpec, 'clipValue' | 'clipNorm'>): Tensor[] {
-  let gs = grads;
-  const { clipValue, clipNorm } = o;
-  if (clipValue !== undefined) gs = gs.map((g) => tf.clipByValue(g, -clipValue, clipValue));
-  if (clipNorm !== undefined) {
-    const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
-    if (norm > clipNorm) gs = gs.map((g) => tf.mul(g, clipNorm / norm));
+  const gs = clipByValue(tf, grads, o);
+  return scaleToNorm(tf, gs, o.clipNorm === undefined ? 0 : globalNorm(tf, gs).dataSync()[0], o.clipNorm);
+}
+
+/** Each gradient element clipped to [-clipValue, clipValue] (the same tensors when there is no clipValue). */
+function clipByValue(tf: Tf, grads: Tensor[], o: Pick<OptimizerSpec, 'clipValue'>): Tensor[] {
+  const { clipValue } = o;
+  return clipValue === undefined ? grads : grads.map((g) => tf.clipByValue(g, -clipValue, clipValue));
+}
+
+/**
+ * sqrt of the sum of every gradient element squared, a scalar tensor. The sums are added one by one
+ * (the order and the float32 results of tf.addN), not by tf.addN: on webgpu an addN of more than
+ * seven tensors needs more storage buffers than a device gets by default, and fails.
+ */
+function globalNorm(tf: Tf, grads: Tensor[]): Tensor {
+  return tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b)));
+}
+
+/** All gradients scaled by clipNorm / norm when the global norm (read back) exceeds clipNorm. */
+function scaleToNorm(tf: Tf, grads: Tensor[], norm: number, clipNorm: number | undefined): Tensor[] {
+  return clipNorm !== undefined && norm > clipNorm ? grads.map((g) => tf.mul(g, clipNorm / norm)) : grads;
+}
+
+/**
+ * One-hot rows of token or class ids, in float32. Each backend has its own bug here (tfjs 4.22):
+ * webgpu's int32 oneHot does not compile (a WGSL type error), so there the rows are made as float32
+ * directly; wasm's oneHot asked for float32 gives rows of (next to) zeros, so elsewhere they are
+ * int32 rows cast to float32, as before. The same 0s and 1s either way.
+ */
+export function oneHotFloat(tf: Tf, ids: Tensor, depth: number): Tensor {
+  if (tf.getBackend() === 'webgpu') return tf.oneHot(ids as Tensor1D, depth, 1, 0, 'float32');
+  return tf.cast(tf.oneHot(ids as Tensor1D, depth), 'float32');
+}
+
+/**
+ * A float tensor's values read back asynchronously (tfjs's `data()`): the one way that works on
+ * every backend (webgpu's `dataSync()` reads through a canvas, which gives zeros on SwiftShader).
+ */
+export async function read(t: Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}
+
+/** A scalar tensor's value, read back, and the tensor disposed. */
+async function readScalar(t: Tensor): Promise<number> {
+  try {
+    return (await read(t))[0];
+  } finally {
+    t.dispose();
   }
-  return gs;
 }
 
 /**
@@ -474,6 +527,6 @@ export function embedIds(tf: Tf, backend: BackendName, layer: import('@tensorflo
   if (backend !== 'wasm') return layer.apply(ids) as Tensor;
   const [B, n] = ids.shape;
   const [V, E] = table.shape;
-  const rows = tf.matMul(tf.oneHot(tf.reshape(ids, [B * n]) as Tensor1D, V).toFloat(), table);
+  const rows = tf.matMul(oneHotFloat(tf, tf.reshape(ids, [B * n]), V), table);
   return tf.reshape(rows, [B, n, E]);
 }

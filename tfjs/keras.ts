@@ -9,13 +9,14 @@
 import type { Batch, Engine, GradRequest, LossAndGrads, State } from '../src/engine.js';
 import { validateBatch } from '../src/engine.js';
 import { InputError, UnsupportedError } from '../src/errors.js';
-import { type ImportedModel, maskFromInput } from '../src/import/keras.js';
+import type { ImportedModel } from '../src/import/keras.js';
+import { maskFromInput } from '../src/import/mask.js';
 import { type NamedParams, paramLayout, validateParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { type BackendName, type LoadedTf, type Tf, activate, describeBackend } from './backend.js';
-import { embedIds, specLoss } from './engine.js';
-import { readVariables, writeVariables } from './weights.js';
+import { embedIds, read, specLoss } from './engine.js';
+import { readVariablesAsync, writeVariables } from './weights.js';
 import { resetAfterGruClass } from './gru-reset-after.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -134,9 +135,9 @@ export class KerasModelEngine implements Engine {
     }
   }
 
-  getParams(): NamedParams {
+  getParams(): Promise<NamedParams> {
     activate(this.tf, this.backend);
-    return readVariables(this.vars);
+    return readVariablesAsync(this.vars);
   }
 
   setParams(p: NamedParams): void {
@@ -145,36 +146,41 @@ export class KerasModelEngine implements Engine {
     writeVariables(this.tf, this.vars, p);
   }
 
-  forward(b: Batch): { output: FloatArray; finalState: State } {
+  async forward(b: Batch): Promise<{ output: FloatArray; finalState: State }> {
     this.accept(b, false);
     activate(this.tf, this.backend);
     const tf = this.tf;
-    return tf.tidy(() => {
+    const { logits, gap } = tf.tidy(() => {
       const x = this.inputTensor(b);
       const logits = this.run(b, x);
       // the model's own prediction (with its softmax), against the logits through the same activation
       const predicted = this.model.predict(x) as Tensor;
       const expected = this.imported.outputActivation === 'softmax' ? tf.softmax(logits) : logits;
-      const diff = tf.max(tf.abs(tf.sub(tf.reshape(predicted, expected.shape), expected))).dataSync()[0];
+      return { logits, gap: tf.max(tf.abs(tf.sub(tf.reshape(predicted, expected.shape), expected))) };
+    });
+    try {
+      const diff = (await read(gap))[0];
       this.predictAgreement = Math.max(this.predictAgreement, diff);
       if (!(diff <= 1e-4)) throw new Error(`keras-model: model.predict differs from the layer-by-layer outputs by ${diff} (a bug in rnnlab's application of the loaded layers)`);
       // no carried state to report: a loaded Keras model starts every batch from zeros and keeps no state
-      return { output: logits.dataSync() as Float32Array, finalState: { h: [] } };
-    });
+      return { output: await read(logits), finalState: { h: [] } };
+    } finally {
+      tf.dispose([logits, gap]);
+    }
   }
 
-  lossAndGrads(b: Batch, want: GradRequest = {}): LossAndGrads {
+  async lossAndGrads(b: Batch, want: GradRequest = {}): Promise<LossAndGrads> {
     this.accept(b, true);
     if (want.inputGrad) throw new UnsupportedError('keras-model', 'input gradients');
     activate(this.tf, this.backend);
     const tf = this.tf;
     const { value, grads } = tf.variableGrads(() => specLoss(tf, this.spec, this.run(b, this.inputTensor(b)), b), this.vars.map((v) => v.variable));
     try {
-      const out: LossAndGrads = { loss: value.dataSync()[0], grads: {}, finalState: { h: [] } };
+      const out: LossAndGrads = { loss: (await read(value))[0], grads: {}, finalState: { h: [] } };
       const layout = paramLayout(this.spec);
-      this.vars.forEach(({ name, variable }, i) => {
-        out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: grads[variable.name].dataSync() as Float32Array };
-      });
+      for (const [i, { name, variable }] of this.vars.entries()) {
+        out.grads[name] = { dtype: 'F32', shape: layout[i].shape, data: await read(grads[variable.name]) };
+      }
       return out;
     } finally {
       value.dispose();

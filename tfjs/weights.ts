@@ -40,11 +40,11 @@ export function setLayerWeights(tf: Tf, spec: ModelSpec, layers: TfLayers, p: Na
   }
 }
 
-/** Reads the tfjs layer weights back as canonical parameters (F32). */
-export function getLayerWeights(spec: ModelSpec, layers: TfLayers): NamedParams {
+/** Reads the tfjs layer weights back (asynchronously: every backend can) as canonical parameters (F32). */
+export async function getLayerWeights(spec: ModelSpec, layers: TfLayers): Promise<NamedParams> {
   const out: NamedParams = {};
   for (const { name, variable } of layerVariables(spec, layers)) {
-    out[name] = { dtype: 'F32', shape: [...(variable.shape as number[])], data: variable.read().dataSync() as Float32Array };
+    out[name] = { dtype: 'F32', shape: [...(variable.shape as number[])], data: (await variable.read().data()) as Float32Array };
   }
   return out;
 }
@@ -53,6 +53,13 @@ export function getLayerWeights(spec: ModelSpec, layers: TfLayers): NamedParams 
 export function readVariables(vars: readonly { name: string; variable: import('@tensorflow/tfjs').Variable }[]): NamedParams {
   const out: NamedParams = {};
   for (const { name, variable } of vars) out[name] = { dtype: 'F32', shape: [...variable.shape], data: variable.dataSync() as Float32Array };
+  return out;
+}
+
+/** The same, read back asynchronously (every backend can; webgpu's synchronous read cannot on SwiftShader). */
+export async function readVariablesAsync(vars: readonly { name: string; variable: import('@tensorflow/tfjs').Variable }[]): Promise<NamedParams> {
+  const out: NamedParams = {};
+  for (const { name, variable } of vars) out[name] = { dtype: 'F32', shape: [...variable.shape], data: (await variable.data()) as Float32Array };
   return out;
 }
 

@@ -6,6 +6,7 @@
  * dtype's limits are reported, best first (match.ts). The catalogue never changes the verdict; it
  * stops at a deadline (a few times the check's own time) and says so.
  */
+import type { Precision } from '../tolerance.js';
 import type { Batch, Engine } from '../../src/engine.js';
 import { type Mistake, derivable, deriveResult, mistakeEngine, mistakePlan, referenceEngine } from '../../src/engines/index.js';
 import { optimizerSpec } from '../../src/optimizer.js';
@@ -30,7 +31,7 @@ export interface DiagnoseInput {
   initial: NamedParams;
   /** The engine under test (rerun on cut batches, from the initial weights). */
   engine: Engine;
-  dtype: 'float32' | 'float64';
+  dtype: Precision;
   /** What it computed at the initial weights. */
   computed: Computed;
   /** The gradients the check compares for it. */

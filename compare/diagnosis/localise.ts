@@ -4,6 +4,7 @@
  * shortest that does not) beside the reference on the same cut batch, and reports the shortest
  * length at which anything (outputs, loss, a gradient) disagrees.
  */
+import type { Precision } from '../tolerance.js';
 import type { Batch, Engine } from '../../src/engine.js';
 import { type Computed, distance } from './match.js';
 
@@ -47,7 +48,7 @@ export async function shortestFailingLength(o: {
   reference: Engine;
   batch: Batch;
   widths: { inputWidth: number; outputWidth: number; perStep: boolean };
-  dtype: 'float32' | 'float64';
+  dtype: Precision;
   grads: readonly string[];
   deadline: number;
 }): Promise<Localised | null> {

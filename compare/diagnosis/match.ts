@@ -6,7 +6,7 @@
  */
 import type { NamedParams } from '../../src/params.js';
 import type { FloatArray } from '../../src/tensor.js';
-import { compareArrays, limitFor } from '../tolerance.js';
+import { type Precision, compareArrays, limitFor } from '../tolerance.js';
 
 /** What an engine (or a variant of the reference) computed at the initial weights. */
 export interface Computed {
@@ -29,7 +29,7 @@ export interface Distance {
  * How far `a` is from `ref` over the outputs, the loss, the gradients named in `grads` and (when
  * both have them) dh, against the limits of `dtype`.
  */
-export function distance(a: Computed, ref: Computed, dtype: 'float32' | 'float64', grads: readonly string[]): Distance {
+export function distance(a: Computed, ref: Computed, dtype: Precision, grads: readonly string[]): Distance {
   let score = 0;
   let maxRel = 0;
   const add = (err: number, limit: number): void => {

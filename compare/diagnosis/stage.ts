@@ -6,14 +6,14 @@
 import type { Comparison, Diagnosis, PerStepRow, StepRecord } from '../check-report.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { FloatArray } from '../../src/tensor.js';
-import { compareArrays, limitFor, within } from '../tolerance.js';
+import { type Precision, compareArrays, limitFor, within } from '../tolerance.js';
 
 export interface StageEvidence {
   spec: ModelSpec;
   B: number;
   T: number;
   engine: string;
-  dtype: 'float32' | 'float64';
+  dtype: Precision;
   /** This engine's failing comparisons. */
   forward: Comparison[];
   loss: Comparison[];

@@ -11,7 +11,7 @@ import { type StepProfile, profileScratch } from '../../scratch/profile.js';
 import { raceCommand } from './race.js';
 import { randomBatch } from '../data/synthetic.js';
 import type { Engine } from '../engine.js';
-import { type EngineProvider, type EngineRef, collectEngines, openProvider, parseEngineRef } from '../engines/index.js';
+import { BROWSER_HELP, type EngineProvider, type EngineRef, collectEngines, openProvider, parseEngineRef } from '../engines/index.js';
 import { modelUnsupported, trainingUnsupported } from '../supports.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -25,7 +25,7 @@ import { likeWithLikeNotes } from '../../compare/bench-notes.js';
 import type { IO } from './io.js';
 import { plural } from '../report/table.js';
 
-const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'];
+const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'tfjs-webgl', 'tfjs-webgpu', 'tfjs-webgl-f16', 'pytorch', 'pytorch-f64'];
 
 interface Flags extends VariantOptionFlags {
   cell: string[];
@@ -45,6 +45,7 @@ interface Flags extends VariantOptionFlags {
   budget: number;
   memorySteps: number;
   python?: string;
+  browser?: string;
   engineTimeout?: number;
   out?: string;
   overwrite?: boolean;
@@ -78,7 +79,8 @@ export function registerBench(program: Command, io: IO): void {
     .option('--threads <list>', 'thread counts for the scratch engine and PyTorch (default 1 and the cores, at most 2)', threadsListArg)
     .option('--baseline <engine>', 'every row prints its speed relative to this engine at the same thread count (default tfjs-wasm, else the last engine)')
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
-    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
+    .option('--browser <path>', BROWSER_HELP)
+    .option('--engine-timeout <s>', 'seconds an out-of-process engine or a browser page may take to answer (default 120)', numArg({ positive: true }))
     .addOption(kernelsOption('scratch kernels', 'auto'))
     .option(...BLAS_FLAG)
     .addOption(choice('--optimizer <name>', 'the optimizer of the training steps timed (engines without it skip the rows)', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
@@ -157,7 +159,10 @@ export function registerBench(program: Command, io: IO): void {
       if (table) {
         io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; ${describeOptimizer(optimizer)}; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
         for (const cell of f.cell) io.out(`  model: ${describeSpec(benchSpec(f, cell, 1)).replace(/ -> (\d+)x1 -> /, ' -> $1xH -> ')}`);
-        for (const fa of factories) io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
+        for (const fa of factories) {
+          io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
+          if (fa.timing) io.out(`  ${''.padEnd(14)} (${fa.timing})`);
+        }
         io.out('');
       }
       const notes: string[] = [];
@@ -281,7 +286,7 @@ function benchSpec(f: Flags, cell: string, hidden: number): ModelSpec {
   return parseSpec({ cell, inputSize: vocab, hiddenSize: hidden, outputSize: vocab, input: f.tokens ? 'tokens' : 'dense', ...fields }, 'bench flags');
 }
 
-type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports'] };
+type Factory = EngineFactory & { close: () => Promise<void>; supports: EngineProvider['supports']; timing?: string };
 
 async function makeFactories(f: Flags, threads: number[], io: IO, opt: OptimizerSpec): Promise<Factory[]> {
   const out: Factory[] = [];
@@ -291,8 +296,13 @@ async function makeFactories(f: Flags, threads: number[], io: IO, opt: Optimizer
     // the scratch engine and PyTorch run at every thread count asked for; the others on one thread
     const counts = (ref.kind === 'scratch' && ref.dtype === 'float32' && name !== 'scratch-js') || ref.kind === 'pytorch' ? threads : [1];
     for (const t of counts) {
-      const p = await openProvider(ref, { kernels: f.kernels, blas: f.blas, threads: t, python: f.python, timeoutMs: f.engineTimeout ? f.engineTimeout * 1000 : undefined, onProgress: (w) => io.progress(w) });
+      const p = await openProvider(ref, { kernels: f.kernels, blas: f.blas, threads: t, python: f.python, browser: f.browser, timeoutMs: f.engineTimeout ? f.engineTimeout * 1000 : undefined, onProgress: (w) => io.progress(w) });
       if (name === 'scratch-js') p.name = 'scratch-js';
+      if (p.unavailable) {
+        io.err(`rnnlab: note: ${p.name} is left out: it cannot run here: ${p.unavailable}`);
+        await p.close();
+        break;
+      }
       let probe: Engine | null = null;
       if (ref.kind === 'scratch' && ref.dtype === 'float32') {
         // learn which kernels (and so how many threads) this machine gives, before the table's header
@@ -306,6 +316,7 @@ async function makeFactories(f: Flags, threads: number[], io: IO, opt: Optimizer
         detail: p.detail,
         supports: p.supports,
         selfTimed: ref.kind === 'pytorch' || ref.kind === 'cmd',
+        ...(p.timing ? { timing: p.timing } : {}),
         make: (spec) => p.open(spec, { params: castParams(randomTestParams(spec, 1), p.dtype === 'float64' ? 'F64' : 'F32'), optimizer: opt }),
         ...(p.tfjs ? { tensors: p.tfjs.numTensors } : {}),
         close: async () => {
@@ -316,6 +327,7 @@ async function makeFactories(f: Flags, threads: number[], io: IO, opt: Optimizer
       if (probe && p.threads === 1 && t > 1) break; // js kernels: one thread only
     }
   }
+  if (out.length === 0) throw new InputError('none of the engines asked for can run here (the notes above say why)');
   // the same engine twice at one thread count gets "#2" (rows are keyed by engine and threads)
   const seen = new Map<string, number>();
   for (const x of out) {

@@ -1,13 +1,14 @@
 /** `rnnlab check`: both engines on identical weights and data, compared to the digit. */
 import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
-import { TOLERANCES, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
+import { TOLERANCES, TOLERANCES_F16, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
+import { halfFloatLines, halfFloatMisses } from './check-half.js';
 import type { Comparison } from '../../compare/checks.js';
 import type { KernelChoice } from '../../scratch/kernel-sets.js';
 import { InputError } from '../errors.js';
 import { MISTAKE_IDS, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
+import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
 import { type ImportedModel, batchForModel } from '../import/keras.js';
 import { readKerasModel } from '../import/keras-files.js';
 import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';
@@ -45,6 +46,7 @@ interface Flags extends Omit<ModelFlags, never> {
   tfjs: boolean;
   engines?: string[];
   python?: string;
+  browser?: string;
   engineTimeout?: number;
   perStep?: boolean;
   dump?: string;
@@ -91,10 +93,11 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--carried-state', 'generated batch with a random initial state');
   addTrainingOptions(cmd, { steps: 10 })
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--engines <list>', 'engines under test (default scratch,tfjs): scratch, tfjs, tfjs-wasm, tfjs-cpu, tfjs-node, pytorch, pytorch-f64, ./my-engine.js, "cmd:COMMAND" (repeatable; docs/engines.md)', collectEngines)
+    .option('--engines <list>', 'engines under test (default scratch,tfjs): scratch, tfjs, tfjs-wasm, tfjs-cpu, tfjs-node, tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16, pytorch, pytorch-f64, ./my-engine.js, "cmd:COMMAND" (repeatable; docs/engines.md)', collectEngines)
     .option('--engine <e>', 'the same as --engines', collectEngines)
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
-    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
+    .option('--browser <path>', BROWSER_HELP)
+    .option('--engine-timeout <s>', 'seconds an out-of-process engine or a browser page may take to answer (default 120)', numArg({ positive: true }))
     .option('--no-tfjs', 'leave tfjs out (with the default engines: the float32 scratch engine against float64 only)')
     .option('--per-step', 'also compare dLoss/dh_t at every time step of BPTT')
     .option('--out [dir]', 'write a run directory (run.json, check.json, metrics.jsonl) for plot and report (default runs/check-<time>)')
@@ -166,6 +169,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         backend: f.backend as 'auto',
         engines: engineRefs(f, imported),
         python: f.python,
+        browser: f.browser,
         timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined,
         noTfjs: !f.tfjs,
         perStep: f.perStep,
@@ -210,6 +214,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
             notes: result.notes,
             fault: f.fault ?? null,
             ...report,
+            ...(halfFloatMisses(report).length ? { halfFloat: halfFloatMisses(report) } : {}),
             engines: result.engines,
             dump: dumped,
             runDir,
@@ -236,12 +241,22 @@ function importForCheck(f: Flags, lossGiven: boolean): ImportedModel {
   return readKerasModel(f.model!, { loss: lossGiven ? (f.loss as 'ce' | 'mse') : undefined });
 }
 
-/** The engines under test: the ones asked for (default scratch and tfjs), and with --model the loaded model itself. */
+/**
+ * The engines under test: the ones asked for (default scratch and tfjs), and with --model the
+ * loaded model itself, in Node (unless only browser engines run tfjs) and in the page of each
+ * browser engine asked for (keras-model-webgl, ...).
+ */
 function engineRefs(f: Flags, imported: ImportedModel | null): EngineRef[] | undefined {
   const asked = f.engines || f.engine ? parseEngineList([...(f.engines ?? []), ...(f.engine ?? [])], f.backend as 'auto') : undefined;
   if (!imported) return asked;
   const base: EngineRef[] = asked ?? [{ kind: 'scratch', dtype: 'float32' }, ...(f.tfjs ? [{ kind: 'tfjs', backend: f.backend } as EngineRef] : [])];
-  return [...base, { kind: 'keras', model: imported, backend: f.backend as BackendRequest }];
+  const browsers = base.flatMap((r) => (r.kind === 'browser' ? [r.backend] : []));
+  const inNode = browsers.length === 0 || base.some((r) => r.kind === 'tfjs');
+  return [
+    ...base,
+    ...(inNode ? [{ kind: 'keras', model: imported, backend: f.backend as BackendRequest } as EngineRef] : []),
+    ...browsers.map((b): EngineRef => ({ kind: 'keras', model: imported, backend: f.backend as BackendRequest, browser: b })),
+  ];
 }
 
 function importHeader(m: ImportedModel, result: Awaited<ReturnType<typeof check>>): string[] {
@@ -298,6 +313,8 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
   const order = [...new Set(report.gradients.map((g) => g.what))];
   const byParam = order.flatMap((name) => report.gradients.filter((g) => g.what === name));
   io.out(formatTable(['parameter', 'engine', 'max abs err', 'max rel err', 'cosine', 'gate', 'worst', 'limit', 'verdict'], compRows(byParam, true), ['l', 'l', 'r', 'r', 'r', 'l', 'l', 'r', 'l']));
+  const half = halfFloatLines(halfFloatMisses(report));
+  if (half.length) io.out(['', ...half.slice(0, -1)].join('\n'));
   if (report.perStep) {
     io.out('');
     io.out(`dLoss/dh_t at every step of BPTT (max rel err against ${ref}; read upwards: backpropagation runs from the last step)`);
@@ -363,9 +380,11 @@ export function printReport(io: IO, result: Awaited<ReturnType<typeof check>>, o
   io.out('');
   const total = report.forward.length + report.loss.comparisons.length + report.gradients.length + report.final.length;
   const f64 = Object.entries(report.dtypes ?? {}).some(([n, d]) => d === 'float64' && n !== report.reference);
+  const f16 = Object.values(report.dtypes ?? {}).some((d) => d === 'float16');
   const policy =
     `forward ${sci(TOLERANCES.forward.limit, 0)}, gradients ${sci(TOLERANCES.grad.limit, 0)}, parameters after training ${sci(TOLERANCES.trajectory.limit, 0)}` +
-    (f64 ? `; float64 engines: ${sci(TOLERANCES_F64.forward.limit, 0)}, ${sci(TOLERANCES_F64.grad.limit, 0)}, ${sci(TOLERANCES_F64.trajectory.limit, 0)}` : '');
+    (f64 ? `; float64 engines: ${sci(TOLERANCES_F64.forward.limit, 0)}, ${sci(TOLERANCES_F64.grad.limit, 0)}, ${sci(TOLERANCES_F64.trajectory.limit, 0)}` : '') +
+    (f16 ? `; half-float engines: ${sci(TOLERANCES_F16.forward.limit, 0)}, ${sci(TOLERANCES_F16.grad.limit, 0)}, ${sci(TOLERANCES_F16.trajectory.limit, 0)}` : '');
   const partial = coverageWords(report);
   if (report.pass) io.out(`verdict: PASS${partial ? ` ${partial}` : ''} (${total} comparisons within the tolerance policy: ${policy})`);
   else {

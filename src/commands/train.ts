@@ -6,7 +6,7 @@
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type Checkpoint, optimizerRestarts, readCheckpoint, restoreEngineSet } from '../checkpoint.js';
-import { collectEngines, createEngines, parseEngineList } from '../engines/index.js';
+import { BROWSER_HELP, collectEngines, createEngines, parseEngineList } from '../engines/index.js';
 import { InputError } from '../errors.js';
 import { describeOptimizer, optimizerSlots } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
@@ -68,6 +68,7 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--engine <e>', 'one engine: scratch (default), tfjs, pytorch, a module path, "cmd:COMMAND"; or both (scratch and tfjs side by side)')
     .option('--engines <list>', 'engines side by side from identical weights and batches, e.g. scratch,pytorch (repeatable; docs/engines.md)', collectEngines)
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
+    .option('--browser <path>', BROWSER_HELP)
     .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
     .addOption(choice('--backend <b>', 'tfjs backend (default auto)', ['auto', 'node', 'wasm', 'cpu']))
     .addOption(kernelsOption('scratch kernels (default auto)'))
@@ -258,6 +259,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     blas: o.blas,
     threads: o.threads,
     python: o.python,
+    browser: o.browser,
     timeoutMs: o.engineTimeout !== undefined ? o.engineTimeout * 1000 : undefined,
     onProgress: (w) => io.progress(w),
   });

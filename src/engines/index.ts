@@ -2,6 +2,7 @@
  * Engines by name, for every command (docs/engines.md):
  *   scratch, scratch-f64          the from-scratch engine, float32 / float64
  *   tfjs, tfjs-wasm|cpu|node      TensorFlow.js (tfjs: the --backend choice)
+ *   tfjs-webgl|webgpu|webgl-f16   TensorFlow.js in a headless Chromium page (./browser.ts)
  *   pytorch, pytorch-f64          PyTorch through python/rnnlab_torch.py (float32 / float64)
  *   ./my-engine.js                a JavaScript module, in process
  *   cmd:python3 my_lstm.py        any command speaking the engine protocol, out of process
@@ -39,6 +40,7 @@ import { type EngineDType, FULL_SUPPORT, type Supports, modelUnsupported, traini
 import { projectRoot } from '../version.js';
 import { biasNames } from './claims.js';
 import { ModuleEngine, loadEngineModule } from './module.js';
+import type { BrowserBackend } from './browser.js';
 import { EngineProcess, ProcessEngine } from './process.js';
 
 export type { BackendRequest } from '../../tfjs/backend.js';
@@ -51,13 +53,17 @@ export { derivable } from './mistakes/plans.js';
 export type EngineRef =
   | { kind: 'scratch'; dtype: EngineDType; kernels?: KernelChoice; fault?: Mistake }
   | { kind: 'tfjs'; backend: BackendRequest }
+  /** The tfjs twin in a headless Chromium page (tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16). */
+  | { kind: 'browser'; backend: BrowserBackend }
   | { kind: 'pytorch'; dtype: EngineDType }
   | { kind: 'module'; path: string }
   | { kind: 'cmd'; command: string }
   /** A Keras / tfjs model.json loaded through tf.loadLayersModel (`check --model`); not an engine name. */
-  | { kind: 'keras'; model: ImportedModel; backend: BackendRequest };
+  | { kind: 'keras'; model: ImportedModel; backend: BackendRequest; browser?: BrowserBackend };
 
-export const ENGINE_NAMES = ['scratch', 'scratch-f64', 'tfjs', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'pytorch', 'pytorch-f64'] as const;
+export const ENGINE_NAMES = ['scratch', 'scratch-f64', 'tfjs', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'tfjs-webgl', 'tfjs-webgpu', 'tfjs-webgl-f16', 'pytorch', 'pytorch-f64'] as const;
+/** The --browser flag's help (check, bench, train). */
+export const BROWSER_HELP = 'the Chromium or Chrome of the browser engines tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16 (default: RNNLAB_BROWSER, then chromium, chromium-browser, google-chrome on PATH)';
 const NAMES_HELP = `${ENGINE_NAMES.join(', ')}, a module path (./my-engine.js) or "cmd:COMMAND"`;
 
 /** One engine name (see the top of this file). */
@@ -81,6 +87,10 @@ export function parseEngineRef(name: string, backend: BackendRequest = 'auto'): 
     case 'tfjs-cpu':
     case 'tfjs-node':
       return { kind: 'tfjs', backend: n.slice(5) as BackendRequest };
+    case 'tfjs-webgl':
+    case 'tfjs-webgpu':
+    case 'tfjs-webgl-f16':
+      return { kind: 'browser', backend: n.slice(5) as BrowserBackend };
     case 'pytorch':
     case 'pytorch-f32':
     case 'torch':
@@ -122,6 +132,10 @@ export interface ProviderOptions {
   python?: string;
   timeoutMs?: number;
   onProgress?: (what: string) => void;
+  /** The browser of the browser engines (--browser; default RNNLAB_BROWSER, then chromium on PATH). */
+  browser?: string;
+  /** webgl engines: a smaller texture limit than the GPU's (a phone's is often 4096). */
+  webglMaxTextureSize?: number;
 }
 
 export interface OpenModel {
@@ -142,7 +156,11 @@ export interface EngineProvider {
   readonly supports: Required<Supports>;
   readonly notes: string[];
   /** tfjs: the backend it runs on, the tfjs version, and its live tensor count (for the memory checks). */
-  readonly tfjs?: { backend: string; version: string; numTensors(): number };
+  readonly tfjs?: { backend: string; version: string; numTensors(): number | Promise<number> };
+  /** Why this engine cannot run here at all (a browser without WebGPU): commands skip it with this reason. */
+  readonly unavailable?: string;
+  /** How its step times are to be read (printed under bench's header). */
+  readonly timing?: string;
   open(spec: ModelSpec, m: OpenModel): Promise<Engine>;
   close(): Promise<void>;
 }
@@ -221,7 +239,15 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
         close: async () => {},
       };
     }
+    case 'browser': {
+      const { openBrowserProvider } = await import('./browser-provider.js');
+      return openBrowserProvider(ref, o, FULL_SUPPORT);
+    }
     case 'keras': {
+      if (ref.browser) {
+        const { openBrowserProvider } = await import('./browser-provider.js');
+        return openBrowserProvider({ ...ref, browser: ref.browser }, o, kerasSupports(ref.model));
+      }
       const { loadTf, describeBackend } = await import('../../tfjs/backend.js');
       const { KerasModelEngine } = await import('../../tfjs/keras.js');
       const loaded = await loadTf(ref.backend);
@@ -232,18 +258,7 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
         dtype: 'float32',
         threads: 1,
         detail: `${ref.model.source.path} through tf.loadLayersModel; ${describeBackend(loaded)}`,
-        // outputs, loss and gradients of the loaded model; its masks are the ones it derives from its input
-        supports: {
-          ...FULL_SUPPORT,
-          dtypes: ['float32'],
-          optimizers: [],
-          clipping: false,
-          inputGrad: false,
-          stateGrads: false,
-          carriedState: false,
-          optimizerState: false,
-          mask: ref.model.masking.kind !== 'none',
-        },
+        supports: kerasSupports(ref.model),
         notes,
         tfjs: { backend: loaded.backend, version: loaded.version, numTensors: () => loaded.tf.memory().numTensors },
         open: async (_spec, m) => {
@@ -290,6 +305,21 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
       return provider;
     }
   }
+}
+
+/** What the loaded Keras model of `check --model` can be asked: outputs, loss and gradients; its masks are the ones it derives from its input. */
+function kerasSupports(model: ImportedModel): Required<Supports> {
+  return {
+    ...FULL_SUPPORT,
+    dtypes: ['float32'],
+    optimizers: [],
+    clipping: false,
+    inputGrad: false,
+    stateGrads: false,
+    carriedState: false,
+    optimizerState: false,
+    mask: model.masking.kind !== 'none',
+  };
 }
 
 function scratchProvider(ref: Extract<EngineRef, { kind: 'scratch' }>, threads: number, kernels: KernelChoice, blas: string | undefined): EngineProvider {
@@ -445,6 +475,7 @@ export async function createEngines(
     uniqueNames(providers);
     let params = o.params;
     for (const p of providers) {
+      if (p.unavailable) throw new InputError(`engine ${p.name} cannot run here: ${p.unavailable}`);
       const training = use ? null : trainingUnsupported(o.optimizer, p.supports);
       const why = modelUnsupported(spec, p.supports) ?? training;
       if (why) throw new InputError(`engine ${p.name} cannot ${use ? 'run' : 'train'} this model: it does not support ${why}${why === training ? trainingHint(why, p.supports) : ''}`);

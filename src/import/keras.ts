@@ -24,7 +24,8 @@ import { shapeStr } from '../tensor.js';
 import type { Batch } from '../engine.js';
 
 /** How the model derives a mask from its input (rnnlab's engines take the mask with the batch). */
-export type KerasMasking = { kind: 'none' } | { kind: 'zero' } | { kind: 'value'; value: number };
+import { type KerasMasking, maskFromInput } from './mask.js';
+export { type KerasMasking, maskFromInput };
 
 export interface KerasWeightSpec {
   name: string;
@@ -575,21 +576,6 @@ export function weightArtifacts(modelTopology: object, weights: KerasWeight[]): 
     o += 4 * w.data.length;
   }
   return { modelTopology, weightSpecs: weights.map((w) => ({ name: w.name, shape: [...w.shape], dtype: 'float32' })), weightData: buffer };
-}
-
-/** The mask a Keras model derives from a batch's input: 1 = real step. */
-export function maskFromInput(masking: KerasMasking, x: ArrayLike<number>, B: number, T: number, F: number): Uint8Array | null {
-  if (masking.kind === 'none') return null;
-  const mask = new Uint8Array(B * T);
-  for (let s = 0; s < B * T; s++) {
-    if (masking.kind === 'zero') mask[s] = x[s] !== 0 ? 1 : 0;
-    else {
-      let any = 0;
-      for (let f = 0; f < F; f++) if (x[s * F + f] !== masking.value) any = 1;
-      mask[s] = any;
-    }
-  }
-  return mask;
 }
 
 /**

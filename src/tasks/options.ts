@@ -40,6 +40,8 @@ export interface TrainOptions {
   /** Engines side by side, from identical weights and batches (docs/engines.md). */
   engines?: string[];
   python?: string;
+  /** The browser of the browser engines (tfjs-webgl, ...). */
+  browser?: string;
   engineTimeout?: number;
   backend: string;
   kernels: KernelChoice;
@@ -80,7 +82,7 @@ export const SHARED_DEFAULTS: Partial<TrainOptions> = {
 };
 
 /** Flags that may change on --resume: the length, where and how the run reports, and what it runs on (results do not depend on it). */
-export const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'blas', 'python', 'engineTimeout', 'checkpointMinutes', 'keepCheckpoints']);
+export const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'blas', 'python', 'browser', 'engineTimeout', 'checkpointMinutes', 'keepCheckpoints']);
 
 /** The command-line spelling of an option key: clipNorm -> --clip-norm. */
 export const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
