@@ -57,7 +57,7 @@ export interface TrainConfig {
   data?: unknown;
   /** performance.now() at the start of the run (data loading included). */
   startTime: number;
-  resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[]; trainSeconds?: number[] };
+  resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[]; trainSeconds?: number[]; checkpoint?: string };
 }
 
 /** The largest parameter difference (max rel err, the measure of check) of any engine from the first. */
@@ -105,6 +105,8 @@ class Training {
     this.msTotal = engines.map(() => 0);
     this.msBefore = engines.map((_, i) => 1000 * (cfg.resume?.trainSeconds?.[i] ?? 0));
     this.step = this.startStep = cfg.resume?.step ?? 0;
+    // a resumed run's last good checkpoint is the one it continues from, until it writes another
+    this.lastCheckpoint = cfg.resume?.checkpoint ?? '';
     this.elapsedBefore = cfg.resume?.elapsedSeconds ?? 0;
     this.breakpoints = new Set(cfg.breakpoints);
     if (engines.length > 1) {
@@ -285,6 +287,7 @@ class Training {
         step,
         epoch: task.epochProgress(),
         engines: this.names,
+        ...(run.id ? { runId: run.id } : {}),
         cursor: task.getCursor(),
         sampleRng: this.sampleRng.getState(),
         elapsedSeconds: this.elapsed(),

@@ -20,7 +20,7 @@ import { castParams, randomTestParams } from '../params.js';
 import { environmentInfo, newRunDir } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, parseSpec } from '../spec.js';
-import { intArg, intListArg, numArg, threadsListArg } from './options.js';
+import { intArg, intListArg, numArg, threadsListArg, ENGINE_TIMEOUT_HELP, engineTimeoutArg } from './options.js';
 import type { IO } from './io.js';
 import { plural } from '../report/table.js';
 
@@ -77,7 +77,7 @@ export function registerBench(program: Command, io: IO): void {
     .option('--threads <list>', 'thread counts for the scratch engine and PyTorch (default 1 and the cores, at most 2)', threadsListArg)
     .option('--baseline <engine>', 'every row prints its speed relative to this engine at the same thread count (default tfjs-wasm, else the last engine)')
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
-    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
+    .option('--engine-timeout <s>', ENGINE_TIMEOUT_HELP, engineTimeoutArg)
     .option('--kernels <k>', 'scratch float32 kernels: auto, wasm, js', 'auto')
     .option('--warmup <n>', 'untimed rounds first', intArg(0), 2)
     .option('--repeats <n>', 'timed rounds (medians over these)', intArg(1), 7)
@@ -118,6 +118,7 @@ export function registerBench(program: Command, io: IO): void {
             valTokens: 20000,
             engines: engines.length ? engines : ['scratch', 'pytorch'],
             out: f.out ?? join('runs', 'race'),
+            overwrite: f.overwrite,
             python: f.python,
             seed: f.seed ?? 1,
           },
@@ -137,7 +138,7 @@ export function registerBench(program: Command, io: IO): void {
         await profileCommand(f, threads, io);
         return;
       }
-      const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite }) : null;
+      const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite, kind: 'bench' }) : null;
       const factories = await makeFactories(f, threads, io);
       const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
       if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);

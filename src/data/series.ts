@@ -107,6 +107,11 @@ export function fitScaler(values: Float64Array[], columns: string[], n: number, 
       hi = Math.max(hi, x);
       sum += x;
     }
+    // scaling, and the errors reported in the data's units (RMSE squares them), must stay within float64
+    const span = hi - lo;
+    if (!Number.isFinite(sum) || !Number.isFinite(span * span * part.length)) {
+      throw new InputError(`column "${columns[c]}": its values (from ${lo} to ${hi}) are too large to scale and measure in float64 (their sum or squared range overflows); divide the column by a power of ten first`);
+    }
     const mean = sum / part.length;
     let sq = 0;
     for (const x of part) sq += (x - mean) ** 2;

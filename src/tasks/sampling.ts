@@ -26,8 +26,8 @@ export function sampleLogits(logits: FloatArray, off: number, V: number, tempera
   return best;
 }
 
-/** Continues `prime` (ids) by `length` tokens; returns the new ids only. */
-export async function generateIds(engine: Engine, prime: Int32Array, length: number, temperature: number, rng: Rng): Promise<Int32Array> {
+/** Continues `prime` (ids) by `length` tokens; returns the new ids only. `onToken(i)` after each (for progress). */
+export async function generateIds(engine: Engine, prime: Int32Array, length: number, temperature: number, rng: Rng, onToken?: (done: number) => void): Promise<Int32Array> {
   const V = engine.spec.outputSize;
   const out = new Int32Array(length);
   if (length === 0) return out;
@@ -37,6 +37,7 @@ export async function generateIds(engine: Engine, prime: Int32Array, length: num
   for (let i = 0; i < length; i++) {
     const id = sampleLogits(output, off, V, temperature, rng);
     out[i] = id;
+    onToken?.(i + 1);
     if (i === length - 1) break;
     ({ output, finalState } = await engine.forward({ batchSize: 1, seqLen: 1, x: Int32Array.of(id), initialState: state }));
     state = finalState;
