@@ -171,8 +171,9 @@ export function checkCheckpointBelongs(ck: Checkpoint & { dir: string }, runJson
 }
 
 /**
- * Drops the records a run cut short (SIGKILL, a crash) wrote after the checkpoint it continues
- * from: those steps are trained again, and their records would be there twice, out of order.
+ * Drops the records written after the checkpoint a run continues from (by a run cut short by
+ * SIGKILL or a crash, or of later steps when an earlier checkpoint is resumed): those steps are
+ * trained again, and their records would be there twice, out of order.
  * Lines cut short by the crash go too. Returns what it did, for a note.
  */
 export function trimRecordsAfter(runDir: string, step: number): string[] {
@@ -194,7 +195,7 @@ export function trimRecordsAfter(runDir: string, step: number): string[] {
     });
     if (kept.length === lines.length) continue;
     writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
-    notes.push(`${path}: dropped ${lines.length - kept.length} record(s) written after the checkpoint of step ${step} by a run that was cut short`);
+    notes.push(`${path}: dropped ${lines.length - kept.length} record(s) written after the checkpoint of step ${step} (by a run that was cut short, or of steps now trained again)`);
   }
   return notes;
 }

@@ -13,7 +13,7 @@ import { describe, expect, test } from 'vitest';
 import { main } from '../src/cli.js';
 import type { IO } from '../src/commands/io.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
-import { LOCK_FILE, claimRunFolder, foreignEntries } from '../src/io/run-folder.js';
+import { LOCK_FILE, checkReplaceable, claimRunFolder, foreignEntries } from '../src/io/run-folder.js';
 import { readJsonl } from '../src/report/run.js';
 import { loadRuns, chartsFor } from '../src/report/plots.js';
 import { reportHtml } from '../src/report/html.js';
@@ -214,6 +214,12 @@ describe('rnnlab deletes or replaces only what it wrote', () => {
     rmSync(pt);
     expect((await cli(['convert', run, '--to', 'pytorch', '-o', pt])).code).toBe(0);
     expect((await cli(['convert', run, '--to', 'pytorch', '-o', pt])).code).toBe(0);
+    // predict's CSV: its own (a label and a probability per class after the input's columns), nothing else
+    const csv = join(d, 'labelled.csv');
+    writeFileSync(csv, 'name,label,p_en,p_fr\nMaria,en,0.6,0.4\n');
+    expect(() => checkReplaceable(csv, '-o', 'labels')).not.toThrow();
+    writeFileSync(csv, 'name,score\nMaria,3\n');
+    expect(() => checkReplaceable(csv, '-o', 'labels')).toThrow(/labelled\.csv: exists and is not a CSV rnnlab labelled/);
   });
 });
 
@@ -524,7 +530,7 @@ describe('every file read from a run is checked like user input', () => {
     writeFileSync(join(run, 'metrics.jsonl'), readFileSync(join(run, 'metrics.jsonl'), 'utf8') + '{"type":"step","step":11,"lo'); // and a line cut short
     const r = await cli(['train', '--resume', run, '--steps', '10']);
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toMatch(/metrics\.jsonl: dropped \d+ record\(s\) written after the checkpoint of step 5 by a run that was cut short/);
+    expect(r.err).toMatch(/metrics\.jsonl: dropped \d+ record\(s\) written after the checkpoint of step 5 \(by a run that was cut short, or of steps now trained again\)/);
     const steps = readJsonl(join(run, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => m.step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const samples = readJsonl(join(run, 'samples.jsonl')).map((m) => m.step);
