@@ -5,14 +5,14 @@
  * tasks, progress, validation / samples / checkpoints at breakpoints, and a stop with a clear
  * message when a loss turns NaN (the last good checkpoint stays).
  */
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareArrays, limitFor, within } from '../compare/tolerance.js';
 import { type Checkpoint, captureEngineSet, writeCheckpoint } from './checkpoint.js';
 import type { Batch, Engine, State } from './engine.js';
 import { InterruptedError, RunError } from './errors.js';
 import { setGraceful } from './interrupt.js';
-import { writeFileAtomic } from './io/atomic.js';
+import { removeDirAtomic, writeFileAtomic } from './io/atomic.js';
 import type { OptimizerSpec } from './optimizer.js';
 import type { RunDir } from './report/run.js';
 import { paramCount } from './params.js';
@@ -408,7 +408,7 @@ export function pruneCheckpoints(run: RunDir, keep: number): void {
   if (keep <= 0) return;
   const kept = new Set(steps.slice(-keep));
   if (best) kept.add(best.step);
-  for (const s of steps) if (!kept.has(s)) rmSync(join(root, `step-${s}`), { recursive: true, force: true });
+  for (const s of steps) if (!kept.has(s)) removeDirAtomic(join(root, `step-${s}`));
 }
 
 function round(x: number): number {

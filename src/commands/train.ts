@@ -3,6 +3,7 @@
  * loop of src/train.ts. Flag values come from: built-in defaults < the task's defaults < a preset
  * < the command line.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type Checkpoint, readCheckpoint, restoreEngineSet } from '../checkpoint.js';
@@ -13,6 +14,7 @@ import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
 import { type RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, openRunDir, removeStaleTemps, resolveCheckpoint, runDirOf } from '../report/run.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { refuseIfLocked } from '../io/run-folder.js';
 import { checkCheckpointBelongs, checkResumable, recordDataFiles, restoreDataFiles, trimRecordsAfter } from '../resume.js';
 import { assertFits } from '../sizes.js';
 import { duration, fixed, plural } from '../report/table.js';
@@ -111,7 +113,11 @@ function resolveOptions(command: Command): TrainOptions {
   const given = command.opts() as Record<string, unknown>;
   const fromCli = (k: string): boolean => command.getOptionValueSource(k) === 'cli';
   if (given.resume) {
-    const dir = resolveCheckpoint(String(given.resume));
+    // a run another process is writing is not read at all (its newest checkpoint may be pruned meanwhile)
+    const asked = String(given.resume);
+    const home = existsSync(join(asked, 'run.json')) ? asked : runDirOf(asked);
+    if (home !== null && existsSync(home)) refuseIfLocked(home);
+    const dir = resolveCheckpoint(asked);
     const ck = readCheckpoint(dir);
     if (ck.meta?.options === undefined) throw new InputError(`${dir}: this checkpoint has no training options (meta.json); it cannot be resumed`);
     // read like user input: each stored value is one its flag would give

@@ -78,3 +78,17 @@ export function writeDirAtomic(path: string, fill: (dir: string) => void): void 
     throw e;
   }
 }
+
+/**
+ * Removes a directory so that a crash midway never leaves half of it under its name: it is renamed
+ * to a temporary name first (which the next resume clears, and which counts as a cut write).
+ */
+export function removeDirAtomic(path: string): void {
+  const tmp = tmpName(path);
+  try {
+    renameSync(path, tmp);
+  } catch {
+    return; // already gone
+  }
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -191,16 +191,25 @@ export function lockFolder(dir: string, onStale?: (line: string) => void): () =>
       rmSync(tmp, { force: true });
     }
     const other = readLock(path);
-    if (other && holderAlive(other, path)) {
-      throw new InputError(
-        `${dir}: another rnnlab process (pid ${other.pid}${other.host !== hostname() ? ` on ${other.host}` : ''}, since ${other.since}) is writing this run; ` +
-          `one process writes a run at a time: wait for it to end or stop it (if no rnnlab runs there, remove ${path})`,
-      );
-    }
+    if (other && holderAlive(other, path)) throw lockedError(dir, other, path);
     onStale?.(`${path}: a stale lock (process ${other?.pid ?? '?'} is gone); taking it over`);
     rmSync(path, { force: true });
   }
   throw new InputError(`${dir}: could not take the lock ${path}: another process keeps taking it`);
+}
+
+function lockedError(dir: string, other: LockInfo, path: string): InputError {
+  return new InputError(
+    `${dir}: another rnnlab process (pid ${other.pid}${other.host !== hostname() ? ` on ${other.host}` : ''}, since ${other.since}) is writing this run; ` +
+      `one process writes a run at a time: wait for it to end or stop it (if no rnnlab runs there, remove ${path})`,
+  );
+}
+
+/** Refuses at once when another live process holds the folder's lock (before reading what it is writing). */
+export function refuseIfLocked(dir: string): void {
+  const path = join(dir, LOCK_FILE);
+  const other = existsSync(path) ? readLock(path) : null;
+  if (other && holderAlive(other, path)) throw lockedError(dir, other, path);
 }
 
 function releaseLock(path: string): void {
@@ -278,13 +287,13 @@ export function claimRunFolder(dir: string, o: { overwrite?: boolean; kind: stri
       );
     }
     if (!run) throw new InputError(`${dir}: is not empty and not an rnnlab run directory (no run.json written by rnnlab); --overwrite replaces only run directories`);
-    refuseForeign(dir);
   }
   makeDirs(dir);
+  // what the folder holds is judged under its lock: a run another process writes is refused as such
   const release = lockFolder(dir, o.onStale);
   try {
     if (entries.length) {
-      if (!onlyClaim) refuseForeign(dir); // again, under the lock
+      if (!onlyClaim) refuseForeign(dir);
       clearRunFolder(dir);
     }
     const id = randomBytes(8).toString('hex');

@@ -7,12 +7,12 @@
  * checkpoint stays), run.json and metrics.jsonl for plot and report, and the test metrics against
  * a baseline at the end, with attention heatmaps of held-out examples in plot-data.json.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { IO } from '../commands/io.js';
 import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
 import { InputError, InterruptedError, RunError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { describeOptimizer } from '../optimizer.js';
 import { type RunDir, defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
 import { setGraceful } from '../interrupt.js';
@@ -199,7 +199,7 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
         .sort((a, b) => b - a)
         .slice(2)
         .filter((st) => st !== best?.step);
-      for (const s of old) rmSync(run.checkpointDir(s), { recursive: true, force: true });
+      for (const s of old) removeDirAtomic(run.checkpointDir(s));
     };
 
     // Ctrl-C or SIGTERM: the step under way finishes, its weights are written (a checkpoint for
