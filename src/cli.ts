@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { isUserError } from './errors.js';
+import { isUserError, oneLine } from './errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerCheck } from './commands/check.js';
 import { registerConvert } from './commands/convert.js';
@@ -19,6 +19,7 @@ import { type IO, processIO } from './commands/io.js';
 import { VERSION } from './version.js';
 import { closeAllEngineProcesses } from './engines/process.js';
 import { closeAllBrowsers } from './engines/browser.js';
+import { releaseAllLocks } from './io/run-folder.js';
 
 export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   const program = new Command('rnnlab')
@@ -57,24 +58,26 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
       // help and version exit with 0; usage errors (already printed by commander) with 2
       return e.exitCode === 0 ? 0 : 2;
     }
+    // one line each, whatever it quotes (a key with a newline, an engine's ANSI colours)
     if (isUserError(e)) {
-      io.err(`rnnlab: ${e.message}`);
+      io.err(`rnnlab: ${oneLine(e.message)}`);
       return e.exitCode;
     }
     const sys = systemErrorMessage(e);
     if (sys) {
-      io.err(`rnnlab: ${sys}`);
+      io.err(`rnnlab: ${oneLine(sys)}`);
       return 2;
     }
     const err = e as Error;
-    io.err(`rnnlab: internal error: ${err?.message ?? String(e)}`);
+    io.err(`rnnlab: internal error: ${oneLine(err?.message ?? String(e))}`);
     if (process.env.RNNLAB_DEBUG) io.err(String(err?.stack));
     else io.err('rnnlab: this is a bug in rnnlab; set RNNLAB_DEBUG=1 to see where it happened');
     return 1;
   } finally {
-    // however the command ended, no engine process (and no browser) outlives it
+    // however the command ended, no engine process (and no browser) outlives it, and no run stays locked
     await closeAllEngineProcesses();
     await closeAllBrowsers();
+    releaseAllLocks();
   }
 }
 
@@ -130,12 +133,23 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  let ended = false;
   main(process.argv.slice(2)).then(
     (code) => {
+      ended = true;
       process.exitCode = code;
     },
     () => {
+      ended = true;
       process.exitCode = 1;
     },
   );
+  // Node ends when nothing is left to wait for, even with the command unfinished (a promise that
+  // never settles and no timer): that must not pass for success
+  process.on('beforeExit', () => {
+    if (ended) return;
+    ended = true;
+    process.stderr.write('rnnlab: internal error: the command stopped before it finished (it waited on something that can never happen); this is a bug in rnnlab or in an engine it ran\n');
+    process.exitCode = 1;
+  });
 }

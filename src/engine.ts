@@ -186,9 +186,12 @@ export function validateState(spec: ModelSpec, s: State, B: number): void {
   const n = B * spec.hiddenSize;
   const check = (arrs: FloatArray[] | undefined, what: string): void => {
     if (!arrs || arrs.length !== spec.layers) throw new InputError(`initial state: expected ${what} for ${spec.layers} layer(s)`);
-    for (const a of arrs) {
+    arrs.forEach((a, l) => {
       if (a.length !== n) throw new InputError(`initial state: ${what} must be [${B}, ${spec.hiddenSize}] per layer, got ${a.length} values`);
-    }
+      for (let i = 0; i < a.length; i++) {
+        if (!Number.isFinite(a[i])) throw new InputError(`initial state: ${what}.${l} holds a non-finite value (${a[i]}) at [${Math.floor(i / spec.hiddenSize)}, ${i % spec.hiddenSize}]`);
+      }
+    });
   };
   check(s.h, 'h');
   if (spec.cell === 'lstm') check(s.c, 'c');

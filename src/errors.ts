@@ -59,3 +59,25 @@ export class UnsupportedError extends InputError {
     this.name = 'UnsupportedError';
   }
 }
+
+/** An error message may quote input; this keeps the quote to one readable piece (control characters escaped, as JSON does, and the C1 ones too). */
+export function quote(s: string, max = 80): string {
+  const cut = s.length > max ? `${s.slice(0, max)}…` : s;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029]/g, hex) + (s.length > max ? ` (${s.length} characters)` : '');
+}
+
+const hex = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * A message as one line a terminal shows as it is: line breaks as "\\n", other control characters
+ * (an ANSI escape, a NUL) as "\\uXXXX". Every error rnnlab prints goes through it.
+ */
+export function oneLine(s: string): string {
+  return s.replace(/\r?\n|\r/g, '\\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, hex);
+}
+
+/** Names for a message: each quoted and cut, at most `max` of them. */
+export function listNames(names: string[], max = 12): string {
+  const shown = names.slice(0, max).map((n) => quote(n, 40));
+  return shown.join(', ') + (names.length > max ? ` and ${names.length - max} more` : '');
+}

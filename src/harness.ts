@@ -10,8 +10,9 @@ import { biasNames } from './engines/claims.js';
 import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from './supports.js';
 import type { KernelChoice } from '../scratch/kernel-sets.js';
 import { randomBatch } from './data/synthetic.js';
-import { type Batch, type Engine, type State, outputShape } from './engine.js';
+import { type Batch, type Engine, type State, outputShape, validateBatch } from './engine.js';
 import { InputError, UnsupportedError } from './errors.js';
+import { checkReplaceable } from './io/run-folder.js';
 import { readSafetensors, writeSafetensors } from './io/safetensors.js';
 import { type OptimizerSpec, describeOptimizer } from './optimizer.js';
 import { type NamedParams, paramLayout, randomTestParams, validateParams } from './params.js';
@@ -84,6 +85,9 @@ export function batchFromTensors(spec: ModelSpec, t: NamedTensors, source: strin
     batch.mask = mask;
   }
   if (t['h.0']) {
+    for (const [k, v] of Object.entries(t)) {
+      if (/^[hc]\.\d+$/.test(k) && v.dtype !== 'F32' && v.dtype !== 'F64') throw new InputError(`${source}: initial state ${k} is ${v.fileDtype ?? v.dtype}; a state is F32 or F64 [B, H]`);
+    }
     const state: State = { h: [] };
     for (let l = 0; l < spec.layers; l++) {
       const h = t[`h.${l}`];
@@ -96,6 +100,13 @@ export function batchFromTensors(spec: ModelSpec, t: NamedTensors, source: strin
       }
     }
     batch.initialState = state;
+  }
+  // every value checked here, against the file, before any engine sees it (a NaN in h.0 is the file's fault, not an engine's)
+  try {
+    validateBatch(spec, batch, true);
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(`${source}: ${e.message}`);
+    throw e;
   }
   return batch;
 }
@@ -260,6 +271,8 @@ export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, opti
     name,
     /^tfjs-(wasm|cpu|node)$/.test(name) ? 'tfjs.safetensors' : `${name.replace(/[^\w.+-]/g, '_')}.safetensors`,
   ]);
+  // a dump replaces only files rnnlab wrote; all are checked before any is written
+  for (const [, file] of files) checkReplaceable(join(dir, file), '--dump', 'safetensors');
   for (const [engine, file] of files) {
     const t: NamedTensors = {};
     const out = r.raw.output[engine];

@@ -12,11 +12,14 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Checkpoint, engineTensors } from './checkpoint.js';
 import { InputError } from './errors.js';
+import { writeFileAtomic } from './io/atomic.js';
 import { readInputFile } from './io/files.js';
+import { type OptimizerSpec, optimizerSlots } from './optimizer.js';
+import { paramLayout, validateParams } from './params.js';
 import { isRngState } from './rng.js';
 import type { ModelSpec } from './spec.js';
 import type { Supports } from './supports.js';
-import type { NamedTensors } from './tensor.js';
+import { type NamedTensors, shapeStr } from './tensor.js';
 
 export interface DataFile {
   /** Which flag named it: text (--text), corpus (--corpus-file of a preset), csv (--csv). */
@@ -97,6 +100,12 @@ function need(cond: boolean, dir: string, what: string): asserts cond {
   if (!cond) throw new InputError(`${dir}: cannot resume from this checkpoint: ${what}`);
 }
 
+/** The index of the first value that is not finite, or -1. */
+function firstNonFinite(d: ArrayLike<number>): number {
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+  return -1;
+}
+
 /** The state tensors of a stateful run, checked against the model and batch. */
 function checkState(t: NamedTensors | undefined, file: string, spec: ModelSpec, batch: number, dir: string): void {
   need(t !== undefined, dir, `${file} is missing (the hidden state carried between windows); without it the run would continue from a zero state and diverge`);
@@ -105,16 +114,98 @@ function checkState(t: NamedTensors | undefined, file: string, spec: ModelSpec, 
     for (const k of spec.cell === 'lstm' ? ['h', 'c'] : ['h']) {
       const x = t[`${k}.${l}`];
       need(x !== undefined, dir, `${file} has no "${k}.${l}"`);
-      need((x.dtype === 'F32' || x.dtype === 'F64') && x.data.length === n, dir, `${file}: "${k}.${l}" holds ${x.data.length} ${x.dtype} values, expected ${n} floats (batch ${batch} x hidden ${spec.hiddenSize})`);
+      need((x.dtype === 'F32' || x.dtype === 'F64') && x.data.length === n, dir, `${file}: "${k}.${l}" holds ${x.data.length} ${x.fileDtype ?? x.dtype} values, expected ${n} floats (batch ${batch} x hidden ${spec.hiddenSize})`);
+      const bad = firstNonFinite(x.data);
+      need(bad < 0, dir, `${file}: "${k}.${l}" holds ${x.data[bad]} at index ${bad}; a carried state is finite`);
     }
   }
+}
+
+/** Slots whose values are sums of squares (Adam's v, RMSProp's mean square, Adagrad's accumulator): never negative. */
+const NON_NEGATIVE_SLOTS: Record<string, string[]> = { adam: ['v'], rmsprop: ['ms'], adagrad: ['acc'] };
+
+/**
+ * An optimizer state read from a checkpoint, checked like user input: every tensor F32 or F64
+ * (iterations a count), finite; a slot of a parameter ("<slot>.<param>") shaped like the parameter,
+ * and a slot of squares never negative.
+ */
+export function checkOptimizerTensors(t: NamedTensors, file: string, spec: ModelSpec, optimizer: OptimizerSpec, dir: string): void {
+  const shapes = new Map(paramLayout(spec).map((p) => [p.name, p.shape]));
+  const slots = optimizerSlots(optimizer.name);
+  const squares = NON_NEGATIVE_SLOTS[optimizer.name] ?? [];
+  for (const [name, x] of Object.entries(t)) {
+    const what = `${file}: "${name}"`;
+    need(x.dtype === 'F32' || x.dtype === 'F64', dir, `${what} is ${x.fileDtype ?? x.dtype}; optimizer state is F32 or F64`);
+    const bad = firstNonFinite(x.data);
+    need(bad < 0, dir, `${what} holds ${x.data[bad]} at index ${bad}; optimizer state is finite`);
+    if (name === 'iterations') {
+      const it = x.data[0];
+      need(x.data.length === 1 && Number.isSafeInteger(it) && it >= 0, dir, `${what} must be one count >= 0 (got ${x.data.length === 1 ? it : `${x.data.length} values`})`);
+      continue;
+    }
+    const dot = name.indexOf('.');
+    const slot = name.slice(0, dot);
+    const shape = shapes.get(name.slice(dot + 1));
+    if (dot < 0 || !slots.includes(slot) || !shape) continue; // an engine's own names: its setOptimizerState judges them
+    need(x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]), dir, `${what} has shape ${shapeStr(x.shape)}, expected ${shapeStr(shape)} (the shape of its parameter)`);
+    if (squares.includes(slot)) {
+      let i = 0;
+      while (i < x.data.length && x.data[i] >= 0) i++;
+      need(i === x.data.length, dir, `${what} holds ${x.data[i]} at index ${i}; ${optimizer.name}'s "${slot}" is a running mean of squares, never negative`);
+    }
+  }
+}
+
+/**
+ * A checkpoint continues the run of the folder it is in: the same task as the folder's run.json,
+ * and (for runs with ids) the same run. A checkpoint copied in from another run is refused.
+ */
+export function checkCheckpointBelongs(ck: Checkpoint & { dir: string }, runJson: Record<string, unknown>, runDir: string, task: string): void {
+  const runTask = runJson.task;
+  if (typeof runTask === 'string' && runTask !== task) {
+    throw new InputError(`${ck.dir}: this checkpoint is from a ${JSON.stringify(task)} run, but ${runDir} holds a ${JSON.stringify(runTask)} run; a checkpoint continues only its own run (give --out DIR for a new folder)`);
+  }
+  const id = ck.meta?.runId;
+  if (typeof id === 'string' && typeof runJson.id === 'string' && id !== runJson.id) {
+    throw new InputError(`${ck.dir}: this checkpoint belongs to another run (run id ${id}; ${runDir} is run ${runJson.id}); a checkpoint continues only its own run (give --out DIR for a new folder)`);
+  }
+}
+
+/**
+ * Drops the records written after the checkpoint a run continues from (by a run cut short by
+ * SIGKILL or a crash, or of later steps when an earlier checkpoint is resumed): those steps are
+ * trained again, and their records would be there twice, out of order.
+ * Lines cut short by the crash go too. Returns what it did, for a note.
+ */
+export function trimRecordsAfter(runDir: string, step: number): string[] {
+  const notes: string[] = [];
+  for (const name of ['metrics.jsonl', 'samples.jsonl']) {
+    const path = join(runDir, name);
+    if (!existsSync(path)) continue;
+    const lines = readInputFile(path, 'text').toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const kept = lines.filter((l) => {
+      let r: unknown;
+      try {
+        r = JSON.parse(l);
+      } catch {
+        return false;
+      }
+      if (!r || typeof r !== 'object') return false;
+      const at = (r as { step?: unknown; steps?: unknown }).step ?? (r as { steps?: unknown }).steps;
+      return !(typeof at === 'number' && at > step);
+    });
+    if (kept.length === lines.length) continue;
+    writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
+    notes.push(`${path}: dropped ${lines.length - kept.length} record(s) written after the checkpoint of step ${step} (by a run that was cut short, or of steps now trained again)`);
+  }
+  return notes;
 }
 
 /**
  * Checks everything a resume reads from the checkpoint, before anything is built from it. `others`
  * are the file keys of the second and later engines (their params, optimizer and state files).
  */
-export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; stateful: boolean; batch: number; engines: readonly { name: string; supports?: Required<Supports> }[] }): ResumeMeta {
+export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; optimizer: OptimizerSpec; stateful: boolean; batch: number; engines: readonly { name: string; supports?: Required<Supports> }[] }): ResumeMeta {
   const dir = ck.dir;
   const meta = ck.meta;
   need(meta !== undefined, dir, 'meta.json is missing (the step, random state and data cursor)');
@@ -131,6 +222,8 @@ export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: Mode
     need(t.params !== undefined, dir, `${t.files[0]} is missing (the parameters${whose})`);
     // an engine that keeps no optimizer state (supports.optimizerState false) restarts its optimizer
     if (o.engines[i].supports?.optimizerState !== false) need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
+    if (i > 0) validateParams(o.spec, t.params, join(dir, t.files[0]));
+    if (t.optimizer) checkOptimizerTensors(t.optimizer, t.files[1], o.spec, o.optimizer, dir);
     if (o.stateful) checkState(t.state, t.files[2], o.spec, o.batch, dir);
   }
   const ts = (meta.trainSeconds ?? {}) as Record<string, unknown>;

@@ -46,7 +46,10 @@ export function assertFits(spec: ModelSpec, w: Workload, memory = totalmem()): v
   const P = paramCount(spec);
   const G = gateCount(spec.cell);
   const H = spec.hiddenSize;
-  const largest = Math.max(spec.inputSize * G * H, H * G * H, H * spec.outputSize);
+  // the tensors as paramLayout has them: an embedding [V, E] replaces the one-hot rows, so the first kernel reads E features
+  const dirs = spec.bidirectional && spec.merge === 'concat' ? 2 : 1;
+  const firstIn = spec.embedding > 0 ? spec.embedding : spec.inputSize;
+  const largest = Math.max(firstIn * G * H, spec.embedding > 0 ? spec.inputSize * spec.embedding : 0, spec.layers > 1 ? dirs * H * G * H : 0, H * G * H, dirs * H * spec.outputSize);
   const bytes = trainingBytes(spec, w);
   const about = `${P.toLocaleString('en-US')} parameters; at batch ${w.batch} x ${w.seq} steps${w.engines > 1 ? ` in ${w.engines} engines` : ''} it needs about ${formatBytes(bytes)}`;
   if (largest > MAX_TENSOR) {

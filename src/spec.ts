@@ -3,7 +3,7 @@
  * written by users, checkpoints, tests). `parseSpec` fills defaults and rejects anything unknown,
  * mistyped or not applicable to the cell, with a one-line message.
  */
-import { InputError } from './errors.js';
+import { InputError, quote } from './errors.js';
 
 export const CELLS = ['rnn', 'lstm', 'gru'] as const;
 export type CellType = (typeof CELLS)[number];
@@ -109,7 +109,7 @@ export function parseSpec(raw: unknown, where = 'spec'): ModelSpec {
   const obj = raw as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
     if (!(SPEC_FIELDS as readonly string[]).includes(key)) {
-      throw new InputError(`${where}: unknown field "${key}" (known fields: ${SPEC_FIELDS.join(', ')})`);
+      throw new InputError(`${where}: unknown field ${quote(key, 40)} (known fields: ${SPEC_FIELDS.join(', ')})`);
     }
   }
   for (const key of REQUIRED) {

@@ -5,14 +5,14 @@
  * tasks, progress, validation / samples / checkpoints at breakpoints, and a stop with a clear
  * message when a loss turns NaN (the last good checkpoint stays).
  */
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareArrays, limitFor, within } from '../compare/tolerance.js';
 import { type Checkpoint, captureEngineSet, writeCheckpoint } from './checkpoint.js';
 import type { Batch, Engine, State } from './engine.js';
 import { InterruptedError, RunError } from './errors.js';
 import { setGraceful } from './interrupt.js';
-import { writeFileAtomic } from './io/atomic.js';
+import { removeDirAtomic, writeFileAtomic } from './io/atomic.js';
 import type { OptimizerSpec } from './optimizer.js';
 import type { RunDir } from './report/run.js';
 import { paramCount } from './params.js';
@@ -57,7 +57,7 @@ export interface TrainConfig {
   data?: unknown;
   /** performance.now() at the start of the run (data loading included). */
   startTime: number;
-  resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[]; trainSeconds?: number[] };
+  resume?: { step: number; elapsedSeconds: number; carried: (State | null)[]; sampleRng: number[]; trainSeconds?: number[]; checkpoint?: string };
 }
 
 /** The largest parameter difference (max rel err, the measure of check) of any engine from the first. */
@@ -105,6 +105,8 @@ class Training {
     this.msTotal = engines.map(() => 0);
     this.msBefore = engines.map((_, i) => 1000 * (cfg.resume?.trainSeconds?.[i] ?? 0));
     this.step = this.startStep = cfg.resume?.step ?? 0;
+    // a resumed run's last good checkpoint is the one it continues from, until it writes another
+    this.lastCheckpoint = cfg.resume?.checkpoint ?? '';
     this.elapsedBefore = cfg.resume?.elapsedSeconds ?? 0;
     this.breakpoints = new Set(cfg.breakpoints);
     if (engines.length > 1) {
@@ -285,6 +287,7 @@ class Training {
         step,
         epoch: task.epochProgress(),
         engines: this.names,
+        ...(run.id ? { runId: run.id } : {}),
         cursor: task.getCursor(),
         sampleRng: this.sampleRng.getState(),
         elapsedSeconds: this.elapsed(),
@@ -405,7 +408,7 @@ export function pruneCheckpoints(run: RunDir, keep: number): void {
   if (keep <= 0) return;
   const kept = new Set(steps.slice(-keep));
   if (best) kept.add(best.step);
-  for (const s of steps) if (!kept.has(s)) rmSync(join(root, `step-${s}`), { recursive: true, force: true });
+  for (const s of steps) if (!kept.has(s)) removeDirAtomic(join(root, `step-${s}`));
 }
 
 function round(x: number): number {

@@ -29,6 +29,17 @@ function imports(file: string): string[] {
   return out;
 }
 
+/** The modules a file loads when it runs: `import type` and `export type` are erased by the compiler. */
+function runtimeImports(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)) {
+    if (m[2]) continue;
+    out.push(m[3] ?? m[4] ?? m[5]);
+  }
+  return out;
+}
+
 const ALL = [...sources('src'), ...sources('compare'), ...sources('scratch'), ...sources('tfjs')];
 
 describe('architecture', () => {
@@ -67,5 +78,21 @@ describe('architecture', () => {
     expect(imports('src/train.ts').filter((m) => m.startsWith('./tasks/') && m !== './tasks/task.js')).toEqual([]);
     const back = sources('src/tasks').flatMap((f) => imports(f).filter((m) => m === '../train.js').map((m) => `${f} imports ${m}`));
     expect(back).toEqual([]);
+  });
+
+  it('the browser page (tfjs/page.ts) reaches no Node module: everything it imports runs in Chromium', () => {
+    const seen = new Set<string>();
+    const nodeOnly: string[] = [];
+    const walk = (file: string, chain: string[]): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of runtimeImports(file)) {
+        if (m.startsWith('.')) walk(relative(ROOT, join(ROOT, file, '..', m.replace(/\.js$/, '.ts'))), [...chain, file]);
+        else if (!m.startsWith('@tensorflow/')) nodeOnly.push(`${[...chain, file].join(' -> ')} imports ${m}`);
+      }
+    };
+    walk('tfjs/page.ts', []);
+    expect(seen.size).toBeGreaterThan(5);
+    expect(nodeOnly).toEqual([]);
   });
 });

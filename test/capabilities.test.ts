@@ -62,7 +62,7 @@ describe('a text run with an engine that claims neither carriedState nor optimiz
     const ck = join(out, 'checkpoints', 'step-6');
     expect(readdirSync(ck)).toEqual(expect.arrayContaining(['hand-written.params.safetensors', 'params.safetensors', 'optimizer.safetensors']));
     expect(readdirSync(ck)).not.toContain('hand-written.optimizer.safetensors');
-    const resumed = rnnlab(['train', '--resume', out, '--steps', '7']);
+    const resumed = rnnlab(['train', '--resume', out, '--steps', '7', '--engines', `scratch-f64,${SGD}`]); // a module engine is named again, never read from the folder
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain('rnnlab: note: hand-written keeps no optimizer state (its handshake does not claim optimizerState): its optimizer restarts at step 6 (sgd keeps nothing between steps, so nothing is lost)');
     expect(resumed.stdout).toContain('note: hand-written: it has no carried state (carriedState): its samples run the whole text so far again for every new token, and its validation reads each stream in one pass');

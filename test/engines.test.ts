@@ -14,21 +14,11 @@ import { EngineProcess, splitCommand } from '../src/engines/process.js';
 import { decodeTensor, encodeArray } from '../src/engines/wire.js';
 import { parseSupports } from '../src/supports.js';
 import { CLI, ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
+import { alive } from './helpers/runs.js';
 
 const FAULTY = join(ROOT, 'test', 'fixtures', 'engines', 'faulty.mjs');
 const faulty = (mode: string): string => `cmd:${process.execPath} ${FAULTY} ${mode}`;
 const small = ['--cell', 'rnn', '--hidden', '4', '--input', '3', '--output', '4', '--seq', '6', '--batch', '3', '--steps', '2'];
-
-/** Running (a zombie that nobody reaped, as in a container without an init, counts as ended). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = `/proc/${pid}/stat`;
-  return !(existsSync(stat) && /^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8')));
-}
 
 describe('engine names', () => {
   test('lists split on commas; a cmd: engine is one whole value; both is scratch and tfjs', () => {

@@ -96,7 +96,7 @@ describe.skipIf(!py)('PyTorch in bench, train and the use-commands', () => {
       expect(c.val.length).toBeGreaterThanOrEqual(1);
       expect(c.val[c.val.length - 1][1]).toBe(c.finalValLoss);
     }
-    expect(readdirSync(out).sort()).toEqual(['pytorch', 'race.json', 'race.svg', 'scratch']);
+    expect(readdirSync(out).sort()).toEqual(['pytorch', 'race.json', 'race.svg', 'run.json', 'scratch']);
     const svg = readFileSync(res.svg, 'utf8');
     expect(svg).toContain('Validation loss against wall time');
     expect(svg).toMatch(/scratch: \d+ steps/);

@@ -5,7 +5,7 @@
  * Exactness is asserted bit for bit (params.safetensors bytes), as the house promises.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -17,6 +17,7 @@ import { specToJSON } from '../src/spec.js';
 import { randomTestParams } from '../src/params.js';
 import { makeSpec } from './helpers/cases.js';
 import { CLI, expectOneLineError, rnnlab } from './helpers/cli.js';
+import { stepsIn } from './helpers/runs.js';
 
 const tmp = (p: string): string => mkdtempSync(join(tmpdir(), `rnnlab-${p}-`));
 
@@ -28,13 +29,6 @@ function corpus(dir = tmp('corpus'), lines = 200): string {
 
 const small = ['--hidden', '8', '--seq', '8', '--batch', '2', '--seed', '3', '--optimizer', 'adam'];
 const params = (run: string, step: number): Buffer => readFileSync(join(run, 'checkpoints', `step-${step}`, 'params.safetensors'));
-const stepsIn = (run: string): number[] =>
-  readdirSync(join(run, 'checkpoints'))
-    .map((n) => /^step-(\d+)$/.exec(n))
-    .filter((m) => m !== null)
-    .map((m) => Number(m![1]))
-    .sort((a, b) => a - b);
-
 describe('run directories', () => {
   test('a taken --out is refused (exit 2, nothing touched); --overwrite replaces it; other folders are never cleared', () => {
     const book = corpus();

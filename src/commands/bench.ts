@@ -20,7 +20,7 @@ import { castParams, randomTestParams } from '../params.js';
 import { environmentInfo, newRunDir } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, type ModelSpec, appliesToCell, describeSpec, parseSpec } from '../spec.js';
-import { BLAS_FLAG, type VariantOptionFlags, addVariantOptions, choice, intArg, intListArg, kernelsOption, numArg, threadsListArg, variantSpecFields } from './options.js';
+import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, type VariantOptionFlags, addVariantOptions, choice, engineTimeoutArg, intArg, intListArg, kernelsOption, numArg, threadsListArg, variantSpecFields } from './options.js';
 import { likeWithLikeNotes } from '../../compare/bench-notes.js';
 import type { IO } from './io.js';
 import { plural } from '../report/table.js';
@@ -80,7 +80,7 @@ export function registerBench(program: Command, io: IO): void {
     .option('--baseline <engine>', 'every row prints its speed relative to this engine at the same thread count (default tfjs-wasm, else the last engine)')
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
     .option('--browser <path>', BROWSER_HELP)
-    .option('--engine-timeout <s>', 'seconds an out-of-process engine or a browser page may take to answer (default 120)', numArg({ positive: true }))
+    .option('--engine-timeout <s>', ENGINE_TIMEOUT_HELP, engineTimeoutArg)
     .addOption(kernelsOption('scratch kernels', 'auto'))
     .option(...BLAS_FLAG)
     .addOption(choice('--optimizer <name>', 'the optimizer of the training steps timed (engines without it skip the rows)', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
@@ -125,6 +125,7 @@ export function registerBench(program: Command, io: IO): void {
             valTokens: 20000,
             engines: engines.length ? engines : ['scratch', 'pytorch'],
             out: f.out ?? join('runs', 'race'),
+            overwrite: f.overwrite,
             python: f.python,
             seed: f.seed ?? 1,
             kernels: f.kernels,
@@ -147,7 +148,7 @@ export function registerBench(program: Command, io: IO): void {
         await profileCommand(f, threads, io);
         return;
       }
-      const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite }) : null;
+      const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite, kind: 'bench' }) : null;
       const optimizer = optimizerSpec(f.optimizer, { lr: f.lr });
       const factories = await makeFactories(f, threads, io, optimizer);
       const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
 import { fixed, formatTable, plural, sci } from '../report/table.js';
-import { type ModelFlags, BLAS_FLAG, addModelOptions, choice, kernelsOption, intArg, numArg, seedArg, threadsArg, specFromFlags } from './options.js';
+import { type ModelFlags, BLAS_FLAG, addModelOptions, choice, kernelsOption, intArg, numArg, seedArg, threadsArg, specFromFlags, ENGINE_TIMEOUT_HELP, engineTimeoutArg, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, refuseUnused } from './options.js';
 import type { IO } from './io.js';
 
 interface Flags extends Omit<ModelFlags, never> {
@@ -97,7 +97,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--engine <e>', 'the same as --engines', collectEngines)
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
     .option('--browser <path>', BROWSER_HELP)
-    .option('--engine-timeout <s>', 'seconds an out-of-process engine or a browser page may take to answer (default 120)', numArg({ positive: true }))
+    .option('--engine-timeout <s>', ENGINE_TIMEOUT_HELP, engineTimeoutArg)
     .option('--no-tfjs', 'leave tfjs out (with the default engines: the float32 scratch engine against float64 only)')
     .option('--per-step', 'also compare dLoss/dh_t at every time step of BPTT')
     .option('--out [dir]', 'write a run directory (run.json, check.json, metrics.jsonl) for plot and report (default runs/check-<time>)')
@@ -122,6 +122,10 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         '  rnnlab check --cell lstm --engines "cmd:python3 examples/numpy-rnn/adapter.py" --per-step',
     )
     .action(async (f: Flags, command: Command) => {
+      if (f.seq2seq) refuseUnused(command, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder of one direction, token input and a cross-entropy per target step');
+      else if (f.spec) refuseUnused(command, SPEC_FLAGS, '--spec gives the whole model');
+      // a Keras model compiled without a loss takes --loss (importForCheck refuses one that contradicts its compiled loss)
+      else if (f.model) refuseUnused(command, SPEC_FLAGS.filter((k) => k !== 'loss'), '--model gives the whole model');
       if (f.seq2seq) {
         if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState || f.out || f.dump) {
           throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault, --carried-state, --out or --dump');
@@ -134,7 +138,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
       const spec = imported ? imported.spec : specFromFlags(f);
       // the run directory is claimed before the work, so a taken --out costs nothing
       const runDir = f.out ? (typeof f.out === 'string' ? f.out : defaultRunDir('check')) : null;
-      const run = runDir ? newRunDir(runDir, { overwrite: f.overwrite }) : null;
+      const run = runDir ? newRunDir(runDir, { overwrite: f.overwrite, kind: 'check' }) : null;
       if (f.data && !f.spec && !imported) throw new InputError('--data needs --spec or --model (the data file must be read against a ModelSpec)');
       // scratch float32, float64 and tfjs (or the engines asked for) each hold the model at once
       const fits = (batch: number, seq: number): void => assertFits(spec, { batch, seq, engines: 2 + (f.engines?.length ?? 0) + (f.engine?.length ?? 0), bytesPerFloat: 8 });

@@ -1,5 +1,6 @@
 /** `rnnlab convert` (canonical <-> PyTorch safetensors) and `rnnlab export --format tfjs`. */
 import { checkOutputFile } from '../io/files.js';
+import { GENERATOR, checkExportTarget, checkReplaceable } from '../io/run-folder.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -47,10 +48,11 @@ export function registerConvert(program: Command, io: IO): void {
     )
     .action((input: string, f: { to: string; out: string; spec?: string; prefix: string; head: string; json?: boolean }) => {
       checkOutputFile(f.out, '-o', [input, ...(f.spec ? [f.spec] : [])], 'model.safetensors');
+      checkReplaceable(f.out, '-o', 'safetensors');
       const names = { prefix: f.prefix, head: f.head };
       const { spec, tensors } = loadModel(input, f.spec, f.to === 'pytorch');
       const out = f.to === 'pytorch' ? toPyTorch(spec, tensors, names) : fromPyTorch(spec, tensors, names, input);
-      writeSafetensors(f.out, out, { format: f.to === 'pytorch' ? 'pt' : 'rnnlab-canonical', spec: JSON.stringify(specToJSON(spec)) });
+      writeSafetensors(f.out, out, { format: f.to === 'pytorch' ? 'pt' : 'rnnlab-canonical', spec: JSON.stringify(specToJSON(spec)), generator: `${GENERATOR} convert` });
       const summary = { input, output: f.out, layout: f.to, spec: specToJSON(spec), tensors: Object.keys(out) };
       if (f.json) io.out(JSON.stringify(summary));
       else {
@@ -67,9 +69,11 @@ export function registerConvert(program: Command, io: IO): void {
     .requiredOption('-o, --out <dir>', 'directory to write model.json and weights.bin into')
     .option('--spec <file>', 'the ModelSpec JSON (for a weights file)')
     .addOption(choice('--backend <b>', 'tfjs backend used to build the model', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
+    .option('--overwrite', 'replace an earlier export in -o (only model.json and weights.bin that rnnlab wrote)')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  rnnlab export runs/text/checkpoints/step-100 --format tfjs -o web/model')
-    .action(async (input: string, f: { out: string; spec?: string; backend: string; json?: boolean }) => {
+    .action(async (input: string, f: { out: string; spec?: string; backend: string; overwrite?: boolean; json?: boolean }) => {
+      checkExportTarget(f.out, { overwrite: f.overwrite, flag: '-o' });
       const { spec, tensors } = loadModel(input, f.spec, true);
       const r = await exportTfjsModel(spec, tensors, f.out, f.backend as BackendRequest);
       if (f.json) {

@@ -7,7 +7,7 @@ import { describeSeq2Seq, seq2seqSpecFromFlags } from './check-seq2seq.js';
 import { TOLERANCES } from '../../compare/tolerance.js';
 import { describeSpec } from '../spec.js';
 import { formatTable, sci, shape } from '../report/table.js';
-import { type ModelFlags, BLAS_FLAG, addModelOptions, choice, intArg, kernelsOption, numArg, seedArg, specFromFlags } from './options.js';
+import { type ModelFlags, BLAS_FLAG, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, addModelOptions, choice, intArg, kernelsOption, numArg, refuseUnused, seedArg, specFromFlags } from './options.js';
 import { float64Kernels } from '../engines/index.js';
 import type { KernelChoice } from '../../scratch/kernel-sets.js';
 import type { IO } from './io.js';
@@ -45,7 +45,9 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
     .option(...BLAS_FLAG)
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  rnnlab gradcheck --cell gru --gru-reset-after --layers 2 --mask --carried-state\n  rnnlab gradcheck --seq2seq --cell lstm --attention general --layers 2 --mask')
-    .action((f: Flags) => {
+    .action((f: Flags, cmd: Command) => {
+      if (f.seq2seq) refuseUnused(cmd, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder of one direction, token input and a cross-entropy per target step');
+      else if (f.spec) refuseUnused(cmd, SPEC_FLAGS, '--spec gives the whole model');
       if (f.seq2seq) return gradcheckSeq2SeqCommand(f, io, setExit);
       if (f.attention || f.targetSeq) throw new InputError('--attention and --target-seq are for --seq2seq');
       const spec = specFromFlags(f);

@@ -3,7 +3,7 @@
  * (spec.json, params.safetensors, import.json; vocab.json or data.json when the vocabulary and
  * labels are given), written atomically: a model that cannot be represented writes nothing.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writeCheckpoint } from '../checkpoint.js';
@@ -12,6 +12,7 @@ import { InputError } from '../errors.js';
 import type { ImportedModel } from '../import/keras.js';
 import { readKerasModel } from '../import/keras-files.js';
 import { readInputFile, parseJsonText } from '../io/files.js';
+import { checkCheckpointTarget } from '../io/run-folder.js';
 import { paramCount } from '../params.js';
 import { formatTable } from '../report/table.js';
 import { describeSpec, specToJSON } from '../spec.js';
@@ -93,7 +94,7 @@ export function registerImport(program: Command, io: IO): void {
       if (!Number.isInteger(n) || n < 1) throw new InputError(`--max-len must be an integer >= 1 (got ${v})`);
       return n;
     })
-    .option('--overwrite', 'replace the directory of -o if it already holds files')
+    .option('--overwrite', 'replace the checkpoint in -o if it already holds one (only a checkpoint rnnlab wrote)')
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
@@ -106,12 +107,10 @@ export function registerImport(program: Command, io: IO): void {
         '  rnnlab check --model web/model.json',
     )
     .action((path: string, f: Flags) => {
+      // the checkpoint replaces -o whole: only a checkpoint rnnlab wrote, never a folder holding anything else (the model being imported)
+      checkCheckpointTarget(f.out, { overwrite: f.overwrite, flag: '-o', inputs: [path, ...(f.vocab ? [f.vocab] : [])] });
       const m = readKerasModel(path, { loss: f.loss });
       const { vocab, data, use } = useFiles(m, f);
-      if (existsSync(f.out)) {
-        if (!statSync(f.out).isDirectory()) throw new InputError(`-o ${f.out}: exists and is not a directory`);
-        if (readdirSync(f.out).length > 0 && !f.overwrite) throw new InputError(`-o ${f.out}: the directory is not empty (add --overwrite to replace it)`);
-      }
       const record = {
         importedBy: `rnnlab ${VERSION}`,
         source: m.source,

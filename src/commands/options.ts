@@ -8,8 +8,10 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { type ModelSpec, type VariantFlags, parseSpec, variantFields } from '../spec.js';
 import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/index.js';
+import { MAX_TIMEOUT_S } from '../engines/process.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import { type KernelChoice, KERNEL_CHOICES } from '../../scratch/kernel-sets.js';
+import { flagName } from '../tasks/options.js';
 import type { NamedParams } from '../params.js';
 
 export function intArg(min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
@@ -49,15 +51,20 @@ export const BLAS_FLAG: [string, string] = ['--blas <path>', 'the CBLAS library 
 /** Seeds are 32-bit: a larger one would silently alias a smaller seed. */
 export const seedArg = intArg(0, 2 ** 32 - 1);
 
-export function numArg(opts: { min?: number; positive?: boolean } = {}): (v: string) => number {
+export function numArg(opts: { min?: number; positive?: boolean; max?: number } = {}): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${v}"`);
     if (opts.positive && !(n > 0)) throw new InvalidArgumentError(`expected a number > 0, got ${n}`);
     if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`expected a number >= ${opts.min}, got ${n}`);
+    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`expected a number <= ${opts.max}, got ${n}`);
     return n;
   };
 }
+
+/** --engine-timeout: seconds, at most what a timer can hold (2^31 - 1 ms; Node fires a longer one at once). */
+export const engineTimeoutArg = numArg({ positive: true, max: MAX_TIMEOUT_S });
+export const ENGINE_TIMEOUT_HELP = `seconds an engine (another process, a module's promise, or a browser page) may take to answer (default 120; at most ${MAX_TIMEOUT_S})`;
 
 export function intListArg(min = 1): (v: string) => number[] {
   const one = intArg(min);
@@ -130,6 +137,17 @@ export interface ModelFlags extends VariantOptionFlags {
 
 export function readJsonFile(path: string, what: string): unknown {
   return readJsonInput(path, what);
+}
+
+/** The model flags a --spec file (or a --model) replaces. */
+export const SPEC_FLAGS = ['cell', 'layers', 'hidden', 'input', 'output', 'tokens', 'manyToOne', 'loss', 'lossReduction', 'activation', 'recurrentActivation', 'gruResetAfter', 'unitForgetBias', 'bidirectional', 'merge', 'embedding'];
+/** The model flags an encoder-decoder (--seq2seq) has no use for. */
+export const NOT_SEQ2SEQ_FLAGS = ['tokens', 'manyToOne', 'loss', 'lossReduction', 'unitForgetBias', 'bidirectional', 'merge', 'spec'];
+
+/** Flags given on the command line that `what` would leave unused: refused by name, never ignored. */
+export function refuseUnused(cmd: Command, keys: readonly string[], what: string): void {
+  const given = keys.filter((k) => cmd.getOptionValueSource(k) === 'cli');
+  if (given.length) throw new InputError(`${what}, so ${given.map(flagName).join(', ')} would be ignored; leave ${given.length === 1 ? 'it' : 'them'} out`);
 }
 
 export function specFromFlags(f: ModelFlags): ModelSpec {

@@ -1,5 +1,6 @@
 /** `rnnlab plot` (SVG, and PNG where rsvg-convert is installed) and `rnnlab report` (one HTML file). */
 import { checkOutputFile } from '../io/files.js';
+import { checkReplaceable } from '../io/run-folder.js';
 import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { spawnSync } from 'node:child_process';
@@ -59,6 +60,11 @@ export function registerPlot(program: Command, io: IO): void {
         charts = chartsFor(runs, { yScale: f.yScale });
       }
       const png = f.png && hasRsvg();
+      // a chart replaces only a chart rnnlab drew; checked for every file before any is written
+      for (const c of charts) {
+        checkReplaceable(join(out, `${c.id}.svg`), '-o', 'chart');
+        if (png) checkReplaceable(join(out, `${c.id}.png`), '-o', 'png');
+      }
       const files: string[] = [];
       for (const c of charts) {
         const svg = join(out, `${c.id}.svg`);
@@ -88,6 +94,7 @@ export function registerPlot(program: Command, io: IO): void {
     .addHelpText('after', '\nExample:\n  rnnlab report runs/text-20261122-101500 runs/check-20261122-110000 -o report.html')
     .action(async (dirs: string[], f: { out: string; json?: boolean }) => {
       checkOutputFile(f.out, '-o', dirs.map((d) => join(d, 'run.json')), 'report.html');
+      checkReplaceable(f.out, '-o', 'report');
       const runs = dirs.flatMap(loadRuns);
       const states: Record<string, Chart[]> = {};
       for (const r of runs) {

@@ -5,12 +5,14 @@
  * compared against wall time: steps, ms per step, the final validation loss, and an SVG plot.
  * Default model: lstm, hidden 256, batch 32, sequence 100, Adam 0.002, clip norm 5, 5 minutes.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../errors.js';
+import { InputError, InterruptedError } from '../errors.js';
+import { setGraceful } from '../interrupt.js';
+import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { environmentInfo, newRunDir } from '../report/run.js';
 import { type LineSeries, lineChart } from '../report/svg.js';
 import type { IO } from './io.js';
 
@@ -25,6 +27,8 @@ export interface RaceOptions {
   valTokens: number;
   engines: string[];
   out: string;
+  /** Replace --out if it holds an earlier race (only rnnlab's files). */
+  overwrite?: boolean;
   python?: string;
   /** The scratch engine's kernels and BLAS (train's --kernels and --blas). */
   kernels?: string;
@@ -45,6 +49,9 @@ export interface RaceCurve {
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 
+/** The train processes of the race under way. */
+const children = new Set<ChildProcess>();
+
 /** One `rnnlab train` process; resolves with its JSON lines. */
 function trainProcess(o: RaceOptions, engine: string, dir: string, io: IO): Promise<Record<string, unknown>[]> {
   const args = [
@@ -56,10 +63,12 @@ function trainProcess(o: RaceOptions, engine: string, dir: string, io: IO): Prom
     ...(o.kernels ? ['--kernels', o.kernels] : []), ...(o.blas ? ['--blas', o.blas] : []), '--out', dir, '--json',
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // its own process group: a Ctrl-C reaches the race, which passes it on (each run checkpoints); when the race ends, so do they
+    const child = spawnGroup(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const last = out.trimEnd().split('\n').pop() ?? '';
       if (last.startsWith('{"type":"step"')) {
@@ -71,9 +80,11 @@ function trainProcess(o: RaceOptions, engine: string, dir: string, io: IO): Prom
         }
       }
     });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
+      children.delete(child);
+      endGroup(child);
       if (code !== 0) {
         reject(new InputError(`race: the ${engine} run failed (exit ${code}): ${err.trim().split('\n').pop() ?? ''}`));
         return;
@@ -103,15 +114,41 @@ function curveOf(engine: string, lines: Record<string, unknown>[], runDir: strin
 
 export async function raceCommand(o: RaceOptions, io: IO, json: boolean): Promise<{ curves: RaceCurve[]; svg: string }> {
   if (!(o.minutes > 0)) throw new InputError(`--minutes must be positive (got ${o.minutes})`);
-  mkdirSync(o.out, { recursive: true });
-  for (const e of o.engines) rmSync(join(o.out, e), { recursive: true, force: true });
+  // the race's folder is claimed like any run's: a taken one is refused, --overwrite replaces only rnnlab's files
+  const folder = newRunDir(o.out, { overwrite: o.overwrite, kind: 'race', onStale: (l) => io.err(`rnnlab: ${l}`) });
+  try {
+    const r = await race(o, io, json);
+    folder.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'race', options: o, ...environmentInfo() });
+    return r;
+  } finally {
+    folder.release();
+  }
+}
+
+async function race(o: RaceOptions, io: IO, json: boolean): Promise<{ curves: RaceCurve[]; svg: string }> {
   if (!json) {
     io.out(
       `race: ${o.engines.join(' and ')} side by side, one thread each, ${o.minutes} min each: ${o.cell} H=${o.hidden}, batch ${o.batch}, seq ${o.seq}, ` +
         `Adam 0.002, clip norm 5, Moby Dick by characters; validation every ${o.valEvery} steps and at the end (${o.valTokens} tokens)`,
     );
   }
-  const lines = await Promise.all(o.engines.map((e) => trainProcess(o, e, join(o.out, e), io)));
+  // Ctrl-C or SIGTERM: passed on to the runs, which finish their step and checkpoint
+  let stopped: NodeJS.Signals | null = null;
+  setGraceful((sig) => {
+    stopped = sig;
+    io.err(`\nrnnlab: ${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping the runs (each writes a checkpoint)`);
+    for (const c of children) signalGroup(c, sig);
+  });
+  let lines: Record<string, unknown>[][];
+  try {
+    lines = await Promise.all(o.engines.map((e) => trainProcess(o, e, join(o.out, e), io).catch((err: unknown) => (stopped ? [] : Promise.reject(err)))));
+  } finally {
+    setGraceful(null);
+  }
+  if (stopped) {
+    const resume = o.engines.map((e) => `rnnlab train --resume ${join(o.out, e)}`).join(' and ');
+    throw new InterruptedError(stopped, `race stopped by ${stopped === 'SIGINT' ? 'Ctrl-C' : stopped}; each run wrote a checkpoint of its last step (continue them with ${resume})`);
+  }
   const curves = o.engines.map((e, i) => curveOf(e, lines[i], join(o.out, e)));
   const series: LineSeries[] = curves.map((c) => ({ name: `${c.engine}: ${c.steps} steps, ${c.msPerStep.toFixed(0)} ms/step`, points: c.val, markers: true }));
   const svg = lineChart({

@@ -3,6 +3,7 @@
  * loop of src/train.ts. Flag values come from: built-in defaults < the task's defaults < a preset
  * < the command line.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type Checkpoint, optimizerRestarts, readCheckpoint, restoreEngineSet } from '../checkpoint.js';
@@ -11,9 +12,10 @@ import { InputError } from '../errors.js';
 import { describeOptimizer, optimizerSlots } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
-import { RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, removeStaleTemps, resolveCheckpoint, runDirOf } from '../report/run.js';
+import { type RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, openRunDir, removeStaleTemps, resolveCheckpoint, runDirOf } from '../report/run.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { checkResumable, recordDataFiles, restoreDataFiles } from '../resume.js';
+import { refuseIfLocked } from '../io/run-folder.js';
+import { checkCheckpointBelongs, checkResumable, recordDataFiles, restoreDataFiles, trimRecordsAfter } from '../resume.js';
 import { assertFits } from '../sizes.js';
 import { claims } from '../supports.js';
 import { duration, fixed, plural } from '../report/table.js';
@@ -24,7 +26,8 @@ import { TASKS, taskModule, taskOnlyKeys, taskOptions } from '../tasks/registry.
 import type { AnyTaskModule, ParamDiff, TrainSummary } from '../tasks/task.js';
 import { train } from '../train.js';
 import { VERSION } from '../version.js';
-import { BLAS_FLAG, choice, intArg, kernelsOption, seedArg, threadsArg, intListArg, numArg } from './options.js';
+import { resumeEngines, resumeMayGive, validateStoredOptions } from './resume-options.js';
+import { BLAS_FLAG, choice, intArg, kernelsOption, seedArg, threadsArg, intListArg, numArg, ENGINE_TIMEOUT_HELP, engineTimeoutArg } from './options.js';
 import type { IO } from './io.js';
 
 export type { TrainOptions } from '../tasks/options.js';
@@ -69,7 +72,7 @@ export function registerTrain(program: Command, io: IO): void {
     .option('--engines <list>', 'engines side by side from identical weights and batches, e.g. scratch,pytorch (repeatable; docs/engines.md)', collectEngines)
     .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
     .option('--browser <path>', BROWSER_HELP)
-    .option('--engine-timeout <s>', 'seconds an out-of-process engine may take to answer (default 120)', numArg({ positive: true }))
+    .option('--engine-timeout <s>', ENGINE_TIMEOUT_HELP, engineTimeoutArg)
     .addOption(choice('--backend <b>', 'tfjs backend (default auto)', ['auto', 'node', 'wasm', 'cpu']))
     .addOption(kernelsOption('scratch kernels (default auto)'))
     .option(...BLAS_FLAG)
@@ -113,19 +116,27 @@ function resolveOptions(command: Command): TrainOptions {
   const given = command.opts() as Record<string, unknown>;
   const fromCli = (k: string): boolean => command.getOptionValueSource(k) === 'cli';
   if (given.resume) {
-    const dir = resolveCheckpoint(String(given.resume));
+    // a run another process is writing is not read at all (its newest checkpoint may be pruned meanwhile)
+    const asked = String(given.resume);
+    const home = existsSync(join(asked, 'run.json')) ? asked : runDirOf(asked);
+    if (home !== null && existsSync(home)) refuseIfLocked(home);
+    const dir = resolveCheckpoint(asked);
     const ck = readCheckpoint(dir);
-    const saved = (ck.meta?.options ?? null) as TrainOptions | null;
-    if (!saved) throw new InputError(`${dir}: this checkpoint has no training options (meta.json); it cannot be resumed`);
-    // the run continues where its checkpoint is (or in --out), never where the checkpoint says it once was
-    const o: TrainOptions = { ...saved, resume: dir, out: undefined };
+    if (ck.meta?.options === undefined) throw new InputError(`${dir}: this checkpoint has no training options (meta.json); it cannot be resumed`);
+    // read like user input: each stored value is one its flag would give
+    const saved = validateStoredOptions(ck.meta.options, command, `${dir}/meta.json`);
+    // the run continues where its checkpoint is (or in --out), never where the checkpoint says it
+    // once was; the Python of the pytorch engine is the command line's (or the default), never the folder's
+    const o: TrainOptions = { ...saved, resume: dir, out: undefined, python: undefined };
     for (const k of Object.keys(given)) {
       if (!fromCli(k) || k === 'resume') continue;
-      if (!RESUME_OVERRIDABLE.has(k)) {
-        throw new InputError(`${flagName(k)} cannot change on --resume (the run continues exactly as it started); only ${[...RESUME_OVERRIDABLE].map(flagName).join(', ')}`);
+      if (!resumeMayGive(k)) {
+        throw new InputError(`${flagName(k)} cannot change on --resume (the run continues exactly as it started); only ${[...RESUME_OVERRIDABLE].map(flagName).join(', ')} (and the run's own --engine/--engines, restated)`);
       }
-      (o as unknown as Record<string, unknown>)[k] = given[k];
+      if (k !== 'engine' && k !== 'engines') (o as unknown as Record<string, unknown>)[k] = given[k];
     }
+    // nothing in a run folder is executed: a command or module engine must be named again
+    Object.assign(o, resumeEngines(saved, { engine: fromCli('engine') ? String(given.engine) : undefined, engines: fromCli('engines') ? (given.engines as string[]) : undefined }, dir));
     if (fromCli('steps') || fromCli('epochs')) {
       // a new length replaces the old one, a time limit included (unless given again)
       if (!fromCli('steps')) delete o.steps;
@@ -161,16 +172,22 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
   const sweep = task.sweep?.(o) ?? null;
   if (sweep) {
     const base = o.out ?? defaultRunDir(sweep.name);
-    newRunDir(base, { overwrite: o.overwrite }); // claimed once; each run goes into a new folder inside
+    // claimed and locked once; each run goes into a new folder inside
+    const folder = newRunDir(base, { overwrite: o.overwrite, kind: 'sweep', onStale: (l) => io.err(`rnnlab: ${l}`) });
     const summaries: TrainSummary[] = [];
-    for (const r of sweep.runs) summaries.push(await runOne(task, { ...r.options, overwrite: undefined, out: join(base, r.folder) }, io, performance.now(), true));
-    // what plot, report and forecast read to find the runs (and the best of them)
-    const record: SweepRecord = {
-      kind: 'sweep',
-      task: task.name,
-      runs: sweep.runs.map((r, i) => ({ folder: r.folder, valLoss: Object.values(summaries[i].validation)[0]?.valLoss ?? null })),
-    };
-    writeFileAtomic(join(base, SWEEP_FILE), JSON.stringify(record, null, 2) + '\n');
+    try {
+      for (const r of sweep.runs) summaries.push(await runOne(task, { ...r.options, overwrite: undefined, out: join(base, r.folder) }, io, performance.now(), true));
+      // what plot, report and forecast read to find the runs (and the best of them)
+      const record: SweepRecord = {
+        kind: 'sweep',
+        task: task.name,
+        runs: sweep.runs.map((r, i) => ({ folder: r.folder, valLoss: Object.values(summaries[i].validation)[0]?.valLoss ?? null })),
+      };
+      writeFileAtomic(join(base, SWEEP_FILE), JSON.stringify(record, null, 2) + '\n');
+      folder.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'sweep', task: task.name, runs: record.runs.map((r) => r.folder), ...environmentInfo() });
+    } finally {
+      folder.release();
+    }
     sweep.print(io, o, summaries, base);
     return;
   }
@@ -216,28 +233,47 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
   const initCk = !resumeCk && o.init ? readCheckpoint(resolveCheckpoint(o.init)) : null;
   // a resume reads the data where the run recorded it, and only if it is unchanged
   if (resumeCk) o = restoreDataFiles(o);
-  // where the run writes: a new run claims its directory before any work; a resume continues in
-  // the run directory that holds the checkpoint (or in --out)
+  // where the run writes: a new run claims (and locks) its directory before any work; a resume
+  // continues in the run directory that holds the checkpoint (or in --out), locked too
+  const stale = (line: string): void => io.err(`rnnlab: ${line}`);
   let runDir: string;
   let run: RunDir;
   let resumedElsewhere = false;
   if (!resumeCk) {
     runDir = o.out ?? defaultRunDir(o.preset ?? o.task);
-    run = newRunDir(runDir, { overwrite: o.overwrite });
+    run = newRunDir(runDir, { overwrite: o.overwrite, onStale: stale });
   } else {
     const home = runDirOf(resumeCk.dir);
     if (o.out !== undefined && (home === null || resolve(o.out) !== resolve(home))) {
       runDir = o.out;
-      run = newRunDir(runDir);
+      run = newRunDir(runDir, { onStale: stale });
       resumedElsewhere = true;
     } else if (home !== null) {
       runDir = home;
-      run = new RunDir(runDir);
+      const opened = openRunDir(runDir, stale);
+      run = opened;
+      checkCheckpointBelongs(resumeCk, opened.runJson, runDir, o.task);
     } else {
       throw new InputError(`${resumeCk.dir}: this checkpoint is not inside a run directory (…/checkpoints/step-N); give --out DIR for the continued run`);
     }
     for (const t of removeStaleTemps(runDir)) io.err(`rnnlab: removed ${t}, left by a write that was cut short`);
   }
+  try {
+    return await runClaimed(def, o, io, t0, inSweep, { resumeCk, initCk, runDir, run, resumedElsewhere });
+  } finally {
+    run.release();
+  }
+}
+
+async function runClaimed(
+  def: AnyTaskModule,
+  o: TrainOptions,
+  io: IO,
+  t0: number,
+  inSweep: boolean,
+  c: { resumeCk: (Checkpoint & { dir: string }) | null; initCk: (Checkpoint & { dir: string }) | null; runDir: string; run: RunDir; resumedElsewhere: boolean },
+): Promise<TrainSummary> {
+  const { resumeCk, initCk, runDir, run, resumedElsewhere } = c;
   // a checkpoint's vocabulary / tokenizer is the one its weights were trained with
   if (!def.build) throw new Error(`task ${def.name} has neither build nor run`);
   const built = def.build(o, resumeCk ?? initCk);
@@ -277,14 +313,16 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
   }
   let resume: Parameters<typeof train>[0]['resume'];
   if (resumeCk) {
-    const meta = checkResumable(resumeCk, { spec, stateful: task.stateful, batch: o.batch, engines });
+    const meta = checkResumable(resumeCk, { spec, optimizer, stateful: task.stateful, batch: o.batch, engines });
     task.setCursor(meta.cursor);
     const carried = await restoreEngineSet(resumeCk, engines, spec.layers);
     const exact = optimizerSlots(optimizer.name).length === 0;
     for (const name of optimizerRestarts(engines)) {
       io.err(`rnnlab: note: ${name} keeps no optimizer state (its handshake does not claim optimizerState): its optimizer restarts at step ${meta.step}${exact ? ` (${optimizer.name} keeps nothing between steps, so nothing is lost)` : ', so the run does not continue exactly as an uninterrupted one would'}`);
     }
-    resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng, trainSeconds: meta.trainSeconds };
+    // records a run cut short wrote after this checkpoint belong to steps that are done again
+    if (!resumedElsewhere) for (const line of trimRecordsAfter(runDir, meta.step)) io.err(`rnnlab: ${line}`);
+    resume = { step: meta.step, elapsedSeconds: meta.elapsedSeconds, carried, sampleRng: meta.sampleRng, trainSeconds: meta.trainSeconds, checkpoint: resumeCk.dir };
   }
 
   const perEpoch = task.stepsPerEpoch;

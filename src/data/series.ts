@@ -5,9 +5,8 @@
  * training part only.
  */
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, quote } from '../errors.js';
 import { type Csv, columnIndex, numericColumn, readCsv } from '../io/csv.js';
-import { quote } from '../io/files.js';
 import { Rng } from '../rng.js';
 import { projectRoot } from '../version.js';
 
@@ -106,6 +105,11 @@ export function fitScaler(values: Float64Array[], columns: string[], n: number, 
       lo = Math.min(lo, x);
       hi = Math.max(hi, x);
       sum += x;
+    }
+    // scaling, and the errors reported in the data's units (RMSE squares them), must stay within float64
+    const span = hi - lo;
+    if (!Number.isFinite(sum) || !Number.isFinite(span * span * part.length)) {
+      throw new InputError(`column "${columns[c]}": its values (from ${lo} to ${hi}) are too large to scale and measure in float64 (their sum or squared range overflows); divide the column by a power of ten first`);
     }
     const mean = sum / part.length;
     let sq = 0;

@@ -156,12 +156,21 @@ export class WordTokenizer implements Tokenizer {
   }
 }
 
+/** A value of a file in a message: its JSON, cut short. */
+const shown = (v: unknown): string => {
+  const j = JSON.stringify(v) ?? String(v);
+  return j.length > 40 ? `${j.slice(0, 40)}…` : j;
+};
+
 export function tokenizerFromJSON(j: unknown, source = 'vocab.json'): Tokenizer {
   const v = j as TokenizerJSON;
   if (!v || typeof v !== 'object') throw new InputError(`${source}: not a vocabulary`);
   if (v.kind === 'bytes256') return new ByteTokenizer();
-  if ((v.kind === 'chars' || v.kind === 'words') && Array.isArray(v.symbols) && v.symbols.every((s) => typeof s === 'string')) {
+  if (v.kind === 'chars' || v.kind === 'words') {
+    if (!Array.isArray(v.symbols)) throw new InputError(`${source}: a "${v.kind}" vocabulary needs "symbols", a list of strings`);
+    const bad = v.symbols.findIndex((s) => typeof s !== 'string');
+    if (bad >= 0) throw new InputError(`${source}: symbol ${bad} is ${shown(v.symbols[bad])}; the symbols of a vocabulary are strings`);
     return v.kind === 'chars' ? new CharTokenizer(v.symbols) : new WordTokenizer(v.symbols);
   }
-  throw new InputError(`${source}: unknown vocabulary kind ${JSON.stringify(v.kind)}`);
+  throw new InputError(`${source}: unknown vocabulary kind ${shown(v.kind)} (rnnlab writes chars, words and bytes256)`);
 }

@@ -296,7 +296,7 @@ export async function openProvider(ref: EngineRef, o: ProviderOptions = {}): Pro
         supports: mod.supports,
         notes: [],
         open: async (spec, m) => {
-          const e = await ModuleEngine.open(mod, spec, { ...m, dtype, threads });
+          const e = await ModuleEngine.open(mod, spec, { ...m, dtype, threads, timeoutMs: o.timeoutMs });
           provider.name = e.name;
           return e;
         },

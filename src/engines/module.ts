@@ -14,7 +14,7 @@ import { type NamedParams, paramLayout } from '../params.js';
 import type { ModelSpec } from '../spec.js';
 import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
-import type { OpenOptions } from './process.js';
+import { type OpenOptions, checkTimeoutMs, defaultTimeoutMs } from './process.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 
 /** What a module's factory returns: the Engine methods, any of them async; name and detail optional. */
@@ -66,14 +66,17 @@ export class ModuleEngine implements Engine {
     readonly spec: ModelSpec,
     readonly dtype: EngineDType,
     mod: EngineModule,
+    private readonly timeoutMs: number,
   ) {
     this.supports = mod.supports;
   }
 
-  static async open(mod: EngineModule, spec: ModelSpec, o: OpenOptions & { name?: string }): Promise<ModuleEngine> {
+  /** `timeoutMs`: how long any of the module's promises may take to settle (--engine-timeout, default 120 s). */
+  static async open(mod: EngineModule, spec: ModelSpec, o: OpenOptions & { name?: string; timeoutMs?: number }): Promise<ModuleEngine> {
+    const timeoutMs = o.timeoutMs !== undefined ? checkTimeoutMs(o.timeoutMs) : defaultTimeoutMs();
     let inner: UserEngine;
     try {
-      inner = await mod.create({ spec, params: paramsToSend(spec, mod.supports, o.params), optimizer: o.optimizer, dtype: o.dtype, threads: o.threads, seed: o.seed ?? 0 });
+      inner = await withDeadline(mod.create({ spec, params: paramsToSend(spec, mod.supports, o.params), optimizer: o.optimizer, dtype: o.dtype, threads: o.threads, seed: o.seed ?? 0 }), timeoutMs, mod.path, 'createEngine');
     } catch (e) {
       throw wrap(mod.path, 'createEngine', e);
     }
@@ -81,12 +84,13 @@ export class ModuleEngine implements Engine {
     const missing = methods.filter((m) => typeof (inner as unknown as Record<string, unknown>)?.[m] !== 'function');
     if (missing.length) throw new EngineError(mod.path, `createEngine returned an object without ${missing.join(', ')}`);
     const name = o.name ?? (typeof inner.name === 'string' && inner.name ? inner.name : basename(mod.path).replace(/\.(m|c)?js$/, ''));
-    return new ModuleEngine(inner, name, inner.detail ?? o.dtype, spec, o.dtype, mod);
+    return new ModuleEngine(inner, name, inner.detail ?? o.dtype, spec, o.dtype, mod, timeoutMs);
   }
 
+  /** One call into the module: what it throws, and a promise that does not settle in time, are one EngineError. */
   private async call<T>(what: string, f: () => Awaitable<T>): Promise<T> {
     try {
-      return await f();
+      return await withDeadline(f(), this.timeoutMs, this.name, what);
     } catch (e) {
       throw wrap(this.name, what, e);
     }
@@ -181,7 +185,26 @@ export class ModuleEngine implements Engine {
   async optimizerState(): Promise<NamedParams> {
     assertOptimizerState(this.name, this.supports);
     if (!this.inner.optimizerState) throw new EngineError(this.name, 'has no optimizerState() (needed for checkpoints)');
-    return this.call('optimizerState', () => this.inner.optimizerState!());
+    const r = await this.call('optimizerState', () => this.inner.optimizerState!());
+    return this.namedTensors(r, 'optimizerState');
+  }
+
+  /** Named tensors of the module's own choosing (its optimizer state): each {dtype F32|F64, shape, data} of that many finite numbers. */
+  private namedTensors(v: unknown, op: string): NamedParams {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) this.bad(op, `${describe(v)}, not named tensors ({ name: { dtype, shape, data } })`);
+    const out: NamedParams = {};
+    for (const [k, t] of Object.entries(v as Record<string, unknown>)) {
+      const x = t as { dtype?: unknown; shape?: unknown; data?: unknown } | null;
+      const what = JSON.stringify(k);
+      if (!x || typeof x !== 'object') this.bad(op, `${what} as ${describe(x)}, not a tensor`);
+      if (x.dtype !== 'F32' && x.dtype !== 'F64') this.bad(op, `${what} with dtype ${describe(x.dtype)}, expected "F32" or "F64"`);
+      if (!Array.isArray(x.shape) || !x.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) this.bad(op, `${what} with shape ${describe(x.shape)}, expected a list of sizes`);
+      const n = (x.shape as number[]).reduce((a, b) => a * b, 1);
+      const data = this.floats(x.data, n, what, op);
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) this.bad(op, `${what} holding ${data[i]} at index ${i}`);
+      Object.defineProperty(out, k, { value: { dtype: x.dtype, shape: [...(x.shape as number[])], data: x.dtype === 'F64' ? Float64Array.from(data) : Float32Array.from(data) }, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
   }
 
   async setOptimizerState(s: NamedParams): Promise<void> {
@@ -191,8 +214,37 @@ export class ModuleEngine implements Engine {
   }
 
   async dispose(): Promise<void> {
-    await this.inner.dispose?.();
+    if (this.inner.dispose) await this.call('dispose', () => this.inner.dispose!());
   }
+}
+
+/** A value in a message: its JSON, cut short. */
+function describe(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
+}
+
+/** A promise that settles in time, or an EngineError saying which call did not. */
+function withDeadline<T>(v: Awaitable<T>, ms: number, engine: string, what: string): Promise<T> {
+  if (!(v instanceof Promise) && !(v && typeof (v as { then?: unknown }).then === 'function')) return Promise.resolve(v as T);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new EngineError(engine, `${what}() did not settle within ${ms / 1000} s (raise --engine-timeout or RNNLAB_ENGINE_TIMEOUT if it needs longer)`)), ms);
+    (v as PromiseLike<T>).then(
+      (x) => {
+        clearTimeout(timer);
+        resolve(x);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }
 
 function wrap(engine: string, what: string, e: unknown): Error {

@@ -6,7 +6,7 @@
  * stdout, wrong answers, a hang) is one EngineError naming the engine and the end of its stderr,
  * and the child is killed. No child outlives rnnlab: they are killed on exit, Ctrl-C and SIGTERM.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
 import { validateBatch } from '../engine.js';
 import { EngineError, InputError, UnsupportedError } from '../errors.js';
@@ -17,21 +17,34 @@ import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { handleSignals } from '../interrupt.js';
+import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 
 export const PROTOCOL_VERSION = 1;
+/** The handshake's deadline unless --engine-timeout (or RNNLAB_ENGINE_TIMEOUT) gives one. */
 export const HELLO_TIMEOUT_MS = 60_000;
+/** The longest deadline a timer can hold (2^31 - 1 ms, about 24.8 days), in whole seconds. */
+export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** RNNLAB_ENGINE_TIMEOUT in ms, or undefined when it is not set. */
+export function envTimeoutMs(): number | undefined {
+  const env = process.env.RNNLAB_ENGINE_TIMEOUT;
+  if (env === undefined || env === '') return undefined;
+  const s = Number(env);
+  if (!(Number.isFinite(s) && s > 0 && s <= MAX_TIMEOUT_S)) throw new InputError(`RNNLAB_ENGINE_TIMEOUT must be a number of seconds > 0 and <= ${MAX_TIMEOUT_S} (got ${JSON.stringify(env)})`);
+  return s * 1000;
+}
 
 /** --engine-timeout, else RNNLAB_ENGINE_TIMEOUT, else 120 s. */
 export function defaultTimeoutMs(): number {
-  const env = process.env.RNNLAB_ENGINE_TIMEOUT;
-  if (env !== undefined && env !== '') {
-    const s = Number(env);
-    if (!(Number.isFinite(s) && s > 0)) throw new InputError(`RNNLAB_ENGINE_TIMEOUT must be a number of seconds > 0 (got "${env}")`);
-    return s * 1000;
-  }
-  return 120_000;
+  return envTimeoutMs() ?? 120_000;
+}
+
+/** A deadline in ms that a timer can hold; anything else is refused (Node would fire it at once). */
+export function checkTimeoutMs(ms: number): number {
+  if (!(Number.isFinite(ms) && ms > 0 && ms <= MAX_TIMEOUT_S * 1000)) throw new InputError(`--engine-timeout must be a number of seconds > 0 and <= ${MAX_TIMEOUT_S} (got ${ms / 1000})`);
+  return ms;
 }
 
 /** Splits a command line on spaces, honouring "double" and 'single' quotes. */
@@ -59,7 +72,9 @@ export function splitCommand(cmd: string): string[] {
   return out;
 }
 
-// ---- every live child, so none outlives rnnlab (src/interrupt.ts turns signals into an exit) ----
+// ---- every live child, so none outlives rnnlab (src/interrupt.ts turns signals into an exit; each
+// child runs in its own process group, src/io/processes.ts, so a terminal's Ctrl-C reaches rnnlab
+// alone and a training run can checkpoint before its engines are stopped) ----
 
 const live = new Set<EngineProcess>();
 let hooked = false;
@@ -123,7 +138,7 @@ export class EngineProcess {
   ) {
     this.name = command;
     const argv = splitCommand(command);
-    this.child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child = spawnGroup(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     track(this);
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (s: string) => this.onStdout(s));
@@ -139,6 +154,8 @@ export class EngineProcess {
     this.child.on('exit', (code, signal) => {
       this.exited = true;
       untrack(this);
+      // what it started (a server in the background holding its stdout) ends with it
+      endGroup(this.child);
       // let the last stderr arrive before saying what it was
       setImmediate(() => {
         if (!this.closing) this.fail(`exited${signal ? ` on ${signal}` : ` with code ${code}`}${this.pending ? ` while answering "${this.pending.op}"` : ''}`);
@@ -148,10 +165,12 @@ export class EngineProcess {
 
   /** Starts the command and does the handshake. */
   static async start(command: string, o: { timeoutMs?: number; env?: Record<string, string>; name?: string } = {}): Promise<EngineProcess> {
-    const p = new EngineProcess(command, o.timeoutMs ?? defaultTimeoutMs(), o.env);
+    // the handshake has its own deadline (60 s) unless one was given, which then holds for it too
+    const given = o.timeoutMs !== undefined ? checkTimeoutMs(o.timeoutMs) : envTimeoutMs();
+    const p = new EngineProcess(command, given ?? defaultTimeoutMs(), o.env);
     if (o.name) p.name = o.name;
     try {
-      const a = await p.request('hello', { protocol: PROTOCOL_VERSION, rnnlab: VERSION }, HELLO_TIMEOUT_MS);
+      const a = await p.request('hello', { protocol: PROTOCOL_VERSION, rnnlab: VERSION }, given ?? HELLO_TIMEOUT_MS);
       if (a.protocol !== PROTOCOL_VERSION) throw p.error(`speaks protocol ${JSON.stringify(a.protocol)}; rnnlab speaks ${PROTOCOL_VERSION}`);
       const engine = typeof a.engine === 'string' && /^[\w.+-]{1,40}$/.test(a.engine) ? a.engine : null;
       if (!engine) throw p.error(`hello: "engine" must be a short name of letters, digits, . _ + - (got ${JSON.stringify(a.engine)})`);
@@ -256,8 +275,9 @@ export class EngineProcess {
     else p.reject(this.error(`answered "${p.op}" with neither "ok": true, "error" nor "unsupported"`));
   }
 
+  /** Kills it and everything it started (its process group). */
   kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
+    signalGroup(this.child, 'SIGKILL');
     untrack(this);
   }
 
@@ -277,6 +297,7 @@ export class EngineProcess {
     const timer = setTimeout(() => this.kill(), 2000);
     await gone;
     clearTimeout(timer);
+    endGroup(this.child);
     untrack(this);
   }
 }

@@ -96,7 +96,8 @@ export function floats(t: Tensor, as: EngineDType): Float32Array | Float64Array 
 export function decodeNamed(v: unknown, what: string): NamedTensors {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${what} is not an object of named tensors`);
   const out: NamedTensors = {};
-  for (const [k, t] of Object.entries(v as Record<string, unknown>)) out[k] = decodeTensor(t, `${what}["${k}"]`);
+  // an own property whatever the name ("__proto__" too), so that a wrong name is refused by name, never dropped
+  for (const [k, t] of Object.entries(v as Record<string, unknown>)) Object.defineProperty(out, k, { value: decodeTensor(t, `${what}[${JSON.stringify(k)}]`), enumerable: true, writable: true, configurable: true });
   return out;
 }
 

@@ -2,8 +2,8 @@
  * CSV (RFC 4180): a header row, comma-separated fields, double-quoted fields with "" escapes and
  * embedded commas or newlines, LF or CRLF. Every row must have as many fields as the header.
  */
-import { listNames, quote, readInputFile } from './files.js';
-import { InputError } from '../errors.js';
+import { InputError, listNames, quote } from '../errors.js';
+import { readInputFile } from './files.js';
 
 export interface Csv {
   path: string;

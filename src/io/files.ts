@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, quote } from '../errors.js';
 
 export type FileKind = 'text' | 'csv' | 'json' | 'safetensors' | 'weights';
 
@@ -78,18 +78,6 @@ export function readInputFile(path: string, kind: FileKind, what?: string): Buff
   } finally {
     closeSync(fd);
   }
-}
-
-/** An error message may quote input; this keeps the quote to one readable piece. */
-export function quote(s: string, max = 80): string {
-  const one = s.replace(/\r?\n/g, '\\n');
-  return JSON.stringify(one.length > max ? `${one.slice(0, max)}…` : one) + (one.length > max ? ` (${one.length} characters)` : '');
-}
-
-/** Names for a message: each quoted and cut, at most `max` of them. */
-export function listNames(names: string[], max = 12): string {
-  const shown = names.slice(0, max).map((n) => quote(n, 40));
-  return shown.join(', ') + (names.length > max ? ` and ${names.length - max} more` : '');
 }
 
 /** Parses JSON text: a leading BOM is accepted, a key given twice in one object is refused. */

@@ -99,7 +99,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     spans.push({ name, begin, end });
     // Copy into a fresh, aligned buffer.
     const raw = bytes.slice(dataStart + begin, dataStart + end);
-    tensors[name] = makeTensor(e.dtype, shape, raw.buffer, name, source);
+    // an own property whatever the name ("__proto__" too), so that a wrong name is refused by name, never dropped
+    Object.defineProperty(tensors, name, { value: makeTensor(e.dtype, shape, raw.buffer, name, source), enumerable: true, writable: true, configurable: true });
   }
   // the format indexes the whole byte buffer, without holes or overlaps (and so without trailing bytes)
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);

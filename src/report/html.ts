@@ -220,5 +220,5 @@ export function reportHtml(runs: Run[], o: { states?: Record<string, Chart[]> } 
         return `<section class="run"><h2>${esc(r.name)}</h2><h3>results</h3>${results(r)}${grid(own(r))}${states.length ? `<h3>hidden states</h3>${grid(states)}` : ''}${samples(r)}<h3>settings</h3>${settings(r)}</section>`;
       })
       .join('');
-  return { html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rnnlab report</title><style>${style}</style></head><body>${body}</body></html>\n`, charts };
+  return { html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="generator" content="rnnlab ${esc(VERSION)}"><title>rnnlab report</title><style>${style}</style></head><body>${body}</body></html>\n`, charts };
 }

@@ -8,6 +8,7 @@ import { readJsonInput } from '../io/files.js';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { readJsonl, readSweep } from './run.js';
+import { ATTENTION_PLOT, BENCH_JSON, CHECK_JSON, CLASSIFY_TEST, SERIES_PLOT, SERIES_TEST, TRAIN_FINAL, expectShape } from './schemas.js';
 import { type LineSeries, type YScale, barChart, heatmap, lineChart } from './svg.js';
 import type { BenchRow } from '../../compare/bench.js';
 import type { CheckReport } from '../../compare/checks.js';
@@ -64,9 +65,26 @@ export function loadRun(dir: string): Run {
     samples: readJsonl(join(dir, 'samples.jsonl')),
     final: [...metrics].reverse().find((m) => m.type === 'final'),
   };
-  if (run.kind === 'check' && existsSync(join(dir, 'check.json'))) run.check = readJson(join(dir, 'check.json')) as unknown as Run['check'];
-  if (run.kind === 'bench' && existsSync(join(dir, 'bench.json'))) run.bench = readJson(join(dir, 'bench.json')) as unknown as Run['bench'];
-  if (existsSync(join(dir, 'plot-data.json'))) run.plotData = readJson(join(dir, 'plot-data.json'));
+  // every file checked like user input before a chart reads it
+  const file = (name: string): string => join(dir, name);
+  if (run.final && run.kind === 'train') {
+    expectShape(run.final, TRAIN_FINAL, file('metrics.jsonl'), 'the final record');
+    if (run.task === 'series' && run.final.test !== undefined) expectShape(run.final, SERIES_TEST, file('metrics.jsonl'), 'the final record');
+    if (run.task === 'classify' && run.final.test !== undefined) expectShape(run.final.test, CLASSIFY_TEST, file('metrics.jsonl'), 'the final record\'s test');
+  }
+  if (run.kind === 'check' && existsSync(file('check.json'))) {
+    run.check = readJson(file('check.json')) as unknown as Run['check'];
+    expectShape(run.check, CHECK_JSON, file('check.json'), 'check');
+  }
+  if (run.kind === 'bench' && existsSync(file('bench.json'))) {
+    run.bench = readJson(file('bench.json')) as unknown as Run['bench'];
+    expectShape(run.bench, BENCH_JSON, file('bench.json'), 'bench');
+  }
+  if (existsSync(file('plot-data.json'))) {
+    run.plotData = readJson(file('plot-data.json'));
+    if (run.plotData.kind === 'series') expectShape(run.plotData, SERIES_PLOT, file('plot-data.json'), 'plot data');
+    if (run.plotData.kind === 'attention') expectShape(run.plotData, ATTENTION_PLOT, file('plot-data.json'), 'plot data');
+  }
   return run;
 }
 

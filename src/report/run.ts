@@ -4,20 +4,29 @@
  * the final summary), samples.jsonl, and checkpoints/step-N/. Lines are appended one write at a
  * time; run.json and checkpoints are written atomically.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { isTempName, writeFileAtomic } from '../io/atomic.js';
+import { readInputFile } from '../io/files.js';
+import { isTempName, makeDirs, writeFileAtomic } from '../io/atomic.js';
+import { type RunFolder, claimRunFolder, openRunFolder } from '../io/run-folder.js';
 import { VERSION } from '../version.js';
 
 export class RunDir {
-  constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+  /** The run's id (run.json "id", each checkpoint's meta.json "runId"); null for a run from before ids. */
+  readonly id: string | null;
+
+  constructor(
+    readonly dir: string,
+    private readonly folder?: RunFolder,
+  ) {
+    this.id = folder?.id ?? null;
+    if (!folder) makeDirs(dir);
   }
 
   writeRunJson(info: Record<string, unknown>): void {
-    writeFileAtomic(join(this.dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
+    writeFileAtomic(join(this.dir, 'run.json'), JSON.stringify({ ...(this.id ? { id: this.id } : {}), ...info }, null, 2) + '\n');
   }
 
   metric(record: object): void {
@@ -31,6 +40,11 @@ export class RunDir {
   checkpointDir(step: number): string {
     return join(this.dir, 'checkpoints', `step-${step}`);
   }
+
+  /** Lets another process write the run (the lock is also released when rnnlab exits). */
+  release(): void {
+    this.folder?.release();
+  }
 }
 
 /** The run directory that holds a checkpoint (RUN/checkpoints/step-N -> RUN), or null for a checkpoint outside a run. */
@@ -42,33 +56,21 @@ export function runDirOf(checkpointDir: string): string | null {
 /** The file a sweep's directory holds beside its runs (series --window 5,10,20). */
 export const SWEEP_FILE = 'sweep.json';
 
-const RUN_FILES = ['run.json', 'metrics.jsonl', 'samples.jsonl', 'checkpoints', 'check.json', 'bench.json', SWEEP_FILE];
-
 /**
- * A directory for a new run: created when absent; an existing empty directory is used; one that
- * holds anything is refused with one line (a second run would overwrite run.json, append to
- * metrics.jsonl and replace checkpoints of the same step), unless `overwrite`, which clears it
- * first, and only when it is an rnnlab run directory.
+ * A directory for a new run, claimed and locked (src/io/run-folder.ts): created when absent; an
+ * empty one is used; one that holds anything is refused with one line (a second run would
+ * overwrite run.json, append to metrics.jsonl and replace checkpoints of the same step), unless
+ * `overwrite`, which clears it first, and only when it is an rnnlab run directory holding nothing
+ * but rnnlab's files.
  */
-export function newRunDir(dir: string, o: { overwrite?: boolean } = {}): RunDir {
-  if (dir.trim() === '') throw new InputError('--out is empty: give the directory for the run');
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new InputError(`${dir}: exists and is not a directory; choose another --out`);
-    const entries = readdirSync(dir);
-    if (entries.length > 0) {
-      const isRun = entries.some((e) => RUN_FILES.includes(e));
-      if (!o.overwrite) {
-        throw new InputError(
-          isRun
-            ? `${dir}: already holds a run; choose another --out, add --overwrite to replace it, or continue it with rnnlab train --resume ${dir}`
-            : `${dir}: is not empty; choose a new or empty directory for --out`,
-        );
-      }
-      if (!isRun) throw new InputError(`${dir}: is not empty and not an rnnlab run directory; --overwrite clears only run directories`);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return new RunDir(dir);
+export function newRunDir(dir: string, o: { overwrite?: boolean; kind?: string; onStale?: (line: string) => void } = {}): RunDir {
+  return new RunDir(dir, claimRunFolder(dir, { overwrite: o.overwrite, kind: o.kind ?? 'train', onStale: o.onStale }));
+}
+
+/** An existing run directory, to continue its run in (train --resume): rnnlab's, and locked. */
+export function openRunDir(dir: string, onStale?: (line: string) => void): RunDir & { runJson: Record<string, unknown> } {
+  const folder = openRunFolder(dir, onStale);
+  return Object.assign(new RunDir(dir, folder), { runJson: folder.runJson });
 }
 
 /** Removes what writes killed midway left behind: ".name.<pid>.<random>.tmp" files and directories. */
@@ -148,17 +150,65 @@ export function readSweep(dir: string): SweepRecord | null {
   return v;
 }
 
-/** Reads metrics.jsonl, skipping a truncated last line. */
+/** What a field of a record must be: a step count, a number (null: rnnlab writes NaN as null), text, numbers by engine, an object. */
+type FieldKind = 'count' | 'num' | 'str' | 'nums' | 'obj';
+
+/** The fields plot and report read, per record type; `step` of step/val/sample/checkpoint records and `loss` of step records are required. */
+const RECORD_FIELDS: Record<string, Record<string, FieldKind>> = {
+  step: { step: 'count', loss: 'nums', epoch: 'num', maxParamDiff: 'num', itemsPerSecond: 'num', msPerStep: 'nums', trainSeconds: 'nums', elapsedSeconds: 'num' },
+  val: { step: 'count', engine: 'str', valLoss: 'num', epoch: 'num', elapsedSeconds: 'num' },
+  sample: { step: 'count', engine: 'str', temperature: 'num', text: 'str', prime: 'str' },
+  checkpoint: { step: 'count', dir: 'str' },
+  final: { steps: 'count', epochs: 'num', elapsedSeconds: 'num', loss: 'nums', msPerStep: 'nums', validation: 'obj', test: 'obj', maxParamDiff: 'num' },
+};
+const REQUIRED: Record<string, string[]> = { step: ['step', 'loss'], val: ['step', 'engine'], sample: ['step'], checkpoint: ['step'] };
+
+const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+function fieldProblem(v: unknown, kind: FieldKind): string | null {
+  switch (kind) {
+    case 'count':
+      return Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'a step count';
+    case 'num':
+      return v === null || typeof v === 'number' ? null : 'a number';
+    case 'str':
+      return typeof v === 'string' ? null : 'text';
+    case 'nums':
+      return isObj(v) && Object.values(v).every((x) => x === null || typeof x === 'number') ? null : 'numbers by engine ({"scratch": 1.23})';
+    case 'obj':
+      return isObj(v) ? null : 'an object';
+  }
+}
+
+/**
+ * Reads a run's records (metrics.jsonl, samples.jsonl) as user input: a regular file under the
+ * size limit, each line a record whose fields are what rnnlab writes (one line naming the first
+ * that is not). A line cut short by a crash is skipped; a NaN rnnlab wrote (null) stays null.
+ */
 export function readJsonl(path: string): Record<string, unknown>[] {
   if (!existsSync(path)) return [];
   const out: Record<string, unknown>[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
+  const lines = readInputFile(path, 'text').toString('utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let r: unknown;
     try {
-      out.push(JSON.parse(line));
+      r = JSON.parse(line);
     } catch {
-      /* a line cut short by a crash */
+      return; // a line cut short by a crash
     }
-  }
+    const where = `${path} line ${i + 1}`;
+    if (!isObj(r)) throw new InputError(`${where}: ${JSON.stringify(r).slice(0, 40)} is not a record (a JSON object)`);
+    const type = r.type;
+    if (type !== undefined && typeof type !== 'string') throw new InputError(`${where}: "type" is ${JSON.stringify(type).slice(0, 40)}, not a record type`);
+    const fields = RECORD_FIELDS[type as string] ?? {};
+    for (const k of REQUIRED[type as string] ?? []) if (r[k] === undefined) throw new InputError(`${where}: a ${type} record without "${k}"`);
+    for (const [k, kind] of Object.entries(fields)) {
+      if (r[k] === undefined) continue;
+      const want = fieldProblem(r[k], kind);
+      if (want) throw new InputError(`${where}: "${k}" is ${JSON.stringify(r[k])?.slice(0, 40)}, expected ${want}`);
+    }
+    out.push(r);
+  });
   return out;
 }

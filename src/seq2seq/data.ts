@@ -7,8 +7,7 @@
  * Every generator draws from one Rng seeded by the caller, so the same seed gives the same pairs,
  * bit for bit, on every machine.
  */
-import { InputError } from '../errors.js';
-import { quote } from '../io/files.js';
+import { InputError, quote } from '../errors.js';
 import { columnIndex, readCsv } from '../io/csv.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { BOS, EOS, PAD, type Seq2SeqBatch } from './spec.js';

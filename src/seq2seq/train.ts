@@ -7,14 +7,15 @@
  * checkpoint stays), run.json and metrics.jsonl for plot and report, and the test metrics against
  * a baseline at the end, with attention heatmaps of held-out examples in plot-data.json.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { IO } from '../commands/io.js';
 import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
-import { InputError, RunError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { InputError, InterruptedError, RunError } from '../errors.js';
+import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { describeOptimizer } from '../optimizer.js';
-import { defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
+import { type RunDir, defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
+import { setGraceful } from '../interrupt.js';
 import { fixed, formatTable } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
 import { type TrainOptions, buildOptimizer } from '../tasks/options.js';
@@ -239,11 +240,21 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
         .sort((a, b) => b - a)
         .slice(2)
         .filter((st) => st !== best?.step);
-      for (const s of old) rmSync(run.checkpointDir(s), { recursive: true, force: true });
+      for (const s of old) removeDirAtomic(run.checkpointDir(s));
     };
 
+    // Ctrl-C or SIGTERM: the step under way finishes, its weights are written (a checkpoint for
+    // translate), then rnnlab exits 130 / 143; a seq2seq run cannot be resumed yet
+    let signal: NodeJS.Signals | null = null;
+    setGraceful((sg) => {
+      signal = sg;
+      io.err(`\nrnnlab: ${sg === 'SIGINT' ? 'Ctrl-C' : sg}: finishing the current step and writing its weights (${sg === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once)`);
+    });
     outer: for (let epoch = 0; ; epoch++) {
       for (const batch of epochBatches(train, { batchSize: o.batch, seed: deriveSeed(o.seed, 'order'), epoch, bucketing: true })) {
+        // let a signal in: a scratch step never waits for anything, so without this the handler would not run
+        await new Promise<void>((r) => setImmediate(r));
+        if (signal) break outer;
         if (step >= totalSteps) break outer;
         if (performance.now() >= deadline) {
           stopped = 'minutes';
@@ -272,6 +283,11 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
         if (step % stepsPerEpoch === 0) await validate(step / stepsPerEpoch);
       }
     }
+    setGraceful(null);
+    if (signal) await interrupted(signal, step, lastCk, async (dir) => {
+      writeSeq2SeqCheckpoint(dir, { spec, params: await engines[0].getParams(), vocabs, meta: { step, epoch: +(step / stepsPerEpoch).toFixed(3), engine: engines[0].name, interrupted: true, options: { ...o, json: undefined } } });
+      run.metric({ type: 'checkpoint', step, dir });
+    }, run);
     if (step % stepsPerEpoch !== 0 && step > 0) await validate(+(step / stepsPerEpoch).toFixed(3));
 
     // test: every engine on the held-out pairs, with its weights of the best validation, against the copy baseline where one makes sense
@@ -354,11 +370,25 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     say(`translate: rnnlab translate --checkpoint ${run.checkpointDir(bestStep)} "${examples[0]?.source ?? ''}"${spec.attention !== 'none' ? ' --attention' : ''}`);
     say(`plots:     rnnlab plot ${run.dir}   (loss curves and attention heatmaps)`);
   } finally {
+    setGraceful(null);
     for (const x of opened) {
       await x.engine.dispose();
       await x.close();
     }
+    run.release();
   }
+}
+
+/** After a signal: the weights of the last finished step (unless that step's checkpoint exists), a record, and what was saved. */
+async function interrupted(s: NodeJS.Signals, step: number, lastCk: string | null, save: (dir: string) => Promise<void>, run: RunDir): Promise<never> {
+  let saved = lastCk;
+  if (step > 0 && lastCk !== run.checkpointDir(step)) {
+    saved = run.checkpointDir(step);
+    await save(saved);
+  }
+  run.metric({ type: 'interrupted', step, signal: s, checkpoint: saved });
+  const what = saved ? `checkpoint ${saved} holds the weights of step ${saved === run.checkpointDir(step) ? step : 'its last validation'} (for rnnlab translate)` : 'no checkpoint was written (no step finished)';
+  throw new InterruptedError(s, `stopped by ${s === 'SIGINT' ? 'Ctrl-C' : s} at step ${step}; ${what}; a seq2seq run cannot be resumed yet: start it again to train further`);
 }
 
 /** [rows * cols] -> rows of cols. */

@@ -15,6 +15,7 @@ import { type Example, loadLabelled, loadLabelledDir } from '../data/labelled.js
 import { writeFileAtomic } from '../io/atomic.js';
 import { columnIndex, csvLine, readCsv } from '../io/csv.js';
 import { checkOutputFile } from '../io/files.js';
+import { checkReplaceable } from '../io/run-folder.js';
 import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
 import { createEngines } from '../engines/index.js';
 import { badCursor, cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
@@ -370,7 +371,10 @@ function registerPredict(program: Command, io: IO): void {
       const tokenizer = tokenizerFromJSON(d.tokenizer, `${ck.dir}/data.json`);
       const lowercase = lowercases(d, tokenizer);
       if (f.csv !== undefined) {
-        if (f.out !== undefined) checkOutputFile(f.out, '-o', [f.csv], 'labelled.csv');
+        if (f.out !== undefined) {
+          checkOutputFile(f.out, '-o', [f.csv], 'labelled.csv');
+          checkReplaceable(f.out, '-o', 'labels');
+        }
         const csv = readCsv(f.csv);
         if (csv.rows.length === 0) throw new InputError(`${f.csv}: has a header and no rows`);
         const name = f.textColumn ?? (d.textColumn && csv.columns.includes(d.textColumn) ? d.textColumn : csv.columns.length === 1 ? csv.columns[0] : undefined);

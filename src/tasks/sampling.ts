@@ -32,8 +32,8 @@ export function sampleLogits(logits: FloatArray, off: number, V: number, tempera
 /** What a text model's samples and validation do for an engine without a carried state. */
 export const NO_CARRIED_STATE = 'it has no carried state (carriedState): its samples run the whole text so far again for every new token, and its validation reads each stream in one pass';
 
-/** Continues `prime` (ids) by `length` tokens; returns the new ids only. */
-export async function generateIds(engine: Engine, prime: Int32Array, length: number, temperature: number, rng: Rng): Promise<Int32Array> {
+/** Continues `prime` (ids) by `length` tokens; returns the new ids only. `onToken(i)` after each (for progress). */
+export async function generateIds(engine: Engine, prime: Int32Array, length: number, temperature: number, rng: Rng, onToken?: (done: number) => void): Promise<Int32Array> {
   const V = engine.spec.outputSize;
   const out = new Int32Array(length);
   if (length === 0) return out;
@@ -47,6 +47,7 @@ export async function generateIds(engine: Engine, prime: Int32Array, length: num
     const id = sampleLogits(output, off, V, temperature, rng);
     out[i] = id;
     text[prime.length + i] = id;
+    onToken?.(i + 1);
     if (i === length - 1) break;
     if (carried) {
       ({ output, finalState } = await engine.forward({ batchSize: 1, seqLen: 1, x: Int32Array.of(id), initialState: state }));

@@ -275,6 +275,9 @@ function buildText(o: TextFlags, ck: { vocab?: unknown } | null): BuiltTask {
   return { task, spec, vocab: tokenizer.toJSON() };
 }
 
+/** The longest text generate makes at once (it decodes the whole text at the end, so it is bounded). */
+export const MAX_GENERATE = 1_000_000;
+
 /** `rnnlab generate`: text from a text-model checkpoint, made by any engine. */
 function registerGenerate(program: Command, io: IO): void {
   addCheckpointEngineOptions(
@@ -282,7 +285,7 @@ function registerGenerate(program: Command, io: IO): void {
       .command('generate')
       .description('generate text from a text-model checkpoint (temperature 0 = greedy)')
       .requiredOption('--checkpoint <dir>', 'a checkpoint directory, or a run directory (its newest checkpoint)')
-      .option('--length <n>', 'tokens to generate', intArg(0), 400)
+      .option('--length <n>', `tokens to generate (at most ${MAX_GENERATE.toLocaleString('en-US')})`, intArg(0, MAX_GENERATE), 400)
       .option('--temperature <t>', 'sampling temperature; 0 picks the most likely token every time', numArg({ min: 0 }), 0.8)
       .option('--prime <text>', 'text to start from (default: a newline)')
       .option('--seed <n>', 'seed of the sampling', seedArg, 1),
@@ -301,7 +304,15 @@ function registerGenerate(program: Command, io: IO): void {
       const prime = f.prime ?? defaultPrime(tokenizer);
       const primeIds = primeToIds(tokenizer, prime);
       if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}${claims(engine).carriedState ? '' : `; note: ${NO_CARRIED_STATE}`}`);
-      const ids = await generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed));
+      let shown = 0;
+      const ids = await generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed), (done) => {
+        // a long generation says how far it is (on a terminal), instead of printing nothing for minutes
+        const now = performance.now();
+        if (now - shown > 200) {
+          shown = now;
+          io.progress(`generate: ${done.toLocaleString('en-US')} of ${f.length.toLocaleString('en-US')} tokens`);
+        }
+      });
       const text = tokenizer.decode(ids);
       await set.close();
       if (f.json) {
