@@ -408,6 +408,27 @@ describe('nothing in a run folder is executed', () => {
     refused(await cli(['train', '--resume', run, '--steps', '4', '--engine', engine]), /is not the run's engines \("cmd:touch .*"\); a run continues on the engines it started with/);
     expect(existsSync(join(d, 'PWNED'))).toBe(false);
   });
+  test('15: --resume never loads a library or starts a program a run folder names (--blas, --browser, --python)', async () => {
+    const d = tmp('lib');
+    const run = join(d, 'run');
+    expect((await cli(['train', '--text', corpus(), ...small, '--cell', 'rnn', '--steps', '2', '--out', run])).code).toBe(0);
+    // a shared library whose constructor leaves a file: loading it (dlopen) is running it
+    const evil = join(d, 'libevil.so');
+    try {
+      writeFileSync(join(d, 'evil.c'), `#include <stdio.h>\n__attribute__((constructor)) static void pwn(void) { FILE *f = fopen("${join(d, 'PWNED')}", "w"); if (f) fclose(f); }\n`);
+      execFileSync('cc', ['-shared', '-fPIC', '-o', evil, join(d, 'evil.c')], { stdio: 'ignore' });
+    } catch {
+      return; // no C compiler here: nothing to plant
+    }
+    const meta = join(run, 'checkpoints', 'step-2', 'meta.json');
+    const m = JSON.parse(readFileSync(meta, 'utf8'));
+    Object.assign(m.options, { kernels: 'blas', blas: evil, browser: join(d, 'chromium.sh'), python: join(d, 'python.sh') });
+    writeFileSync(meta, JSON.stringify(m));
+    const r = await cli(['train', '--resume', run, '--steps', '3']);
+    expect(existsSync(join(d, 'PWNED'))).toBe(false);
+    for (const flag of ['--blas', '--browser', '--python']) expect(r.err).toContain(`note: the run was started with ${flag} "${d}`);
+    expect(r.err).toMatch(/never takes a program or library from a run folder/);
+  });
 });
 
 describe('every file read from a run is checked like user input', () => {
