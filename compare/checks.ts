@@ -10,6 +10,7 @@
  * Verdicts follow the tolerance policy of tolerance.ts.
  */
 import type { Batch, Engine, LossAndGrads } from '../src/engine.js';
+import type { DiagnosisEngines } from '../src/engines/index.js';
 import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
 import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
@@ -31,6 +32,8 @@ export interface CheckSetup {
   engines: Engine[];
   /** What an engine under test cannot do (from its `supports`). Absent: everything. */
   limits?: Record<string, EngineLimits>;
+  /** How the diagnosis builds its float64 reference and mistakes (the check's reference kernels). */
+  diagnosisEngines?: DiagnosisEngines;
   /** The reference in the lockstep run of the engines without biases: scratch-f64 whose bias gradients are zero. */
   biasFreeReference?: Engine;
   perStep?: boolean;
@@ -375,6 +378,7 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
       batch,
       initial,
       engine: e,
+      variants: setup.diagnosisEngines,
       dtype: dtypeOf(e),
       computed: { output: raw.output[e.name], loss: g.loss, grads: g.grads, ...(dh ? { dh } : {}) },
       grads: paramLayout(spec)
