@@ -10,6 +10,7 @@
  * Verdicts follow the tolerance policy of tolerance.ts.
  */
 import type { Batch, Engine, LossAndGrads } from '../src/engine.js';
+import type { DiagnosisEngines } from '../src/engines/index.js';
 import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
 import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
@@ -19,7 +20,7 @@ import { diagnose, stepSlice, whereItGoesWrong } from './diagnosis/index.js';
 import type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
 
 export type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
-import { type Agreement, type Precision, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
+import { type Agreement, type Precision, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
 
 export interface CheckSetup {
   spec: ModelSpec;
@@ -31,6 +32,8 @@ export interface CheckSetup {
   engines: Engine[];
   /** What an engine under test cannot do (from its `supports`). Absent: everything. */
   limits?: Record<string, EngineLimits>;
+  /** How the diagnosis builds its float64 reference and mistakes (the check's reference kernels). */
+  diagnosisEngines?: DiagnosisEngines;
   /** The reference in the lockstep run of the engines without biases: scratch-f64 whose bias gradients are zero. */
   biasFreeReference?: Engine;
   perStep?: boolean;
@@ -113,6 +116,11 @@ function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine
 }
 
 const dtypeOf = (e: Engine): Precision => e.dtype ?? 'float32';
+
+/** The looser of two engines' precisions: two engines compared with each other are held to what the coarser one can give. */
+const LOOSENESS: Record<Precision, number> = { float64: 0, float32: 1, float16: 2 };
+const looser = (a: Engine, b: Engine): Precision => (LOOSENESS[dtypeOf(a)] >= LOOSENESS[dtypeOf(b)] ? dtypeOf(a) : dtypeOf(b));
+const pairPrecision = (pair: [Engine, Engine] | null): Precision => (pair ? looser(pair[0], pair[1]) : 'float32');
 
 /**
  * An engine that refuses at run time what its handshake claimed is bad input: one line naming
@@ -275,7 +283,7 @@ async function lockstep(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['
     let worstParam = '';
     if (pair) {
       ({ err: maxParamDiff, name: worstParam } = largestDiff(params.get(pair[0])!, params.get(pair[1])!));
-      if (driftStep === null && !(maxParamDiff <= TOLERANCES.trajectory.limit)) driftStep = s;
+      if (driftStep === null && !within(maxParamDiff, limitFor('trajectory', pairPrecision(pair)))) driftStep = s;
     }
     steps.push({ step: s, loss, maxParamDiff, worstParam, refDiff });
     progress(`training step ${s}/${setup.steps}`);
@@ -285,7 +293,7 @@ async function lockstep(setup: CheckSetup, raw: CheckRaw, skipped: CheckReport['
   const final: Comparison[] = [];
   if (setup.steps > 0) {
     for (const e of trained) final.push(...compareParams(spec, raw.final[e.name], await finalOf(e), e.name, ref.name, 'trajectory', 'final ', dtypeOf(e), setup.limits?.[e.name]?.biases !== false));
-    if (pair) final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final ', undefined, setup.limits?.[pair[0].name]?.biases !== false));
+    if (pair) final.push(...compareParams(spec, raw.final[pair[1].name], raw.final[pair[0].name], pair[1].name, pair[0].name, 'trajectory', 'final ', pairPrecision(pair), setup.limits?.[pair[0].name]?.biases !== false));
   }
   return { steps, drift, driftStep, trained, pair, final };
 }
@@ -370,6 +378,7 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
       batch,
       initial,
       engine: e,
+      variants: setup.diagnosisEngines,
       dtype: dtypeOf(e),
       computed: { output: raw.output[e.name], loss: g.loss, grads: g.grads, ...(dh ? { dh } : {}) },
       grads: paramLayout(spec)
@@ -394,7 +403,7 @@ export async function runCheck(setup: CheckSetup): Promise<{ report: CheckReport
     trajectory: {
       steps: tr.steps,
       driftStep: tr.driftStep,
-      limit: TOLERANCES.trajectory.limit,
+      limit: limitFor('trajectory', pairPrecision(tr.pair)),
       pair: tr.pair ? [tr.pair[0].name, tr.pair[1].name] : null,
       drift: tr.drift,
       trained: tr.trained.map((e) => e.name),

@@ -20,7 +20,7 @@
  * moment of loading only, so that the library's threads do not spin for ~80 ms after each product,
  * taking a core from whatever runs next, and no child process inherits the setting.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Arr } from './kernels.js';
 
@@ -149,8 +149,29 @@ function lookup(given: string | undefined, source: string): BlasLookup {
   return { missing: `no BLAS library was found${tried.length ? ` (${tried.join('; ')})` : ''}`, how: LIBRARY_HOW };
 }
 
-/** Loads one library and binds its products; { why } when it cannot. */
+/**
+ * One Blas per library file: the same file reached by two names (--blas and the usual place, a
+ * symlink such as libblas.so.3) is one library with one thread setting, so it gets one object,
+ * whose record of the count last set is then the library's own.
+ */
+const opened = new Map<string, { blas: Blas } | { why: string }>();
+
 function open(koffi: Koffi, path: string): { blas: Blas } | { why: string } {
+  let key = path;
+  try {
+    if (path.startsWith('/') || path.startsWith('.')) key = realpathSync(path);
+  } catch {
+    /* not there: the load will say so */
+  }
+  const known = opened.get(key);
+  if (known) return known;
+  const r = load(koffi, path);
+  opened.set(key, r);
+  return r;
+}
+
+/** Loads one library and binds its products; { why } when it cannot. */
+function load(koffi: Koffi, path: string): { blas: Blas } | { why: string } {
   let lib: KoffiLib;
   const setTimeout = !process.env.OPENBLAS_THREAD_TIMEOUT;
   if (setTimeout) process.env.OPENBLAS_THREAD_TIMEOUT = '20';

@@ -14,6 +14,7 @@ import { readJsonInput } from './io/files.js';
 import { join } from 'node:path';
 import { InputError } from './errors.js';
 import { writeDirAtomic } from './io/atomic.js';
+import { GENERATOR } from './io/run-folder.js';
 import { encodeSafetensors, readSafetensors } from './io/safetensors.js';
 import { type NamedParams, validateParams } from './params.js';
 import { type ModelSpec, parseSpec, specToJSON } from './spec.js';
@@ -139,15 +140,18 @@ export async function restoreEngineSet(ck: Checkpoint, engines: Engine[], layers
   return carried;
 }
 
+/** Every file of a checkpoint says rnnlab wrote it, so that --overwrite can tell a checkpoint from a user's folder. */
+const CHECKPOINT_GENERATOR = `${GENERATOR} checkpoint`;
+
 export function writeCheckpoint(dir: string, ck: Checkpoint): void {
   writeDirAtomic(dir, (tmp) => {
     writeFileSync(join(tmp, 'spec.json'), JSON.stringify(specToJSON(ck.spec), null, 2) + '\n');
-    writeFileSync(join(tmp, 'params.safetensors'), encodeSafetensors(ck.params, { format: 'rnnlab-canonical' }));
-    if (ck.optimizer) writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(ck.optimizer));
-    if (ck.state) writeFileSync(join(tmp, 'state.safetensors'), encodeSafetensors(ck.state));
+    writeFileSync(join(tmp, 'params.safetensors'), encodeSafetensors(ck.params, { format: 'rnnlab-canonical', generator: CHECKPOINT_GENERATOR }));
+    if (ck.optimizer) writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(ck.optimizer, { generator: CHECKPOINT_GENERATOR }));
+    if (ck.state) writeFileSync(join(tmp, 'state.safetensors'), encodeSafetensors(ck.state, { generator: CHECKPOINT_GENERATOR }));
     if (ck.vocab !== undefined) writeFileSync(join(tmp, 'vocab.json'), JSON.stringify(ck.vocab) + '\n');
     if (ck.data !== undefined) writeFileSync(join(tmp, 'data.json'), JSON.stringify(ck.data, null, 1) + '\n');
-    for (const [name, t] of Object.entries(ck.extra ?? {})) writeFileSync(join(tmp, `${name}.safetensors`), encodeSafetensors(t));
+    for (const [name, t] of Object.entries(ck.extra ?? {})) writeFileSync(join(tmp, `${name}.safetensors`), encodeSafetensors(t, { generator: CHECKPOINT_GENERATOR }));
     if (ck.meta) writeFileSync(join(tmp, 'meta.json'), JSON.stringify(ck.meta, null, 2) + '\n');
     for (const [name, text] of Object.entries(ck.files ?? {})) writeFileSync(join(tmp, name), text);
   });

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from '../compare/checks.js';
-import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, biasFreeReference, float64Detail, float64Kernels, openProvider, parseMistake, referenceEngine, uniqueNames } from './engines/index.js';
+import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, biasFreeReference, diagnosisEngines, float64Detail, float64Kernels, openProvider, parseMistake, referenceEngine, uniqueNames } from './engines/index.js';
 import { biasNames } from './engines/claims.js';
 import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from './supports.js';
 import type { KernelChoice } from '../scratch/kernel-sets.js';
@@ -247,6 +247,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       engines,
       limits,
       biasFreeReference: biasFree ?? undefined,
+      diagnosisEngines: diagnosisEngines(refKernels),
       perStep: o.perStep,
       diagnoseSeconds: o.diagnoseSeconds,
       onProgress: o.onProgress,

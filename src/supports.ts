@@ -6,7 +6,7 @@
  * not claim (src/engines/claims.ts guards the edge). The interface itself is in engine.ts.
  */
 import type { Batch, Engine, Supports } from './engine.js';
-import { InputError } from './errors.js';
+import { InputError, quote } from './errors.js';
 import { OPTIMIZERS, type OptimizerSpec } from './optimizer.js';
 import { CELLS, type ModelSpec } from './spec.js';
 
@@ -72,10 +72,12 @@ export function parseSupports(raw: unknown, where: string): Required<Supports> {
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`${where}: "supports" must be an object`);
   const out = { ...ABSENT } as Record<string, unknown>;
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (k in LISTS) {
+    if (Object.hasOwn(LISTS, k)) {
       if (!Array.isArray(v) || v.some((x) => !LISTS[k].includes(x))) {
         throw new InputError(`${where}: supports.${k} must be a list of ${LISTS[k].map((x) => JSON.stringify(x)).join(', ')} (got ${JSON.stringify(v)})`);
       }
+      // an engine with no optimizer runs forward passes and gradients only; one with no cell (no input, no loss, ...) runs nothing
+      if (v.length === 0 && k !== 'optimizers') throw new InputError(`${where}: supports.${k} is empty (an engine that supports none of them can run nothing; leave the field out for the default)`);
       out[k] = v;
     } else if (FLAGS.includes(k)) {
       if (typeof v !== 'boolean') throw new InputError(`${where}: supports.${k} must be true or false (got ${JSON.stringify(v)})`);
@@ -84,10 +86,9 @@ export function parseSupports(raw: unknown, where: string): Required<Supports> {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new InputError(`${where}: supports.maxLayers must be an integer >= 1 (got ${JSON.stringify(v)})`);
       out[k] = v;
     } else {
-      throw new InputError(`${where}: unknown field supports.${k} (known: ${[...Object.keys(LISTS), ...FLAGS, 'maxLayers'].join(', ')})`);
+      throw new InputError(`${where}: unknown field supports.${quote(k, 40)} (known: ${[...Object.keys(LISTS), ...FLAGS, 'maxLayers'].join(', ')})`);
     }
   }
-  if ((out.dtypes as string[]).length === 0) throw new InputError(`${where}: supports.dtypes is empty`);
   return out as unknown as Required<Supports>;
 }
 

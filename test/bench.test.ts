@@ -114,9 +114,9 @@ describe('rnnlab bench --profile', () => {
       expect(row.peakGflops).toBeGreaterThan(0.1); // the WebAssembly kernels measure their ceiling
     }
     // the WebAssembly kernels (the BLAS's lines: test/blas.test.ts)
-    const t = rnnlab(['bench', '--profile', '--cell', 'gru', '--hidden', '8', '--batch', '2', '--seq', '4', '--input', '5', '--threads', '1', '--warmup', '0', '--repeats', '2', '--kernels', 'wasm']);
+    const t = rnnlab(['bench', '--profile', '--cell', 'gru', '--hidden', '8', '--batch', '2', '--seq', '4', '--input', '5', '--threads', '1', '--warmup', '0', '--repeats', '2', '--kernels', 'wasm', '--optimizer', 'rmsprop']);
     expect(t.code, t.stderr).toBe(0);
-    expect(t.stdout).toMatch(/^gru H=8 B=2 seq 4, scratch on wasm-simd kernels: [\d.]+ ms a training step \(mean of 2\); gemm [\d.]+ ms at [\d.]+ GFLOP\/s; outside gemm [\d.]+% of the step$/m);
+    expect(t.stdout).toMatch(/^gru H=8 B=2 seq 4, scratch on wasm-simd kernels: [\d.]+ ms a training step \(rmsprop, mean of 2\); gemm [\d.]+ ms at [\d.]+ GFLOP\/s; outside gemm [\d.]+% of the step$/m);
     expect(t.stdout).toMatch(/^\s+op\s+m\s+n\s+k\s+calls\s+ms\/step\s+GFLOP\/s\s+share\s+on$/m);
     expect(t.stdout).toMatch(/^\s+NN\s+8\s+24\s+5\s+1\s.*\swasm-simd$/m);
     expect(t.stdout).toMatch(/^  ceiling: the gemm's 4x8 microkernel on operands in L1 runs at [\d.]+ GFLOP\/s a thread on this machine; at that rate the step's [\d.]+ GFLOP of products take [\d.]+ ms \(gemm ran at [\d.]+% of it\)$/m);

@@ -160,6 +160,19 @@ withBlas('threads', () => {
     expect(blas!.currentThreads()).toBe(1);
   });
 
+  test('one library reached by two names (--blas naming the file found by default) is one object, so no kernel set believes in a thread count the library no longer has', async () => {
+    if (!blas!.threadControl || !blas!.path.startsWith('/')) return;
+    const named = findBlas(blas!.path);
+    expect(named.blas).toBe(blas);
+    const other = await makeKernels('blas', 2, { blas: blas!.path });
+    const x = all.alloc(64 * 64);
+    other.kernels.gemm(false, false, 64, 64, 64, x, 64, x, 64, 0, other.kernels.alloc(64 * 64), 64);
+    expect(blas!.currentThreads()).toBe(2);
+    all.gemm(false, false, 64, 64, 64, x, 64, x, 64, 0, all.alloc(64 * 64), 64);
+    expect(blas!.currentThreads()).toBe(1); // the default-found object had set 1 before: it must set it again
+    await disposeKernels(other.kernels);
+  });
+
   test('loading the library leaves no OPENBLAS_THREAD_TIMEOUT behind for child processes', () => {
     expect(process.env.OPENBLAS_THREAD_TIMEOUT).toBeUndefined();
   });

@@ -9,6 +9,8 @@ import { describe, expect, test } from 'vitest';
 import { ScratchEngine } from '../scratch/engine.js';
 import { writeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { check, generatedInputs } from '../src/harness.js';
+import { runCheck } from '../compare/checks.js';
+import type { Engine } from '../src/engine.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';
 import { specToJSON } from '../src/spec.js';
@@ -40,6 +42,49 @@ describe('check --per-step fails on per-step gradients', () => {
     expect(out.gradients.every((g: { pass: boolean }) => g.pass)).toBe(true);
     // without --per-step the same engine passes: only the per-step comparison can see this fault
     expect(rnnlab(args).code).toBe(0);
+  });
+});
+
+describe('two engines compared with each other', () => {
+  test('are held to the looser precision of the two: a half-float engine 4e-3 from the float32 one passes its own 5e-2 limit', async () => {
+    const spec = makeSpec({ cell: 'gru' }, { inputSize: 3, hiddenSize: 5, outputSize: 4 });
+    const params = randomTestParams(spec, 4);
+    const optimizer = optimizerSpec('sgd', { lr: 0.1 });
+    const { batch } = generatedInputs(spec, { batch: 2, seq: 4, seed: 2 });
+    const f32 = new ScratchEngine(spec, { params, optimizer });
+    const inner = new ScratchEngine(spec, { params, optimizer });
+    // what half floats do to the parameters, roughly: each off by a relative 4e-3 once it has trained
+    let stepped = false;
+    const half: Engine = {
+      name: 'half',
+      spec,
+      dtype: 'float16',
+      getParams: () => {
+        const p = inner.getParams();
+        return stepped ? Object.fromEntries(Object.entries(p).map(([k, t]) => [k, { ...t, data: t.data.map((v) => v * (1 + 4e-3)) }])) : p;
+      },
+      setParams: (p) => inner.setParams(p),
+      forward: (b) => inner.forward(b),
+      lossAndGrads: (b, w) => inner.lossAndGrads(b, w),
+      step: (b) => {
+        stepped = true;
+        return inner.step(b);
+      },
+      optimizerState: () => inner.optimizerState(),
+      setOptimizerState: (st) => inner.setOptimizerState(st),
+      dispose: () => inner.dispose(),
+    };
+    const reference = new ScratchEngine(spec, { dtype: 'float64', params, optimizer });
+    const { report } = await runCheck({ spec, batch, steps: 2, reference, engines: [f32, half] });
+    const pairRows = report.final.filter((r) => r.engine === 'half' && r.against === f32.name);
+    expect(pairRows.length).toBeGreaterThan(0);
+    for (const r of pairRows) {
+      expect(r.maxRelError).toBeGreaterThan(2e-3); // outside the float32 limit of two float32 engines
+      expect(r.limit).toBe(5e-2); // the half-float trajectory limit (compare/tolerance.ts)
+      expect(r.pass).toBe(true);
+    }
+    expect(report.trajectory.limit).toBe(5e-2);
+    expect(report.pass, report.failures.join('; ')).toBe(true);
   });
 });
 

@@ -80,6 +80,16 @@ describe('check names the mistake planted in a hand-written engine', () => {
     expect((await diagnose('no-recurrent-gradient', { cell: 'gru' })).report.diagnosis[0].shortestFailingLength).toBe(2);
   });
 
+  test('a bidirectional model\'s forward names no "first" step (each step\'s output reads the whole sequence)', async () => {
+    const spec = parseSpec({ cell: 'rnn', inputSize: 3, hiddenSize: 4, outputSize: 5, bidirectional: true });
+    const r = await check(generatedInputs(spec, { batch: 2, seq: 5, seed: 3 }), { optimizer: optimizerSpec('sgd'), steps: 0, noTfjs: true, fault: 'weights-transposed', diagnoseSeconds: 600 });
+    const d = r.report.diagnosis[0];
+    expect(d.stage).toBe('forward');
+    expect(d.outputStep).toBeUndefined();
+    expect(d.lines[0]).toMatch(/\(bidirectional: every step's output reads the whole sequence, so no step is the first\)/);
+    expect(d.mistakes![0].id).toBe('weights-transposed');
+  });
+
   test('a clean engine passes with no diagnosis', async () => {
     for (const cell of ['rnn', 'lstm', 'gru'] as const) {
       const { report } = await diagnose('', { cell, gruResetAfter: cell === 'gru' }, { mask: true, carriedState: true });

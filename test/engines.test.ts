@@ -68,7 +68,13 @@ describe('engine names', () => {
     expect(s.optimizers).toEqual([]);
     expect(s.dtypes).toEqual(['float64']);
     expect(() => parseSupports({ cells: ['transformer'] }, 'hello')).toThrow(/supports.cells must be a list of "rnn", "lstm", "gru"/);
-    expect(() => parseSupports({ masks: true }, 'hello')).toThrow(/unknown field supports.masks/);
+    expect(() => parseSupports({ masks: true }, 'hello')).toThrow(/unknown field supports."masks"/);
+    // a key that is a property of every object is an unknown field like any other, never read as a list
+    expect(() => parseSupports(JSON.parse('{"__proto__": {"cells": ["lstm"]}}'), 'hello')).toThrow(/unknown field supports."__proto__"/);
+    expect(() => parseSupports({ toString: ['rnn'] }, 'hello')).toThrow(/unknown field supports."toString"/);
+    // an empty list would make the engine run nothing (and print "it supports )"); no optimizer is allowed
+    expect(() => parseSupports({ cells: [] }, 'hello')).toThrow(/supports.cells is empty/);
+    expect(parseSupports({ optimizers: [] }, 'hello').optimizers).toEqual([]);
   });
 });
 

@@ -7,8 +7,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { main } from '../src/cli.js';
 import type { IO } from '../src/commands/io.js';
@@ -127,7 +128,9 @@ describe('rnnlab deletes or replaces only what it wrote', () => {
     const inner = claimRunFolder(join(d, 'sweep', 'w5'), { kind: 'train' });
     for (const f of ['metrics.jsonl', 'samples.jsonl', 'plot-data.json']) writeFileSync(join(d, 'sweep', 'w5', f), '');
     mkdirSync(join(d, 'sweep', 'w5', 'checkpoints', 'step-4'), { recursive: true });
-    for (const f of ['spec.json', 'params.safetensors', 'meta.json', 'tfjs.optimizer.safetensors']) writeFileSync(join(d, 'sweep', 'w5', 'checkpoints', 'step-4', f), '');
+    for (const f of ['spec.json', 'meta.json']) writeFileSync(join(d, 'sweep', 'w5', 'checkpoints', 'step-4', f), '');
+    // a checkpoint's safetensors files say rnnlab wrote them
+    for (const f of ['params.safetensors', 'tfjs.optimizer.safetensors']) writeSafetensors(join(d, 'sweep', 'w5', 'checkpoints', 'step-4', f), { w: { dtype: 'F32', shape: [1], data: Float32Array.of(0) } }, { generator: 'rnnlab 0.1.0 checkpoint' });
     mkdirSync(join(d, 'sweep', 'plots'));
     writeFileSync(join(d, 'sweep', 'plots', 'loss-steps.svg'), '');
     writeFileSync(join(d, 'sweep', '.run.json.123.abc.tmp'), '');
@@ -156,6 +159,15 @@ describe('rnnlab deletes or replaces only what it wrote', () => {
     expect(snapshot(imp)).toEqual(before);
     expect(readFileSync(join(precious, 'thesis.txt'), 'utf8')).toBe('years of work');
     expect(readFileSync(join(precious, 'sub', 'data.csv'), 'utf8')).toBe('1,2');
+    // a folder laid out for check --spec --weights --data has a checkpoint's file names, and is the user's
+    const mine = tmp('mine');
+    writeFileSync(join(mine, 'spec.json'), JSON.stringify({ cell: 'gru', inputSize: 3, hiddenSize: 4, outputSize: 2 }));
+    writeSafetensors(join(mine, 'my-weights.safetensors'), { w: { dtype: 'F32', shape: [1], data: Float32Array.of(1) } });
+    writeSafetensors(join(mine, 'params.safetensors'), { w: { dtype: 'F32', shape: [1], data: Float32Array.of(2) } });
+    writeFileSync(join(mine, 'meta.json'), '{}');
+    const mineBefore = snapshot(mine);
+    refused(await cli(['import', join(imp, 'model.json'), '-o', mine, '--overwrite']), /holds files that are not an rnnlab checkpoint/);
+    expect(snapshot(mine)).toEqual(mineBefore);
     // an earlier import is rnnlab's: replaced with --overwrite only
     const ck = join(tmp('ck'), 'gru');
     expect((await cli(['import', join(imp, 'model.json'), '-o', ck])).code).toBe(0);
@@ -245,6 +257,25 @@ describe('one process writes a run at a time', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/rnnlab\.lock: a stale lock \(process \d+ is gone\); taking it over/);
     expect(existsSync(join(run, LOCK_FILE))).toBe(false);
+  });
+  test('5: processes that all find the same stale lock: exactly one takes it over', async () => {
+    const mod = pathToFileURL(join(ROOT, 'dist', 'src', 'io', 'run-folder.js')).href;
+    for (let round = 0; round < 4; round++) {
+      const dir = tmp('stale');
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), since: 'then', start: null, command: 'rnnlab train' }) + '\n');
+      const at = Date.now() + 700;
+      const kids = Array.from({ length: 6 }, () => spawn(process.execPath, [join(ROOT, 'test', 'fixtures', 'locks', 'contender.mjs'), mod, dir, String(at)]));
+      const said = await Promise.all(kids.map((k) => new Promise<string>((res) => {
+        let o = '';
+        k.stdout!.on('data', (d) => {
+          o += d;
+          if (o.includes('\n')) res(o.trim());
+        });
+        k.on('close', () => res(o.trim()));
+      })));
+      for (const k of kids) k.kill('SIGKILL');
+      expect(said.filter((w) => w === 'won'), said.join(',')).toHaveLength(1);
+    }
   });
 });
 
@@ -407,6 +438,27 @@ describe('nothing in a run folder is executed', () => {
     refused(await cli(['train', '--resume', run, '--steps', '4']), /give the engines again: --engines "cmd:touch /);
     refused(await cli(['train', '--resume', run, '--steps', '4', '--engine', engine]), /is not the run's engines \("cmd:touch .*"\); a run continues on the engines it started with/);
     expect(existsSync(join(d, 'PWNED'))).toBe(false);
+  });
+  test('15: --resume never loads a library or starts a program a run folder names (--blas, --browser, --python)', async () => {
+    const d = tmp('lib');
+    const run = join(d, 'run');
+    expect((await cli(['train', '--text', corpus(), ...small, '--cell', 'rnn', '--steps', '2', '--out', run])).code).toBe(0);
+    // a shared library whose constructor leaves a file: loading it (dlopen) is running it
+    const evil = join(d, 'libevil.so');
+    try {
+      writeFileSync(join(d, 'evil.c'), `#include <stdio.h>\n__attribute__((constructor)) static void pwn(void) { FILE *f = fopen("${join(d, 'PWNED')}", "w"); if (f) fclose(f); }\n`);
+      execFileSync('cc', ['-shared', '-fPIC', '-o', evil, join(d, 'evil.c')], { stdio: 'ignore' });
+    } catch {
+      return; // no C compiler here: nothing to plant
+    }
+    const meta = join(run, 'checkpoints', 'step-2', 'meta.json');
+    const m = JSON.parse(readFileSync(meta, 'utf8'));
+    Object.assign(m.options, { kernels: 'blas', blas: evil, browser: join(d, 'chromium.sh'), python: join(d, 'python.sh') });
+    writeFileSync(meta, JSON.stringify(m));
+    const r = await cli(['train', '--resume', run, '--steps', '3']);
+    expect(existsSync(join(d, 'PWNED'))).toBe(false);
+    for (const flag of ['--blas', '--browser', '--python']) expect(r.err).toContain(`note: the run was started with ${flag} "${d}`);
+    expect(r.err).toMatch(/never takes a program or library from a run folder/);
   });
 });
 

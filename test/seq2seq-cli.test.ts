@@ -34,10 +34,9 @@ describe('check --seq2seq', () => {
     expectOneLineError(rnnlab(['gradcheck', '--seq2seq', '--cell', 'rnn', '--activation', 'relu']), /smooth activations/, expect);
   });
 
-  it('PyTorch is left out with the reason; a flag of the other check is refused', () => {
-    const r = rnnlab(['check', '--seq2seq', '--engines', 'scratch,pytorch', '--hidden', '4', '--steps', '1']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/pytorch: because the PyTorch engine has no encoder-decoder model/);
+  it('an engine asked for that cannot run is bad input, never a PASS without it; a flag of the other check is refused', () => {
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--engines', 'scratch,pytorch', '--hidden', '4', '--steps', '1']), /check --seq2seq cannot run pytorch \(the PyTorch engine has no encoder-decoder model\); leave it out/, expect);
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--engines', 'scratch,tfjs-webgl', '--hidden', '4', '--steps', '1']), /cannot run tfjs-webgl \(the browser engines run the sequence models' twin/, expect);
     expectOneLineError(rnnlab(['check', '--attention', 'dot']), /--attention and --target-seq are for --seq2seq/, expect);
     expectOneLineError(rnnlab(['check', '--seq2seq', '--fault', 'swap-gates']), /does not go with --model, --spec/, expect);
   });

@@ -8,8 +8,7 @@
  */
 import type { Precision } from '../tolerance.js';
 import type { Batch, Engine } from '../../src/engine.js';
-import { type Mistake, derivable, deriveResult, mistakeEngine, mistakePlan, referenceEngine } from '../../src/engines/index.js';
-import { optimizerSpec } from '../../src/optimizer.js';
+import { type DiagnosisEngines, type Mistake, derivable, deriveResult, diagnosisEngines, mistakePlan } from '../../src/engines/index.js';
 import { type NamedParams, castParams } from '../../src/params.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { Diagnosis, MistakeMatch } from '../check-report.js';
@@ -31,6 +30,8 @@ export interface DiagnoseInput {
   initial: NamedParams;
   /** The engine under test (rerun on cut batches, from the initial weights). */
   engine: Engine;
+  /** How the float64 reference and the mistakes are built (default: on the default float64 kernels). */
+  variants?: DiagnosisEngines;
   dtype: Precision;
   /** What it computed at the initial weights. */
   computed: Computed;
@@ -54,7 +55,8 @@ export async function diagnose(d: Diagnosis, o: DiagnoseInput): Promise<void> {
   const t0 = performance.now();
   const { spec, batch } = o;
   const f64 = castParams(o.initial, 'F64');
-  const reference = referenceEngine(spec, { params: f64, optimizer: optimizerSpec('sgd') });
+  const variants = o.variants ?? diagnosisEngines();
+  const reference = variants.reference(spec, f64);
   try {
     const wantDh = !!o.computed.dh;
     const refOut = await reference.forward(batch);
@@ -119,7 +121,7 @@ async function runCatalogue(o: DiagnoseInput, x: SearchContext, ref: Computed): 
     let v: Computed;
     if (cost === 0) v = deriveResult(mistakePlan(spec, m), ref);
     else {
-      const e = mistakeEngine(spec, { params: castParams(o.initial, 'F64'), optimizer: optimizerSpec('sgd') }, m);
+      const e = (o.variants ?? diagnosisEngines()).mistake(spec, castParams(o.initial, 'F64'), m);
       try {
         const out = e.forward(batch);
         const g = e.lossAndGrads(batch, { stateGrads: wantDh });

@@ -44,7 +44,8 @@ export function whereItGoesWrong(ev: StageEvidence): Diagnosis {
   const d: Diagnosis = { engine: ev.engine, stage: '', lines: [] };
   if (ev.forward.length) {
     d.stage = 'forward';
-    if (spec.returnSequences) {
+    // a bidirectional layer's output at any step reads the whole sequence: no step is "first"
+    if (spec.returnSequences && !spec.bidirectional) {
       const O = spec.outputSize;
       const limitF = limitFor('forward', ev.dtype);
       for (let t = 0; t < T && d.outputStep === undefined; t++) {
@@ -53,7 +54,7 @@ export function whereItGoesWrong(ev: StageEvidence): Diagnosis {
     }
     d.lines.push(
       `the forward pass already differs (max rel err ${sci(ev.forward[0].maxRelError)})` +
-        (d.outputStep !== undefined ? `, first at time step ${d.outputStep} of 0..${T - 1}` : '') +
+        (d.outputStep !== undefined ? `, first at time step ${d.outputStep} of 0..${T - 1}` : spec.bidirectional ? ' (bidirectional: every step\'s output reads the whole sequence, so no step is the first)' : '') +
         '; fix the forward before reading gradients',
     );
   } else if (ev.loss.length) {

@@ -345,6 +345,8 @@ interface ProfileRow extends StepProfile {
   hidden: number;
   batch: number;
   seq: number;
+  /** The optimizer of the steps timed (--optimizer). */
+  optimizer: string;
   threads: number;
   /** The kernel set's name ("blas", "wasm-simd", ...). */
   kernelSet: string;
@@ -364,12 +366,13 @@ async function profileCommand(f: Flags, threads: number[], io: IO): Promise<void
         const batch = randomBatch(spec, batchSize, f.seq, 7);
         for (const t of threads) {
           io.progress(`profile ${cell} H=${hidden} B=${batchSize} x${t}`);
-          const r = await profileScratch(spec, batch, { kernels: f.kernels, blas: f.blas, threads: t, params: randomTestParams(spec, 1), optimizer: optimizerSpec('adam'), warmup: f.warmup, steps: f.repeats });
+          const optimizer = optimizerSpec(f.optimizer, { lr: f.lr });
+          const r = await profileScratch(spec, batch, { kernels: f.kernels, blas: f.blas, threads: t, params: randomTestParams(spec, 1), optimizer, warmup: f.warmup, steps: f.repeats });
           if (r.note && !notes.has(r.note)) io.err(`rnnlab: note: ${r.note}`);
           if (r.note) notes.add(r.note);
           // kernels with fewer threads than asked (the TypeScript ones): one row per thread count they have
           if (rows.some((x) => x.cell === cell && x.hidden === hidden && x.batch === batchSize && x.threads === r.threads)) continue;
-          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, kernelSet: r.kernelSet, kernelsAbout: r.kernelsAbout, ...r.profile };
+          const row: ProfileRow = { cell, hidden, batch: batchSize, seq: f.seq, threads: r.threads, optimizer: optimizer.name, kernelSet: r.kernelSet, kernelsAbout: r.kernelsAbout, ...r.profile };
           rows.push(row);
           if (!f.json) io.out(formatProfile(row));
         }
@@ -383,7 +386,7 @@ function formatProfile(r: ProfileRow): string {
   const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const lines = [
-    `${r.cell} H=${r.hidden} B=${r.batch} seq ${r.seq}, scratch on ${r.kernelsAbout}: ${ms(r.stepMs)} ms a training step (mean of ${r.steps}); ` +
+    `${r.cell} H=${r.hidden} B=${r.batch} seq ${r.seq}, scratch on ${r.kernelsAbout}: ${ms(r.stepMs)} ms a training step (${r.optimizer}, mean of ${r.steps}); ` +
       `gemm ${ms(r.gemmMs)} ms at ${r.gemmGflops.toFixed(1)} GFLOP/s; outside gemm ${pct(r.outsideGemm)} of the step`,
     `  ${'op'.padEnd(3)} ${'m'.padStart(5)} ${'n'.padStart(5)} ${'k'.padStart(5)} ${'calls'.padStart(6)} ${'ms/step'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'share'.padStart(6)}  on`,
   ];

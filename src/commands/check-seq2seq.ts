@@ -76,8 +76,12 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
     else if (n === 'tfjs' || /^tfjs-(wasm|cpu|node)$/.test(n)) {
       if (f.tfjs) wanted.push({ name: 'tfjs', backend: (n === 'tfjs' ? f.backend : n.slice(5)) as BackendRequest });
     } else if (n.startsWith('pytorch')) skipped.push({ engine: n, reason: 'the PyTorch engine has no encoder-decoder model' });
+    else if (n.startsWith('tfjs-')) skipped.push({ engine: n, reason: 'the browser engines run the sequence models\' twin, not the encoder-decoder\'s' });
     else skipped.push({ engine: n, reason: 'user engines speak the Engine protocol of single-stack models; it has no encoder-decoder calls' });
   }
+  // an engine asked for that cannot run is bad input, never a PASS without it
+  const cannot = skipped.filter((s) => s.engine !== 'scratch-f64');
+  if (cannot.length) throw new InputError(`check --seq2seq cannot run ${cannot.map((s) => `${s.engine} (${s.reason})`).join('; ')}; leave ${cannot.length > 1 ? 'them' : 'it'} out`);
   const seen = new Set<string>();
   for (const w of wanted) {
     const key = w.name === 'tfjs' ? `tfjs-${w.backend}` : w.name;
@@ -87,7 +91,7 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
   if (!wanted.length) throw new InputError(`no engine under test can run a seq2seq check (${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ')})`);
   const params = randomSeq2SeqParams(spec, f.seed);
   const batch = randomSeq2SeqBatch(spec, f.batch, f.seq, f.targetSeq ?? f.seq, f.seed + 1, { mask: f.mask });
-  const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer });
+  const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer, kernels: f.kernels, blas: f.blas });
   const opened = [];
   try {
     for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, blas: f.blas, threads: f.threads, backend: w.backend }));

@@ -26,7 +26,7 @@ const STORED_ONLY: Record<string, (v: unknown) => boolean> = {
     }),
 };
 /** Keys a resume sets itself, whatever was stored. */
-const IGNORED = new Set(['resume', 'out', 'json', 'overwrite', 'init']);
+const IGNORED = new Set(['resume', 'out', 'json', 'overwrite', 'init', 'python', 'blas', 'browser']);
 /** Lengths a run may leave unset (its default length is of the other kind). */
 const LENGTHS = new Set(['steps', 'epochs', 'minutes']);
 

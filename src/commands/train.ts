@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type Checkpoint, optimizerRestarts, readCheckpoint, restoreEngineSet } from '../checkpoint.js';
 import { BROWSER_HELP, collectEngines, createEngines, parseEngineList } from '../engines/index.js';
-import { InputError } from '../errors.js';
+import { InputError, quote } from '../errors.js';
 import { describeOptimizer, optimizerSlots } from '../optimizer.js';
 import { type NamedParams, initParams, paramCount } from '../params.js';
 import { PRESETS } from '../presets.js';
@@ -107,12 +107,12 @@ export function registerTrain(program: Command, io: IO): void {
     )
     .action(async (_flags: Record<string, unknown>, command: Command) => {
       const t0 = performance.now();
-      await runTrain(resolveOptions(command), io, t0);
+      await runTrain(resolveOptions(command, io), io, t0);
     });
 }
 
 /** defaults < task defaults < preset < command line; with --resume the checkpoint's options < (length and output flags). */
-function resolveOptions(command: Command): TrainOptions {
+function resolveOptions(command: Command, io: IO): TrainOptions {
   const given = command.opts() as Record<string, unknown>;
   const fromCli = (k: string): boolean => command.getOptionValueSource(k) === 'cli';
   if (given.resume) {
@@ -126,8 +126,14 @@ function resolveOptions(command: Command): TrainOptions {
     // read like user input: each stored value is one its flag would give
     const saved = validateStoredOptions(ck.meta.options, command, `${dir}/meta.json`);
     // the run continues where its checkpoint is (or in --out), never where the checkpoint says it
-    // once was; the Python of the pytorch engine is the command line's (or the default), never the folder's
-    const o: TrainOptions = { ...saved, resume: dir, out: undefined, python: undefined };
+    // once was; the programs and libraries a run used (the Python of the pytorch engine, the BLAS
+    // library, the browser) are the command line's (or the defaults), never the folder's: loading a
+    // library or starting a program a run folder names would run code from that folder
+    const o: TrainOptions = { ...saved, resume: dir, out: undefined, python: undefined, blas: undefined, browser: undefined };
+    for (const k of ['python', 'blas', 'browser'] as const) {
+      const was = (saved as unknown as Record<string, unknown>)[k];
+      if (typeof was === 'string' && !fromCli(k)) io.err(`rnnlab: note: the run was started with ${flagName(k)} ${quote(was)}; rnnlab never takes a program or library from a run folder, so this run uses the default: give ${flagName(k)} again to continue on it`);
+    }
     for (const k of Object.keys(given)) {
       if (!fromCli(k) || k === 'resume') continue;
       if (!resumeMayGive(k)) {

@@ -33,7 +33,7 @@ import { planFor } from './mistakes/plans.js';
 import { PlantedEngine } from './mistakes/engine.js';
 import type { Engine } from '../engine.js';
 import { InputError } from '../errors.js';
-import type { OptimizerSpec } from '../optimizer.js';
+import { type OptimizerSpec, optimizerSpec } from '../optimizer.js';
 import type { NamedParams } from '../params.js';
 import type { ModelSpec } from '../spec.js';
 import { type EngineDType, FULL_SUPPORT, type Supports, modelUnsupported, trainingUnsupported } from '../supports.js';
@@ -171,6 +171,24 @@ export interface EngineProvider {
  */
 export function referenceEngine(spec: ModelSpec, m: OpenModel, kernels: Kernels = float64Kernels('auto')): ScratchEngine {
   return new ScratchEngine(spec, { dtype: 'float64', params: m.params, optimizer: m.optimizer, kernels });
+}
+
+/**
+ * How check's diagnosis builds its float64 engines: the reference and each catalogued mistake, on
+ * the kernels of the check's own reference (--kernels, --blas), so the diagnosis compares like
+ * with like and loads no other library.
+ */
+export interface DiagnosisEngines {
+  reference(spec: ModelSpec, params: NamedParams): ScratchEngine;
+  mistake(spec: ModelSpec, params: NamedParams, m: Mistake): PlantedEngine;
+}
+
+export function diagnosisEngines(kernels: Kernels = float64Kernels('auto')): DiagnosisEngines {
+  const optimizer = optimizerSpec('sgd');
+  return {
+    reference: (spec, params) => referenceEngine(spec, { params, optimizer }, kernels),
+    mistake: (spec, params, m) => mistakeEngine(spec, { params, optimizer }, m, { kernels }),
+  };
 }
 
 /** What a float64 scratch engine on `k` runs on, for headers. */

@@ -14,7 +14,7 @@
  *   safetensors file or tfjs export); anything else is refused.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, linkSync, lstatSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, listNames } from '../errors.js';
@@ -77,11 +77,19 @@ export function readRunJson(dir: string): Record<string, unknown> | null {
   return versions && typeof versions === 'object' && typeof versions.rnnlab === 'string' ? (v as Record<string, unknown>) : null;
 }
 
-/** Whether a directory holds checkpoint files only (and at least spec.json or seq2seq.json). */
+/**
+ * Whether a directory is a checkpoint rnnlab wrote: its spec (spec.json or seq2seq.json), its
+ * params.safetensors, what wrote it (meta.json of a training run, import.json of an import), no
+ * file a checkpoint does not hold, and every safetensors file marked as rnnlab's in its metadata.
+ * A folder a user laid out for `check --spec --weights --data` (spec.json and their own
+ * safetensors) is not one, whatever its file names.
+ */
 export function isCheckpointFolder(dir: string): boolean {
   if (!isDir(dir)) return false;
   const names = readdirSync(dir);
-  return (names.includes('spec.json') || names.includes('seq2seq.json')) && names.every((n) => isTempName(n) || (CHECKPOINT_FILE.test(n) && isFile(join(dir, n))));
+  const has = (n: string): boolean => names.includes(n) && isFile(join(dir, n));
+  if (!(has('spec.json') || has('seq2seq.json')) || !has('params.safetensors') || !(has('meta.json') || has('import.json'))) return false;
+  return names.every((n) => isTempName(n) || (CHECKPOINT_FILE.test(n) && isFile(join(dir, n)) && (!n.endsWith('.safetensors') || safetensorsByRnnlab(join(dir, n)))));
 }
 
 /**
@@ -172,7 +180,7 @@ function holderAlive(l: LockInfo, path: string): boolean {
 export function lockFolder(dir: string, onStale?: (line: string) => void): () => void {
   const path = join(dir, LOCK_FILE);
   const text = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), start: processStart(process.pid), command: ['rnnlab', ...process.argv.slice(2)].join(' ').slice(0, 300) } satisfies LockInfo) + '\n';
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     // written whole under a temporary name, then linked: the lock appears with its content or not at all
     const tmp = join(dir, `.${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     writeFileSync(tmp, text);
@@ -189,10 +197,40 @@ export function lockFolder(dir: string, onStale?: (line: string) => void): () =>
     } finally {
       rmSync(tmp, { force: true });
     }
+    let seen: string;
+    try {
+      seen = readFileSync(path, 'utf8');
+    } catch {
+      continue; // released meanwhile: try again
+    }
     const other = readLock(path);
     if (other && holderAlive(other, path)) throw lockedError(dir, other, path);
+    // Taken over by moving it aside, then checking that what was moved is the stale lock just read:
+    // two processes that both found it stale must not both win (the second would remove the first's
+    // fresh lock). A fresh lock moved by mistake is put back, and the next attempt sees it.
+    const aside = join(dir, `.${LOCK_FILE}.stale.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      renameSync(path, aside);
+    } catch {
+      continue; // another process moved it first
+    }
+    let moved = '';
+    try {
+      moved = readFileSync(aside, 'utf8');
+    } catch {
+      /* judged as not the one read */
+    }
+    if (moved !== seen) {
+      try {
+        linkSync(aside, path);
+      } catch {
+        /* a third process took the lock meanwhile: the next attempt meets it */
+      }
+      rmSync(aside, { force: true });
+      continue;
+    }
+    rmSync(aside, { force: true });
     onStale?.(`${path}: a stale lock (process ${other?.pid ?? '?'} is gone); taking it over`);
-    rmSync(path, { force: true });
   }
   throw new InputError(`${dir}: could not take the lock ${path}: another process keeps taking it`);
 }
@@ -244,21 +282,26 @@ function claimJson(kind: string, id: string): Record<string, unknown> {
   return { claimed: true, kind, id, command: ['rnnlab', ...process.argv.slice(2)].join(' '), startedAt: new Date().toISOString(), versions: { rnnlab: VERSION } };
 }
 
-/** Removes a run folder's entries (all rnnlab's, checked under its lock) but the lock itself. */
+/**
+ * Removes a run folder's entries (all rnnlab's, checked under its lock) but the lock itself. The
+ * runs inside it (a sweep's, a race's) are all locked first: when another process writes one of
+ * them, nothing at all is deleted.
+ */
 function clearRunFolder(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    if (name === LOCK_FILE) continue;
-    const p = join(dir, name);
-    if (isDir(p) && readRunJson(p)) {
-      // a run inside (a sweep's, a race's): not while another process writes it
-      const release = lockFolder(p);
-      try {
-        clearRunFolder(p);
-      } finally {
-        release();
-      }
-      rmSync(p, { recursive: true, force: true });
-    } else rmSync(p, { recursive: true, force: true });
+  const releases: (() => void)[] = [];
+  const lockRunsIn = (d: string, depth: number): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (name === LOCK_FILE || !isDir(p) || !readRunJson(p)) continue;
+      releases.push(lockFolder(p));
+      if (depth < 2) lockRunsIn(p, depth + 1);
+    }
+  };
+  try {
+    lockRunsIn(dir, 0);
+    for (const name of readdirSync(dir)) if (name !== LOCK_FILE) rmSync(join(dir, name), { recursive: true, force: true });
+  } finally {
+    for (const release of releases.reverse()) release();
   }
 }
 
@@ -291,8 +334,14 @@ export function claimRunFolder(dir: string, o: { overwrite?: boolean; kind: stri
   // what the folder holds is judged under its lock: a run another process writes is refused as such
   const release = lockFolder(dir, o.onStale);
   try {
-    if (entries.length) {
-      if (!onlyClaim) refuseForeign(dir);
+    // judged again under the lock: what the folder holds now, not what it held a moment ago
+    const now = readdirSync(dir).filter((e) => e !== LOCK_FILE && !isTempName(e));
+    if (now.length) {
+      const claimOnly = now.length === 1 && readRunJson(dir)?.claimed === true;
+      if (!claimOnly) {
+        if (!o.overwrite || !readRunJson(dir)) throw new InputError(`${dir}: was written to while rnnlab claimed it; choose a new or empty directory for ${flag}`);
+        refuseForeign(dir);
+      }
       clearRunFolder(dir);
     }
     const id = randomBytes(8).toString('hex');

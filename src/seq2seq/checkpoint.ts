@@ -9,6 +9,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
+import { GENERATOR } from '../io/run-folder.js';
 import { readJsonInput } from '../io/files.js';
 import { encodeSafetensors, readSafetensors } from '../io/safetensors.js';
 import type { NamedParams } from '../params.js';
@@ -28,7 +29,7 @@ export interface Seq2SeqCheckpoint {
 export function writeSeq2SeqCheckpoint(dir: string, ck: Seq2SeqCheckpoint): void {
   writeDirAtomic(dir, (tmp) => {
     writeFileSync(join(tmp, SEQ2SEQ_SPEC_FILE), JSON.stringify(seq2seqToJSON(ck.spec), null, 2) + '\n');
-    writeFileSync(join(tmp, 'params.safetensors'), encodeSafetensors(ck.params, { format: 'rnnlab-seq2seq' }));
+    writeFileSync(join(tmp, 'params.safetensors'), encodeSafetensors(ck.params, { format: 'rnnlab-seq2seq', generator: `${GENERATOR} checkpoint` }));
     writeFileSync(join(tmp, 'vocab.json'), JSON.stringify(vocabsToJSON(ck.vocabs)) + '\n');
     writeFileSync(join(tmp, 'meta.json'), JSON.stringify(ck.meta, null, 2) + '\n');
   });
