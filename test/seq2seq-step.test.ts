@@ -4,7 +4,8 @@
  * with wholePrefix, which reruns forward over BOS + the prefix at every step, as decoding did
  * before the step API), on the same weights. On the scratch engine the comparison is bit for bit
  * (ids, log-probabilities, attention rows): the step runs the same code on the same rows, and the
- * TypeScript and WebAssembly products give each row the same sums whatever the batch around it. On
+ * TypeScript and WebAssembly products give each row the same sums whatever the batch around it
+ * (the BLAS kernels route products by size, so there only the outputs are the same: state.ts). On
  * the tfjs twin (float32, other op shapes) the ids are the same and the numbers agree to 1e-5.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

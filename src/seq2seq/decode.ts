@@ -10,8 +10,8 @@
  * and nothing asked of the engine beyond forward. The decoder is causal, so both compute the same
  * function: the logits and attention row of position t do not change when later tokens are
  * appended (test/seq2seq-step.test.ts: the same outputs, and on the TypeScript and WebAssembly
- * kernels the same bits). `wholePrefix: true` asks for the fallback with any engine (the reference
- * the step-wise path is tested against). The attention rows kept for a hypothesis are the ones
+ * kernels the same bits; state.ts says where the last bits may differ). `wholePrefix: true` asks
+ * for the fallback with any engine (the reference the step-wise path is tested against). The attention rows kept for a hypothesis are the ones
  * computed at the step that chose each of its tokens.
  *
  * PAD and BOS are never emitted: a step chooses among EOS and the symbols (ids >= 2); the

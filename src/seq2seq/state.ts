@@ -20,7 +20,13 @@
  *
  * decodeStep feeds one token per row (BOS first) and returns what `forward` returns at that position
  * for the prefix fed so far: the decoder is causal, so stepping and rerunning the prefix compute the
- * same function (and, on the TypeScript and WebAssembly kernels, the same bits: test/seq2seq-step.test.ts).
+ * same function. On scratch's TypeScript and WebAssembly kernels they give the same bits
+ * (test/seq2seq-step.test.ts), since each row's sums do not depend on the rows around it; two cases
+ * round differently in the last bits (the same outputs in practice; log-probabilities measured to
+ * differ by ~1e-9): the BLAS kernels, which take a product or leave it to WebAssembly by its size
+ * (a step's products are smaller than a whole prefix's), and a whole-prefix pass of 8 steps or more
+ * whose G*D is a multiple of 1024 (lstm D = 256), where the WebAssembly kernels multiply by U
+ * transposed (sequence.ts transposedRecurrent).
  */
 import { EngineError, InputError } from '../errors.js';
 import type { Awaitable } from '../engine.js';
