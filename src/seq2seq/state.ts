@@ -18,6 +18,12 @@
  * hypothesis, greedy drops the rows that ended) and hands a state back to the engine that made it.
  * A state is never changed after it was made; decodeStep returns a new one.
  *
+ * For an engine behind the protocol (docs/engines.md, when it carries encoder-decoders) the two
+ * calls map to two requests of named tensors: encode {src I32 [B, S], src_mask U8 [B, S]} ->
+ * {memory, keys (optional), h.{l}, c.{l}}, and decode_step {the state's tensors, tokens I32 [B]} ->
+ * {logits [B, V], attention [B, S], h.{l}, c.{l}}; memory, keys and src_mask never change between
+ * steps (only their rows are selected), so a transport may keep them on the engine's side.
+ *
  * decodeStep feeds one token per row (BOS first) and returns what `forward` returns at that position
  * for the prefix fed so far: the decoder is causal, so stepping and rerunning the prefix compute the
  * same function. On scratch's TypeScript and WebAssembly kernels they give the same bits
