@@ -7,7 +7,7 @@
  */
 import type { Seq2SeqBatch, Seq2SeqSpec } from '../src/seq2seq/spec.js';
 import type { Seq2SeqEngine, Seq2SeqGrads } from '../src/seq2seq/engine.js';
-import { seq2seqLayout } from '../src/seq2seq/spec.js';
+import { decoderSize, seq2seqLayout } from '../src/seq2seq/spec.js';
 import type { FloatArray } from '../src/tensor.js';
 import { compareArrays, limitFor, within } from './tolerance.js';
 
@@ -88,9 +88,10 @@ export async function runSeq2SeqCheck(o: {
   let perStep: Seq2SeqStepRow[] | undefined;
   if (o.perStep) {
     perStep = [];
-    const H = spec.hiddenSize;
     for (const side of ['encoder', 'decoder'] as const) {
       const T = side === 'encoder' ? batch.srcLen : batch.tgtLen;
+      // the widths of Seq2SeqGrads' dh: a bidirectional encoder's step holds both directions' h
+      const H = side === 'encoder' ? (spec.bidirectional ? 2 : 1) * spec.hiddenSize : decoderSize(spec);
       const refDh = side === 'encoder' ? refG.dhEncoder! : refG.dhDecoder!;
       for (let l = 0; l < spec.layers; l++) {
         for (let t = 0; t < T; t++) {

@@ -509,7 +509,7 @@ export class ScratchEngine implements Engine {
 }
 
 /** out[t] = src[T - 1 - t] for a time-major [T, B, n] buffer. */
-function reverseTime(T: number, B: number, n: number, src: ArrayLike<number>, out: Arr | Int32Array | Uint8Array): void {
+export function reverseTime(T: number, B: number, n: number, src: ArrayLike<number>, out: Arr | Int32Array | Uint8Array): void {
   const row = B * n;
   for (let t = 0; t < T; t++) {
     const from = (T - 1 - t) * row;

@@ -26,7 +26,8 @@ export { readKerasModel } from './import/keras-files.js';
 export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, MISTAKE_IDS, type Mistake, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
 export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';
 // sequence to sequence
-export { type Seq2SeqSpec, type Seq2SeqBatch, type Attention, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON, seq2seqParamCount, PAD, BOS, EOS } from './seq2seq/spec.js';
+export { type Seq2SeqSpec, type Seq2SeqBatch, type Attention, ATTENTIONS, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON, seq2seqParamCount, decoderSize, PAD, BOS, EOS } from './seq2seq/spec.js';
+export { type DecoderState, type DecoderStepOut, type Seq2SeqSources, type Seq2SeqStepper, selectStateRows } from './seq2seq/state.js';
 export { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from './seq2seq/engine.js';
 export { initSeq2SeqParams, randomSeq2SeqParams, randomSeq2SeqBatch } from './seq2seq/params.js';
 export { ScratchSeq2Seq } from '../scratch/seq2seq.js';

@@ -344,7 +344,7 @@ describe('no false success, no wrong result read from a file', () => {
     writeFileSync(join(d, 'spec.json'), JSON.stringify({ cell: 'lstm', inputSize: 3, hiddenSize: 4, outputSize: 2 }));
     refused(await cli(['check', '--spec', join(d, 'spec.json'), '--cell', 'rnn', '--hidden', '64', '--layers', '3']), /--spec gives the whole model, so --cell, --layers, --hidden would be ignored; leave them out/);
     refused(await cli(['gradcheck', '--spec', join(d, 'spec.json'), '--hidden', '64']), /--spec gives the whole model, so --hidden would be ignored/);
-    refused(await cli(['check', '--seq2seq', '--bidirectional']), /--seq2seq checks an encoder-decoder of one direction.*, so --bidirectional would be ignored/);
+    refused(await cli(['check', '--seq2seq', '--bidirectional', '--merge', 'sum']), /--seq2seq checks an encoder-decoder .*directions concatenated\), so --merge would be ignored/);
   });
 
   test('10: the size bound counts an embedding model\'s embedding, not the one-hot kernel it replaces', () => {

@@ -7,24 +7,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';
+import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
+import { readSeq2SeqCheckpoint } from '../src/seq2seq/checkpoint.js';
+import { decodeIds } from '../src/seq2seq/decode.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'rnnlab-s2s-'));
 
 describe('check --seq2seq', () => {
-  it.each(['lstm', 'gru'])('%s with general attention, masks, two layers and per-step gradients: scratch and tfjs-wasm pass against float64', (cell) => {
-    const r = rnnlab(['check', '--seq2seq', '--cell', cell, '--layers', '2', '--hidden', '8', '--input', '9', '--output', '7', '--seq', '6', '--target-seq', '5', '--batch', '3', '--mask', '--per-step', '--steps', '3', '--backend', 'wasm', '--json']);
+  it.each([
+    ['lstm', 'general attention', ['--attention', 'general']],
+    ['gru', 'a bidirectional encoder, concat attention', ['--bidirectional', '--attention', 'concat', '--attention-units', '6']],
+  ])('%s with %s, masks, two layers and per-step gradients: scratch and tfjs-wasm pass against float64', (cell, _, flags) => {
+    const r = rnnlab(['check', '--seq2seq', '--cell', cell, ...flags, '--layers', '2', '--hidden', '8', '--input', '9', '--output', '7', '--seq', '6', '--target-seq', '5', '--batch', '3', '--mask', '--per-step', '--steps', '3', '--backend', 'wasm', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.pass).toBe(true);
     expect(j.engines.map((e: { name: string }) => e.name)).toEqual(['scratch', 'tfjs-wasm', 'scratch-f64']);
     expect(j.gradients.map((g: { what: string }) => g.what)).toEqual(expect.arrayContaining(['attention.kernel', 'attention.combine.kernel', 'encoder.layers.1.recurrentKernel', 'decoder.embedding']));
+    if (flags.includes('--bidirectional')) {
+      expect(j.spec).toMatchObject({ bidirectional: true, attention: 'concat', attentionUnits: 6 });
+      expect(j.gradients.map((g: { what: string }) => g.what)).toEqual(expect.arrayContaining(['encoder.layers.1.backward.kernel', 'attention.v']));
+    }
     expect(j.perStep.filter((s: { side: string }) => s.side === 'encoder')).toHaveLength(2 * 6);
     expect(j.perStep.filter((s: { side: string }) => s.side === 'decoder')).toHaveLength(2 * 5);
   });
 
   it('gradcheck --seq2seq passes at 1e-6 for every attention mode, masked, and names the attention parameters', () => {
-    for (const attention of ['none', 'dot', 'general']) {
-      const r = rnnlab(['gradcheck', '--seq2seq', '--cell', 'gru', '--gru-reset-after', '--attention', attention, '--mask', '--json']);
+    for (const attention of ['none', 'dot', 'general', 'concat']) {
+      const r = rnnlab(['gradcheck', '--seq2seq', '--cell', 'gru', '--gru-reset-after', '--attention', attention, '--mask', ...(attention === 'concat' ? ['--bidirectional'] : []), '--json']);
       expect(r.code, r.stderr).toBe(0);
       const j = JSON.parse(r.stdout);
       expect(j.pass).toBe(true);
@@ -37,7 +47,7 @@ describe('check --seq2seq', () => {
   it('an engine asked for that cannot run is bad input, never a PASS without it; a flag of the other check is refused', () => {
     expectOneLineError(rnnlab(['check', '--seq2seq', '--engines', 'scratch,pytorch', '--hidden', '4', '--steps', '1']), /check --seq2seq cannot run pytorch \(the PyTorch engine has no encoder-decoder model\); leave it out/, expect);
     expectOneLineError(rnnlab(['check', '--seq2seq', '--engines', 'scratch,tfjs-webgl', '--hidden', '4', '--steps', '1']), /cannot run tfjs-webgl \(the browser engines run the sequence models' twin/, expect);
-    expectOneLineError(rnnlab(['check', '--attention', 'dot']), /--attention and --target-seq are for --seq2seq/, expect);
+    expectOneLineError(rnnlab(['check', '--attention', 'dot']), /--attention, --attention-units and --target-seq are for --seq2seq/, expect);
     expectOneLineError(rnnlab(['check', '--seq2seq', '--fault', 'swap-gates']), /does not go with --model, --spec/, expect);
   });
 });
@@ -85,13 +95,30 @@ describe('train --task seq2seq and translate', () => {
     expect(readdirSync(join(run, 'plots')).filter((f) => /^attention-\d-rev\.svg$/.test(f)).length).toBeGreaterThan(0);
   });
 
+  it('a bidirectional encoder with concat attention trains, its checkpoint names both, and translate decodes it step by step as the whole-prefix decoder does', async () => {
+    const d = tmp();
+    const run = join(d, 'bi');
+    const t = rnnlab(['train', '--task', 'seq2seq', '--dataset', 'reverse', '--pairs', '200', '--max-len', '5', '--hidden', '8', '--embedding', '4', '--batch', '32', '--epochs', '2', '--bidirectional', '--attention', 'concat', '--out', run]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/model: lstm 1x8 \(bidirectional encoder, decoder 16\), embedding 4, attention concat \(8 units\)/);
+    const ck = readSeq2SeqCheckpoint(join(run, 'checkpoints', readdirSync(join(run, 'checkpoints'))[0]));
+    expect(ck.spec).toMatchObject({ bidirectional: true, attention: 'concat', attentionUnits: 8 });
+    // on the same checkpoint: the step-wise decoder (translate's) gives the whole-prefix decoder's outputs, bit for bit (scratch, TypeScript kernels)
+    const e = new ScratchSeq2Seq(ck.spec, { params: ck.params });
+    const sources = ['abcd', 'e', 'dcbae', 'ab'].map((x) => ck.vocabs.src.encode(x));
+    for (const beam of [1, 3]) expect(await decodeIds(e, sources, { beam, maxLen: 8 })).toEqual(await decodeIds(e, sources, { beam, maxLen: 8, wholePrefix: true }));
+    const g = JSON.parse(rnnlab(['translate', '--checkpoint', run, 'abcd', '--json']).stdout);
+    expect(g.translations[0].attention[0]).toHaveLength(4);
+  });
+
   it('bad input: one line, exit 2', () => {
     const d = tmp();
     expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--dataset', 'poems', '--out', join(d, 'a')]), /unknown seq2seq dataset "poems"/, expect);
     writeFileSync(join(d, 'pairs.csv'), 'en,fr\nhello,bonjour\n');
     expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--csv', join(d, 'pairs.csv'), '--source-column', 'en', '--target-column', 'de', '--out', join(d, 'b')]), /de/, expect);
     expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--engine', 'pytorch', '--out', join(d, 'c')]), /seq2seq runs on scratch, scratch-f64 or tfjs/, expect);
-    expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--bidirectional', '--out', join(d, 'e')]), /reads one way/, expect);
+    expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--bidirectional', '--merge', 'sum', '--out', join(d, 'e')]), /--merge sum: a bidirectional seq2seq encoder concatenates/, expect);
+    expectOneLineError(rnnlab(['train', '--task', 'seq2seq', '--attention-units', '8', '--out', join(d, 'f')]), /--attention-units .* goes with --attention concat/, expect);
     expectOneLineError(rnnlab(['translate', '--checkpoint', join(d, 'nothing'), 'x']), /no such run or checkpoint directory/, expect);
     expect(existsSync(join(d, 'b', 'checkpoints'))).toBe(false);
   });

@@ -1,7 +1,8 @@
 /**
  * The tfjs seq2seq twin (tfjs/seq2seq.ts, wasm backend) against an independent float64 forward of
- * src/seq2seq/spec.ts written here in plain JavaScript (embedding lookup, the Keras cells, masked
- * encoder steps keeping the state, Luong attention dot/general, combine, head, mean cross-entropy).
+ * src/seq2seq/spec.ts in plain JavaScript (test/helpers/seq2seq-reference.ts: embedding lookup, the
+ * Keras cells, masked encoder steps keeping the state, a bidirectional encoder, Luong attention
+ * dot/general/concat, combine, head, mean cross-entropy).
  *
  * Tolerances (float32 tfjs against float64):
  *   logits, attention, loss: 1e-5 absolute (compare/tolerance.ts "forward": sums of a few dozen
@@ -16,145 +17,11 @@ import { optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
 import { Rng } from '../src/rng.js';
 import { randomSeq2SeqParams } from '../src/seq2seq/params.js';
-import { BOS, EOS, PAD, type Seq2SeqBatch, type Seq2SeqSpec, embeddingName, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
+import { BOS, EOS, PAD, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
 import { type LoadedTf, loadTf } from '../tfjs/backend.js';
 import { createTfjsSeq2SeqEngine } from '../tfjs/seq2seq.js';
 import { expectClose, expectNear } from './helpers/close.js';
-
-// ---------------------------------------------------------------------------------------------
-// The float64 reference: one batch row at a time, plain loops.
-
-type P = Record<string, Float64Array>;
-/** A zero-based perturbation of h_t (after masking) of one layer, one row, one unit: dLoss/dh_t by finite differences. */
-interface Probe {
-  side: 'encoder' | 'decoder';
-  layer: number;
-  t: number;
-  row: number;
-  unit: number;
-  eps: number;
-}
-
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-
-/** One step of the spec's cell (Keras equations, gates i,f,c,o and z,r,h): x [in], h, c [H] -> new h, c. */
-function cellStep(s: Seq2SeqSpec, W: Float64Array, U: Float64Array, bias: Float64Array, x: number[], h: number[], c: number[]): { h: number[]; c: number[] } {
-  const H = s.hiddenSize;
-  const G = s.cell === 'lstm' ? 4 : s.cell === 'gru' ? 3 : 1;
-  const GH = G * H;
-  const resetAfter = s.cell === 'gru' && s.gruResetAfter;
-  const px = new Array<number>(GH).fill(0); // x W + b_in
-  const ph = new Array<number>(GH).fill(0); // h U (+ b_rec for reset-after)
-  for (let j = 0; j < GH; j++) {
-    let a = bias[j];
-    for (let i = 0; i < x.length; i++) a += x[i] * W[i * GH + j];
-    px[j] = a;
-    let r = resetAfter ? bias[GH + j] : 0;
-    for (let i = 0; i < H; i++) r += h[i] * U[i * GH + j];
-    ph[j] = r;
-  }
-  const gate = (v: number): number => (s.recurrentActivation === 'sigmoid' ? sigmoid(v) : Math.min(1, Math.max(0, 0.2 * v + 0.5)));
-  const hn = new Array<number>(H);
-  const cn = [...c];
-  for (let j = 0; j < H; j++) {
-    if (s.cell === 'rnn') hn[j] = s.activation === 'tanh' ? Math.tanh(px[j] + ph[j]) : Math.max(0, px[j] + ph[j]);
-    else if (s.cell === 'lstm') {
-      const i = gate(px[j] + ph[j]);
-      const f = gate(px[H + j] + ph[H + j]);
-      const g = Math.tanh(px[2 * H + j] + ph[2 * H + j]);
-      const o = gate(px[3 * H + j] + ph[3 * H + j]);
-      cn[j] = f * c[j] + i * g;
-      hn[j] = o * Math.tanh(cn[j]);
-    }
-  }
-  if (s.cell === 'gru') {
-    const z = Array.from({ length: H }, (_, j) => gate(px[j] + ph[j]));
-    const r = Array.from({ length: H }, (_, j) => gate(px[H + j] + ph[H + j]));
-    for (let j = 0; j < H; j++) {
-      let rec: number;
-      if (resetAfter) rec = r[j] * ph[2 * H + j];
-      else {
-        rec = 0; // reset before the product: (r * h) U_h
-        for (let i = 0; i < H; i++) rec += r[i] * h[i] * U[i * GH + 2 * H + j];
-      }
-      const hh = Math.tanh(px[2 * H + j] + rec);
-      hn[j] = z[j] * h[j] + (1 - z[j]) * hh;
-    }
-  }
-  return { h: hn, c: cn };
-}
-
-/** One side's stack for one row: xs [n][E], mask [n] or null, initial states per layer -> outputs of the top [n][H] and final states. */
-function stack(s: Seq2SeqSpec, p: P, side: 'encoder' | 'decoder', row: number, xs: number[][], mask: number[] | null, init: { h: number[]; c: number[] }[] | null, probe?: Probe): { out: number[][]; finals: { h: number[]; c: number[] }[] } {
-  const H = s.hiddenSize;
-  let seq = xs;
-  const finals: { h: number[]; c: number[] }[] = [];
-  for (let l = 0; l < s.layers; l++) {
-    const k = `${side}.layers.${l}`;
-    let h = init ? [...init[l].h] : new Array<number>(H).fill(0);
-    let c = init ? [...init[l].c] : new Array<number>(H).fill(0);
-    const out: number[][] = [];
-    seq.forEach((x, t) => {
-      if (!mask || mask[t]) ({ h, c } = cellStep(s, p[`${k}.kernel`], p[`${k}.recurrentKernel`], p[`${k}.bias`], x, h, c)); // a masked step keeps h and c
-      if (probe && probe.side === side && probe.layer === l && probe.t === t && probe.row === row) {
-        h = [...h];
-        h[probe.unit] += probe.eps;
-      }
-      out.push(h);
-    });
-    finals.push({ h, c });
-    seq = out;
-  }
-  return { out: seq, finals };
-}
-
-/** The spec's model in float64: logits [B, T, V], attention [B, T, S] (or null), the mean cross-entropy over real target steps. */
-function reference(s: Seq2SeqSpec, p: P, b: Seq2SeqBatch, probe?: Probe): { logits: Float64Array; attention: Float64Array | null; loss: number } {
-  const { batchSize: B, srcLen: S, tgtLen: T } = b;
-  const H = s.hiddenSize;
-  const E = s.embedding;
-  const V = s.tgtVocab;
-  const logits = new Float64Array(B * T * V);
-  const attention = s.attention === 'none' ? null : new Float64Array(B * T * S);
-  let lossSum = 0;
-  let real = 0;
-  const lookup = (side: 'encoder' | 'decoder', id: number): number[] => Array.from(p[embeddingName(s, side)].subarray(id * E, (id + 1) * E));
-  for (let row = 0; row < B; row++) {
-    const srcMask = Array.from(b.srcMask.subarray(row * S, (row + 1) * S));
-    const enc = stack(s, p, 'encoder', row, Array.from(b.src.subarray(row * S, (row + 1) * S), (id) => lookup('encoder', id)), srcMask, null, probe);
-    const dec = stack(s, p, 'decoder', row, Array.from(b.tgtIn.subarray(row * T, (row + 1) * T), (id) => lookup('decoder', id)), null, enc.finals, probe);
-    const o = enc.out;
-    const keys =
-      s.attention === 'general'
-        ? o.map((os) => Array.from({ length: H }, (_, j) => os.reduce((a, v, i) => a + v * p['attention.kernel'][i * H + j], 0)))
-        : o;
-    for (let t = 0; t < T; t++) {
-      const h = dec.out[t];
-      let top = h;
-      if (attention) {
-        const scores = keys.map((k, j) => (srcMask[j] ? k.reduce((a, v, i) => a + v * h[i], 0) : -Infinity));
-        const max = Math.max(...scores);
-        const e = scores.map((v) => Math.exp(v - max));
-        const sum = e.reduce((a, v) => a + v, 0);
-        const a = e.map((v) => v / sum);
-        a.forEach((v, j) => (attention[(row * T + t) * S + j] = v));
-        const context = Array.from({ length: H }, (_, i) => a.reduce((acc, w, j) => acc + w * o[j][i], 0));
-        const cat = [...context, ...h];
-        const Wc = p['attention.combine.kernel'];
-        top = Array.from({ length: H }, (_, j) => Math.tanh(cat.reduce((acc, v, i) => acc + v * Wc[i * H + j], 0)));
-      }
-      const z = Array.from({ length: V }, (_, v) => top.reduce((acc, x, i) => acc + x * p['head.kernel'][i * V + v], p['head.bias'][v]));
-      z.forEach((v, k) => (logits[(row * T + t) * V + k] = v));
-      if (b.tgtMask[row * T + t]) {
-        const max = Math.max(...z);
-        const lse = max + Math.log(z.reduce((acc, v) => acc + Math.exp(v - max), 0));
-        lossSum += lse - z[b.tgtOut[row * T + t]];
-        real++;
-      }
-    }
-  }
-  return { logits, attention, loss: lossSum / real };
-}
+import { type P, type Probe, seq2seqReference as reference } from './helpers/seq2seq-reference.js';
 
 const f64 = (params: NamedParams): P => Object.fromEntries(Object.entries(params).map(([k, t]) => [k, Float64Array.from(t.data as ArrayLike<number>)]));
 
@@ -167,6 +34,9 @@ const CASES: { label: string; fields: Record<string, unknown> }[] = [
   { label: 'rnn tanh, no attention', fields: { cell: 'rnn', attention: 'none' } },
   { label: 'gru reset-after, general, shared embedding, 2 layers', fields: { cell: 'gru', gruResetAfter: true, attention: 'general', layers: 2, sharedEmbedding: true, srcVocab: 8, tgtVocab: 8 } },
   { label: 'lstm, dot attention, 2 layers', fields: { cell: 'lstm', attention: 'dot', layers: 2 } },
+  { label: 'lstm, concat attention (4 units), bidirectional encoder, 2 layers', fields: { cell: 'lstm', attention: 'concat', attentionUnits: 4, bidirectional: true, layers: 2 } },
+  { label: 'gru reset-after, general attention, bidirectional encoder', fields: { cell: 'gru', gruResetAfter: true, attention: 'general', bidirectional: true } },
+  { label: 'gru (reset before), concat attention', fields: { cell: 'gru', attention: 'concat' } },
 ];
 
 const specOf = (fields: Record<string, unknown>): Seq2SeqSpec => parseSeq2SeqSpec({ hiddenSize: 5, embedding: 3, srcVocab: 9, tgtVocab: 7, ...fields });
@@ -295,17 +165,25 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
         // dLoss/dh_t per layer and step (stepGrads): a real and a padded encoder step, decoder steps
         expect(g.dhEncoder?.length).toBe(spec.layers);
         expect(g.dhDecoder?.length).toBe(spec.layers);
-        const H = spec.hiddenSize;
+        // widths of dh: the encoder's step holds both directions' h (bidirectional), the decoder's D units
+        const width = { encoder: (spec.bidirectional ? 2 : 1) * spec.hiddenSize, decoder: decoderSize(spec) };
         const probes: Probe[] = [
           { side: 'encoder', layer: 0, t: 1, row: 1, unit: 2, eps: 0 },
           { side: 'encoder', layer: spec.layers - 1, t: 4, row: 1, unit: 0, eps: 0 }, // padded: the kept state is what the decoder starts from
           { side: 'encoder', layer: spec.layers - 1, t: 0, row: 0, unit: 4, eps: 0 },
           { side: 'decoder', layer: 0, t: 0, row: 2, unit: 1, eps: 0 },
           { side: 'decoder', layer: spec.layers - 1, t: 3, row: 0, unit: 3, eps: 0 },
+          ...(spec.bidirectional
+            ? ([
+                { side: 'encoder', layer: 0, t: 2, row: 1, unit: spec.hiddenSize + 1, eps: 0 }, // the backward direction at a real step
+                { side: 'encoder', layer: spec.layers - 1, t: 0, row: 2, unit: 2 * spec.hiddenSize - 1, eps: 0 }, // its last step: its final state goes to the decoder
+                { side: 'decoder', layer: 0, t: 1, row: 0, unit: decoderSize(spec) - 1, eps: 0 },
+              ] as Probe[])
+            : []),
         ];
         for (const pr of probes) {
           const n = pr.side === 'encoder' ? 6 : 5;
-          const got = (pr.side === 'encoder' ? g.dhEncoder! : g.dhDecoder!)[pr.layer][(pr.row * n + pr.t) * H + pr.unit];
+          const got = (pr.side === 'encoder' ? g.dhEncoder! : g.dhDecoder!)[pr.layer][(pr.row * n + pr.t) * width[pr.side] + pr.unit];
           const fd = (reference(spec, p, b, { ...pr, eps: h }).loss - reference(spec, p, b, { ...pr, eps: -h }).loss) / (2 * h);
           const err = gradError(got, fd);
           note('dLoss/dh_t (rel)', err);
@@ -347,13 +225,21 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
   });
 
   test('the functional tf.model (dot, softmax, concatenate, dense) predicts what the engine computes on unpadded input', async () => {
-    for (const fields of [{ cell: 'lstm', attention: 'general' }, { cell: 'gru', gruResetAfter: true, attention: 'dot', layers: 2 }, { cell: 'rnn', attention: 'none' }]) {
+    for (const fields of [
+      { cell: 'lstm', attention: 'general' },
+      { cell: 'gru', gruResetAfter: true, attention: 'dot', layers: 2 },
+      { cell: 'rnn', attention: 'none' },
+      { cell: 'lstm', attention: 'concat', bidirectional: true, layers: 2 },
+      { cell: 'gru', gruResetAfter: true, attention: 'concat', bidirectional: true },
+    ]) {
       const spec = specOf(fields);
       const engine = await createTfjsSeq2SeqEngine(loaded, spec, { params: randomSeq2SeqParams(spec, 4) });
       const tf = loaded.tf;
       try {
         const kinds = engine.model.layers.map((l) => l.getClassName());
         if (spec.attention !== 'none') expect(kinds).toEqual(expect.arrayContaining(['Dot', 'Activation', 'Concatenate', 'Dense', 'Embedding']));
+        if (spec.attention === 'concat') expect(kinds).toContain('RnnlabLuongConcatScore');
+        if (spec.bidirectional) expect(kinds).toContain('Bidirectional');
         expect(engine.model.inputs.length).toBe(2);
         expect(engine.model.outputs.length).toBe(spec.attention === 'none' ? 1 : 2);
         const b = makeBatch(spec, 2);

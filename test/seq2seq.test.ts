@@ -10,6 +10,7 @@ import { optimizerSpec } from '../src/optimizer.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
 import { type Seq2SeqBatch, parseSeq2SeqSpec } from '../src/seq2seq/spec.js';
 import { expectClose } from './helpers/close.js';
+import { seq2seqReference } from './helpers/seq2seq-reference.js';
 
 const CELLS = [
   { cell: 'rnn' },
@@ -17,7 +18,7 @@ const CELLS = [
   { cell: 'gru' },
   { cell: 'gru', gruResetAfter: true },
 ] as const;
-const ATTENTION = ['none', 'dot', 'general'] as const;
+const ATTENTION = ['none', 'dot', 'general', 'concat'] as const;
 
 describe('seq2seq gradcheck (float64 scratch, central differences, limit 1e-6)', () => {
   for (const c of CELLS) {
@@ -28,7 +29,8 @@ describe('seq2seq gradcheck (float64 scratch, central differences, limit 1e-6)',
         expect(r.params.filter((p) => !p.pass).map((p) => `${p.name}: ${p.maxRelError}`)).toEqual([]);
         expect(r.pass).toBe(true);
         const names = r.params.map((p) => p.name);
-        if (attention === 'general') expect(names).toContain('attention.kernel');
+        if (attention === 'general' || attention === 'concat') expect(names).toContain('attention.kernel');
+        if (attention === 'concat') expect(names).toContain('attention.v');
         if (attention !== 'none') expect(names).toContain('attention.combine.kernel');
         // the encoder learns only through the hand-over (and attention): its gradients must not be zero
         const enc = r.params.find((p) => p.name === 'encoder.layers.0.kernel')!;
@@ -36,6 +38,24 @@ describe('seq2seq gradcheck (float64 scratch, central differences, limit 1e-6)',
       });
     }
   }
+  for (const c of CELLS) {
+    it(`${c.cell}${'gruResetAfter' in c ? ' reset-after' : ''}, bidirectional encoder, concat attention (3 units): two layers, masks, both directions by name`, () => {
+      const spec = parseSeq2SeqSpec({ ...c, hiddenSize: 3, layers: 2, srcVocab: 7, tgtVocab: 6, embedding: 3, attention: 'concat', attentionUnits: 3, bidirectional: true });
+      const r = gradcheckSeq2Seq(spec, { mask: true, batch: 3, srcLen: 5, tgtLen: 4 });
+      expect(r.params.filter((p) => !p.pass).map((p) => `${p.name}: ${p.maxRelError}`)).toEqual([]);
+      const names = r.params.map((p) => p.name);
+      expect(names).toEqual(expect.arrayContaining(['encoder.layers.1.backward.kernel', 'encoder.layers.0.backward.recurrentKernel', 'attention.v']));
+      // both directions learn (the backward one through the decoder's initial state and the attention)
+      for (const n of ['encoder.layers.0.kernel', 'encoder.layers.0.backward.kernel']) expect(r.params.find((p) => p.name === n)!.scale, n).toBeGreaterThan(1e-6);
+    });
+  }
+  it('bidirectional encoder with dot and general attention and none', () => {
+    for (const attention of ['dot', 'general', 'none'] as const) {
+      const spec = parseSeq2SeqSpec({ cell: 'lstm', hiddenSize: 3, layers: 2, srcVocab: 7, tgtVocab: 6, embedding: 3, attention, bidirectional: true });
+      const r = gradcheckSeq2Seq(spec, { mask: true, batch: 2, srcLen: 4, tgtLen: 3 });
+      expect(r.params.filter((p) => !p.pass).map((p) => `${attention} ${p.name}: ${p.maxRelError}`)).toEqual([]);
+    }
+  });
   it('a shared embedding table collects both sides\' gradients', () => {
     const spec = parseSeq2SeqSpec({ cell: 'lstm', hiddenSize: 4, srcVocab: 8, tgtVocab: 8, embedding: 3, attention: 'dot', sharedEmbedding: true });
     const r = gradcheckSeq2Seq(spec, { mask: true });
@@ -60,11 +80,38 @@ function rowAlone(b: Seq2SeqBatch, r: number): Seq2SeqBatch {
   };
 }
 
+describe('seq2seq scratch engine against the independent float64 reference (test/helpers/seq2seq-reference.ts)', () => {
+  const CASES = [
+    { cell: 'lstm', attention: 'concat', bidirectional: true, layers: 2 },
+    { cell: 'gru', gruResetAfter: true, attention: 'general', bidirectional: true },
+    { cell: 'rnn', attention: 'concat', attentionUnits: 7 },
+    { cell: 'gru', attention: 'dot', bidirectional: true, layers: 2 },
+  ] as const;
+  for (const fields of CASES) {
+    it(`${JSON.stringify(fields)}: logits, attention and loss to 1e-12 (float64; the same arithmetic in another order)`, () => {
+      const spec = parseSeq2SeqSpec({ hiddenSize: 4, embedding: 3, srcVocab: 9, tgtVocab: 7, ...fields });
+      const params = randomSeq2SeqParams(spec, 4, 'F64');
+      const e = new ScratchSeq2Seq(spec, { dtype: 'float64', params });
+      const b = randomSeq2SeqBatch(spec, 3, 6, 5, 9, { mask: true });
+      const p = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.data as Float64Array]));
+      const ref = seq2seqReference(spec, p, b);
+      const f = e.forward(b);
+      expectClose('logits', f.logits, ref.logits, 1e-12, { absolute: true });
+      expectClose('attention', f.attention!, ref.attention!, 1e-12, { absolute: true });
+      expect(Math.abs(e.lossAndGrads(b).loss - ref.loss)).toBeLessThan(1e-12);
+    });
+  }
+});
+
 describe('seq2seq scratch engine', () => {
   const spec = parseSeq2SeqSpec({ cell: 'gru', hiddenSize: 6, layers: 2, srcVocab: 9, tgtVocab: 7, embedding: 4, attention: 'general' });
   const params = randomSeq2SeqParams(spec, 3, 'F64');
 
-  it('a padded row gives what it gives alone: logits and attention (float64, 1e-12: the same arithmetic in another order)', () => {
+  const biSpec = parseSeq2SeqSpec({ cell: 'lstm', hiddenSize: 5, layers: 2, srcVocab: 9, tgtVocab: 7, embedding: 4, attention: 'concat', bidirectional: true });
+  it.each([
+    ['gru, general attention', spec, params],
+    ['lstm, bidirectional encoder, concat attention', biSpec, randomSeq2SeqParams(biSpec, 3, 'F64')],
+  ] as const)('%s: a padded row gives what it gives alone: logits and attention (float64, 1e-12: the same arithmetic in another order)', (_, spec, params) => {
     const e = new ScratchSeq2Seq(spec, { dtype: 'float64', params });
     const b = randomSeq2SeqBatch(spec, 4, 6, 5, 7, { mask: true });
     const all = e.forward(b);

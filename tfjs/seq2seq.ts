@@ -2,13 +2,19 @@
  * TfjsSeq2SeqEngine: the TensorFlow.js twin of the encoder-decoder model of src/seq2seq/spec.ts,
  * built with tfjs's functional API from standard layers:
  *
- *   source ids [B, S] ─ Embedding ─ encoder RNN layers (returnSequences, returnState) ─ o [B, S, H]
+ *   source ids [B, S] ─ Embedding ─ encoder RNN layers (returnSequences, returnState) ─ o [B, S, D]
  *                                                         │ final states (h, c) of every layer
- *   decoder ids [B, T] ─ Embedding ─ decoder RNN layers (initialState = the encoder's, layer by layer) ─ h [B, T, H]
- *   attention:  keys = o (dot) | Dense(H, no bias)(o) (general: attention.kernel)
- *               scores = Dot(axes [2, 2])([h, keys]) [B, T, S];  a = Activation(softmax)(scores)
- *               context = Dot(axes [2, 1])([a, o]) [B, T, H]
- *               z = Dense(H, tanh, no bias)(Concatenate([context, h]))  (attention.combine.kernel)
+ *   decoder ids [B, T] ─ Embedding ─ decoder RNN layers (initialState = the encoder's, layer by layer) ─ h [B, T, D]
+ *   bidirectional encoder (as Keras's seq2seq examples build it): each encoder layer is
+ *               Bidirectional(RNN(H), mergeMode "concat") with returnState, so it returns
+ *               [o, forward h, (c), backward h, (c)]; the decoder (D = 2H units) starts from
+ *               Concatenate([forward, backward]) of each state, layer by layer
+ *   attention:  keys = o (dot) | Dense(D, no bias)(o) (general: attention.kernel)
+ *               scores = Dot(axes [2, 2])([h, keys]) [B, T, S]
+ *                 | LuongConcatScore(A)([h, o]) (concat: attention.kernel, attention.v; seq2seq-attention.ts)
+ *               a = Activation(softmax)(scores)
+ *               context = Dot(axes [2, 1])([a, o]) [B, T, D]
+ *               z = Dense(D, tanh, no bias)(Concatenate([context, h]))  (attention.combine.kernel)
  *   head:       logits = Dense(V_tgt)(z or h)  (head.kernel, head.bias)
  *
  * `model` is that graph as a tf.model (inputs [source ids, decoder ids]; outputs [logits] or
@@ -26,6 +32,11 @@
  *     steps, which never read it, and the loss skips padded steps.
  * Without any padding the eager pass and model.predict compute the same thing (a test checks it).
  *
+ * Step-wise decoding (src/seq2seq/state.ts): `encode` applies the embedding and the encoder layers
+ * (with the mask) and reads back o, the keys and the final states; `decodeStep` applies the decoder
+ * layers to one step from the state's h (and c) as their initialState, then the same attention and
+ * head as the whole pass.
+ *
  * The wasm backend has no gradient kernel for a gather, so there the embedding lookup is one-hot
  * rows times the table (the same values). Weights: zeros initialisers, then the canonical
  * parameters written in (seq2seqLayout order; Keras layout, so each tensor maps one to one).
@@ -34,14 +45,17 @@
 import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
+import type { FloatArray } from '../src/tensor.js';
 import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
 import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.js';
-import { type Seq2SeqBatch, type Seq2SeqSpec, embeddingName, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
+import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, keySize, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
+import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState } from '../src/seq2seq/state.js';
 import { type BackendName, type LoadedTf, type Tf, activate } from './backend.js';
 import { clipGradients, embedIds, tfjsOptimizer } from './engine.js';
 import { recurrentLayer } from './model.js';
 import { readVariables, writeVariables } from './weights.js';
 import { type ResetAfterConfig, resetAfterGruClass } from './gru-reset-after.js';
+import { type ConcatScoreLayer, concatScoreClass } from './seq2seq-attention.js';
 
 type Tensor = import('@tensorflow/tfjs').Tensor;
 type Scalar = import('@tensorflow/tfjs').Scalar;
@@ -62,11 +76,16 @@ export interface Seq2SeqLayers {
   /** One table when the spec shares it (the same object twice). */
   encoderEmbedding: Layer;
   decoderEmbedding: Layer;
+  /** RNN layers, or Bidirectional ones (a bidirectional encoder). */
   encoder: Layer[];
   decoder: Layer[];
-  /** attention "general": Dense(H, no bias) on the encoder outputs (attention.kernel). */
+  /** A bidirectional encoder: Concatenate, joining the two directions' final states. */
+  joinStates?: Layer;
+  /** attention "general": Dense(D, no bias) on the encoder outputs (attention.kernel). */
   attentionKernel?: Layer;
-  /** Dot(axes [2, 2]): scores [B, T, S]; softmax; Dot(axes [2, 1]): context [B, T, H]; Concatenate; Dense(H, tanh, no bias). */
+  /** attention "concat": the score layer (attention.kernel, attention.v); it is `scores` too. */
+  concatScore?: ConcatScoreLayer;
+  /** Dot(axes [2, 2]) (or the concat score): scores [B, T, S]; softmax; Dot(axes [2, 1]): context [B, T, D]; Concatenate; Dense(D, tanh, no bias). */
   scores?: Layer;
   softmax?: Layer;
   context?: Layer;
@@ -104,29 +123,43 @@ function resetAfterGruWithState(tf: Tf): new (c: ResetAfterConfig) => Layer {
 
 /** The layers of a spec, with zeros initialisers (weights are written from canonical parameters). */
 export function buildSeq2SeqLayers(tf: Tf, s: Seq2SeqSpec): Seq2SeqLayers {
-  const H = s.hiddenSize;
+  const D = decoderSize(s);
   const zeros = 'zeros' as const;
   const embedding = (V: number): Layer => tf.layers.embedding({ inputDim: V, outputDim: s.embedding, embeddingsInitializer: zeros });
   const encoderEmbedding = embedding(s.srcVocab);
   const decoderEmbedding = s.sharedEmbedding ? encoderEmbedding : embedding(s.tgtVocab);
-  const rnn = (): Layer => recurrentLayer(tf, s, { returnSequences: true, returnState: true }, resetAfterGruWithState(tf));
-  const encoder = Array.from({ length: s.layers }, rnn);
-  const decoder = Array.from({ length: s.layers }, rnn);
+  const rnn = (units: number): Layer => recurrentLayer(tf, { ...s, hiddenSize: units }, { returnSequences: true, returnState: true }, resetAfterGruWithState(tf));
+  const encoder = Array.from({ length: s.layers }, () => (s.bidirectional ? tf.layers.bidirectional({ layer: rnn(s.hiddenSize) as never, mergeMode: 'concat' }) : rnn(s.hiddenSize)));
+  const decoder = Array.from({ length: s.layers }, () => rnn(D));
   const head = tf.layers.dense({ units: s.tgtVocab, useBias: true, kernelInitializer: zeros, biasInitializer: zeros });
-  if (s.attention === 'none') return { encoderEmbedding, decoderEmbedding, encoder, decoder, head };
+  const joinStates = s.bidirectional ? { joinStates: tf.layers.concatenate({ axis: -1 }) } : {};
+  if (s.attention === 'none') return { encoderEmbedding, decoderEmbedding, encoder, decoder, ...joinStates, head };
+  const concatScore = s.attention === 'concat' ? new (concatScoreClass(tf))({ units: s.attentionUnits! }) : undefined;
   return {
     encoderEmbedding,
     decoderEmbedding,
     encoder,
     decoder,
-    ...(s.attention === 'general' ? { attentionKernel: tf.layers.dense({ units: H, useBias: false, kernelInitializer: zeros }) } : {}),
-    scores: tf.layers.dot({ axes: [2, 2] }),
+    ...joinStates,
+    ...(s.attention === 'general' ? { attentionKernel: tf.layers.dense({ units: D, useBias: false, kernelInitializer: zeros }) } : {}),
+    ...(concatScore ? { concatScore } : {}),
+    scores: concatScore ?? tf.layers.dot({ axes: [2, 2] }),
     softmax: tf.layers.activation({ activation: 'softmax' }),
     context: tf.layers.dot({ axes: [2, 1] }),
     concat: tf.layers.concatenate({ axis: -1 }),
-    combine: tf.layers.dense({ units: H, activation: 'tanh', useBias: false, kernelInitializer: zeros }),
+    combine: tf.layers.dense({ units: D, activation: 'tanh', useBias: false, kernelInitializer: zeros }),
     head,
   };
+}
+
+/** A state's array as tfjs takes it (float32). */
+const f32 = (a: FloatArray): Float32Array => (a instanceof Float32Array ? a : Float32Array.from(a));
+
+/** A bidirectional layer's states [forward h, (c), backward h, (c)] joined per state: [h, (c)] of 2H; others as they are. */
+function joinFinals<T>(states: T[], join: ((pair: T[]) => T) | null): T[] {
+  if (!join) return states;
+  const n = states.length / 2;
+  return states.slice(0, n).map((f, i) => join([f, states[n + i]]));
 }
 
 /**
@@ -143,22 +176,24 @@ export function buildSeq2SeqModel(tf: Tf, s: Seq2SeqSpec, L: Seq2SeqLayers): Lay
   };
   let x = sym(L.encoderEmbedding, src)[0];
   const finals: SymbolicTensor[][] = [];
+  const join = L.joinStates ? (pair: SymbolicTensor[]): SymbolicTensor => sym(L.joinStates!, pair)[0] : null;
   for (const layer of L.encoder) {
     const [out, ...states] = sym(layer, x);
     x = out;
-    finals.push(states);
+    finals.push(joinFinals(states, join));
   }
-  const o = x; // [B, S, H]
+  const o = x; // [B, S, D]
   let h = sym(L.decoderEmbedding, tgt)[0];
   L.decoder.forEach((layer, l) => {
     // tfjs's RNN layers take initialState as an argument; the reset-after GRU takes it as a second input
     h = s.cell === 'gru' && s.gruResetAfter ? sym(layer, [h, ...finals[l]])[0] : sym(layer, h, { initialState: finals[l] })[0];
   });
   if (s.attention === 'none') return tf.model({ inputs: [src, tgt], outputs: sym(L.head, h)[0], name: 'seq2seq' });
-  const keys = L.attentionKernel ? sym(L.attentionKernel, o)[0] : o; // [B, S, H]
+  // concat: the score layer reads o itself (and makes its own keys)
+  const keys = L.attentionKernel ? sym(L.attentionKernel, o)[0] : o; // [B, S, D]
   const a = sym(L.softmax!, sym(L.scores!, [h, keys])[0])[0]; // [B, T, S]
-  const context = sym(L.context!, [a, o])[0]; // [B, T, H]
-  const z = sym(L.combine!, sym(L.concat!, [context, h])[0])[0]; // [B, T, H]
+  const context = sym(L.context!, [a, o])[0]; // [B, T, D]
+  const z = sym(L.combine!, sym(L.concat!, [context, h])[0])[0]; // [B, T, D]
   return tf.model({ inputs: [src, tgt], outputs: [sym(L.head, z)[0], a], name: 'seq2seq' });
 }
 
@@ -174,14 +209,22 @@ export function seq2seqVariables(s: Seq2SeqSpec, L: Seq2SeqLayers): { name: stri
   byName.set(embeddingName(s, 'decoder'), one('embedding', L.decoderEmbedding)[0]);
   for (const side of ['encoder', 'decoder'] as const) {
     L[side].forEach((layer, l) => {
-      // tfjs's own order of an RNN layer's weights: kernel, recurrent kernel, bias
-      const [k, r, b] = one(`${side}.layers.${l}`, layer, 3);
-      byName.set(`${side}.layers.${l}.kernel`, k);
-      byName.set(`${side}.layers.${l}.recurrentKernel`, r);
-      byName.set(`${side}.layers.${l}.bias`, b);
+      // tfjs's own order of an RNN layer's weights: kernel, recurrent kernel, bias (a Bidirectional layer: the forward layer's, then the backward one's)
+      const dirs = side === 'encoder' && s.bidirectional ? ['', 'backward.'] : [''];
+      const w = one(`${side}.layers.${l}`, layer, 3 * dirs.length);
+      dirs.forEach((dir, d) => {
+        byName.set(`${side}.layers.${l}.${dir}kernel`, w[3 * d]);
+        byName.set(`${side}.layers.${l}.${dir}recurrentKernel`, w[3 * d + 1]);
+        byName.set(`${side}.layers.${l}.${dir}bias`, w[3 * d + 2]);
+      });
     });
   }
   if (L.attentionKernel) byName.set('attention.kernel', one('attention.kernel', L.attentionKernel)[0]);
+  if (L.concatScore) {
+    const [k, v] = one('attention.kernel, attention.v', L.concatScore, 2);
+    byName.set('attention.kernel', k);
+    byName.set('attention.v', v);
+  }
   if (L.combine) byName.set('attention.combine.kernel', one('attention.combine.kernel', L.combine)[0]);
   const [hk, hb] = one('head', L.head, 2);
   byName.set('head.kernel', hk);
@@ -300,6 +343,67 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     return this.tf.memory().numTensors;
   }
 
+  /** Step-wise decoding (src/seq2seq/state.ts): the encoder once, and the decoder's state before its first step. */
+  encode(src: Seq2SeqSources): DecoderState {
+    const { batchSize: B, srcLen: S } = src;
+    validateSeq2SeqBatch(this.spec, { ...src, tgtLen: 1, tgtIn: new Int32Array(B).fill(BOS), tgtOut: new Int32Array(B), tgtMask: new Uint8Array(B).fill(1) }, false);
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    const s = this.spec;
+    // read inside tidy, returned outside it (tidy walks what it returns looking for tensors)
+    let state: DecoderState | null = null;
+    tf.tidy(() => {
+      const { o, finals } = this.encoder(tf.tensor2d(src.src, [B, S], 'int32'), tf.tensor2d(Float32Array.from(src.srcMask), [B, S]), null);
+      const read = (t: Tensor): Float32Array => t.dataSync() as Float32Array;
+      state = {
+        batchSize: B,
+        srcLen: S,
+        srcMask: src.srcMask.slice(),
+        memory: s.attention === 'none' ? null : read(o),
+        keys: s.attention === 'general' || s.attention === 'concat' ? read(this.keys(o)) : null,
+        h: finals.map((f) => read(f[0])),
+        c: s.cell === 'lstm' ? finals.map((f) => read(f[1])) : null,
+      };
+    });
+    return state!;
+  }
+
+  /** One decoder step from `state` for every row, fed `tokens` [B]: logits [B, V], attention [B, S], the next state. */
+  decodeStep(state: DecoderState, tokens: Int32Array): DecoderStepOut {
+    validateDecoderState(this.spec, state, tokens);
+    activate(this.tf, this.backend);
+    const tf = this.tf;
+    const s = this.spec;
+    const L = this.layers;
+    const { batchSize: B, srcLen: S } = state;
+    const D = decoderSize(s);
+    let out: DecoderStepOut | null = null;
+    tf.tidy(() => {
+      let x = this.embed(L.decoderEmbedding, tf.tensor2d(tokens, [B, 1], 'int32')); // [B, 1, E]
+      const h: Float32Array[] = [];
+      const c: Float32Array[] = [];
+      L.decoder.forEach((layer, l) => {
+        const init = [tf.tensor2d(f32(state.h[l]), [B, D]), ...(state.c ? [tf.tensor2d(f32(state.c[l]), [B, D])] : [])];
+        const [y, hl, cl] = layer.apply(x, { initialState: init }) as Tensor[];
+        x = y; // [B, 1, D]
+        h.push(hl.dataSync() as Float32Array);
+        if (cl) c.push(cl.dataSync() as Float32Array);
+      });
+      let top = x;
+      let attention: Float32Array | null = null;
+      if (s.attention !== 'none') {
+        const o = tf.tensor3d(f32(state.memory!), [B, S, D]);
+        const keys = state.keys ? tf.tensor3d(f32(state.keys), [B, S, keySize(s)]) : this.keys(o);
+        const r = this.attend(x, o, keys, tf.tensor2d(Float32Array.from(state.srcMask), [B, S]));
+        top = r.z;
+        attention = r.a.dataSync() as Float32Array;
+      }
+      const logits = (L.head.apply(top) as Tensor).dataSync() as Float32Array;
+      out = { logits, attention, state: { ...state, h, c: s.cell === 'lstm' ? c : null } };
+    });
+    return out!;
+  }
+
   // ---- internals ----
 
   private makeOptimizer(o: OptimizerSpec): Optimizer {
@@ -309,51 +413,85 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
   }
 
   /**
-   * The model applied eagerly with masks (see the top). With `probes` (one zero variable [B, H]
-   * per layer and step, encoder and decoder), each recurrent layer runs as a loop over its own
-   * cell with probe t added to h_t (after masking), so that dLoss/dprobe_t is the total gradient
-   * reaching h_t; without, each layer is applied whole (layer.apply with mask and initialState).
+   * The model applied eagerly with masks (see the top). With `probes` (one zero variable per layer
+   * and step, encoder [B, H] or [B, 2H] (bidirectional: its first H units go to the forward
+   * direction's h_t, the rest to the backward one's at step t) and decoder [B, D]), each recurrent
+   * layer runs as a loop over its own cell with probe t added to h_t (after masking), so that
+   * dLoss/dprobe_t is the total gradient reaching h_t; without, each layer is applied whole
+   * (layer.apply with mask and initialState).
    */
   private run(b: Seq2SeqBatch, probes: { encoder: Variable[][]; decoder: Variable[][] } | null): { logits: Tensor; attention: Tensor | null } {
     const tf = this.tf;
     const s = this.spec;
     const L = this.layers;
     const { batchSize: B, srcLen: S, tgtLen: T } = b;
-    const srcIds = tf.tensor2d(b.src, [B, S], 'int32');
-    const tgtIds = tf.tensor2d(b.tgtIn, [B, T], 'int32');
     const srcMask = tf.tensor2d(Float32Array.from(b.srcMask), [B, S]); // [B, S]
-    let x = this.embed(L.encoderEmbedding, srcIds); // [B, S, E]
-    const finals: Tensor[][] = [];
-    L.encoder.forEach((layer, l) => {
-      const [out, ...states] = probes ? this.loop(layer, x, srcMask, null, probes.encoder[l]) : (layer.apply(x, { mask: srcMask }) as Tensor[]);
-      x = out; // [B, S, H]
-      finals.push(states); // h (and c), [B, H] each: the last real step's
-    });
-    const o = x; // [B, S, H]
-    let h = this.embed(L.decoderEmbedding, tgtIds); // [B, T, E]
+    const { o, finals } = this.encoder(tf.tensor2d(b.src, [B, S], 'int32'), srcMask, probes?.encoder ?? null);
+    let h = this.embed(L.decoderEmbedding, tf.tensor2d(b.tgtIn, [B, T], 'int32')); // [B, T, E]
     L.decoder.forEach((layer, l) => {
-      h = (probes ? this.loop(layer, h, null, finals[l], probes.decoder[l]) : (layer.apply(h, { initialState: finals[l] }) as Tensor[]))[0]; // [B, T, H]
+      h = (probes ? this.loop(layer, h, null, finals[l], probes.decoder[l], false) : (layer.apply(h, { initialState: finals[l] }) as Tensor[]))[0]; // [B, T, D]
     });
     if (s.attention === 'none') return { logits: L.head.apply(h) as Tensor, attention: null };
-    const keys = L.attentionKernel ? (L.attentionKernel.apply(o) as Tensor) : o; // [B, S, H]
-    const scores = L.scores!.apply([h, keys]) as Tensor; // [B, T, S]
-    // padded source positions: -1e9, so exp(-1e9 - max) is exactly 0 in float32
-    const bias = tf.reshape(tf.mul(tf.sub(srcMask, 1), 1e9), [B, 1, S]); // [B, 1, S]
-    const a = L.softmax!.apply(tf.add(scores, bias)) as Tensor; // [B, T, S]
-    const context = L.context!.apply([a, o]) as Tensor; // [B, T, H]
-    const z = L.combine!.apply(L.concat!.apply([context, h]) as Tensor) as Tensor; // [B, T, H]
+    const { z, a } = this.attend(h, o, this.keys(o), srcMask);
     return { logits: L.head.apply(z) as Tensor, attention: a };
   }
 
+  /** The embedding and encoder layers over source ids [B, S] with the mask: o [B, S, D] and each layer's final states (joined across directions) for the decoder. */
+  private encoder(srcIds: Tensor, srcMask: Tensor, probes: Variable[][] | null): { o: Tensor; finals: Tensor[][] } {
+    const tf = this.tf;
+    let x = this.embed(this.layers.encoderEmbedding, srcIds); // [B, S, E]
+    const join = this.spec.bidirectional ? (pair: Tensor[]): Tensor => tf.concat(pair, -1) : null;
+    const finals: Tensor[][] = [];
+    this.layers.encoder.forEach((layer, l) => {
+      const [out, ...states] = probes ? this.loopEncoder(layer, x, srcMask, probes[l]) : (layer.apply(x, { mask: srcMask }) as Tensor[]);
+      x = out; // [B, S, D]
+      finals.push(joinFinals(states, join)); // h (and c), [B, D] each: the last real step's
+    });
+    return { o: x, finals };
+  }
+
+  /** What the scores read of the encoder outputs: o K_a (general), o W_o (concat), o itself (dot). */
+  private keys(o: Tensor): Tensor {
+    const L = this.layers;
+    if (L.concatScore) return L.concatScore.keysOf(o);
+    return L.attentionKernel ? (L.attentionKernel.apply(o) as Tensor) : o; // [B, S, K]
+  }
+
+  /** The attention and combine layer: h [B, T, D], o [B, S, D], keys [B, S, K], srcMask [B, S] -> z [B, T, D], a [B, T, S]. */
+  private attend(h: Tensor, o: Tensor, keys: Tensor, srcMask: Tensor): { z: Tensor; a: Tensor } {
+    const tf = this.tf;
+    const L = this.layers;
+    const [B, S] = srcMask.shape;
+    const scores = L.concatScore ? L.concatScore.scoresFromKeys(h, keys) : (L.scores!.apply([h, keys]) as Tensor); // [B, T, S]
+    // padded source positions: -1e9, so exp(-1e9 - max) is exactly 0 in float32
+    const bias = tf.reshape(tf.mul(tf.sub(srcMask, 1), 1e9), [B, 1, S]); // [B, 1, S]
+    const a = L.softmax!.apply(tf.add(scores, bias)) as Tensor; // [B, T, S]
+    const context = L.context!.apply([a, o]) as Tensor; // [B, T, D]
+    return { z: L.combine!.apply(L.concat!.apply([context, h]) as Tensor) as Tensor, a }; // [B, T, D]
+  }
+
+  /** An encoder layer as loops over its cell(s) with probes: [o, h, (c)], or for a Bidirectional layer [o (2H), forward h, (c), backward h, (c)]. */
+  private loopEncoder(layer: Layer, x: Tensor, mask: Tensor, probe: Variable[]): Tensor[] {
+    if (!this.spec.bidirectional) return this.loop(layer, x, mask, null, probe, false);
+    const tf = this.tf;
+    const H = this.spec.hiddenSize;
+    const B = x.shape[0];
+    const bi = layer as unknown as { forwardLayer: Layer; backwardLayer: Layer };
+    const [of, ...sf] = this.loop(bi.forwardLayer, x, mask, null, probe.map((p) => tf.slice(p, [0, 0], [B, H])), false);
+    const [ob, ...sb] = this.loop(bi.backwardLayer, x, mask, null, probe.map((p) => tf.slice(p, [0, H], [B, H])), true);
+    return [tf.concat([of, ob], -1), ...sf, ...sb];
+  }
+
   /**
-   * One recurrent layer as a loop over its cell (tfjs's LSTM/GRU/SimpleRNN cell, or the reset-after
-   * layer's step): x [B, T, in], mask [B, T] or null, initial state or zeros; probe t added to h_t.
-   * Returns [outputs [B, T, H], h, (c)] as layer.apply does.
+   * One recurrent layer (or one direction) as a loop over its cell (tfjs's LSTM/GRU/SimpleRNN cell,
+   * or the reset-after layer's step): x [B, T, in], mask [B, T] or null, initial state or zeros;
+   * probe t added to h_t; `backwards` reads the steps from the last (a bidirectional layer's backward
+   * direction). Returns [outputs [B, T, H] in the input's time order, h, (c)] as layer.apply does.
    */
-  private loop(layer: Layer, x: Tensor, mask: Tensor | null, init: Tensor[] | null, probe: Variable[]): Tensor[] {
+  private loop(layer: Layer, x: Tensor, mask: Tensor | null, init: Tensor[] | null, probe: Tensor[], backwards: boolean): Tensor[] {
     const tf = this.tf;
     const [B, T] = x.shape;
-    const H = this.spec.hiddenSize;
+    const H = probe[0].shape[1] as number;
     const lstm = this.spec.cell === 'lstm';
     const inputs = tf.unstack(x, 1); // T x [B, in]
     const masks = mask ? tf.unstack(mask, 1) : null; // T x [B]
@@ -361,8 +499,9 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     let c: Tensor = init && lstm ? init[1] : tf.zeros([B, H]);
     type CellLayer = { cell?: { call(i: Tensor[], k: object): Tensor[] }; step?(x: Tensor, h: Tensor): Tensor };
     const cl = layer as unknown as CellLayer;
-    const outs: Tensor[] = [];
-    for (let t = 0; t < T; t++) {
+    const outs: Tensor[] = new Array(T);
+    for (let k = 0; k < T; k++) {
+      const t = backwards ? T - 1 - k : k;
       let hNew: Tensor;
       let cNew = c;
       if (cl.step) hNew = cl.step(inputs[t], h);
@@ -378,37 +517,37 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
       }
       h = tf.add(hNew, probe[t]);
       c = cNew;
-      outs.push(h);
+      outs[t] = h;
     }
     return [tf.stack(outs, 1), h, ...(lstm ? [c] : [])];
   }
 
-  /** dLoss/dh_t of every layer (encoder [B, S, H], decoder [B, T, H] per layer), through zero probes. */
+  /** dLoss/dh_t of every layer (encoder [B, S, H] or [B, S, 2H], decoder [B, T, D] per layer), through zero probes. */
   private stepGrads(b: Seq2SeqBatch): { dhEncoder: Float32Array[]; dhDecoder: Float32Array[] } {
     const tf = this.tf;
     const { batchSize: B, srcLen: S, tgtLen: T } = b;
-    const H = this.spec.hiddenSize;
-    const zero = (): Variable => {
-      const z = tf.zeros([B, H]);
+    const zero = (n: number): Variable => {
+      const z = tf.zeros([B, n]);
       const v = tf.variable(z, true); // the variable keeps its own reference to the data
       z.dispose();
       return v;
     };
-    const make = (n: number): Variable[][] => Array.from({ length: this.spec.layers }, () => Array.from({ length: n }, zero));
-    const probes = { encoder: make(S), decoder: make(T) };
+    const make = (steps: number, n: number): Variable[][] => Array.from({ length: this.spec.layers }, () => Array.from({ length: steps }, () => zero(n)));
+    const encWidth = this.spec.bidirectional ? 2 * this.spec.hiddenSize : this.spec.hiddenSize;
+    const probes = { encoder: make(S, encWidth), decoder: make(T, decoderSize(this.spec)) };
     const all = [...probes.encoder.flat(), ...probes.decoder.flat()];
     try {
       const { value, grads } = tf.variableGrads(() => this.lossOf(this.run(b, probes).logits, b), all);
-      const read = (rows: Variable[][], n: number): Float32Array[] =>
+      const read = (rows: Variable[][], steps: number, n: number): Float32Array[] =>
         rows.map((row) => {
-          const d = new Float32Array(B * n * H); // [B, n, H]
+          const d = new Float32Array(B * steps * n); // [B, steps, n]
           row.forEach((v, t) => {
             const g = grads[v.name].dataSync();
-            for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * H, (bb + 1) * H), (bb * n + t) * H);
+            for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * n, (bb + 1) * n), (bb * steps + t) * n);
           });
           return d;
         });
-      const out = { dhEncoder: read(probes.encoder, S), dhDecoder: read(probes.decoder, T) };
+      const out = { dhEncoder: read(probes.encoder, S, encWidth), dhDecoder: read(probes.decoder, T, decoderSize(this.spec)) };
       value.dispose();
       tf.dispose(Object.values(grads));
       return out;

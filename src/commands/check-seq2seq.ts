@@ -4,7 +4,7 @@ import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from
 import { InputError } from '../errors.js';
 import { describeOptimizer, type OptimizerSpec } from '../optimizer.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../seq2seq/params.js';
-import { type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqToJSON } from '../seq2seq/spec.js';
+import { type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqToJSON } from '../seq2seq/spec.js';
 import { fixed, formatTable, plural, sci } from '../report/table.js';
 import type { KernelChoice } from '../../scratch/kernel-sets.js';
 import type { IO } from './io.js';
@@ -17,6 +17,8 @@ export interface Seq2SeqCheckFlags {
   output: number;
   embedding?: number;
   attention?: string;
+  attentionUnits?: number;
+  bidirectional?: boolean;
   activation?: string;
   recurrentActivation?: string;
   gruResetAfter?: boolean;
@@ -39,12 +41,13 @@ export interface Seq2SeqCheckFlags {
 
 export function describeSeq2Seq(s: Seq2SeqSpec): string {
   const cell = `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' reset-after' : ''}`;
-  return `seq2seq ${cell}, ${s.layers}x${s.hiddenSize}, vocab ${s.srcVocab} -> ${s.tgtVocab}, embedding ${s.embedding}${s.sharedEmbedding ? ' (shared)' : ''}, attention ${s.attention}`;
+  const bi = s.bidirectional ? ` (bidirectional encoder, decoder ${decoderSize(s)})` : '';
+  return `seq2seq ${cell}, ${s.layers}x${s.hiddenSize}${bi}, vocab ${s.srcVocab} -> ${s.tgtVocab}, embedding ${s.embedding}${s.sharedEmbedding ? ' (shared)' : ''}, attention ${s.attention}${s.attention === 'concat' ? ` (${s.attentionUnits} units)` : ''}`;
 }
 
 /** The model of `check --seq2seq` and `gradcheck --seq2seq` from the shared model flags (--input / --output: the vocabularies). */
 export function seq2seqSpecFromFlags(
-  f: Pick<Seq2SeqCheckFlags, 'cell' | 'hidden' | 'layers' | 'input' | 'output' | 'embedding' | 'attention' | 'activation' | 'recurrentActivation' | 'gruResetAfter'>,
+  f: Pick<Seq2SeqCheckFlags, 'cell' | 'hidden' | 'layers' | 'input' | 'output' | 'embedding' | 'attention' | 'attentionUnits' | 'bidirectional' | 'activation' | 'recurrentActivation' | 'gruResetAfter'>,
   defaultEmbedding: number,
 ): Seq2SeqSpec {
   return parseSeq2SeqSpec(
@@ -56,6 +59,8 @@ export function seq2seqSpecFromFlags(
       tgtVocab: Math.max(4, f.output),
       embedding: f.embedding ?? defaultEmbedding,
       attention: f.attention ?? 'general',
+      ...(f.attentionUnits !== undefined ? { attentionUnits: f.attentionUnits } : {}),
+      ...(f.bidirectional ? { bidirectional: true } : {}),
       ...(f.activation ? { activation: f.activation } : {}),
       ...(f.recurrentActivation ? { recurrentActivation: f.recurrentActivation } : {}),
       ...(f.gruResetAfter ? { gruResetAfter: true } : {}),

@@ -12,6 +12,7 @@ import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, pars
 import { type ImportedModel, batchForModel } from '../import/keras.js';
 import { readKerasModel } from '../import/keras-files.js';
 import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';
+import { ATTENTIONS } from '../seq2seq/spec.js';
 import { batchFromTensors, type CheckInputs } from '../harness.js';
 import { validateParams } from '../params.js';
 import { describeOptimizer, optimizerSpec } from '../optimizer.js';
@@ -27,6 +28,7 @@ interface Flags extends Omit<ModelFlags, never> {
   model?: string;
   seq2seq?: boolean;
   attention?: string;
+  attentionUnits?: number;
   targetSeq?: number;
   engine?: string[];
   weights?: string;
@@ -88,7 +90,8 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--seed <n>', 'seed of generated weights and data', seedArg, 1)
     .option('--mask', 'generated batch with right-padded rows and a mask')
     .option('--seq2seq', 'an encoder-decoder model instead: --input / --output are the source / target vocabularies, --seq the source length')
-    .addOption(choice('--attention <a>', 'seq2seq: Luong attention (default general)', ['none', 'dot', 'general']))
+    .addOption(choice('--attention <a>', 'seq2seq: Luong attention (default general)', [...ATTENTIONS]))
+    .option('--attention-units <n>', 'seq2seq, concat attention: the width of its score (default --hidden)', intArg(1))
     .option('--target-seq <n>', 'seq2seq: target length of the generated batch (default --seq)', intArg(1))
     .option('--carried-state', 'generated batch with a random initial state');
   addTrainingOptions(cmd, { steps: 10 })
@@ -122,7 +125,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         '  rnnlab check --cell lstm --engines "cmd:python3 examples/numpy-rnn/adapter.py" --per-step',
     )
     .action(async (f: Flags, command: Command) => {
-      if (f.seq2seq) refuseUnused(command, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder of one direction, token input and a cross-entropy per target step');
+      if (f.seq2seq) refuseUnused(command, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder (token input, a cross-entropy per target step; --bidirectional: its encoder reads both ways, directions concatenated)');
       else if (f.spec) refuseUnused(command, SPEC_FLAGS, '--spec gives the whole model');
       // a Keras model compiled without a loss takes --loss (importForCheck refuses one that contradicts its compiled loss)
       else if (f.model) refuseUnused(command, SPEC_FLAGS.filter((k) => k !== 'loss'), '--model gives the whole model');
@@ -133,7 +136,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
         return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);
       }
-      if (f.attention || f.targetSeq) throw new InputError('--attention and --target-seq are for --seq2seq');
+      if (f.attention || f.targetSeq || f.attentionUnits) throw new InputError('--attention, --attention-units and --target-seq are for --seq2seq');
       const imported = f.model ? importForCheck(f, command.getOptionValueSource('loss') === 'cli') : null;
       const spec = imported ? imported.spec : specFromFlags(f);
       // the run directory is claimed before the work, so a taken --out costs nothing

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { gradcheck, gradcheckSeq2Seq } from '../../compare/gradcheck.js';
 import { InputError } from '../errors.js';
 import { describeSeq2Seq, seq2seqSpecFromFlags } from './check-seq2seq.js';
+import { ATTENTIONS, type Attention } from '../seq2seq/spec.js';
 import { TOLERANCES } from '../../compare/tolerance.js';
 import { describeSpec } from '../spec.js';
 import { formatTable, sci, shape } from '../report/table.js';
@@ -20,7 +21,8 @@ interface Flags extends ModelFlags {
   carriedState?: boolean;
   weightScale: number;
   seq2seq?: boolean;
-  attention?: 'none' | 'dot' | 'general';
+  attention?: Attention;
+  attentionUnits?: number;
   targetSeq?: number;
   kernels: KernelChoice;
   blas?: string;
@@ -38,7 +40,8 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
     .option('--mask', 'right-padded sequences with a mask')
     .option('--carried-state', 'a random initial state (its gradient is checked too)')
     .option('--seq2seq', 'an encoder-decoder model instead (--input / --output: source / target vocabularies, --seq: source length)')
-    .addOption(choice('--attention <a>', 'seq2seq: Luong attention (default general)', ['none', 'dot', 'general']))
+    .addOption(choice('--attention <a>', 'seq2seq: Luong attention (default general)', [...ATTENTIONS]))
+    .option('--attention-units <n>', 'seq2seq, concat attention: the width of its score (default --hidden)', intArg(1))
     .option('--target-seq <n>', 'seq2seq: target length (default 4)', intArg(1))
     .option('--weight-scale <x>', 'kernels uniform in +-x (biases +-0.6x); larger values reach the clipped part of hardSigmoid', numArg({ positive: true }), 0.5)
     .addOption(kernelsOption('kernels of the float64 engine (auto and blas: its products on the BLAS; wasm, js: the TypeScript loops)', 'auto'))
@@ -46,10 +49,10 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  rnnlab gradcheck --cell gru --gru-reset-after --layers 2 --mask --carried-state\n  rnnlab gradcheck --seq2seq --cell lstm --attention general --layers 2 --mask')
     .action((f: Flags, cmd: Command) => {
-      if (f.seq2seq) refuseUnused(cmd, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder of one direction, token input and a cross-entropy per target step');
+      if (f.seq2seq) refuseUnused(cmd, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder (token input, a cross-entropy per target step; --bidirectional: its encoder reads both ways, directions concatenated)');
       else if (f.spec) refuseUnused(cmd, SPEC_FLAGS, '--spec gives the whole model');
       if (f.seq2seq) return gradcheckSeq2SeqCommand(f, io, setExit);
-      if (f.attention || f.targetSeq) throw new InputError('--attention and --target-seq are for --seq2seq');
+      if (f.attention || f.targetSeq || f.attentionUnits) throw new InputError('--attention, --attention-units and --target-seq are for --seq2seq');
       const spec = specFromFlags(f);
       assertFits(spec, { batch: f.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
       const report = gradcheck(spec, {

@@ -142,7 +142,7 @@ export function readJsonFile(path: string, what: string): unknown {
 /** The model flags a --spec file (or a --model) replaces. */
 export const SPEC_FLAGS = ['cell', 'layers', 'hidden', 'input', 'output', 'tokens', 'manyToOne', 'loss', 'lossReduction', 'activation', 'recurrentActivation', 'gruResetAfter', 'unitForgetBias', 'bidirectional', 'merge', 'embedding'];
 /** The model flags an encoder-decoder (--seq2seq) has no use for. */
-export const NOT_SEQ2SEQ_FLAGS = ['tokens', 'manyToOne', 'loss', 'lossReduction', 'unitForgetBias', 'bidirectional', 'merge', 'spec'];
+export const NOT_SEQ2SEQ_FLAGS = ['tokens', 'manyToOne', 'loss', 'lossReduction', 'unitForgetBias', 'merge', 'spec'];
 
 /** Flags given on the command line that `what` would leave unused: refused by name, never ignored. */
 export function refuseUnused(cmd: Command, keys: readonly string[], what: string): void {

@@ -53,7 +53,7 @@ export function registerTrain(program: Command, io: IO): void {
     .addOption(choice('--recurrent-activation <a>', 'lstm/gru gates', ['sigmoid', 'hardSigmoid']))
     .option('--gru-reset-after', 'reset-after GRU (PyTorch, Keras 2)')
     .option('--unit-forget-bias', 'lstm forget-gate bias starts at 1')
-    .option('--bidirectional', 'series/classify: every layer reads the sequence both ways')
+    .option('--bidirectional', 'series/classify: every layer reads the sequence both ways; seq2seq: the encoder does (its directions concatenated, the decoder 2H wide)')
     .addOption(choice('--merge <m>', 'how a bidirectional layer combines its directions (default concat)', ['concat', 'sum', 'mul', 'ave']))
     .option('--embedding <e>', 'token tasks: a learned embedding of width e instead of gathering kernel rows', intArg(1))
     .addOption(choice('--loss-reduction <r>', 'text: mean over tokens (default), or summed over the window', ['mean', 'sumOverTime']))

@@ -1,12 +1,17 @@
 /**
- * Decoding for any Seq2SeqEngine, through `engine.forward(batch)` only: greedy decoding and beam
- * search, both batched over many sources.
+ * Decoding for any Seq2SeqEngine: greedy decoding and beam search, both batched over many sources.
  *
- * Each step runs forward on the whole prefix decoded so far (BOS + the tokens chosen) and reads the
- * logits of its last position: O(T^2) decoder work instead of O(T) with a carried state, which is
- * acceptable because our sequences are short (tens of tokens), and it needs nothing from an engine
- * beyond forward. The decoder is causal, so the logits and attention row of position t do not
- * change when later tokens are appended; the attention rows kept for a hypothesis are the ones
+ * An engine with step-wise decoding (encode / decodeStep, src/seq2seq/state.ts: scratch and the
+ * tfjs twin) runs its encoder once per chunk of sources and its decoder one token at a time from
+ * the state it carries; beam search keeps one state per hypothesis (the rows of the state are
+ * selected as hypotheses are kept, dropped or duplicated). An engine without them falls back to
+ * rerunning `forward` over the whole prefix decoded so far (BOS + the tokens chosen) at every
+ * output step and reading the logits of its last position: O(T^2) decoder work instead of O(T),
+ * and nothing asked of the engine beyond forward. The decoder is causal, so both compute the same
+ * function: the logits and attention row of position t do not change when later tokens are
+ * appended (test/seq2seq-step.test.ts: the same outputs, and on the TypeScript and WebAssembly
+ * kernels the same bits; state.ts says where the last bits may differ). `wholePrefix: true` asks
+ * for the fallback with any engine (the reference the step-wise path is tested against). The attention rows kept for a hypothesis are the ones
  * computed at the step that chose each of its tokens.
  *
  * PAD and BOS are never emitted: a step chooses among EOS and the symbols (ids >= 2); the
@@ -16,6 +21,7 @@ import { EngineError, InputError } from '../errors.js';
 import { type Pair, type Seq2SeqMetrics, type Seq2SeqVocabs, encodePairs, metrics } from './data.js';
 import type { Seq2SeqEngine } from './engine.js';
 import { BOS, EOS, type Seq2SeqBatch } from './spec.js';
+import { type DecoderState, checkStepOut, isIdentity, selectStateRows } from './state.js';
 
 export interface DecodeOptions {
   /** The most tokens emitted per source, EOS included (default 64); an output cut there has ended = false. */
@@ -30,6 +36,8 @@ export interface DecodeOptions {
   alpha?: number;
   /** Rows per forward call (default 64); beam search takes floor(batchSize / K) sources at a time. */
   batchSize?: number;
+  /** Rerun forward over the whole prefix at every step even when the engine can step (the reference of the step-wise path). */
+  wholePrefix?: boolean;
 }
 
 export interface Decoded {
@@ -54,6 +62,7 @@ interface Opts {
   beam: number;
   alpha: number;
   batchSize: number;
+  wholePrefix: boolean;
 }
 
 function options(o: DecodeOptions): Opts {
@@ -64,7 +73,13 @@ function options(o: DecodeOptions): Opts {
   };
   const alpha = o.alpha ?? 0;
   if (!Number.isFinite(alpha) || alpha < 0) throw new InputError(`the length penalty alpha must be a number >= 0 (got ${alpha})`);
-  return { maxLen: int(o.maxLen, 64, 1, 10_000, 'the decoding length (--max-len)'), beam: int(o.beam, 1, 1, 1000, 'the beam width (--beam)'), alpha, batchSize: int(o.batchSize, 64, 1, 1 << 20, 'the decoding batch size') };
+  return {
+    maxLen: int(o.maxLen, 64, 1, 10_000, 'the decoding length (--max-len)'),
+    beam: int(o.beam, 1, 1, 1000, 'the beam width (--beam)'),
+    alpha,
+    batchSize: int(o.batchSize, 64, 1, 1 << 20, 'the decoding batch size'),
+    wholePrefix: !!o.wholePrefix,
+  };
 }
 
 function checkSources(sources: readonly Int32Array[]): void {
@@ -73,10 +88,13 @@ function checkSources(sources: readonly Int32Array[]): void {
   });
 }
 
-/** One row of a decoding step: a source and the tokens chosen so far (BOS not included). */
-interface Row {
-  src: Int32Array;
-  prefix: readonly number[];
+/**
+ * One row of a decoding step: it extends row `parent` of the previous step by `token` (at the first
+ * step of a chunk: `parent` is the source's index in the chunk and `token` is BOS).
+ */
+interface Extend {
+  parent: number;
+  token: number;
 }
 
 interface StepOut {
@@ -87,33 +105,82 @@ interface StepOut {
 }
 
 /**
- * One forward over rows that share the prefix length; sources right-padded to S (the longest of the
- * chunk, the same at every step, so a source's rows always see the same padding).
+ * The next-token distributions of a chunk of sources, step by step; sources right-padded to S (the
+ * longest of the chunk, the same at every step, so a source's rows always see the same padding).
  */
-async function step(engine: Seq2SeqEngine, rows: readonly Row[], S: number): Promise<StepOut[]> {
-  const B = rows.length;
-  const T = rows[0].prefix.length + 1;
+interface Session {
+  next(rows: readonly Extend[]): Promise<StepOut[]>;
+}
+
+function padSources(chunk: readonly Int32Array[], S: number): { src: Int32Array; srcMask: Uint8Array } {
+  const src = new Int32Array(chunk.length * S); // [B, S]
+  const srcMask = new Uint8Array(chunk.length * S);
+  chunk.forEach((s, b) => {
+    src.set(s, b * S);
+    srcMask.fill(1, b * S, b * S + s.length);
+  });
+  return { src, srcMask };
+}
+
+/** The fallback: forward over BOS + each row's whole prefix at every step (any engine). */
+function wholePrefixSession(engine: Seq2SeqEngine, chunk: readonly Int32Array[], S: number): Session {
+  let prev: { source: number; prefix: number[] }[] | null = null;
   const V = engine.spec.tgtVocab;
-  const src = new Int32Array(B * S); // [B, S]
-  const srcMask = new Uint8Array(B * S); // [B, S]
-  const tgtIn = new Int32Array(B * T); // [B, T]
-  for (let b = 0; b < B; b++) {
-    const r = rows[b];
-    src.set(r.src, b * S);
-    srcMask.fill(1, b * S, b * S + r.src.length);
-    tgtIn[b * T] = BOS;
-    for (let t = 0; t < r.prefix.length; t++) tgtIn[b * T + 1 + t] = r.prefix[t];
-  }
-  const batch: Seq2SeqBatch = { batchSize: B, srcLen: S, tgtLen: T, src, srcMask, tgtIn, tgtOut: new Int32Array(B * T), tgtMask: new Uint8Array(B * T).fill(1) };
-  const { logits, attention } = await engine.forward(batch); // logits [B, T, V], attention [B, T, S]
-  if (logits.length !== B * T * V) throw new EngineError(engine.name, `forward returned ${logits.length} logits for a [${B}, ${T}, ${V}] batch`);
-  if (attention && attention.length !== B * T * S) throw new EngineError(engine.name, `forward returned ${attention.length} attention weights for a [${B}, ${T}, ${S}] batch`);
-  const out: StepOut[] = [];
-  for (let b = 0; b < B; b++) {
-    const off = (b * T + T - 1) * V;
-    out.push({ logp: logSoftmax(logits, off, V), att: attention ? Float64Array.from(attention.subarray((b * T + T - 1) * S, (b * T + T - 1) * S + rows[b].src.length)) : null });
-  }
-  return out;
+  return {
+    async next(ext) {
+      const rows = ext.map((e) => (prev ? { source: prev[e.parent].source, prefix: [...prev[e.parent].prefix, e.token] } : { source: e.parent, prefix: [] }));
+      prev = rows;
+      const B = rows.length;
+      const T = rows[0].prefix.length + 1;
+      const { src, srcMask } = padSources(rows.map((r) => chunk[r.source]), S);
+      const tgtIn = new Int32Array(B * T); // [B, T]
+      rows.forEach((r, b) => {
+        tgtIn[b * T] = BOS;
+        for (let t = 0; t < r.prefix.length; t++) tgtIn[b * T + 1 + t] = r.prefix[t];
+      });
+      const batch: Seq2SeqBatch = { batchSize: B, srcLen: S, tgtLen: T, src, srcMask, tgtIn, tgtOut: new Int32Array(B * T), tgtMask: new Uint8Array(B * T).fill(1) };
+      const { logits, attention } = await engine.forward(batch); // logits [B, T, V], attention [B, T, S]
+      if (logits.length !== B * T * V) throw new EngineError(engine.name, `forward returned ${logits.length} logits for a [${B}, ${T}, ${V}] batch`);
+      if (attention && attention.length !== B * T * S) throw new EngineError(engine.name, `forward returned ${attention.length} attention weights for a [${B}, ${T}, ${S}] batch`);
+      return rows.map((r, b) => {
+        const at = (b * T + T - 1) * S;
+        return { logp: logSoftmax(logits, (b * T + T - 1) * V, V), att: attention ? Float64Array.from(attention.subarray(at, at + chunk[r.source].length)) : null };
+      });
+    },
+  };
+}
+
+/** Step-wise: the encoder once for the chunk, then one decoder step per call from the selected rows' states. */
+function steppingSession(engine: Seq2SeqEngine & Required<Pick<Seq2SeqEngine, 'encode' | 'decodeStep'>>, chunk: readonly Int32Array[], S: number): Session {
+  let prev: { state: DecoderState; sources: number[] } | null = null;
+  const V = engine.spec.tgtVocab;
+  return {
+    async next(ext) {
+      const parents = ext.map((e) => e.parent);
+      let state: DecoderState;
+      let sources: number[];
+      if (!prev) {
+        const { src, srcMask } = padSources(chunk, S);
+        const encoded = await engine.encode({ batchSize: chunk.length, srcLen: S, src, srcMask });
+        state = isIdentity(parents, chunk.length) ? encoded : selectStateRows(encoded, parents);
+        sources = parents;
+      } else {
+        state = isIdentity(parents, prev.state.batchSize) ? prev.state : selectStateRows(prev.state, parents);
+        sources = parents.map((p) => prev!.sources[p]);
+      }
+      const B = ext.length;
+      const out = await engine.decodeStep(state, Int32Array.from(ext, (e) => e.token));
+      checkStepOut(engine.name, engine.spec, B, S, out);
+      prev = { state: out.state, sources };
+      return sources.map((source, b) => ({ logp: logSoftmax(out.logits, b * V, V), att: out.attention ? Float64Array.from(out.attention.subarray(b * S, b * S + chunk[source].length)) : null }));
+    },
+  };
+}
+
+function session(engine: Seq2SeqEngine, chunk: readonly Int32Array[], opt: Opts): Session {
+  const S = maxLenOf(chunk);
+  if (!opt.wholePrefix && typeof engine.encode === 'function' && typeof engine.decodeStep === 'function') return steppingSession(engine as Parameters<typeof steppingSession>[0], chunk, S);
+  return wholePrefixSession(engine, chunk, S);
 }
 
 /** log softmax of z[off .. off + V) in float64. */
@@ -152,11 +219,14 @@ export async function greedyDecode(engine: Seq2SeqEngine, sources: readonly Int3
   const results: Decoded[] = [];
   for (let c0 = 0; c0 < sources.length; c0 += opt.batchSize) {
     const chunk = sources.slice(c0, c0 + opt.batchSize);
-    const S = maxLenOf(chunk);
+    const steps = session(engine, chunk, opt);
     const st = chunk.map(() => ({ ids: [] as number[], logProb: 0, rows: [] as (Float64Array | null)[], ended: false }));
     let live = chunk.map((_, i) => i);
+    // how each live source gets its next distribution: which row of the last step it extends, by which token
+    let ext: Extend[] = live.map((i) => ({ parent: i, token: BOS }));
     for (let t = 0; t < opt.maxLen && live.length > 0; t++) {
-      const out = await step(engine, live.map((i) => ({ src: chunk[i], prefix: st[i].ids })), S);
+      const out = await steps.next(ext);
+      const nextExt: Extend[] = [];
       live.forEach((i, k) => {
         const { logp, att } = out[k];
         let best = EOS;
@@ -165,9 +235,13 @@ export async function greedyDecode(engine: Seq2SeqEngine, sources: readonly Int3
         s.logProb += logp[best];
         s.rows.push(att);
         if (best === EOS) s.ended = true;
-        else s.ids.push(best);
+        else {
+          s.ids.push(best);
+          nextExt.push({ parent: k, token: best });
+        }
       });
       live = live.filter((i) => !st[i].ended);
+      ext = nextExt;
     }
     st.forEach((s, i) => results.push({ ids: s.ids, ended: s.ended, logProb: s.logProb, score: s.logProb, steps: s.rows.length, srcLen: chunk[i].length, attention: joinRows(s.rows, chunk[i].length) }));
   }
@@ -179,6 +253,8 @@ interface Hyp {
   logProb: number;
   rows: (Float64Array | null)[];
   ended: boolean;
+  /** How its next distribution is computed (see Extend). */
+  ext: Extend;
 }
 
 /**
@@ -200,14 +276,14 @@ export async function beamSearch(engine: Seq2SeqEngine, sources: readonly Int32A
   const results: Decoded[] = [];
   for (let c0 = 0; c0 < sources.length; c0 += perChunk) {
     const chunk = sources.slice(c0, c0 + perChunk);
-    const S = maxLenOf(chunk);
-    const live: Hyp[][] = chunk.map(() => [{ ids: [], logProb: 0, rows: [], ended: false }]);
+    const steps = session(engine, chunk, opt);
+    const live: Hyp[][] = chunk.map((_, i) => [{ ids: [], logProb: 0, rows: [], ended: false, ext: { parent: i, token: BOS } }]);
     const finished: Hyp[][] = chunk.map(() => []);
     for (let t = 0; t < opt.maxLen; t++) {
-      const rows: Row[] = [];
-      chunk.forEach((src, i) => live[i].forEach((h) => rows.push({ src, prefix: h.ids })));
+      const rows: Extend[] = [];
+      chunk.forEach((_, i) => live[i].forEach((h) => rows.push(h.ext)));
       if (rows.length === 0) break;
-      const out = await step(engine, rows, S);
+      const out = await steps.next(rows);
       let r = 0;
       chunk.forEach((_, i) => {
         const cands: { j: number; v: number; step: number; total: number }[] = [];
@@ -216,6 +292,7 @@ export async function beamSearch(engine: Seq2SeqEngine, sources: readonly Int32A
           for (let v = EOS; v < logp.length; v++) cands.push({ j, v, step: logp[v], total: h.logProb + logp[v] });
         });
         const expanded = live[i];
+        const first = r; // the row of this source's first hypothesis in this step
         const outs = out.slice(r, r + expanded.length);
         r += expanded.length;
         cands.sort((a, b) => b.total - a.total || a.j - b.j || b.step - a.step || a.v - b.v);
@@ -223,8 +300,8 @@ export async function beamSearch(engine: Seq2SeqEngine, sources: readonly Int32A
         for (const c of cands.slice(0, K)) {
           const h = expanded[c.j];
           const rowsNext = [...h.rows, outs[c.j].att];
-          if (c.v === EOS) finished[i].push({ ids: h.ids, logProb: c.total, rows: rowsNext, ended: true });
-          else next.push({ ids: [...h.ids, c.v], logProb: c.total, rows: rowsNext, ended: false });
+          if (c.v === EOS) finished[i].push({ ids: h.ids, logProb: c.total, rows: rowsNext, ended: true, ext: h.ext });
+          else next.push({ ids: [...h.ids, c.v], logProb: c.total, rows: rowsNext, ended: false, ext: { parent: first + c.j, token: c.v } });
         }
         live[i] = next;
         if (opt.alpha === 0 && finished[i].length > 0 && next.length > 0) {

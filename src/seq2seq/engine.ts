@@ -7,6 +7,7 @@ import type { Awaitable } from '../engine.js';
 import type { NamedParams } from '../params.js';
 import type { FloatArray } from '../tensor.js';
 import type { Seq2SeqBatch, Seq2SeqSpec } from './spec.js';
+import type { Seq2SeqStepper } from './state.js';
 
 export interface Seq2SeqForward {
   /** [B, T, V_tgt] */
@@ -18,12 +19,17 @@ export interface Seq2SeqForward {
 export interface Seq2SeqGrads {
   loss: number;
   grads: NamedParams;
-  /** With stepGrads: dLoss/dh_t of every layer, encoder [B, S, H] and decoder [B, T, H] per layer (the total gradient reaching h_t). */
+  /**
+   * With stepGrads: dLoss/dh_t of every layer, encoder [B, S, H] and decoder [B, T, D] per layer
+   * (the total gradient reaching h_t). A bidirectional encoder's are [B, S, 2H]: at source step s,
+   * the forward direction's h then the backward direction's (its output at s).
+   */
   dhEncoder?: FloatArray[];
   dhDecoder?: FloatArray[];
 }
 
-export interface Seq2SeqEngine {
+/** An encoder-decoder engine; `encode` and `decodeStep` (src/seq2seq/state.ts) are optional: without them decoding reruns forward over the prefix. */
+export interface Seq2SeqEngine extends Partial<Seq2SeqStepper> {
   readonly name: string;
   readonly spec: Seq2SeqSpec;
   readonly dtype: 'float32' | 'float64';

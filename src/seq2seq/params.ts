@@ -1,12 +1,12 @@
 /**
  * Seq2seq parameters: initialisation (each side as a ModelSpec stack is initialised, Keras style;
- * the attention matrices Glorot-uniform), seeded test values, and the check of a parameter set.
+ * the attention matrices Glorot-uniform, attention.v as a [A, 1] matrix), seeded test values, and the check of a parameter set.
  */
 import { InputError } from '../errors.js';
 import { type NamedParams, initParams, randomTestParams } from '../params.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { numel, shapeStr } from '../tensor.js';
-import { BOS, EOS, type Seq2SeqBatch, type Seq2SeqSpec, embeddingName, seq2seqLayout, sideSpec } from './spec.js';
+import { BOS, EOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, seq2seqLayout, sideSpec } from './spec.js';
 
 type Maker = (spec: ReturnType<typeof sideSpec>, seed: number, dtype: 'F32' | 'F64') => NamedParams;
 
@@ -23,15 +23,21 @@ function build(s: Seq2SeqSpec, seed: number, dtype: 'F32' | 'F64', make: Maker, 
     }
   }
   const rng = new Rng(deriveSeed(seed, 'attention'));
-  const H = s.hiddenSize;
-  const matrix = (rows: number, cols: number): NamedParams[string] => {
+  const D = decoderSize(s);
+  // a vector is drawn as the [rows, 1] matrix it multiplies as (v_a: Dense(1)'s kernel in Bahdanau's form)
+  const matrix = (rows: number, cols: number, shape = [rows, cols]): NamedParams[string] => {
     const limit = attentionScale(rows, cols);
     const data = dtype === 'F32' ? new Float32Array(rows * cols) : new Float64Array(rows * cols);
     for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-limit, limit);
-    return { dtype, shape: [rows, cols], data };
+    return { dtype, shape, data };
   };
-  if (s.attention === 'general') out['attention.kernel'] = matrix(H, H);
-  if (s.attention !== 'none') out['attention.combine.kernel'] = matrix(2 * H, H);
+  if (s.attention === 'general') out['attention.kernel'] = matrix(D, D);
+  if (s.attention === 'concat') {
+    const A = s.attentionUnits!;
+    out['attention.kernel'] = matrix(2 * D, A);
+    out['attention.v'] = matrix(A, 1, [A]);
+  }
+  if (s.attention !== 'none') out['attention.combine.kernel'] = matrix(2 * D, D);
   // canonical order
   return Object.fromEntries(seq2seqLayout(s).map((p) => [p.name, out[p.name]]));
 }

@@ -26,7 +26,7 @@ import type { Seq2SeqEngine } from './engine.js';
 import { initSeq2SeqParams } from './params.js';
 import type { NamedParams } from '../params.js';
 import { TOLERANCES, compareArrays } from '../../compare/tolerance.js';
-import { type Seq2SeqBatch, type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqParamCount as paramCount, seq2seqToJSON } from './spec.js';
+import { type Attention, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqParamCount as paramCount, seq2seqToJSON } from './spec.js';
 
 export interface Seq2SeqOptions extends TrainOptions {
   dataset?: string;
@@ -36,7 +36,9 @@ export interface Seq2SeqOptions extends TrainOptions {
   digits?: number;
   maxLen?: number;
   pairs?: number;
-  attention?: 'none' | 'dot' | 'general';
+  attention?: Attention;
+  /** A, the width of the concat score (default --hidden). */
+  attentionUnits?: number;
   beam?: number;
   sharedVocab?: boolean;
 }
@@ -50,7 +52,7 @@ export interface Seq2SeqTestResult {
 }
 
 const describe = (s: Seq2SeqSpec): string =>
-  `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' (reset-after)' : ''} ${s.layers}x${s.hiddenSize}, embedding ${s.embedding}, attention ${s.attention}, vocabularies ${s.srcVocab} -> ${s.tgtVocab}`;
+  `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' (reset-after)' : ''} ${s.layers}x${s.hiddenSize}${s.bidirectional ? ` (bidirectional encoder, decoder ${decoderSize(s)})` : ''}, embedding ${s.embedding}, attention ${s.attention}${s.attention === 'concat' ? ` (${s.attentionUnits} units)` : ''}, vocabularies ${s.srcVocab} -> ${s.tgtVocab}`;
 
 /** Cross-entropy of logits [B, T, V] against the targets, mean over the real target tokens; and the token count. */
 function forwardLoss(logits: ArrayLike<number>, b: Seq2SeqBatch, V: number): { sum: number; n: number } {
@@ -118,7 +120,8 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
   const t0 = performance.now();
   if (o.resume) throw new InputError('--resume is not available for seq2seq runs yet; start a new run (checkpoints hold the weights for translate)');
   if (o.init) throw new InputError('--init is for the single-stack tasks; a seq2seq run starts from its own initialisation');
-  if (o.bidirectional) throw new InputError('--bidirectional: the seq2seq encoder reads one way in this version');
+  if (o.merge && o.merge !== 'concat') throw new InputError(`--merge ${o.merge}: a bidirectional seq2seq encoder concatenates its two directions (the decoder is 2H wide), as Keras's seq2seq examples do`);
+  if (o.attentionUnits !== undefined && o.attention !== 'concat') throw new InputError('--attention-units is the width of the concat score: it goes with --attention concat');
   if (o.lossReduction && o.lossReduction !== 'mean') throw new InputError('--loss-reduction: a seq2seq loss is the mean over target tokens');
   const names: Seq2SeqEngineName[] = (o.engines?.length ? o.engines.flatMap((e) => e.split(',')) : o.engine === 'both' ? ['scratch', 'tfjs'] : [o.engine]).map((n) => {
     const x = n.trim();
@@ -144,6 +147,8 @@ export async function trainSeq2Seq(o: Seq2SeqOptions, io: IO): Promise<void> {
     embedding: o.embedding ?? 32,
     sharedEmbedding: !!o.sharedVocab,
     attention: o.attention ?? 'general',
+    ...(o.attentionUnits !== undefined ? { attentionUnits: o.attentionUnits } : {}),
+    ...(o.bidirectional ? { bidirectional: true } : {}),
     ...(o.activation ? { activation: o.activation } : {}),
     ...(o.recurrentActivation ? { recurrentActivation: o.recurrentActivation } : {}),
     ...(o.gruResetAfter ? { gruResetAfter: true } : {}),

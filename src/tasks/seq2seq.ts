@@ -18,6 +18,7 @@ import { formatTable } from '../report/table.js';
 import { readSeq2SeqCheckpoint } from '../seq2seq/checkpoint.js';
 import { SEQ2SEQ_DATASETS } from '../seq2seq/data.js';
 import { type Translation, translateTexts } from '../seq2seq/decode.js';
+import { ATTENTIONS } from '../seq2seq/spec.js';
 import { type Seq2SeqOptions, trainSeq2Seq } from '../seq2seq/train.js';
 import { defineTask } from './task.js';
 
@@ -105,7 +106,8 @@ export const seq2seqTask = defineTask<Seq2SeqOptions, object>({
     { flags: '--digits <n>', help: 'addition: the longest operand (default 3)', parse: intArg(1, 7) },
     { flags: '--pairs <n>', help: 'pairs to generate (default: addition 50000, reverse and dates 10000)', parse: intArg(10) },
     { flags: '--max-len <n>', help: 'reverse: the longest string (default 8); csv: the longest cell (default 100)', parse: intArg(1) },
-    { flags: '--attention <a>', help: 'Luong attention: none, dot, general (default general)', choices: ['none', 'dot', 'general'] },
+    { flags: '--attention <a>', help: 'Luong attention: none, dot, general, concat (default general)', choices: [...ATTENTIONS] },
+    { flags: '--attention-units <n>', help: 'concat attention: the width A of its score (default --hidden)', parse: intArg(1) },
     { flags: '--beam <k>', help: 'beam width of the test decoding (default 1: greedy)', parse: intArg(1, 64) },
     { flags: '--shared-vocab', help: 'one vocabulary and embedding for both sides' },
   ],
