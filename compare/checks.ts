@@ -104,7 +104,7 @@ function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine
         : undefined;
     const worst =
       agr.worstIndex >= 0
-        ? { index: agr.worstIndex, position: shapeIndex(info.shape, agr.worstIndex), ...(spec.cell !== 'rnn' && info.layer >= 0 ? { gate: gateOf(spec, info, agr.worstIndex) } : {}) }
+        ? { index: agr.worstIndex, position: shapeIndex(info.shape, agr.worstIndex), ...(gates.length > 1 && info.layer >= 0 ? { gate: gateOf(spec, info, agr.worstIndex) } : {}) }
         : undefined;
     const c = comparison(`${prefix}${info.name}`, engine, against, kind, agr, worst, dtype);
     if (perGate) c.perGate = perGate;

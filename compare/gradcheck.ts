@@ -14,6 +14,7 @@ import type { Batch } from '../src/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { randomTestParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
+import { carries, hasKinks } from '../src/cells.js';
 import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
 import type { Seq2SeqSpec } from '../src/seq2seq/spec.js';
@@ -127,10 +128,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
   }
   if (opts.initialState && analytic.dState && batch.initialState) {
     for (let l = 0; l < spec.layers; l++) {
-      row(`initial h.${l}`, [B, spec.hiddenSize], analytic.dState.h[l], differences(batch.initialState.h[l], batch));
-      if (spec.cell === 'lstm') {
-        row(`initial c.${l}`, [B, spec.hiddenSize], analytic.dState.c![l], differences(batch.initialState.c![l], batch));
-      }
+      for (const k of carries(spec)) row(`initial ${k}.${l}`, [B, spec.hiddenSize], analytic.dState[k]![l], differences(batch.initialState[k]![l], batch));
     }
   }
   const maxRelError = rows.reduce((m, r) => (r.maxRelError > m || Number.isNaN(r.maxRelError) ? r.maxRelError : m), 0);
@@ -173,7 +171,7 @@ export interface Seq2SeqGradcheckReport {
  * difference quotient across a kink says nothing.
  */
 export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcLen?: number; tgtLen?: number; seed?: number; mask?: boolean; eps?: number; kernels?: Kernels } = {}): Seq2SeqGradcheckReport {
-  if ((spec.cell === 'rnn' && spec.activation === 'relu') || (spec.cell !== 'rnn' && spec.recurrentActivation === 'hardSigmoid')) {
+  if (hasKinks(spec)) {
     throw new Error('gradcheckSeq2Seq checks smooth activations only (tanh, sigmoid)');
   }
   const B = opts.batch ?? 3;

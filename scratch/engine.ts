@@ -9,11 +9,9 @@ import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import { type NamedParams, initParams, paramLayout, validateParams } from '../src/params.js';
 import { type ModelSpec, layerInSize, layerOutSize, parseSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
-import type { Cell, CellDerivatives } from './cells/cell.js';
-import { gruCell } from './cells/gru.js';
-import { gruResetAfterCell } from './cells/gru-reset-after.js';
-import { lstmCell } from './cells/lstm.js';
-import { rnnCell } from './cells/rnn.js';
+import { biasRows } from '../src/cells.js';
+import type { Cell } from './cells/cell.js';
+import { makeCell } from './cells/index.js';
 import { headBackward, headForward, lossRows, type LossRows, meanSquaredError, softmaxCrossEntropy } from './head.js';
 import { type Arr, type Kernels, jsKernels, scatterAddRows, swapAxes01 } from './kernels.js';
 import { Optimizer, clipGradients } from './optim.js';
@@ -41,20 +39,7 @@ export interface ScratchOptions {
   lossWeights?: (rows: LossRows, B: number, T: number) => void;
 }
 
-/** The spec's cell; `derivatives`: a planted mistake's (src/engines/mistakes/), else the right ones. */
-export function makeCell(spec: ModelSpec, kernels?: Kernels, derivatives?: CellDerivatives): Cell<unknown> {
-  const H = spec.hiddenSize;
-  const gemm = kernels?.gemm;
-  const d = derivatives;
-  switch (spec.cell) {
-    case 'rnn':
-      return rnnCell(H, spec.activation, gemm, kernels, d) as Cell<unknown>;
-    case 'lstm':
-      return lstmCell(H, spec.recurrentActivation, gemm, kernels, d) as Cell<unknown>;
-    case 'gru':
-      return (spec.gruResetAfter ? gruResetAfterCell(H, spec.recurrentActivation, gemm, kernels, d) : gruCell(H, spec.recurrentActivation, gemm, kernels, d)) as Cell<unknown>;
-  }
-}
+export { makeCell } from './cells/index.js';
 
 /** Buffers for one batch shape. */
 interface Workspace {
@@ -124,7 +109,8 @@ export class ScratchEngine implements Engine {
     const H = s.hiddenSize;
     const cell = opts.cell ?? makeCell(s, this.kernels);
     const GH = cell.G * H;
-    const resetAfter = s.cell === 'gru' && s.gruResetAfter;
+    // a second bias row: the recurrent product's own bias (a reset-after GRU)
+    const resetAfter = biasRows(s) === 2;
     this.stacks = (s.bidirectional ? ['', 'backward.'] : ['']).map((dir) => ({
       cell,
       gemm: this.kernels.gemm,

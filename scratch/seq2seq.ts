@@ -20,6 +20,7 @@
  */
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
+import { biasRows } from '../src/cells.js';
 import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
 import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, embeddingName, seq2seqLayout, sideSpec } from '../src/seq2seq/spec.js';
@@ -103,7 +104,7 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
     const s = sideSpec(this.spec, side);
     const cell = makeCell(s, this.kernels);
     const GH = cell.G * s.hiddenSize;
-    const resetAfter = s.cell === 'gru' && s.gruResetAfter;
+    const resetAfter = biasRows(s) === 2;
     return {
       cell,
       gemm: this.kernels.gemm,

@@ -11,6 +11,7 @@ import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported
 import type { KernelChoice } from '../scratch/kernel-sets.js';
 import { randomBatch } from './data/synthetic.js';
 import { type Batch, type Engine, type State, outputShape, validateBatch } from './engine.js';
+import { carries } from './cells.js';
 import { InputError, UnsupportedError } from './errors.js';
 import { checkReplaceable } from './io/run-folder.js';
 import { readSafetensors, writeSafetensors } from './io/safetensors.js';
@@ -90,13 +91,10 @@ export function batchFromTensors(spec: ModelSpec, t: NamedTensors, source: strin
     }
     const state: State = { h: [] };
     for (let l = 0; l < spec.layers; l++) {
-      const h = t[`h.${l}`];
-      if (!h) throw new InputError(`${source}: initial state h.${l} is missing`);
-      state.h.push(f32(h));
-      if (spec.cell === 'lstm') {
-        const c = t[`c.${l}`];
-        if (!c) throw new InputError(`${source}: initial state c.${l} is missing (lstm)`);
-        (state.c ??= []).push(f32(c));
+      for (const k of carries(spec)) {
+        const v = t[`${k}.${l}`];
+        if (!v) throw new InputError(`${source}: initial state ${k}.${l} is missing${k === 'c' ? ' (lstm)' : ''}`);
+        (state[k] ??= []).push(f32(v));
       }
     }
     batch.initialState = state;

@@ -31,6 +31,7 @@
  * parameters written in (seq2seqLayout order; Keras layout, so each tensor maps one to one).
  * Everything runs in float32; every call disposes what it creates.
  */
+import { carries, cellOf } from '../src/cells.js';
 import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
@@ -152,7 +153,7 @@ export function buildSeq2SeqModel(tf: Tf, s: Seq2SeqSpec, L: Seq2SeqLayers): Lay
   let h = sym(L.decoderEmbedding, tgt)[0];
   L.decoder.forEach((layer, l) => {
     // tfjs's RNN layers take initialState as an argument; the reset-after GRU takes it as a second input
-    h = s.cell === 'gru' && s.gruResetAfter ? sym(layer, [h, ...finals[l]])[0] : sym(layer, h, { initialState: finals[l] })[0];
+    h = cellOf(s).tfjs.rnnlabLayer?.(s) ? sym(layer, [h, ...finals[l]])[0] : sym(layer, h, { initialState: finals[l] })[0];
   });
   if (s.attention === 'none') return tf.model({ inputs: [src, tgt], outputs: sym(L.head, h)[0], name: 'seq2seq' });
   const keys = L.attentionKernel ? sym(L.attentionKernel, o)[0] : o; // [B, S, H]
@@ -354,7 +355,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     const tf = this.tf;
     const [B, T] = x.shape;
     const H = this.spec.hiddenSize;
-    const lstm = this.spec.cell === 'lstm';
+    const lstm = carries(this.spec).includes('c');
     const inputs = tf.unstack(x, 1); // T x [B, in]
     const masks = mask ? tf.unstack(mask, 1) : null; // T x [B]
     let h: Tensor = init ? init[0] : tf.zeros([B, H]);

@@ -20,6 +20,7 @@ import { castParams, randomTestParams } from '../params.js';
 import { environmentInfo, newRunDir } from '../report/run.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, type ModelSpec, appliesToCell, describeSpec, parseSpec } from '../spec.js';
+import { CELLS, type VariantField, cellsWith } from '../cells.js';
 import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, type VariantOptionFlags, addVariantOptions, choice, engineTimeoutArg, intArg, intListArg, kernelsOption, numArg, threadsListArg, variantSpecFields } from './options.js';
 import { likeWithLikeNotes } from '../../compare/bench-notes.js';
 import type { IO } from './io.js';
@@ -136,12 +137,12 @@ export function registerBench(program: Command, io: IO): void {
         );
         return;
       }
-      f.cell ??= ['rnn', 'lstm', 'gru'];
+      f.cell ??= [...CELLS];
       f.hidden ??= [64, 128, 256];
       f.batch ??= [1, 32];
       f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
       if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
-      for (const c of f.cell) if (!['rnn', 'lstm', 'gru'].includes(c)) throw new InputError(`unknown cell "${c}" (choose rnn, lstm, gru)`);
+      for (const c of f.cell) if (!(CELLS as readonly string[]).includes(c)) throw new InputError(`unknown cell "${c}" (choose ${CELLS.join(', ')})`);
       checkVariantCells(f);
       const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
       if (f.profile) {
@@ -260,7 +261,7 @@ function formatRow(r: BenchRow, f: Flags): string {
 }
 
 /** The variant flags that belong to one cell only, by the spec field each sets. */
-const CELL_FLAGS: [keyof VariantOptionFlags & keyof ModelSpec, string][] = [
+const CELL_FLAGS: [keyof VariantOptionFlags & VariantField, string][] = [
   ['activation', '--activation'],
   ['recurrentActivation', '--recurrent-activation'],
   ['gruResetAfter', '--gru-reset-after'],
@@ -272,7 +273,7 @@ function checkVariantCells(f: Flags): void {
   for (const [field, flag] of CELL_FLAGS) {
     if (f[field] === undefined || f[field] === false) continue;
     if (!f.cell.some((c) => appliesToCell(field, c as CellType))) {
-      const owners = (['rnn', 'lstm', 'gru'] as const).filter((c) => appliesToCell(field, c));
+      const owners = cellsWith(field);
       throw new InputError(`${flag} applies to ${owners.join('/')} only, and --cell ${f.cell.join(',')} has none`);
     }
   }

@@ -2,6 +2,7 @@
 import { type Seq2SeqCheckReport, runSeq2SeqCheck } from '../../compare/seq2seq.js';
 import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
 import { InputError } from '../errors.js';
+import { biasRows } from '../cells.js';
 import { describeOptimizer, type OptimizerSpec } from '../optimizer.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../seq2seq/params.js';
 import { type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqToJSON } from '../seq2seq/spec.js';
@@ -38,7 +39,7 @@ export interface Seq2SeqCheckFlags {
 }
 
 export function describeSeq2Seq(s: Seq2SeqSpec): string {
-  const cell = `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' reset-after' : ''}`;
+  const cell = `${s.cell}${biasRows(s) === 2 ? ' reset-after' : ''}`;
   return `seq2seq ${cell}, ${s.layers}x${s.hiddenSize}, vocab ${s.srcVocab} -> ${s.tgtVocab}, embedding ${s.embedding}${s.sharedEmbedding ? ' (shared)' : ''}, attention ${s.attention}`;
 }
 

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { readJsonInput } from '../io/files.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.js';
+import { CELLS, cellChoices } from '../cells.js';
 import { type ModelSpec, type VariantFlags, parseSpec, variantFields } from '../spec.js';
 import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/index.js';
 import { MAX_TIMEOUT_S } from '../engines/process.js';
@@ -99,7 +100,7 @@ export function addVariantOptions(cmd: Command): Command {
 /** --cell, --hidden, --input, --output, --tokens, the variant flags and --spec. */
 export function addModelOptions(cmd: Command, defaults: { hidden: number; input: number; output: number }): Command {
   cmd
-    .addOption(choice('--cell <cell>', 'rnn, lstm or gru', ['rnn', 'lstm', 'gru'], 'lstm'))
+    .addOption(choice('--cell <cell>', cellChoices(), CELLS, 'lstm'))
     .option('--hidden <n>', 'hidden units per layer', intArg(1), defaults.hidden)
     .option('--input <n>', 'input features per step (or vocabulary size with --tokens)', intArg(1), defaults.input)
     .option('--output <n>', 'outputs (classes for cross-entropy)', intArg(1), defaults.output)

@@ -20,6 +20,7 @@ import { assertFits } from '../sizes.js';
 import { claims } from '../supports.js';
 import { duration, fixed, plural } from '../report/table.js';
 import { deriveSeed } from '../rng.js';
+import { CELLS, appliesToCell, cellChoices } from '../cells.js';
 import { type ModelSpec, describeSpec, specToJSON } from '../spec.js';
 import { RESUME_OVERRIDABLE, SHARED_DEFAULTS, type TrainOptions, buildOptimizer, flagName } from '../tasks/options.js';
 import { TASKS, taskModule, taskOnlyKeys, taskOptions } from '../tasks/registry.js';
@@ -46,7 +47,7 @@ export function registerTrain(program: Command, io: IO): void {
   for (const opt of taskOptions()) cmd.addOption(opt);
   cmd
     // model
-    .addOption(choice('--cell <cell>', 'rnn, lstm or gru (default lstm)', ['rnn', 'lstm', 'gru']))
+    .addOption(choice('--cell <cell>', `${cellChoices()} (default lstm)`, CELLS))
     .option('--hidden <n>', `hidden units (default ${perTask('hidden')})`, intArg(1))
     .option('--layers <n>', 'stacked layers (default 1)', intArg(1))
     .addOption(choice('--activation <a>', 'rnn activation', ['tanh', 'relu']))
@@ -220,7 +221,8 @@ function modelFlagsOf(spec: ModelSpec): Record<string, unknown> {
     cell: spec.cell,
     hidden: spec.hiddenSize,
     layers: spec.layers,
-    ...(spec.cell === 'rnn' ? { activation: spec.activation } : { recurrentActivation: spec.recurrentActivation }),
+    ...(appliesToCell('activation', spec.cell) ? { activation: spec.activation } : {}),
+    ...(appliesToCell('recurrentActivation', spec.cell) ? { recurrentActivation: spec.recurrentActivation } : {}),
     ...(spec.gruResetAfter ? { gruResetAfter: true } : {}),
     ...(spec.bidirectional ? { bidirectional: true, merge: spec.merge } : {}),
     ...(spec.embedding > 0 ? { embedding: spec.embedding } : {}),

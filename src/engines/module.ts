@@ -9,6 +9,7 @@ import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Awaitable, Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
 import { validateBatch } from '../engine.js';
+import { carries } from '../cells.js';
 import { EngineError, InputError } from '../errors.js';
 import { type NamedParams, paramLayout } from '../params.js';
 import type { ModelSpec } from '../spec.js';
@@ -132,7 +133,7 @@ export class ModuleEngine implements Engine {
     const n = B * this.spec.hiddenSize;
     if (!s || !Array.isArray(s.h) || s.h.length !== L) this.bad(op, `no ${what}.h (${L} arrays of ${n})`);
     const h = s.h.map((a, l) => this.floats(a, n, `${what}.h[${l}]`, op));
-    if (this.spec.cell !== 'lstm') return { h };
+    if (!carries(this.spec).includes('c')) return { h };
     if (!Array.isArray(s.c) || s.c.length !== L) this.bad(op, `no ${what}.c (${L} arrays of ${n}, lstm)`);
     return { h, c: s.c.map((a, l) => this.floats(a, n, `${what}.c[${l}]`, op)) };
   }

@@ -9,6 +9,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
 import { validateBatch } from '../engine.js';
+import { carries } from '../cells.js';
 import { EngineError, InputError, UnsupportedError } from '../errors.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import { type NamedParams, paramLayout } from '../params.js';
@@ -376,7 +377,7 @@ export class ProcessEngine implements Engine {
   }
 
   private state(v: unknown, what: string, B: number): State {
-    return decodeState(v, what, this.spec.layers, B, this.H, this.spec.cell === 'lstm', this.dtype);
+    return decodeState(v, what, this.spec.layers, B, this.H, carries(this.spec), this.dtype);
   }
 
   private outputShape(b: Batch): number[] {

@@ -18,7 +18,8 @@ import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { readInputFile, readJsonInput } from '../io/files.js';
 import { type NamedParams, paramLayout } from '../params.js';
-import { type CellType, type ModelSpec, parseSpec } from '../spec.js';
+import { ACTIVATIONS, CELLS, CELL_TABLE, type CellType, appliesToCell, cellOfKerasClass } from '../cells.js';
+import { type ModelSpec, parseSpec } from '../spec.js';
 import { chooseLoss, compiledLoss } from './keras-loss.js';
 import { shapeStr } from '../tensor.js';
 import type { Batch } from '../engine.js';
@@ -73,7 +74,8 @@ export interface LayerEntry {
   name: string;
 }
 
-const RNN_CELLS: Record<string, CellType> = { SimpleRNN: 'rnn', LSTM: 'lstm', GRU: 'gru' };
+/** The Keras classes of the cell table's cells (SimpleRNN, LSTM, GRU). */
+const RNN_CLASSES = CELLS.map((c) => CELL_TABLE[c].keras);
 /** Identity at inference. */
 const INFERENCE_IDENTITY = new Set(['Dropout', 'SpatialDropout1D', 'GaussianDropout', 'GaussianNoise', 'AlphaDropout', 'ActivityRegularization']);
 const READABLE = 'InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dropout, Dense, TimeDistributed(Dense), Activation';
@@ -244,7 +246,7 @@ export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): 
       layers.push({ name: e.name, kind: e.className, op: 'embedding', role: `embedding${cfg.mask_zero === true ? ' (mask_zero: token 0 is padding)' : ''}` });
       continue;
     }
-    if (e.className in RNN_CELLS || e.className === 'Bidirectional') {
+    if (cellOfKerasClass(e.className) !== undefined || e.className === 'Bidirectional') {
       let inner = e;
       let merge: ModelSpec['merge'] = 'concat';
       const bidirectional = e.className === 'Bidirectional';
@@ -253,13 +255,13 @@ export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): 
         if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) refuse(e.name, 'layer', l, 'is not a layer config');
         const lj = l as Json;
         inner = { className: lj.class_name as string, config: lj.config as Json, name: String((lj.config as Json).name ?? e.name) };
-        if (!(inner.className in RNN_CELLS)) refuse(e.name, 'layer', inner.className, `is not a recurrent layer rnnlab reads (SimpleRNN, LSTM, GRU)`);
+        if (cellOfKerasClass(inner.className) === undefined) refuse(e.name, 'layer', inner.className, `is not a recurrent layer rnnlab reads (${RNN_CLASSES.join(', ')})`);
         const m = cfg.merge_mode;
         if (m !== 'concat' && m !== 'sum' && m !== 'mul' && m !== 'ave') refuse(e.name, 'merge_mode', m ?? null, 'is not one of concat, sum, mul, ave');
         merge = m as ModelSpec['merge'];
         if (isObj(cfg.backward_layer) && !mirrorsForward(lj, cfg.backward_layer)) refuse(e.name, 'backward_layer', 'custom', 'is not representable: rnnlab\'s backward direction is a copy of the forward layer');
       }
-      rnns.push({ name: e.name, cell: RNN_CELLS[inner.className], cfg: inner.config, bidirectional, merge, weights: weightsOf(e.name) });
+      rnns.push({ name: e.name, cell: cellOfKerasClass(inner.className)!, cfg: inner.config, bidirectional, merge, weights: weightsOf(e.name) });
       layers.push({ name: e.name, kind: bidirectional ? `Bidirectional(${inner.className})` : e.className, op: 'rnn', role: `layers.${rnns.length - 1}` });
       continue;
     }
@@ -306,16 +308,18 @@ export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): 
     if (option(r, 'go_backwards', false) !== false && !r.bidirectional) refuse(r.name, 'go_backwards', true, 'is not representable outside Bidirectional');
     if (option(r, 'time_major', false) !== false) refuse(r.name, 'time_major', true, 'is not representable: rnnlab reads [batch, time, features]');
     if (option(r, 'return_state', false) !== false) refuse(r.name, 'return_state', true, 'is not representable: the model\'s outputs come from its head');
-    if (first.cell !== 'rnn' && option(r, 'activation', 'tanh') !== 'tanh') refuse(r.name, 'activation', r.cfg.activation, `is not representable: rnnlab's ${first.cell.toUpperCase()} uses tanh`);
-    if (first.cell === 'rnn' && !['tanh', 'relu'].includes(String(option(r, 'activation', 'tanh')))) refuse(r.name, 'activation', r.cfg.activation, 'is not representable: rnnlab\'s SimpleRNN uses tanh or relu');
+    // the cell table says which Keras options a cell reads: activation (SimpleRNN), recurrent_activation (LSTM, GRU), reset_after (GRU)
+    const reads = (field: string): boolean => appliesToCell(field, first.cell);
+    if (!reads('activation') && option(r, 'activation', 'tanh') !== 'tanh') refuse(r.name, 'activation', r.cfg.activation, `is not representable: rnnlab's ${first.cell.toUpperCase()} uses tanh`);
+    if (reads('activation') && !(ACTIVATIONS as readonly string[]).includes(String(option(r, 'activation', 'tanh')))) refuse(r.name, 'activation', r.cfg.activation, `is not representable: rnnlab's ${CELL_TABLE[first.cell].keras} uses ${ACTIVATIONS.join(' or ')}`);
     if (String(option(r, 'activation', 'tanh')) !== String(option(first, 'activation', 'tanh'))) refuse(r.name, 'activation', r.cfg.activation, `differs from ${first.name}'s`);
-    if (first.cell !== 'rnn') {
+    if (reads('recurrentActivation')) {
       const ra = String(option(r, 'recurrent_activation', 'sigmoid'));
       if (ra !== 'sigmoid' && ra !== 'hard_sigmoid') refuse(r.name, 'recurrent_activation', ra, 'is not representable: rnnlab\'s gates use sigmoid or hard_sigmoid');
       if (ra === 'hard_sigmoid' && kerasVersion?.startsWith('3')) refuse(r.name, 'recurrent_activation', ra, `from Keras ${kerasVersion} is x/6 + 1/2 (Keras 2 and tfjs: 0.2x + 1/2); rnnlab has the Keras 2 one`);
       if (ra !== String(option(first, 'recurrent_activation', 'sigmoid'))) refuse(r.name, 'recurrent_activation', ra, `differs from ${first.name}'s`);
     }
-    if (first.cell === 'gru' && option(r, 'reset_after', false) !== option(first, 'reset_after', false)) refuse(r.name, 'reset_after', r.cfg.reset_after, `differs from ${first.name}'s`);
+    if (reads('gruResetAfter') && option(r, 'reset_after', false) !== option(first, 'reset_after', false)) refuse(r.name, 'reset_after', r.cfg.reset_after, `differs from ${first.name}'s`);
     if (option(r, 'stateful', false) === true) notes.push(`${r.name}: stateful (the state carried between batches) is not part of the model; rnnlab starts each batch from zeros unless it carries state itself`);
     const dropout = Number(option(r, 'dropout', 0)) || 0;
     const rdrop = Number(option(r, 'recurrent_dropout', 0)) || 0;
@@ -343,8 +347,11 @@ export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): 
   const seqLen = inputShape && typeof inputShape[1] === 'number' ? inputShape[1] : null;
 
   const cell = first.cell;
-  const resetAfter = cell === 'gru' && option(first, 'reset_after', false) === true;
-  const ra = cell === 'rnn' ? undefined : String(option(first, 'recurrent_activation', 'sigmoid')) === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid';
+  // the variant fields this cell reads, from the first layer's options
+  const variant: Record<string, unknown> = {};
+  if (appliesToCell('activation', cell)) variant.activation = String(option(first, 'activation', 'tanh'));
+  if (appliesToCell('recurrentActivation', cell)) variant.recurrentActivation = String(option(first, 'recurrent_activation', 'sigmoid')) === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid';
+  if (appliesToCell('gruResetAfter', cell)) variant.gruResetAfter = option(first, 'reset_after', false) === true;
   const chosen = chooseLoss(compiledLoss(parts.loss, where), { name: h.name, activation: outputActivation ?? 'linear' }, o.loss, where);
   if (chosen.note) notes.push(chosen.note);
   const fromLayers = parseSpec(
@@ -357,8 +364,7 @@ export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): 
       input: embedding ? 'tokens' : 'dense',
       returnSequences,
       loss: chosen.loss,
-      ...(cell === 'rnn' ? { activation: String(option(first, 'activation', 'tanh')) } : { recurrentActivation: ra }),
-      ...(cell === 'gru' ? { gruResetAfter: resetAfter } : {}),
+      ...variant,
       ...(first.bidirectional ? { bidirectional: true, merge: first.merge } : {}),
       ...(embedding ? { embedding: embedding.E } : {}),
     },
@@ -423,7 +429,7 @@ function withRnnlabSpec(fromLayers: ModelSpec, raw: unknown, notes: string[]): M
     notes.push(`rnnlab's spec in userDefinedMetadata differs from the layers in ${differ.join(', ')}; the layers are read`);
     return fromLayers;
   }
-  return parseSpec({ ...fromLayers, input: own.input, lossReduction: own.lossReduction, ...(own.cell === 'lstm' ? { unitForgetBias: own.unitForgetBias } : {}) }, 'userDefinedMetadata.rnnlab.spec');
+  return parseSpec({ ...fromLayers, input: own.input, lossReduction: own.lossReduction, ...(appliesToCell('unitForgetBias', own.cell) ? { unitForgetBias: own.unitForgetBias } : {}) }, 'userDefinedMetadata.rnnlab.spec');
 }
 
 const lastPart = (name: string): string => name.split('/').pop()!.replace(/:\d+$/, '');

@@ -11,6 +11,7 @@ import { tokenizerFromJSON } from '../data/tokenizers.js';
 import type { Engine, State } from '../engine.js';
 import { InputError } from '../errors.js';
 import type { ModelSpec } from '../spec.js';
+import { carries } from '../cells.js';
 import { type ClassifyData, lowercases, prepareText } from '../tasks/classify.js';
 import { type SeriesData, lastWindow, modelSeriesCsv, trainedSeries } from '../tasks/series.js';
 import type { Series } from '../data/series.js';
@@ -60,7 +61,8 @@ export function stateInput(ck: Checkpoint & { dir: string }, o: { text?: string;
 export async function traceStates(engine: Engine, spec: ModelSpec, input: { x: Float32Array | Int32Array; labels: string[]; source: string }): Promise<StateTrace> {
   const T = input.labels.length;
   const F = spec.input === 'tokens' ? 1 : spec.inputSize;
-  const layers: StateTrace['layers'] = Array.from({ length: spec.layers }, () => (spec.cell === 'lstm' ? { h: [], c: [] } : { h: [] }));
+  const withC = carries(spec).includes('c');
+  const layers: StateTrace['layers'] = Array.from({ length: spec.layers }, () => (withC ? { h: [], c: [] } : { h: [] }));
   let state: State | undefined;
   for (let t = 0; t < T; t++) {
     const x = input.x.subarray(t * F, (t + 1) * F);

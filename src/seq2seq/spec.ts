@@ -32,6 +32,7 @@
  *   head.kernel [H, V_tgt], head.bias [V_tgt]
  */
 import { InputError } from '../errors.js';
+import { biasRows, variantFieldsOf } from '../cells.js';
 import { CELLS, type CellType, type ModelSpec, gateCount, parseSpec } from '../spec.js';
 
 export const ATTENTIONS = ['none', 'dot', 'general'] as const;
@@ -124,8 +125,7 @@ export function sideSpec(s: Seq2SeqSpec, side: 'encoder' | 'decoder'): ModelSpec
     outputSize: s.tgtVocab,
     input: 'tokens',
     embedding: s.embedding,
-    ...(s.cell === 'rnn' ? { activation: s.activation } : { recurrentActivation: s.recurrentActivation }),
-    ...(s.cell === 'gru' ? { gruResetAfter: s.gruResetAfter } : {}),
+    ...variantFieldsOf(s),
   });
 }
 
@@ -141,7 +141,7 @@ export function seq2seqLayout(s: Seq2SeqSpec): Seq2SeqParamInfo[] {
       const inSize = l === 0 ? s.embedding : H;
       out.push({ name: `${side}.layers.${l}.kernel`, shape: [inSize, G * H] });
       out.push({ name: `${side}.layers.${l}.recurrentKernel`, shape: [H, G * H] });
-      out.push({ name: `${side}.layers.${l}.bias`, shape: s.cell === 'gru' && s.gruResetAfter ? [2, G * H] : [G * H] });
+      out.push({ name: `${side}.layers.${l}.bias`, shape: biasRows(s) === 2 ? [2, G * H] : [G * H] });
     }
   }
   if (s.attention === 'general') out.push({ name: 'attention.kernel', shape: [H, H] });

@@ -25,6 +25,7 @@ import { evaluatePairs, translateTexts } from './decode.js';
 import type { Seq2SeqEngine } from './engine.js';
 import { initSeq2SeqParams } from './params.js';
 import type { NamedParams } from '../params.js';
+import { biasRows } from '../cells.js';
 import { TOLERANCES, compareArrays } from '../../compare/tolerance.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqParamCount as paramCount, seq2seqToJSON } from './spec.js';
 
@@ -50,7 +51,7 @@ export interface Seq2SeqTestResult {
 }
 
 const describe = (s: Seq2SeqSpec): string =>
-  `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' (reset-after)' : ''} ${s.layers}x${s.hiddenSize}, embedding ${s.embedding}, attention ${s.attention}, vocabularies ${s.srcVocab} -> ${s.tgtVocab}`;
+  `${s.cell}${biasRows(s) === 2 ? ' (reset-after)' : ''} ${s.layers}x${s.hiddenSize}, embedding ${s.embedding}, attention ${s.attention}, vocabularies ${s.srcVocab} -> ${s.tgtVocab}`;
 
 /** Cross-entropy of logits [B, T, V] against the targets, mean over the real target tokens; and the token count. */
 function forwardLoss(logits: ArrayLike<number>, b: Seq2SeqBatch, V: number): { sum: number; n: number } {

@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../optimizer.js';
 import type { DataFile } from '../resume.js';
 import type { KernelChoice } from '../../scratch/kernel-sets.js';
+import type { CellType } from '../cells.js';
 import { type ModelSpec, parseSpec, variantFields } from '../spec.js';
 
 /** Every train flag, resolved: the shared ones typed here, a task's own ones by its module. Stored in checkpoints for --resume. */
@@ -13,7 +14,7 @@ export interface TrainOptions {
   task: string;
   preset?: string;
   // model
-  cell: 'rnn' | 'lstm' | 'gru';
+  cell: CellType;
   hidden: number;
   layers: number;
   activation?: string;
