@@ -18,7 +18,7 @@ import { carries, hasKinks } from '../src/cells.js';
 import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
 import type { Seq2SeqSpec } from '../src/seq2seq/spec.js';
-import { TOLERANCES, compareArrays, within } from './tolerance.js';
+import { TOLERANCES, compareArrays, within } from '../src/tolerance.js';
 
 export interface GradcheckOptions {
   batch?: number;

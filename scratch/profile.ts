@@ -12,7 +12,8 @@ import type { NamedParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
 import { ScratchEngine } from './engine.js';
 import type { BlasKernels } from './blas-kernels.js';
-import { type KernelChoice, describeKernels, disposeKernels, makeKernels } from './kernel-sets.js';
+import { describeKernels, disposeKernels, makeKernels } from './kernel-sets.js';
+import { type KernelChoice } from '../src/run-options.js';
 import type { Kernels } from './kernels.js';
 import type { WasmKernels } from './wasm/index.js';
 

@@ -13,8 +13,8 @@ export { InputError, RunError } from './errors.js';
 export { ScratchEngine, type ScratchOptions, makeCell } from '../scratch/engine.js';
 export type { Cell, CellWeights, CellGrads, StepArgs, BackArgs } from '../scratch/cells/cell.js';
 export { gradcheck, type GradcheckReport, type GradcheckOptions } from '../compare/gradcheck.js';
-export { TOLERANCES, compareArrays, type Agreement } from '../compare/tolerance.js';
-export { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+export { TOLERANCES, compareArrays, type Agreement } from './tolerance.js';
+export { readCheckpoint, writeCheckpoint, type Checkpoint } from './io/checkpoint.js';
 export { toPyTorch, fromPyTorch, type PyTorchNames } from './pytorch.js';
 // tfjs is imported lazily (inside loadTf), so these exports do not load it.
 export { createTfjsEngine, TfjsEngine, type TfjsOptions } from '../tfjs/engine.js';
@@ -23,8 +23,8 @@ export { exportTfjs } from '../tfjs/export.js';
 export { registerLayers, loadLayersModel, KerasModelEngine } from '../tfjs/keras.js';
 export { importKerasModel, modelFiles, batchForModel, maskFromInput, type ImportedModel, type KerasMasking } from './import/keras.js';
 export { readKerasModel } from './import/keras-files.js';
-export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, MISTAKE_IDS, type Mistake, type CheckInputs, type CheckOptions, type CheckResult } from './harness.js';
-export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/checks.js';
+export { check, generatedInputs, fileInputs, batchFromTensors, writeDump, MISTAKE_IDS, type Mistake, type CheckInputs, type CheckOptions, type CheckResult } from '../compare/check.js';
+export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '../compare/comparisons.js';
 // sequence to sequence
 export { type Seq2SeqSpec, type Seq2SeqBatch, type Attention, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON, seq2seqParamCount, PAD, BOS, EOS } from './seq2seq/spec.js';
 export { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from './seq2seq/engine.js';
@@ -43,7 +43,7 @@ export { findBlas, type Blas } from '../scratch/blas.js';
 export { blasKernels, type BlasKernels } from '../scratch/blas-kernels.js';
 export { createWasmKernels, type WasmKernels } from '../scratch/wasm/index.js';
 // tasks and training
-export { train, type TrainTask, type TrainConfig, type TrainSummary } from './train.js';
+export { train, type TrainTask, type TrainConfig, type TrainSummary } from './train/loop.js';
 export { createEngines, openProvider, parseEngineList, parseEngineRef, findPython, type EngineRef, type EngineProvider, type EngineSet } from './engines/index.js';
 export { EngineProcess, ProcessEngine, splitCommand, closeAllEngineProcesses, PROTOCOL_VERSION } from './engines/process.js';
 export { findBrowser, closeAllBrowsers, BROWSER_BACKENDS, type BrowserBackend } from './engines/browser.js';
@@ -60,10 +60,10 @@ export { ClassifyTask, splitExamples, predictText } from './tasks/classify.js';
 export { generateIds, sampleLogits } from './tasks/sampling.js';
 export { TASKS, taskModule, registerTask } from './tasks/registry.js';
 export { type TaskModule, type TaskFlag, type BuiltTask, defineTask } from './tasks/task.js';
-export { type TrainOptions, modelSpec, buildOptimizer } from './tasks/options.js';
-export { PRESETS } from './presets.js';
+export { type TrainOptions, modelSpec, buildOptimizer } from './run-options.js';
+export { PRESETS } from './tasks/presets.js';
 // timing and reports
 export { benchConfig, type BenchRow, type EngineFactory } from '../compare/bench.js';
 export { loadRun, chartsFor } from './report/plots.js';
 export { reportHtml } from './report/html.js';
-export { lineChart, barChart, heatmap } from './report/svg.js';
+export { lineChart, barChart, heatmap } from './io/svg.js';

@@ -10,7 +10,7 @@
  * - an embedding is a lookup: the model equals a dense-input model fed the embedding's rows.
  */
 import { describe, expect, test } from 'vitest';
-import { TOLERANCES } from '../compare/tolerance.js';
+import { TOLERANCES } from '../src/tolerance.js';
 import { gradcheck } from '../compare/gradcheck.js';
 import { ScratchEngine } from '../scratch/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';

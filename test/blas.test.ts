@@ -10,14 +10,14 @@
  *   + beta |C0_ij|: each side's rounding error is at most (k + 1) u S to first order, whatever the
  *   order of the sum (BLAS: blocked, with fused multiply-adds);
  * - loss, gradients and a short training trajectory: the tolerance policy's float32 limits
- *   (compare/tolerance.ts), the same that `check` holds the float32 engine to against float64:
+ *   (src/tolerance.ts), the same that `check` holds the float32 engine to against float64:
  *   the two kernel sets sum each product in another order, which is float32 rounding;
  * - float64 engine on dgemm against the TypeScript float64 engine: the policy's float64 limits.
  * Across kernel sets results agree to rounding, not to the bit; within one (same kernel set, same
  * thread count) the same seed gives the same bits (tested).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { limitFor } from '../compare/tolerance.js';
+import { limitFor } from '../src/tolerance.js';
 import { type Blas, findBlas, koffiMissing, pretendKoffiMissing } from '../scratch/blas.js';
 import { type BlasKernels, MIN_BLAS_MACS, blasKernels } from '../scratch/blas-kernels.js';
 import { ScratchEngine } from '../scratch/engine.js';

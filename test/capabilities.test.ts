@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { check, generatedInputs } from '../src/harness.js';
+import { check, generatedInputs } from '../compare/check.js';
 import { openProvider } from '../src/engines/index.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ScratchEngine } from '../scratch/engine.js';
 import { writeSafetensors, readSafetensors } from '../src/io/safetensors.js';
-import { check, generatedInputs } from '../src/harness.js';
+import { check, generatedInputs } from '../compare/check.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';
 import { specToJSON } from '../src/spec.js';

@@ -25,7 +25,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compareArrays } from '../compare/tolerance.js';
+import { compareArrays } from '../src/tolerance.js';
 import { ScratchEngine, makeCell } from '../scratch/engine.js';
 import { lossRows, softmaxCrossEntropy } from '../scratch/head.js';
 import { Optimizer } from '../scratch/optim.js';

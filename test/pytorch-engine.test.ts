@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseEngineList } from '../src/engines/index.js';
-import { check, generatedInputs } from '../src/harness.js';
+import { check, generatedInputs } from '../compare/check.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { parseSpec } from '../src/spec.js';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';

@@ -6,7 +6,7 @@
  * dtype's limits are reported, best first (match.ts). The catalogue never changes the verdict; it
  * stops at a deadline (a few times the check's own time) and says so.
  */
-import type { Precision } from '../tolerance.js';
+import type { Precision } from '../../src/tolerance.js';
 import type { Batch, Engine } from '../../src/engine.js';
 import { type Mistake, derivable, deriveResult, mistakeEngine, mistakePlan, referenceEngine } from '../../src/engines/index.js';
 import { optimizerSpec } from '../../src/optimizer.js';

@@ -6,9 +6,9 @@ import { biasRows } from '../cells.js';
 import { describeOptimizer, type OptimizerSpec } from '../optimizer.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../seq2seq/params.js';
 import { type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqToJSON } from '../seq2seq/spec.js';
-import { fixed, formatTable, plural, sci } from '../report/table.js';
-import type { KernelChoice } from '../../scratch/kernel-sets.js';
-import type { IO } from './io.js';
+import { fixed, formatTable, plural, sci } from '../io/table.js';
+import type { KernelChoice } from '../run-options.js';
+import type { IO } from '../io/output.js';
 
 export interface Seq2SeqCheckFlags {
   cell: string;

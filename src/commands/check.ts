@@ -1,27 +1,28 @@
 /** `rnnlab check`: both engines on identical weights and data, compared to the digit. */
 import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
-import { TOLERANCES, TOLERANCES_F16, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
+import { TOLERANCES, TOLERANCES_F16, TOLERANCES_F64, limitFor } from '../tolerance.js';
 import { halfFloatLines, halfFloatMisses } from './check-half.js';
-import type { Comparison } from '../../compare/checks.js';
-import type { KernelChoice } from '../../scratch/kernel-sets.js';
+import type { Comparison } from '../../compare/comparisons.js';
+import type { KernelChoice } from '../run-options.js';
 import { InputError } from '../errors.js';
-import { MISTAKE_IDS, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
+import { MISTAKE_IDS, check, fileInputs, generatedInputs, writeDump } from '../../compare/check.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
 import { type ImportedModel, batchForModel } from '../import/keras.js';
 import { readKerasModel } from '../import/keras-files.js';
 import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';
-import { batchFromTensors, type CheckInputs } from '../harness.js';
+import { batchFromTensors, type CheckInputs } from '../../compare/check.js';
 import { validateParams } from '../params.js';
 import { describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { describeSpec, specToJSON } from '../spec.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
-import { fixed, formatTable, plural, sci } from '../report/table.js';
-import { type ModelFlags, BLAS_FLAG, addModelOptions, choice, kernelsOption, intArg, numArg, seedArg, threadsArg, specFromFlags, ENGINE_TIMEOUT_HELP, engineTimeoutArg, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, refuseUnused } from './options.js';
-import type { IO } from './io.js';
+import { defaultRunDir, environmentInfo, newRunDir } from '../io/run-dir.js';
+import { fixed, formatTable, plural, sci } from '../io/table.js';
+import { type ModelFlags, BLAS_FLAG, addModelOptions, kernelsOption, specFromFlags, ENGINE_TIMEOUT_HELP, engineTimeoutArg, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, refuseUnused } from './flags.js';
+import { choice, intArg, numArg, seedArg, threadsArg } from '../io/args.js';
+import type { IO } from '../io/output.js';
 
 interface Flags extends Omit<ModelFlags, never> {
   model?: string;

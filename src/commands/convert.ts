@@ -4,8 +4,8 @@ import { GENERATOR, checkExportTarget, checkReplaceable } from '../io/run-folder
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
-import { resolveCheckpoint } from '../report/run.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { resolveCheckpoint } from '../io/run-dir.js';
 import { InputError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { type NamedParams, validateParams } from '../params.js';
@@ -13,8 +13,9 @@ import { fromPyTorch, toPyTorch } from '../pytorch.js';
 import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js';
 import { cellOf } from '../cells.js';
 import { type BackendRequest, exportTfjsModel } from '../engines/index.js';
-import { choice, readJsonFile } from './options.js';
-import type { IO } from './io.js';
+import { readJsonFile } from './flags.js';
+import { choice } from '../io/args.js';
+import type { IO } from '../io/output.js';
 
 /** A model from a checkpoint directory, or from --spec plus a weights file. */
 function loadModel(input: string, specPath: string | undefined, weightsAreCanonical: boolean): { spec: ModelSpec; tensors: NamedParams } {

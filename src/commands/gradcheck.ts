@@ -4,13 +4,14 @@ import type { Command } from 'commander';
 import { gradcheck, gradcheckSeq2Seq } from '../../compare/gradcheck.js';
 import { InputError } from '../errors.js';
 import { describeSeq2Seq, seq2seqSpecFromFlags } from './check-seq2seq.js';
-import { TOLERANCES } from '../../compare/tolerance.js';
+import { TOLERANCES } from '../tolerance.js';
 import { describeSpec } from '../spec.js';
-import { formatTable, sci, shape } from '../report/table.js';
-import { type ModelFlags, BLAS_FLAG, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, addModelOptions, choice, intArg, kernelsOption, numArg, refuseUnused, seedArg, specFromFlags } from './options.js';
+import { formatTable, sci, shape } from '../io/table.js';
+import { type ModelFlags, BLAS_FLAG, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, addModelOptions, kernelsOption, refuseUnused, specFromFlags } from './flags.js';
+import { choice, intArg, numArg, seedArg } from '../io/args.js';
 import { float64Kernels } from '../engines/index.js';
-import type { KernelChoice } from '../../scratch/kernel-sets.js';
-import type { IO } from './io.js';
+import type { KernelChoice } from '../run-options.js';
+import type { IO } from '../io/output.js';
 
 interface Flags extends ModelFlags {
   seq: number;

@@ -28,7 +28,7 @@ import type { Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from
 import { validateBatch } from '../engine.js';
 import { EngineError, InputError, UnsupportedError } from '../errors.js';
 import type { ImportedModel } from '../import/keras.js';
-import { handleSignals } from '../interrupt.js';
+import { handleSignals } from '../io/interrupt.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import { type NamedParams, paramLayout } from '../params.js';
 import type { ModelSpec } from '../spec.js';
@@ -145,7 +145,7 @@ export class BrowserSession {
         headless: true,
         args: CHROMIUM_ARGS,
         env: { ...process.env, TMPDIR: tmp },
-        // rnnlab's own handlers (src/interrupt.ts) decide what a signal does; the exit handler of playwright still kills the browser
+        // rnnlab's own handlers (src/io/interrupt.ts) decide what a signal does; the exit handler of playwright still kills the browser
         handleSIGINT: false,
         handleSIGTERM: false,
         handleSIGHUP: false,

@@ -19,7 +19,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ScratchEngine } from '../../scratch/engine.js';
-import { type KernelChoice, defaultThreads, describeKernels, disposeKernels, float64Kernels, makeKernels } from '../../scratch/kernel-sets.js';
+import { defaultThreads, describeKernels, disposeKernels, float64Kernels, makeKernels } from '../../scratch/kernel-sets.js';
+import { type KernelChoice } from '../run-options.js';
 import type { Kernels } from '../../scratch/kernels.js';
 import type { BackendRequest } from '../../tfjs/backend.js';
 import type { NamedTensors } from '../tensor.js';
@@ -414,7 +415,7 @@ export function resetPythonCache(): void {
  * The file prefix of an engine's parameters, optimizer and state in a checkpoint of a run with
  * several engines: "tfjs" for any tfjs backend (so a run resumes on another backend), else the name.
  */
-export { engineFileKey } from '../checkpoint.js';
+export { engineFileKey } from '../io/checkpoint.js';
 
 /** Makes every provider's name unique (the same engine twice gets "#2"). */
 export function uniqueNames(providers: EngineProvider[]): void {

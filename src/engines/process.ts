@@ -17,7 +17,7 @@ import { type ModelSpec, specToJSON } from '../spec.js';
 import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { VERSION } from '../version.js';
-import { handleSignals } from '../interrupt.js';
+import { handleSignals } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
@@ -73,7 +73,7 @@ export function splitCommand(cmd: string): string[] {
   return out;
 }
 
-// ---- every live child, so none outlives rnnlab (src/interrupt.ts turns signals into an exit; each
+// ---- every live child, so none outlives rnnlab (src/io/interrupt.ts turns signals into an exit; each
 // child runs in its own process group, src/io/processes.ts, so a terminal's Ctrl-C reaches rnnlab
 // alone and a training run can checkpoint before its engines are stopped) ----
 

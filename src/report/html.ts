@@ -4,7 +4,7 @@
  */
 import type { ClassMetrics } from '../tasks/classify.js';
 import { FORECASTER_NAMES, type ForecastMetrics, type Forecaster } from '../tasks/series.js';
-import { duration, plural } from './table.js';
+import { duration, plural } from '../io/table.js';
 import { VERSION } from '../version.js';
 import { type Chart, type Run, chartsFor } from './plots.js';
 

@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import { readJsonInput } from '../io/files.js';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { readJsonl, readSweep } from './run.js';
+import { readJsonl, readSweep } from '../io/run-dir.js';
 import { ATTENTION_PLOT, BENCH_JSON, CHECK_JSON, CLASSIFY_TEST, SERIES_PLOT, SERIES_TEST, TRAIN_FINAL, expectShape } from './schemas.js';
-import { type LineSeries, type YScale, barChart, heatmap, lineChart } from './svg.js';
+import { type LineSeries, type YScale, barChart, heatmap, lineChart } from '../io/svg.js';
 import type { BenchRow } from '../../compare/bench.js';
-import type { CheckReport } from '../../compare/checks.js';
-import { TOLERANCES } from '../../compare/tolerance.js';
+import type { CheckReport } from '../../compare/comparisons.js';
+import { TOLERANCES } from '../tolerance.js';
 
 export interface Run {
   dir: string;

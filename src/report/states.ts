@@ -6,7 +6,7 @@
  *   - for text, the input coloured by the activation of chosen units, the way character-level RNN
  *     visualisations show units that track quotes, line length or word boundaries.
  */
-import type { Checkpoint } from '../checkpoint.js';
+import type { Checkpoint } from '../io/checkpoint.js';
 import { tokenizerFromJSON } from '../data/tokenizers.js';
 import type { Engine, State } from '../engine.js';
 import { InputError } from '../errors.js';
@@ -18,11 +18,11 @@ import type { Series } from '../data/series.js';
 import { referenceEngine } from '../engines/index.js';
 import { optimizerSpec } from '../optimizer.js';
 import type { Chart, Run } from './plots.js';
-import { readCheckpoint } from '../checkpoint.js';
-import { resolveCheckpoint, runDirOf } from './run.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { resolveCheckpoint, runDirOf } from '../io/run-dir.js';
 import { basename } from 'node:path';
 import { defaultPrime } from '../tasks/text.js';
-import { extent, textOn, titleLines } from './svg.js';
+import { extent, textOn, titleLines } from '../io/svg.js';
 
 /** The states of one input: per layer, h (and c) as [T][H]; labels name the steps (characters, words, dates). */
 export interface StateTrace {

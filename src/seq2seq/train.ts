@@ -9,16 +9,16 @@
  */
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { IO } from '../commands/io.js';
+import type { IO } from '../io/output.js';
 import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
 import { InputError, InterruptedError, RunError } from '../errors.js';
 import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { describeOptimizer } from '../optimizer.js';
-import { type RunDir, defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
-import { setGraceful } from '../interrupt.js';
-import { fixed, formatTable } from '../report/table.js';
+import { type RunDir, defaultRunDir, environmentInfo, newRunDir } from '../io/run-dir.js';
+import { setGraceful } from '../io/interrupt.js';
+import { fixed, formatTable } from '../io/table.js';
 import { deriveSeed } from '../rng.js';
-import { type TrainOptions, buildOptimizer } from '../tasks/options.js';
+import { type TrainOptions, buildOptimizer } from '../run-options.js';
 import { writeSeq2SeqCheckpoint } from './checkpoint.js';
 import { type EncodedPair, type Pair, type Seq2SeqVocabs, buildVocabs, copyBaseline, encodePairs, epochBatches, loadSeq2SeqData, makeBatchFromIds, splitPairs } from './data.js';
 import { evaluatePairs, translateTexts } from './decode.js';
@@ -26,7 +26,7 @@ import type { Seq2SeqEngine } from './engine.js';
 import { initSeq2SeqParams } from './params.js';
 import type { NamedParams } from '../params.js';
 import { biasRows } from '../cells.js';
-import { TOLERANCES, compareArrays } from '../../compare/tolerance.js';
+import { TOLERANCES, compareArrays } from '../tolerance.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqParamCount as paramCount, seq2seqToJSON } from './spec.js';
 
 export interface Seq2SeqOptions extends TrainOptions {

@@ -8,26 +8,27 @@
  * majority-class baseline.
  */
 import type { Command } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
-import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg } from '../commands/options.js';
-import type { IO } from '../commands/io.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './use-engine.js';
+import { intArg } from '../io/args.js';
+import type { IO } from '../io/output.js';
 import { type Example, loadLabelled, loadLabelledDir } from '../data/labelled.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { columnIndex, csvLine, readCsv } from '../io/csv.js';
 import { checkOutputFile } from '../io/files.js';
 import { checkReplaceable } from '../io/run-folder.js';
-import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
+import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON, wordCount } from '../data/tokenizers.js';
 import { createEngines } from '../engines/index.js';
 import { badCursor, cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
-import { resolveCheckpoint } from '../report/run.js';
-import { formatTable } from '../report/table.js';
+import { resolveCheckpoint } from '../io/run-dir.js';
+import { formatTable } from '../io/table.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Supports } from '../supports.js';
-import { type TrainOptions, modelSpec, wordCount } from './options.js';
+import { type TrainOptions, modelSpec } from '../run-options.js';
 import { type BuiltTask, type Metrics, type TrainTask, defineTask } from './task.js';
 
 export interface ClassifyOptions {

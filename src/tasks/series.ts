@@ -14,9 +14,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
-import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg, intListArg } from '../commands/options.js';
-import type { IO } from '../commands/io.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './use-engine.js';
+import { intArg, intListArg } from '../io/args.js';
+import type { IO } from '../io/output.js';
 import { type Scaler, type Series, fitScaler, loadSeries, nextDates, seriesFromCsv } from '../data/series.js';
 import { createEngines } from '../engines/index.js';
 import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
@@ -24,11 +25,11 @@ import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import { readCsv } from '../io/csv.js';
 import { optimizerSpec } from '../optimizer.js';
-import { resolveCheckpoint } from '../report/run.js';
-import { duration, formatTable, num, plural } from '../report/table.js';
+import { resolveCheckpoint } from '../io/run-dir.js';
+import { duration, formatTable, num, plural } from '../io/table.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
-import { type TrainOptions, modelSpec } from './options.js';
+import { type TrainOptions, modelSpec } from '../run-options.js';
 import { type BuiltTask, type Metrics, type Sweep, type TrainSummary, type TrainTask, defineTask } from './task.js';
 
 export interface SeriesOptions {

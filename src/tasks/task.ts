@@ -1,6 +1,6 @@
 /**
  * What a task is, in two parts:
- * - TrainTask: all the training loop (src/train.ts) knows of a task (batches, cursor, validation,
+ * - TrainTask: all the training loop (src/train/loop.ts) knows of a task (batches, cursor, validation,
  *   samples, test metrics). The loop never imports a task, and a task never imports the loop.
  * - TaskModule: all `rnnlab train` and the CLI know of a task: its flags and defaults, how it
  *   loads its data and builds its TrainTask and model, its checkpoint payload, how it prints its
@@ -8,13 +8,13 @@
  *   listed in src/tasks/registry.ts.
  */
 import type { Command } from 'commander';
-import type { Checkpoint } from '../checkpoint.js';
-import type { IO } from '../commands/io.js';
+import type { Checkpoint } from '../io/checkpoint.js';
+import type { IO } from '../io/output.js';
 import type { Batch, Engine } from '../engine.js';
 import type { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Supports } from '../supports.js';
-import type { TrainOptions } from './options.js';
+import type { TrainOptions } from '../run-options.js';
 
 export type Metrics = Record<string, number>;
 

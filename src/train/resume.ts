@@ -10,17 +10,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Checkpoint, engineTensors } from './checkpoint.js';
-import { InputError } from './errors.js';
-import { writeFileAtomic } from './io/atomic.js';
-import { readInputFile } from './io/files.js';
-import { type OptimizerSpec, optimizerSlots } from './optimizer.js';
-import { paramLayout, validateParams } from './params.js';
-import { isRngState } from './rng.js';
-import type { ModelSpec } from './spec.js';
-import { carries } from './cells.js';
-import type { Supports } from './supports.js';
-import { type NamedTensors, shapeStr } from './tensor.js';
+import { type Checkpoint, engineTensors } from '../io/checkpoint.js';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readInputFile } from '../io/files.js';
+import { type OptimizerSpec, optimizerSlots } from '../optimizer.js';
+import { paramLayout, validateParams } from '../params.js';
+import { isRngState } from '../rng.js';
+import type { ModelSpec } from '../spec.js';
+import { carries } from '../cells.js';
+import type { Supports } from '../supports.js';
+import { type NamedTensors, shapeStr } from '../tensor.js';
 
 export interface DataFile {
   /** Which flag named it: text (--text), corpus (--corpus-file of a preset), csv (--csv). */

@@ -9,7 +9,7 @@
  * gradients clipped element-wise to +-5, the loss summed over the 50 steps, and 40-token samples
  * at windows 20, 40, 60, 80 and 100.
  */
-import type { CellType } from './cells.js';
+import type { CellType } from '../cells.js';
 
 export interface Preset {
   description: string;

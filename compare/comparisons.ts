@@ -19,7 +19,7 @@ import { diagnose, stepSlice, whereItGoesWrong } from './diagnosis/index.js';
 import type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
 
 export type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
-import { type Agreement, type Precision, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
+import { type Agreement, type Precision, TOLERANCES, type ToleranceKind, compareArrays, limitFor, within } from '../src/tolerance.js';
 
 export interface CheckSetup {
   spec: ModelSpec;

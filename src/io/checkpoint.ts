@@ -10,16 +10,16 @@
  * It is written to a temporary directory and renamed, so a crash never leaves half of one.
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { readJsonInput } from './io/files.js';
+import { readJsonInput } from './files.js';
 import { join } from 'node:path';
-import { InputError } from './errors.js';
-import { writeDirAtomic } from './io/atomic.js';
-import { encodeSafetensors, readSafetensors } from './io/safetensors.js';
-import { type NamedParams, validateParams } from './params.js';
-import { type ModelSpec, parseSpec, specToJSON } from './spec.js';
-import type { FloatArray, NamedTensors } from './tensor.js';
-import type { Engine, State } from './engine.js';
-import { claims } from './supports.js';
+import { InputError } from '../errors.js';
+import { writeDirAtomic } from './atomic.js';
+import { encodeSafetensors, readSafetensors } from './safetensors.js';
+import { type NamedParams, validateParams } from '../params.js';
+import { type ModelSpec, parseSpec, specToJSON } from '../spec.js';
+import type { FloatArray, NamedTensors } from '../tensor.js';
+import type { Engine, State } from '../engine.js';
+import { claims } from '../supports.js';
 
 export interface Checkpoint {
   spec: ModelSpec;

@@ -1,25 +1,25 @@
 /**
  * `check` as a library call: builds the inputs (generated, or brought as spec/weights/data
  * files), the engines (scratch float32, a tfjs backend, and the float64 scratch reference), runs
- * compare/checks.ts, and writes the dump files.
+ * compare/comparisons.ts, and writes the dump files.
  */
 import { join } from 'node:path';
-import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from '../compare/checks.js';
-import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, biasFreeReference, float64Detail, float64Kernels, openProvider, parseMistake, referenceEngine, uniqueNames } from './engines/index.js';
-import { biasNames } from './engines/claims.js';
-import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from './supports.js';
-import type { KernelChoice } from '../scratch/kernel-sets.js';
-import { randomBatch } from './data/synthetic.js';
-import { type Batch, type Engine, type State, outputShape, validateBatch } from './engine.js';
-import { carries } from './cells.js';
-import { InputError, UnsupportedError } from './errors.js';
-import { checkReplaceable } from './io/run-folder.js';
-import { readSafetensors, writeSafetensors } from './io/safetensors.js';
-import { type OptimizerSpec, describeOptimizer } from './optimizer.js';
-import { type NamedParams, paramLayout, randomTestParams, validateParams } from './params.js';
-import { type ModelSpec, specToJSON } from './spec.js';
-import { type NamedTensors, type Tensor, shapeStr } from './tensor.js';
-import { VERSION } from './version.js';
+import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from './comparisons.js';
+import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, biasFreeReference, float64Detail, float64Kernels, openProvider, parseMistake, referenceEngine, uniqueNames } from '../src/engines/index.js';
+import { biasNames } from '../src/engines/claims.js';
+import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from '../src/supports.js';
+import type { KernelChoice } from '../src/run-options.js';
+import { randomBatch } from '../src/data/synthetic.js';
+import { type Batch, type Engine, type State, outputShape, validateBatch } from '../src/engine.js';
+import { carries } from '../src/cells.js';
+import { InputError, UnsupportedError } from '../src/errors.js';
+import { checkReplaceable } from '../src/io/run-folder.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { type OptimizerSpec, describeOptimizer } from '../src/optimizer.js';
+import { type NamedParams, paramLayout, randomTestParams, validateParams } from '../src/params.js';
+import { type ModelSpec, specToJSON } from '../src/spec.js';
+import { type NamedTensors, type Tensor, shapeStr } from '../src/tensor.js';
+import { VERSION } from '../src/version.js';
 
 export interface CheckInputs {
   spec: ModelSpec;
@@ -116,7 +116,7 @@ export function fileInputs(spec: ModelSpec, weightsPath: string, dataPath: strin
   return { spec, params, batch: batchFromTensors(spec, data, dataPath), source: dataPath };
 }
 
-export { MISTAKE_IDS, type Mistake } from './engines/index.js';
+export { MISTAKE_IDS, type Mistake } from '../src/engines/index.js';
 
 export interface CheckOptions {
   optimizer: OptimizerSpec;

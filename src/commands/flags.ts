@@ -1,40 +1,16 @@
 /**
- * Flag parsing shared by commands: strict number parsers (a typo is an error, not NaN) and the
- * model flags that build a ModelSpec.
+ * The flags the commands share, declared once: the model and its variant (check, gradcheck,
+ * bench), the kernels and threads of the scratch engines, an engine's deadline, and what a --spec
+ * or --model replaces. The values' parsers are in src/io/args.ts.
  */
-import { availableParallelism } from 'node:os';
-import { readJsonInput } from '../io/files.js';
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { InputError } from '../errors.js';
+import { type Command, Option } from 'commander';
 import { CELLS, cellChoices } from '../cells.js';
-import { type ModelSpec, type VariantFlags, parseSpec, variantFields } from '../spec.js';
-import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/index.js';
+import { InputError } from '../errors.js';
+import { choice, flagName, intArg, numArg } from '../io/args.js';
+import { readJsonInput } from '../io/files.js';
 import { MAX_TIMEOUT_S } from '../engines/process.js';
-import type { OptimizerSpec } from '../optimizer.js';
-import { type KernelChoice, KERNEL_CHOICES } from '../../scratch/kernel-sets.js';
-import { flagName } from '../tasks/options.js';
-import type { NamedParams } from '../params.js';
-
-export function intArg(min = 1, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
-  return (v: string) => {
-    if (!/^[+]?\d+$/.test(v.trim())) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${v}"`);
-    const n = Number(v);
-    if (n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got ${n}`);
-    // beyond 2^53 a number is no longer exact (99999999999999999999 would silently become 100000000000000000000)
-    if (n > max) throw new InvalidArgumentError(`expected an integer <= ${max}, got ${v.trim()}`);
-    return n;
-  };
-}
-
-/** More threads than cores only slows the kernels down (and 10^8 of them would exhaust the memory). */
-export function threadsArg(v: string): number {
-  const n = intArg(1)(v);
-  const cores = availableParallelism();
-  if (n > cores) throw new InvalidArgumentError(`expected at most ${cores} (the cores of this machine), got ${n}`);
-  return n;
-}
-
-export const threadsListArg = (v: string): number[] => v.split(',').map((s) => threadsArg(s));
+import { KERNEL_CHOICES, type KernelChoice } from '../run-options.js';
+import { type ModelSpec, type VariantFlags, parseSpec, variantFields } from '../spec.js';
 
 /** --kernels of the commands that run the scratch engine (`what`: which of its engines they choose for). */
 export function kernelsOption(what: string, def?: KernelChoice): Option {
@@ -49,33 +25,10 @@ export function kernelsOption(what: string, def?: KernelChoice): Option {
 /** --blas PATH: the CBLAS library of the blas kernels. */
 export const BLAS_FLAG: [string, string] = ['--blas <path>', 'the CBLAS library of the blas kernels (default: RNNLAB_BLAS, else OpenBLAS, libblas.so.3, MKL, BLIS or Accelerate where found)'];
 
-/** Seeds are 32-bit: a larger one would silently alias a smaller seed. */
-export const seedArg = intArg(0, 2 ** 32 - 1);
-
-export function numArg(opts: { min?: number; positive?: boolean; max?: number } = {}): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${v}"`);
-    if (opts.positive && !(n > 0)) throw new InvalidArgumentError(`expected a number > 0, got ${n}`);
-    if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`expected a number >= ${opts.min}, got ${n}`);
-    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`expected a number <= ${opts.max}, got ${n}`);
-    return n;
-  };
-}
-
 /** --engine-timeout: seconds, at most what a timer can hold (2^31 - 1 ms; Node fires a longer one at once). */
 export const engineTimeoutArg = numArg({ positive: true, max: MAX_TIMEOUT_S });
 export const ENGINE_TIMEOUT_HELP = `seconds an engine (another process, a module's promise, or a browser page) may take to answer (default 120; at most ${MAX_TIMEOUT_S})`;
 
-export function intListArg(min = 1): (v: string) => number[] {
-  const one = intArg(min);
-  return (v: string) => v.split(',').map((s) => one(s));
-}
-
-export function choice<T extends string>(flags: string, description: string, choices: readonly T[], def?: T): Option {
-  const o = new Option(flags, description).choices(choices as unknown as string[]);
-  return def === undefined ? o : o.default(def);
-}
 
 /**
  * The model's variant: the flags every command that builds a model from flags shares (check,
@@ -157,32 +110,4 @@ export function specFromFlags(f: ModelFlags): ModelSpec {
     { cell: f.cell, inputSize: f.input, hiddenSize: f.hidden, outputSize: f.output, input: f.tokens ? 'tokens' : 'dense', ...variantSpecFields(f) },
     'model flags',
   );
-}
-
-/** --engine (any engine name), --backend and --python, for commands that run a checkpoint (generate, forecast, predict). */
-export function addCheckpointEngineOptions(cmd: Command): Command {
-  return cmd
-    .option('--engine <e>', 'engine that runs the model: scratch, tfjs, pytorch, a module path or "cmd:COMMAND" (docs/engines.md)', 'scratch')
-    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--python <path>', 'the Python of the pytorch engine (default: RNNLAB_PYTHON, python3, /usr/bin/python3)')
-    .option('--json', 'print one JSON object');
-}
-
-export interface CheckpointEngineFlags {
-  engine: string;
-  backend: string;
-  python?: string;
-  json?: boolean;
-}
-
-/** createEngines' arguments for a checkpoint's model on the one engine of --engine. */
-export function checkpointEngineOptions(
-  f: CheckpointEngineFlags,
-  spec: ModelSpec,
-  params: NamedParams,
-  optimizer: OptimizerSpec,
-): [EngineRef[], ModelSpec, { params: NamedParams; optimizer: OptimizerSpec; python?: string; purpose: 'use' }] {
-  const refs = parseEngineList([f.engine], f.backend as BackendRequest);
-  if (refs.length !== 1) throw new InputError(`--engine runs the model on one engine (got ${refs.length}: ${f.engine})`);
-  return [refs, spec, { params, optimizer, python: f.python, purpose: 'use' }];
 }
