@@ -3,7 +3,7 @@
  * command prints it and --json writes it): comparisons, steps, coverage and diagnoses.
  */
 import type { Precision } from '../src/tolerance.js';
-import type { Mistake } from '../src/engines/index.js';
+import type { Mistake } from '../src/engines/registry.js';
 import type { NamedParams } from '../src/params.js';
 import type { FloatArray } from '../src/tensor.js';
 import type { ToleranceKind } from '../src/tolerance.js';

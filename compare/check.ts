@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from './comparisons.js';
-import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, biasFreeReference, float64Detail, float64Kernels, openProvider, parseMistake, referenceEngine, uniqueNames } from '../src/engines/index.js';
-import { biasNames } from '../src/engines/claims.js';
+import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, checkReference, openProvider, parseEngineRef, parseMistake, uniqueNames } from '../src/engines/registry.js';
+import { biasNames } from '../src/engines/registry.js';
 import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from '../src/supports.js';
 import type { KernelChoice } from '../src/run-options.js';
 import { randomBatch } from '../src/data/synthetic.js';
@@ -116,7 +116,7 @@ export function fileInputs(spec: ModelSpec, weightsPath: string, dataPath: strin
   return { spec, params, batch: batchFromTensors(spec, data, dataPath), source: dataPath };
 }
 
-export { MISTAKE_IDS, type Mistake } from '../src/engines/index.js';
+export { MISTAKE_IDS, type Mistake } from '../src/engines/registry.js';
 
 export interface CheckOptions {
   optimizer: OptimizerSpec;
@@ -170,11 +170,8 @@ function zeroBiases(spec: CheckInputs['spec'], params: NamedParams): NamedParams
 export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
   const { spec, batch } = inputs;
   let params = inputs.params;
-  const refKernels = float64Kernels(o.kernels ?? 'auto', { blas: o.blas });
-  let refs = o.engines ?? [
-    { kind: 'scratch', dtype: 'float32' },
-    { kind: 'tfjs', backend: o.backend ?? 'auto' },
-  ];
+  const ref64 = checkReference({ kernels: o.kernels, blas: o.blas });
+  let refs = o.engines ?? [parseEngineRef('scratch'), parseEngineRef('tfjs', o.backend ?? 'auto')];
   let tfjsSkipped: string | null = null;
   if (o.noTfjs) {
     if (refs.some((r) => r.kind === 'tfjs')) tfjsSkipped = 'left out (--no-tfjs)';
@@ -216,8 +213,8 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
     // an engine without biases: every engine gets zero biases, and its bias gradients are not compared
     const biasless = asked.some((p) => !p.supports.biases);
     if (biasless) params = zeroBiases(spec, params);
-    reference = referenceEngine(spec, { params, optimizer: o.optimizer }, refKernels);
-    if (biasless) biasFree = biasFreeReference(spec, { params, optimizer: o.optimizer }, refKernels);
+    reference = ref64.engine(spec, { params, optimizer: o.optimizer });
+    if (biasless) biasFree = ref64.biasFree(spec, { params, optimizer: o.optimizer });
     for (const p of asked) {
       o.onProgress?.(`opening ${p.name}`);
       let e: Engine;
@@ -233,7 +230,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads, biases: p.supports.biases };
       described.push({ name: e.name, role: 'under test', detail: e.detail ?? p.detail, notes: p.notes });
     }
-    described.push({ name: reference.name, role: 'reference', detail: float64Detail(refKernels), notes: [] });
+    described.push({ name: reference.name, role: 'reference', detail: ref64.detail, notes: [] });
     const none = engines.filter((e) => limits[e.name].biases === false).map((e) => e.name);
     if (none.length) notes.push(`every engine starts from zero biases: ${none.join(', ')} ha${none.length > 1 ? 've' : 's'} none (biases: false); ${none.length > 1 ? 'their' : 'its'} bias gradients are not compared, and ${none.length > 1 ? 'they are' : 'it is'} trained beside a reference whose biases stay zero`);
     if (engines.length === 0) throw new InputError(`no engine under test (${skippedEarly.map((s) => `${s.engine}: ${s.reason}`).join('; ') || 'none given'})`);

@@ -6,16 +6,12 @@
  * +-2.5) are skipped and counted: there the loss is not differentiable and the difference quotient
  * means nothing.
  */
-import type { Cell } from '../scratch/cells/cell.js';
-import { ScratchEngine } from '../scratch/engine.js';
-import { describeKernels } from '../scratch/kernel-sets.js';
-import type { Kernels } from '../scratch/kernels.js';
 import type { Batch } from '../src/engine.js';
+import { type Cell, type Kernels, finiteDifferenceEngine, seq2seqFiniteDifferenceEngine } from '../src/engines/registry.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { randomTestParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
 import { carries, hasKinks } from '../src/cells.js';
-import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
 import type { Seq2SeqSpec } from '../src/seq2seq/spec.js';
 import { TOLERANCES, compareArrays, within } from '../src/tolerance.js';
@@ -70,10 +66,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
   const T = opts.seq ?? 5;
   const seed = opts.seed ?? 1;
   const eps = opts.eps ?? 1e-5;
-  const engine = new ScratchEngine(spec, { dtype: 'float64', params: randomTestParams(spec, seed, 'F64', opts.kernelScale ?? 0.5, 0.6 * (opts.kernelScale ?? 0.5)),
-    cell: opts.cell,
-    kernels: opts.kernels,
-  });
+  const engine = finiteDifferenceEngine(spec, { params: randomTestParams(spec, seed, 'F64', opts.kernelScale ?? 0.5, 0.6 * (opts.kernelScale ?? 0.5)), cell: opts.cell, kernels: opts.kernels });
   const batch = randomBatch(spec, B, T, seed + 1, { dtype: 'F64', mask: opts.mask, initialState: opts.initialState });
   const analytic = engine.lossAndGrads(batch, { inputGrad: spec.input === 'dense', stateGrads: !!opts.initialState });
   engine.loss(batch);
@@ -134,7 +127,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
   const maxRelError = rows.reduce((m, r) => (r.maxRelError > m || Number.isNaN(r.maxRelError) ? r.maxRelError : m), 0);
   return {
     engine: 'scratch-f64',
-    kernels: describeKernels(engine.kernels),
+    kernels: engine.kernelsAbout,
     spec,
     batch: B,
     seq: T,
@@ -179,7 +172,7 @@ export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcL
   const T = opts.tgtLen ?? 4;
   const seed = opts.seed ?? 1;
   const eps = opts.eps ?? 1e-5;
-  const engine = new ScratchSeq2Seq(spec, { dtype: 'float64', params: randomSeq2SeqParams(spec, seed, 'F64'), kernels: opts.kernels });
+  const engine = seq2seqFiniteDifferenceEngine(spec, { params: randomSeq2SeqParams(spec, seed, 'F64'), kernels: opts.kernels });
   const batch = randomSeq2SeqBatch(spec, B, S, T, seed + 1, { mask: opts.mask });
   const analytic = engine.lossAndGrads(batch);
   const rows: GradcheckRow[] = [];
@@ -199,5 +192,5 @@ export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcL
     rows.push({ name, shape: g.shape, checked: buf.length, skipped: 0, maxAbsError: cmp.maxAbsError, maxRelError: cmp.maxRelError, scale: cmp.refScale, pass: within(cmp.maxRelError, TOLERANCES.gradcheck.limit) });
   }
   const maxRelError = rows.reduce((m, r) => (r.maxRelError > m || Number.isNaN(r.maxRelError) ? r.maxRelError : m), 0);
-  return { engine: 'scratch-f64', kernels: describeKernels(engine.kernels), spec, batch: B, srcLen: S, tgtLen: T, seed, masked: !!opts.mask, eps, limit: TOLERANCES.gradcheck.limit, maxRelError, pass: rows.every((r) => r.pass), params: rows };
+  return { engine: 'scratch-f64', kernels: engine.kernelsAbout, spec, batch: B, srcLen: S, tgtLen: T, seed, masked: !!opts.mask, eps, limit: TOLERANCES.gradcheck.limit, maxRelError, pass: rows.every((r) => r.pass), params: rows };
 }

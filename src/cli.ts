@@ -17,8 +17,7 @@ import { registerTrain } from './commands/train.js';
 import { TASKS } from './tasks/registry.js';
 import { type IO, processIO } from './io/output.js';
 import { VERSION } from './version.js';
-import { closeAllEngineProcesses } from './engines/process.js';
-import { closeAllBrowsers } from './engines/browser.js';
+import { closeAllBrowsers, closeAllEngineProcesses } from './engines/registry.js';
 import { releaseAllLocks } from './io/run-folder.js';
 
 export function buildProgram(io: IO, setExit: (code: number) => void): Command {

@@ -112,6 +112,22 @@ export interface Engine {
   dispose(): Awaitable<void>;
 }
 
+/**
+ * What a gradient check needs of an engine beyond Engine: the loss alone, its parameters' own
+ * buffers (perturbed in place), and which side of a kink each activation sits on (relu at 0,
+ * hardSigmoid at +-2.5; null when the model has none). The float64 scratch engine is one
+ * (src/engines/scratch.ts, finiteDifferenceEngine).
+ */
+export interface FiniteDifferenceEngine {
+  lossAndGrads(b: Batch, want?: GradRequest): LossAndGrads;
+  loss(b: Batch): number;
+  paramBuffer(name: string): FloatArray;
+  kinkPattern(b: Batch): Uint8Array | null;
+  /** Its kernel set, described (describeKernels). */
+  readonly kernelsAbout: string;
+  dispose(): void;
+}
+
 export interface StepResult {
   loss: number;
   finalState: State;

@@ -1,7 +1,8 @@
 /**
  * rnnlab's library API. Everything the CLI does is available here.
  */
-export { type ModelSpec, type CellType, CELLS, GATE_NAMES, SPEC_DEFAULTS, parseSpec, specToJSON, describeSpec, gateCount } from './spec.js';
+export { type ModelSpec, SPEC_DEFAULTS, parseSpec, specToJSON, describeSpec } from './spec.js';
+export { type CellType, type CellInfo, CELLS, CELL_TABLE, GATE_NAMES, cellOf, carries, gateCount } from './cells.js';
 export { type NamedParams, type ParamInfo, paramLayout, paramCount, initParams, randomTestParams, validateParams, castParams, gateOf } from './params.js';
 export { type Tensor, type NamedTensors, type DType, numel } from './tensor.js';
 export { type Engine, type Awaitable, type StepResult, type Batch, type State, type LossAndGrads, type GradRequest, validateBatch, zeroState, outputShape } from './engine.js';
@@ -35,7 +36,7 @@ export { gradcheckSeq2Seq } from '../compare/gradcheck.js';
 export { runSeq2SeqCheck } from '../compare/seq2seq.js';
 export { loadSeq2SeqData, buildVocabs, splitPairs, makeBatch, metrics as seq2seqMetrics, Seq2SeqVocab } from './seq2seq/data.js';
 export { greedyDecode, beamSearch, translateTexts } from './seq2seq/decode.js';
-export { createSeq2SeqEngine } from './engines/index.js';
+export { createSeq2SeqEngine } from './engines/registry.js';
 // kernels
 export { type Kernels, jsKernels, gemm } from '../scratch/kernels.js';
 export { makeKernels, float64Kernels, describeKernels, type KernelChoice } from '../scratch/kernel-sets.js';
@@ -44,10 +45,10 @@ export { blasKernels, type BlasKernels } from '../scratch/blas-kernels.js';
 export { createWasmKernels, type WasmKernels } from '../scratch/wasm/index.js';
 // tasks and training
 export { train, type TrainTask, type TrainConfig, type TrainSummary } from './train/loop.js';
-export { createEngines, openProvider, parseEngineList, parseEngineRef, findPython, type EngineRef, type EngineProvider, type EngineSet } from './engines/index.js';
-export { EngineProcess, ProcessEngine, splitCommand, closeAllEngineProcesses, PROTOCOL_VERSION } from './engines/process.js';
-export { findBrowser, closeAllBrowsers, BROWSER_BACKENDS, type BrowserBackend } from './engines/browser.js';
-export { ModuleEngine, loadEngineModule, type UserEngine } from './engines/module.js';
+export { createEngines, openProvider, parseEngineList, parseEngineRef, findPython, type EngineRef, type EngineProvider, type EngineSet } from './engines/registry.js';
+export { EngineProcess, ProcessEngine, splitCommand, closeAllEngineProcesses, PROTOCOL_VERSION } from './engines/registry.js';
+export { findBrowser, closeAllBrowsers, BROWSER_BACKENDS, type BrowserBackend } from './engines/registry.js';
+export { ModuleEngine, loadEngineModule, type UserEngine } from './engines/registry.js';
 export { type Supports, FULL_SUPPORT, parseSupports, modelUnsupported, trainingUnsupported } from './supports.js';
 export { EngineError, UnsupportedError } from './errors.js';
 export { loadCorpus, stripGutenberg } from './data/corpus.js';

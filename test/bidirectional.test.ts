@@ -27,7 +27,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTfjsEngine } from '../tfjs/engine.js';
-import { openProvider, parseEngineRef } from '../src/engines/index.js';
+import { openProvider, parseEngineRef } from '../src/engines/registry.js';
 import { optimizerSpec } from '../src/optimizer.js';
 
 const MERGES = ['concat', 'sum', 'mul', 'ave'] as const;

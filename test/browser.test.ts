@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BrowserSession, findBrowser, largestTensor, overLimit, pageFile } from '../src/engines/browser.js';
-import { type EngineProvider, createEngines, openProvider } from '../src/engines/index.js';
+import { type EngineProvider, createEngines, openProvider } from '../src/engines/registry.js';
 import { TOLERANCES, compareArrays } from '../src/tolerance.js';
 import { EngineError, InputError } from '../src/errors.js';
 import { optimizerSpec } from '../src/optimizer.js';

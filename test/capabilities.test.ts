@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { check, generatedInputs } from '../compare/check.js';
-import { openProvider } from '../src/engines/index.js';
+import { openProvider } from '../src/engines/registry.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';
 import { parseSpec } from '../src/spec.js';

@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openProvider, referenceEngine } from '../src/engines/index.js';
+import { openProvider, referenceEngine } from '../src/engines/registry.js';
 import type { Batch } from '../src/engine.js';
 import { batchForModel, importKerasModel, modelFiles } from '../src/import/keras.js';
 import { readKerasModel } from '../src/import/keras-files.js';

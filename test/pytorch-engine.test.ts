@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseEngineList } from '../src/engines/index.js';
+import { parseEngineList } from '../src/engines/registry.js';
 import { check, generatedInputs } from '../compare/check.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { parseSpec } from '../src/spec.js';

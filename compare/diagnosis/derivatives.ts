@@ -1,5 +1,5 @@
 /** The activations' derivatives: tanh' and sigmoid' written wrong, or taken at the wrong value. */
-import type { Mistake } from '../../src/engines/index.js';
+import type { Mistake } from '../../src/engines/registry.js';
 import type { Entry } from './entry.js';
 import { carries, variantOf } from '../../src/cells.js';
 

@@ -3,7 +3,7 @@
  * (in the gradients, or in how the weights are read), the GRU's update and reset conventions,
  * PyTorch's hardSigmoid, the recurrent kernel read transposed.
  */
-import { type Mistake, gateNames } from '../../src/engines/index.js';
+import { type Mistake, gateNames } from '../../src/engines/registry.js';
 import { biasRows, variantOf } from '../../src/cells.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { Entry } from './entry.js';

@@ -8,7 +8,7 @@
  */
 import type { Precision } from '../../src/tolerance.js';
 import type { Batch, Engine } from '../../src/engine.js';
-import { type Mistake, derivable, deriveResult, mistakeEngine, mistakePlan, referenceEngine } from '../../src/engines/index.js';
+import { type Mistake, derivable, deriveResult, mistakeEngine, mistakePlan, referenceEngine } from '../../src/engines/registry.js';
 import { optimizerSpec } from '../../src/optimizer.js';
 import { type NamedParams, castParams } from '../../src/params.js';
 import type { ModelSpec } from '../../src/spec.js';

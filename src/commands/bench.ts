@@ -6,13 +6,11 @@ import { assertFits } from '../sizes.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type BenchRow, type EngineFactory, benchConfig } from '../../compare/bench.js';
-import { defaultThreads } from '../../scratch/kernel-sets.js';
-import { type KernelChoice } from '../run-options.js';
-import { type StepProfile, profileScratch } from '../../scratch/profile.js';
+import type { KernelChoice } from '../run-options.js';
 import { raceCommand } from './race.js';
 import { randomBatch } from '../data/synthetic.js';
 import type { Engine } from '../engine.js';
-import { BROWSER_HELP, type EngineProvider, type EngineRef, collectEngines, openProvider, parseEngineRef } from '../engines/index.js';
+import { BROWSER_HELP, type EngineProvider, type StepProfile, collectEngines, defaultThreads, openProvider, parseEngineRef, profileScratch } from '../engines/registry.js';
 import { modelUnsupported, trainingUnsupported } from '../supports.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -296,12 +294,11 @@ async function makeFactories(f: Flags, threads: number[], io: IO, opt: Optimizer
   const out: Factory[] = [];
   const refs = f.engine.flatMap((v) => (v.trim().startsWith('cmd:') ? [v] : v.split(',').map((x) => x.trim()).filter(Boolean)));
   for (const name of refs) {
-    const ref: EngineRef = name === 'scratch-js' ? { kind: 'scratch', dtype: 'float32', kernels: 'js' } : parseEngineRef(name, 'auto');
-    // the scratch engine and PyTorch run at every thread count asked for; the others on one thread
-    const counts = (ref.kind === 'scratch' && ref.dtype === 'float32' && name !== 'scratch-js') || ref.kind === 'pytorch' ? threads : [1];
+    const ref = parseEngineRef(name, 'auto');
+    // the scratch engine and PyTorch run at every thread count asked for; the others (scratch-js: the TypeScript kernels) on one thread
+    const counts = (ref.kind === 'scratch' && ref.dtype === 'float32' && !ref.kernels) || ref.kind === 'pytorch' ? threads : [1];
     for (const t of counts) {
       const p = await openProvider(ref, { kernels: f.kernels, blas: f.blas, threads: t, python: f.python, browser: f.browser, timeoutMs: f.engineTimeout ? f.engineTimeout * 1000 : undefined, onProgress: (w) => io.progress(w) });
-      if (name === 'scratch-js') p.name = 'scratch-js';
       if (p.unavailable) {
         io.err(`rnnlab: note: ${p.name} is left out: it cannot run here: ${p.unavailable}`);
         await p.close();

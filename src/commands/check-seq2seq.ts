@@ -1,6 +1,6 @@
 /** `rnnlab check --seq2seq`: encoder-decoder engines on identical weights and data, against float64 scratch. */
 import { type Seq2SeqCheckReport, runSeq2SeqCheck } from '../../compare/seq2seq.js';
-import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
+import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { biasRows } from '../cells.js';
 import { describeOptimizer, type OptimizerSpec } from '../optimizer.js';

@@ -8,7 +8,7 @@ import type { KernelChoice } from '../run-options.js';
 import { InputError } from '../errors.js';
 import { MISTAKE_IDS, check, fileInputs, generatedInputs, writeDump } from '../../compare/check.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
+import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/registry.js';
 import { type ImportedModel, batchForModel } from '../import/keras.js';
 import { readKerasModel } from '../import/keras-files.js';
 import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';

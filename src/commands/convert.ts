@@ -12,7 +12,7 @@ import { type NamedParams, validateParams } from '../params.js';
 import { fromPyTorch, toPyTorch } from '../pytorch.js';
 import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js';
 import { cellOf } from '../cells.js';
-import { type BackendRequest, exportTfjsModel } from '../engines/index.js';
+import { type BackendRequest, exportTfjsModel } from '../engines/registry.js';
 import { readJsonFile } from './flags.js';
 import { choice } from '../io/args.js';
 import type { IO } from '../io/output.js';

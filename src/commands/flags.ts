@@ -8,7 +8,7 @@ import { CELLS, cellChoices } from '../cells.js';
 import { InputError } from '../errors.js';
 import { choice, flagName, intArg, numArg } from '../io/args.js';
 import { readJsonInput } from '../io/files.js';
-import { MAX_TIMEOUT_S } from '../engines/process.js';
+import { MAX_TIMEOUT_S } from '../engines/registry.js';
 import { KERNEL_CHOICES, type KernelChoice } from '../run-options.js';
 import { type ModelSpec, type VariantFlags, parseSpec, variantFields } from '../spec.js';
 

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command, Option } from 'commander';
-import { type EngineRef, parseEngineList } from '../engines/index.js';
+import { type EngineRef, parseEngineList } from '../engines/registry.js';
 import { InputError, quote } from '../errors.js';
 import { PRESETS } from '../tasks/presets.js';
 import { RESUME_OVERRIDABLE, type TrainOptions } from '../run-options.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { readCheckpoint } from '../io/checkpoint.js';
-import { BROWSER_HELP, collectEngines } from '../engines/index.js';
+import { BROWSER_HELP, collectEngines } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { PRESETS } from '../tasks/presets.js';
 import { resolveCheckpoint, runDirOf } from '../io/run-dir.js';

@@ -17,6 +17,7 @@ import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { type OpenOptions, checkTimeoutMs, defaultTimeoutMs } from './process.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
+import type { EngineKind, EngineProvider } from './provider.js';
 
 /** What a module's factory returns: the Engine methods, any of them async; name and detail optional. */
 export interface UserEngine {
@@ -253,3 +254,37 @@ function wrap(engine: string, what: string, e: unknown): Error {
   const msg = String((e as Error)?.message ?? e).split('\n')[0];
   return new EngineError(engine, `${what} threw: ${msg}`);
 }
+
+/** A JavaScript module that exports createEngine, in process: "./my-engine.js". */
+export interface ModuleRef {
+  kind: 'module';
+  path: string;
+}
+
+export const moduleKind: EngineKind<ModuleRef> = {
+  kind: 'module',
+  names: [],
+  parse: (name) => (/^(\.{1,2}[/\\]|\/)/.test(name) || /\.(m|c)?js$/.test(name) ? { kind: 'module', path: name } : null),
+  homes: [],
+  open: async (ref, o) => {
+    const mod = await loadEngineModule(ref.path);
+    const dtype = mod.supports.dtypes[0];
+    const provider: EngineProvider = {
+      ref,
+      // the file's name until the engine names itself
+      name: basename(ref.path).replace(/\.(m|c)?js$/, ''),
+      dtype,
+      threads: o.threads,
+      detail: `${dtype}, in process (${ref.path})`,
+      supports: mod.supports,
+      notes: [],
+      open: async (spec, m) => {
+        const e = await ModuleEngine.open(mod, spec, { ...m, dtype, threads: o.threads, timeoutMs: o.timeoutMs });
+        provider.name = e.name;
+        return e;
+      },
+      close: async () => {},
+    };
+    return provider;
+  },
+};

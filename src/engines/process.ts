@@ -21,6 +21,7 @@ import { handleSignals } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
+import type { EngineKind, EngineProvider, EngineRefBase } from './provider.js';
 
 export const PROTOCOL_VERSION = 1;
 /** The handshake's deadline unless --engine-timeout (or RNNLAB_ENGINE_TIMEOUT) gives one. */
@@ -471,4 +472,44 @@ function lossOf(v: unknown): number {
 
 function msOf(a: Record<string, unknown>): { ms?: number } {
   return typeof a.ms === 'number' && Number.isFinite(a.ms) && a.ms >= 0 ? { ms: a.ms } : {};
+}
+
+/** Any command that speaks the engine protocol (docs/engines.md), out of process: "cmd:python3 my_lstm.py". */
+export interface CmdRef {
+  kind: 'cmd';
+  command: string;
+}
+
+export const processKind: EngineKind<CmdRef> = {
+  kind: 'cmd',
+  names: [],
+  parse: (name) => {
+    if (!name.startsWith('cmd:')) return null;
+    const command = name.slice(4).trim();
+    if (!command) throw new InputError('engine "cmd:" needs a command, e.g. --engines "cmd:python3 my_lstm.py"');
+    return { kind: 'cmd', command };
+  },
+  // the protocol's Python side for engines of your own (and what the PyTorch adapter stands on)
+  homes: ['python/rnnlab_engine.py', 'python/rnnlab_safetensors.py'],
+  open: async (ref, o) => {
+    o.onProgress?.(`starting ${ref.command}`);
+    const proc = await EngineProcess.start(ref.command, { timeoutMs: o.timeoutMs });
+    return processProvider(ref, proc, proc.name, proc.hello.supports.dtypes[0], o.threads);
+  },
+};
+
+/** The provider of an engine process (a command of your own, PyTorch): one process, one model after another. */
+export function processProvider(ref: EngineRefBase, proc: EngineProcess, name: string, dtype: EngineDType, threads: number): EngineProvider {
+  const h = proc.hello;
+  return {
+    ref,
+    name,
+    dtype,
+    threads,
+    detail: `${dtype}, ${threads} thread${threads > 1 ? 's' : ''}${h.runtime ? `; ${h.runtime}` : ''}`,
+    supports: h.supports,
+    notes: [],
+    open: (spec, m) => ProcessEngine.open(proc, spec, { ...m, dtype, threads, name }),
+    close: () => proc.close(),
+  };
 }

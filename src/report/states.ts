@@ -15,7 +15,7 @@ import { carries } from '../cells.js';
 import { type ClassifyData, lowercases, prepareText } from '../tasks/classify.js';
 import { type SeriesData, lastWindow, modelSeriesCsv, trainedSeries } from '../tasks/series.js';
 import type { Series } from '../data/series.js';
-import { referenceEngine } from '../engines/index.js';
+import { referenceEngine } from '../engines/registry.js';
 import { optimizerSpec } from '../optimizer.js';
 import type { Chart, Run } from './plots.js';
 import { readCheckpoint } from '../io/checkpoint.js';

@@ -10,7 +10,7 @@
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { IO } from '../io/output.js';
-import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
+import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError, InterruptedError, RunError } from '../errors.js';
 import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { describeOptimizer } from '../optimizer.js';

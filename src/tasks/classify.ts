@@ -18,7 +18,7 @@ import { columnIndex, csvLine, readCsv } from '../io/csv.js';
 import { checkOutputFile } from '../io/files.js';
 import { checkReplaceable } from '../io/run-folder.js';
 import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON, wordCount } from '../data/tokenizers.js';
-import { createEngines } from '../engines/index.js';
+import { createEngines } from '../engines/registry.js';
 import { badCursor, cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type IO } from '../io/output.js';
 import { choice, intArg } from '../io/args.js';
-import { createSeq2SeqEngine } from '../engines/index.js';
+import { createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
 import { readJsonl, resolveCheckpoint } from '../io/run-dir.js';

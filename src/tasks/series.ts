@@ -19,7 +19,7 @@ import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngin
 import { intArg, intListArg } from '../io/args.js';
 import type { IO } from '../io/output.js';
 import { type Scaler, type Series, fitScaler, loadSeries, nextDates, seriesFromCsv } from '../data/series.js';
-import { createEngines } from '../engines/index.js';
+import { createEngines } from '../engines/registry.js';
 import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';

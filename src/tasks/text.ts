@@ -18,7 +18,7 @@ import { intArg, numArg, seedArg } from '../io/args.js';
 import type { IO } from '../io/output.js';
 import { loadCorpus } from '../data/corpus.js';
 import { ByteTokenizer, CharTokenizer, type Tokenizer, WordTokenizer, tokenizerFromJSON, wordCount } from '../data/tokenizers.js';
-import { createEngines } from '../engines/index.js';
+import { createEngines } from '../engines/registry.js';
 import { cursorInt, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine, State } from '../engine.js';
 import { InputError } from '../errors.js';

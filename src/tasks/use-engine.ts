@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { choice } from '../io/args.js';
-import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/index.js';
+import { type BackendRequest, type EngineRef, parseEngineList } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import type { NamedParams } from '../params.js';

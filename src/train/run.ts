@@ -5,7 +5,7 @@
  * summary and verdict printed; a sweep (several runs from one command) runs each in its folder.
  */
 import { join, resolve } from 'node:path';
-import { createEngines, parseEngineList } from '../engines/index.js';
+import { createEngines, parseEngineList } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type Checkpoint, optimizerRestarts, readCheckpoint, restoreEngineSet } from '../io/checkpoint.js';
