@@ -20,8 +20,8 @@ import { environmentInfo, newRunDir } from '../io/run-dir.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, type ModelSpec, appliesToCell, describeSpec, parseSpec } from '../spec.js';
 import { CELLS, type VariantField, cellsWith } from '../cells.js';
-import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, type VariantOptionFlags, addVariantOptions, engineTimeoutArg, kernelsOption, variantSpecFields } from './flags.js';
-import { choice, intArg, intListArg, numArg, threadsListArg } from '../io/args.js';
+import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, type VariantOptionFlags, addVariantOptions, engineTimeoutArg, sharedFlag, kernelsOption, variantSpecFields } from './flags.js';
+import { intArg, intListArg, numArg, threadsListArg } from '../io/args.js';
 import { likeWithLikeNotes } from '../../compare/bench-notes.js';
 import type { IO } from '../io/output.js';
 import { plural } from '../io/table.js';
@@ -84,8 +84,8 @@ export function registerBench(program: Command, io: IO): void {
     .option('--engine-timeout <s>', ENGINE_TIMEOUT_HELP, engineTimeoutArg)
     .addOption(kernelsOption('scratch kernels', 'auto'))
     .option(...BLAS_FLAG)
-    .addOption(choice('--optimizer <name>', 'the optimizer of the training steps timed (engines without it skip the rows)', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
-    .option('--lr <x>', 'its learning rate (default: the optimizer\'s)', numArg({ positive: true }))
+    .addOption(sharedFlag('optimizer', { default: 'adam', note: 'of the training steps timed; engines without it skip the rows' }))
+    .addOption(sharedFlag('lr', { note: "default: the optimizer's" }))
     .option('--warmup <n>', 'untimed rounds first', intArg(0), 2)
     .option('--repeats <n>', 'timed rounds (medians over these)', intArg(1), 7)
     .option('--budget <s>', 'seconds one engine may spend on one configuration (fewer repeats when slow)', intArg(1), 20)
@@ -108,115 +108,118 @@ export function registerBench(program: Command, io: IO): void {
         '  rnnlab bench --race --minutes 5 --out runs/race   (scratch against PyTorch on Moby Dick, side by side: 5 min)\n' +
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
     )
-    .action(async (f: Flags, cmd: Command) => {
-      if (f.race) {
-        const one = <T>(xs: T[] | undefined, d: T, what: string): T => {
-          if (xs && xs.length > 1) throw new InputError(`--race trains one model: give one ${what}`);
-          return xs?.[0] ?? d;
-        };
-        const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => list(v));
-        await raceCommand(
-          {
-            minutes: f.minutes,
-            cell: one(f.cell, 'lstm', '--cell'),
-            hidden: one(f.hidden, 256, '--hidden'),
-            batch: one(f.batch, 32, '--batch'),
-            seq: cmd.getOptionValueSource('seq') === 'cli' ? f.seq : 100,
-            valEvery: f.valEvery,
-            valTokens: 20000,
-            engines: engines.length ? engines : ['scratch', 'pytorch'],
-            out: f.out ?? join('runs', 'race'),
-            overwrite: f.overwrite,
-            python: f.python,
-            seed: f.seed ?? 1,
-            kernels: f.kernels,
-            blas: f.blas,
-          },
-          io,
-          !!f.json,
-        );
-        return;
-      }
-      f.cell ??= [...CELLS];
-      f.hidden ??= [64, 128, 256];
-      f.batch ??= [1, 32];
-      f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
-      if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
-      for (const c of f.cell) if (!(CELLS as readonly string[]).includes(c)) throw new InputError(`unknown cell "${c}" (choose ${CELLS.join(', ')})`);
-      checkVariantCells(f);
-      const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
-      if (f.profile) {
-        await profileCommand(f, threads, io);
-        return;
-      }
-      const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite, kind: 'bench' }) : null;
-      const optimizer = optimizerSpec(f.optimizer, { lr: f.lr });
-      const factories = await makeFactories(f, threads, io, optimizer);
-      const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
-      if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);
-      f.engineWidth = Math.max(...factories.map((x) => x.name.length));
-      const rows: BenchRow[] = [];
-      const configs = f.cell.flatMap((cell) => f.hidden.flatMap((hidden) => f.batch.map((batch) => ({ cell, hidden, batch }))));
-      const table = !f.json;
-      if (table) {
-        io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; ${describeOptimizer(optimizer)}; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
-        for (const cell of f.cell) io.out(`  model: ${describeSpec(benchSpec(f, cell, 1)).replace(/ -> (\d+)x1 -> /, ' -> $1xH -> ')}`);
-        for (const fa of factories) {
-          io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
-          if (fa.timing) io.out(`  ${''.padEnd(14)} (${fa.timing})`);
-        }
-        io.out('');
-      }
-      const notes: string[] = [];
-      for (const [i, c] of configs.entries()) {
-        const spec = benchSpec(f, c.cell, c.hidden);
-        assertFits(spec, { batch: c.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
-        const batch = randomBatch(spec, c.batch, f.seq, 7);
-        const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
-        const able = factories.filter((fa) => {
-          const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizer, fa.supports);
-          if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
-          return !why;
-        });
-        const r = await benchConfig({
-          spec,
-          batch,
-          engines: able,
-          warmup: f.warmup,
-          repeats: f.repeats,
-          budgetSeconds: f.budget,
-          memorySteps: f.memorySteps,
-          baseline,
-          onProgress: (m) => io.progress(`bench ${i + 1}/${configs.length} ${label}: ${m}`),
-        });
-        rows.push(...r);
-        for (const n of likeWithLikeNotes(spec, r)) if (!notes.includes(n)) notes.push(n);
-        if (table) {
-          if (i === 0) io.out(header(f).join('\n'));
-          for (const row of r) io.out(formatRow(row, f));
-        }
-      }
-      for (const fa of factories) await fa.close();
-      // the command's wall time: performance.now() counts from the process's start (engines started, Python loaded, all)
-      const seconds = performance.now() / 1000;
-      const result = { rows, baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
-      if (run && f.out) {
-        run.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'bench', flags: f, ...environmentInfo() });
-        writeFileAtomic(join(f.out, 'bench.json'), JSON.stringify(result, null, 1) + '\n');
-        writeFileAtomic(join(f.out, 'bench.svg'), benchChartSvg(rows, baseline));
-        for (const r of rows) run.metric({ type: 'bench', ...r });
-      }
-      if (f.json) {
-        io.out(JSON.stringify(result));
-        return;
-      }
-      io.out('');
-      if (rows.some((r) => r.engine === baseline)) io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(1)} s in all`);
-      else io.out(`ratio: none, the baseline ${baseline} ran no configuration (see the notes above; --baseline picks another); ${seconds.toFixed(1)} s in all`);
-      if (factories.some((x) => x.selfTimed)) io.out('engines in another process are timed by what they measure inside their process (without the pipe)');
-      for (const n of notes) io.out(n);
-      if (f.out) io.out(`wrote ${join(f.out, 'bench.json')} and ${join(f.out, 'bench.svg')}`);
+    .action((f: Flags, cmd: Command) => benchAction(f, cmd, io));
+}
+
+/** `rnnlab bench` with its flags parsed: a race, a profile, or the timing matrix. */
+async function benchAction(f: Flags, cmd: Command, io: IO): Promise<void> {
+  if (f.race) {
+    const one = <T>(xs: T[] | undefined, d: T, what: string): T => {
+      if (xs && xs.length > 1) throw new InputError(`--race trains one model: give one ${what}`);
+      return xs?.[0] ?? d;
+    };
+    const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => list(v));
+    await raceCommand(
+      {
+        minutes: f.minutes,
+        cell: one(f.cell, 'lstm', '--cell'),
+        hidden: one(f.hidden, 256, '--hidden'),
+        batch: one(f.batch, 32, '--batch'),
+        seq: cmd.getOptionValueSource('seq') === 'cli' ? f.seq : 100,
+        valEvery: f.valEvery,
+        valTokens: 20000,
+        engines: engines.length ? engines : ['scratch', 'pytorch'],
+        out: f.out ?? join('runs', 'race'),
+        overwrite: f.overwrite,
+        python: f.python,
+        seed: f.seed ?? 1,
+        kernels: f.kernels,
+        blas: f.blas,
+      },
+      io,
+      !!f.json,
+    );
+    return;
+  }
+  f.cell ??= [...CELLS];
+  f.hidden ??= [64, 128, 256];
+  f.batch ??= [1, 32];
+  f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
+  if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
+  for (const c of f.cell) if (!(CELLS as readonly string[]).includes(c)) throw new InputError(`unknown cell "${c}" (choose ${CELLS.join(', ')})`);
+  checkVariantCells(f);
+  const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
+  if (f.profile) {
+    await profileCommand(f, threads, io);
+    return;
+  }
+  const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite, kind: 'bench' }) : null;
+  const optimizer = optimizerSpec(f.optimizer, { lr: f.lr });
+  const factories = await makeFactories(f, threads, io, optimizer);
+  const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
+  if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);
+  f.engineWidth = Math.max(...factories.map((x) => x.name.length));
+  const rows: BenchRow[] = [];
+  const configs = f.cell.flatMap((cell) => f.hidden.flatMap((hidden) => f.batch.map((batch) => ({ cell, hidden, batch }))));
+  const table = !f.json;
+  if (table) {
+    io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; ${describeOptimizer(optimizer)}; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
+    for (const cell of f.cell) io.out(`  model: ${describeSpec(benchSpec(f, cell, 1)).replace(/ -> (\d+)x1 -> /, ' -> $1xH -> ')}`);
+    for (const fa of factories) {
+      io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
+      if (fa.timing) io.out(`  ${''.padEnd(14)} (${fa.timing})`);
+    }
+    io.out('');
+  }
+  const notes: string[] = [];
+  for (const [i, c] of configs.entries()) {
+    const spec = benchSpec(f, c.cell, c.hidden);
+    assertFits(spec, { batch: c.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
+    const batch = randomBatch(spec, c.batch, f.seq, 7);
+    const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
+    const able = factories.filter((fa) => {
+      const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizer, fa.supports);
+      if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
+      return !why;
     });
+    const r = await benchConfig({
+      spec,
+      batch,
+      engines: able,
+      warmup: f.warmup,
+      repeats: f.repeats,
+      budgetSeconds: f.budget,
+      memorySteps: f.memorySteps,
+      baseline,
+      onProgress: (m) => io.progress(`bench ${i + 1}/${configs.length} ${label}: ${m}`),
+    });
+    rows.push(...r);
+    for (const n of likeWithLikeNotes(spec, r)) if (!notes.includes(n)) notes.push(n);
+    if (table) {
+      if (i === 0) io.out(header(f).join('\n'));
+      for (const row of r) io.out(formatRow(row, f));
+    }
+  }
+  for (const fa of factories) await fa.close();
+  // the command's wall time: performance.now() counts from the process's start (engines started, Python loaded, all)
+  const seconds = performance.now() / 1000;
+  const result = { rows, baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
+  if (run && f.out) {
+    run.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'bench', flags: f, ...environmentInfo() });
+    writeFileAtomic(join(f.out, 'bench.json'), JSON.stringify(result, null, 1) + '\n');
+    writeFileAtomic(join(f.out, 'bench.svg'), benchChartSvg(rows, baseline));
+    for (const r of rows) run.metric({ type: 'bench', ...r });
+  }
+  if (f.json) {
+    io.out(JSON.stringify(result));
+    return;
+  }
+  io.out('');
+  if (rows.some((r) => r.engine === baseline)) io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(1)} s in all`);
+  else io.out(`ratio: none, the baseline ${baseline} ran no configuration (see the notes above; --baseline picks another); ${seconds.toFixed(1)} s in all`);
+  if (factories.some((x) => x.selfTimed)) io.out('engines in another process are timed by what they measure inside their process (without the pipe)');
+  for (const n of notes) io.out(n);
+  if (f.out) io.out(`wrote ${join(f.out, 'bench.json')} and ${join(f.out, 'bench.svg')}`);
 }
 
 const COLS: [string, number][] = [

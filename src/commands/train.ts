@@ -11,12 +11,11 @@ import { InputError } from '../errors.js';
 import { PRESETS } from '../tasks/presets.js';
 import { resolveCheckpoint, runDirOf } from '../io/run-dir.js';
 import { refuseIfLocked } from '../io/run-folder.js';
-import { CELLS, cellChoices } from '../cells.js';
 import { RESUME_OVERRIDABLE, SHARED_DEFAULTS, type TrainOptions, modelFlagsOf } from '../run-options.js';
 import { TASKS, taskModule, taskOnlyKeys, taskOptions } from '../tasks/registry.js';
 import { runTrain } from '../train/run.js';
 import { resumeEngines, resumeMayGive, validateStoredOptions } from './resume-options.js';
-import { BLAS_FLAG, kernelsOption, ENGINE_TIMEOUT_HELP, engineTimeoutArg } from './flags.js';
+import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, addSharedFlags, engineTimeoutArg, kernelsOption } from './flags.js';
 import { choice, intArg, seedArg, threadsArg, intListArg, numArg, flagName } from '../io/args.js';
 import type { IO } from '../io/output.js';
 
@@ -34,27 +33,15 @@ export function registerTrain(program: Command, io: IO): void {
   // each task's own flags (src/tasks/<task>.ts)
   for (const opt of taskOptions()) cmd.addOption(opt);
   cmd
-    // model
-    .addOption(choice('--cell <cell>', `${cellChoices()} (default lstm)`, CELLS))
-    .option('--hidden <n>', `hidden units (default ${perTask('hidden')})`, intArg(1))
-    .option('--layers <n>', 'stacked layers (default 1)', intArg(1))
-    .addOption(choice('--activation <a>', 'rnn activation', ['tanh', 'relu']))
-    .addOption(choice('--recurrent-activation <a>', 'lstm/gru gates', ['sigmoid', 'hardSigmoid']))
-    .option('--gru-reset-after', 'reset-after GRU (PyTorch, Keras 2)')
-    .option('--unit-forget-bias', 'lstm forget-gate bias starts at 1')
-    .option('--bidirectional', 'series/classify: every layer reads the sequence both ways')
-    .addOption(choice('--merge <m>', 'how a bidirectional layer combines its directions (default concat)', ['concat', 'sum', 'mul', 'ave']))
-    .option('--embedding <e>', 'token tasks: a learned embedding of width e instead of gathering kernel rows', intArg(1))
-    .addOption(choice('--loss-reduction <r>', 'text: mean over tokens (default), or summed over the window', ['mean', 'sumOverTime']))
-    .option('--batch <n>', `windows or sequences per step (default ${perTask('batch')})`, intArg(1))
-    // optimizer
-    .addOption(choice('--optimizer <name>', 'optimizer (default adam)', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad']))
-    .option('--lr <x>', 'learning rate (default 0.002 for adam; the optimizer default otherwise)', numArg({ positive: true }))
-    .option('--momentum <x>', 'momentum (momentum, rmsprop)', numArg({ min: 0 }))
-    .option('--epsilon <x>', 'optimizer epsilon (default 1e-7, as tfjs)', numArg({ positive: true }))
-    .option('--initial-accumulator <x>', 'adagrad accumulator start (default 0.1; 0 = classic)', numArg({ min: 0 }))
-    .option('--clip-value <x>', 'clip each gradient element to [-x, x]', numArg({ positive: true }))
-    .option('--clip-norm <x>', 'then clip the global gradient norm to x (default 5 unless --clip-value is given; 0: no clipping, for engines without it)', numArg({ min: 0 }))
+  // the model and the optimizer (src/commands/flags.ts); their defaults are the tasks' (src/run-options.ts)
+  addSharedFlags(cmd, ['cell', 'hidden', 'layers', 'activation', 'recurrentActivation', 'gruResetAfter', 'unitForgetBias', 'bidirectional', 'merge', 'embedding', 'lossReduction'], {
+    notes: { cell: 'default lstm', hidden: `default ${perTask('hidden')}`, layers: 'default 1', bidirectional: 'series, classify', merge: 'default concat', embedding: 'token tasks', lossReduction: 'text; default mean' },
+  });
+  cmd.option('--batch <n>', `windows or sequences per step (default ${perTask('batch')})`, intArg(1));
+  addSharedFlags(cmd, ['optimizer', 'lr', 'momentum', 'epsilon', 'initialAccumulator', 'clipValue', 'clipNorm'], {
+    notes: { optimizer: 'default adam', lr: 'default 0.002 for adam; the optimizer default otherwise', momentum: 'momentum, rmsprop', clipNorm: 'default 5 unless --clip-value is given; 0: no clipping, for engines without it' },
+  });
+  cmd
     .option('--seed <n>', 'seed of weights, data order and samples (default 1)', seedArg)
     // run
     .option('--engine <e>', 'one engine: scratch (default), tfjs, pytorch, a module path, "cmd:COMMAND"; or both (scratch and tfjs side by side)')
