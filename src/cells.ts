@@ -23,6 +23,8 @@ export type RecurrentActivation = (typeof RECURRENT_ACTIVATIONS)[number];
 
 /** A state a cell carries from step to step, [B, H] per layer: h, and an lstm's cell state c. */
 export type StateName = 'h' | 'c';
+/** Every state any cell carries, in the order of State's fields (checkpoints name them h.{l}, c.{l}). */
+export const STATE_NAMES: readonly StateName[] = ['h', 'c'];
 
 /** The fields of a model that say which cell it runs and how (ModelSpec and Seq2SeqSpec both have them). */
 export interface CellSpec {

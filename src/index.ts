@@ -39,7 +39,7 @@ export { greedyDecode, beamSearch, translateTexts } from './seq2seq/decode.js';
 export { createSeq2SeqEngine } from './engines/registry.js';
 // kernels
 export { type Kernels, jsKernels, gemm } from '../scratch/kernels.js';
-export { makeKernels, float64Kernels, describeKernels, type KernelChoice } from '../scratch/kernel-sets.js';
+export { makeKernels, float64Kernels, describeKernels, type KernelChoice } from '../scratch/kernel-choice.js';
 export { findBlas, type Blas } from '../scratch/blas.js';
 export { blasKernels, type BlasKernels } from '../scratch/blas-kernels.js';
 export { createWasmKernels, type WasmKernels } from '../scratch/wasm/index.js';

@@ -7,7 +7,7 @@ import { type CellType, appliesToCell } from './cells.js';
 import { type OptimizerSpec, optimizerSpec } from './optimizer.js';
 import { type ModelSpec, parseSpec, variantFields } from './spec.js';
 
-/** The kernel sets of the scratch engine a run may ask for (--kernels; scratch/kernel-sets.ts makes them). */
+/** The kernel sets of the scratch engine a run may ask for (--kernels; scratch/kernel-choice.ts makes them). */
 export type KernelChoice = 'auto' | 'blas' | 'js' | 'wasm';
 export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'blas', 'wasm', 'js'];
 

@@ -21,7 +21,7 @@ import { limitFor } from '../src/tolerance.js';
 import { type Blas, findBlas, koffiMissing, pretendKoffiMissing } from '../scratch/blas.js';
 import { type BlasKernels, MIN_BLAS_MACS, blasKernels } from '../scratch/blas-kernels.js';
 import { ScratchEngine } from '../scratch/engine.js';
-import { describeKernels, disposeKernels, float64Kernels, makeKernels } from '../scratch/kernel-sets.js';
+import { describeKernels, disposeKernels, float64Kernels, makeKernels } from '../scratch/kernel-choice.js';
 import { type Arr, type Kernels, gemm as refGemm, jsKernels } from '../scratch/kernels.js';
 import { type WasmKernels, createWasmKernels } from '../scratch/wasm/index.js';
 import { randomBatch } from '../src/data/synthetic.js';

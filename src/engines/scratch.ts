@@ -6,7 +6,7 @@
  * engine on timed kernels of `bench --profile`, and the scratch encoder-decoder.
  */
 import { ScratchEngine } from '../../scratch/engine.js';
-import { defaultThreads, describeKernels, disposeKernels, float64Kernels, makeKernels } from '../../scratch/kernel-sets.js';
+import { defaultThreads, describeKernels, disposeKernels, float64Kernels, makeKernels } from '../../scratch/kernel-choice.js';
 import type { Kernels } from '../../scratch/kernels.js';
 import { type StepProfile, profileSteps, timedKernels } from '../../scratch/profile.js';
 import { ScratchSeq2Seq } from '../../scratch/seq2seq.js';
@@ -30,7 +30,7 @@ import type { EngineKind, EngineProvider, OpenModel } from './provider.js';
 export type { Kernels } from '../../scratch/kernels.js';
 export type { Cell } from '../../scratch/cells/cell.js';
 export type { StepProfile, GemmShapeTime, KernelTime } from '../../scratch/profile.js';
-export { defaultThreads, describeKernels } from '../../scratch/kernel-sets.js';
+export { defaultThreads, describeKernels } from '../../scratch/kernel-choice.js';
 
 export interface ScratchRef {
   kind: 'scratch';
