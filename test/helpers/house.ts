@@ -73,6 +73,16 @@ export function resolveImport(from: string, spec: string): string | null {
 
 const tsFiles = (house: House): [string, string][] => [...house].filter(([f]) => f.endsWith('.ts'));
 
+/** Each file parsed once per house (the rules that read syntax share it). */
+const parsed = new WeakMap<House, Map<string, ts.SourceFile>>();
+function syntaxOf(house: House, file: string): ts.SourceFile {
+  let m = parsed.get(house);
+  if (!m) parsed.set(house, (m = new Map()));
+  let sf = m.get(file);
+  if (!sf) m.set(file, (sf = ts.createSourceFile(file, house.get(file) ?? '', ts.ScriptTarget.Latest, true, /\.(mjs|js)$/.test(file) ? ts.ScriptKind.JS : ts.ScriptKind.TS)));
+  return sf;
+}
+
 /** Each relative import of a TypeScript file, resolved. */
 export function importEdges(house: House): { from: string; to: string }[] {
   return tsFiles(house).flatMap(([from, text]) => importsOf(text).flatMap((spec) => {
@@ -189,9 +199,9 @@ const cellNames = (cells: readonly string[]) => (n: ts.Node | undefined): boolea
 export function cellBranches(house: House, cells: readonly string[], allowed: readonly string[]): string[] {
   const isCell = cellNames(cells);
   const out: string[] = [];
-  for (const [file, text] of tsFiles(house)) {
+  for (const [file] of tsFiles(house)) {
     if (allowed.some((a) => inHome(file, a))) continue;
-    const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+    const sf = syntaxOf(house, file);
     const hit = (n: ts.Node): void => {
       out.push(`${file}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${n.getText().replace(/\s+/g, ' ').slice(0, 80)}`);
     };
@@ -230,9 +240,9 @@ export function reportTaskSwitches(house: House, tasks: readonly string[]): stri
 /** Functions longer than `max` lines (TypeScript, AssemblyScript and JavaScript sources), but the exempted ones ("file:name"). */
 export function longFunctions(house: House, max: number, exempt: readonly string[]): string[] {
   const out: string[] = [];
-  for (const [file, text] of house) {
+  for (const file of house.keys()) {
     if (!/\.(ts|as|mjs|js)$/.test(file)) continue;
-    const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, /\.(mjs|js)$/.test(file) ? ts.ScriptKind.JS : ts.ScriptKind.TS);
+    const sf = syntaxOf(house, file);
     const visit = (n: ts.Node): void => {
       if (ts.isFunctionLike(n) && 'body' in n && n.body) {
         const start = sf.getLineAndCharacterOfPosition(n.getStart()).line;
