@@ -1,12 +1,12 @@
 /**
- * What `check` reports (compare/checks.ts fills it, compare/diagnosis/ adds the diagnosis, the
+ * What `check` reports (compare/comparisons.ts fills it, compare/diagnosis/ adds the diagnosis, the
  * command prints it and --json writes it): comparisons, steps, coverage and diagnoses.
  */
-import type { Precision } from './tolerance.js';
-import type { Mistake } from '../src/engines/index.js';
+import type { Precision } from '../src/tolerance.js';
+import type { Mistake } from '../src/engines/registry.js';
 import type { NamedParams } from '../src/params.js';
 import type { FloatArray } from '../src/tensor.js';
-import type { ToleranceKind } from './tolerance.js';
+import type { ToleranceKind } from '../src/tolerance.js';
 
 /** A mistake that reproduces the engine, as the report gives it. */
 export interface MistakeMatch {

@@ -6,18 +6,15 @@
  * +-2.5) are skipped and counted: there the loss is not differentiable and the difference quotient
  * means nothing.
  */
-import type { Cell } from '../scratch/cells/cell.js';
-import { ScratchEngine } from '../scratch/engine.js';
-import { describeKernels } from '../scratch/kernel-sets.js';
-import type { Kernels } from '../scratch/kernels.js';
 import type { Batch } from '../src/engine.js';
+import { type Cell, type Kernels, finiteDifferenceEngine, seq2seqFiniteDifferenceEngine } from '../src/engines/registry.js';
 import { randomBatch } from '../src/data/synthetic.js';
 import { randomTestParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
-import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
+import { carries, hasKinks } from '../src/cells.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
 import type { Seq2SeqSpec } from '../src/seq2seq/spec.js';
-import { TOLERANCES, compareArrays, within } from './tolerance.js';
+import { TOLERANCES, compareArrays, within } from '../src/tolerance.js';
 
 export interface GradcheckOptions {
   batch?: number;
@@ -69,10 +66,7 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
   const T = opts.seq ?? 5;
   const seed = opts.seed ?? 1;
   const eps = opts.eps ?? 1e-5;
-  const engine = new ScratchEngine(spec, { dtype: 'float64', params: randomTestParams(spec, seed, 'F64', opts.kernelScale ?? 0.5, 0.6 * (opts.kernelScale ?? 0.5)),
-    cell: opts.cell,
-    kernels: opts.kernels,
-  });
+  const engine = finiteDifferenceEngine(spec, { params: randomTestParams(spec, seed, 'F64', opts.kernelScale ?? 0.5, 0.6 * (opts.kernelScale ?? 0.5)), cell: opts.cell, kernels: opts.kernels });
   const batch = randomBatch(spec, B, T, seed + 1, { dtype: 'F64', mask: opts.mask, initialState: opts.initialState });
   const analytic = engine.lossAndGrads(batch, { inputGrad: spec.input === 'dense', stateGrads: !!opts.initialState });
   engine.loss(batch);
@@ -127,16 +121,13 @@ export function gradcheck(spec: ModelSpec, opts: GradcheckOptions = {}): Gradche
   }
   if (opts.initialState && analytic.dState && batch.initialState) {
     for (let l = 0; l < spec.layers; l++) {
-      row(`initial h.${l}`, [B, spec.hiddenSize], analytic.dState.h[l], differences(batch.initialState.h[l], batch));
-      if (spec.cell === 'lstm') {
-        row(`initial c.${l}`, [B, spec.hiddenSize], analytic.dState.c![l], differences(batch.initialState.c![l], batch));
-      }
+      for (const k of carries(spec)) row(`initial ${k}.${l}`, [B, spec.hiddenSize], analytic.dState[k]![l], differences(batch.initialState[k]![l], batch));
     }
   }
   const maxRelError = rows.reduce((m, r) => (r.maxRelError > m || Number.isNaN(r.maxRelError) ? r.maxRelError : m), 0);
   return {
     engine: 'scratch-f64',
-    kernels: describeKernels(engine.kernels),
+    kernels: engine.kernelsAbout,
     spec,
     batch: B,
     seq: T,
@@ -173,7 +164,7 @@ export interface Seq2SeqGradcheckReport {
  * difference quotient across a kink says nothing.
  */
 export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcLen?: number; tgtLen?: number; seed?: number; mask?: boolean; eps?: number; kernels?: Kernels } = {}): Seq2SeqGradcheckReport {
-  if ((spec.cell === 'rnn' && spec.activation === 'relu') || (spec.cell !== 'rnn' && spec.recurrentActivation === 'hardSigmoid')) {
+  if (hasKinks(spec)) {
     throw new Error('gradcheckSeq2Seq checks smooth activations only (tanh, sigmoid)');
   }
   const B = opts.batch ?? 3;
@@ -181,7 +172,7 @@ export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcL
   const T = opts.tgtLen ?? 4;
   const seed = opts.seed ?? 1;
   const eps = opts.eps ?? 1e-5;
-  const engine = new ScratchSeq2Seq(spec, { dtype: 'float64', params: randomSeq2SeqParams(spec, seed, 'F64'), kernels: opts.kernels });
+  const engine = seq2seqFiniteDifferenceEngine(spec, { params: randomSeq2SeqParams(spec, seed, 'F64'), kernels: opts.kernels });
   const batch = randomSeq2SeqBatch(spec, B, S, T, seed + 1, { mask: opts.mask });
   const analytic = engine.lossAndGrads(batch);
   const rows: GradcheckRow[] = [];
@@ -201,5 +192,5 @@ export function gradcheckSeq2Seq(spec: Seq2SeqSpec, opts: { batch?: number; srcL
     rows.push({ name, shape: g.shape, checked: buf.length, skipped: 0, maxAbsError: cmp.maxAbsError, maxRelError: cmp.maxRelError, scale: cmp.refScale, pass: within(cmp.maxRelError, TOLERANCES.gradcheck.limit) });
   }
   const maxRelError = rows.reduce((m, r) => (r.maxRelError > m || Number.isNaN(r.maxRelError) ? r.maxRelError : m), 0);
-  return { engine: 'scratch-f64', kernels: describeKernels(engine.kernels), spec, batch: B, srcLen: S, tgtLen: T, seed, masked: !!opts.mask, eps, limit: TOLERANCES.gradcheck.limit, maxRelError, pass: rows.every((r) => r.pass), params: rows };
+  return { engine: 'scratch-f64', kernels: engine.kernelsAbout, spec, batch: B, srcLen: S, tgtLen: T, seed, masked: !!opts.mask, eps, limit: TOLERANCES.gradcheck.limit, maxRelError, pass: rows.every((r) => r.pass), params: rows };
 }

@@ -9,7 +9,7 @@ import type { Seq2SeqBatch, Seq2SeqSpec } from '../src/seq2seq/spec.js';
 import type { Seq2SeqEngine, Seq2SeqGrads } from '../src/seq2seq/engine.js';
 import { decoderSize, seq2seqLayout } from '../src/seq2seq/spec.js';
 import type { FloatArray } from '../src/tensor.js';
-import { compareArrays, limitFor, within } from './tolerance.js';
+import { compareArrays, limitFor, within } from '../src/tolerance.js';
 
 export interface Seq2SeqComparison {
   what: string;

@@ -9,11 +9,9 @@ import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import { type NamedParams, initParams, paramLayout, validateParams } from '../src/params.js';
 import { type ModelSpec, layerInSize, layerOutSize, parseSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
-import type { Cell, CellDerivatives } from './cells/cell.js';
-import { gruCell } from './cells/gru.js';
-import { gruResetAfterCell } from './cells/gru-reset-after.js';
-import { lstmCell } from './cells/lstm.js';
-import { rnnCell } from './cells/rnn.js';
+import { biasRows } from '../src/cells.js';
+import type { Cell } from './cells/cell.js';
+import { makeCell } from './cells/index.js';
 import { headBackward, headForward, lossRows, type LossRows, meanSquaredError, softmaxCrossEntropy } from './head.js';
 import { type Arr, type Kernels, jsKernels, scatterAddRows, swapAxes01 } from './kernels.js';
 import { Optimizer, clipGradients } from './optim.js';
@@ -41,20 +39,7 @@ export interface ScratchOptions {
   lossWeights?: (rows: LossRows, B: number, T: number) => void;
 }
 
-/** The spec's cell; `derivatives`: a planted mistake's (src/engines/mistakes/), else the right ones. */
-export function makeCell(spec: ModelSpec, kernels?: Kernels, derivatives?: CellDerivatives): Cell<unknown> {
-  const H = spec.hiddenSize;
-  const gemm = kernels?.gemm;
-  const d = derivatives;
-  switch (spec.cell) {
-    case 'rnn':
-      return rnnCell(H, spec.activation, gemm, kernels, d) as Cell<unknown>;
-    case 'lstm':
-      return lstmCell(H, spec.recurrentActivation, gemm, kernels, d) as Cell<unknown>;
-    case 'gru':
-      return (spec.gruResetAfter ? gruResetAfterCell(H, spec.recurrentActivation, gemm, kernels, d) : gruCell(H, spec.recurrentActivation, gemm, kernels, d)) as Cell<unknown>;
-  }
-}
+export { makeCell } from './cells/index.js';
 
 /** Buffers for one batch shape. */
 interface Workspace {
@@ -124,7 +109,8 @@ export class ScratchEngine implements Engine {
     const H = s.hiddenSize;
     const cell = opts.cell ?? makeCell(s, this.kernels);
     const GH = cell.G * H;
-    const resetAfter = s.cell === 'gru' && s.gruResetAfter;
+    // a second bias row: the recurrent product's own bias (a reset-after GRU)
+    const resetAfter = biasRows(s) === 2;
     this.stacks = (s.bidirectional ? ['', 'backward.'] : ['']).map((dir) => ({
       cell,
       gemm: this.kernels.gemm,
@@ -351,8 +337,8 @@ export class ScratchEngine implements Engine {
   private forwardBidirectional(ws: Workspace, x0: LayerInput, mask: Uint8Array | null): void {
     const s = this.spec;
     const bi = ws.bi!;
-    const [F, K] = ws.seqs;
-    const { B, T } = F;
+    const [fwd, bwd] = ws.seqs; // the forward direction's buffers and the backward one's
+    const { B, T } = fwd;
     if (mask) {
       bi.revMask ??= new Uint8Array(T * B);
       reverseTime(T, B, 1, mask, bi.revMask);
@@ -360,14 +346,14 @@ export class ScratchEngine implements Engine {
     const revMask = mask ? bi.revMask : null;
     for (let l = 0; l < s.layers; l++) {
       const X: LayerInput = l === 0 ? x0 : { dense: bi.merged[l - 1] };
-      forwardLayer(this.stacks[0], l, F, X, mask, null);
-      forwardLayer(this.stacks[1], l, K, this.reversedInput(ws, l, X), revMask, null);
-      this.mergeSteps(F.layers[l].carry[0], K.layers[l].carry[0], B, T, bi.merged[l]);
+      forwardLayer(this.stacks[0], l, fwd, X, mask, null);
+      forwardLayer(this.stacks[1], l, bwd, this.reversedInput(ws, l, X), revMask, null);
+      this.mergeSteps(fwd.layers[l].carry[0], bwd.layers[l].carry[0], B, T, bi.merged[l]);
     }
     if (!s.returnSequences) {
       // many-to-one: the forward direction's last output and the backward direction's output at the first step
       const H = s.hiddenSize;
-      mergeRows(s.merge, H, B, F.layers[s.layers - 1].carry[0].subarray(T * B * H), K.layers[s.layers - 1].carry[0].subarray(T * B * H), bi.final);
+      mergeRows(s.merge, H, B, fwd.layers[s.layers - 1].carry[0].subarray(T * B * H), bwd.layers[s.layers - 1].carry[0].subarray(T * B * H), bi.final);
     }
   }
 
@@ -445,30 +431,30 @@ export class ScratchEngine implements Engine {
   private backwardBidirectional(ws: Workspace, x0: LayerInput, mask: Uint8Array | null, dx0: Arr | null): void {
     const s = this.spec;
     const bi = ws.bi!;
-    const [F, K] = ws.seqs;
-    const { B, T } = F;
+    const [fwd, bwd] = ws.seqs; // the forward direction's buffers and the backward one's
+    const { B, T } = fwd;
     const H = s.hiddenSize;
     const BH = B * H;
     const W = layerOutSize(s);
     const revMask = mask ? bi.revMask : null;
     for (let l = s.layers - 1; l >= 0; l--) {
-      const fL = F.layers[l];
-      const kL = K.layers[l];
+      const fL = fwd.layers[l];
+      const bL = bwd.layers[l];
       fL.dHs.fill(0);
-      kL.dHs.fill(0);
+      bL.dHs.fill(0);
       if (l === s.layers - 1 && !s.returnSequences) {
-        splitRows(s.merge, H, B, bi.dFinal, fL.carry[0].subarray(T * BH), kL.carry[0].subarray(T * BH), fL.dHs.subarray((T - 1) * BH), kL.dHs.subarray((T - 1) * BH));
+        splitRows(s.merge, H, B, bi.dFinal, fL.carry[0].subarray(T * BH), bL.carry[0].subarray(T * BH), fL.dHs.subarray((T - 1) * BH), bL.dHs.subarray((T - 1) * BH));
       } else {
         for (let t = 0; t < T; t++) {
           const dM = bi.dMerged[l].subarray(t * B * W, (t + 1) * B * W);
-          splitRows(s.merge, H, B, dM, fL.carry[0].subarray((t + 1) * BH, (t + 2) * BH), kL.carry[0].subarray((T - t) * BH, (T - t + 1) * BH), fL.dHs.subarray(t * BH, (t + 1) * BH), kL.dHs.subarray((T - 1 - t) * BH, (T - t) * BH));
+          splitRows(s.merge, H, B, dM, fL.carry[0].subarray((t + 1) * BH, (t + 2) * BH), bL.carry[0].subarray((T - t) * BH, (T - t + 1) * BH), fL.dHs.subarray(t * BH, (t + 1) * BH), bL.dHs.subarray((T - 1 - t) * BH, (T - t) * BH));
         }
       }
       const X: LayerInput = l === 0 ? x0 : { dense: bi.merged[l - 1] };
       const revX: LayerInput = 'tokens' in X ? { tokens: bi.revTokens! } : { dense: bi.revIn[l] };
       const target = l === 0 ? dx0 : bi.dMerged[l - 1];
-      backwardLayer(this.stacks[0], l, F, X, mask, target ? bi.dInF[l] : null);
-      backwardLayer(this.stacks[1], l, K, revX, revMask, target ? bi.dInB[l] : null);
+      backwardLayer(this.stacks[0], l, fwd, X, mask, target ? bi.dInF[l] : null);
+      backwardLayer(this.stacks[1], l, bwd, revX, revMask, target ? bi.dInB[l] : null);
       if (target) {
         const n = layerInSize(s, l);
         reverseTime(T, B, n, bi.dInB[l], target);

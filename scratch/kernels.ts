@@ -5,6 +5,7 @@
  * One code path serves float32 and float64 (the dtype is the arrays').
  */
 
+/** Every buffer of the scratch engine: a float32 or float64 typed array (the engine's dtype), row-major. */
 export type Arr = Float32Array | Float64Array;
 
 /** The matrix product every hot path goes through (see `gemm` below for the contract). */
@@ -44,7 +45,10 @@ export interface FastKernels {
   gruForwardZR?(B: number, H: number, a: Arr, hPrev: Arr, rh: Arr): boolean;
   /** GRU (reset before): hh = tanh(a_h) in place; h_t = z h_{t-1} + (1 - z) hh. */
   gruForwardH?(B: number, H: number, a: Arr, hPrev: Arr, h: Arr): boolean;
-  /** GRU (reset after), sigmoid gates: the whole step after M = h_{t-1} U + b_rec (cells/gru-reset-after.ts). */
+  /**
+   * GRU (reset after), sigmoid gates: the whole step after M = h_{t-1} U + b_rec [B, 3H], the
+   * recurrent product with its own bias (cells/gru-reset-after.ts); Mh [B, H] keeps its h block M_h.
+   */
   gruResetAfterForward?(B: number, H: number, a: Arr, M: Arr, hPrev: Arr, Mh: Arr, h: Arr): boolean;
   /** LSTM step backward, sigmoid gates: gates z, tanh(c_t), c_{t-1}, dh, dc -> dP [B, 4H], dc_{t-1}. */
   lstmBackward?(B: number, H: number, z: Arr, tanhC: Arr, cPrev: Arr, dh: Arr, dc: Arr, dP: Arr, dcPrev: Arr): boolean;

@@ -3,18 +3,12 @@
  * shape, and the element-wise, loss and optimizer kernels a fast kernel set adds) is timed while
  * the engine takes training steps, so the report says how fast each matrix product of a step ran
  * (GFLOP/s, 2 m n k flops per product) and what fraction of the step was spent outside gemm.
- * Used by `rnnlab bench --profile`. Timing wraps each call with performance.now() (about 0.1 us a
- * call); the step time is measured around whole steps, so both include that small overhead.
+ * Used by `rnnlab bench --profile` (src/engines/scratch.ts builds the engine on these kernels).
+ * Timing wraps each call with performance.now() (about 0.1 us a call); the step time is measured around whole steps, so both include that small overhead.
  */
 import type { Batch } from '../src/engine.js';
-import type { OptimizerSpec } from '../src/optimizer.js';
-import type { NamedParams } from '../src/params.js';
-import type { ModelSpec } from '../src/spec.js';
-import { ScratchEngine } from './engine.js';
 import type { BlasKernels } from './blas-kernels.js';
-import { type KernelChoice, describeKernels, disposeKernels, makeKernels } from './kernel-sets.js';
 import type { Kernels } from './kernels.js';
-import type { WasmKernels } from './wasm/index.js';
 
 export interface GemmShapeTime {
   /** NN, TN (A transposed) or NT (B transposed) */
@@ -153,41 +147,4 @@ export function profileSteps(engine: { step(b: Batch): unknown }, timed: ReturnT
   shapes.sort((a, b) => b.msPerStep - a.msPerStep);
   kernels.sort((a, b) => b.msPerStep - a.msPerStep);
   return { steps, stepMs, gemmMs, gemmGflops: gemmMs > 0 ? flops / gemmMs / 1e6 : 0, gemmGflop: flops / 1e9, peakGflops: null, blasGflops: null, blasLibrary: null, outsideGemm: Math.max(0, 1 - gemmMs / stepMs), shapes, kernels };
-}
-
-/**
- * A float32 scratch engine on timed kernels (`choice` at `threads`), profiled over `steps`
- * training steps after `warmup`; its kernels are ended before returning.
- */
-export async function profileScratch(
-  spec: ModelSpec,
-  batch: Batch,
-  o: { kernels: KernelChoice; blas?: string; threads: number; params: NamedParams; optimizer: OptimizerSpec; warmup: number; steps: number },
-): Promise<{ profile: StepProfile; kernelSet: string; kernelsAbout: string; threads: number; note: string | null }> {
-  const { kernels, note } = await makeKernels(o.kernels, o.threads, { blas: o.blas });
-  try {
-    const timed = timedKernels(kernels);
-    const engine = new ScratchEngine(spec, { kernels: timed.kernels, params: o.params, optimizer: o.optimizer });
-    // the ceiling before and after the steps, the higher kept: a machine whose speed drifts (a
-    // shared host) is then less likely to show products faster than their ceiling
-    const blas = 'peakBlasGflops' in kernels ? (kernels as BlasKernels) : null;
-    const peak = (): [number, number] => [
-      'peakGflops' in kernels ? (kernels as WasmKernels).peakGflops() : NaN,
-      blas ? blas.peakBlasGflops() : NaN,
-    ];
-    const before = peak();
-    const profile = profileSteps(engine, timed, batch, o.warmup, o.steps);
-    engine.dispose();
-    const after = peak();
-    const best = (i: number): number | null => {
-      const x = Math.max(before[i], after[i]);
-      return Number.isFinite(x) && x > 0 ? x : null;
-    };
-    profile.peakGflops = best(0);
-    profile.blasGflops = best(1);
-    profile.blasLibrary = blas ? blas.blas.library : null;
-    return { profile, kernelSet: kernels.name, kernelsAbout: describeKernels(kernels), threads: kernels.threads, note };
-  } finally {
-    await disposeKernels(kernels);
-  }
 }

@@ -24,6 +24,7 @@
  */
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
+import { biasRows, carries } from '../src/cells.js';
 import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
 import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.js';
 import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, keySize, seq2seqLayout, sideSpec } from '../src/seq2seq/spec.js';
@@ -130,7 +131,7 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
     const s = sideSpec(this.spec, side);
     const cell = makeCell(s, this.kernels);
     const GH = cell.G * s.hiddenSize;
-    const resetAfter = s.cell === 'gru' && s.gruResetAfter;
+    const resetAfter = biasRows(s) === 2;
     return {
       cell,
       gemm: this.kernels.gemm,
@@ -241,7 +242,7 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
       keys = this.outArray(B * S * K);
       swapAxes01(S, B, K, w.att.keys, keys);
     }
-    return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory, keys, h: finals.map((f) => f[0].slice(0, B * D)), c: s.cell === 'lstm' ? finals.map((f) => f[1].slice(0, B * D)) : null };
+    return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory, keys, h: finals.map((f) => f[0].slice(0, B * D)), c: carries(s).includes('c') ? finals.map((f) => f[1].slice(0, B * D)) : null };
   }
 
   /** One decoder step from `state` for every row, fed `tokens` [B]: the logits and attention `forward` gives at that position, and the next state. */
@@ -273,7 +274,7 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
     return {
       logits: w.logits.slice(0, B * s.tgtVocab),
       attention: s.attention === 'none' ? null : w.att.att.slice(0, B * S),
-      state: { ...state, h: carry(0), c: s.cell === 'lstm' ? carry(1) : null },
+      state: { ...state, h: carry(0), c: carries(s).includes('c') ? carry(1) : null },
     };
   }
 

@@ -64,10 +64,19 @@ export function transposedRecurrent(T: number, GH: number): boolean {
   return T >= 8 && GH % 1024 === 0;
 }
 
+/**
+ * A stack of recurrent layers of one cell, the unit the time loop runs: the cell, the gemm of its
+ * kernel set, and each layer's weights, gradients and input width. A bidirectional model has two
+ * (the forward direction's and the backward one's, same cell, own weights).
+ */
 export interface Stack {
   cell: Cell<unknown>;
   gemm: Gemm;
-  /** A kernel set's fast routines (WebAssembly: y += x, the token-row gathers, column sums), where they take the buffers. */
+  /**
+   * The kernel set's optional routines beyond gemm (FastKernels: WebAssembly's y += x, token-row
+   * gathers, column sums, a transposed U, ...), where they take the buffers; absent ones (and a
+   * routine that answers false) run as the TypeScript loops here.
+   */
   fast?: FastKernels;
   H: number;
   layers: { w: LayerWeights; g: LayerGrads; inSize: number }[];
@@ -210,23 +219,24 @@ export function backwardLayer(
   const S = cell.carry;
   const prev: Arr[] = [];
   const next: Arr[] = [];
-  const dIn: Arr[] = []; // the total gradient of this step's new carry
+  const dCarry: Arr[] = []; // the total gradient of this step's new carry (h_t, c_t)
   const { w, g, inSize } = stack.layers[l];
   const L = buf.layers[l];
   // nothing flows back from after the last step, unless the final state was read (dFinal)
   let dNext = L.dNext.map((d, s) => (dFinal?.[s] ? (d.set(dFinal[s].subarray(0, BH)), d) : d.fill(0)));
   // the forward pass's U^T (the weights do not change between a forward pass and its backward)
   const UT = stack.fast?.transposedBackward ? L.UTpass : null;
-  let dOut = L.dTmp.slice();
+  // the gradient of the step's previous carry (h_{t-1}, c_{t-1}), which the cell's backward writes
+  let dCarryPrev = L.dTmp.slice();
   for (let t = T - 1; t >= 0; t--) {
     const dhT = at(L.dHs, t, BH);
     if (!stack.fast?.addInto?.(BH, dhT, dNext[0])) for (let i = 0; i < BH; i++) dhT[i] += dNext[0][i]; // total gradient of h_t
-    dIn[0] = dhT;
-    for (let s = 1; s < S; s++) dIn[s] = dNext[s];
-    const dCell = mask ? L.dMasked : dIn;
+    dCarry[0] = dhT;
+    for (let s = 1; s < S; s++) dCarry[s] = dNext[s];
+    const dCell = mask ? L.dMasked : dCarry;
     if (mask) {
       // Masked rows: the cell did not act, so its backward sees zero; the gradient passes through.
-      for (let s = 0; s < S; s++) dCell[s].set(dIn[s]);
+      for (let s = 0; s < S; s++) dCell[s].set(dCarry[s]);
       for (let b = 0; b < B; b++) {
         if (mask[t * B + b]) continue;
         for (let s = 0; s < S; s++) dCell[s].fill(0, b * H, (b + 1) * H);
@@ -235,16 +245,16 @@ export function backwardLayer(
     cell.backward(
       w,
       L.cache,
-      { t, B, P: at(L.P, t, B * GH), prev: stepViews(L.carry, t, BH, prev), next: stepViews(L.carry, t + 1, BH, next), dNext: dCell, dP: at(L.dP, t, B * GH), dPrev: dOut, UT },
+      { t, B, P: at(L.P, t, B * GH), prev: stepViews(L.carry, t, BH, prev), next: stepViews(L.carry, t + 1, BH, next), dNext: dCell, dP: at(L.dP, t, B * GH), dPrev: dCarryPrev, UT },
       g,
     );
     if (mask) {
       for (let b = 0; b < B; b++) {
         if (mask[t * B + b]) continue;
-        for (let s = 0; s < S; s++) for (let j = b * H; j < (b + 1) * H; j++) dOut[s][j] += dIn[s][j];
+        for (let s = 0; s < S; s++) for (let j = b * H; j < (b + 1) * H; j++) dCarryPrev[s][j] += dCarry[s][j];
       }
     }
-    [dNext, dOut] = [dOut, dNext];
+    [dNext, dCarryPrev] = [dCarryPrev, dNext];
   }
   // Leave the initial-state gradient in L.dNext whichever buffers it ended in.
   for (let s = 0; s < S; s++) if (dNext[s] !== L.dNext[s]) L.dNext[s].set(dNext[s]);

@@ -15,10 +15,9 @@ import { registerGradcheck } from './commands/gradcheck.js';
 import { registerPlot } from './commands/plot.js';
 import { registerTrain } from './commands/train.js';
 import { TASKS } from './tasks/registry.js';
-import { type IO, processIO } from './commands/io.js';
+import { type IO, processIO } from './io/output.js';
 import { VERSION } from './version.js';
-import { closeAllEngineProcesses } from './engines/process.js';
-import { closeAllBrowsers } from './engines/browser.js';
+import { closeAllBrowsers, closeAllEngineProcesses } from './engines/registry.js';
 import { releaseAllLocks } from './io/run-folder.js';
 
 export function buildProgram(io: IO, setExit: (code: number) => void): Command {

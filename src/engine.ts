@@ -6,10 +6,11 @@
 import { InputError } from './errors.js';
 import type { NamedParams } from './params.js';
 import type { OptimizerName } from './optimizer.js';
-import type { CellType, ModelSpec } from './spec.js';
+import { type CellType, type StateName, carries } from './cells.js';
+import type { ModelSpec } from './spec.js';
 import type { FloatArray } from './tensor.js';
 
-/** Hidden state per layer, each [B, H]; `c` only for lstm. */
+/** Hidden state per layer, each [B, H]; `c` only for a cell that carries one (the cell table: an lstm). */
 export interface State {
   h: FloatArray[];
   c?: FloatArray[];
@@ -111,6 +112,22 @@ export interface Engine {
   dispose(): Awaitable<void>;
 }
 
+/**
+ * What a gradient check needs of an engine beyond Engine: the loss alone, its parameters' own
+ * buffers (perturbed in place), and which side of a kink each activation sits on (relu at 0,
+ * hardSigmoid at +-2.5; null when the model has none). The float64 scratch engine is one
+ * (src/engines/scratch.ts, finiteDifferenceEngine).
+ */
+export interface FiniteDifferenceEngine {
+  lossAndGrads(b: Batch, want?: GradRequest): LossAndGrads;
+  loss(b: Batch): number;
+  paramBuffer(name: string): FloatArray;
+  kinkPattern(b: Batch): Uint8Array | null;
+  /** Its kernel set, described (describeKernels). */
+  readonly kernelsAbout: string;
+  dispose(): void;
+}
+
 export interface StepResult {
   loss: number;
   finalState: State;
@@ -193,12 +210,17 @@ export function validateState(spec: ModelSpec, s: State, B: number): void {
       }
     });
   };
-  check(s.h, 'h');
-  if (spec.cell === 'lstm') check(s.c, 'c');
+  for (const k of carries(spec)) check(s[k], k);
 }
 
 export function zeroState(spec: ModelSpec, B: number): State {
   const n = B * spec.hiddenSize;
-  const h = Array.from({ length: spec.layers }, () => new Float32Array(n));
-  return spec.cell === 'lstm' ? { h, c: Array.from({ length: spec.layers }, () => new Float32Array(n)) } : { h };
+  return stateOf(spec, () => Array.from({ length: spec.layers }, () => new Float32Array(n)));
+}
+
+/** A state with every buffer the spec's cell carries (h, and c for an lstm), each made by `make`. */
+export function stateOf(spec: Pick<ModelSpec, 'cell'>, make: (k: StateName) => FloatArray[]): State {
+  const s: State = { h: [] };
+  for (const k of carries(spec)) s[k] = make(k);
+  return s;
 }

@@ -11,7 +11,8 @@
  */
 import { InputError } from './errors.js';
 import { Rng } from './rng.js';
-import { type ModelSpec, GATE_NAMES, gateCount, layerInSize, layerOutSize } from './spec.js';
+import { GATE_NAMES, biasRows, cellOf, gateCount } from './cells.js';
+import { type ModelSpec, layerInSize, layerOutSize } from './spec.js';
 import { type NamedTensors, type Tensor, numel, shapeStr } from './tensor.js';
 
 export type NamedParams = NamedTensors;
@@ -33,7 +34,7 @@ export function paramLayout(spec: ModelSpec): ParamInfo[] {
   const H = spec.hiddenSize;
   const out: ParamInfo[] = [];
   if (spec.embedding > 0) out.push({ name: 'embedding', shape: [spec.inputSize, spec.embedding], kind: 'embedding', layer: -1 });
-  const biasShape = spec.cell === 'gru' && spec.gruResetAfter ? [2, G * H] : [G * H];
+  const biasShape = biasRows(spec) === 2 ? [2, G * H] : [G * H];
   for (let l = 0; l < spec.layers; l++) {
     const inSize = layerInSize(spec, l);
     for (const direction of spec.bidirectional ? (['forward', 'backward'] as const) : ([undefined] as const)) {
@@ -53,7 +54,7 @@ export function paramLayout(spec: ModelSpec): ParamInfo[] {
 export function paramCount(spec: ModelSpec): number {
   const G = gateCount(spec.cell);
   const H = spec.hiddenSize;
-  const bias = spec.cell === 'gru' && spec.gruResetAfter ? 2 * G * H : G * H;
+  const bias = biasRows(spec) * G * H;
   const dirs = spec.bidirectional ? 2 : 1;
   const layer = (inSize: number): number => dirs * (inSize * G * H + H * G * H + bias);
   const embedding = spec.embedding > 0 ? spec.inputSize * spec.embedding : 0;
@@ -162,7 +163,11 @@ export function initParams(spec: ModelSpec, seed: number, dtype: 'F32' | 'F64' =
         orthogonal(rng, info.shape[0], info.shape[1], v);
         break;
       case 'bias':
-        if (spec.cell === 'lstm' && spec.unitForgetBias) v.fill(1, H, 2 * H);
+        // an lstm's unit forget bias: the forget gate's block of the first row starts at 1
+        for (const [gate, value] of cellOf(spec).initialBias(spec)) {
+          const g = cellOf(spec).gates.indexOf(gate);
+          v.fill(value, g * H, (g + 1) * H);
+        }
         break;
       case 'headBias':
         break;

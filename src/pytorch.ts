@@ -10,7 +10,8 @@
  */
 import { InputError } from './errors.js';
 import { type NamedParams, paramLayout, validateParams } from './params.js';
-import { type ModelSpec, gateCount, layerInSize, layerOutSize } from './spec.js';
+import { biasRows, cellOf, gateCount } from './cells.js';
+import { type ModelSpec, layerInSize, layerOutSize } from './spec.js';
 import { type NamedTensors, type Tensor, shapeStr } from './tensor.js';
 
 export interface PyTorchNames {
@@ -20,21 +21,18 @@ export interface PyTorchNames {
   head?: string;
 }
 
-/** PyTorch gate block k holds canonical gate block PT_FROM_CANON[k] (GRU: r, z, n <- z, r, h). */
+/** PyTorch gate block k holds canonical gate block order[k] (GRU: r, z, n <- z, r, h), from the cell table. */
 function blockOrder(spec: ModelSpec): number[] {
-  return spec.cell === 'gru' ? [1, 0, 2] : Array.from({ length: gateCount(spec.cell) }, (_, i) => i);
+  const c = cellOf(spec);
+  return c.pytorch.gates.map((g) => c.gates.indexOf(g));
 }
 
 export function assertPyTorchCompatible(spec: ModelSpec): void {
   if (spec.bidirectional && spec.merge !== 'concat' && spec.layers > 1) {
     throw new InputError(`PyTorch's stacked bidirectional modules concatenate the two directions between layers; merge "${spec.merge}" with ${spec.layers} layers has no PyTorch layout (use concat, or one layer)`);
   }
-  if (spec.cell === 'gru' && !spec.gruResetAfter) {
-    throw new InputError("PyTorch's nn.GRU is a reset-after GRU; this spec is reset-before (tfjs's GRU). Use gruResetAfter: true");
-  }
-  if (spec.cell !== 'rnn' && spec.recurrentActivation !== 'sigmoid') {
-    throw new InputError(`PyTorch's nn.${spec.cell.toUpperCase()} has sigmoid gates; this spec uses ${spec.recurrentActivation}`);
-  }
+  const why = cellOf(spec).pytorch.unsupported(spec);
+  if (why) throw new InputError(why);
 }
 
 /** [rows, cols] row-major -> its transpose, with gate blocks of `cols` reordered. */
@@ -111,11 +109,12 @@ export function toPyTorch(spec: ModelSpec, p: NamedParams, names: PyTorchNames =
       const whh = make(G * H * H);
       transposeBlocks(p[`layers.${l}.${dir}recurrentKernel`].data, H, G * H, H, order, whh);
       const bias = p[`layers.${l}.${dir}bias`].data;
-      const resetAfter = spec.cell === 'gru';
+      // a second bias row (reset-after GRU) is PyTorch's bias_hh; otherwise bias_hh is zero
+      const rows = biasRows(spec);
       out[`${pre}weight_ih_l${l}${sfx}`] = wrap([G * H, inSize], wih);
       out[`${pre}weight_hh_l${l}${sfx}`] = wrap([G * H, H], whh);
       out[`${pre}bias_ih_l${l}${sfx}`] = wrap([G * H], reorderVector(bias.subarray(0, G * H), H, order, true, make(G * H)));
-      out[`${pre}bias_hh_l${l}${sfx}`] = wrap([G * H], resetAfter ? reorderVector(bias.subarray(G * H, 2 * G * H), H, order, true, make(G * H)) : make(G * H));
+      out[`${pre}bias_hh_l${l}${sfx}`] = wrap([G * H], rows === 2 ? reorderVector(bias.subarray(G * H, 2 * G * H), H, order, true, make(G * H)) : make(G * H));
     }
   }
   const O = spec.outputSize;
@@ -175,7 +174,7 @@ export function fromPyTorch(spec: ModelSpec, t: NamedTensors, names: PyTorchName
       const bih = reorderVector(t[`${pre}bias_ih_l${l}${sfx}`].data, H, order, false, make(G * H));
       const bhh = reorderVector(t[`${pre}bias_hh_l${l}${sfx}`].data, H, order, false, make(G * H));
       let bias: FArr;
-      if (spec.cell === 'gru') {
+      if (biasRows(spec) === 2) {
         bias = make(2 * G * H);
         bias.set(bih, 0);
         bias.set(bhh, G * H);

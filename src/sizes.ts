@@ -6,9 +6,21 @@
  */
 import { totalmem } from 'node:os';
 import { InputError } from './errors.js';
-import { formatBytes } from './io/files.js';
 import { paramCount } from './params.js';
 import { type ModelSpec, gateCount } from './spec.js';
+
+/** Bytes as people read them: "512 bytes", "1.5 MiB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
 
 export interface Workload {
   /** Sequences per batch and steps per sequence. */

@@ -3,17 +3,10 @@
  * written by users, checkpoints, tests). `parseSpec` fills defaults and rejects anything unknown,
  * mistyped or not applicable to the cell, with a one-line message.
  */
+import { ACTIVATIONS, type Activation, CELLS, CELL_TABLE, type CellType, RECURRENT_ACTIVATIONS, type RecurrentActivation, VARIANTS, type VariantField, cellsWith } from './cells.js';
 import { InputError, quote } from './errors.js';
 
-export const CELLS = ['rnn', 'lstm', 'gru'] as const;
-export type CellType = (typeof CELLS)[number];
-
-/** Gate order inside the fused matrices (Keras/tfjs layout). */
-export const GATE_NAMES: Record<CellType, readonly string[]> = {
-  rnn: ['h'],
-  lstm: ['i', 'f', 'c', 'o'],
-  gru: ['z', 'r', 'h'],
-};
+export { CELLS, type CellType, GATE_NAMES, appliesToCell, gateCount } from './cells.js';
 
 export interface ModelSpec {
   cell: CellType;
@@ -26,10 +19,10 @@ export interface ModelSpec {
   returnSequences: boolean;
   loss: 'softmaxCrossEntropy' | 'mse';
   lossReduction: 'mean' | 'sumOverTime';
-  /** rnn only. */
-  activation: 'tanh' | 'relu';
+  /** rnn only (the cell table, src/cells.ts, says which cell reads which field). */
+  activation: Activation;
   /** lstm and gru gates. */
-  recurrentActivation: 'sigmoid' | 'hardSigmoid';
+  recurrentActivation: RecurrentActivation;
   /** gru only: false = reset before the recurrent product (tfjs), true = after (PyTorch, Keras 2). */
   gruResetAfter: boolean;
   /** lstm only: forget-gate bias initialised to 1. */
@@ -75,25 +68,15 @@ const ENUMS: Partial<Record<keyof ModelSpec, readonly string[]>> = {
   input: ['dense', 'tokens'],
   loss: ['softmaxCrossEntropy', 'mse'],
   lossReduction: ['mean', 'sumOverTime'],
-  activation: ['tanh', 'relu'],
-  recurrentActivation: ['sigmoid', 'hardSigmoid'],
+  activation: ACTIVATIONS,
+  recurrentActivation: RECURRENT_ACTIVATIONS,
   merge: ['concat', 'sum', 'mul', 'ave'],
 };
 const INTS: (keyof ModelSpec)[] = ['inputSize', 'hiddenSize', 'layers', 'outputSize'];
 const BOOLS: (keyof ModelSpec)[] = ['returnSequences', 'gruResetAfter', 'unitForgetBias', 'bidirectional'];
 const REQUIRED: (keyof ModelSpec)[] = ['cell', 'inputSize', 'hiddenSize', 'outputSize'];
-/** Fields that mean something only for some cells; elsewhere only the default is accepted. */
-const CELL_ONLY: Partial<Record<keyof ModelSpec, readonly CellType[]>> = {
-  activation: ['rnn'],
-  recurrentActivation: ['lstm', 'gru'],
-  gruResetAfter: ['gru'],
-  unitForgetBias: ['lstm'],
-};
-/** Whether a field means something for this cell (activation: rnn; recurrentActivation: lstm, gru; ...). */
-export function appliesToCell(field: keyof ModelSpec, cell: CellType): boolean {
-  const cells = CELL_ONLY[field];
-  return !cells || cells.includes(cell);
-}
+/** Fields that mean something only for some cells (the cell table's variants); elsewhere only the default is accepted. */
+const CELL_ONLY = (Object.keys(VARIANTS) as VariantField[]).map((field) => [field, cellsWith(field)] as const);
 
 export const SPEC_FIELDS: readonly (keyof ModelSpec)[] = [
   'cell', 'inputSize', 'hiddenSize', 'layers', 'outputSize', 'input', 'returnSequences', 'loss',
@@ -140,7 +123,7 @@ export function parseSpec(raw: unknown, where = 'spec'): ModelSpec {
     spec[key] = value;
   }
   const s = spec as unknown as ModelSpec;
-  for (const [key, cells] of Object.entries(CELL_ONLY) as [keyof ModelSpec, CellType[]][]) {
+  for (const [key, cells] of CELL_ONLY) {
     const def = (SPEC_DEFAULTS as Record<string, unknown>)[key];
     if (!cells.includes(s.cell) && s[key] !== def) {
       throw new InputError(
@@ -179,11 +162,6 @@ export function variantFields(f: VariantFlags): Record<string, unknown> {
   };
 }
 
-/** Gates per cell: G in the fused [in, G*H] matrices. */
-export function gateCount(cell: CellType): number {
-  return GATE_NAMES[cell].length;
-}
-
 /** The spec as a plain object in contract field order (for spec.json files). */
 export function specToJSON(spec: ModelSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -195,12 +173,7 @@ export function specToJSON(spec: ModelSpec): Record<string, unknown> {
 }
 
 export function describeSpec(spec: ModelSpec): string {
-  const variant =
-    spec.cell === 'rnn'
-      ? spec.activation
-      : spec.cell === 'gru'
-        ? `${spec.recurrentActivation}, reset-${spec.gruResetAfter ? 'after' : 'before'}`
-        : `${spec.recurrentActivation}${spec.unitForgetBias ? ', unit forget bias' : ''}`;
+  const variant = CELL_TABLE[spec.cell].describe(spec);
   return (
     `${spec.bidirectional ? `bidirectional (${spec.merge}) ` : ''}${spec.cell} (${variant}) ${spec.input === 'tokens' ? `tokens<${spec.inputSize}` : `in ${spec.inputSize}`}` +
     `${spec.embedding ? ` -> embedding ${spec.embedding}` : ''} -> ${spec.layers}x${spec.hiddenSize} -> ${spec.outputSize}, ` +

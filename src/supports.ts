@@ -8,15 +8,16 @@
 import type { Batch, Engine, Supports } from './engine.js';
 import { InputError, quote } from './errors.js';
 import { OPTIMIZERS, type OptimizerSpec } from './optimizer.js';
-import { CELLS, type ModelSpec } from './spec.js';
+import { ACTIVATIONS, CELLS, RECURRENT_ACTIVATIONS, type VariantField, cellOf } from './cells.js';
+import type { ModelSpec } from './spec.js';
 
 export type { EngineDType, Supports } from './engine.js';
 
 /** Everything: the built-in engines. */
 export const FULL_SUPPORT: Required<Supports> = {
   cells: [...CELLS],
-  activations: ['tanh', 'relu'],
-  recurrentActivations: ['sigmoid', 'hardSigmoid'],
+  activations: [...ACTIVATIONS],
+  recurrentActivations: [...RECURRENT_ACTIVATIONS],
   gruResetAfter: [false, true],
   input: ['dense', 'tokens'],
   returnSequences: [true, false],
@@ -94,14 +95,20 @@ export function parseSupports(raw: unknown, where: string): Required<Supports> {
 
 const list = (v: readonly unknown[]): string => v.map(String).join(', ');
 
+/** The supports list of each variant field of the cell table (unitForgetBias is an initialiser: every engine has it), and how a refusal reads. */
+const VARIANT_SUPPORTS: Partial<Record<VariantField, (spec: ModelSpec, s: Required<Supports>) => string | null>> = {
+  activation: (spec, s) => (s.activations.includes(spec.activation) ? null : `rnn activation ${spec.activation} (it supports ${list(s.activations)})`),
+  recurrentActivation: (spec, s) => (s.recurrentActivations.includes(spec.recurrentActivation) ? null : `${spec.recurrentActivation} gates (it supports ${list(s.recurrentActivations)})`),
+  gruResetAfter: (spec, s) => (s.gruResetAfter.includes(spec.gruResetAfter) ? null : `reset-${spec.gruResetAfter ? 'after' : 'before'} GRUs`),
+};
+
 /** Why this engine cannot run this model (null when it can). */
 export function modelUnsupported(spec: ModelSpec, s: Required<Supports>): string | null {
   if (!s.cells.includes(spec.cell)) return `${spec.cell} cells (it supports ${list(s.cells)})`;
-  if (spec.cell === 'rnn' && !s.activations.includes(spec.activation)) return `rnn activation ${spec.activation} (it supports ${list(s.activations)})`;
-  if (spec.cell !== 'rnn' && !s.recurrentActivations.includes(spec.recurrentActivation)) {
-    return `${spec.recurrentActivation} gates (it supports ${list(s.recurrentActivations)})`;
+  for (const field of cellOf(spec).variants) {
+    const why = VARIANT_SUPPORTS[field]?.(spec, s);
+    if (why) return why;
   }
-  if (spec.cell === 'gru' && !s.gruResetAfter.includes(spec.gruResetAfter)) return `reset-${spec.gruResetAfter ? 'after' : 'before'} GRUs`;
   if (!s.input.includes(spec.input)) return `${spec.input} input`;
   if (!s.returnSequences.includes(spec.returnSequences)) return spec.returnSequences ? 'many-to-many models' : 'many-to-one models';
   if (!s.losses.includes(spec.loss)) return `the ${spec.loss} loss`;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { nextDates } from '../src/data/series.js';
-import { plural } from '../src/report/table.js';
+import { plural } from '../src/io/table.js';
 import { ROOT, rnnlab } from './helpers/cli.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'rnnlab-args-'));

@@ -10,7 +10,7 @@
  * - an embedding is a lookup: the model equals a dense-input model fed the embedding's rows.
  */
 import { describe, expect, test } from 'vitest';
-import { TOLERANCES } from '../compare/tolerance.js';
+import { TOLERANCES } from '../src/tolerance.js';
 import { gradcheck } from '../compare/gradcheck.js';
 import { ScratchEngine } from '../scratch/engine.js';
 import { randomBatch } from '../src/data/synthetic.js';
@@ -27,7 +27,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTfjsEngine } from '../tfjs/engine.js';
-import { openProvider, parseEngineRef } from '../src/engines/index.js';
+import { openProvider, parseEngineRef } from '../src/engines/registry.js';
 import { optimizerSpec } from '../src/optimizer.js';
 
 const MERGES = ['concat', 'sum', 'mul', 'ave'] as const;

@@ -10,18 +10,18 @@
  *   + beta |C0_ij|: each side's rounding error is at most (k + 1) u S to first order, whatever the
  *   order of the sum (BLAS: blocked, with fused multiply-adds);
  * - loss, gradients and a short training trajectory: the tolerance policy's float32 limits
- *   (compare/tolerance.ts), the same that `check` holds the float32 engine to against float64:
+ *   (src/tolerance.ts), the same that `check` holds the float32 engine to against float64:
  *   the two kernel sets sum each product in another order, which is float32 rounding;
  * - float64 engine on dgemm against the TypeScript float64 engine: the policy's float64 limits.
  * Across kernel sets results agree to rounding, not to the bit; within one (same kernel set, same
  * thread count) the same seed gives the same bits (tested).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { limitFor } from '../compare/tolerance.js';
+import { limitFor } from '../src/tolerance.js';
 import { type Blas, findBlas, koffiMissing, pretendKoffiMissing } from '../scratch/blas.js';
 import { type BlasKernels, MIN_BLAS_MACS, blasKernels } from '../scratch/blas-kernels.js';
 import { ScratchEngine } from '../scratch/engine.js';
-import { describeKernels, disposeKernels, float64Kernels, makeKernels } from '../scratch/kernel-sets.js';
+import { describeKernels, disposeKernels, float64Kernels, makeKernels } from '../scratch/kernel-choice.js';
 import { type Arr, type Kernels, gemm as refGemm, jsKernels } from '../scratch/kernels.js';
 import { type WasmKernels, createWasmKernels } from '../scratch/wasm/index.js';
 import { randomBatch } from '../src/data/synthetic.js';

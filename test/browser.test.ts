@@ -4,7 +4,7 @@
  * fault tests each start their own: a fault closes the browser). Needs Chromium (CI installs it:
  * .ci/run); without it the file is skipped, except under CI=true, where it must run.
  *
- * Tolerances: the float32 policy of compare/tolerance.ts for webgl and webgpu, the half-float
+ * Tolerances: the float32 policy of src/tolerance.ts for webgl and webgpu, the half-float
  * policy for webgl-f16, through `check` itself (which compares with float64 scratch).
  */
 import { spawn } from 'node:child_process';
@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BrowserSession, findBrowser, largestTensor, overLimit, pageFile } from '../src/engines/browser.js';
-import { type EngineProvider, createEngines, openProvider } from '../src/engines/index.js';
-import { TOLERANCES, compareArrays } from '../compare/tolerance.js';
+import { type EngineProvider, createEngines, openProvider } from '../src/engines/registry.js';
+import { TOLERANCES, compareArrays } from '../src/tolerance.js';
 import { EngineError, InputError } from '../src/errors.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';

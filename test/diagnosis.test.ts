@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { check, generatedInputs } from '../src/harness.js';
+import { check, generatedInputs } from '../compare/check.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { type ModelSpec, parseSpec } from '../src/spec.js';
 import { ROOT, rnnlab } from './helpers/cli.js';

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseEngineList, torchThreadEnv } from '../src/engines/index.js';
+import { parseEngineList, torchThreadEnv } from '../src/engines/registry.js';
 import { EngineProcess, splitCommand } from '../src/engines/process.js';
 import { decodeTensor, encodeArray } from '../src/engines/wire.js';
 import { parseSupports } from '../src/supports.js';
@@ -38,7 +38,7 @@ describe('engine names', () => {
 
   test('the PyTorch process gets its thread count in every pool, idle threads that sleep, and the variables the user set', () => {
     expect(torchThreadEnv(1, {})).toEqual({ OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' });
-    // two pools spinning against each other made 2 threads three times slower than one (engines/index.ts)
+    // two pools spinning against each other made 2 threads three times slower than one (src/engines/pytorch.ts)
     expect(torchThreadEnv(2, { OMP_NUM_THREADS: '4' })).toEqual({ OPENBLAS_NUM_THREADS: '2', MKL_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE', OPENBLAS_THREAD_TIMEOUT: '20' });
     expect(torchThreadEnv(2, { OMP_WAIT_POLICY: 'ACTIVE', OPENBLAS_THREAD_TIMEOUT: '28' })).not.toHaveProperty('OMP_WAIT_POLICY');
   });

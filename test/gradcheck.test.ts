@@ -1,11 +1,11 @@
 /**
  * The analytic gradients of the float64 scratch engine against central finite differences, for
  * every cell and variant, both heads, both losses and reductions, dense and token input, stacked
- * layers, masks and carried state. Tolerance: maxRelError <= 1e-6 (compare/tolerance.ts).
+ * layers, masks and carried state. Tolerance: maxRelError <= 1e-6 (src/tolerance.ts).
  */
 import { describe, expect, test } from 'vitest';
 import { gradcheck } from '../compare/gradcheck.js';
-import { TOLERANCES } from '../compare/tolerance.js';
+import { TOLERANCES } from '../src/tolerance.js';
 import type { Cell } from '../scratch/cells/cell.js';
 import { gruCell } from '../scratch/cells/gru.js';
 import { lstmCell } from '../scratch/cells/lstm.js';

@@ -8,12 +8,12 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openProvider, referenceEngine } from '../src/engines/index.js';
+import { openProvider, referenceEngine } from '../src/engines/registry.js';
 import type { Batch } from '../src/engine.js';
 import { batchForModel, importKerasModel, modelFiles } from '../src/import/keras.js';
 import { readKerasModel } from '../src/import/keras-files.js';
 import { optimizerSpec } from '../src/optimizer.js';
-import { readCheckpoint } from '../src/checkpoint.js';
+import { readCheckpoint } from '../src/io/checkpoint.js';
 import { loadTf } from '../tfjs/backend.js';
 import { registerLayers } from '../tfjs/keras.js';
 import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exportTfjsModel } from '../src/engines/index.js';
+import { exportTfjsModel } from '../src/engines/registry.js';
 import { readKerasModel } from '../src/import/keras-files.js';
 import { randomTestParams } from '../src/params.js';
 import { type ModelSpec, parseSpec } from '../src/spec.js';

@@ -22,10 +22,10 @@
  * A wrong product or a missed term is off by about |a_ip b_pj|, far beyond this for k <= 1600.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compareArrays } from '../compare/tolerance.js';
+import { compareArrays } from '../src/tolerance.js';
 import { ScratchEngine, makeCell } from '../scratch/engine.js';
 import { lossRows, softmaxCrossEntropy } from '../scratch/head.js';
 import { Optimizer } from '../scratch/optim.js';
@@ -40,10 +40,11 @@ import { expectClose, expectNear } from './helpers/close.js';
 
 const U = 2 ** -24;
 
-// `npm test` builds first; a bare `vitest run` after editing gemm.as rebuilds the module here.
+// `npm test` builds first; a bare `vitest run` after editing an .as file rebuilds the module here.
 beforeAll(() => {
-  const src = join(projectRoot(), 'scratch', 'wasm', 'gemm.as');
-  if (!existsSync(wasmPath()) || statSync(wasmPath()).mtimeMs < statSync(src).mtimeMs) {
+  const dir = join(projectRoot(), 'scratch', 'wasm');
+  const newest = Math.max(...readdirSync(dir).filter((f) => f.endsWith('.as')).map((f) => statSync(join(dir, f)).mtimeMs));
+  if (!existsSync(wasmPath()) || statSync(wasmPath()).mtimeMs < newest) {
     execFileSync(process.execPath, [join(projectRoot(), 'scratch', 'wasm', 'build.mjs')], { stdio: 'inherit' });
   }
 });

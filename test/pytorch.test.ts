@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ScratchEngine } from '../scratch/engine.js';
-import { writeCheckpoint } from '../src/checkpoint.js';
+import { writeCheckpoint } from '../src/io/checkpoint.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { randomTestParams } from '../src/params.js';
 import { fromPyTorch, toPyTorch } from '../src/pytorch.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { chartsFor, loadRun } from '../src/report/plots.js';
-import { barChart, contrast, coveringTicks, heatmap, lineChart, tickLabels, titleLines, useLogY } from '../src/report/svg.js';
+import { barChart, contrast, coveringTicks, heatmap, lineChart, tickLabels, titleLines, useLogY } from '../src/io/svg.js';
 import { benchChartSvg } from '../src/report/plots.js';
 import type { BenchRow } from '../compare/bench.js';
 import { stateMapSvg } from '../src/report/states.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { paramDiffVerdict } from '../src/commands/train.js';
+import { paramDiffVerdict } from '../src/train/run.js';
 import { rnnlab } from './helpers/cli.js';
 
 function corpus(): string {

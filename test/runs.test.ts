@@ -12,7 +12,7 @@ import { describe, expect, test } from 'vitest';
 import { duplicateKey, parseJsonText } from '../src/io/files.js';
 import { decodeSafetensors, encodeSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { parseCsv } from '../src/io/csv.js';
-import { readJsonl } from '../src/report/run.js';
+import { readJsonl } from '../src/io/run-dir.js';
 import { specToJSON } from '../src/spec.js';
 import { randomTestParams } from '../src/params.js';
 import { makeSpec } from './helpers/cases.js';

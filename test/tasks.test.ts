@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
-import type { IO } from '../src/commands/io.js';
+import type { IO } from '../src/io/output.js';
 import type { Batch, Engine } from '../src/engine.js';
-import { readCheckpoint } from '../src/checkpoint.js';
+import { readCheckpoint } from '../src/io/checkpoint.js';
 import { Rng } from '../src/rng.js';
-import { type TrainOptions, modelSpec } from '../src/tasks/options.js';
+import { type TrainOptions, modelSpec } from '../src/run-options.js';
 import { TASKS, registerTask, taskOnlyKeys } from '../src/tasks/registry.js';
 import { type TrainTask, defineTask } from '../src/tasks/task.js';
 

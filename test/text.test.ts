@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadCorpus, stripGutenberg } from '../src/data/corpus.js';
 import { ByteTokenizer, CharTokenizer, WordTokenizer, tokenizerFromJSON } from '../src/data/tokenizers.js';
-import { readJsonl } from '../src/report/run.js';
+import { readJsonl } from '../src/io/run-dir.js';
 import { parseSpec } from '../src/spec.js';
 import { TextTask } from '../src/tasks/text.js';
 import { expectOneLineError, rnnlab } from './helpers/cli.js';

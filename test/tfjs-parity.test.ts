@@ -1,6 +1,6 @@
 /**
  * The tfjs twin against the scratch engine, on the wasm and cpu backends, for every cell and
- * variant, with the limits of the tolerance policy (compare/tolerance.ts):
+ * variant, with the limits of the tolerance policy (src/tolerance.ts):
  *   forward outputs 1e-5 and loss 1e-5, gradients 1e-4 (both engines against float64 scratch,
  *   the reference), parameters after 20 steps of each optimizer 2e-3 (tfjs against float32 scratch).
  */

@@ -12,6 +12,7 @@ import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, TFJS_EPSILON, optimizerSlots, optimizerSpec } from '../src/optimizer.js';
 import { type NamedParams, initParams, paramLayout } from '../src/params.js';
 import { type ModelSpec, parseSpec } from '../src/spec.js';
+import { carries } from '../src/cells.js';
 import type { FloatArray } from '../src/tensor.js';
 import { type BackendName, type BackendRequest, type LoadedTf, type Tf, activate, loadTf } from './backend.js';
 import { type TfLayers, buildLayers, buildWeights } from './model.js';
@@ -270,7 +271,7 @@ export class TfjsEngine implements Engine {
       this.variableOf(tf.tensor2d(a ? Float32Array.from(a) : new Float32Array(n), [b.batchSize, this.spec.hiddenSize]));
     return {
       h: Array.from({ length: this.spec.layers }, (_, l) => mk(st?.h[l])),
-      ...(this.spec.cell === 'lstm' ? { c: Array.from({ length: this.spec.layers }, (_, l) => mk(st?.c?.[l])) } : {}),
+      ...(carries(this.spec).includes('c') ? { c: Array.from({ length: this.spec.layers }, (_, l) => mk(st?.c?.[l])) } : {}),
     };
   }
 
@@ -295,6 +296,8 @@ export class TfjsEngine implements Engine {
         const init = this.stateTensors(b);
         type CellLayer = { cell?: { call(i: Tensor[], k: object): Tensor[] }; step?(x: Tensor, h: Tensor): Tensor };
         // one direction of one layer over the steps in `order`, from the initial state; probes (if given) added to every h_t
+        // a cell that carries c (an lstm) takes and returns it beside h
+        const withC = carries(this.spec).includes('c');
         const direction = (cellLayer: CellLayer, l: number, order: number[], probe: Variable[] | null): Tensor[] => {
           let h: Tensor = init ? init.h[l] : tf.zeros([B, H]);
           let c: Tensor = init?.c ? init.c[l] : tf.zeros([B, H]);
@@ -304,9 +307,9 @@ export class TfjsEngine implements Engine {
             let cNew = c;
             if (cellLayer.step) hNew = cellLayer.step(inputs[t], h);
             else {
-              const r = cellLayer.cell!.call(this.spec.cell === 'lstm' ? [inputs[t], h, c] : [inputs[t], h], {});
+              const r = cellLayer.cell!.call(withC ? [inputs[t], h, c] : [inputs[t], h], {});
               hNew = r[1];
-              if (this.spec.cell === 'lstm') cNew = r[2];
+              if (withC) cNew = r[2];
             }
             if (masks) {
               const m = tf.expandDims(masks[t], 1);
@@ -411,7 +414,7 @@ export class TfjsEngine implements Engine {
 
   private async readState(states: Tensor[][]): Promise<State> {
     const h = await Promise.all(states.map((s) => read(s[0])));
-    if (this.spec.cell !== 'lstm') return { h };
+    if (!carries(this.spec).includes('c')) return { h };
     return { h, c: await Promise.all(states.map((s) => read(s[1]))) };
   }
 }

@@ -8,6 +8,7 @@
  * unless the spec has an embedding (then tf.layers.embedding, the "embedding" parameter). A
  * bidirectional spec wraps each layer in tf.layers.bidirectional with the spec's merge mode.
  */
+import { cellOf } from '../src/cells.js';
 import { type ModelSpec, layerInSize, layerOutSize } from '../src/spec.js';
 import type { Tf } from './backend.js';
 import { type ResetAfterConfig, resetAfterGruClass } from './gru-reset-after.js';
@@ -72,9 +73,9 @@ export function recurrentLayer(
     recurrentDropout: 0,
     ...(o.inputShape ? { inputShape: o.inputShape } : {}),
   };
-  if (spec.cell === 'rnn') return tf.layers.simpleRNN({ ...common, activation: spec.activation });
-  if (spec.cell === 'lstm') return tf.layers.lstm({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation, unitForgetBias: false });
-  if (!spec.gruResetAfter) return tf.layers.gru({ ...common, activation: 'tanh', recurrentActivation: spec.recurrentActivation });
+  // the cell table's tfjs mapping: the tf.layers factory and its options, or rnnlab's own layer
+  const t = cellOf(spec).tfjs;
+  if (!t.rnnlabLayer?.(spec)) return (tf.layers[t.layer] as (args: object) => Layer)({ ...common, ...t.options(spec) });
   return new ResetAfter({
     units: spec.hiddenSize,
     recurrentActivation: spec.recurrentActivation,

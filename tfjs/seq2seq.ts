@@ -42,6 +42,7 @@
  * parameters written in (seq2seqLayout order; Keras layout, so each tensor maps one to one).
  * Everything runs in float32; every call disposes what it creates.
  */
+import { carries, cellOf } from '../src/cells.js';
 import { InputError } from '../src/errors.js';
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
@@ -186,7 +187,7 @@ export function buildSeq2SeqModel(tf: Tf, s: Seq2SeqSpec, L: Seq2SeqLayers): Lay
   let h = sym(L.decoderEmbedding, tgt)[0];
   L.decoder.forEach((layer, l) => {
     // tfjs's RNN layers take initialState as an argument; the reset-after GRU takes it as a second input
-    h = s.cell === 'gru' && s.gruResetAfter ? sym(layer, [h, ...finals[l]])[0] : sym(layer, h, { initialState: finals[l] })[0];
+    h = cellOf(s).tfjs.rnnlabLayer?.(s) ? sym(layer, [h, ...finals[l]])[0] : sym(layer, h, { initialState: finals[l] })[0];
   });
   if (s.attention === 'none') return tf.model({ inputs: [src, tgt], outputs: sym(L.head, h)[0], name: 'seq2seq' });
   // concat: the score layer reads o itself (and makes its own keys)
@@ -362,7 +363,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
         memory: s.attention === 'none' ? null : read(o),
         keys: s.attention === 'general' || s.attention === 'concat' ? read(this.keys(o)) : null,
         h: finals.map((f) => read(f[0])),
-        c: s.cell === 'lstm' ? finals.map((f) => read(f[1])) : null,
+        c: carries(s).includes('c') ? finals.map((f) => read(f[1])) : null,
       };
     });
     return state!;
@@ -399,7 +400,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
         attention = r.a.dataSync() as Float32Array;
       }
       const logits = (L.head.apply(top) as Tensor).dataSync() as Float32Array;
-      out = { logits, attention, state: { ...state, h, c: s.cell === 'lstm' ? c : null } };
+      out = { logits, attention, state: { ...state, h, c: carries(s).includes('c') ? c : null } };
     });
     return out!;
   }
@@ -492,7 +493,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     const tf = this.tf;
     const [B, T] = x.shape;
     const H = probe[0].shape[1] as number;
-    const lstm = this.spec.cell === 'lstm';
+    const lstm = carries(this.spec).includes('c');
     const inputs = tf.unstack(x, 1); // T x [B, in]
     const masks = mask ? tf.unstack(mask, 1) : null; // T x [B]
     let h: Tensor = init ? init[0] : tf.zeros([B, H]);

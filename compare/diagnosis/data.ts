@@ -1,5 +1,5 @@
 /** What the batch holds besides x and y: the initial state and the mask. */
-import type { Mistake } from '../../src/engines/index.js';
+import type { Mistake } from '../../src/engines/registry.js';
 import type { Entry } from './entry.js';
 
 export const DATA: Entry[] = [

@@ -1,6 +1,7 @@
 /** The activations' derivatives: tanh' and sigmoid' written wrong, or taken at the wrong value. */
-import type { Mistake } from '../../src/engines/index.js';
+import type { Mistake } from '../../src/engines/registry.js';
 import type { Entry } from './entry.js';
+import { carries, variantOf } from '../../src/cells.js';
 
 const TANH_WORDS: Record<string, string> = {
   'one-minus-y': "1 - tanh where 1 - tanh² belongs (tanh'(a) = 1 - y² with y = tanh(a))",
@@ -18,9 +19,10 @@ export const DERIVATIVES: Entry[] = [
   {
     id: 'tanh-derivative',
     title: "tanh's derivative wrong: 1 - tanh written where 1 - tanh² belongs, or taken at the wrong value",
-    applies: (spec) => spec.cell !== 'rnn' || spec.activation === 'tanh',
+    applies: (spec) => (variantOf(spec, 'activation') ?? 'tanh') === 'tanh',
     candidates: (x) => {
-      const places = x.spec.cell === 'lstm' ? (['everywhere', 'candidate', 'cell-output'] as const) : (['everywhere'] as const);
+      // a cell state (an lstm's) has a tanh of its own: tanh(c_t)
+      const places = carries(x.spec).includes('c') ? (['everywhere', 'candidate', 'cell-output'] as const) : (['everywhere'] as const);
       return (['one-minus-y', 'tanh-of-y', 'at-preactivation'] as const).flatMap((form) => places.map((at): Mistake => ({ id: 'tanh-derivative', form, at })));
     },
     words: (m) => ({
@@ -31,7 +33,7 @@ export const DERIVATIVES: Entry[] = [
   {
     id: 'sigmoid-derivative-at-preactivation',
     title: "the sigmoid's derivative y(1 - y) evaluated at the pre-activation instead of at the gate's output (or sigmoid' taken at the output)",
-    applies: (spec) => spec.cell !== 'rnn' && spec.recurrentActivation === 'sigmoid',
+    applies: (spec) => variantOf(spec, 'recurrentActivation') === 'sigmoid',
     candidates: () => [
       { id: 'sigmoid-derivative-at-preactivation', form: 'at-preactivation' },
       { id: 'sigmoid-derivative-at-preactivation', form: 'sigmoid-of-y' },

@@ -5,7 +5,7 @@
  * means in plain words with where to look.
  */
 import type { Batch } from '../../src/engine.js';
-import type { Mistake, MistakeId } from '../../src/engines/index.js';
+import type { Mistake, MistakeId } from '../../src/engines/registry.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { Computed } from './match.js';
 

@@ -3,12 +3,13 @@
  * truncation, and the step the recurrent kernel's gradient is paired with.
  */
 import { type Entry, perOutput } from './entry.js';
+import { carries } from '../../src/cells.js';
 
 export const FLOW: Entry[] = [
   {
     id: 'cell-state-skips-forget-gate',
     title: 'the cell-state gradient passed to step t-1 without the forget gate (dc_prev = dc, not dc * f)',
-    applies: (spec) => spec.cell === 'lstm',
+    applies: (spec) => carries(spec).includes('c'),
     candidates: () => [{ id: 'cell-state-skips-forget-gate' }],
     words: () => ({
       detail: 'the cell-state gradient passed back without the forget gate (dc_prev = dc, not dc * f)',
@@ -21,7 +22,7 @@ export const FLOW: Entry[] = [
     applies: (_spec, b) => b.seqLen >= 2,
     candidates: () => [{ id: 'no-recurrent-gradient' }],
     words: (_m, x) => ({
-      detail: `the gradient from step t+1 never added to step t (dh = dh_out, not dh_out + dh_next)${x.spec.cell === 'lstm' ? '; the cell state\'s carry dc is right' : ''}`,
+      detail: `the gradient from step t+1 never added to step t (dh = dh_out, not dh_out + dh_next)${carries(x.spec).includes('c') ? '; the cell state\'s carry dc is right' : ''}`,
       where: 'the backward loop: dh_next (the gradient passed back through the recurrent kernel) must be added to the head\'s gradient at every step',
     }),
   },

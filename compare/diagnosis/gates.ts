@@ -3,7 +3,8 @@
  * (in the gradients, or in how the weights are read), the GRU's update and reset conventions,
  * PyTorch's hardSigmoid, the recurrent kernel read transposed.
  */
-import { type Mistake, gateNames } from '../../src/engines/index.js';
+import { type Mistake, gateNames } from '../../src/engines/registry.js';
+import { biasRows, variantOf } from '../../src/cells.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { Entry } from './entry.js';
 
@@ -14,15 +15,25 @@ const pairs = (spec: ModelSpec): [string, string][] => {
   return out;
 };
 
-const ORDER: Record<string, string> = { lstm: 'i, f, c, o', gru: 'z, r, h', rnn: 'h' };
+/** rnnlab's (Keras's) gate order, in words: "i, f, c, o". */
+const order = (spec: ModelSpec): string => gateNames(spec).join(', ');
+
+/** Gate orders of other libraries, by the gates they reorder: a swap of two blocks that gives one of them is that library's layout read as Keras's. */
+const KNOWN_ORDERS: { keras: string; other: string; words: string }[] = [
+  { keras: 'z r h', other: 'r z h', words: "PyTorch's GRU order r, z, n read as Keras's z, r, h" },
+  { keras: 'i f c o', other: 'i f o c', words: "the i, f, o, g order of many NumPy LSTMs read as Keras's i, f, c, o" },
+];
 
 /** Which well-known layout a swap of two gates' blocks is. */
 function knownSwap(spec: ModelSpec, [a, b]: [string, string]): string {
-  const k = `${spec.cell} ${a}${b}`;
-  if (k === 'gru zr') return " (PyTorch's GRU order r, z, n read as Keras's z, r, h)";
-  if (k === 'lstm co') return ' (the i, f, o, g order of many NumPy LSTMs read as Keras\'s i, f, c, o)';
-  return '';
+  const gates = gateNames(spec);
+  const swapped = gates.map((g) => (g === a ? b : g === b ? a : g)).join(' ');
+  const known = KNOWN_ORDERS.find((k) => k.keras === gates.join(' ') && k.other === swapped);
+  return known ? ` (${known.words})` : '';
 }
+
+/** A cell with one gate block (an rnn): no gate to name. */
+const oneBlock = (spec: ModelSpec): boolean => gateNames(spec).length === 1;
 
 export const GATES: Entry[] = [
   {
@@ -30,21 +41,21 @@ export const GATES: Entry[] = [
     title: "one gate's bias gradient zero or missing (which gate)",
     applies: () => true,
     candidates: (x) => {
-      const rows = x.spec.cell === 'gru' && x.spec.gruResetAfter ? (['both', 'input', 'recurrent'] as const) : [undefined];
+      const rows = biasRows(x.spec) === 2 ? (['both', 'input', 'recurrent'] as const) : [undefined];
       return gateNames(x.spec).flatMap((gate) => rows.map((biasRow): Mistake => ({ id: 'gate-bias-gradient-dropped', gate, ...(biasRow ? { biasRow } : {}) })));
     },
     words: (m, x) => ({
       detail:
-        x.spec.cell === 'rnn'
+        oneBlock(x.spec)
           ? 'the bias gradient is zero (never accumulated)'
           : `the bias gradient of gate ${m.gate} is zero (never accumulated)${m.biasRow && m.biasRow !== 'both' ? ` in the ${m.biasRow} bias row` : ''}`,
-      where: `db${x.spec.cell === 'rnn' ? '' : ` for gate ${m.gate}`}: the sum over batch and time of that gate's pre-activation gradient`,
+      where: `db${oneBlock(x.spec) ? '' : ` for gate ${m.gate}`}: the sum over batch and time of that gate's pre-activation gradient`,
     }),
   },
   {
     id: 'gates-swapped',
     title: "two gates' blocks exchanged (which two): in the gradients, or in how the weights are read (forward too; PyTorch's GRU order r, z, n read as z, r, h)",
-    applies: (spec) => spec.cell !== 'rnn',
+    applies: (spec) => !oneBlock(spec),
     candidates: (x) => pairs(x.spec).flatMap((gates): Mistake[] => [
       { id: 'gates-swapped', gates, pass: 'forward' },
       { id: 'gates-swapped', gates, pass: 'gradients' },
@@ -53,17 +64,18 @@ export const GATES: Entry[] = [
       m.pass === 'forward'
         ? {
             detail: `gates ${m.gates![0]} and ${m.gates![1]} read in swapped order from the weights${knownSwap(x.spec, m.gates!)}: the forward pass uses ${m.gates![0]}'s block as ${m.gates![1]} and back`,
-            where: `where the fused weights are split into gates: rnnlab's (Keras's) order is ${ORDER[x.spec.cell]}`,
+            where: `where the fused weights are split into gates: rnnlab's (Keras's) order is ${order(x.spec)}`,
           }
         : {
             detail: `the gradient blocks of gates ${m.gates![0]} and ${m.gates![1]} exchanged (the forward pass is right)`,
-            where: `where the gates' gradients are put together (concatenated) in the backward pass: the order is ${ORDER[x.spec.cell]}`,
+            where: `where the gates' gradients are put together (concatenated) in the backward pass: the order is ${order(x.spec)}`,
           },
   },
   {
     id: 'gru-update-convention',
     title: 'the GRU update written h = (1 - z) h_prev + z h~ instead of z h_prev + (1 - z) h~',
-    applies: (spec) => spec.cell === 'gru',
+    // the update gate z: a gru's
+    applies: (spec) => gateNames(spec).includes('z'),
     candidates: () => [{ id: 'gru-update-convention' }],
     words: () => ({
       detail: 'the update written h = (1 - z) h_prev + z h~ (the convention of Cho et al. and Wikipedia) where Keras, tfjs and PyTorch use h = z h_prev + (1 - z) h~',
@@ -73,7 +85,8 @@ export const GATES: Entry[] = [
   {
     id: 'gru-reset-position',
     title: 'the GRU reset gate applied before the recurrent product where after was asked, or the other way',
-    applies: (spec) => spec.cell === 'gru',
+    // the reset gate r: a gru's
+    applies: (spec) => gateNames(spec).includes('r'),
     candidates: (x) => (x.spec.gruResetAfter ? (['summed', 'input-row'] as const).map((bias): Mistake => ({ id: 'gru-reset-position', bias })) : [{ id: 'gru-reset-position' }]),
     words: (m, x) =>
       x.spec.gruResetAfter
@@ -89,7 +102,7 @@ export const GATES: Entry[] = [
   {
     id: 'hard-sigmoid-definition',
     title: "hardSigmoid as PyTorch defines it (x/6 + 1/2) where tfjs's (0.2 x + 0.5) was asked",
-    applies: (spec) => spec.cell !== 'rnn' && spec.recurrentActivation === 'hardSigmoid',
+    applies: (spec) => variantOf(spec, 'recurrentActivation') === 'hardSigmoid',
     candidates: () => [{ id: 'hard-sigmoid-definition' }],
     words: () => ({
       detail: "hardSigmoid defined as PyTorch's clip(x/6 + 1/2, 0, 1) where tfjs's clip(0.2 x + 0.5, 0, 1) was asked",
@@ -102,7 +115,7 @@ export const GATES: Entry[] = [
     applies: () => true,
     candidates: () => [{ id: 'weights-transposed' }],
     words: (_m, x) => ({
-      detail: `the recurrent kernel used transposed: h_prev U^T${x.spec.cell === 'rnn' ? '' : " (each gate's H x H block)"} instead of h_prev U`,
+      detail: `the recurrent kernel used transposed: h_prev U^T${oneBlock(x.spec) ? '' : " (each gate's H x H block)"} instead of h_prev U`,
       where: "the layout of the recurrent kernel: rnnlab's is [H, G*H], a step computes x W + h U (PyTorch's weight_hh is its transpose)",
     }),
   },

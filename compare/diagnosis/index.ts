@@ -6,9 +6,9 @@
  * dtype's limits are reported, best first (match.ts). The catalogue never changes the verdict; it
  * stops at a deadline (a few times the check's own time) and says so.
  */
-import type { Precision } from '../tolerance.js';
+import type { Precision } from '../../src/tolerance.js';
 import type { Batch, Engine } from '../../src/engine.js';
-import { type DiagnosisEngines, type Mistake, derivable, deriveResult, diagnosisEngines, mistakePlan } from '../../src/engines/index.js';
+import { type DiagnosisEngines, type Mistake, derivable, deriveResult, diagnosisEngines, mistakePlan } from '../../src/engines/registry.js';
 import { type NamedParams, castParams } from '../../src/params.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { Diagnosis, MistakeMatch } from '../check-report.js';

@@ -4,7 +4,7 @@
  * shortest that does not) beside the reference on the same cut batch, and reports the shortest
  * length at which anything (outputs, loss, a gradient) disagrees.
  */
-import type { Precision } from '../tolerance.js';
+import type { Precision } from '../../src/tolerance.js';
 import type { Batch, Engine } from '../../src/engine.js';
 import { type Computed, distance } from './match.js';
 

@@ -4,7 +4,7 @@
  * convention, a flipped sign), or taken at the last step only.
  */
 import type { Batch } from '../../src/engine.js';
-import type { Mistake } from '../../src/engines/index.js';
+import type { Mistake } from '../../src/engines/registry.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { Entry, SearchContext } from './entry.js';
 

@@ -6,7 +6,7 @@
  */
 import type { NamedParams } from '../../src/params.js';
 import type { FloatArray } from '../../src/tensor.js';
-import { type Precision, compareArrays, limitFor } from '../tolerance.js';
+import { type Precision, compareArrays, limitFor } from '../../src/tolerance.js';
 
 /** What an engine (or a variant of the reference) computed at the initial weights. */
 export interface Computed {

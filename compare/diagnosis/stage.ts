@@ -6,7 +6,7 @@
 import type { Comparison, Diagnosis, PerStepRow, StepRecord } from '../check-report.js';
 import type { ModelSpec } from '../../src/spec.js';
 import type { FloatArray } from '../../src/tensor.js';
-import { type Precision, compareArrays, limitFor, within } from '../tolerance.js';
+import { type Precision, compareArrays, limitFor, within } from '../../src/tolerance.js';
 
 export interface StageEvidence {
   spec: ModelSpec;

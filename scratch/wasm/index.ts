@@ -1,6 +1,7 @@
 /**
- * The fast float32 kernel set: the WebAssembly SIMD gemm of gemm.as behind the `Kernels`
- * interface of ../kernels.ts, optionally spread over worker threads.
+ * The fast float32 kernel set: the WebAssembly SIMD kernels of kernels.as (the gemm of gemm.as,
+ * the cells' steps of cells.as, ...) behind the `Kernels` interface of ../kernels.ts, the products
+ * optionally spread over worker threads.
  *
  * Memory: one shared WebAssembly.Memory per kernel set. `alloc` hands out zeroed, 64-byte aligned
  * Float32Array views of it from a bump pointer (engines allocate once per shape; nothing is freed).
@@ -23,7 +24,7 @@
  * whatever the slice (see gemm.as), so results are bit-identical for any thread count.
  * Workers are unref'd (they never keep the process alive); `dispose()` ends them.
  *
- * The .wasm is built by `npm run build` (scratch/wasm/build.mjs) into dist/scratch/wasm/gemm.wasm
+ * The .wasm is built by `npm run build` (scratch/wasm/build.mjs) into dist/scratch/wasm/kernels.wasm
  * and read from there both by the compiled JS in dist/ and by the TypeScript sources under vitest.
  */
 import { readFileSync } from 'node:fs';
@@ -100,7 +101,7 @@ const ALIGN = 64;
 
 /** Where the built module is (the same place for dist/ and for the .ts sources). */
 export function wasmPath(): string {
-  return join(projectRoot(), 'dist', 'scratch', 'wasm', 'gemm.wasm');
+  return join(projectRoot(), 'dist', 'scratch', 'wasm', 'kernels.wasm');
 }
 
 // The project's lib (ES2022, no DOM) has no WebAssembly types: the little used here, typed locally.
@@ -117,7 +118,7 @@ interface WasmApi {
 }
 const wasmApi = (): WasmApi => (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** The exports of gemm.as (pointers are byte offsets, strides in elements, beta 0 or 1). */
+/** The exports of kernels.as (pointers are byte offsets, strides in elements, beta 0 or 1). */
 interface Exports {
   /** C = beta C + op(A) B, op(A)[i, p] at a + 4 (i ars + p aps) */
   gemm_ab(m: number, n: number, k: number, a: number, ars: number, aps: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
@@ -156,7 +157,7 @@ function loadModule(): Promise<WasmModule> {
     try {
       bytes = readFileSync(wasmPath());
     } catch {
-      throw new Error(`${wasmPath()} is missing: run \`npm run build\` (it compiles scratch/wasm/gemm.as)`);
+      throw new Error(`${wasmPath()} is missing: run \`npm run build\` (it compiles scratch/wasm/kernels.as)`);
     }
     return wasmApi().compile(bytes);
   })();
@@ -303,24 +304,17 @@ function packedScratch(rows: number, k: number): number {
   return 128 + 32 * k + 16 * Math.ceil(rows / 4) * k;
 }
 
-export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<WasmKernels> {
-  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
-  const maxPages = Math.floor(((opts.maxMemoryMiB ?? 2048) * 1024 * 1024) / PAGE);
-  const minParallel = opts.minParallelMacs ?? DEFAULT_MIN_PARALLEL_MACS;
-  const spinMicros = opts.spinMicros ?? 1000;
-  const module = await loadModule();
-  if (!(maxPages >= 1)) throw new RangeError(`maxMemoryMiB must be at least 1/16 (got ${opts.maxMemoryMiB})`);
-  const memory = new (wasmApi().Memory)({ initial: Math.min(16, maxPages), maximum: maxPages, shared: true });
-  const ex = new (wasmApi().Instance)(module, { env: { memory } }).exports as unknown as Exports;
+type Stats = WasmKernels['stats'];
 
-  // ---- memory: [64 unused][control blocks][allocations and scratch ...] ----
+/**
+ * The kernel set's memory: [64 unused][control blocks][allocations and scratch ...], handed out by
+ * a bump pointer; growing it keeps every view handed out before (the memory is shared), and every
+ * buffer object it had is remembered, to tell our views from other arrays.
+ */
+function wasmArena(memory: WasmMemory, maxPages: number, threads: number, stats: Stats) {
   let buffer = memory.buffer; // the newest buffer object
   const ours = new Set<ArrayBufferLike>([buffer]);
   let top = ALIGN; // bump pointer (bytes)
-  const stats = { jsFallbacks: 0, parallelCalls: 0, soloCalls: 0, plainAllocs: 0 };
-  const adaptive = opts.adaptive ?? true;
-  let late = 0; // consecutive parallel calls whose workers finished well after the calling thread
-  let solo = 0; // parallel-sized calls still to run on the calling thread alone
 
   /** Reserves `bytes` (64-aligned) and returns the offset, or -1 when the memory cannot grow. */
   function reserve(bytes: number): number {
@@ -348,14 +342,7 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     return new Float32Array(buffer, at, n); // zero: this memory was never handed out before
   }
 
-  const ctlOffsets = Array.from({ length: threads - 1 }, () => reserve(CTL_INTS * 4));
-  const workers: WorkerSlot[] = [];
-  try {
-    for (const off of ctlOffsets) workers.push(await startWorker(module, memory, off, spinMicros));
-  } catch (e) {
-    await Promise.all(workers.map((w) => w.worker.terminate()));
-    throw e;
-  }
+  const mine = (x: Arr): boolean => x instanceof Float32Array && (x.buffer === buffer || ours.has(x.buffer));
 
   /**
    * Scratch of each thread for gemm_packed, grown (the old one abandoned) when too small. False if
@@ -375,9 +362,36 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     return true;
   }
 
-  const mine = (x: Arr): boolean => x instanceof Float32Array && (x.buffer === buffer || ours.has(x.buffer));
+  /** Token ids copied into our memory (grown, the old area abandoned, when too small). */
+  let idsArea: Int32Array | null = null;
+  /** The pointer to a copy of ids[0, rows) in our memory, or -1 if an id is not a row of a [rowsOfW, ...] table. */
+  const idsIn = (rows: number, ids: Int32Array, rowsOfW: number): number => {
+    if (ids.length < rows) return -1;
+    if (!idsArea || idsArea.length < rows) {
+      const f = alloc(Math.max(rows, 2 * (idsArea?.length ?? 0))); // doubling: a slowly growing batch abandons few areas
+      if (!mine(f)) return -1;
+      idsArea = new Int32Array(f.buffer, f.byteOffset, rows);
+    }
+    for (let r = 0; r < rows; r++) {
+      const id = ids[r];
+      if (!(id >= 0 && id < rowsOfW)) return -1; // the TypeScript loop then gives what it gives (NaN)
+      idsArea[r] = id;
+    }
+    return idsArea.byteOffset;
+  };
 
-  // ---- threads ----
+  return { reserve, alloc, mine, ensureScratch, scratchAt: (t: number): number => scratch[t].at, idsIn, usedBytes: (): number => top };
+}
+type Arena = ReturnType<typeof wasmArena>;
+
+/**
+ * The threads: a job posted to each worker's control block, and a product cut into one slice of C
+ * per thread; when the workers keep arriving late (`adaptive`), the calling thread goes alone a while.
+ */
+function workerPool(ex: Exports, workers: WorkerSlot[], adaptive: boolean, stats: Stats) {
+  let late = 0; // consecutive parallel calls whose workers finished well after the calling thread
+  let solo = 0; // parallel-sized calls still to run on the calling thread alone
+
   function post(w: WorkerSlot, [op, args]: Job): void {
     w.ctl[OP] = op;
     for (let i = 0; i < args.length; i++) w.ctl[ARGS + i] = args[i];
@@ -431,27 +445,20 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     }
   }
 
-  // ---- gemm ----
-  function gemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    A: Arr,
-    lda: number,
-    B: Arr,
-    ldb: number,
-    beta: 0 | 1,
-    C: Arr,
-    ldc: number,
-  ): void {
+  return { post, join, parallel, workers };
+}
+type Pool = ReturnType<typeof workerPool>;
+
+/** The gemm of the kernel set: operands in our memory to WebAssembly (on the threads when large), anything else to the TypeScript gemm. */
+function wasmGemm(ex: Exports, arena: Arena, pool: Pool, minParallel: number, stats: Stats): Kernels['gemm'] {
+  const { mine } = arena;
+  return (transA, transB, m, n, k, A, lda, B, ldb, beta, C, ldc) => {
     if (m === 0 || n === 0) return;
     if (transA && transB) throw new Error('gemm: transA with transB is not used');
     const packed = usePacked(transA, transB, m, k, ldb);
-    const parts = m * n * k >= minParallel ? workers.length + 1 : 1;
+    const parts = m * n * k >= minParallel ? pool.workers.length + 1 : 1;
     // (a slice of C has at most m rows: enough scratch for every slice)
-    if (!mine(A) || !mine(B) || !mine(C) || (packed && !ensureScratch(parts, packedScratch(m, k)))) {
+    if (!mine(A) || !mine(B) || !mine(C) || (packed && !arena.ensureScratch(parts, packedScratch(m, k)))) {
       stats.jsFallbacks++;
       jsGemm(transA, transB, m, n, k, A, lda, B, ldb, beta, C, ldc);
       return;
@@ -470,59 +477,44 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     const bps = transB ? 1 : ldb; // op(B)[p, j] = B[p*bps + j*bjs]
     const bjs = transB ? ldb : 1;
     if (parts === 1) {
-      if (packed) ex.gemm_packed(m, n, k, a, ars, aps, b, bps, bjs, beta, c, ldc, scratch[0].at);
+      if (packed) ex.gemm_packed(m, n, k, a, ars, aps, b, bps, bjs, beta, c, ldc, arena.scratchAt(0));
       else if (transB) ex.gemm_nt(m, n, k, a, lda, b, ldb, beta, c, ldc);
       else ex.gemm_ab(m, n, k, a, ars, aps, b, ldb, beta, c, ldc);
       return;
     }
     // One slice of C for thread t: rows (byRows) or columns [lo, hi).
     if (packed) {
-      parallel(m, n, (t, lo, hi, byRows) => {
-        const s = scratch[t].at;
+      pool.parallel(m, n, (t, lo, hi, byRows) => {
+        const s = arena.scratchAt(t);
         return byRows
           ? [OP_PACKED, [hi - lo, n, k, a + 4 * lo * ars, ars, aps, b, bps, bjs, beta, c + 4 * lo * ldc, ldc, s]]
           : [OP_PACKED, [m, hi - lo, k, a, ars, aps, b + 4 * lo * bjs, bps, bjs, beta, c + 4 * lo, ldc, s]];
       });
     } else if (transB) {
-      parallel(m, n, (_t, lo, hi, byRows) =>
+      pool.parallel(m, n, (_t, lo, hi, byRows) =>
         byRows
           ? [OP_NT, [hi - lo, n, k, a + 4 * lo * lda, lda, b, ldb, beta, c + 4 * lo * ldc, ldc]]
           : [OP_NT, [m, hi - lo, k, a, lda, b + 4 * lo * ldb, ldb, beta, c + 4 * lo, ldc]],
       );
     } else {
-      parallel(m, n, (_t, lo, hi, byRows) =>
+      pool.parallel(m, n, (_t, lo, hi, byRows) =>
         byRows
           ? [OP_AB, [hi - lo, n, k, a + 4 * lo * ars, ars, aps, b, ldb, beta, c + 4 * lo * ldc, ldc]]
           : [OP_AB, [m, hi - lo, k, a, ars, aps, b + 4 * lo, ldb, beta, c + 4 * lo, ldc]],
       );
     }
-  }
+  };
+}
 
-  // ---- element-wise, softmax, Adam: on the calling thread, when every operand is ours ----
-  const allMine = (...xs: Arr[]): boolean => xs.every(mine);
+type StepKernels = Required<Omit<FastKernels, 'transposedBackward'>>;
+
+/** The cells' time steps (cells.as), forward and backward: on the calling thread, when every operand is ours and long enough. */
+function cellStepKernels(ex: Exports, arena: Arena): Pick<StepKernels, 'lstmForward' | 'gruForwardZR' | 'gruForwardH' | 'gruResetAfterForward' | 'lstmBackward' | 'gruBackwardZH' | 'gruBackwardR' | 'gruResetAfterBackward'> {
+  const { mine } = arena;
   /** A time step's operands: all ours, the gate-wide ones ([B, G*H]) at least `wide` long, the others ([B, H]) `narrow`. */
   const stepOperands = (wide: number, gates: Arr[], narrow: number, units: Arr[]): boolean =>
     gates.every((x) => mine(x) && x.length >= wide) && units.every((x) => mine(x) && x.length >= narrow);
-  /** The operands of peakGflops (allocated on its first call). */
-  let peakArea: Float32Array | null = null;
-  /** Token ids copied into our memory (grown, the old area abandoned, when too small). */
-  let idsArea: Int32Array | null = null;
-  /** The pointer to a copy of ids[0, rows) in our memory, or -1 if an id is not a row of a [rowsOfW, ...] table. */
-  const idsIn = (rows: number, ids: Int32Array, rowsOfW: number): number => {
-    if (ids.length < rows) return -1;
-    if (!idsArea || idsArea.length < rows) {
-      const f = alloc(Math.max(rows, 2 * (idsArea?.length ?? 0))); // doubling: a slowly growing batch abandons few areas
-      if (!mine(f)) return -1;
-      idsArea = new Int32Array(f.buffer, f.byteOffset, rows);
-    }
-    for (let r = 0; r < rows; r++) {
-      const id = ids[r];
-      if (!(id >= 0 && id < rowsOfW)) return -1; // the TypeScript loop then gives what it gives (NaN)
-      idsArea[r] = id;
-    }
-    return idsArea.byteOffset;
-  };
-  const fast: Required<Omit<FastKernels, 'transposedBackward'>> = {
+  return {
     lstmForward(B, H, z, cPrev, c, h, tanhC) {
       if (!stepOperands(4 * B * H, [z], B * H, [cPrev, c, h, tanhC])) return false;
       ex.lstm_forward(B, H, z.byteOffset, cPrev.byteOffset, c.byteOffset, h.byteOffset, tanhC.byteOffset);
@@ -563,6 +555,14 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
       ex.gru_ra_backward(B, H, a.byteOffset, Mh.byteOffset, hPrev.byteOffset, dh.byteOffset, dP.byteOffset, dM.byteOffset, dhPrev.byteOffset);
       return true;
     },
+  };
+}
+
+/** The other element-wise kernels: rows of a table, tanh and its derivative, the softmax head, Adam (on the threads when large). */
+function elementKernels(ex: Exports, arena: Arena, pool: Pool): Omit<StepKernels, keyof ReturnType<typeof cellStepKernels>> {
+  const { mine, idsIn } = arena;
+  const allMine = (...xs: Arr[]): boolean => xs.every(mine);
+  return {
     tanhBackward(n, h, dh, d) {
       if (!allMine(h, dh, d) || Math.min(h.length, dh.length, d.length) < n) return false;
       ex.tanh_backward(n, h.byteOffset, dh.byteOffset, d.byteOffset);
@@ -615,7 +615,7 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
     },
     adam(n, p, g, m, v, b1, omb1, b2, omb2, lr, c1, c2, eps) {
       if (!allMine(p, g, m, v) || Math.min(p.length, g.length, m.length, v.length) < n) return false;
-      const parts = n >= MIN_PARALLEL_ADAM ? workers.length + 1 : 1;
+      const parts = n >= MIN_PARALLEL_ADAM ? pool.workers.length + 1 : 1;
       if (parts === 1) {
         ex.adam(n, p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, b1, omb1, b2, omb2, lr, c1, c2, eps);
         return true;
@@ -628,17 +628,67 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
         const lo = cut(t);
         return [cut(t + 1) - lo, p.byteOffset + 4 * lo, g.byteOffset + 4 * lo, m.byteOffset + 4 * lo, v.byteOffset + 4 * lo, ...fbits];
       };
-      for (let t = 1; t < parts; t++) post(workers[t - 1], [OP_ADAM, job(t)]);
+      for (let t = 1; t < parts; t++) pool.post(pool.workers[t - 1], [OP_ADAM, job(t)]);
       const [cnt, pp, gp, mp, vp] = job(0);
       ex.adam(cnt, pp, gp, mp, vp, b1, omb1, b2, omb2, lr, c1, c2, eps);
-      for (const w of workers) join(w);
+      for (const w of pool.workers) pool.join(w);
       return true;
     },
   };
+}
+
+/** What the gemm's 4 x 8 microkernel reaches on this thread (WasmKernels.peakGflops); its operands are allocated on the first call. */
+function peakGflopsOf(ex: Exports, arena: Arena): () => number {
+  let peakArea: Float32Array | null = null;
+  return () => {
+    if (!peakArea) {
+      const a = arena.alloc(128 * 4 + 128 * 8 + 32);
+      if (!arena.mine(a)) return NaN; // the memory is full: no room to measure (and a plain array's offset 0 is not ours)
+      peakArea = a;
+    }
+    const area = peakArea;
+    for (let i = 0; i < 128 * 12; i++) area[i] = 1 + (i % 7) / 8;
+    const [pa, pb, c] = [area.byteOffset, area.byteOffset + 128 * 4 * 4, area.byteOffset + 128 * 12 * 4];
+    const run = (n: number): number => {
+      const t0 = performance.now();
+      ex.peak_microkernel(n, pa, pb, c);
+      return performance.now() - t0;
+    };
+    const flops = 2 * 4 * 8 * 128; // a round
+    let n = 256;
+    while (run(n) < 5 && n < 1 << 24) n *= 2;
+    n = Math.max(n, Math.round((n * 20) / Math.max(run(n), 1e-3)));
+    const times = Array.from({ length: 5 }, () => run(n)).sort((a, b) => a - b);
+    return (flops * n) / times[2] / 1e6;
+  };
+}
+
+export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<WasmKernels> {
+  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  const maxPages = Math.floor(((opts.maxMemoryMiB ?? 2048) * 1024 * 1024) / PAGE);
+  const minParallel = opts.minParallelMacs ?? DEFAULT_MIN_PARALLEL_MACS;
+  const spinMicros = opts.spinMicros ?? 1000;
+  const module = await loadModule();
+  if (!(maxPages >= 1)) throw new RangeError(`maxMemoryMiB must be at least 1/16 (got ${opts.maxMemoryMiB})`);
+  const memory = new (wasmApi().Memory)({ initial: Math.min(16, maxPages), maximum: maxPages, shared: true });
+  const ex = new (wasmApi().Instance)(module, { env: { memory } }).exports as unknown as Exports;
+  const stats: Stats = { jsFallbacks: 0, parallelCalls: 0, soloCalls: 0, plainAllocs: 0 };
+  const arena = wasmArena(memory, maxPages, threads, stats);
+
+  // the workers' control blocks first, then the workers on them
+  const ctlOffsets = Array.from({ length: threads - 1 }, () => arena.reserve(CTL_INTS * 4));
+  const workers: WorkerSlot[] = [];
+  try {
+    for (const off of ctlOffsets) workers.push(await startWorker(module, memory, off, spinMicros));
+  } catch (e) {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    throw e;
+  }
+  const pool = workerPool(ex, workers, opts.adaptive ?? true, stats);
 
   async function dispose(): Promise<void> {
     const ws = workers.splice(0);
-    for (const w of ws) post(w, [OP_STOP, []]);
+    for (const w of ws) pool.post(w, [OP_STOP, []]);
     await Promise.all(ws.map((w) => w.worker.terminate()));
   }
 
@@ -648,38 +698,19 @@ export async function createWasmKernels(opts: WasmKernelOptions = {}): Promise<W
       return workers.length + 1;
     },
     dtype: 'float32',
-    alloc,
-    gemm,
-    ...fast,
+    alloc: arena.alloc,
+    gemm: wasmGemm(ex, arena, pool, minParallel, stats),
+    ...cellStepKernels(ex, arena),
+    ...elementKernels(ex, arena, pool),
     map(fn, x) {
-      if (!mine(x)) throw new Error('map: the array is not in this kernel set\'s memory');
+      if (!arena.mine(x)) throw new Error('map: the array is not in this kernel set\'s memory');
       ex.map_f32(x.length, x.byteOffset, fn === 'tanh' ? 0 : fn === 'sigmoid' ? 1 : 2);
     },
     dispose,
     stats,
-    peakGflops() {
-      if (!peakArea) {
-        const a = alloc(128 * 4 + 128 * 8 + 32);
-        if (!mine(a)) return NaN; // the memory is full: no room to measure (and a plain array's offset 0 is not ours)
-        peakArea = a;
-      }
-      const area = peakArea;
-      for (let i = 0; i < 128 * 12; i++) area[i] = 1 + (i % 7) / 8;
-      const [pa, pb, c] = [area.byteOffset, area.byteOffset + 128 * 4 * 4, area.byteOffset + 128 * 12 * 4];
-      const run = (n: number): number => {
-        const t0 = performance.now();
-        ex.peak_microkernel(n, pa, pb, c);
-        return performance.now() - t0;
-      };
-      const flops = 2 * 4 * 8 * 128; // a round
-      let n = 256;
-      while (run(n) < 5 && n < 1 << 24) n *= 2;
-      n = Math.max(n, Math.round((n * 20) / Math.max(run(n), 1e-3)));
-      const times = Array.from({ length: 5 }, () => run(n)).sort((a, b) => a - b);
-      return (flops * n) / times[2] / 1e6;
-    },
+    peakGflops: peakGflopsOf(ex, arena),
     get usedBytes() {
-      return top;
+      return arena.usedBytes();
     },
   };
 }

@@ -6,24 +6,25 @@ import { assertFits } from '../sizes.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type BenchRow, type EngineFactory, benchConfig } from '../../compare/bench.js';
-import { type KernelChoice, defaultThreads } from '../../scratch/kernel-sets.js';
-import { type StepProfile, profileScratch } from '../../scratch/profile.js';
+import type { KernelChoice } from '../run-options.js';
 import { raceCommand } from './race.js';
 import { randomBatch } from '../data/synthetic.js';
 import type { Engine } from '../engine.js';
-import { BROWSER_HELP, type EngineProvider, type EngineRef, collectEngines, openProvider, parseEngineRef } from '../engines/index.js';
+import { BROWSER_HELP, type EngineProvider, type StepProfile, collectEngines, defaultThreads, openProvider, parseEngineRef, profileScratch } from '../engines/registry.js';
 import { modelUnsupported, trainingUnsupported } from '../supports.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type OptimizerSpec, describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { castParams, randomTestParams } from '../params.js';
-import { environmentInfo, newRunDir } from '../report/run.js';
+import { environmentInfo, newRunDir } from '../io/run-dir.js';
 import { benchChartSvg } from '../report/plots.js';
 import { type CellType, type ModelSpec, appliesToCell, describeSpec, parseSpec } from '../spec.js';
-import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, type VariantOptionFlags, addVariantOptions, choice, engineTimeoutArg, intArg, intListArg, kernelsOption, numArg, threadsListArg, variantSpecFields } from './options.js';
+import { CELLS, type VariantField, cellsWith } from '../cells.js';
+import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, type VariantOptionFlags, addVariantOptions, engineTimeoutArg, sharedFlag, kernelsOption, variantSpecFields } from './flags.js';
+import { intArg, intListArg, numArg, threadsListArg } from '../io/args.js';
 import { likeWithLikeNotes } from '../../compare/bench-notes.js';
-import type { IO } from './io.js';
-import { plural } from '../report/table.js';
+import type { IO } from '../io/output.js';
+import { plural } from '../io/table.js';
 
 const ENGINES = ['scratch', 'scratch-js', 'scratch-f64', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-node', 'tfjs-webgl', 'tfjs-webgpu', 'tfjs-webgl-f16', 'pytorch', 'pytorch-f64'];
 
@@ -83,8 +84,8 @@ export function registerBench(program: Command, io: IO): void {
     .option('--engine-timeout <s>', ENGINE_TIMEOUT_HELP, engineTimeoutArg)
     .addOption(kernelsOption('scratch kernels', 'auto'))
     .option(...BLAS_FLAG)
-    .addOption(choice('--optimizer <name>', 'the optimizer of the training steps timed (engines without it skip the rows)', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
-    .option('--lr <x>', 'its learning rate (default: the optimizer\'s)', numArg({ positive: true }))
+    .addOption(sharedFlag('optimizer', { default: 'adam', note: 'of the training steps timed; engines without it skip the rows' }))
+    .addOption(sharedFlag('lr', { note: "default: the optimizer's" }))
     .option('--warmup <n>', 'untimed rounds first', intArg(0), 2)
     .option('--repeats <n>', 'timed rounds (medians over these)', intArg(1), 7)
     .option('--budget <s>', 'seconds one engine may spend on one configuration (fewer repeats when slow)', intArg(1), 20)
@@ -107,115 +108,118 @@ export function registerBench(program: Command, io: IO): void {
         '  rnnlab bench --race --minutes 5 --out runs/race   (scratch against PyTorch on Moby Dick, side by side: 5 min)\n' +
         '  npm run bench   (the standard matrix; writes runs/bench-*/bench.json and bench.svg)',
     )
-    .action(async (f: Flags, cmd: Command) => {
-      if (f.race) {
-        const one = <T>(xs: T[] | undefined, d: T, what: string): T => {
-          if (xs && xs.length > 1) throw new InputError(`--race trains one model: give one ${what}`);
-          return xs?.[0] ?? d;
-        };
-        const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => list(v));
-        await raceCommand(
-          {
-            minutes: f.minutes,
-            cell: one(f.cell, 'lstm', '--cell'),
-            hidden: one(f.hidden, 256, '--hidden'),
-            batch: one(f.batch, 32, '--batch'),
-            seq: cmd.getOptionValueSource('seq') === 'cli' ? f.seq : 100,
-            valEvery: f.valEvery,
-            valTokens: 20000,
-            engines: engines.length ? engines : ['scratch', 'pytorch'],
-            out: f.out ?? join('runs', 'race'),
-            overwrite: f.overwrite,
-            python: f.python,
-            seed: f.seed ?? 1,
-            kernels: f.kernels,
-            blas: f.blas,
-          },
-          io,
-          !!f.json,
-        );
-        return;
-      }
-      f.cell ??= ['rnn', 'lstm', 'gru'];
-      f.hidden ??= [64, 128, 256];
-      f.batch ??= [1, 32];
-      f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
-      if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
-      for (const c of f.cell) if (!['rnn', 'lstm', 'gru'].includes(c)) throw new InputError(`unknown cell "${c}" (choose rnn, lstm, gru)`);
-      checkVariantCells(f);
-      const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
-      if (f.profile) {
-        await profileCommand(f, threads, io);
-        return;
-      }
-      const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite, kind: 'bench' }) : null;
-      const optimizer = optimizerSpec(f.optimizer, { lr: f.lr });
-      const factories = await makeFactories(f, threads, io, optimizer);
-      const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
-      if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);
-      f.engineWidth = Math.max(...factories.map((x) => x.name.length));
-      const rows: BenchRow[] = [];
-      const configs = f.cell.flatMap((cell) => f.hidden.flatMap((hidden) => f.batch.map((batch) => ({ cell, hidden, batch }))));
-      const table = !f.json;
-      if (table) {
-        io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; ${describeOptimizer(optimizer)}; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
-        for (const cell of f.cell) io.out(`  model: ${describeSpec(benchSpec(f, cell, 1)).replace(/ -> (\d+)x1 -> /, ' -> $1xH -> ')}`);
-        for (const fa of factories) {
-          io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
-          if (fa.timing) io.out(`  ${''.padEnd(14)} (${fa.timing})`);
-        }
-        io.out('');
-      }
-      const notes: string[] = [];
-      for (const [i, c] of configs.entries()) {
-        const spec = benchSpec(f, c.cell, c.hidden);
-        assertFits(spec, { batch: c.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
-        const batch = randomBatch(spec, c.batch, f.seq, 7);
-        const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
-        const able = factories.filter((fa) => {
-          const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizer, fa.supports);
-          if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
-          return !why;
-        });
-        const r = await benchConfig({
-          spec,
-          batch,
-          engines: able,
-          warmup: f.warmup,
-          repeats: f.repeats,
-          budgetSeconds: f.budget,
-          memorySteps: f.memorySteps,
-          baseline,
-          onProgress: (m) => io.progress(`bench ${i + 1}/${configs.length} ${label}: ${m}`),
-        });
-        rows.push(...r);
-        for (const n of likeWithLikeNotes(spec, r)) if (!notes.includes(n)) notes.push(n);
-        if (table) {
-          if (i === 0) io.out(header(f).join('\n'));
-          for (const row of r) io.out(formatRow(row, f));
-        }
-      }
-      for (const fa of factories) await fa.close();
-      // the command's wall time: performance.now() counts from the process's start (engines started, Python loaded, all)
-      const seconds = performance.now() / 1000;
-      const result = { rows, baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
-      if (run && f.out) {
-        run.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'bench', flags: f, ...environmentInfo() });
-        writeFileAtomic(join(f.out, 'bench.json'), JSON.stringify(result, null, 1) + '\n');
-        writeFileAtomic(join(f.out, 'bench.svg'), benchChartSvg(rows, baseline));
-        for (const r of rows) run.metric({ type: 'bench', ...r });
-      }
-      if (f.json) {
-        io.out(JSON.stringify(result));
-        return;
-      }
-      io.out('');
-      if (rows.some((r) => r.engine === baseline)) io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(1)} s in all`);
-      else io.out(`ratio: none, the baseline ${baseline} ran no configuration (see the notes above; --baseline picks another); ${seconds.toFixed(1)} s in all`);
-      if (factories.some((x) => x.selfTimed)) io.out('engines in another process are timed by what they measure inside their process (without the pipe)');
-      for (const n of notes) io.out(n);
-      if (f.out) io.out(`wrote ${join(f.out, 'bench.json')} and ${join(f.out, 'bench.svg')}`);
+    .action((f: Flags, cmd: Command) => benchAction(f, cmd, io));
+}
+
+/** `rnnlab bench` with its flags parsed: a race, a profile, or the timing matrix. */
+async function benchAction(f: Flags, cmd: Command, io: IO): Promise<void> {
+  if (f.race) {
+    const one = <T>(xs: T[] | undefined, d: T, what: string): T => {
+      if (xs && xs.length > 1) throw new InputError(`--race trains one model: give one ${what}`);
+      return xs?.[0] ?? d;
+    };
+    const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => list(v));
+    await raceCommand(
+      {
+        minutes: f.minutes,
+        cell: one(f.cell, 'lstm', '--cell'),
+        hidden: one(f.hidden, 256, '--hidden'),
+        batch: one(f.batch, 32, '--batch'),
+        seq: cmd.getOptionValueSource('seq') === 'cli' ? f.seq : 100,
+        valEvery: f.valEvery,
+        valTokens: 20000,
+        engines: engines.length ? engines : ['scratch', 'pytorch'],
+        out: f.out ?? join('runs', 'race'),
+        overwrite: f.overwrite,
+        python: f.python,
+        seed: f.seed ?? 1,
+        kernels: f.kernels,
+        blas: f.blas,
+      },
+      io,
+      !!f.json,
+    );
+    return;
+  }
+  f.cell ??= [...CELLS];
+  f.hidden ??= [64, 128, 256];
+  f.batch ??= [1, 32];
+  f.engine = [...(f.engine ?? []), ...(f.engines ?? [])];
+  if (f.engine.length === 0) f.engine = ['scratch,scratch-f64,tfjs-wasm,tfjs-cpu'];
+  for (const c of f.cell) if (!(CELLS as readonly string[]).includes(c)) throw new InputError(`unknown cell "${c}" (choose ${CELLS.join(', ')})`);
+  checkVariantCells(f);
+  const threads = [...new Set(f.threads ?? [1, defaultThreads()])];
+  if (f.profile) {
+    await profileCommand(f, threads, io);
+    return;
+  }
+  const run = f.out ? newRunDir(f.out, { overwrite: f.overwrite, kind: 'bench' }) : null;
+  const optimizer = optimizerSpec(f.optimizer, { lr: f.lr });
+  const factories = await makeFactories(f, threads, io, optimizer);
+  const baseline = f.baseline ?? (factories.some((x) => x.name === 'tfjs-wasm') ? 'tfjs-wasm' : factories[factories.length - 1].name);
+  if (!factories.some((x) => x.name === baseline)) throw new InputError(`--baseline ${baseline} is not among the engines (${[...new Set(factories.map((x) => x.name))].join(', ')})`);
+  f.engineWidth = Math.max(...factories.map((x) => x.name.length));
+  const rows: BenchRow[] = [];
+  const configs = f.cell.flatMap((cell) => f.hidden.flatMap((hidden) => f.batch.map((batch) => ({ cell, hidden, batch }))));
+  const table = !f.json;
+  if (table) {
+    io.out(`bench: ${plural(configs.length, 'configuration')} x ${plural(factories.length, 'engine')}; seq ${f.seq}, ${f.tokens ? `token input (vocabulary ${f.tokens}${f.embedding ? `, embedding ${f.embedding}` : ''})` : `input ${f.input}`}${f.bidirectional ? ', bidirectional' : ''}; ${describeOptimizer(optimizer)}; medians of up to ${plural(f.repeats, 'repeat')} after ${f.warmup} warm-up`);
+    for (const cell of f.cell) io.out(`  model: ${describeSpec(benchSpec(f, cell, 1)).replace(/ -> (\d+)x1 -> /, ' -> $1xH -> ')}`);
+    for (const fa of factories) {
+      io.out(`  ${(fa.name + (threads.length > 1 && fa.threads > 1 ? ` x${fa.threads}` : '')).padEnd(14)} ${fa.detail}${fa.selfTimed ? '; timed inside its own process' : ''}`);
+      if (fa.timing) io.out(`  ${''.padEnd(14)} (${fa.timing})`);
+    }
+    io.out('');
+  }
+  const notes: string[] = [];
+  for (const [i, c] of configs.entries()) {
+    const spec = benchSpec(f, c.cell, c.hidden);
+    assertFits(spec, { batch: c.batch, seq: f.seq, engines: 1, bytesPerFloat: 8 });
+    const batch = randomBatch(spec, c.batch, f.seq, 7);
+    const label = `${c.cell} H=${c.hidden} B=${c.batch}`;
+    const able = factories.filter((fa) => {
+      const why = modelUnsupported(spec, fa.supports) ?? trainingUnsupported(optimizer, fa.supports);
+      if (why && table) io.err(`rnnlab: note: ${fa.name} skips ${label}: it does not support ${why}`);
+      return !why;
     });
+    const r = await benchConfig({
+      spec,
+      batch,
+      engines: able,
+      warmup: f.warmup,
+      repeats: f.repeats,
+      budgetSeconds: f.budget,
+      memorySteps: f.memorySteps,
+      baseline,
+      onProgress: (m) => io.progress(`bench ${i + 1}/${configs.length} ${label}: ${m}`),
+    });
+    rows.push(...r);
+    for (const n of likeWithLikeNotes(spec, r)) if (!notes.includes(n)) notes.push(n);
+    if (table) {
+      if (i === 0) io.out(header(f).join('\n'));
+      for (const row of r) io.out(formatRow(row, f));
+    }
+  }
+  for (const fa of factories) await fa.close();
+  // the command's wall time: performance.now() counts from the process's start (engines started, Python loaded, all)
+  const seconds = performance.now() / 1000;
+  const result = { rows, baseline, seq: f.seq, input: f.input, tokens: f.tokens ?? null, seconds, ...environmentInfo() };
+  if (run && f.out) {
+    run.writeRunJson({ command: ['rnnlab', ...process.argv.slice(2)].join(' '), kind: 'bench', flags: f, ...environmentInfo() });
+    writeFileAtomic(join(f.out, 'bench.json'), JSON.stringify(result, null, 1) + '\n');
+    writeFileAtomic(join(f.out, 'bench.svg'), benchChartSvg(rows, baseline));
+    for (const r of rows) run.metric({ type: 'bench', ...r });
+  }
+  if (f.json) {
+    io.out(JSON.stringify(result));
+    return;
+  }
+  io.out('');
+  if (rows.some((r) => r.engine === baseline)) io.out(`ratio = ${baseline} training-step time at the row's thread count (else at 1) / the row's: how many times faster than ${baseline}; ${seconds.toFixed(1)} s in all`);
+  else io.out(`ratio: none, the baseline ${baseline} ran no configuration (see the notes above; --baseline picks another); ${seconds.toFixed(1)} s in all`);
+  if (factories.some((x) => x.selfTimed)) io.out('engines in another process are timed by what they measure inside their process (without the pipe)');
+  for (const n of notes) io.out(n);
+  if (f.out) io.out(`wrote ${join(f.out, 'bench.json')} and ${join(f.out, 'bench.svg')}`);
 }
 
 const COLS: [string, number][] = [
@@ -260,7 +264,7 @@ function formatRow(r: BenchRow, f: Flags): string {
 }
 
 /** The variant flags that belong to one cell only, by the spec field each sets. */
-const CELL_FLAGS: [keyof VariantOptionFlags & keyof ModelSpec, string][] = [
+const CELL_FLAGS: [keyof VariantOptionFlags & VariantField, string][] = [
   ['activation', '--activation'],
   ['recurrentActivation', '--recurrent-activation'],
   ['gruResetAfter', '--gru-reset-after'],
@@ -272,7 +276,7 @@ function checkVariantCells(f: Flags): void {
   for (const [field, flag] of CELL_FLAGS) {
     if (f[field] === undefined || f[field] === false) continue;
     if (!f.cell.some((c) => appliesToCell(field, c as CellType))) {
-      const owners = (['rnn', 'lstm', 'gru'] as const).filter((c) => appliesToCell(field, c));
+      const owners = cellsWith(field);
       throw new InputError(`${flag} applies to ${owners.join('/')} only, and --cell ${f.cell.join(',')} has none`);
     }
   }
@@ -293,12 +297,11 @@ async function makeFactories(f: Flags, threads: number[], io: IO, opt: Optimizer
   const out: Factory[] = [];
   const refs = f.engine.flatMap((v) => (v.trim().startsWith('cmd:') ? [v] : v.split(',').map((x) => x.trim()).filter(Boolean)));
   for (const name of refs) {
-    const ref: EngineRef = name === 'scratch-js' ? { kind: 'scratch', dtype: 'float32', kernels: 'js' } : parseEngineRef(name, 'auto');
-    // the scratch engine and PyTorch run at every thread count asked for; the others on one thread
-    const counts = (ref.kind === 'scratch' && ref.dtype === 'float32' && name !== 'scratch-js') || ref.kind === 'pytorch' ? threads : [1];
+    const ref = parseEngineRef(name, 'auto');
+    // the scratch engine and PyTorch run at every thread count asked for; the others (scratch-js: the TypeScript kernels) on one thread
+    const counts = (ref.kind === 'scratch' && ref.dtype === 'float32' && !ref.kernels) || ref.kind === 'pytorch' ? threads : [1];
     for (const t of counts) {
       const p = await openProvider(ref, { kernels: f.kernels, blas: f.blas, threads: t, python: f.python, browser: f.browser, timeoutMs: f.engineTimeout ? f.engineTimeout * 1000 : undefined, onProgress: (w) => io.progress(w) });
-      if (name === 'scratch-js') p.name = 'scratch-js';
       if (p.unavailable) {
         io.err(`rnnlab: note: ${p.name} is left out: it cannot run here: ${p.unavailable}`);
         await p.close();

@@ -3,9 +3,9 @@
  * much each output, loss and gradient misses the float32 policy, so a reader sees what a phone's
  * half-float textures cost against the float32 that a desktop's webgl computes.
  */
-import { type Precision, limitFor } from '../../compare/tolerance.js';
-import type { CheckReport } from '../../compare/checks.js';
-import { formatTable, sci } from '../report/table.js';
+import { type Precision, limitFor } from '../tolerance.js';
+import type { CheckReport } from '../../compare/comparisons.js';
+import { formatTable, sci } from '../io/table.js';
 
 export interface HalfFloatMiss {
   what: string;

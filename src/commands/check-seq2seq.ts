@@ -1,13 +1,14 @@
 /** `rnnlab check --seq2seq`: encoder-decoder engines on identical weights and data, against float64 scratch. */
 import { type Seq2SeqCheckReport, runSeq2SeqCheck } from '../../compare/seq2seq.js';
-import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
+import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError } from '../errors.js';
+import { biasRows } from '../cells.js';
 import { describeOptimizer, type OptimizerSpec } from '../optimizer.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../seq2seq/params.js';
 import { type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqToJSON } from '../seq2seq/spec.js';
-import { fixed, formatTable, plural, sci } from '../report/table.js';
-import type { KernelChoice } from '../../scratch/kernel-sets.js';
-import type { IO } from './io.js';
+import { fixed, formatTable, plural, sci } from '../io/table.js';
+import type { KernelChoice } from '../run-options.js';
+import type { IO } from '../io/output.js';
 
 export interface Seq2SeqCheckFlags {
   cell: string;
@@ -40,7 +41,7 @@ export interface Seq2SeqCheckFlags {
 }
 
 export function describeSeq2Seq(s: Seq2SeqSpec): string {
-  const cell = `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' reset-after' : ''}`;
+  const cell = `${s.cell}${biasRows(s) === 2 ? ' reset-after' : ''}`;
   const bi = s.bidirectional ? ` (bidirectional encoder, decoder ${decoderSize(s)})` : '';
   return `seq2seq ${cell}, ${s.layers}x${s.hiddenSize}${bi}, vocab ${s.srcVocab} -> ${s.tgtVocab}, embedding ${s.embedding}${s.sharedEmbedding ? ' (shared)' : ''}, attention ${s.attention}${s.attention === 'concat' ? ` (${s.attentionUnits} units)` : ''}`;
 }

@@ -1,28 +1,29 @@
 /** `rnnlab check`: both engines on identical weights and data, compared to the digit. */
 import { assertFits } from '../sizes.js';
 import type { Command } from 'commander';
-import { TOLERANCES, TOLERANCES_F16, TOLERANCES_F64, limitFor } from '../../compare/tolerance.js';
+import { TOLERANCES, TOLERANCES_F16, TOLERANCES_F64, limitFor } from '../tolerance.js';
 import { halfFloatLines, halfFloatMisses } from './check-half.js';
-import type { Comparison } from '../../compare/checks.js';
-import type { KernelChoice } from '../../scratch/kernel-sets.js';
+import type { Comparison } from '../../compare/comparisons.js';
+import type { KernelChoice } from '../run-options.js';
 import { InputError } from '../errors.js';
-import { MISTAKE_IDS, check, fileInputs, generatedInputs, writeDump } from '../harness.js';
+import { MISTAKE_IDS, check, fileInputs, generatedInputs, writeDump } from '../../compare/check.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/index.js';
+import { BROWSER_HELP, type BackendRequest, type EngineRef, collectEngines, parseEngineList } from '../engines/registry.js';
 import { type ImportedModel, batchForModel } from '../import/keras.js';
 import { readKerasModel } from '../import/keras-files.js';
 import { type Seq2SeqCheckFlags, checkSeq2Seq } from './check-seq2seq.js';
 import { ATTENTIONS } from '../seq2seq/spec.js';
-import { batchFromTensors, type CheckInputs } from '../harness.js';
+import { batchFromTensors, type CheckInputs } from '../../compare/check.js';
 import { validateParams } from '../params.js';
 import { describeOptimizer, optimizerSpec } from '../optimizer.js';
 import { describeSpec, specToJSON } from '../spec.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
-import { fixed, formatTable, plural, sci } from '../report/table.js';
-import { type ModelFlags, BLAS_FLAG, addModelOptions, choice, kernelsOption, intArg, numArg, seedArg, threadsArg, specFromFlags, ENGINE_TIMEOUT_HELP, engineTimeoutArg, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, refuseUnused } from './options.js';
-import type { IO } from './io.js';
+import { defaultRunDir, environmentInfo, newRunDir } from '../io/run-dir.js';
+import { fixed, formatTable, plural, sci } from '../io/table.js';
+import { type ModelFlags, BLAS_FLAG, addModelOptions, addOptimizerOptions, kernelsOption, specFromFlags, ENGINE_TIMEOUT_HELP, engineTimeoutArg, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, refuseUnused } from './flags.js';
+import { choice, intArg, numArg, seedArg, threadsArg } from '../io/args.js';
+import type { IO } from '../io/output.js';
 
 interface Flags extends Omit<ModelFlags, never> {
   model?: string;
@@ -62,17 +63,6 @@ interface Flags extends Omit<ModelFlags, never> {
   json?: boolean;
 }
 
-export function addTrainingOptions(cmd: Command, defaults: { steps?: number } = {}): Command {
-  cmd
-    .addOption(choice('--optimizer <name>', 'optimizer', ['sgd', 'momentum', 'adam', 'rmsprop', 'adagrad'], 'adam'))
-    .option('--lr <x>', 'learning rate (default: adam/rmsprop 0.001, sgd/momentum/adagrad 0.01)', numArg({ positive: true }))
-    .option('--momentum <x>', 'momentum (momentum: default 0.9; rmsprop: default 0)', numArg({ min: 0 }))
-    .option('--clip-value <x>', 'clip each gradient element to [-x, x] before the update', numArg({ positive: true }))
-    .option('--clip-norm <x>', 'then scale all gradients to global norm <= x (0: no clipping)', numArg({ min: 0 }));
-  if (defaults.steps !== undefined) cmd.option('--steps <n>', 'optimizer steps', intArg(1), defaults.steps);
-  return cmd;
-}
-
 function verdict(ok: boolean): string {
   return ok ? 'ok' : 'FAIL';
 }
@@ -94,7 +84,7 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
     .option('--attention-units <n>', 'seq2seq, concat attention: the width of its score (default --hidden)', intArg(1))
     .option('--target-seq <n>', 'seq2seq: target length of the generated batch (default --seq)', intArg(1))
     .option('--carried-state', 'generated batch with a random initial state');
-  addTrainingOptions(cmd, { steps: 10 })
+  addOptimizerOptions(cmd, { steps: 10 })
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
     .option('--engines <list>', 'engines under test (default scratch,tfjs): scratch, tfjs, tfjs-wasm, tfjs-cpu, tfjs-node, tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16, pytorch, pytorch-f64, ./my-engine.js, "cmd:COMMAND" (repeatable; docs/engines.md)', collectEngines)
     .option('--engine <e>', 'the same as --engines', collectEngines)
@@ -124,121 +114,124 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
         '  rnnlab check --cell gru --gru-reset-after --engines scratch,tfjs,pytorch,pytorch-f64\n' +
         '  rnnlab check --cell lstm --engines "cmd:python3 examples/numpy-rnn/adapter.py" --per-step',
     )
-    .action(async (f: Flags, command: Command) => {
-      if (f.seq2seq) refuseUnused(command, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder (token input, a cross-entropy per target step; --bidirectional: its encoder reads both ways, directions concatenated)');
-      else if (f.spec) refuseUnused(command, SPEC_FLAGS, '--spec gives the whole model');
-      // a Keras model compiled without a loss takes --loss (importForCheck refuses one that contradicts its compiled loss)
-      else if (f.model) refuseUnused(command, SPEC_FLAGS.filter((k) => k !== 'loss'), '--model gives the whole model');
-      if (f.seq2seq) {
-        if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState || f.out || f.dump) {
-          throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault, --carried-state, --out or --dump');
-        }
-        const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
-        return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);
-      }
-      if (f.attention || f.targetSeq || f.attentionUnits) throw new InputError('--attention, --attention-units and --target-seq are for --seq2seq');
-      const imported = f.model ? importForCheck(f, command.getOptionValueSource('loss') === 'cli') : null;
-      const spec = imported ? imported.spec : specFromFlags(f);
-      // the run directory is claimed before the work, so a taken --out costs nothing
-      const runDir = f.out ? (typeof f.out === 'string' ? f.out : defaultRunDir('check')) : null;
-      const run = runDir ? newRunDir(runDir, { overwrite: f.overwrite, kind: 'check' }) : null;
-      if (f.data && !f.spec && !imported) throw new InputError('--data needs --spec or --model (the data file must be read against a ModelSpec)');
-      // scratch float32, float64 and tfjs (or the engines asked for) each hold the model at once
-      const fits = (batch: number, seq: number): void => assertFits(spec, { batch, seq, engines: 2 + (f.engines?.length ?? 0) + (f.engine?.length ?? 0), bytesPerFloat: 8 });
-      if (!f.data) fits(f.batch, f.seq);
-      let inputs: CheckInputs;
-      if (imported) {
-        const seq = imported.seqLen ?? f.seq;
-        const gen = generatedInputs(spec, { batch: f.batch, seq, seed: f.seed, mask: f.mask });
-        const given = !!f.data;
-        const batch = f.data ? batchFromTensors(spec, readSafetensors(f.data).tensors, f.data) : gen.batch;
-        if (imported.seqLen !== null && batch.seqLen !== imported.seqLen) throw new InputError(`${f.data}: the data has ${batch.seqLen} steps, but the model's input takes exactly ${imported.seqLen}`);
-        inputs = { spec, params: imported.params, batch: batchForModel(imported, batch, given), source: f.data ?? gen.source.replace('generated', 'generated data') };
-      } else if (f.weights && f.data) inputs = fileInputs(spec, f.weights, f.data);
-      else {
-        const gen = generatedInputs(spec, { batch: f.batch, seq: f.seq, seed: f.seed, mask: f.mask, carriedState: f.carriedState });
-        if (f.weights) {
-          const p = readSafetensors(f.weights).tensors;
-          validateParams(spec, p, f.weights);
-          gen.params = p;
-        }
-        if (f.data) {
-          gen.batch = batchFromTensors(spec, readSafetensors(f.data).tensors, f.data);
-          gen.source = f.data;
-        }
-        inputs = gen;
-      }
-      if (f.data) fits(inputs.batch.batchSize, inputs.batch.seqLen);
-      const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
-      const result = await check(inputs, {
+    .action((f: Flags, command: Command) => checkAction(f, command, io, setExit));
+}
+
+/** `rnnlab check` with its flags parsed: the inputs, the check, the dump and run directory, the report. */
+async function checkAction(f: Flags, command: Command, io: IO, setExit: (code: number) => void): Promise<void> {
+  if (f.seq2seq) refuseUnused(command, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder (token input, a cross-entropy per target step; --bidirectional: its encoder reads both ways, directions concatenated)');
+  else if (f.spec) refuseUnused(command, SPEC_FLAGS, '--spec gives the whole model');
+  // a Keras model compiled without a loss takes --loss (importForCheck refuses one that contradicts its compiled loss)
+  else if (f.model) refuseUnused(command, SPEC_FLAGS.filter((k) => k !== 'loss'), '--model gives the whole model');
+  if (f.seq2seq) {
+    if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState || f.out || f.dump) {
+      throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault, --carried-state, --out or --dump');
+    }
+    const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
+    return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);
+  }
+  if (f.attention || f.targetSeq || f.attentionUnits) throw new InputError('--attention, --attention-units and --target-seq are for --seq2seq');
+  const imported = f.model ? importForCheck(f, command.getOptionValueSource('loss') === 'cli') : null;
+  const spec = imported ? imported.spec : specFromFlags(f);
+  // the run directory is claimed before the work, so a taken --out costs nothing
+  const runDir = f.out ? (typeof f.out === 'string' ? f.out : defaultRunDir('check')) : null;
+  const run = runDir ? newRunDir(runDir, { overwrite: f.overwrite, kind: 'check' }) : null;
+  if (f.data && !f.spec && !imported) throw new InputError('--data needs --spec or --model (the data file must be read against a ModelSpec)');
+  // scratch float32, float64 and tfjs (or the engines asked for) each hold the model at once
+  const fits = (batch: number, seq: number): void => assertFits(spec, { batch, seq, engines: 2 + (f.engines?.length ?? 0) + (f.engine?.length ?? 0), bytesPerFloat: 8 });
+  if (!f.data) fits(f.batch, f.seq);
+  let inputs: CheckInputs;
+  if (imported) {
+    const seq = imported.seqLen ?? f.seq;
+    const gen = generatedInputs(spec, { batch: f.batch, seq, seed: f.seed, mask: f.mask });
+    const given = !!f.data;
+    const batch = f.data ? batchFromTensors(spec, readSafetensors(f.data).tensors, f.data) : gen.batch;
+    if (imported.seqLen !== null && batch.seqLen !== imported.seqLen) throw new InputError(`${f.data}: the data has ${batch.seqLen} steps, but the model's input takes exactly ${imported.seqLen}`);
+    inputs = { spec, params: imported.params, batch: batchForModel(imported, batch, given), source: f.data ?? gen.source.replace('generated', 'generated data') };
+  } else if (f.weights && f.data) inputs = fileInputs(spec, f.weights, f.data);
+  else {
+    const gen = generatedInputs(spec, { batch: f.batch, seq: f.seq, seed: f.seed, mask: f.mask, carriedState: f.carriedState });
+    if (f.weights) {
+      const p = readSafetensors(f.weights).tensors;
+      validateParams(spec, p, f.weights);
+      gen.params = p;
+    }
+    if (f.data) {
+      gen.batch = batchFromTensors(spec, readSafetensors(f.data).tensors, f.data);
+      gen.source = f.data;
+    }
+    inputs = gen;
+  }
+  if (f.data) fits(inputs.batch.batchSize, inputs.batch.seqLen);
+  const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
+  const result = await check(inputs, {
+    optimizer,
+    steps: f.steps,
+    backend: f.backend as 'auto',
+    engines: engineRefs(f, imported),
+    python: f.python,
+    browser: f.browser,
+    timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined,
+    noTfjs: !f.tfjs,
+    perStep: f.perStep,
+    fault: f.fault,
+    diagnoseSeconds: f.diagnoseSeconds,
+    kernels: f.kernels,
+    blas: f.blas,
+    threads: f.threads,
+    onProgress: (w) => io.progress(`check: ${w}`),
+  });
+  const dumped = f.dump ? writeDump(f.dump, inputs, result, optimizer) : [];
+  if (f.dump && result.tfjsSkipped) io.err(`rnnlab: ${join(f.dump, 'tfjs.safetensors')} not written: tfjs ${result.tfjsSkipped}`);
+  const { report } = result;
+  if (run && runDir) {
+    run.writeRunJson({
+      command: ['rnnlab', ...process.argv.slice(2)].join(' '),
+      kind: 'check',
+      spec: specToJSON(spec),
+      data: { source: inputs.source, batch: inputs.batch.batchSize, seq: inputs.batch.seqLen },
+      flags: { ...f, out: runDir },
+      optimizer,
+      engines: result.engines,
+      backend: result.backend,
+      ...environmentInfo(),
+    });
+    writeFileAtomic(join(runDir, 'check.json'), JSON.stringify({ spec: specToJSON(spec), optimizer, ...report, engines: result.engines }) + '\n');
+    for (const s of report.trajectory.steps) run.metric({ type: 'step', step: s.step, loss: s.loss, maxParamDiff: s.maxParamDiff });
+    run.metric({ type: 'final', kind: 'check', pass: report.pass, failures: report.failures });
+  }
+  setExit(report.pass ? 0 : 1);
+  const B = inputs.batch.batchSize;
+  const T = inputs.batch.seqLen;
+  if (f.json) {
+    io.out(
+      JSON.stringify({
+        spec: specToJSON(spec),
+        data: { source: inputs.source, batch: B, seq: T, masked: !!inputs.batch.mask, carriedState: !!inputs.batch.initialState },
         optimizer,
         steps: f.steps,
-        backend: f.backend as 'auto',
-        engines: engineRefs(f, imported),
-        python: f.python,
-        browser: f.browser,
-        timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined,
-        noTfjs: !f.tfjs,
-        perStep: f.perStep,
-        fault: f.fault,
-        diagnoseSeconds: f.diagnoseSeconds,
-        kernels: f.kernels,
-        blas: f.blas,
-        threads: f.threads,
-        onProgress: (w) => io.progress(`check: ${w}`),
-      });
-      const dumped = f.dump ? writeDump(f.dump, inputs, result, optimizer) : [];
-      if (f.dump && result.tfjsSkipped) io.err(`rnnlab: ${join(f.dump, 'tfjs.safetensors')} not written: tfjs ${result.tfjsSkipped}`);
-      const { report } = result;
-      if (run && runDir) {
-        run.writeRunJson({
-          command: ['rnnlab', ...process.argv.slice(2)].join(' '),
-          kind: 'check',
-          spec: specToJSON(spec),
-          data: { source: inputs.source, batch: inputs.batch.batchSize, seq: inputs.batch.seqLen },
-          flags: { ...f, out: runDir },
-          optimizer,
-          engines: result.engines,
-          backend: result.backend,
-          ...environmentInfo(),
-        });
-        writeFileAtomic(join(runDir, 'check.json'), JSON.stringify({ spec: specToJSON(spec), optimizer, ...report, engines: result.engines }) + '\n');
-        for (const s of report.trajectory.steps) run.metric({ type: 'step', step: s.step, loss: s.loss, maxParamDiff: s.maxParamDiff });
-        run.metric({ type: 'final', kind: 'check', pass: report.pass, failures: report.failures });
-      }
-      setExit(report.pass ? 0 : 1);
-      const B = inputs.batch.batchSize;
-      const T = inputs.batch.seqLen;
-      if (f.json) {
-        io.out(
-          JSON.stringify({
-            spec: specToJSON(spec),
-            data: { source: inputs.source, batch: B, seq: T, masked: !!inputs.batch.mask, carriedState: !!inputs.batch.initialState },
-            optimizer,
-            steps: f.steps,
-            backend: result.backend,
-            tfjsSkipped: result.tfjsSkipped,
-            notes: result.notes,
-            fault: f.fault ?? null,
-            ...report,
-            ...(halfFloatMisses(report).length ? { halfFloat: halfFloatMisses(report) } : {}),
-            engines: result.engines,
-            dump: dumped,
-            runDir,
-          }),
-        );
-        return;
-      }
-      printReport(io, result, {
-        header: [
-          ...(imported ? importHeader(imported, result) : []),
-          `check  ${describeSpec(spec)}`,
-          `data: ${inputs.source}, batch ${B}, seq ${T}${inputs.batch.mask ? ', masked' : ''}${inputs.batch.initialState ? ', carried state' : ''}; ` +
-            `${describeOptimizer(optimizer)}, ${plural(f.steps, 'step')} in lockstep on this batch`,
-        ],
-        dumped: runDir ? [...dumped, runDir] : dumped,
-      });
-    });
+        backend: result.backend,
+        tfjsSkipped: result.tfjsSkipped,
+        notes: result.notes,
+        fault: f.fault ?? null,
+        ...report,
+        ...(halfFloatMisses(report).length ? { halfFloat: halfFloatMisses(report) } : {}),
+        engines: result.engines,
+        dump: dumped,
+        runDir,
+      }),
+    );
+    return;
+  }
+  printReport(io, result, {
+    header: [
+      ...(imported ? importHeader(imported, result) : []),
+      `check  ${describeSpec(spec)}`,
+      `data: ${inputs.source}, batch ${B}, seq ${T}${inputs.batch.mask ? ', masked' : ''}${inputs.batch.initialState ? ', carried state' : ''}; ` +
+        `${describeOptimizer(optimizer)}, ${plural(f.steps, 'step')} in lockstep on this batch`,
+    ],
+    dumped: runDir ? [...dumped, runDir] : dumped,
+  });
 }
 
 /** --model: the model read, with every flag that would contradict it refused; --loss given is the loss of a model compiled with none. */

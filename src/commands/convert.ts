@@ -4,16 +4,18 @@ import { GENERATOR, checkExportTarget, checkReplaceable } from '../io/run-folder
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
-import { resolveCheckpoint } from '../report/run.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { resolveCheckpoint } from '../io/run-dir.js';
 import { InputError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { type NamedParams, validateParams } from '../params.js';
 import { fromPyTorch, toPyTorch } from '../pytorch.js';
 import { type ModelSpec, describeSpec, parseSpec, specToJSON } from '../spec.js';
-import { type BackendRequest, exportTfjsModel } from '../engines/index.js';
-import { choice, readJsonFile } from './options.js';
-import type { IO } from './io.js';
+import { cellOf } from '../cells.js';
+import { type BackendRequest, exportTfjsModel } from '../engines/registry.js';
+import { readJsonFile } from './flags.js';
+import { choice } from '../io/args.js';
+import type { IO } from '../io/output.js';
 
 /** A model from a checkpoint directory, or from --spec plus a weights file. */
 function loadModel(input: string, specPath: string | undefined, weightsAreCanonical: boolean): { spec: ModelSpec; tensors: NamedParams } {
@@ -86,7 +88,7 @@ export function registerConvert(program: Command, io: IO): void {
       const takes = spec.embedding > 0 ? `token ids [batch, time] (< ${spec.inputSize})` : `[batch, time, ${spec.inputSize}]${spec.input === 'tokens' ? ' one-hot' : ''}`;
       io.out(`wrote ${join(f.out, 'model.json')} and weights.bin (${r.weightBytes} bytes); input ${takes}`);
       io.out(`load it with: await tf.loadLayersModel('file://${join(f.out, 'model.json')}')  (tfjs-node; a URL in the browser)`);
-      if (spec.cell === 'gru' && spec.gruResetAfter) {
+      if (cellOf(spec).tfjs.rnnlabLayer?.(spec)) {
         io.out('note: its GRU layers are reset-after (Keras\'s reset_after: true), which tfjs loads only after registerLayers(tf) from rnnlab (README, "Bring your own model")');
       }
     });

@@ -5,13 +5,14 @@ import { gradcheck, gradcheckSeq2Seq } from '../../compare/gradcheck.js';
 import { InputError } from '../errors.js';
 import { describeSeq2Seq, seq2seqSpecFromFlags } from './check-seq2seq.js';
 import { ATTENTIONS, type Attention } from '../seq2seq/spec.js';
-import { TOLERANCES } from '../../compare/tolerance.js';
+import { TOLERANCES } from '../tolerance.js';
 import { describeSpec } from '../spec.js';
-import { formatTable, sci, shape } from '../report/table.js';
-import { type ModelFlags, BLAS_FLAG, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, addModelOptions, choice, intArg, kernelsOption, numArg, refuseUnused, seedArg, specFromFlags } from './options.js';
-import { float64Kernels } from '../engines/index.js';
-import type { KernelChoice } from '../../scratch/kernel-sets.js';
-import type { IO } from './io.js';
+import { formatTable, sci, shape } from '../io/table.js';
+import { type ModelFlags, BLAS_FLAG, NOT_SEQ2SEQ_FLAGS, SPEC_FLAGS, addModelOptions, kernelsOption, refuseUnused, specFromFlags } from './flags.js';
+import { choice, intArg, numArg, seedArg } from '../io/args.js';
+import { gradcheckKernels } from '../engines/registry.js';
+import type { KernelChoice } from '../run-options.js';
+import type { IO } from '../io/output.js';
 
 interface Flags extends ModelFlags {
   seq: number;
@@ -62,7 +63,7 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
         mask: f.mask,
         initialState: f.carriedState,
         kernelScale: f.weightScale,
-        kernels: float64Kernels(f.kernels, { blas: f.blas }),
+        kernels: gradcheckKernels(f.kernels, f.blas),
       });
       setExit(report.pass ? 0 : 1);
       if (f.json) {
@@ -95,7 +96,7 @@ function gradcheckSeq2SeqCommand(f: Flags, io: IO, setExit: (code: number) => vo
   if (f.carriedState || f.weightScale !== 0.5) throw new InputError('--seq2seq: --carried-state and --weight-scale apply to single-stack models');
   if (f.activation === 'relu' || f.recurrentActivation === 'hardSigmoid') throw new InputError('--seq2seq gradcheck takes smooth activations (tanh, sigmoid): a difference quotient across a kink says nothing');
   const spec = seq2seqSpecFromFlags(f, 3);
-  const report = gradcheckSeq2Seq(spec, { batch: f.batch, srcLen: f.seq, tgtLen: f.targetSeq ?? 4, seed: f.seed, mask: f.mask, kernels: float64Kernels(f.kernels, { blas: f.blas }) });
+  const report = gradcheckSeq2Seq(spec, { batch: f.batch, srcLen: f.seq, tgtLen: f.targetSeq ?? 4, seed: f.seed, mask: f.mask, kernels: gradcheckKernels(f.kernels, f.blas) });
   setExit(report.pass ? 0 : 1);
   if (f.json) {
     io.out(JSON.stringify(report));

@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { writeCheckpoint } from '../checkpoint.js';
+import { writeCheckpoint } from '../io/checkpoint.js';
 import { CharTokenizer, type Tokenizer, WordTokenizer } from '../data/tokenizers.js';
 import { InputError } from '../errors.js';
 import type { ImportedModel } from '../import/keras.js';
@@ -14,11 +14,11 @@ import { readKerasModel } from '../import/keras-files.js';
 import { readInputFile, parseJsonText } from '../io/files.js';
 import { checkCheckpointTarget } from '../io/run-folder.js';
 import { paramCount } from '../params.js';
-import { formatTable } from '../report/table.js';
+import { formatTable } from '../io/table.js';
 import { describeSpec, specToJSON } from '../spec.js';
 import { VERSION } from '../version.js';
-import type { IO } from './io.js';
-import { choice } from './options.js';
+import type { IO } from '../io/output.js';
+import { choice } from '../io/args.js';
 
 interface Flags {
   out: string;

@@ -10,11 +10,11 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { reportHtml } from '../report/html.js';
 import { type Chart, chartsFor, loadRuns } from '../report/plots.js';
 import { checkpointStateCharts, runStateCharts } from '../report/states.js';
-import { readCheckpoint } from '../checkpoint.js';
-import { resolveCheckpoint, runDirOf } from '../report/run.js';
-import type { IO } from './io.js';
-import { choice } from './options.js';
-import type { YScale } from '../report/svg.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { resolveCheckpoint, runDirOf } from '../io/run-dir.js';
+import type { IO } from '../io/output.js';
+import { choice } from '../io/args.js';
+import type { YScale } from '../io/svg.js';
 
 function hasRsvg(): boolean {
   const r = spawnSync('rsvg-convert', ['--version'], { encoding: 'utf8' });

@@ -9,12 +9,12 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, InterruptedError } from '../errors.js';
-import { setGraceful } from '../interrupt.js';
+import { setGraceful } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { environmentInfo, newRunDir } from '../report/run.js';
-import { type LineSeries, lineChart } from '../report/svg.js';
-import type { IO } from './io.js';
+import { environmentInfo, newRunDir } from '../io/run-dir.js';
+import { type LineSeries, lineChart } from '../io/svg.js';
+import type { IO } from '../io/output.js';
 
 export interface RaceOptions {
   minutes: number;

@@ -7,10 +7,11 @@
  */
 import { resolve } from 'node:path';
 import type { Command, Option } from 'commander';
-import { type EngineRef, parseEngineList } from '../engines/index.js';
+import { type EngineRef, parseEngineList } from '../engines/registry.js';
 import { InputError, quote } from '../errors.js';
-import { PRESETS } from '../presets.js';
-import { RESUME_OVERRIDABLE, type TrainOptions, flagName } from '../tasks/options.js';
+import { PRESETS } from '../tasks/presets.js';
+import { RESUME_OVERRIDABLE, type TrainOptions } from '../run-options.js';
+import { flagName } from '../io/args.js';
 import { taskModule } from '../tasks/registry.js';
 
 /** Keys a run stores that are no flag of train (a preset's settings, the recorded data files). */

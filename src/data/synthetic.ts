@@ -3,7 +3,7 @@
  * token ids), random class ids or values in [-1, 1], optional right-padded masks and random carried
  * state. Same seed, same batch.
  */
-import type { Batch, State } from '../engine.js';
+import { type Batch, stateOf } from '../engine.js';
 import { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 
@@ -55,9 +55,8 @@ export function randomBatch(spec: ModelSpec, B: number, T: number, seed: number,
       for (let i = 0; i < n; i++) a[i] = rng.uniform(-0.5, 0.5);
       return a;
     };
-    const state: State = { h: Array.from({ length: spec.layers }, make) };
-    if (spec.cell === 'lstm') state.c = Array.from({ length: spec.layers }, make);
-    batch.initialState = state;
+    // h of every layer, then c (an lstm's), in this order from the rng
+    batch.initialState = stateOf(spec, () => Array.from({ length: spec.layers }, make));
   }
   return batch;
 }

@@ -174,3 +174,10 @@ export function tokenizerFromJSON(j: unknown, source = 'vocab.json'): Tokenizer 
   }
   throw new InputError(`${source}: unknown vocabulary kind ${shown(v.kind)} (rnnlab writes chars, words and bytes256)`);
 }
+
+/** --vocab at word level: the number of words to keep (default 5000). */
+export function wordCount(v: string | undefined): number {
+  const n = v === undefined ? 5000 : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`--vocab for word level is the number of words to keep (got "${v}")`);
+  return n;
+}

@@ -28,16 +28,92 @@ import type { Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from
 import { validateBatch } from '../engine.js';
 import { EngineError, InputError, UnsupportedError } from '../errors.js';
 import type { ImportedModel } from '../import/keras.js';
-import { handleSignals } from '../interrupt.js';
+import { handleSignals } from '../io/interrupt.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import { type NamedParams, paramLayout } from '../params.js';
+import { gateCount } from '../cells.js';
 import type { ModelSpec } from '../spec.js';
-import { gateCount } from '../spec.js';
+import { FULL_SUPPORT } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { projectRoot } from '../version.js';
+import type { EngineKind, EngineProvider, ProviderOptions } from './provider.js';
 
 export type BrowserBackend = 'webgl' | 'webgpu' | 'webgl-f16';
 export const BROWSER_BACKENDS: readonly BrowserBackend[] = ['webgl', 'webgpu', 'webgl-f16'];
+
+/** The tfjs twin in a headless Chromium page: tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16. */
+export interface BrowserRef {
+  kind: 'browser';
+  backend: BrowserBackend;
+}
+
+/** The Keras model of `check --model` in a page (the keras kind of ./tfjs.ts opens it here). */
+export interface KerasInBrowserRef {
+  kind: 'keras';
+  model: ImportedModel;
+  browser: BrowserBackend;
+}
+
+export const browserKind: EngineKind<BrowserRef> = {
+  kind: 'browser',
+  names: BROWSER_BACKENDS.map((b) => `tfjs-${b}`),
+  parse: (name) => (name.startsWith('tfjs-') && (BROWSER_BACKENDS as readonly string[]).includes(name.slice(5)) ? { kind: 'browser', backend: name.slice(5) as BrowserBackend } : null),
+  homes: ['tfjs/'],
+  // the page opens the twin itself, on this file's request
+  builtIn: ['tfjs/page.ts'],
+  open: (ref, o) => openBrowserProvider(ref, o, FULL_SUPPORT),
+};
+
+/**
+ * The provider of a browser engine: tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16, and the Keras model
+ * of `check --model` on those backends. One page per provider, in the one browser of the process;
+ * the page says what it runs on (the browser, tfjs's backend, the GPU's renderer string) or why the
+ * browser cannot give that backend.
+ */
+export async function openBrowserProvider(ref: BrowserRef | KerasInBrowserRef, o: ProviderOptions, kerasSupports: EngineProvider['supports']): Promise<EngineProvider> {
+  const backend = ref.kind === 'browser' ? ref.backend : ref.browser;
+  const f16 = backend === 'webgl-f16';
+  const tfBackend = backend === 'webgpu' ? 'webgpu' : 'webgl';
+  const name = ref.kind === 'keras' ? `keras-model-${backend}` : `tfjs-${backend}`;
+  const session = await BrowserSession.get(findBrowser(o.browser), o.onProgress);
+  const bp = await session.openPage({ backend: tfBackend, f16, engineName: name, ...(o.webglMaxTextureSize ? { maxTextureSize: o.webglMaxTextureSize } : {}) }, o.onProgress);
+  const info = bp.info;
+  const runsOn = info.ok
+    ? `float32${f16 ? ' arithmetic on half-float textures (WEBGL_FORCE_F16_TEXTURES, as a phone without float32 render targets)' : ''}; ${session.version}, tfjs ${info.tfjs} backend ${tfBackend}, renderer ${info.renderer}`
+    : `${session.version}: ${info.reason}`;
+  const swiftShader = info.ok && /swiftshader/i.test(info.renderer);
+  const notes: string[] = [];
+  const detail = ref.kind === 'keras' ? `${ref.model.source.path} through tf.loadLayersModel; ${runsOn}` : runsOn;
+  return {
+    ref,
+    name,
+    dtype: 'float32',
+    threads: 1,
+    detail,
+    supports: ref.kind === 'keras' ? kerasSupports : { ...FULL_SUPPORT, dtypes: ['float32'] },
+    notes,
+    ...(info.ok ? {} : { unavailable: info.reason }),
+    timing:
+      'a step is timed from Node: the batch to the page, the step, and the loss and final state read back from the GPU' +
+      (swiftShader ? '; SwiftShader is a CPU emulation of a GPU, so these are not a GPU\'s times' : ''),
+    ...(info.ok ? { tfjs: { backend: backend, version: info.tfjs, numTensors: () => bp.call<number>('numTensors', {}, o.timeoutMs) } } : {}),
+    open: async (spec, m) => {
+      const r = await BrowserEngine.open(bp, {
+        name,
+        spec,
+        detail,
+        dtype: f16 ? 'float16' : 'float32',
+        params: m.params,
+        optimizer: m.optimizer,
+        ...(ref.kind === 'keras' ? { keras: ref.model } : {}),
+        timeoutMs: o.timeoutMs,
+      });
+      for (const n of r.notes) if (!notes.includes(n)) notes.push(n);
+      return r.engine;
+    },
+    close: () => bp.close(),
+  };
+}
 
 /** The default of --engine-timeout: how long one call may take before the page counts as hung. */
 export const PAGE_TIMEOUT_MS = 120_000;
@@ -145,7 +221,7 @@ export class BrowserSession {
         headless: true,
         args: CHROMIUM_ARGS,
         env: { ...process.env, TMPDIR: tmp },
-        // rnnlab's own handlers (src/interrupt.ts) decide what a signal does; the exit handler of playwright still kills the browser
+        // rnnlab's own handlers (src/io/interrupt.ts) decide what a signal does; the exit handler of playwright still kills the browser
         handleSIGINT: false,
         handleSIGTERM: false,
         handleSIGHUP: false,

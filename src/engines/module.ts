@@ -9,6 +9,7 @@ import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Awaitable, Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
 import { validateBatch } from '../engine.js';
+import { carries } from '../cells.js';
 import { EngineError, InputError } from '../errors.js';
 import { type NamedParams, paramLayout } from '../params.js';
 import type { ModelSpec } from '../spec.js';
@@ -16,6 +17,7 @@ import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { type OpenOptions, checkTimeoutMs, defaultTimeoutMs } from './process.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
+import type { EngineKind, EngineProvider } from './provider.js';
 
 /** What a module's factory returns: the Engine methods, any of them async; name and detail optional. */
 export interface UserEngine {
@@ -132,7 +134,7 @@ export class ModuleEngine implements Engine {
     const n = B * this.spec.hiddenSize;
     if (!s || !Array.isArray(s.h) || s.h.length !== L) this.bad(op, `no ${what}.h (${L} arrays of ${n})`);
     const h = s.h.map((a, l) => this.floats(a, n, `${what}.h[${l}]`, op));
-    if (this.spec.cell !== 'lstm') return { h };
+    if (!carries(this.spec).includes('c')) return { h };
     if (!Array.isArray(s.c) || s.c.length !== L) this.bad(op, `no ${what}.c (${L} arrays of ${n}, lstm)`);
     return { h, c: s.c.map((a, l) => this.floats(a, n, `${what}.c[${l}]`, op)) };
   }
@@ -252,3 +254,37 @@ function wrap(engine: string, what: string, e: unknown): Error {
   const msg = String((e as Error)?.message ?? e).split('\n')[0];
   return new EngineError(engine, `${what} threw: ${msg}`);
 }
+
+/** A JavaScript module that exports createEngine, in process: "./my-engine.js". */
+export interface ModuleRef {
+  kind: 'module';
+  path: string;
+}
+
+export const moduleKind: EngineKind<ModuleRef> = {
+  kind: 'module',
+  names: [],
+  parse: (name) => (/^(\.{1,2}[/\\]|\/)/.test(name) || /\.(m|c)?js$/.test(name) ? { kind: 'module', path: name } : null),
+  homes: [],
+  open: async (ref, o) => {
+    const mod = await loadEngineModule(ref.path);
+    const dtype = mod.supports.dtypes[0];
+    const provider: EngineProvider = {
+      ref,
+      // the file's name until the engine names itself
+      name: basename(ref.path).replace(/\.(m|c)?js$/, ''),
+      dtype,
+      threads: o.threads,
+      detail: `${dtype}, in process (${ref.path})`,
+      supports: mod.supports,
+      notes: [],
+      open: async (spec, m) => {
+        const e = await ModuleEngine.open(mod, spec, { ...m, dtype, threads: o.threads, timeoutMs: o.timeoutMs });
+        provider.name = e.name;
+        return e;
+      },
+      close: async () => {},
+    };
+    return provider;
+  },
+};

@@ -9,6 +9,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Batch, Engine, GradRequest, LossAndGrads, State, StepResult } from '../engine.js';
 import { validateBatch } from '../engine.js';
+import { carries } from '../cells.js';
 import { EngineError, InputError, UnsupportedError } from '../errors.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import { type NamedParams, paramLayout } from '../params.js';
@@ -16,10 +17,11 @@ import { type ModelSpec, specToJSON } from '../spec.js';
 import { type EngineDType, type Supports, parseSupports } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { VERSION } from '../version.js';
-import { handleSignals } from '../interrupt.js';
+import { handleSignals } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
+import type { EngineKind, EngineProvider, EngineRefBase } from './provider.js';
 
 export const PROTOCOL_VERSION = 1;
 /** The handshake's deadline unless --engine-timeout (or RNNLAB_ENGINE_TIMEOUT) gives one. */
@@ -72,7 +74,7 @@ export function splitCommand(cmd: string): string[] {
   return out;
 }
 
-// ---- every live child, so none outlives rnnlab (src/interrupt.ts turns signals into an exit; each
+// ---- every live child, so none outlives rnnlab (src/io/interrupt.ts turns signals into an exit; each
 // child runs in its own process group, src/io/processes.ts, so a terminal's Ctrl-C reaches rnnlab
 // alone and a training run can checkpoint before its engines are stopped) ----
 
@@ -376,7 +378,7 @@ export class ProcessEngine implements Engine {
   }
 
   private state(v: unknown, what: string, B: number): State {
-    return decodeState(v, what, this.spec.layers, B, this.H, this.spec.cell === 'lstm', this.dtype);
+    return decodeState(v, what, this.spec.layers, B, this.H, carries(this.spec), this.dtype);
   }
 
   private outputShape(b: Batch): number[] {
@@ -470,4 +472,44 @@ function lossOf(v: unknown): number {
 
 function msOf(a: Record<string, unknown>): { ms?: number } {
   return typeof a.ms === 'number' && Number.isFinite(a.ms) && a.ms >= 0 ? { ms: a.ms } : {};
+}
+
+/** Any command that speaks the engine protocol (docs/engines.md), out of process: "cmd:python3 my_lstm.py". */
+export interface CmdRef {
+  kind: 'cmd';
+  command: string;
+}
+
+export const processKind: EngineKind<CmdRef> = {
+  kind: 'cmd',
+  names: [],
+  parse: (name) => {
+    if (!name.startsWith('cmd:')) return null;
+    const command = name.slice(4).trim();
+    if (!command) throw new InputError('engine "cmd:" needs a command, e.g. --engines "cmd:python3 my_lstm.py"');
+    return { kind: 'cmd', command };
+  },
+  // the protocol's Python side for engines of your own (and what the PyTorch adapter stands on)
+  homes: ['python/rnnlab_engine.py', 'python/rnnlab_safetensors.py'],
+  open: async (ref, o) => {
+    o.onProgress?.(`starting ${ref.command}`);
+    const proc = await EngineProcess.start(ref.command, { timeoutMs: o.timeoutMs });
+    return processProvider(ref, proc, proc.name, proc.hello.supports.dtypes[0], o.threads);
+  },
+};
+
+/** The provider of an engine process (a command of your own, PyTorch): one process, one model after another. */
+export function processProvider(ref: EngineRefBase, proc: EngineProcess, name: string, dtype: EngineDType, threads: number): EngineProvider {
+  const h = proc.hello;
+  return {
+    ref,
+    name,
+    dtype,
+    threads,
+    detail: `${dtype}, ${threads} thread${threads > 1 ? 's' : ''}${h.runtime ? `; ${h.runtime}` : ''}`,
+    supports: h.supports,
+    notes: [],
+    open: (spec, m) => ProcessEngine.open(proc, spec, { ...m, dtype, threads, name }),
+    close: () => proc.close(),
+  };
 }

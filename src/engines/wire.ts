@@ -5,6 +5,7 @@
  * compared.
  */
 import type { Batch, State } from '../engine.js';
+import type { StateName } from '../cells.js';
 import type { EngineDType } from '../supports.js';
 import type { NamedTensors, Tensor } from '../tensor.js';
 import { shapeStr } from '../tensor.js';
@@ -101,7 +102,9 @@ export function decodeNamed(v: unknown, what: string): NamedTensors {
   return out;
 }
 
-export function decodeState(v: unknown, what: string, layers: number, B: number, H: number, lstm: boolean, as: EngineDType): State {
+/** A state from the wire: h, and c where the cell carries one (`carried`, from the cell table). */
+export function decodeState(v: unknown, what: string, layers: number, B: number, H: number, carried: readonly StateName[], as: EngineDType): State {
+  const lstm = carried.includes('c');
   const s = v as { h?: unknown; c?: unknown } | null;
   if (!s || typeof s !== 'object' || !Array.isArray(s.h) || s.h.length !== layers) throw new Error(`${what} must be {"h": [${layers} tensor(s) [${B}, ${H}]]${lstm ? ', "c": [...]' : ''}}`);
   const h = s.h.map((t, l) => floats(decodeTensor(t, `${what}.h[${l}]`, [B, H]), as));

@@ -18,7 +18,8 @@ import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { readInputFile, readJsonInput } from '../io/files.js';
 import { type NamedParams, paramLayout } from '../params.js';
-import { type CellType, type ModelSpec, parseSpec } from '../spec.js';
+import { ACTIVATIONS, CELLS, CELL_TABLE, type CellType, appliesToCell, cellOfKerasClass } from '../cells.js';
+import { type ModelSpec, parseSpec } from '../spec.js';
 import { chooseLoss, compiledLoss } from './keras-loss.js';
 import { shapeStr } from '../tensor.js';
 import type { Batch } from '../engine.js';
@@ -73,7 +74,8 @@ export interface LayerEntry {
   name: string;
 }
 
-const RNN_CELLS: Record<string, CellType> = { SimpleRNN: 'rnn', LSTM: 'lstm', GRU: 'gru' };
+/** The Keras classes of the cell table's cells (SimpleRNN, LSTM, GRU). */
+const RNN_CLASSES = CELLS.map((c) => CELL_TABLE[c].keras);
 /** Identity at inference. */
 const INFERENCE_IDENTITY = new Set(['Dropout', 'SpatialDropout1D', 'GaussianDropout', 'GaussianNoise', 'AlphaDropout', 'ActivityRegularization']);
 const READABLE = 'InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dropout, Dense, TimeDistributed(Dense), Activation';
@@ -152,247 +154,306 @@ export interface KerasFileParts {
   artifacts: ImportedModel['artifacts'];
 }
 
-/** A Keras model as a ModelSpec and canonical parameters, or one line saying why it cannot be one. */
-export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): ImportedModel {
-  const { where, modelConfig, kerasVersion } = parts;
-  const modelClass = String(modelConfig.class_name ?? '');
-  const entries = layerChain(modelConfig, where);
-  const manifest = { weights: parts.weights };
+/** One recurrent layer of the chain (a Bidirectional's inner layer read through it). */
+interface Rnn {
+  name: string;
+  cell: CellType;
+  cfg: Json;
+  bidirectional: boolean;
+  merge: ModelSpec['merge'];
+  weights: KerasWeight[];
+}
 
-  const notes: string[] = [];
-  const layers: ImportedLayer[] = [];
-  const sources: Record<string, string> = {};
-  const params: NamedParams = {};
-  const used = new Set<string>();
-  const take = (layer: string, canonical: string, w: KerasWeight, shape: number[]): void => {
-    if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
-      throw new InputError(`${where}: weight ${w.name} has shape ${shapeStr(w.shape)}, but layer ${layer} needs ${shapeStr(shape)}`);
-    }
-    params[canonical] = { dtype: 'F32', shape: [...shape], data: w.data };
-    sources[canonical] = w.name;
-    used.add(w.name);
-  };
-  const weightsOf = (layerName: string): KerasWeight[] => manifest.weights.filter((w) => w.name.startsWith(`${layerName}/`));
-  const pick = (layer: string, ws: KerasWeight[], what: string): KerasWeight => {
-    const found = ws.filter((w) => lastPart(w.name) === what);
-    if (found.length === 0) throw new InputError(`${where}: layer ${layer} has no weight "${what}" in the weights manifest (found: ${ws.map((w) => w.name).join(', ') || 'none'})`);
-    if (found.length > 1) throw new InputError(`${where}: layer ${layer} has ${found.length} weights named "${what}": ${found.map((w) => w.name).join(', ')}`);
-    return found[0];
-  };
+interface Head {
+  name: string;
+  units: number;
+  activation: string;
+  kernel: KerasWeight;
+  bias: KerasWeight;
+  timeDistributed: boolean;
+}
 
-  let inputShape: (number | null)[] | null = null;
-  let masking: KerasMasking = { kind: 'none' };
-  let embedding: { V: number; E: number } | null = null;
-  interface Rnn {
-    name: string;
-    cell: CellType;
-    cfg: Json;
-    bidirectional: boolean;
-    merge: ModelSpec['merge'];
-    weights: KerasWeight[];
+/** What reading one file shares: where it is, its notes, and the canonical parameters taken from its weights so far. */
+interface Reading {
+  where: string;
+  notes: string[];
+  params: NamedParams;
+  sources: Record<string, string>;
+  used: Set<string>;
+  weights: KerasWeight[];
+}
+
+const refuse = (where: string, layer: string, key: string, value: unknown, why: string): never => {
+  throw new InputError(`${where}: layer ${layer}: ${key} ${JSON.stringify(value)} ${why}`);
+};
+
+/** The weights of a layer (model.json names them "<layer>/..."). */
+const weightsOf = (r: Reading, layerName: string): KerasWeight[] => r.weights.filter((w) => w.name.startsWith(`${layerName}/`));
+
+/** The one weight of `ws` named `what` (kernel, recurrent_kernel, bias, embeddings). */
+function pick(r: Reading, layer: string, ws: KerasWeight[], what: string): KerasWeight {
+  const found = ws.filter((w) => lastPart(w.name) === what);
+  if (found.length === 0) throw new InputError(`${r.where}: layer ${layer} has no weight "${what}" in the weights manifest (found: ${ws.map((w) => w.name).join(', ') || 'none'})`);
+  if (found.length > 1) throw new InputError(`${r.where}: layer ${layer} has ${found.length} weights named "${what}": ${found.map((w) => w.name).join(', ')}`);
+  return found[0];
+}
+
+/** A weight as the canonical parameter `canonical`, of the shape the layout wants. */
+function take(r: Reading, layer: string, canonical: string, w: KerasWeight, shape: number[]): void {
+  if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
+    throw new InputError(`${r.where}: weight ${w.name} has shape ${shapeStr(w.shape)}, but layer ${layer} needs ${shapeStr(shape)}`);
   }
-  const rnns: Rnn[] = [];
-  let head: { name: string; units: number; activation: string; kernel: KerasWeight; bias: KerasWeight; timeDistributed: boolean } | null = null;
-  let outputActivation: 'softmax' | 'linear' | null = null;
+  r.params[canonical] = { dtype: 'F32', shape: [...shape], data: w.data };
+  r.sources[canonical] = w.name;
+  r.used.add(w.name);
+}
 
-  const refuse = (layer: string, option: string, value: unknown, why: string): never => {
-    throw new InputError(`${where}: layer ${layer}: ${option} ${JSON.stringify(value)} ${why}`);
-  };
+/** What the walk over the layer chain finds. */
+interface Chain {
+  layers: ImportedLayer[];
+  inputShape: (number | null)[] | null;
+  masking: KerasMasking;
+  embedding: { V: number; E: number } | null;
+  rnns: Rnn[];
+  head: Head | null;
+  outputActivation: 'softmax' | 'linear' | null;
+}
 
+/** A recurrent layer, or a Bidirectional around one. */
+function readRecurrent(r: Reading, e: LayerEntry, c: Chain): void {
+  const cfg = e.config;
+  let inner = e;
+  let merge: ModelSpec['merge'] = 'concat';
+  const bidirectional = e.className === 'Bidirectional';
+  if (bidirectional) {
+    const l = cfg.layer;
+    if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) refuse(r.where, e.name, 'layer', l, 'is not a layer config');
+    const lj = l as Json;
+    inner = { className: lj.class_name as string, config: lj.config as Json, name: String((lj.config as Json).name ?? e.name) };
+    if (cellOfKerasClass(inner.className) === undefined) refuse(r.where, e.name, 'layer', inner.className, `is not a recurrent layer rnnlab reads (${RNN_CLASSES.join(', ')})`);
+    const m = cfg.merge_mode;
+    if (m !== 'concat' && m !== 'sum' && m !== 'mul' && m !== 'ave') refuse(r.where, e.name, 'merge_mode', m ?? null, 'is not one of concat, sum, mul, ave');
+    merge = m as ModelSpec['merge'];
+    if (isObj(cfg.backward_layer) && !mirrorsForward(lj, cfg.backward_layer)) refuse(r.where, e.name, 'backward_layer', 'custom', 'is not representable: rnnlab\'s backward direction is a copy of the forward layer');
+  }
+  c.rnns.push({ name: e.name, cell: cellOfKerasClass(inner.className)!, cfg: inner.config, bidirectional, merge, weights: weightsOf(r, e.name) });
+  c.layers.push({ name: e.name, kind: bidirectional ? `Bidirectional(${inner.className})` : e.className, op: 'rnn', role: `layers.${c.rnns.length - 1}` });
+}
+
+/** The Dense head (or a TimeDistributed one). */
+function readHead(r: Reading, e: LayerEntry, c: Chain): void {
+  const cfg = e.config;
+  if (c.rnns.length === 0) refuse(r.where, e.name, 'class', e.className, 'before any recurrent layer: rnnlab\'s model is recurrent layers, then one Dense head');
+  let dcfg = cfg;
+  if (e.className === 'TimeDistributed') {
+    const l = cfg.layer;
+    if (!isObj(l) || l.class_name !== 'Dense' || !isObj(l.config)) refuse(r.where, e.name, 'layer', isObj(l) ? l.class_name : l, 'inside TimeDistributed is not a Dense layer');
+    dcfg = (l as Json).config as Json;
+  }
+  const units = dcfg.units;
+  if (!Number.isInteger(units) || (units as number) < 1) refuse(r.where, e.name, 'units', units, 'is not a positive integer');
+  if (dcfg.use_bias === false) refuse(r.where, e.name, 'use_bias', false, 'is not representable: rnnlab\'s head has a bias');
+  const act = String(dcfg.activation ?? 'linear');
+  if (act !== 'softmax' && act !== 'linear') {
+    refuse(r.where, e.name, 'activation', act, 'is not representable: rnnlab\'s head is softmax (classes, cross-entropy) or linear (values, mse)' + (act === 'sigmoid' ? '; a one-unit sigmoid head is a two-class softmax: retrain with Dense(2, softmax)' : ''));
+  }
+  const ws = weightsOf(r, e.name);
+  c.head = { name: e.name, units: units as number, activation: act, kernel: pick(r, e.name, ws, 'kernel'), bias: pick(r, e.name, ws, 'bias'), timeDistributed: e.className === 'TimeDistributed' };
+  c.outputActivation = act === 'softmax' ? 'softmax' : 'linear';
+  c.layers.push({ name: e.name, kind: e.className === 'TimeDistributed' ? 'TimeDistributed(Dense)' : 'Dense', op: 'head', role: `head (${act})` });
+}
+
+/** One layer before the head that is not recurrent: the input, a Masking, an Embedding (null: not one of those). */
+function readInputSide(r: Reading, e: LayerEntry, c: Chain): boolean {
+  const cfg = e.config;
+  if (e.className === 'Masking') {
+    if (c.rnns.length || c.embedding) refuse(r.where, e.name, 'class', e.className, 'after the first layer: rnnlab masks at the input only');
+    const v = cfg.mask_value ?? 0;
+    if (typeof v !== 'number') refuse(r.where, e.name, 'mask_value', v, 'is not a number');
+    c.masking = { kind: 'value', value: v as number };
+    c.layers.push({ name: e.name, kind: e.className, op: 'mask', role: `mask (steps whose features all equal ${v})` });
+    return true;
+  }
+  if (e.className === 'Embedding') {
+    if (c.rnns.length || c.embedding || c.masking.kind !== 'none') refuse(r.where, e.name, 'class', e.className, 'not at the start of the model: rnnlab embeds the input only');
+    const V = cfg.input_dim;
+    const E = cfg.output_dim;
+    if (!Number.isInteger(V) || (V as number) < 1) refuse(r.where, e.name, 'input_dim', V, 'is not a vocabulary size');
+    if (!Number.isInteger(E) || (E as number) < 1) refuse(r.where, e.name, 'output_dim', E, 'is not an embedding width');
+    c.embedding = { V: V as number, E: E as number };
+    if (cfg.mask_zero === true) c.masking = { kind: 'zero' };
+    take(r, e.name, 'embedding', pick(r, e.name, weightsOf(r, e.name), 'embeddings'), [c.embedding.V, c.embedding.E]);
+    c.layers.push({ name: e.name, kind: e.className, op: 'embedding', role: `embedding${cfg.mask_zero === true ? ' (mask_zero: token 0 is padding)' : ''}` });
+    return true;
+  }
+  return false;
+}
+
+/** Every layer of the chain, in order: what each is in rnnlab's model, or one line saying why it cannot be. */
+function readChain(r: Reading, entries: LayerEntry[]): Chain {
+  const c: Chain = { layers: [], inputShape: null, masking: { kind: 'none' }, embedding: null, rnns: [], head: null, outputActivation: null };
   for (const [i, e] of entries.entries()) {
     const cfg = e.config;
     const shape = cfg.batch_input_shape ?? cfg.batch_shape;
-    if (Array.isArray(shape) && inputShape === null) inputShape = shape as (number | null)[];
-    const afterHead = head !== null;
+    if (Array.isArray(shape) && c.inputShape === null) c.inputShape = shape as (number | null)[];
+    const afterHead = c.head !== null;
     if (e.className === 'InputLayer') {
-      if (i !== 0) refuse(e.name, 'class', e.className, 'in the middle of the chain');
-      layers.push({ name: e.name, kind: e.className, op: 'input', role: 'input' });
+      if (i !== 0) refuse(r.where, e.name, 'class', e.className, 'in the middle of the chain');
+      c.layers.push({ name: e.name, kind: e.className, op: 'input', role: 'input' });
       continue;
     }
     if (INFERENCE_IDENTITY.has(e.className)) {
       const rate = typeof cfg.rate === 'number' ? ` (rate ${cfg.rate})` : typeof cfg.stddev === 'number' ? ` (stddev ${cfg.stddev})` : '';
-      notes.push(`${e.name}: ${e.className}${rate} is the identity at inference and is left out; rnnlab trains without it`);
-      layers.push({ name: e.name, kind: e.className, op: 'identity', role: 'left out (identity at inference)' });
+      r.notes.push(`${e.name}: ${e.className}${rate} is the identity at inference and is left out; rnnlab trains without it`);
+      c.layers.push({ name: e.name, kind: e.className, op: 'identity', role: 'left out (identity at inference)' });
       continue;
     }
     if (e.className === 'Activation') {
-      if (!afterHead) refuse(e.name, 'class', e.className, 'before the head: rnnlab has no activation layer between recurrent layers');
+      if (!afterHead) refuse(r.where, e.name, 'class', e.className, 'before the head: rnnlab has no activation layer between recurrent layers');
       const a = String(cfg.activation);
-      if (outputActivation === 'softmax' || (a !== 'softmax' && a !== 'linear')) refuse(e.name, 'activation', a, 'after the head is not representable (rnnlab heads end in softmax for classes or nothing for values)');
-      if (a === 'softmax') outputActivation = 'softmax';
-      layers.push({ name: e.name, kind: `Activation(${a})`, op: 'activation', role: 'head activation' });
+      if (c.outputActivation === 'softmax' || (a !== 'softmax' && a !== 'linear')) refuse(r.where, e.name, 'activation', a, 'after the head is not representable (rnnlab heads end in softmax for classes or nothing for values)');
+      if (a === 'softmax') c.outputActivation = 'softmax';
+      c.layers.push({ name: e.name, kind: `Activation(${a})`, op: 'activation', role: 'head activation' });
       continue;
     }
-    if (afterHead) refuse(e.name, 'class', e.className, `after the head layer ${head!.name}: rnnlab's model ends with one Dense head`);
-    if (e.className === 'Masking') {
-      if (rnns.length || embedding) refuse(e.name, 'class', e.className, 'after the first layer: rnnlab masks at the input only');
-      const v = cfg.mask_value ?? 0;
-      if (typeof v !== 'number') refuse(e.name, 'mask_value', v, 'is not a number');
-      masking = { kind: 'value', value: v as number };
-      layers.push({ name: e.name, kind: e.className, op: 'mask', role: `mask (steps whose features all equal ${v})` });
-      continue;
-    }
-    if (e.className === 'Embedding') {
-      if (rnns.length || embedding || masking.kind !== 'none') refuse(e.name, 'class', e.className, 'not at the start of the model: rnnlab embeds the input only');
-      const V = cfg.input_dim;
-      const E = cfg.output_dim;
-      if (!Number.isInteger(V) || (V as number) < 1) refuse(e.name, 'input_dim', V, 'is not a vocabulary size');
-      if (!Number.isInteger(E) || (E as number) < 1) refuse(e.name, 'output_dim', E, 'is not an embedding width');
-      embedding = { V: V as number, E: E as number };
-      if (cfg.mask_zero === true) masking = { kind: 'zero' };
-      take(e.name, 'embedding', pick(e.name, weightsOf(e.name), 'embeddings'), [embedding.V, embedding.E]);
-      layers.push({ name: e.name, kind: e.className, op: 'embedding', role: `embedding${cfg.mask_zero === true ? ' (mask_zero: token 0 is padding)' : ''}` });
-      continue;
-    }
-    if (e.className in RNN_CELLS || e.className === 'Bidirectional') {
-      let inner = e;
-      let merge: ModelSpec['merge'] = 'concat';
-      const bidirectional = e.className === 'Bidirectional';
-      if (bidirectional) {
-        const l = cfg.layer;
-        if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) refuse(e.name, 'layer', l, 'is not a layer config');
-        const lj = l as Json;
-        inner = { className: lj.class_name as string, config: lj.config as Json, name: String((lj.config as Json).name ?? e.name) };
-        if (!(inner.className in RNN_CELLS)) refuse(e.name, 'layer', inner.className, `is not a recurrent layer rnnlab reads (SimpleRNN, LSTM, GRU)`);
-        const m = cfg.merge_mode;
-        if (m !== 'concat' && m !== 'sum' && m !== 'mul' && m !== 'ave') refuse(e.name, 'merge_mode', m ?? null, 'is not one of concat, sum, mul, ave');
-        merge = m as ModelSpec['merge'];
-        if (isObj(cfg.backward_layer) && !mirrorsForward(lj, cfg.backward_layer)) refuse(e.name, 'backward_layer', 'custom', 'is not representable: rnnlab\'s backward direction is a copy of the forward layer');
-      }
-      rnns.push({ name: e.name, cell: RNN_CELLS[inner.className], cfg: inner.config, bidirectional, merge, weights: weightsOf(e.name) });
-      layers.push({ name: e.name, kind: bidirectional ? `Bidirectional(${inner.className})` : e.className, op: 'rnn', role: `layers.${rnns.length - 1}` });
-      continue;
-    }
-    if (e.className === 'Dense' || e.className === 'TimeDistributed') {
-      if (rnns.length === 0) refuse(e.name, 'class', e.className, 'before any recurrent layer: rnnlab\'s model is recurrent layers, then one Dense head');
-      let dcfg = cfg;
-      if (e.className === 'TimeDistributed') {
-        const l = cfg.layer;
-        if (!isObj(l) || l.class_name !== 'Dense' || !isObj(l.config)) refuse(e.name, 'layer', isObj(l) ? l.class_name : l, 'inside TimeDistributed is not a Dense layer');
-        dcfg = (l as Json).config as Json;
-      }
-      const units = dcfg.units;
-      if (!Number.isInteger(units) || (units as number) < 1) refuse(e.name, 'units', units, 'is not a positive integer');
-      if (dcfg.use_bias === false) refuse(e.name, 'use_bias', false, 'is not representable: rnnlab\'s head has a bias');
-      const act = String(dcfg.activation ?? 'linear');
-      if (act !== 'softmax' && act !== 'linear') {
-        refuse(e.name, 'activation', act, 'is not representable: rnnlab\'s head is softmax (classes, cross-entropy) or linear (values, mse)' + (act === 'sigmoid' ? '; a one-unit sigmoid head is a two-class softmax: retrain with Dense(2, softmax)' : ''));
-      }
-      const ws = weightsOf(e.name);
-      head = { name: e.name, units: units as number, activation: act, kernel: pick(e.name, ws, 'kernel'), bias: pick(e.name, ws, 'bias'), timeDistributed: e.className === 'TimeDistributed' };
-      outputActivation = act === 'softmax' ? 'softmax' : 'linear';
-      layers.push({ name: e.name, kind: e.className === 'TimeDistributed' ? 'TimeDistributed(Dense)' : 'Dense', op: 'head', role: `head (${act})` });
-      continue;
-    }
-    throw new InputError(`${where}: layer ${e.name}: class ${e.className} is not something rnnlab can represent (it reads ${READABLE})`);
+    if (afterHead) refuse(r.where, e.name, 'class', e.className, `after the head layer ${c.head!.name}: rnnlab's model ends with one Dense head`);
+    if (readInputSide(r, e, c)) continue;
+    if (cellOfKerasClass(e.className) !== undefined || e.className === 'Bidirectional') readRecurrent(r, e, c);
+    else if (e.className === 'Dense' || e.className === 'TimeDistributed') readHead(r, e, c);
+    else throw new InputError(`${r.where}: layer ${e.name}: class ${e.className} is not something rnnlab can represent (it reads ${READABLE})`);
   }
+  return c;
+}
 
-  if (rnns.length === 0) throw new InputError(`${where}: the model has no recurrent layer (SimpleRNN, LSTM, GRU or Bidirectional); rnnlab imports recurrent models`);
-  if (!head) throw new InputError(`${where}: the model does not end with a Dense head after its recurrent layers; rnnlab's model is recurrent layers, then one Dense head`);
-  const h = head as NonNullable<typeof head>;
+/** A layer's Keras option, or its Keras default. */
+const option = (r: Rnn, key: string, def: unknown): unknown => (r.cfg[key] === undefined ? def : r.cfg[key]);
 
-  // the recurrent stack: one cell type, one width, one set of options, every layer
+/** The recurrent stack: one cell type, one width, one set of options, every layer; returns the width. */
+function checkStack(r: Reading, rnns: Rnn[], kerasVersion: string | null): number {
   const first = rnns[0];
   const units = first.cfg.units;
-  if (!Number.isInteger(units) || (units as number) < 1) refuse(first.name, 'units', units, 'is not a positive integer');
+  if (!Number.isInteger(units) || (units as number) < 1) refuse(r.where, first.name, 'units', units, 'is not a positive integer');
   const H = units as number;
-  const option = (r: Rnn, key: string, def: unknown): unknown => (r.cfg[key] === undefined ? def : r.cfg[key]);
-  for (const r of rnns) {
-    if (r.cell !== first.cell) refuse(r.name, 'class', r.cfg.name ? `${r.cell}` : r.cell, `differs from ${first.name}'s ${first.cell}: rnnlab stacks layers of one cell type`);
-    if (r.cfg.units !== H) refuse(r.name, 'units', r.cfg.units, `differs from ${first.name}'s ${H}: rnnlab stacks layers of one width`);
-    if (r.bidirectional !== first.bidirectional) refuse(r.name, 'Bidirectional', r.bidirectional, `differs from ${first.name}: rnnlab's bidirectional models read both ways in every layer`);
-    if (r.merge !== first.merge) refuse(r.name, 'merge_mode', r.merge, `differs from ${first.name}'s ${first.merge}`);
-    if (option(r, 'use_bias', true) !== true) refuse(r.name, 'use_bias', r.cfg.use_bias, 'is not representable: rnnlab\'s cells have biases');
-    if (option(r, 'go_backwards', false) !== false && !r.bidirectional) refuse(r.name, 'go_backwards', true, 'is not representable outside Bidirectional');
-    if (option(r, 'time_major', false) !== false) refuse(r.name, 'time_major', true, 'is not representable: rnnlab reads [batch, time, features]');
-    if (option(r, 'return_state', false) !== false) refuse(r.name, 'return_state', true, 'is not representable: the model\'s outputs come from its head');
-    if (first.cell !== 'rnn' && option(r, 'activation', 'tanh') !== 'tanh') refuse(r.name, 'activation', r.cfg.activation, `is not representable: rnnlab's ${first.cell.toUpperCase()} uses tanh`);
-    if (first.cell === 'rnn' && !['tanh', 'relu'].includes(String(option(r, 'activation', 'tanh')))) refuse(r.name, 'activation', r.cfg.activation, 'is not representable: rnnlab\'s SimpleRNN uses tanh or relu');
-    if (String(option(r, 'activation', 'tanh')) !== String(option(first, 'activation', 'tanh'))) refuse(r.name, 'activation', r.cfg.activation, `differs from ${first.name}'s`);
-    if (first.cell !== 'rnn') {
-      const ra = String(option(r, 'recurrent_activation', 'sigmoid'));
-      if (ra !== 'sigmoid' && ra !== 'hard_sigmoid') refuse(r.name, 'recurrent_activation', ra, 'is not representable: rnnlab\'s gates use sigmoid or hard_sigmoid');
-      if (ra === 'hard_sigmoid' && kerasVersion?.startsWith('3')) refuse(r.name, 'recurrent_activation', ra, `from Keras ${kerasVersion} is x/6 + 1/2 (Keras 2 and tfjs: 0.2x + 1/2); rnnlab has the Keras 2 one`);
-      if (ra !== String(option(first, 'recurrent_activation', 'sigmoid'))) refuse(r.name, 'recurrent_activation', ra, `differs from ${first.name}'s`);
+  // the cell table says which Keras options a cell reads: activation (SimpleRNN), recurrent_activation (LSTM, GRU), reset_after (GRU)
+  const reads = (field: string): boolean => appliesToCell(field, first.cell);
+  for (const x of rnns) {
+    const no = (opt: string, value: unknown, why: string): never => refuse(r.where, x.name, opt, value, why);
+    if (x.cell !== first.cell) no('class', x.cfg.name ? `${x.cell}` : x.cell, `differs from ${first.name}'s ${first.cell}: rnnlab stacks layers of one cell type`);
+    if (x.cfg.units !== H) no('units', x.cfg.units, `differs from ${first.name}'s ${H}: rnnlab stacks layers of one width`);
+    if (x.bidirectional !== first.bidirectional) no('Bidirectional', x.bidirectional, `differs from ${first.name}: rnnlab's bidirectional models read both ways in every layer`);
+    if (x.merge !== first.merge) no('merge_mode', x.merge, `differs from ${first.name}'s ${first.merge}`);
+    if (option(x, 'use_bias', true) !== true) no('use_bias', x.cfg.use_bias, 'is not representable: rnnlab\'s cells have biases');
+    if (option(x, 'go_backwards', false) !== false && !x.bidirectional) no('go_backwards', true, 'is not representable outside Bidirectional');
+    if (option(x, 'time_major', false) !== false) no('time_major', true, 'is not representable: rnnlab reads [batch, time, features]');
+    if (option(x, 'return_state', false) !== false) no('return_state', true, 'is not representable: the model\'s outputs come from its head');
+    if (!reads('activation') && option(x, 'activation', 'tanh') !== 'tanh') no('activation', x.cfg.activation, `is not representable: rnnlab's ${first.cell.toUpperCase()} uses tanh`);
+    if (reads('activation') && !(ACTIVATIONS as readonly string[]).includes(String(option(x, 'activation', 'tanh')))) no('activation', x.cfg.activation, `is not representable: rnnlab's ${CELL_TABLE[first.cell].keras} uses ${ACTIVATIONS.join(' or ')}`);
+    if (String(option(x, 'activation', 'tanh')) !== String(option(first, 'activation', 'tanh'))) no('activation', x.cfg.activation, `differs from ${first.name}'s`);
+    if (reads('recurrentActivation')) {
+      const ra = String(option(x, 'recurrent_activation', 'sigmoid'));
+      if (ra !== 'sigmoid' && ra !== 'hard_sigmoid') no('recurrent_activation', ra, 'is not representable: rnnlab\'s gates use sigmoid or hard_sigmoid');
+      if (ra === 'hard_sigmoid' && kerasVersion?.startsWith('3')) no('recurrent_activation', ra, `from Keras ${kerasVersion} is x/6 + 1/2 (Keras 2 and tfjs: 0.2x + 1/2); rnnlab has the Keras 2 one`);
+      if (ra !== String(option(first, 'recurrent_activation', 'sigmoid'))) no('recurrent_activation', ra, `differs from ${first.name}'s`);
     }
-    if (first.cell === 'gru' && option(r, 'reset_after', false) !== option(first, 'reset_after', false)) refuse(r.name, 'reset_after', r.cfg.reset_after, `differs from ${first.name}'s`);
-    if (option(r, 'stateful', false) === true) notes.push(`${r.name}: stateful (the state carried between batches) is not part of the model; rnnlab starts each batch from zeros unless it carries state itself`);
-    const dropout = Number(option(r, 'dropout', 0)) || 0;
-    const rdrop = Number(option(r, 'recurrent_dropout', 0)) || 0;
-    if (dropout > 0 || rdrop > 0) notes.push(`${r.name}: dropout ${dropout} / recurrent_dropout ${rdrop} act only in training and are left out; rnnlab trains without them`);
+    if (reads('gruResetAfter') && option(x, 'reset_after', false) !== option(first, 'reset_after', false)) no('reset_after', x.cfg.reset_after, `differs from ${first.name}'s`);
+    if (option(x, 'stateful', false) === true) r.notes.push(`${x.name}: stateful (the state carried between batches) is not part of the model; rnnlab starts each batch from zeros unless it carries state itself`);
+    const dropout = Number(option(x, 'dropout', 0)) || 0;
+    const rdrop = Number(option(x, 'recurrent_dropout', 0)) || 0;
+    if (dropout > 0 || rdrop > 0) r.notes.push(`${x.name}: dropout ${dropout} / recurrent_dropout ${rdrop} act only in training and are left out; rnnlab trains without them`);
   }
-  rnns.forEach((r, l) => {
-    if (l < rnns.length - 1 && option(r, 'return_sequences', false) !== true) refuse(r.name, 'return_sequences', false, 'on a layer that feeds another recurrent layer');
+  rnns.forEach((x, l) => {
+    if (l < rnns.length - 1 && option(x, 'return_sequences', false) !== true) refuse(r.where, x.name, 'return_sequences', false, 'on a layer that feeds another recurrent layer');
   });
-  const returnSequences = option(rnns[rnns.length - 1], 'return_sequences', false) === true;
-  if (h.timeDistributed && !returnSequences) refuse(h.name, 'class', 'TimeDistributed', `after ${rnns[rnns.length - 1].name}, which returns its last step only`);
+  return H;
+}
 
-  // the input
-  if (inputShape) {
-    const rank = inputShape.length;
-    if (embedding ? rank !== 2 : rank !== 3) {
+/** The features of the input (the vocabulary with an embedding) and its fixed length, from the input shape (or the first kernel). */
+function inputOf(r: Reading, c: Chain): { features: number; seqLen: number | null } {
+  if (c.inputShape) {
+    const rank = c.inputShape.length;
+    if (c.embedding ? rank !== 2 : rank !== 3) {
       throw new InputError(
-        `${where}: the model's input ${shapeStr(inputShape.map((d) => d ?? -1)).replace(/-1/g, 'null')} is not a sequence; rnnlab reads [batch, time, features]` +
+        `${r.where}: the model's input ${shapeStr(c.inputShape.map((d) => d ?? -1)).replace(/-1/g, 'null')} is not a sequence; rnnlab reads [batch, time, features]` +
           ' (or [batch, time] token ids into an Embedding)',
       );
     }
   }
-  const kernel0 = rnns[0].weights.find((w) => lastPart(w.name) === 'kernel');
-  const features = embedding ? embedding.V : inputShape && typeof inputShape[2] === 'number' ? inputShape[2] : kernel0?.shape[0];
-  if (!Number.isInteger(features)) throw new InputError(`${where}: cannot tell how many features the input has (no input shape and no kernel for ${rnns[0].name})`);
-  const seqLen = inputShape && typeof inputShape[1] === 'number' ? inputShape[1] : null;
+  const kernel0 = c.rnns[0].weights.find((w) => lastPart(w.name) === 'kernel');
+  const features = c.embedding ? c.embedding.V : c.inputShape && typeof c.inputShape[2] === 'number' ? c.inputShape[2] : kernel0?.shape[0];
+  if (!Number.isInteger(features)) throw new InputError(`${r.where}: cannot tell how many features the input has (no input shape and no kernel for ${c.rnns[0].name})`);
+  return { features: features as number, seqLen: c.inputShape && typeof c.inputShape[1] === 'number' ? c.inputShape[1] : null };
+}
+
+/** Every weight where the canonical layout wants it; a weight no layer read is refused. */
+function placeWeights(r: Reading, spec: ModelSpec, c: Chain, head: Head): void {
+  const layout = new Map(paramLayout(spec).map((p) => [p.name, p.shape]));
+  c.rnns.forEach((x, l) => {
+    for (const direction of x.bidirectional ? (['forward', 'backward'] as const) : ([null] as const)) {
+      const ws = direction ? x.weights.filter((w) => w.name.split('/').some((part) => part.startsWith(`${direction}_`))) : x.weights;
+      const layer = direction ? `${x.name} (${direction})` : x.name;
+      const p = `layers.${l}.${direction === 'backward' ? 'backward.' : ''}`;
+      take(r, layer, `${p}kernel`, pick(r, layer, ws, 'kernel'), layout.get(`${p}kernel`)!);
+      take(r, layer, `${p}recurrentKernel`, pick(r, layer, ws, 'recurrent_kernel'), layout.get(`${p}recurrentKernel`)!);
+      take(r, layer, `${p}bias`, pick(r, layer, ws, 'bias'), layout.get(`${p}bias`)!);
+    }
+  });
+  take(r, head.name, 'head.kernel', head.kernel, layout.get('head.kernel')!);
+  take(r, head.name, 'head.bias', head.bias, layout.get('head.bias')!);
+  const unused = r.weights.filter((w) => !r.used.has(w.name)).map((w) => w.name);
+  if (unused.length) throw new InputError(`${r.where}: weight(s) ${unused.join(', ')} belong to no layer rnnlab read; the weights do not match the topology`);
+}
+
+/** A Keras model as a ModelSpec and canonical parameters, or one line saying why it cannot be one. */
+export function importKerasParts(parts: KerasFileParts, o: ImportOptions = {}): ImportedModel {
+  const { where, modelConfig, kerasVersion } = parts;
+  const modelClass = String(modelConfig.class_name ?? '');
+  const r: Reading = { where, notes: [], params: {}, sources: {}, used: new Set(), weights: parts.weights };
+  const c = readChain(r, layerChain(modelConfig, where));
+  if (c.rnns.length === 0) throw new InputError(`${where}: the model has no recurrent layer (SimpleRNN, LSTM, GRU or Bidirectional); rnnlab imports recurrent models`);
+  if (!c.head) throw new InputError(`${where}: the model does not end with a Dense head after its recurrent layers; rnnlab's model is recurrent layers, then one Dense head`);
+  const h = c.head;
+  const H = checkStack(r, c.rnns, kerasVersion);
+  const first = c.rnns[0];
+  const returnSequences = option(c.rnns[c.rnns.length - 1], 'return_sequences', false) === true;
+  if (h.timeDistributed && !returnSequences) refuse(where, h.name, 'class', 'TimeDistributed', `after ${c.rnns[c.rnns.length - 1].name}, which returns its last step only`);
+  const { features, seqLen } = inputOf(r, c);
 
   const cell = first.cell;
-  const resetAfter = cell === 'gru' && option(first, 'reset_after', false) === true;
-  const ra = cell === 'rnn' ? undefined : String(option(first, 'recurrent_activation', 'sigmoid')) === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid';
-  const chosen = chooseLoss(compiledLoss(parts.loss, where), { name: h.name, activation: outputActivation ?? 'linear' }, o.loss, where);
-  if (chosen.note) notes.push(chosen.note);
+  // the variant fields this cell reads, from the first layer's options
+  const variant: Record<string, unknown> = {};
+  if (appliesToCell('activation', cell)) variant.activation = String(option(first, 'activation', 'tanh'));
+  if (appliesToCell('recurrentActivation', cell)) variant.recurrentActivation = String(option(first, 'recurrent_activation', 'sigmoid')) === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid';
+  if (appliesToCell('gruResetAfter', cell)) variant.gruResetAfter = option(first, 'reset_after', false) === true;
+  const chosen = chooseLoss(compiledLoss(parts.loss, where), { name: h.name, activation: c.outputActivation ?? 'linear' }, o.loss, where);
+  if (chosen.note) r.notes.push(chosen.note);
   const fromLayers = parseSpec(
     {
       cell,
       inputSize: features,
       hiddenSize: H,
-      layers: rnns.length,
+      layers: c.rnns.length,
       outputSize: h.units,
-      input: embedding ? 'tokens' : 'dense',
+      input: c.embedding ? 'tokens' : 'dense',
       returnSequences,
       loss: chosen.loss,
-      ...(cell === 'rnn' ? { activation: String(option(first, 'activation', 'tanh')) } : { recurrentActivation: ra }),
-      ...(cell === 'gru' ? { gruResetAfter: resetAfter } : {}),
+      ...variant,
       ...(first.bidirectional ? { bidirectional: true, merge: first.merge } : {}),
-      ...(embedding ? { embedding: embedding.E } : {}),
+      ...(c.embedding ? { embedding: c.embedding.E } : {}),
     },
     `${where} (as a ModelSpec)`,
   );
-  const spec = parts.rnnlabSpec === undefined ? fromLayers : withRnnlabSpec(fromLayers, parts.rnnlabSpec, notes);
-  if (!embedding && masking.kind === 'zero') masking = { kind: 'none' };
-
-  // the weights, each where the canonical layout wants it
-  const layout = new Map(paramLayout(spec).map((p) => [p.name, p.shape]));
-  rnns.forEach((r, l) => {
-    for (const direction of r.bidirectional ? (['forward', 'backward'] as const) : ([null] as const)) {
-      const ws = direction ? r.weights.filter((w) => w.name.split('/').some((part) => part.startsWith(`${direction}_`))) : r.weights;
-      const layer = direction ? `${r.name} (${direction})` : r.name;
-      const p = `layers.${l}.${direction === 'backward' ? 'backward.' : ''}`;
-      take(layer, `${p}kernel`, pick(layer, ws, 'kernel'), layout.get(`${p}kernel`)!);
-      take(layer, `${p}recurrentKernel`, pick(layer, ws, 'recurrent_kernel'), layout.get(`${p}recurrentKernel`)!);
-      take(layer, `${p}bias`, pick(layer, ws, 'bias'), layout.get(`${p}bias`)!);
-    }
-  });
-  take(h.name, 'head.kernel', h.kernel, layout.get('head.kernel')!);
-  take(h.name, 'head.bias', h.bias, layout.get('head.bias')!);
-  const unused = manifest.weights.filter((w) => !used.has(w.name)).map((w) => w.name);
-  if (unused.length) throw new InputError(`${where}: weight(s) ${unused.join(', ')} belong to no layer rnnlab read; the weights do not match the topology`);
-
+  const spec = parts.rnnlabSpec === undefined ? fromLayers : withRnnlabSpec(fromLayers, parts.rnnlabSpec, r.notes);
+  const masking: KerasMasking = !c.embedding && c.masking.kind === 'zero' ? { kind: 'none' } : c.masking;
+  placeWeights(r, spec, c, h);
   return {
     spec,
-    params,
-    sources,
+    params: r.params,
+    sources: r.sources,
     masking,
-    outputActivation: outputActivation ?? 'linear',
+    outputActivation: c.outputActivation ?? 'linear',
     seqLen,
-    layers,
-    notes,
+    layers: c.layers,
+    notes: r.notes,
     loss: chosen.how,
     source: { ...parts.source, kerasVersion, modelClass },
     artifacts: parts.artifacts,
@@ -423,7 +484,7 @@ function withRnnlabSpec(fromLayers: ModelSpec, raw: unknown, notes: string[]): M
     notes.push(`rnnlab's spec in userDefinedMetadata differs from the layers in ${differ.join(', ')}; the layers are read`);
     return fromLayers;
   }
-  return parseSpec({ ...fromLayers, input: own.input, lossReduction: own.lossReduction, ...(own.cell === 'lstm' ? { unitForgetBias: own.unitForgetBias } : {}) }, 'userDefinedMetadata.rnnlab.spec');
+  return parseSpec({ ...fromLayers, input: own.input, lossReduction: own.lossReduction, ...(appliesToCell('unitForgetBias', own.cell) ? { unitForgetBias: own.unitForgetBias } : {}) }, 'userDefinedMetadata.rnnlab.spec');
 }
 
 const lastPart = (name: string): string => name.split('/').pop()!.replace(/:\d+$/, '');

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError, quote } from '../errors.js';
+import { formatBytes } from '../sizes.js';
 
 export type FileKind = 'text' | 'csv' | 'json' | 'safetensors' | 'weights';
 
@@ -22,17 +23,6 @@ export const FILE_LIMITS: Record<FileKind, number> = {
 
 const WHAT: Record<FileKind, string> = { text: 'a text file', csv: 'a CSV file', json: 'a JSON file', safetensors: 'a .safetensors file', weights: 'a binary weights file' };
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
 
 /** Why `path` cannot be read as `kind`, or null. */
 function refuse(path: string, kind: FileKind): string | null {

@@ -2,13 +2,19 @@
  * One self-contained HTML file for one or more runs: settings, results tables, the charts (inline
  * SVG), the samples at each breakpoint. No scripts, no external styles or fonts: it opens offline.
  */
-import type { ClassMetrics } from '../tasks/classify.js';
-import { FORECASTER_NAMES, type ForecastMetrics, type Forecaster } from '../tasks/series.js';
-import { duration, plural } from './table.js';
+import type { Chart } from '../io/svg.js';
+import { duration, plural, readable as fmt } from '../io/table.js';
+import { TASKS } from '../tasks/registry.js';
+import type { TaskReport, View } from '../tasks/task.js';
 import { VERSION } from '../version.js';
-import { type Chart, type Run, chartsFor } from './plots.js';
+import { type Run, chartsFor } from './plots.js';
 
 const esc = (s: unknown): string => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Text between tags: quotes need no escaping there. */
+const escText = (s: unknown): string => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** What the run's task hands the report (its card, its results), from the task registry. */
+const taskReport = (r: Run): TaskReport | undefined => (r.kind === 'train' ? TASKS.find((t) => t.name === r.task)?.report : undefined);
 
 function table(headers: string[], rows: unknown[][]): string {
   return `<table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
@@ -16,16 +22,6 @@ function table(headers: string[], rows: unknown[][]): string {
     .join('')}</tbody></table>`;
 }
 
-/** Numbers as people read them: 4 significant digits (errors in exponent form), never a float's tail. */
-function fmt(x: unknown): string {
-  if (typeof x !== 'number') return x === undefined || x === null ? '' : String(x);
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return x.toExponential(2);
-  return a >= 1000 ? Math.round(x).toLocaleString('en-US') : String(Number(x.toPrecision(4)));
-}
-
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const ratio = (x: number): string => `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}x`;
 
 /** An object as a two-column table (nested objects as "a.b"), for settings people read. */
@@ -81,32 +77,11 @@ function summaryCard(r: Run): string {
         verdict = ok ? `engines agree (parameters within ${d.limit.toExponential(0)}; largest difference ${fmt(d.max)})` : `engines part ways from step ${d.driftStep} (largest parameter difference ${fmt(d.max)})`;
       }
     }
-    if (r.task === 'series' && f.test) {
-      const t = f.test as Record<string, ForecastMetrics>;
-      const beats = !!f.beatsBaselines;
-      ok &&= beats;
-      const best = Object.entries(t).filter(([k]) => k !== 'model').sort((a, b) => a[1].mae - b[1].mae)[0];
-      lines.unshift(`test MAE ${fmt(t.model.mae)}${f.unit ? ` ${esc(f.unit)}` : ''} against ${FORECASTER_NAMES[best[0] as Forecaster] ?? best[0]} ${fmt(best[1].mae)}: ${beats ? 'beats every baseline' : 'does NOT beat every baseline'}`);
-    }
-    if (r.task === 'classify' && f.test) {
-      const t = f.test as ClassMetrics;
-      ok &&= t.accuracy > t.baselineAccuracy;
-      lines.unshift(`test accuracy ${pct(t.accuracy)} against the majority-class baseline ${pct(t.baselineAccuracy)}`);
-    }
-    if (r.task === 'seq2seq' && f.test) {
-      const t = f.test as { exact: number; token: number; n: number; beam: number; baseline: { name: string; exact: number } | null };
-      if (t.baseline) ok &&= t.exact > t.baseline.exact;
-      lines.unshift(`test exact match ${pct(t.exact)} (token accuracy ${pct(t.token)}) on ${t.n} held-out pairs${t.baseline ? ` against "${t.baseline.name}" ${pct(t.baseline.exact)}` : ''}`);
-    }
-    if (r.task === 'text') {
-      const v = val[engines[0]];
-      // the baseline of a language model: guessing every token uniformly, ln V nats
-      const V = (r.info.spec as { outputSize?: number } | undefined)?.outputSize;
-      const uniform = V ? Math.log(V) : undefined;
-      if (v?.valLoss !== undefined && uniform !== undefined) ok &&= v.valLoss < uniform;
-      const against = uniform !== undefined ? `; uniform guessing: ${fmt(uniform)} nats` : '';
-      if (v?.valBitsPerChar !== undefined) lines.unshift(`validation ${fmt(v.valBitsPerChar)} bits per character (${fmt(v.valLoss)} nats${against})`);
-      else if (v?.valPerplexity !== undefined) lines.unshift(`validation perplexity ${fmt(v.valPerplexity)} (${fmt(v.valLoss)} nats per word${against})`);
+    // the task's line on its result against its baseline, first
+    const card = taskReport(r)?.card?.(f, r.info);
+    if (card) {
+      ok &&= card.ok;
+      if (card.line) lines.unshift(card.line);
     }
     lines.push(`${plural(f.steps as number, 'step')}, ${plural(f.epochs as number, 'epoch')} in ${duration(f.elapsedSeconds as number)}`);
     verdict ||= lines[0] ?? '';
@@ -141,18 +116,7 @@ function results(r: Run): string {
       Object.keys(loss).map((e) => [e, fmt(loss[e]), fmt(ms[e]), ...Object.values((f.validation as Record<string, Record<string, number>>)?.[e] ?? {}).map(fmt)]),
     );
     html += `<p>${esc(plural(f.steps as number, 'step'))}, ${esc(plural(f.epochs as number, 'epoch'))}, ${esc(duration(f.elapsedSeconds as number))}${typeof f.maxParamDiff === 'number' ? `; largest parameter difference between the engines ${fmt(f.maxParamDiff)}` : ''}.</p>`;
-    if (r.task === 'series' && f.test) {
-      const t = f.test as Record<string, ForecastMetrics>;
-      html += `<h4>test errors (${esc(f.testWindows)} windows, ${esc(f.horizon)} steps ahead${f.unit ? `, ${esc(f.unit)}` : ''})</h4>`;
-      const name = (k: string): string => FORECASTER_NAMES[k as Forecaster] ?? k;
-      html += table(['forecaster', 'MAE', 'RMSE', 'MAPE'], Object.entries(t).map(([k, m]) => [name(k), fmt(m.mae), fmt(m.rmse), `${m.mape.toFixed(1)}%`]));
-      html += `<p class="${f.beatsBaselines ? 'ok' : 'warn'}">${f.beatsBaselines ? 'The model beats every baseline.' : `The model does not beat: ${esc((f.notBeaten as string[]).map(name).join(', '))}.`}</p>`;
-    }
-    if (r.task === 'classify' && f.test) {
-      const t = f.test as ClassMetrics;
-      html += `<p>test accuracy ${pct(t.accuracy)} on ${t.n} sequences; majority-class baseline ("${esc(t.majorityClass)}") ${pct(t.baselineAccuracy)}.</p>`;
-      html += table(['class', 'precision', 'recall', 'F1', 'support'], t.perClass.map((c) => [c.label, fmt(c.precision), fmt(c.recall), fmt(c.f1), c.support]));
-    }
+    html += (taskReport(r)?.results?.(f) ?? []).map(view).join('');
   }
   if (r.kind === 'check' && r.check) {
     const c = r.check;
@@ -169,6 +133,13 @@ function results(r: Run): string {
     );
   }
   return html;
+}
+
+/** A block of a task's results. */
+function view(v: View): string {
+  if ('heading' in v) return `<h4>${escText(v.heading)}</h4>`;
+  if ('table' in v) return table(v.table.headers, v.table.rows);
+  return v.tone ? `<p class="${v.tone}">${escText(v.text)}</p>` : `<p>${escText(v.text)}</p>`;
 }
 
 function samples(r: Run): string {

@@ -7,12 +7,14 @@ import { existsSync } from 'node:fs';
 import { readJsonInput } from '../io/files.js';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { readJsonl, readSweep } from './run.js';
-import { ATTENTION_PLOT, BENCH_JSON, CHECK_JSON, CLASSIFY_TEST, SERIES_PLOT, SERIES_TEST, TRAIN_FINAL, expectShape } from './schemas.js';
-import { type LineSeries, type YScale, barChart, heatmap, lineChart } from './svg.js';
+import { readJsonl, readSweep } from '../io/run-dir.js';
+import { BENCH_JSON, CHECK_JSON, TRAIN_FINAL, expectShape } from '../io/schemas.js';
+import { type Chart, type LineSeries, type YScale, barChart, heatmap, lineChart } from '../io/svg.js';
+import { TASKS } from '../tasks/registry.js';
+import type { TaskReport } from '../tasks/task.js';
 import type { BenchRow } from '../../compare/bench.js';
-import type { CheckReport } from '../../compare/checks.js';
-import { TOLERANCES } from '../../compare/tolerance.js';
+import type { CheckReport } from '../../compare/comparisons.js';
+import { TOLERANCES } from '../tolerance.js';
 
 export interface Run {
   dir: string;
@@ -28,13 +30,13 @@ export interface Run {
   plotData?: Record<string, unknown>;
 }
 
-export interface Chart {
-  id: string;
-  title: string;
-  svg: string;
-  /** series the chart is expected to show (for tests) */
-  series: number;
-}
+export type { Chart } from '../io/svg.js';
+
+/** What a run's task hands the report (src/tasks/task.ts, TaskReport). */
+const taskReport = (r: Run): TaskReport | undefined => (r.kind === 'train' ? TASKS.find((t) => t.name === r.task)?.report : undefined);
+
+/** The plot-data.json a task writes, by the kind the file names. */
+const plotDataOf = (kind: unknown): NonNullable<TaskReport['plotData']> | undefined => TASKS.map((t) => t.report?.plotData).find((p) => p !== undefined && p.kind === kind);
 
 function readJson(path: string): Record<string, unknown> {
   const v = readJsonInput(path);
@@ -69,8 +71,8 @@ export function loadRun(dir: string): Run {
   const file = (name: string): string => join(dir, name);
   if (run.final && run.kind === 'train') {
     expectShape(run.final, TRAIN_FINAL, file('metrics.jsonl'), 'the final record');
-    if (run.task === 'series' && run.final.test !== undefined) expectShape(run.final, SERIES_TEST, file('metrics.jsonl'), 'the final record');
-    if (run.task === 'classify' && run.final.test !== undefined) expectShape(run.final.test, CLASSIFY_TEST, file('metrics.jsonl'), 'the final record\'s test');
+    const own = taskReport(run)?.finalSchema;
+    if (own && run.final.test !== undefined) expectShape(own.at ? run.final[own.at] : run.final, own.schema, file('metrics.jsonl'), own.what);
   }
   if (run.kind === 'check' && existsSync(file('check.json'))) {
     run.check = readJson(file('check.json')) as unknown as Run['check'];
@@ -82,8 +84,8 @@ export function loadRun(dir: string): Run {
   }
   if (existsSync(file('plot-data.json'))) {
     run.plotData = readJson(file('plot-data.json'));
-    if (run.plotData.kind === 'series') expectShape(run.plotData, SERIES_PLOT, file('plot-data.json'), 'plot data');
-    if (run.plotData.kind === 'attention') expectShape(run.plotData, ATTENTION_PLOT, file('plot-data.json'), 'plot data');
+    const own = plotDataOf(run.plotData.kind);
+    if (own) expectShape(run.plotData, own.schema, file('plot-data.json'), 'plot data');
   }
   return run;
 }
@@ -161,58 +163,11 @@ function lossChartsOf(train: Run[], task: string, suffix: boolean, yScale: YScal
   return charts;
 }
 
-function seriesChart(r: Run): Chart[] {
-  const d = r.plotData as
-    | { kind: string; column: string; unit: string | null; index: number[]; truth: number[]; testStart: number; horizon: number; engines: { name: string; oneStep: [number, number][]; fromTestStart: [number, number][] }[] }
-    | undefined;
-  if (!d || d.kind !== 'series') return [];
-  const series: LineSeries[] = [{ name: `${d.column} (truth)`, points: d.index.map((i, k) => [i, d.truth[k]]), color: '#333333' }];
-  for (const e of d.engines) {
-    series.push({ name: `${e.name}: one step ahead`, points: e.oneStep });
-    series.push({ name: `${e.name}: ${d.horizon} steps from the test start`, points: e.fromTestStart, dashed: true });
-  }
-  return [
-    {
-      id: `forecast-${r.name}`,
-      title: 'forecasts against the truth',
-      svg: lineChart({ title: `${r.name}: forecasts against the truth (test part from row ${d.testStart})`, xLabel: 'row', yLabel: `${d.column}${d.unit ? ` (${d.unit})` : ''}`, series }),
-      series: series.length,
-    },
-  ];
-}
-
-/** Seq2seq runs: the attention weights of a few held-out examples (source tokens across, output tokens down). */
-function attentionCharts(r: Run): Chart[] {
-  const d = r.plotData as { kind?: string; engine?: string; examples?: { source: string; target: string; output: string; srcTokens: string[]; outTokens: string[]; attention: number[][] | null }[] } | undefined;
-  if (d?.kind !== 'attention' || !d.examples) return [];
-  const show = (t: string): string => (t === ' ' ? '␣' : t);
-  return d.examples
-    .filter((e) => e.attention)
-    .map((e, i) => ({
-      id: `attention-${i + 1}-${r.name}`,
-      title: `attention: ${e.source}`,
-      svg: heatmap({
-        title: `${r.name}: attention of ${d.engine ?? 'the model'} on held-out "${e.source}" -> "${e.output}"${e.output === e.target ? '' : ` (expected "${e.target}")`}; rows: output tokens, columns: source tokens`,
-        rows: e.outTokens.map(show),
-        cols: e.srcTokens.map(show),
-        values: e.attention!,
-        format: (v) => v.toFixed(2),
-      }),
-      series: e.outTokens.length,
-    }));
-}
-
-function confusionChart(r: Run): Chart[] {
-  const t = r.final?.test as { confusion?: number[][]; classes?: string[] } | undefined;
-  if (!t?.confusion || !t.classes) return [];
-  return [
-    {
-      id: `confusion-${r.name}`,
-      title: 'confusion matrix',
-      svg: heatmap({ title: `${r.name}: confusion matrix (rows: true, columns: predicted)`, rows: t.classes, cols: t.classes, values: t.confusion, format: (v) => String(v) }),
-      series: t.classes.length,
-    },
-  ];
+/** The charts a run's task draws: of its plot-data.json (forecasts, attention), and of its final record (a confusion matrix). */
+function taskCharts(r: Run): Chart[] {
+  const fromPlot = r.plotData ? (plotDataOf(r.plotData.kind)?.charts(r.name, r.plotData) ?? []) : [];
+  const fromFinal = r.final ? (taskReport(r)?.finalCharts?.(r.name, r.final) ?? []) : [];
+  return [...fromPlot, ...fromFinal];
 }
 
 function checkCharts(r: Run): Chart[] {
@@ -279,5 +234,5 @@ function benchCharts(r: Run): Chart[] {
 
 /** Every chart the runs support, loss curves overlaid across runs; yScale of the loss curves ('auto': log when they span two decades). */
 export function chartsFor(runs: Run[], o: { yScale?: YScale } = {}): Chart[] {
-  return [...lossCharts(runs, o.yScale ?? 'auto'), ...runs.flatMap((r) => [...seriesChart(r), ...attentionCharts(r), ...confusionChart(r), ...checkCharts(r), ...benchCharts(r)])];
+  return [...lossCharts(runs, o.yScale ?? 'auto'), ...runs.flatMap((r) => [...taskCharts(r), ...checkCharts(r), ...benchCharts(r)])];
 }

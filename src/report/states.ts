@@ -6,22 +6,19 @@
  *   - for text, the input coloured by the activation of chosen units, the way character-level RNN
  *     visualisations show units that track quotes, line length or word boundaries.
  */
-import type { Checkpoint } from '../checkpoint.js';
-import { tokenizerFromJSON } from '../data/tokenizers.js';
-import type { Engine, State } from '../engine.js';
-import { InputError } from '../errors.js';
-import type { ModelSpec } from '../spec.js';
-import { type ClassifyData, lowercases, prepareText } from '../tasks/classify.js';
-import { type SeriesData, lastWindow, modelSeriesCsv, trainedSeries } from '../tasks/series.js';
-import type { Series } from '../data/series.js';
-import { referenceEngine } from '../engines/index.js';
-import { optimizerSpec } from '../optimizer.js';
-import type { Chart, Run } from './plots.js';
-import { readCheckpoint } from '../checkpoint.js';
-import { resolveCheckpoint, runDirOf } from './run.js';
 import { basename } from 'node:path';
-import { defaultPrime } from '../tasks/text.js';
-import { extent, textOn, titleLines } from './svg.js';
+import { carries } from '../cells.js';
+import type { Engine, State } from '../engine.js';
+import { referenceEngine } from '../engines/registry.js';
+import { InputError } from '../errors.js';
+import { type Checkpoint, readCheckpoint } from '../io/checkpoint.js';
+import { resolveCheckpoint, runDirOf } from '../io/run-dir.js';
+import { type Chart, extent, textOn, titleLines } from '../io/svg.js';
+import { optimizerSpec } from '../optimizer.js';
+import type { ModelSpec } from '../spec.js';
+import { TASKS } from '../tasks/registry.js';
+import type { StateInput, TaskStates } from '../tasks/task.js';
+import type { Run } from './plots.js';
 
 /** The states of one input: per layer, h (and c) as [T][H]; labels name the steps (characters, words, dates). */
 export interface StateTrace {
@@ -31,36 +28,25 @@ export interface StateTrace {
   layers: { h: number[][]; c?: number[][] }[];
 }
 
+/** The task whose hidden-state views read this checkpoint (its data.json says which; a text model has none). */
+function statesOf(ck: Checkpoint & { dir: string }): TaskStates {
+  const t = TASKS.find((x) => x.report?.states?.owns(ck));
+  if (!t?.report?.states) throw new InputError(`${ck.dir}: neither a text nor a classification checkpoint (no vocab.json or classify data.json)`);
+  return t.report.states;
+}
+
 /** The model input of a checkpoint for a text (text and classification models) or the last window of a series. */
-export function stateInput(ck: Checkpoint & { dir: string }, o: { text?: string; series?: Series }): { x: Float32Array | Int32Array; labels: string[]; source: string } {
+export function stateInput(ck: Checkpoint & { dir: string }, o: { text?: string; csv?: string; note?: (line: string) => void }): StateInput {
   if (ck.spec.bidirectional) throw new InputError(`${ck.dir}: the hidden-state views read a model one step at a time; a bidirectional model reads the whole sequence both ways, which they do not show yet`);
-  const d = ck.data as (SeriesData | ClassifyData | undefined) & { task?: string };
-  if (d?.task === 'series') {
-    const sd = d as SeriesData;
-    if (o.text !== undefined) throw new InputError(`${ck.dir}: a forecasting model reads numbers; give --csv (or nothing: the data it was trained on)`);
-    const series = o.series ?? trainedSeries(sd);
-    const { x } = lastWindow(sd, series.values);
-    const N = series.values[0].length;
-    const labels = Array.from({ length: sd.window }, (_, t) => series.dates?.[N - sd.window + t] ?? String(N - sd.window + t + 1));
-    return { x, labels, source: `the last ${sd.window} rows of ${sd.source}` };
-  }
-  if (o.text === undefined) throw new InputError(`${ck.dir}: give the text to read with --text "..."`);
-  if (!o.text.trim()) throw new InputError('--text is empty');
-  const json = d?.task === 'classify' ? (d as ClassifyData).tokenizer : ck.vocab;
-  if (!json) throw new InputError(`${ck.dir}: neither a text nor a classification checkpoint (no vocab.json or classify data.json)`);
-  const tokenizer = tokenizerFromJSON(json, ck.dir);
-  const text = d?.task === 'classify' ? prepareText(o.text, { lowercase: lowercases(d as ClassifyData, tokenizer) }) : o.text;
-  const ids = (tokenizer as { encode(s: string, what?: string): Int32Array }).encode(text, '--text');
-  if (ids.length === 0) throw new InputError('--text has no tokens in this vocabulary');
-  if (ids.length > 2000) throw new InputError(`--text has ${ids.length} tokens; the views read at most 2000`);
-  return { x: ids, labels: Array.from(ids, (id) => tokenizer.symbol(id)), source: `"${o.text.length > 40 ? `${o.text.slice(0, 40)}…` : o.text}"` };
+  return statesOf(ck).input(ck, o);
 }
 
 /** Runs the engine one step at a time with the state carried and records every layer's h (and c). */
 export async function traceStates(engine: Engine, spec: ModelSpec, input: { x: Float32Array | Int32Array; labels: string[]; source: string }): Promise<StateTrace> {
   const T = input.labels.length;
   const F = spec.input === 'tokens' ? 1 : spec.inputSize;
-  const layers: StateTrace['layers'] = Array.from({ length: spec.layers }, () => (spec.cell === 'lstm' ? { h: [], c: [] } : { h: [] }));
+  const withC = carries(spec).includes('c');
+  const layers: StateTrace['layers'] = Array.from({ length: spec.layers }, () => (withC ? { h: [], c: [] } : { h: [] }));
   let state: State | undefined;
   for (let t = 0; t < T; t++) {
     const x = input.x.subarray(t * F, (t + 1) * F);
@@ -227,15 +213,14 @@ export function stateCharts(trace: StateTrace, o: { name: string; units?: number
 
 /** The hidden-state charts of a checkpoint over a text, or over the last window of a series (its CSV, --csv, or the data it was trained on). */
 export async function checkpointStateCharts(ck: Checkpoint & { dir: string }, o: { text?: string; csv?: string; units?: number[]; name?: string; note?: (line: string) => void }): Promise<Chart[]> {
-  const d = ck.data as { task?: string } | undefined;
-  if (o.csv !== undefined && d?.task !== 'series') throw new InputError(`--csv is for forecasting models; ${ck.dir} reads text: give --text`);
-  if (o.units !== undefined && d?.task === 'series') throw new InputError('--units chooses the units that colour a text; a forecasting model reads no text (its views show every unit)');
-  const series = o.csv !== undefined ? modelSeriesCsv(d as SeriesData, o.csv, o.note ?? (() => {})) : undefined;
-  const input = stateInput(ck, { text: o.text, series });
+  const text = statesOf(ck).text;
+  if (o.csv !== undefined && text) throw new InputError(`--csv is for forecasting models; ${ck.dir} reads text: give --text`);
+  if (o.units !== undefined && !text) throw new InputError('--units chooses the units that colour a text; a forecasting model reads no text (its views show every unit)');
+  const input = stateInput(ck, { text: o.text, csv: o.csv, note: o.note });
   const engine = referenceEngine(ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd') });
   try {
     const trace = await traceStates(engine, ck.spec, input);
-    return stateCharts(trace, { name: o.name ?? basename(runDirOf(ck.dir) ?? ck.dir), units: o.units, text: d?.task !== 'series' });
+    return stateCharts(trace, { name: o.name ?? basename(runDirOf(ck.dir) ?? ck.dir), units: o.units, text });
   } finally {
     engine.dispose();
   }
@@ -247,7 +232,8 @@ export async function checkpointStateCharts(ck: Checkpoint & { dir: string }, o:
  * model the last window of its data. Nothing for other runs, or when the data is gone.
  */
 export async function runStateCharts(r: Run): Promise<Chart[]> {
-  if (r.kind !== 'train' || (r.task !== 'text' && r.task !== 'series')) return [];
+  const states = r.kind === 'train' ? TASKS.find((t) => t.name === r.task)?.report?.states : undefined;
+  if (!states?.runInput) return [];
   let dir: string;
   try {
     dir = resolveCheckpoint(r.dir);
@@ -255,15 +241,9 @@ export async function runStateCharts(r: Run): Promise<Chart[]> {
     return [];
   }
   const ck = readCheckpoint(dir);
-  let text: string | undefined;
-  if (r.task === 'text') {
-    const last = [...r.samples].reverse().find((x) => typeof x.text === 'string');
-    text = last ? `${String(last.prime ?? '')}${String(last.text)}`.slice(0, 80) : undefined;
-    if (!text) {
-      if (!ck.vocab) return [];
-      text = defaultPrime(tokenizerFromJSON(ck.vocab, dir)) + 'The ';
-    }
-  }
+  const input = states.runInput(r.samples, ck);
+  if (!input) return [];
+  const { text } = input;
   try {
     return await checkpointStateCharts(ck, { text, name: r.name });
   } catch (e) {

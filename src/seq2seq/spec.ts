@@ -53,6 +53,7 @@
  * so the files of one-direction dot/general models are what they were.
  */
 import { InputError } from '../errors.js';
+import { biasRows, variantFieldsOf } from '../cells.js';
 import { CELLS, type CellType, type ModelSpec, gateCount, parseSpec } from '../spec.js';
 
 export const ATTENTIONS = ['none', 'dot', 'general', 'concat'] as const;
@@ -171,8 +172,7 @@ export function sideSpec(s: Seq2SeqSpec, side: 'encoder' | 'decoder'): ModelSpec
     outputSize: s.tgtVocab,
     input: 'tokens',
     embedding: s.embedding,
-    ...(s.cell === 'rnn' ? { activation: s.activation } : { recurrentActivation: s.recurrentActivation }),
-    ...(s.cell === 'gru' ? { gruResetAfter: s.gruResetAfter } : {}),
+    ...variantFieldsOf(s),
   });
 }
 
@@ -190,7 +190,7 @@ export function seq2seqLayout(s: Seq2SeqSpec): Seq2SeqParamInfo[] {
       for (const dir of side === 'encoder' && s.bidirectional ? ['', 'backward.'] : ['']) {
         out.push({ name: `${side}.layers.${l}.${dir}kernel`, shape: [inSize, G * H] });
         out.push({ name: `${side}.layers.${l}.${dir}recurrentKernel`, shape: [H, G * H] });
-        out.push({ name: `${side}.layers.${l}.${dir}bias`, shape: s.cell === 'gru' && s.gruResetAfter ? [2, G * H] : [G * H] });
+        out.push({ name: `${side}.layers.${l}.${dir}bias`, shape: biasRows(s) === 2 ? [2, G * H] : [G * H] });
       }
     }
   }

@@ -34,6 +34,7 @@
  * whose G*D is a multiple of 1024 (lstm D = 256), where the WebAssembly kernels multiply by U
  * transposed (sequence.ts transposedRecurrent).
  */
+import { carries } from '../cells.js';
 import { EngineError, InputError } from '../errors.js';
 import type { Awaitable } from '../engine.js';
 import type { FloatArray } from '../tensor.js';
@@ -105,7 +106,7 @@ export function validateDecoderState(spec: Seq2SeqSpec, s: DecoderState, tokens:
   if (s.keys !== null) size('keys', s.keys, spec.attention === 'general' || spec.attention === 'concat' ? B * S * keySize(spec) : null);
   if (!Array.isArray(s.h) || s.h.length !== spec.layers) throw new InputError(`decoder state: h must hold ${spec.layers} layers`);
   s.h.forEach((h, l) => size(`h.${l}`, h, B * D));
-  if (spec.cell === 'lstm') {
+  if (carries(spec).includes('c')) {
     if (!Array.isArray(s.c) || s.c.length !== spec.layers) throw new InputError(`decoder state: c must hold ${spec.layers} layers (lstm)`);
     s.c.forEach((c, l) => size(`c.${l}`, c, B * D));
   } else if (s.c !== null) throw new InputError('decoder state: c must be null (only an lstm carries c)');

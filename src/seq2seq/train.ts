@@ -9,23 +9,24 @@
  */
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { IO } from '../commands/io.js';
-import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/index.js';
+import type { IO } from '../io/output.js';
+import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError, InterruptedError, RunError } from '../errors.js';
 import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { describeOptimizer } from '../optimizer.js';
-import { type RunDir, defaultRunDir, environmentInfo, newRunDir } from '../report/run.js';
-import { setGraceful } from '../interrupt.js';
-import { fixed, formatTable } from '../report/table.js';
+import { type RunDir, defaultRunDir, environmentInfo, newRunDir } from '../io/run-dir.js';
+import { setGraceful } from '../io/interrupt.js';
+import { fixed, formatTable } from '../io/table.js';
 import { deriveSeed } from '../rng.js';
-import { type TrainOptions, buildOptimizer } from '../tasks/options.js';
+import { type TrainOptions, buildOptimizer } from '../run-options.js';
 import { writeSeq2SeqCheckpoint } from './checkpoint.js';
 import { type EncodedPair, type Pair, type Seq2SeqVocabs, buildVocabs, copyBaseline, encodePairs, epochBatches, loadSeq2SeqData, makeBatchFromIds, splitPairs } from './data.js';
 import { evaluatePairs, translateTexts } from './decode.js';
 import type { Seq2SeqEngine } from './engine.js';
 import { initSeq2SeqParams } from './params.js';
 import type { NamedParams } from '../params.js';
-import { TOLERANCES, compareArrays } from '../../compare/tolerance.js';
+import { biasRows } from '../cells.js';
+import { TOLERANCES, compareArrays } from '../tolerance.js';
 import { type Attention, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqParamCount as paramCount, seq2seqToJSON } from './spec.js';
 
 export interface Seq2SeqOptions extends TrainOptions {
@@ -52,7 +53,7 @@ export interface Seq2SeqTestResult {
 }
 
 const describe = (s: Seq2SeqSpec): string =>
-  `${s.cell}${s.cell === 'gru' && s.gruResetAfter ? ' (reset-after)' : ''} ${s.layers}x${s.hiddenSize}${s.bidirectional ? ` (bidirectional encoder, decoder ${decoderSize(s)})` : ''}, embedding ${s.embedding}, attention ${s.attention}${s.attention === 'concat' ? ` (${s.attentionUnits} units)` : ''}, vocabularies ${s.srcVocab} -> ${s.tgtVocab}`;
+  `${s.cell}${biasRows(s) === 2 ? ' (reset-after)' : ''} ${s.layers}x${s.hiddenSize}${s.bidirectional ? ` (bidirectional encoder, decoder ${decoderSize(s)})` : ''}, embedding ${s.embedding}, attention ${s.attention}${s.attention === 'concat' ? ` (${s.attentionUnits} units)` : ''}, vocabularies ${s.srcVocab} -> ${s.tgtVocab}`;
 
 /** Cross-entropy of logits [B, T, V] against the targets, mean over the real target tokens; and the token count. */
 function forwardLoss(logits: ArrayLike<number>, b: Seq2SeqBatch, V: number): { sum: number; n: number } {

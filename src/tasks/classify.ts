@@ -8,27 +8,30 @@
  * majority-class baseline.
  */
 import type { Command } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
-import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg } from '../commands/options.js';
-import type { IO } from '../commands/io.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './use-engine.js';
+import { intArg } from '../io/args.js';
+import type { IO } from '../io/output.js';
 import { type Example, loadLabelled, loadLabelledDir } from '../data/labelled.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { columnIndex, csvLine, readCsv } from '../io/csv.js';
 import { checkOutputFile } from '../io/files.js';
 import { checkReplaceable } from '../io/run-folder.js';
-import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
-import { createEngines } from '../engines/index.js';
+import { CharTokenizer, type Tokenizer, type TokenizerJSON, WordTokenizer, tokenizerFromJSON, wordCount } from '../data/tokenizers.js';
+import { createEngines } from '../engines/registry.js';
 import { badCursor, cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
-import { resolveCheckpoint } from '../report/run.js';
-import { formatTable } from '../report/table.js';
+import { resolveCheckpoint } from '../io/run-dir.js';
+import { formatTable, pct, readable } from '../io/table.js';
+import { heatmap } from '../io/svg.js';
+import { requireText, textStateInput } from './views.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Supports } from '../supports.js';
-import { type TrainOptions, modelSpec, wordCount } from './options.js';
-import { type BuiltTask, type Metrics, type TrainTask, defineTask } from './task.js';
+import { type TrainOptions, modelSpec } from '../run-options.js';
+import { type BuiltTask, type Metrics, type TaskReport, type TrainTask, defineTask } from './task.js';
 
 export interface ClassifyOptions {
   batch: number;
@@ -435,6 +438,45 @@ function argmax(p: ArrayLike<number>): number {
   return best;
 }
 
+/** What the report shows of a classification run: accuracy against the majority class, per-class metrics, the confusion matrix; and the views of a classifier reading a text. */
+const classifyReport: TaskReport = {
+  finalSchema: {
+    at: 'test',
+    what: "the final record's test",
+    schema: { accuracy: 'num', n: 'num', 'majorityClass?': 'str', baselineAccuracy: 'num', perClass: [{ label: 'str', precision: 'num', recall: 'num', f1: 'num', support: 'num' }], 'confusion?': [['num']], 'classes?': ['str'] },
+  },
+  finalCharts: (run, f) => {
+    const t = f.test as { confusion?: number[][]; classes?: string[] } | undefined;
+    if (!t?.confusion || !t.classes) return [];
+    const svg = heatmap({ title: `${run}: confusion matrix (rows: true, columns: predicted)`, rows: t.classes, cols: t.classes, values: t.confusion, format: (v) => String(v) });
+    return [{ id: `confusion-${run}`, title: 'confusion matrix', svg, series: t.classes.length }];
+  },
+  card: (f) => {
+    if (!f.test) return null;
+    const t = f.test as ClassMetrics;
+    return { ok: t.accuracy > t.baselineAccuracy, line: `test accuracy ${pct(t.accuracy)} against the majority-class baseline ${pct(t.baselineAccuracy)}` };
+  },
+  results: (f) => {
+    if (!f.test) return [];
+    const t = f.test as ClassMetrics;
+    return [
+      { text: `test accuracy ${pct(t.accuracy)} on ${t.n} sequences; majority-class baseline ("${t.majorityClass}") ${pct(t.baselineAccuracy)}.` },
+      { table: { headers: ['class', 'precision', 'recall', 'F1', 'support'], rows: t.perClass.map((c) => [c.label, readable(c.precision), readable(c.recall), readable(c.f1), c.support]) } },
+    ];
+  },
+  states: {
+    owns: (ck) => (ck.data as { task?: string } | undefined)?.task === 'classify',
+    text: true,
+    input: (ck, o) => {
+      const text = requireText(ck.dir, o.text);
+      const d = ck.data as ClassifyData;
+      if (!d.tokenizer) throw new InputError(`${ck.dir}: neither a text nor a classification checkpoint (no vocab.json or classify data.json)`);
+      const tokenizer = tokenizerFromJSON(d.tokenizer, ck.dir);
+      return textStateInput(tokenizer, prepareText(text, { lowercase: lowercases(d, tokenizer) }), text);
+    },
+  },
+};
+
 export const classifyTask = defineTask<ClassifyFlags, ClassifyResult>({
   name: 'classify',
   summary: 'classify (sequence classification)',
@@ -454,4 +496,5 @@ export const classifyTask = defineTask<ClassifyFlags, ClassifyResult>({
   build: buildClassify,
   printResult: printClassifyResult,
   registerUse: registerPredict,
+  report: classifyReport,
 });

@@ -7,20 +7,20 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { type IO } from '../commands/io.js';
-import { choice, intArg } from '../commands/options.js';
-import { createSeq2SeqEngine } from '../engines/index.js';
+import { type IO } from '../io/output.js';
+import { choice, intArg } from '../io/args.js';
+import { createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
-import { readJsonl, resolveCheckpoint } from '../report/run.js';
-import { heatmap } from '../report/svg.js';
-import { formatTable } from '../report/table.js';
+import { readJsonl, resolveCheckpoint } from '../io/run-dir.js';
+import { heatmap } from '../io/svg.js';
+import { formatTable, pct } from '../io/table.js';
 import { readSeq2SeqCheckpoint } from '../seq2seq/checkpoint.js';
 import { SEQ2SEQ_DATASETS } from '../seq2seq/data.js';
 import { type Translation, translateTexts } from '../seq2seq/decode.js';
 import { ATTENTIONS } from '../seq2seq/spec.js';
 import { type Seq2SeqOptions, trainSeq2Seq } from '../seq2seq/train.js';
-import { defineTask } from './task.js';
+import { type TaskReport, defineTask } from './task.js';
 
 /** The attention heatmap of one translation: the source's tokens across, the output's down. */
 export function attentionSvg(t: { source: string; output: string; srcTokens: string[]; outTokens: string[]; attention: number[][] }, title?: string): string {
@@ -95,6 +95,42 @@ function registerTranslate(program: Command, io: IO): void {
     });
 }
 
+/** What the report shows of an encoder-decoder run: exact matches against the copy baseline, and the attention of held-out examples. */
+const seq2seqReport: TaskReport = {
+  plotData: {
+    kind: 'attention',
+    schema: { 'engine?': 'str', examples: [{ source: 'str', target: 'str', output: 'str', srcTokens: ['str'], outTokens: ['str'], attention: { oneOf: [[['num']], 'null'] } }] },
+    // the attention weights of a few held-out examples (source tokens across, output tokens down)
+    charts: (run, plot) => {
+      const d = plot as { engine?: string; examples?: { source: string; target: string; output: string; srcTokens: string[]; outTokens: string[]; attention: number[][] | null }[] };
+      if (!d.examples) return [];
+      const show = (t: string): string => (t === ' ' ? '␣' : t);
+      return d.examples
+        .filter((e) => e.attention)
+        .map((e, i) => ({
+          id: `attention-${i + 1}-${run}`,
+          title: `attention: ${e.source}`,
+          svg: heatmap({
+            title: `${run}: attention of ${d.engine ?? 'the model'} on held-out "${e.source}" -> "${e.output}"${e.output === e.target ? '' : ` (expected "${e.target}")`}; rows: output tokens, columns: source tokens`,
+            rows: e.outTokens.map(show),
+            cols: e.srcTokens.map(show),
+            values: e.attention!,
+            format: (v) => v.toFixed(2),
+          }),
+          series: e.outTokens.length,
+        }));
+    },
+  },
+  card: (f) => {
+    if (!f.test) return null;
+    const t = f.test as { exact: number; token: number; n: number; beam: number; baseline: { name: string; exact: number } | null };
+    return {
+      ok: !t.baseline || t.exact > t.baseline.exact,
+      line: `test exact match ${pct(t.exact)} (token accuracy ${pct(t.token)}) on ${t.n} held-out pairs${t.baseline ? ` against "${t.baseline.name}" ${pct(t.baseline.exact)}` : ''}`,
+    };
+  },
+};
+
 export const seq2seqTask = defineTask<Seq2SeqOptions, object>({
   name: 'seq2seq',
   summary: 'seq2seq (encoder-decoder with attention)',
@@ -115,4 +151,5 @@ export const seq2seqTask = defineTask<Seq2SeqOptions, object>({
   seqLength: (o) => o.maxLen ?? 16,
   run: (o, io) => trainSeq2Seq(o, io),
   registerUse: registerTranslate,
+  report: seq2seqReport,
 });

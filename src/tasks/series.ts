@@ -14,22 +14,25 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
-import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions, intArg, intListArg } from '../commands/options.js';
-import type { IO } from '../commands/io.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './use-engine.js';
+import { intArg, intListArg } from '../io/args.js';
+import type { IO } from '../io/output.js';
 import { type Scaler, type Series, fitScaler, loadSeries, nextDates, seriesFromCsv } from '../data/series.js';
-import { createEngines } from '../engines/index.js';
+import { createEngines } from '../engines/registry.js';
 import { cursorInt, cursorInts, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine } from '../engine.js';
 import { InputError } from '../errors.js';
 import { readCsv } from '../io/csv.js';
 import { optimizerSpec } from '../optimizer.js';
-import { resolveCheckpoint } from '../report/run.js';
-import { duration, formatTable, num, plural } from '../report/table.js';
+import { resolveCheckpoint } from '../io/run-dir.js';
+import { duration, formatTable, num, plural, readable } from '../io/table.js';
+import type { Schema } from '../io/schemas.js';
+import { type LineSeries, lineChart } from '../io/svg.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
-import { type TrainOptions, modelSpec } from './options.js';
-import { type BuiltTask, type Metrics, type Sweep, type TrainSummary, type TrainTask, defineTask } from './task.js';
+import { type TrainOptions, modelSpec } from '../run-options.js';
+import { type BuiltTask, type Metrics, type Sweep, type TaskReport, type TrainSummary, type TrainTask, defineTask } from './task.js';
 
 export interface SeriesOptions {
   window: number;
@@ -555,6 +558,59 @@ function registerForecast(program: Command, io: IO): void {
     });
 }
 
+const POINTS: Schema = [['num']];
+
+/** What the report shows of a series run: the test errors against the baselines, and the forecasts against the truth. */
+const seriesReport: TaskReport = {
+  finalSchema: { at: '', what: 'the final record', schema: { test: { mapOf: { mae: 'num', rmse: 'num', mape: 'num' } }, notBeaten: ['str'], beatsBaselines: 'bool' } },
+  plotData: {
+    kind: 'series',
+    schema: { column: 'str', 'unit?': { oneOf: ['str', 'num'] }, index: ['num'], truth: ['num'], testStart: 'num', horizon: 'num', engines: [{ name: 'str', oneStep: POINTS, fromTestStart: POINTS }] },
+    charts: (run, plot) => {
+      const d = plot as { column: string; unit: string | null; index: number[]; truth: number[]; testStart: number; horizon: number; engines: { name: string; oneStep: [number, number][]; fromTestStart: [number, number][] }[] };
+      const series: LineSeries[] = [{ name: `${d.column} (truth)`, points: d.index.map((i, k) => [i, d.truth[k]]), color: '#333333' }];
+      for (const e of d.engines) {
+        series.push({ name: `${e.name}: one step ahead`, points: e.oneStep });
+        series.push({ name: `${e.name}: ${d.horizon} steps from the test start`, points: e.fromTestStart, dashed: true });
+      }
+      const svg = lineChart({ title: `${run}: forecasts against the truth (test part from row ${d.testStart})`, xLabel: 'row', yLabel: `${d.column}${d.unit ? ` (${d.unit})` : ''}`, series });
+      return [{ id: `forecast-${run}`, title: 'forecasts against the truth', svg, series: series.length }];
+    },
+  },
+  card: (f) => {
+    if (!f.test) return null;
+    const t = f.test as Record<string, ForecastMetrics>;
+    const beats = !!f.beatsBaselines;
+    const best = Object.entries(t).filter(([k]) => k !== 'model').sort((a, b) => a[1].mae - b[1].mae)[0];
+    return { ok: beats, line: `test MAE ${readable(t.model.mae)}${f.unit ? ` ${f.unit}` : ''} against ${FORECASTER_NAMES[best[0] as Forecaster] ?? best[0]} ${readable(best[1].mae)}: ${beats ? 'beats every baseline' : 'does NOT beat every baseline'}` };
+  },
+  results: (f) => {
+    if (!f.test) return [];
+    const t = f.test as Record<string, ForecastMetrics>;
+    const name = (k: string): string => FORECASTER_NAMES[k as Forecaster] ?? k;
+    return [
+      { heading: `test errors (${f.testWindows} windows, ${f.horizon} steps ahead${f.unit ? `, ${f.unit}` : ''})` },
+      { table: { headers: ['forecaster', 'MAE', 'RMSE', 'MAPE'], rows: Object.entries(t).map(([k, m]) => [name(k), readable(m.mae), readable(m.rmse), `${m.mape.toFixed(1)}%`]) } },
+      { text: f.beatsBaselines ? 'The model beats every baseline.' : `The model does not beat: ${(f.notBeaten as string[]).map(name).join(', ')}.`, tone: f.beatsBaselines ? 'ok' : 'warn' },
+    ];
+  },
+  states: {
+    owns: (ck) => (ck.data as { task?: string } | undefined)?.task === 'series',
+    text: false,
+    input: (ck, o) => {
+      const sd = ck.data as SeriesData;
+      if (o.text !== undefined) throw new InputError(`${ck.dir}: a forecasting model reads numbers; give --csv (or nothing: the data it was trained on)`);
+      const series = o.csv !== undefined ? modelSeriesCsv(sd, o.csv, o.note ?? (() => {})) : trainedSeries(sd);
+      const { x } = lastWindow(sd, series.values);
+      const N = series.values[0].length;
+      const labels = Array.from({ length: sd.window }, (_, t) => series.dates?.[N - sd.window + t] ?? String(N - sd.window + t + 1));
+      return { x, labels, source: `the last ${sd.window} rows of ${sd.source}` };
+    },
+    // the report's view: the last window of the data it was trained on
+    runInput: () => ({}),
+  },
+};
+
 export const seriesTask = defineTask<SeriesFlags, SeriesResult>({
   name: 'series',
   summary: 'series (forecasting)',
@@ -578,4 +634,5 @@ export const seriesTask = defineTask<SeriesFlags, SeriesResult>({
   sweep: windowSweep,
   printResult: printSeriesResult,
   registerUse: registerForecast,
+  report: seriesReport,
 });

@@ -1,6 +1,6 @@
 /**
  * What a task is, in two parts:
- * - TrainTask: all the training loop (src/train.ts) knows of a task (batches, cursor, validation,
+ * - TrainTask: all the training loop (src/train/loop.ts) knows of a task (batches, cursor, validation,
  *   samples, test metrics). The loop never imports a task, and a task never imports the loop.
  * - TaskModule: all `rnnlab train` and the CLI know of a task: its flags and defaults, how it
  *   loads its data and builds its TrainTask and model, its checkpoint payload, how it prints its
@@ -8,13 +8,15 @@
  *   listed in src/tasks/registry.ts.
  */
 import type { Command } from 'commander';
-import type { Checkpoint } from '../checkpoint.js';
-import type { IO } from '../commands/io.js';
+import type { Checkpoint } from '../io/checkpoint.js';
+import type { Schema } from '../io/schemas.js';
+import type { Chart } from '../io/svg.js';
+import type { IO } from '../io/output.js';
 import type { Batch, Engine } from '../engine.js';
 import type { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Supports } from '../supports.js';
-import type { TrainOptions } from './options.js';
+import type { TrainOptions } from '../run-options.js';
 
 export type Metrics = Record<string, number>;
 
@@ -132,6 +134,46 @@ export interface TaskModule<O extends TrainOptions = TrainOptions, R extends obj
   printResult?(out: (line: string) => void, s: TrainSummary<R>, engine: string): void;
   /** Registers the command that uses a trained model (generate, forecast, predict). */
   registerUse?(program: Command, io: IO): void;
+  /** What `plot` and `report` show of its runs and models (src/report/ asks; it knows no task by name). */
+  readonly report?: TaskReport;
+}
+
+/** A block of a task's results in the report: a heading, a table, or a line (ok / warn: whether it is good news). */
+export type View = { heading: string } | { table: { headers: string[]; rows: (string | number)[][] } } | { text: string; tone?: 'ok' | 'warn' };
+
+/** The model input of the hidden-state views (report/states.ts): ids or values, a label per step, what was read. */
+export interface StateInput {
+  x: Float32Array | Int32Array;
+  labels: string[];
+  source: string;
+}
+
+/** What a task hands the report: its cards and views, the schemas of what it writes into a run, its charts. */
+export interface TaskReport {
+  /** The results it adds to the final record, checked like user input before a chart reads them: where they are ('' the record itself) and their schema. */
+  readonly finalSchema?: { at: string; what: string; schema: Schema };
+  /** The plot-data.json it writes (its `kind` there), that file's schema, and its charts. */
+  readonly plotData?: { kind: string; schema: Schema; charts(run: string, d: Record<string, unknown>): Chart[] };
+  /** Charts of its final record (a classifier's confusion matrix). */
+  finalCharts?(run: string, final: Record<string, unknown>): Chart[];
+  /** The summary card's line on the result against the task's baseline, and whether the model beat it (null: nothing to say). */
+  card?(final: Record<string, unknown>, info: Record<string, unknown>): { line?: string; ok: boolean } | null;
+  /** Its results under the shared table (test errors, per-class metrics). */
+  results?(final: Record<string, unknown>): View[];
+  /** The hidden-state views of its models. */
+  readonly states?: TaskStates;
+}
+
+/** How the hidden-state views read a model of this task. */
+export interface TaskStates {
+  /** Whether a checkpoint is a model of this task (its data.json, its vocab.json). */
+  owns(ck: Checkpoint): boolean;
+  /** Its input reads as text: the views colour it by units (--units applies, --csv does not). */
+  readonly text: boolean;
+  /** The input the views read: --text, or --csv, or the task's own (the series a forecaster was trained on). */
+  input(ck: Checkpoint & { dir: string }, o: { text?: string; csv?: string; note?: (line: string) => void }): StateInput;
+  /** The report's view of a run of this task: the text it reads (a text model: the start of its last sample), {} for the task's own input, null for none. */
+  runInput?(samples: Record<string, unknown>[], ck: Checkpoint & { dir: string }): { text?: string } | null;
 }
 
 /** A task module as a list holds it (its options type erased). */

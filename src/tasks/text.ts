@@ -12,24 +12,26 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { readCheckpoint } from '../checkpoint.js';
-import { checkpointEngineOptions, addCheckpointEngineOptions, type CheckpointEngineFlags, intArg, numArg, seedArg } from '../commands/options.js';
-import type { IO } from '../commands/io.js';
+import { readCheckpoint } from '../io/checkpoint.js';
+import { checkpointEngineOptions, addCheckpointEngineOptions, type CheckpointEngineFlags } from './use-engine.js';
+import { intArg, numArg, seedArg } from '../io/args.js';
+import type { IO } from '../io/output.js';
 import { loadCorpus } from '../data/corpus.js';
-import { ByteTokenizer, CharTokenizer, type Tokenizer, WordTokenizer, tokenizerFromJSON } from '../data/tokenizers.js';
-import { createEngines } from '../engines/index.js';
+import { ByteTokenizer, CharTokenizer, type Tokenizer, WordTokenizer, tokenizerFromJSON, wordCount } from '../data/tokenizers.js';
+import { createEngines } from '../engines/registry.js';
 import { cursorInt, cursorObject, cursorRng } from './cursor.js';
 import type { Batch, Engine, State } from '../engine.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
-import { resolveCheckpoint } from '../report/run.js';
-import { plural } from '../report/table.js';
+import { resolveCheckpoint } from '../io/run-dir.js';
+import { plural, readable } from '../io/table.js';
+import { requireText, textStateInput } from './views.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
-import { type TrainOptions, modelSpec, wordCount } from './options.js';
+import { type TrainOptions, modelSpec } from '../run-options.js';
 import { generateIds, NO_CARRIED_STATE } from './sampling.js';
 import { type Supports, claims } from '../supports.js';
-import { type BuiltTask, type Metrics, type SampleRecord, type TrainTask, defineTask } from './task.js';
+import { type BuiltTask, type Metrics, type SampleRecord, type TaskReport, type TrainTask, defineTask } from './task.js';
 
 export interface TextTaskOptions {
   batch: number;
@@ -323,6 +325,40 @@ function registerGenerate(program: Command, io: IO): void {
     });
 }
 
+/** What the report shows of a language model: its validation against uniform guessing; and the views of the model reading a text. */
+const textReport: TaskReport = {
+  card: (f, info) => {
+    const loss = (f.loss ?? {}) as Record<string, number>;
+    const v = ((f.validation ?? {}) as Record<string, Record<string, number>>)[Object.keys(loss)[0]];
+    // the baseline of a language model: guessing every token uniformly, ln V nats
+    const V = (info.spec as { outputSize?: number } | undefined)?.outputSize;
+    const uniform = V ? Math.log(V) : undefined;
+    const ok = !(v?.valLoss !== undefined && uniform !== undefined) || v.valLoss < uniform;
+    const against = uniform !== undefined ? `; uniform guessing: ${readable(uniform)} nats` : '';
+    if (v?.valBitsPerChar !== undefined) return { ok, line: `validation ${readable(v.valBitsPerChar)} bits per character (${readable(v.valLoss)} nats${against})` };
+    if (v?.valPerplexity !== undefined) return { ok, line: `validation perplexity ${readable(v.valPerplexity)} (${readable(v.valLoss)} nats per word${against})` };
+    return { ok };
+  },
+  states: {
+    // a text model's checkpoint holds vocab.json and no task data
+    owns: (ck) => (ck.data as { task?: string } | undefined)?.task === undefined,
+    text: true,
+    input: (ck, o) => {
+      const text = requireText(ck.dir, o.text);
+      if (!ck.vocab) throw new InputError(`${ck.dir}: neither a text nor a classification checkpoint (no vocab.json or classify data.json)`);
+      return textStateInput(tokenizerFromJSON(ck.vocab, ck.dir), text, text);
+    },
+    // the report's view: the start of the model's last sample (its own text)
+    runInput: (samples, ck) => {
+      const last = [...samples].reverse().find((x) => typeof x.text === 'string');
+      const text = last ? `${String(last.prime ?? '')}${String(last.text)}`.slice(0, 80) : undefined;
+      if (text) return { text };
+      if (!ck.vocab) return null;
+      return { text: defaultPrime(tokenizerFromJSON(ck.vocab, ck.dir)) + 'The ' };
+    },
+  },
+};
+
 export const textTask = defineTask<TextFlags, object>({
   name: 'text',
   summary: 'text (language model)',
@@ -344,4 +380,5 @@ export const textTask = defineTask<TextFlags, object>({
   seqLength: (o) => o.seq,
   build: buildText,
   registerUse: registerGenerate,
+  report: textReport,
 });

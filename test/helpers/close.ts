@@ -1,11 +1,11 @@
 /**
- * The one array comparison of the tests, the harness's own measure (compare/tolerance.ts):
+ * The one array comparison of the tests, the harness's own measure (src/tolerance.ts):
  * max |actual - expected| / max(max |expected|, 1e-3), or with `absolute` the largest absolute
  * difference. A failure names the tensor, the error, the limit and the worst element, as `check`
- * does. `limit` is a number or a TOLERANCES entry (whose reason is in compare/tolerance.ts).
+ * does. `limit` is a number or a TOLERANCES entry (whose reason is in src/tolerance.ts).
  */
 import { expect } from 'vitest';
-import { TOLERANCES, type ToleranceKind, compareArrays, within } from '../../compare/tolerance.js';
+import { TOLERANCES, type ToleranceKind, compareArrays, within } from '../../src/tolerance.js';
 
 export function expectClose(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, limit: number | ToleranceKind, o: { absolute?: boolean } = {}): void {
   expect(actual.length, `${name}: length`).toBe(expected.length);

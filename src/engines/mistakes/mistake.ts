@@ -6,7 +6,8 @@
  * engine. How a mistake is planted: plans.ts.
  */
 import { InputError } from '../../errors.js';
-import { GATE_NAMES, type ModelSpec } from '../../spec.js';
+import { biasRows, carries, cellOf, variantOf } from '../../cells.js';
+import type { ModelSpec } from '../../spec.js';
 
 export const MISTAKE_IDS = [
   'cell-state-skips-forget-gate',
@@ -66,7 +67,7 @@ export interface Mistake {
 
 /** The gate names of a cell: i f c o, z r h, or h (an rnn's one block). */
 export function gateNames(spec: ModelSpec): readonly string[] {
-  return spec.cell === 'rnn' ? ['h'] : GATE_NAMES[spec.cell];
+  return cellOf(spec).gates;
 }
 
 /** "truncated-bptt k=3", "gates-swapped z+r forward": a mistake as --fault writes it. */
@@ -108,9 +109,12 @@ export function withDefaults(m: Mistake, spec: ModelSpec): Mistake {
     throw new InputError(`--fault ${m.id}: ${why}`);
   };
   const out: Mistake = { ...m };
+  // what the model has, from the cell table: a cell state, gates by name, its gate activation
+  const cellState = carries(spec).includes('c');
+  const gateActivation = variantOf(spec, 'recurrentActivation');
   switch (m.id) {
     case 'cell-state-skips-forget-gate':
-      if (spec.cell !== 'lstm') bad('an lstm has a cell state; this model is a ' + spec.cell);
+      if (!cellState) bad('an lstm has a cell state; this model is a ' + spec.cell);
       break;
     case 'truncated-bptt':
       if (out.k === undefined && out.cutAt === undefined) out.k = 2;
@@ -122,25 +126,25 @@ export function withDefaults(m: Mistake, spec: ModelSpec): Mistake {
     case 'gate-bias-gradient-dropped':
       out.gate ??= gates[0];
       if (!gates.includes(out.gate)) bad(`gate ${out.gate} is not one of ${gates.join(', ')}`);
-      if (spec.cell === 'gru' && spec.gruResetAfter) out.biasRow ??= 'both';
+      if (biasRows(spec) === 2) out.biasRow ??= 'both';
       else if (out.biasRow !== undefined) bad('biasRow is for a reset-after gru, whose bias has two rows');
       break;
     case 'gates-swapped':
-      if (spec.cell === 'rnn') bad('an rnn has one gate block');
+      if (gates.length < 2) bad('an rnn has one gate block');
       out.gates ??= [gates[0], gates[1]];
       out.pass ??= 'forward';
       if (out.gates.length !== 2 || out.gates.some((g) => !gates.includes(g)) || out.gates[0] === out.gates[1]) bad(`gates must be two of ${gates.join(', ')}`);
       if (!['forward', 'gradients'].includes(out.pass)) bad('pass is forward or gradients');
       break;
     case 'tanh-derivative':
-      if (spec.cell === 'rnn' && spec.activation !== 'tanh') bad('this rnn has no tanh (relu)');
+      if ((variantOf(spec, 'activation') ?? 'tanh') !== 'tanh') bad('this rnn has no tanh (relu)');
       out.form ??= 'one-minus-y';
       out.at ??= 'everywhere';
       if (!(TANH_FORMS as readonly string[]).includes(out.form)) bad(`form is one of ${TANH_FORMS.join(', ')}`);
-      if (!TANH_PLACES.includes(out.at) || (spec.cell !== 'lstm' && out.at === 'cell-output')) bad(`at is ${spec.cell === 'lstm' ? TANH_PLACES.join(', ') : 'everywhere or candidate'}`);
+      if (!TANH_PLACES.includes(out.at) || (!cellState && out.at === 'cell-output')) bad(`at is ${cellState ? TANH_PLACES.join(', ') : 'everywhere or candidate'}`);
       break;
     case 'sigmoid-derivative-at-preactivation':
-      if (spec.cell === 'rnn' || spec.recurrentActivation !== 'sigmoid') bad('needs sigmoid gates (an lstm or gru)');
+      if (gateActivation !== 'sigmoid') bad('needs sigmoid gates (an lstm or gru)');
       out.form ??= 'at-preactivation';
       if (!(SIGMOID_FORMS as readonly string[]).includes(out.form)) bad(`form is one of ${SIGMOID_FORMS.join(', ')}`);
       break;
@@ -151,15 +155,15 @@ export function withDefaults(m: Mistake, spec: ModelSpec): Mistake {
       if (!['both', 'gradients', 'loss'].includes(out.scaled)) bad('scaled is both, gradients or loss');
       break;
     case 'gru-update-convention':
-      if (spec.cell !== 'gru') bad('a gru has an update gate');
+      if (!gates.includes('z')) bad('a gru has an update gate');
       break;
     case 'gru-reset-position':
-      if (spec.cell !== 'gru') bad('a gru has a reset gate');
+      if (!gates.includes('r')) bad('a gru has a reset gate');
       if (spec.gruResetAfter) out.bias ??= 'summed';
       else if (out.bias !== undefined) bad('bias is for a reset-after gru computed as reset-before');
       break;
     case 'hard-sigmoid-definition':
-      if (spec.cell === 'rnn' || spec.recurrentActivation !== 'hardSigmoid') bad('needs hardSigmoid gates');
+      if (gateActivation !== 'hardSigmoid') bad('needs hardSigmoid gates');
       break;
     case 'mask-ignored':
       out.loss ??= 'counted';

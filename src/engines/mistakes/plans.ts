@@ -11,7 +11,8 @@ import type { LossRows } from '../../../scratch/head.js';
 import type { Arr } from '../../../scratch/kernels.js';
 import type { Batch } from '../../engine.js';
 import { type NamedParams, paramLayout } from '../../params.js';
-import { type ModelSpec, gateCount } from '../../spec.js';
+import { carries, gateCount } from '../../cells.js';
+import type { ModelSpec } from '../../spec.js';
 import type { FloatArray } from '../../tensor.js';
 import { biasNames } from '../claims.js';
 import { type Mistake, gateNames } from './mistake.js';
@@ -169,7 +170,7 @@ export function planFor(spec: ModelSpec, m: Mistake): Plan {
     case 'tanh-derivative': {
       const f = TANH_GRADS[m.form!];
       const cand = m.at !== 'cell-output';
-      const out = spec.cell === 'lstm' && m.at !== 'candidate';
+      const out = carries(spec).includes('c') && m.at !== 'candidate';
       return { derivatives: { ...(cand ? { candidateGrad: f } : {}), ...(out ? { cellOutGrad: f } : {}) } };
     }
     case 'sigmoid-derivative-at-preactivation':

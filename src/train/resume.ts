@@ -10,16 +10,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Checkpoint, engineTensors } from './checkpoint.js';
-import { InputError } from './errors.js';
-import { writeFileAtomic } from './io/atomic.js';
-import { readInputFile } from './io/files.js';
-import { type OptimizerSpec, optimizerSlots } from './optimizer.js';
-import { paramLayout, validateParams } from './params.js';
-import { isRngState } from './rng.js';
-import type { ModelSpec } from './spec.js';
-import type { Supports } from './supports.js';
-import { type NamedTensors, shapeStr } from './tensor.js';
+import { type Checkpoint, engineTensors } from '../io/checkpoint.js';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readInputFile } from '../io/files.js';
+import { type OptimizerSpec, optimizerSlots } from '../optimizer.js';
+import { paramLayout, validateParams } from '../params.js';
+import { isRngState } from '../rng.js';
+import type { ModelSpec } from '../spec.js';
+import { carries } from '../cells.js';
+import type { Supports } from '../supports.js';
+import { type NamedTensors, shapeStr } from '../tensor.js';
 
 export interface DataFile {
   /** Which flag named it: text (--text), corpus (--corpus-file of a preset), csv (--csv). */
@@ -111,7 +112,7 @@ function checkState(t: NamedTensors | undefined, file: string, spec: ModelSpec, 
   need(t !== undefined, dir, `${file} is missing (the hidden state carried between windows); without it the run would continue from a zero state and diverge`);
   const n = batch * spec.hiddenSize;
   for (let l = 0; l < spec.layers; l++) {
-    for (const k of spec.cell === 'lstm' ? ['h', 'c'] : ['h']) {
+    for (const k of carries(spec)) {
       const x = t[`${k}.${l}`];
       need(x !== undefined, dir, `${file} has no "${k}.${l}"`);
       need((x.dtype === 'F32' || x.dtype === 'F64') && x.data.length === n, dir, `${file}: "${k}.${l}" holds ${x.data.length} ${x.fileDtype ?? x.dtype} values, expected ${n} floats (batch ${batch} x hidden ${spec.hiddenSize})`);

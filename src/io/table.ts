@@ -65,3 +65,15 @@ export function num(x: number, unit = ''): string {
   const a = Math.abs(x);
   return (a >= 100 ? x.toFixed(1) : a >= 1 ? x.toFixed(3) : x.toPrecision(3)) + unit;
 }
+
+/** Numbers as people read them: 4 significant digits (errors in exponent form), never a float's tail; '' for null. */
+export function readable(x: unknown): string {
+  if (typeof x !== 'number') return x === undefined || x === null ? '' : String(x);
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return x.toExponential(2);
+  return a >= 1000 ? Math.round(x).toLocaleString('en-US') : String(Number(x.toPrecision(4)));
+}
+
+/** A fraction as a percentage with one decimal: "87.5%". */
+export const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;

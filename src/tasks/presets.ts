@@ -9,6 +9,8 @@
  * gradients clipped element-wise to +-5, the loss summed over the 50 steps, and 40-token samples
  * at windows 20, 40, 60, 80 and 100.
  */
+import type { CellType } from '../cells.js';
+
 export interface Preset {
   description: string;
   /** Flag values by commander option name. */
@@ -17,7 +19,7 @@ export interface Preset {
   published?: { seconds: number; file: string };
 }
 
-const verne = (file: string, level: 'char' | 'word', cell: 'rnn' | 'lstm', seconds: number): Preset => ({
+const verne = (file: string, level: 'char' | 'word', cell: CellType, seconds: number): Preset => ({
   description: `${level} ${cell.toUpperCase()} on "${file}" (Jules Verne study; published run time ${seconds} s)`,
   published: { seconds, file },
   flags: {

@@ -8,9 +8,9 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'n
 import { cpus, platform, release, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { readInputFile } from '../io/files.js';
-import { isTempName, makeDirs, writeFileAtomic } from '../io/atomic.js';
-import { type RunFolder, claimRunFolder, openRunFolder } from '../io/run-folder.js';
+import { readInputFile } from './files.js';
+import { isTempName, makeDirs, writeFileAtomic } from './atomic.js';
+import { type RunFolder, claimRunFolder, openRunFolder } from './run-folder.js';
 import { VERSION } from '../version.js';
 
 export class RunDir {

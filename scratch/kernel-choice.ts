@@ -15,9 +15,9 @@ import { InputError } from '../src/errors.js';
 import { findBlas } from './blas.js';
 import { blasKernels } from './blas-kernels.js';
 import { type Kernels, jsKernels } from './kernels.js';
+import { KERNEL_CHOICES, type KernelChoice } from '../src/run-options.js';
 
-export type KernelChoice = 'auto' | 'blas' | 'js' | 'wasm';
-export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'blas', 'wasm', 'js'];
+export { type KernelChoice, KERNEL_CHOICES } from '../src/run-options.js';
 
 /** Where the BLAS is: --blas PATH (else RNNLAB_BLAS, else the usual places). */
 export interface KernelPlace {

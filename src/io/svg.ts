@@ -5,6 +5,15 @@
  * person with devtools) can count them.
  */
 
+/** One chart: its SVG, an id for files and pages, and the series it shows (for tests). */
+export interface Chart {
+  id: string;
+  title: string;
+  svg: string;
+  /** series the chart is expected to show (for tests) */
+  series: number;
+}
+
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -10,7 +10,7 @@
  * Verdicts follow the tolerance policy of tolerance.ts.
  */
 import type { Batch, Engine, LossAndGrads } from '../src/engine.js';
-import type { DiagnosisEngines } from '../src/engines/index.js';
+import type { DiagnosisEngines } from '../src/engines/registry.js';
 import { type NamedParams, gateOf, paramLayout } from '../src/params.js';
 import { GATE_NAMES, type ModelSpec } from '../src/spec.js';
 import type { FloatArray } from '../src/tensor.js';
@@ -20,7 +20,7 @@ import { diagnose, stepSlice, whereItGoesWrong } from './diagnosis/index.js';
 import type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
 
 export type { CheckRaw, CheckReport, Comparison, Coverage, Diagnosis, PerStepRow, StepRecord } from './check-report.js';
-import { type Agreement, type Precision, type ToleranceKind, compareArrays, limitFor, within } from './tolerance.js';
+import { type Agreement, type Precision, type ToleranceKind, compareArrays, limitFor, within } from '../src/tolerance.js';
 
 export interface CheckSetup {
   spec: ModelSpec;
@@ -107,7 +107,7 @@ function compareParams(spec: ModelSpec, a: NamedParams, ref: NamedParams, engine
         : undefined;
     const worst =
       agr.worstIndex >= 0
-        ? { index: agr.worstIndex, position: shapeIndex(info.shape, agr.worstIndex), ...(spec.cell !== 'rnn' && info.layer >= 0 ? { gate: gateOf(spec, info, agr.worstIndex) } : {}) }
+        ? { index: agr.worstIndex, position: shapeIndex(info.shape, agr.worstIndex), ...(gates.length > 1 && info.layer >= 0 ? { gate: gateOf(spec, info, agr.worstIndex) } : {}) }
         : undefined;
     const c = comparison(`${prefix}${info.name}`, engine, against, kind, agr, worst, dtype);
     if (perGate) c.perGate = perGate;

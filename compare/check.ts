@@ -1,24 +1,25 @@
 /**
  * `check` as a library call: builds the inputs (generated, or brought as spec/weights/data
  * files), the engines (scratch float32, a tfjs backend, and the float64 scratch reference), runs
- * compare/checks.ts, and writes the dump files.
+ * compare/comparisons.ts, and writes the dump files.
  */
 import { join } from 'node:path';
-import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from '../compare/checks.js';
-import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, biasFreeReference, diagnosisEngines, float64Detail, float64Kernels, openProvider, parseMistake, referenceEngine, uniqueNames } from './engines/index.js';
-import { biasNames } from './engines/claims.js';
-import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from './supports.js';
-import type { KernelChoice } from '../scratch/kernel-sets.js';
-import { randomBatch } from './data/synthetic.js';
-import { type Batch, type Engine, type State, outputShape, validateBatch } from './engine.js';
-import { InputError, UnsupportedError } from './errors.js';
-import { checkReplaceable } from './io/run-folder.js';
-import { readSafetensors, writeSafetensors } from './io/safetensors.js';
-import { type OptimizerSpec, describeOptimizer } from './optimizer.js';
-import { type NamedParams, paramLayout, randomTestParams, validateParams } from './params.js';
-import { type ModelSpec, specToJSON } from './spec.js';
-import { type NamedTensors, type Tensor, shapeStr } from './tensor.js';
-import { VERSION } from './version.js';
+import { type CheckRaw, type CheckReport, type CheckSetup, runCheck } from './comparisons.js';
+import { type BackendRequest, type EngineProvider, type EngineRef, type Mistake, checkReference, openProvider, parseEngineRef, parseMistake, uniqueNames } from '../src/engines/registry.js';
+import { biasNames } from '../src/engines/registry.js';
+import { batchUnsupported, describeClaims, modelUnsupported, trainingUnsupported } from '../src/supports.js';
+import type { KernelChoice } from '../src/run-options.js';
+import { randomBatch } from '../src/data/synthetic.js';
+import { type Batch, type Engine, type State, outputShape, validateBatch } from '../src/engine.js';
+import { carries } from '../src/cells.js';
+import { InputError, UnsupportedError } from '../src/errors.js';
+import { checkReplaceable } from '../src/io/run-folder.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { type OptimizerSpec, describeOptimizer } from '../src/optimizer.js';
+import { type NamedParams, paramLayout, randomTestParams, validateParams } from '../src/params.js';
+import { type ModelSpec, specToJSON } from '../src/spec.js';
+import { type NamedTensors, type Tensor, shapeStr } from '../src/tensor.js';
+import { VERSION } from '../src/version.js';
 
 export interface CheckInputs {
   spec: ModelSpec;
@@ -90,13 +91,10 @@ export function batchFromTensors(spec: ModelSpec, t: NamedTensors, source: strin
     }
     const state: State = { h: [] };
     for (let l = 0; l < spec.layers; l++) {
-      const h = t[`h.${l}`];
-      if (!h) throw new InputError(`${source}: initial state h.${l} is missing`);
-      state.h.push(f32(h));
-      if (spec.cell === 'lstm') {
-        const c = t[`c.${l}`];
-        if (!c) throw new InputError(`${source}: initial state c.${l} is missing (lstm)`);
-        (state.c ??= []).push(f32(c));
+      for (const k of carries(spec)) {
+        const v = t[`${k}.${l}`];
+        if (!v) throw new InputError(`${source}: initial state ${k}.${l} is missing${k === 'c' ? ' (lstm)' : ''}`);
+        (state[k] ??= []).push(f32(v));
       }
     }
     batch.initialState = state;
@@ -118,7 +116,7 @@ export function fileInputs(spec: ModelSpec, weightsPath: string, dataPath: strin
   return { spec, params, batch: batchFromTensors(spec, data, dataPath), source: dataPath };
 }
 
-export { MISTAKE_IDS, type Mistake } from './engines/index.js';
+export { MISTAKE_IDS, type Mistake } from '../src/engines/registry.js';
 
 export interface CheckOptions {
   optimizer: OptimizerSpec;
@@ -172,11 +170,8 @@ function zeroBiases(spec: CheckInputs['spec'], params: NamedParams): NamedParams
 export async function check(inputs: CheckInputs, o: CheckOptions): Promise<CheckResult> {
   const { spec, batch } = inputs;
   let params = inputs.params;
-  const refKernels = float64Kernels(o.kernels ?? 'auto', { blas: o.blas });
-  let refs = o.engines ?? [
-    { kind: 'scratch', dtype: 'float32' },
-    { kind: 'tfjs', backend: o.backend ?? 'auto' },
-  ];
+  const ref64 = checkReference({ kernels: o.kernels, blas: o.blas });
+  let refs = o.engines ?? [parseEngineRef('scratch'), parseEngineRef('tfjs', o.backend ?? 'auto')];
   let tfjsSkipped: string | null = null;
   if (o.noTfjs) {
     if (refs.some((r) => r.kind === 'tfjs')) tfjsSkipped = 'left out (--no-tfjs)';
@@ -218,8 +213,8 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
     // an engine without biases: every engine gets zero biases, and its bias gradients are not compared
     const biasless = asked.some((p) => !p.supports.biases);
     if (biasless) params = zeroBiases(spec, params);
-    reference = referenceEngine(spec, { params, optimizer: o.optimizer }, refKernels);
-    if (biasless) biasFree = biasFreeReference(spec, { params, optimizer: o.optimizer }, refKernels);
+    reference = ref64.engine(spec, { params, optimizer: o.optimizer });
+    if (biasless) biasFree = ref64.biasFree(spec, { params, optimizer: o.optimizer });
     for (const p of asked) {
       o.onProgress?.(`opening ${p.name}`);
       let e: Engine;
@@ -235,7 +230,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       limits[e.name] = { train: trainingUnsupported(o.optimizer, p.supports), stateGrads: p.supports.stateGrads, biases: p.supports.biases };
       described.push({ name: e.name, role: 'under test', detail: e.detail ?? p.detail, notes: p.notes });
     }
-    described.push({ name: reference.name, role: 'reference', detail: float64Detail(refKernels), notes: [] });
+    described.push({ name: reference.name, role: 'reference', detail: ref64.detail, notes: [] });
     const none = engines.filter((e) => limits[e.name].biases === false).map((e) => e.name);
     if (none.length) notes.push(`every engine starts from zero biases: ${none.join(', ')} ha${none.length > 1 ? 've' : 's'} none (biases: false); ${none.length > 1 ? 'their' : 'its'} bias gradients are not compared, and ${none.length > 1 ? 'they are' : 'it is'} trained beside a reference whose biases stay zero`);
     if (engines.length === 0) throw new InputError(`no engine under test (${skippedEarly.map((s) => `${s.engine}: ${s.reason}`).join('; ') || 'none given'})`);
@@ -247,7 +242,7 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
       engines,
       limits,
       biasFreeReference: biasFree ?? undefined,
-      diagnosisEngines: diagnosisEngines(refKernels),
+      diagnosisEngines: ref64.diagnosis,
       perStep: o.perStep,
       diagnoseSeconds: o.diagnoseSeconds,
       onProgress: o.onProgress,

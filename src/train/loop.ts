@@ -7,21 +7,21 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareArrays, limitFor, within } from '../compare/tolerance.js';
-import { type Checkpoint, captureEngineSet, writeCheckpoint } from './checkpoint.js';
-import type { Batch, Engine, State } from './engine.js';
-import { InterruptedError, RunError } from './errors.js';
-import { setGraceful } from './interrupt.js';
-import { removeDirAtomic, writeFileAtomic } from './io/atomic.js';
-import type { OptimizerSpec } from './optimizer.js';
-import type { RunDir } from './report/run.js';
-import { paramCount } from './params.js';
-import { duration, fixed, sci, streamTable } from './report/table.js';
-import { Rng } from './rng.js';
-import type { IO } from './commands/io.js';
+import { compareArrays, limitFor, within } from '../tolerance.js';
+import { type Checkpoint, captureEngineSet, writeCheckpoint } from '../io/checkpoint.js';
+import type { Batch, Engine, State } from '../engine.js';
+import { InterruptedError, RunError } from '../errors.js';
+import { setGraceful } from '../io/interrupt.js';
+import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
+import type { OptimizerSpec } from '../optimizer.js';
+import type { RunDir } from '../io/run-dir.js';
+import { paramCount } from '../params.js';
+import { duration, fixed, sci, streamTable } from '../io/table.js';
+import { Rng } from '../rng.js';
+import type { IO } from '../io/output.js';
 
-import type { Metrics, ParamDiff, TrainSummary, TrainTask } from './tasks/task.js';
-export type { Metrics, ParamDiff, SampleRecord, TrainSummary, TrainSummaryBase, TrainTask } from './tasks/task.js';
+import type { Metrics, ParamDiff, TrainSummary, TrainTask } from '../tasks/task.js';
+export type { Metrics, ParamDiff, SampleRecord, TrainSummary, TrainSummaryBase, TrainTask } from '../tasks/task.js';
 
 export interface TrainConfig {
   task: TrainTask;

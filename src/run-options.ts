@@ -1,19 +1,33 @@
 /**
- * The flags every task shares (model, optimizer, run) and the helpers a task module builds its
- * model and optimizer from. A task's own flags live in its module (src/tasks/<task>.ts).
+ * The options of a training run: every `train` flag resolved (the flags every task shares, typed
+ * here; a task's own ones by its module, src/tasks/<task>.ts), as each checkpoint stores them
+ * (meta.json) for --resume; and the model and optimizer they give.
  */
-import { InputError } from '../errors.js';
-import { type OptimizerSpec, optimizerSpec } from '../optimizer.js';
-import type { DataFile } from '../resume.js';
-import type { KernelChoice } from '../../scratch/kernel-sets.js';
-import { type ModelSpec, parseSpec, variantFields } from '../spec.js';
+import { type CellType, appliesToCell } from './cells.js';
+import { type OptimizerSpec, optimizerSpec } from './optimizer.js';
+import { type ModelSpec, parseSpec, variantFields } from './spec.js';
+
+/** The kernel sets of the scratch engine a run may ask for (--kernels; scratch/kernel-choice.ts makes them). */
+export type KernelChoice = 'auto' | 'blas' | 'js' | 'wasm';
+export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'blas', 'wasm', 'js'];
+
+/** A data file a run read, recorded so that --resume reads the same one (src/train/resume.ts checks it). */
+export interface DataFile {
+  /** Which flag named it: text (--text), corpus (--corpus-file of a preset), csv (--csv). */
+  flag: 'text' | 'corpus' | 'csv';
+  /** As given on the command line, for messages. */
+  given: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+}
 
 /** Every train flag, resolved: the shared ones typed here, a task's own ones by its module. Stored in checkpoints for --resume. */
 export interface TrainOptions {
   task: string;
   preset?: string;
   // model
-  cell: 'rnn' | 'lstm' | 'gru';
+  cell: CellType;
   hidden: number;
   layers: number;
   activation?: string;
@@ -84,9 +98,6 @@ export const SHARED_DEFAULTS: Partial<TrainOptions> = {
 /** Flags that may change on --resume: the length, where and how the run reports, and what it runs on (results do not depend on it). */
 export const RESUME_OVERRIDABLE = new Set(['steps', 'epochs', 'minutes', 'json', 'out', 'logEvery', 'backend', 'threads', 'blas', 'python', 'browser', 'engineTimeout', 'checkpointMinutes', 'keepCheckpoints']);
 
-/** The command-line spelling of an option key: clipNorm -> --clip-norm. */
-export const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
-
 /** The optimizer of the optimizer flags (adam's lr defaults to 0.002; gradients clipped to norm 5 unless --clip-value; --clip-norm 0: none). */
 export function buildOptimizer(o: TrainOptions): OptimizerSpec {
   return optimizerSpec(o.optimizer, {
@@ -116,9 +127,17 @@ export function modelSpec(o: TrainOptions, inputSize: number, outputSize: number
   );
 }
 
-/** --vocab at word level: the number of words to keep (default 5000). */
-export function wordCount(v: string | undefined): number {
-  const n = v === undefined ? 5000 : Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`--vocab for word level is the number of words to keep (got "${v}")`);
-  return n;
+/** The train flags that shape a model, as a checkpoint's spec has them (--init: the model flags default to the checkpoint's). */
+export function modelFlagsOf(spec: ModelSpec): Record<string, unknown> {
+  return {
+    cell: spec.cell,
+    hidden: spec.hiddenSize,
+    layers: spec.layers,
+    ...(appliesToCell('activation', spec.cell) ? { activation: spec.activation } : {}),
+    ...(appliesToCell('recurrentActivation', spec.cell) ? { recurrentActivation: spec.recurrentActivation } : {}),
+    ...(spec.gruResetAfter ? { gruResetAfter: true } : {}),
+    ...(spec.bidirectional ? { bidirectional: true, merge: spec.merge } : {}),
+    ...(spec.embedding > 0 ? { embedding: spec.embedding } : {}),
+    ...(spec.lossReduction !== 'mean' ? { lossReduction: spec.lossReduction } : {}),
+  };
 }

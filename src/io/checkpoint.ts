@@ -10,17 +10,18 @@
  * It is written to a temporary directory and renamed, so a crash never leaves half of one.
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { readJsonInput } from './io/files.js';
+import { readJsonInput } from './files.js';
 import { join } from 'node:path';
-import { InputError } from './errors.js';
-import { writeDirAtomic } from './io/atomic.js';
-import { GENERATOR } from './io/run-folder.js';
-import { encodeSafetensors, readSafetensors } from './io/safetensors.js';
-import { type NamedParams, validateParams } from './params.js';
-import { type ModelSpec, parseSpec, specToJSON } from './spec.js';
-import type { FloatArray, NamedTensors } from './tensor.js';
-import type { Engine, State } from './engine.js';
-import { claims } from './supports.js';
+import { InputError } from '../errors.js';
+import { STATE_NAMES } from '../cells.js';
+import { writeDirAtomic } from './atomic.js';
+import { GENERATOR } from './run-folder.js';
+import { encodeSafetensors, readSafetensors } from './safetensors.js';
+import { type NamedParams, validateParams } from '../params.js';
+import { type ModelSpec, parseSpec, specToJSON } from '../spec.js';
+import type { FloatArray, NamedTensors } from '../tensor.js';
+import type { Engine, State } from '../engine.js';
+import { claims } from '../supports.js';
 
 export interface Checkpoint {
   spec: ModelSpec;
@@ -77,8 +78,7 @@ function stateTensors(s: State | null): NamedTensors | undefined {
   if (!s) return undefined;
   const t = (x: FloatArray): NamedTensors[string] => ({ dtype: x instanceof Float64Array ? 'F64' : 'F32', shape: [x.length], data: x });
   const out: NamedTensors = {};
-  s.h.forEach((h, l) => (out[`h.${l}`] = t(h)));
-  s.c?.forEach((c, l) => (out[`c.${l}`] = t(c)));
+  for (const k of STATE_NAMES) s[k]?.forEach((x, l) => (out[`${k}.${l}`] = t(x)));
   return out;
 }
 
@@ -86,9 +86,9 @@ export function stateFromTensors(t: NamedTensors | undefined, layers: number): S
   if (!t || !t['h.0']) return null;
   // a float64 engine's state stays float64, so its resume is exact too
   const arr = (x: NamedTensors[string]): FloatArray => (x.dtype === 'F64' ? Float64Array.from(x.data as Float64Array) : Float32Array.from(x.data as ArrayLike<number>));
-  const h = Array.from({ length: layers }, (_, l) => arr(t[`h.${l}`]));
-  if (!t['c.0']) return { h };
-  return { h, c: Array.from({ length: layers }, (_, l) => arr(t[`c.${l}`])) };
+  const s: State = { h: [] };
+  for (const k of STATE_NAMES) if (t[`${k}.0`]) s[k] = Array.from({ length: layers }, (_, l) => arr(t[`${k}.${l}`]));
+  return s;
 }
 
 /** The optimizer state of an engine that keeps one (supports.optimizerState), else nothing: its checkpoint holds its parameters. */

@@ -109,12 +109,5 @@ export const BENCH_JSON: Schema = {
   rows: [{ cell: 'str', hidden: 'num', batch: 'num', engine: 'str', threads: 'num', trainStepMs: TIMING, forwardMs: { median: 'num' }, tokensPerSecond: 'num', ratio: 'num' }],
 };
 
-const POINTS: Schema = [['num']];
-/** plot-data.json of a series run, and of a seq2seq run. */
-export const SERIES_PLOT: Schema = { column: 'str', 'unit?': { oneOf: ['str', 'num'] }, index: ['num'], truth: ['num'], testStart: 'num', horizon: 'num', engines: [{ name: 'str', oneStep: POINTS, fromTestStart: POINTS }] };
-export const ATTENTION_PLOT: Schema = { 'engine?': 'str', examples: [{ source: 'str', target: 'str', output: 'str', srcTokens: ['str'], outTokens: ['str'], attention: { oneOf: [[['num']], 'null'] } }] };
-
-/** The final record of a training run, and the results its task adds. */
+/** The final record of a training run (the results its task adds: the task's own schema, src/tasks/<task>.ts `report`). */
 export const TRAIN_FINAL: Schema = { loss: 'nums', msPerStep: 'nums', 'steps?': 'int', 'epochs?': 'num', 'elapsedSeconds?': 'num', 'validation?': 'obj' };
-export const SERIES_TEST: Schema = { test: { mapOf: { mae: 'num', rmse: 'num', mape: 'num' } }, notBeaten: ['str'], beatsBaselines: 'bool' };
-export const CLASSIFY_TEST: Schema = { accuracy: 'num', n: 'num', 'majorityClass?': 'str', baselineAccuracy: 'num', perClass: [{ label: 'str', precision: 'num', recall: 'num', f1: 'num', support: 'num' }], 'confusion?': [['num']], 'classes?': ['str'] };
