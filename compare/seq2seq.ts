@@ -9,7 +9,7 @@ import type { Seq2SeqBatch, Seq2SeqSpec } from '../src/seq2seq/spec.js';
 import type { Seq2SeqEngine, Seq2SeqGrads } from '../src/seq2seq/engine.js';
 import { decoderSize, seq2seqLayout } from '../src/seq2seq/spec.js';
 import type { FloatArray } from '../src/tensor.js';
-import { compareArrays, limitFor, within } from '../src/tolerance.js';
+import { type Precision, compareArrays, limitFor, within } from '../src/tolerance.js';
 
 export interface Seq2SeqComparison {
   what: string;
@@ -41,7 +41,7 @@ export interface Seq2SeqCheckReport {
   failures: string[];
 }
 
-const dtypeOf = (e: Seq2SeqEngine): 'float32' | 'float64' => e.dtype ?? 'float32';
+const dtypeOf = (e: Seq2SeqEngine): Precision => e.dtype ?? 'float32';
 
 function comparison(what: string, e: Seq2SeqEngine, kind: 'forward' | 'loss' | 'grad' | 'trajectory', a: ArrayLike<number>, ref: ArrayLike<number>): Seq2SeqComparison {
   const c = compareArrays(a, ref);

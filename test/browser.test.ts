@@ -158,6 +158,26 @@ describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in 
     expect(readdirSync(dump).sort()).toEqual(['scratch-f64.safetensors', 'scratch.safetensors', 'tfjs-webgl-f16.safetensors', 'tfjs-webgl.safetensors', 'tfjs-webgpu.safetensors']);
   });
 
+  test('check --seq2seq on webgl, webgpu and half-float webgl: the encoder-decoder twin in the page (masks, bidirectional encoder, concat attention)', () => {
+    const r = rnnlab([
+      'check', '--seq2seq', '--cell', 'lstm', '--attention', 'concat', '--bidirectional', '--mask', '--hidden', '8', '--input', '6', '--output', '6',
+      '--batch', '3', '--seq', '4', '--steps', '2', '--optimizer', 'sgd', '--engines', 'scratch,tfjs-webgl,tfjs-webgpu,tfjs-webgl-f16', '--per-step', '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.pass, j.failures.join('; ')).toBe(true);
+    const engines = Object.fromEntries(j.engines.map((e: { name: string; detail: string; role: string }) => [e.name, e]));
+    for (const name of ['tfjs-webgl', 'tfjs-webgpu', 'tfjs-webgl-f16']) {
+      expect(engines[name].role, name).toBe('under test');
+      expect(engines[name].detail).toMatch(/Chrom(e|ium) \d+.*tfjs 4\.22\.0 backend (webgl|webgpu), renderer \S+/);
+    }
+    // webgl and webgpu under the float32 limits, webgl-f16 under the half-float ones (its logits and attention with padding: no NaN)
+    const limits = (e: string): number[] => [...j.forward, ...j.loss.comparisons, ...j.gradients, ...j.final].filter((c: { engine: string }) => c.engine === e).map((c: { limit: number }) => c.limit);
+    for (const e of ['tfjs-webgl', 'tfjs-webgpu']) expect(Math.max(...limits(e)), e).toBeLessThanOrEqual(2e-3);
+    expect(Math.min(...limits('tfjs-webgl-f16'))).toBeGreaterThan(1e-4);
+    expect(j.forward.filter((c: { engine: string }) => c.engine === 'tfjs-webgl-f16').map((c: { what: string }) => c.what)).toEqual(['logits', 'attention weights']);
+  });
+
   test('a backend the browser cannot give is skipped with the browser\'s reason (a Chromium without WebGL)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rnnlab-no3d-'));
     const wrapper = join(dir, 'chromium-without-webgl');

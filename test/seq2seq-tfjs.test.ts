@@ -106,7 +106,7 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
       try {
         const b = makeBatch(spec, 5);
         const ref = reference(spec, p, b);
-        const fwd = engine.forward(b);
+        const fwd = await engine.forward(b);
         expect(fwd.logits.length).toBe(3 * 5 * spec.tgtVocab);
         expectClose('logits', fwd.logits, ref.logits, 'forward', { absolute: true });
         note('logits (abs)', maxAbs(fwd.logits, ref.logits));
@@ -129,10 +129,10 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
         } else expect(fwd.attention).toBeNull();
 
         // the masks: other ids in the padded source positions change nothing, bit for bit
-        const garbage = engine.forward(makeBatch(spec, 5, 4));
+        const garbage = await engine.forward(makeBatch(spec, 5, 4));
         expect(Array.from(garbage.logits)).toEqual(Array.from(fwd.logits));
 
-        const g = engine.lossAndGrads(b, { stepGrads: true });
+        const g = await engine.lossAndGrads(b, { stepGrads: true });
         expectNear('loss', g.loss, ref.loss, 'forward', { absolute: true });
         note('loss (abs)', Math.abs(g.loss - ref.loss));
         expect(Object.keys(g.grads)).toEqual(seq2seqLayout(spec).map((x) => x.name));
@@ -214,8 +214,8 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
         tgtMask: new Uint8Array(T).fill(1),
       };
       const V = spec.tgtVocab;
-      const full = engine.forward(b);
-      const alone = engine.forward(row);
+      const full = await engine.forward(b);
+      const alone = await engine.forward(row);
       expectClose('row 1 alone vs padded', alone.logits, full.logits.slice(5 * V, (5 + T) * V), 1e-6, { absolute: true });
       const a = full.attention!;
       expectClose('row 1 attention', alone.attention!, [0, 1].flatMap((t) => Array.from(a.slice((5 + t) * 6, (5 + t) * 6 + S))), 1e-6, { absolute: true });
@@ -245,8 +245,8 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
         const b = makeBatch(spec, 2);
         b.srcMask.fill(1);
         for (let i = 0; i < b.src.length; i++) if (b.src[i] === PAD) b.src[i] = 3;
-        const fwd = engine.forward(b);
-        const ref = reference(spec, f64(engine.getParams()), b);
+        const fwd = await engine.forward(b);
+        const ref = reference(spec, f64(await engine.getParams()), b);
         expectClose('engine vs reference (unpadded)', fwd.logits, ref.logits, 'forward', { absolute: true });
         const src = tf.tensor2d(b.src, [3, 6], 'int32');
         const tgt = tf.tensor2d(b.tgtIn, [3, 5], 'int32');
@@ -266,10 +266,10 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
     const params = randomSeq2SeqParams(spec, 8);
     const engine = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 1 });
     try {
-      const init = engine.getParams();
+      const init = await engine.getParams();
       expect(Object.keys(init)).toEqual(seq2seqLayout(spec).map((x) => x.name));
       engine.setParams(params);
-      const back = engine.getParams();
+      const back = await engine.getParams();
       for (const info of seq2seqLayout(spec)) {
         expect(back[info.name].shape).toEqual(info.shape);
         expect(Array.from(back[info.name].data)).toEqual(Array.from(Float32Array.from(params[info.name].data as ArrayLike<number>)));
@@ -288,14 +288,14 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
     const spec = specOf({ cell: 'lstm', attention: 'general', layers: 2 });
     const engine = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 2 });
     const b = makeBatch(spec, 1);
-    engine.step(b); // creates the optimizer's slots
+    await engine.step(b); // creates the optimizer's slots
     const n0 = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
-      engine.forward(b);
-      engine.lossAndGrads(b, { stepGrads: true });
-      engine.step(b);
-      engine.getParams();
-      engine.setParams(engine.getParams());
+      await engine.forward(b);
+      await engine.lossAndGrads(b, { stepGrads: true });
+      await engine.step(b);
+      await engine.getParams();
+      engine.setParams(await engine.getParams());
       expect(tf.memory().numTensors, `after round ${i}`).toBe(n0);
     }
     engine.dispose();
@@ -307,14 +307,14 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
     const engine = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 3, optimizer: optimizerSpec('adam', { lr: 0.05 }) });
     try {
       const b = makeBatch(spec, 6);
-      const first = engine.lossAndGrads(b).loss;
+      const first = (await engine.lossAndGrads(b)).loss;
       let last = first;
       for (let i = 0; i < 20; i++) {
-        const { loss } = engine.step(b);
+        const { loss } = await engine.step(b);
         if (i === 0) expect(loss).toBeCloseTo(first, 5); // the loss before the update
         last = loss;
       }
-      const after = engine.lossAndGrads(b).loss;
+      const after = (await engine.lossAndGrads(b)).loss;
       expect(after).toBeLessThan(last);
       expect(after, `loss ${first} -> ${after}`).toBeLessThan(0.5 * first);
     } finally {
@@ -324,12 +324,12 @@ describe('tfjs seq2seq twin (wasm) against a float64 reference of the spec', () 
     const clipped = await createTfjsSeq2SeqEngine(loaded, spec, { seed: 3, optimizer: optimizerSpec('sgd', { lr: 1, clipNorm: 1e-3 }) });
     try {
       const b = makeBatch(spec, 6);
-      const g = clipped.lossAndGrads(b).grads;
+      const g = (await clipped.lossAndGrads(b)).grads;
       const rawNorm = Math.sqrt(Object.values(g).reduce((a, t) => a + Array.from(t.data).reduce((s, v) => s + v * v, 0), 0));
       expect(rawNorm).toBeGreaterThan(1e-2);
-      const p0 = clipped.getParams();
-      clipped.step(b);
-      const p1 = clipped.getParams();
+      const p0 = await clipped.getParams();
+      await clipped.step(b);
+      const p1 = await clipped.getParams();
       const moved = Math.sqrt(Object.keys(p0).reduce((a, k) => a + Array.from(p0[k].data).reduce((s, v, i) => s + (v - p1[k].data[i]) ** 2, 0), 0));
       expect(moved).toBeGreaterThan(0.9e-3);
       expect(moved).toBeLessThan(1.01e-3);

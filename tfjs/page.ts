@@ -5,8 +5,8 @@
  * tfjs twin it imports (engine.ts, model.ts, weights.ts, keras.ts: the very code the Node engines
  * run, compiled, served from the package's dist/). Nothing here imports Node.
  *
- * One RPC: `rnnlab.call(method, args)` opens the twin (`open`: TfjsEngine; `openKeras`: the model
- * of `check --model`) and forwards any Engine method to an open engine by id, so whatever the tfjs
+ * One RPC: `rnnlab.call(method, args)` opens the twin (`open`: TfjsEngine; `openSeq2Seq`: the
+ * encoder-decoder twin, tfjs/seq2seq.ts; `openKeras`: the model of `check --model`) and forwards any Engine method to an open engine by id, so whatever the tfjs
  * twin runs in Node runs here, through this one door. Every answer is `{ value }` or `{ error }`,
  * never a thrown exception: the Node side turns the error into one line naming the engine. A lost
  * GPU context (webgl) or device (webgpu), and an uncaptured WebGPU error (a buffer over the
@@ -18,6 +18,8 @@ import type { ImportedModel } from '../src/import/keras.js';
 import type { OptimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
 import type { ModelSpec } from '../src/spec.js';
+import type { Seq2SeqEngine } from '../src/seq2seq/engine.js';
+import type { Seq2SeqSpec } from '../src/seq2seq/spec.js';
 import type { LoadedTf, Tf } from './backend.js';
 import { TfjsEngine } from './engine.js';
 
@@ -73,7 +75,7 @@ let loaded: LoadedTf | null = null;
 let broken: { kind: 'lost' | 'error'; message: string } | null = null;
 /** Read through a function: the listeners set it between awaits, which the compiler's narrowing does not see. */
 const brokenNow = (): typeof broken => broken;
-const engines = new Map<number, Engine>();
+const engines = new Map<number, Engine | Seq2SeqEngine>();
 let nextId = 1;
 
 /** Starts tfjs on the backend asked for; says why not when the browser cannot give it (with the browser's own words). */
@@ -173,6 +175,11 @@ async function dispatch(l: LoadedTf, method: string, a: Record<string, unknown>)
       const e = new TfjsEngine(l, a.spec as ModelSpec, { params: a.params as NamedParams, optimizer: a.optimizer as OptimizerSpec });
       return { id: remember(e), notes: e.notes };
     }
+    case 'openSeq2Seq': {
+      const { createTfjsSeq2SeqEngine } = await import('./seq2seq.js');
+      const e = await createTfjsSeq2SeqEngine(l, a.spec as Seq2SeqSpec, { params: a.params as NamedParams | undefined, seed: a.seed as number | undefined, optimizer: a.optimizer as OptimizerSpec });
+      return { id: remember(e) };
+    }
     case 'openKeras': {
       const { KerasModelEngine } = await import('./keras.js');
       const m = a.model as Omit<ImportedModel, 'artifacts'> & { artifacts: Omit<ImportedModel['artifacts'], 'weightData'> & { weightData: Uint8Array } };
@@ -197,7 +204,7 @@ async function dispatch(l: LoadedTf, method: string, a: Record<string, unknown>)
   return f.apply(e, (a.args as unknown[]) ?? []);
 }
 
-function remember(e: Engine): number {
+function remember(e: Engine | Seq2SeqEngine): number {
   const id = nextId++;
   engines.set(id, e);
   return id;

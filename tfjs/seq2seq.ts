@@ -26,8 +26,8 @@
  * softmax from standard layers:
  *   - the source mask goes to every encoder RNN layer (layer.apply(x, {mask})): masked steps keep
  *     the state, so the final state handed to the decoder is that of the last real token;
- *   - -1e9 is added to the scores of padded source positions before the softmax: in float32,
- *     exp(-1e9 - max) is exactly 0, so those positions get weight 0 (and no gradient);
+ *   - the scores of padded source positions are set to -30000 before the softmax (a select; half
+ *     floats hold it): exp(-30000 - max) is exactly 0, so those positions get weight 0 and no gradient;
  *   - the decoder takes no mask (as in the scratch engine): padding only follows the real target
  *     steps, which never read it, and the loss skips padded steps.
  * Without any padding the eager pass and model.predict compute the same thing (a test checks it).
@@ -52,9 +52,9 @@ import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.
 import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, keySize, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
 import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState } from '../src/seq2seq/state.js';
 import { type BackendName, type LoadedTf, type Tf, activate } from './backend.js';
-import { clipGradients, embedIds, tfjsOptimizer } from './engine.js';
+import { clipGradients, embedIds, oneHotFloat, read, tfjsOptimizer } from './engine.js';
 import { recurrentLayer } from './model.js';
-import { readVariables, writeVariables } from './weights.js';
+import { readVariablesAsync, writeVariables } from './weights.js';
 import { type ResetAfterConfig, resetAfterGruClass } from './gru-reset-after.js';
 import { type ConcatScoreLayer, concatScoreClass } from './seq2seq-attention.js';
 
@@ -270,9 +270,10 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     this.optimizer = this.makeOptimizer(this.optSpec);
   }
 
-  getParams(): NamedParams {
+  /** Read back with data(), not dataSync(): webgpu's synchronous read gives zeros on SwiftShader. */
+  getParams(): Promise<NamedParams> {
     activate(this.tf, this.backend);
-    return readVariables(this.vars);
+    return readVariablesAsync(this.vars);
   }
 
   setParams(p: NamedParams): void {
@@ -287,26 +288,29 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     this.optimizer = this.makeOptimizer(o);
   }
 
-  forward(b: Seq2SeqBatch): Seq2SeqForward {
+  async forward(b: Seq2SeqBatch): Promise<Seq2SeqForward> {
     validateSeq2SeqBatch(this.spec, b, false);
     activate(this.tf, this.backend);
-    let out: Seq2SeqForward | null = null;
-    this.tf.tidy(() => {
+    const [logits, attention] = this.tf.tidy(() => {
       const r = this.run(b, null);
-      out = { logits: r.logits.dataSync() as Float32Array, attention: r.attention ? (r.attention.dataSync() as Float32Array) : null };
+      return r.attention ? [r.logits, r.attention] : [r.logits];
     });
-    return out!;
+    try {
+      return { logits: await read(logits), attention: attention ? await read(attention) : null };
+    } finally {
+      this.tf.dispose([logits, ...(attention ? [attention] : [])]);
+    }
   }
 
-  lossAndGrads(b: Seq2SeqBatch, want: { stepGrads?: boolean } = {}): Seq2SeqGrads {
+  async lossAndGrads(b: Seq2SeqBatch, want: { stepGrads?: boolean } = {}): Promise<Seq2SeqGrads> {
     validateSeq2SeqBatch(this.spec, b, true);
     activate(this.tf, this.backend);
     const tf = this.tf;
     const { value, grads } = tf.variableGrads(() => this.lossOf(this.run(b, null).logits, b), this.vars.map((v) => v.variable));
     try {
-      const out: Seq2SeqGrads = { loss: value.dataSync()[0], grads: {} };
-      for (const { name, variable } of this.vars) out.grads[name] = { dtype: 'F32', shape: [...variable.shape], data: grads[variable.name].dataSync() as Float32Array };
-      if (want.stepGrads) Object.assign(out, this.stepGrads(b));
+      const out: Seq2SeqGrads = { loss: (await read(value))[0], grads: {} };
+      for (const { name, variable } of this.vars) out.grads[name] = { dtype: 'F32', shape: [...variable.shape], data: await read(grads[variable.name]) };
+      if (want.stepGrads) Object.assign(out, await this.stepGrads(b));
       return out;
     } finally {
       value.dispose();
@@ -314,13 +318,13 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     }
   }
 
-  step(b: Seq2SeqBatch): { loss: number } {
+  async step(b: Seq2SeqBatch): Promise<{ loss: number }> {
     validateSeq2SeqBatch(this.spec, b, true);
     activate(this.tf, this.backend);
     const tf = this.tf;
     const { value, grads } = tf.variableGrads(() => this.lossOf(this.run(b, null).logits, b), this.vars.map((v) => v.variable));
     try {
-      const loss = value.dataSync()[0];
+      const loss = (await read(value))[0];
       if (!Number.isFinite(loss)) return { loss };
       tf.tidy(() => {
         // canonical order, clipped as the scratch engine clips
@@ -355,15 +359,15 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     let state: DecoderState | null = null;
     tf.tidy(() => {
       const { o, finals } = this.encoder(tf.tensor2d(src.src, [B, S], 'int32'), tf.tensor2d(Float32Array.from(src.srcMask), [B, S]), null);
-      const read = (t: Tensor): Float32Array => t.dataSync() as Float32Array;
+      const readNow = (t: Tensor): Float32Array => t.dataSync() as Float32Array;
       state = {
         batchSize: B,
         srcLen: S,
         srcMask: src.srcMask.slice(),
-        memory: s.attention === 'none' ? null : read(o),
-        keys: s.attention === 'general' || s.attention === 'concat' ? read(this.keys(o)) : null,
-        h: finals.map((f) => read(f[0])),
-        c: carries(s).includes('c') ? finals.map((f) => read(f[1])) : null,
+        memory: s.attention === 'none' ? null : readNow(o),
+        keys: s.attention === 'general' || s.attention === 'concat' ? readNow(this.keys(o)) : null,
+        h: finals.map((f) => readNow(f[0])),
+        c: carries(s).includes('c') ? finals.map((f) => readNow(f[1])) : null,
       };
     });
     return state!;
@@ -464,9 +468,11 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     const L = this.layers;
     const [B, S] = srcMask.shape;
     const scores = L.concatScore ? L.concatScore.scoresFromKeys(h, keys) : (L.scores!.apply([h, keys]) as Tensor); // [B, T, S]
-    // padded source positions: -1e9, so exp(-1e9 - max) is exactly 0 in float32
-    const bias = tf.reshape(tf.mul(tf.sub(srcMask, 1), 1e9), [B, 1, S]); // [B, 1, S]
-    const a = L.softmax!.apply(tf.add(scores, bias)) as Tensor; // [B, T, S]
+    // padded source positions: the score -30000 (a select), so exp(-30000 - max) is exactly 0 and they get
+    // no gradient. Not an added -1e9: on half-float textures 1e9 is Infinity and 0 * Infinity NaN; not
+    // -Infinity: webgl's softmax on half floats turns a row holding one into NaN. 30000 < 65504 (half's largest).
+    const real = tf.broadcastTo(tf.reshape(tf.greater(srcMask, 0), [B, 1, S]), scores.shape); // [B, T, S]
+    const a = L.softmax!.apply(tf.where(real, scores, tf.fill(scores.shape, -30000))) as Tensor; // [B, T, S]
     const context = L.context!.apply([a, o]) as Tensor; // [B, T, D]
     return { z: L.combine!.apply(L.concat!.apply([context, h]) as Tensor) as Tensor, a }; // [B, T, D]
   }
@@ -524,7 +530,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
   }
 
   /** dLoss/dh_t of every layer (encoder [B, S, H] or [B, S, 2H], decoder [B, T, D] per layer), through zero probes. */
-  private stepGrads(b: Seq2SeqBatch): { dhEncoder: Float32Array[]; dhDecoder: Float32Array[] } {
+  private async stepGrads(b: Seq2SeqBatch): Promise<{ dhEncoder: Float32Array[]; dhDecoder: Float32Array[] }> {
     const tf = this.tf;
     const { batchSize: B, srcLen: S, tgtLen: T } = b;
     const zero = (n: number): Variable => {
@@ -539,16 +545,19 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     const all = [...probes.encoder.flat(), ...probes.decoder.flat()];
     try {
       const { value, grads } = tf.variableGrads(() => this.lossOf(this.run(b, probes).logits, b), all);
-      const read = (rows: Variable[][], steps: number, n: number): Float32Array[] =>
-        rows.map((row) => {
+      const gather = async (rows: Variable[][], steps: number, n: number): Promise<Float32Array[]> => {
+        const out: Float32Array[] = [];
+        for (const row of rows) {
           const d = new Float32Array(B * steps * n); // [B, steps, n]
-          row.forEach((v, t) => {
-            const g = grads[v.name].dataSync();
+          for (let t = 0; t < row.length; t++) {
+            const g = await read(grads[row[t].name]);
             for (let bb = 0; bb < B; bb++) d.set(g.subarray(bb * n, (bb + 1) * n), (bb * steps + t) * n);
-          });
-          return d;
-        });
-      const out = { dhEncoder: read(probes.encoder, S, encWidth), dhDecoder: read(probes.decoder, T, decoderSize(this.spec)) };
+          }
+          out.push(d);
+        }
+        return out;
+      };
+      const out = { dhEncoder: await gather(probes.encoder, S, encWidth), dhDecoder: await gather(probes.decoder, T, decoderSize(this.spec)) };
       value.dispose();
       tf.dispose(Object.values(grads));
       return out;
@@ -571,7 +580,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     if (real === 0) throw new InputError('seq2seq batch: no real target step');
     const w = tf.tensor1d(Float32Array.from(b.tgtMask, (m) => (m ? 1 / real : 0))); // [N]
     const logp = tf.logSoftmax(tf.reshape(logits, [N, V])); // [N, V]
-    const onehot = tf.oneHot(tf.tensor1d(b.tgtOut, 'int32'), V); // [N, V]
+    const onehot = oneHotFloat(tf, tf.tensor1d(b.tgtOut, 'int32'), V); // [N, V]
     const per = tf.neg(tf.sum(tf.mul(logp, onehot), -1)); // [N]
     return tf.sum(tf.mul(per, w)) as Scalar;
   }

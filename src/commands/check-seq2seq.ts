@@ -37,6 +37,8 @@ export interface Seq2SeqCheckFlags {
   kernels: KernelChoice;
   blas?: string;
   threads?: number;
+  browser?: string;
+  engineTimeout?: number;
   json?: boolean;
 }
 
@@ -82,7 +84,7 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
     else if (n === 'tfjs' || /^tfjs-(wasm|cpu|node)$/.test(n)) {
       if (f.tfjs) wanted.push({ name: 'tfjs', backend: (n === 'tfjs' ? f.backend : n.slice(5)) as BackendRequest });
     } else if (n.startsWith('pytorch')) skipped.push({ engine: n, reason: 'the PyTorch engine has no encoder-decoder model' });
-    else if (n.startsWith('tfjs-')) skipped.push({ engine: n, reason: 'the browser engines run the sequence models\' twin, not the encoder-decoder\'s' });
+    else if (/^tfjs-(webgl|webgpu|webgl-f16)$/.test(n)) wanted.push({ name: n as Seq2SeqEngineName });
     else skipped.push({ engine: n, reason: 'user engines speak the Engine protocol of single-stack models; it has no encoder-decoder calls' });
   }
   // an engine asked for that cannot run is bad input, never a PASS without it
@@ -100,7 +102,8 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
   const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer, kernels: f.kernels, blas: f.blas });
   const opened = [];
   try {
-    for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, blas: f.blas, threads: f.threads, backend: w.backend }));
+    const browser = { browser: f.browser, timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined, onProgress: (w: string) => io.progress(w) };
+    for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, blas: f.blas, threads: f.threads, backend: w.backend, ...browser }));
     const report = await runSeq2SeqCheck({ spec, batch, reference: ref.engine, engines: opened.map((o) => o.engine), steps: f.steps, perStep: f.perStep, onProgress: (w) => io.progress(`check: ${w}`) });
     setExit(report.pass ? 0 : 1);
     const engines = [...opened.map((o) => ({ name: o.engine.name, role: 'under test', detail: o.detail })), { name: ref.engine.name, role: 'reference', detail: ref.detail }];

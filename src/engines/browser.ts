@@ -36,7 +36,9 @@ import type { ModelSpec } from '../spec.js';
 import { FULL_SUPPORT } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { projectRoot } from '../version.js';
-import type { EngineKind, EngineProvider, ProviderOptions } from './provider.js';
+import type { EngineKind, EngineProvider, OpenSeq2Seq, ProviderOptions, Seq2SeqOpen } from './provider.js';
+import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../seq2seq/engine.js';
+import type { Seq2SeqBatch, Seq2SeqSpec } from '../seq2seq/spec.js';
 
 export type BrowserBackend = 'webgl' | 'webgpu' | 'webgl-f16';
 export const BROWSER_BACKENDS: readonly BrowserBackend[] = ['webgl', 'webgpu', 'webgl-f16'];
@@ -62,6 +64,7 @@ export const browserKind: EngineKind<BrowserRef> = {
   // the page opens the twin itself, on this file's request
   builtIn: ['tfjs/page.ts'],
   open: (ref, o) => openBrowserProvider(ref, o, FULL_SUPPORT),
+  openSeq2Seq: (ref, spec, o) => openBrowserSeq2Seq(ref, spec, o),
 };
 
 /**
@@ -500,4 +503,79 @@ export class BrowserEngine implements Engine {
 /** An imported Keras model as the page takes it: plain data, its weight bytes as a typed array. */
 function kerasForPage(m: ImportedModel): unknown {
   return { ...m, artifacts: { ...m.artifacts, weightData: new Uint8Array(m.artifacts.weightData) } };
+}
+
+// ---- the encoder-decoder twin in a page ----
+
+/**
+ * The encoder-decoder twin (tfjs/seq2seq.ts) in a page of its own: the same RPC, the same faults.
+ * It steps no decoder state across the RPC (no `encode`/`decodeStep`): decoding reruns the decoder
+ * over the prefix, which gives the same tokens (src/seq2seq/decode.ts).
+ */
+async function openBrowserSeq2Seq(ref: BrowserRef, spec: Seq2SeqSpec, o: Seq2SeqOpen): Promise<OpenSeq2Seq> {
+  const f16 = ref.backend === 'webgl-f16';
+  const tfBackend = ref.backend === 'webgpu' ? 'webgpu' : 'webgl';
+  const name = `tfjs-${ref.backend}`;
+  const session = await BrowserSession.get(findBrowser(o.browser), o.onProgress);
+  const bp = await session.openPage({ backend: tfBackend, f16, engineName: name }, o.onProgress);
+  try {
+    const info = bp.info;
+    if (!info.ok) throw new UnsupportedError(name, info.reason);
+    const timeout = o.timeoutMs ?? PAGE_TIMEOUT_MS;
+    const r = await bp.call<{ id: number }>('openSeq2Seq', { spec, params: o.params, seed: o.seed, optimizer: o.optimizer }, timeout);
+    const detail = `float32${f16 ? ' arithmetic on half-float textures' : ''}; ${session.version}, tfjs ${info.tfjs} backend ${tfBackend}, renderer ${info.renderer}`;
+    const engine = new BrowserSeq2SeqEngine(name, spec, detail, f16 ? 'float16' : 'float32', bp, r.id, timeout);
+    return {
+      engine,
+      detail,
+      close: async () => {
+        await engine.dispose();
+        await bp.close();
+      },
+    };
+  } catch (e) {
+    await bp.close();
+    throw e;
+  }
+}
+
+/** Seq2SeqEngine by RPC to the twin in a page; batches are checked here first, as every engine checks them. */
+class BrowserSeq2SeqEngine implements Seq2SeqEngine {
+  constructor(
+    readonly name: string,
+    readonly spec: Seq2SeqSpec,
+    readonly detail: string,
+    readonly dtype: 'float32' | 'float16',
+    private readonly bp: BrowserPage,
+    private readonly id: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private call<T>(method: string, args: unknown[] = []): Promise<T> {
+    return this.bp.call<T>(method, { id: this.id, args }, this.timeoutMs);
+  }
+  getParams(): Promise<NamedParams> {
+    return this.call('getParams');
+  }
+  setParams(p: NamedParams): Promise<void> {
+    return this.call('setParams', [p]);
+  }
+  forward(b: Seq2SeqBatch): Promise<Seq2SeqForward> {
+    validateSeq2SeqBatch(this.spec, b, false);
+    return this.call('forward', [b]);
+  }
+  lossAndGrads(b: Seq2SeqBatch, want?: { stepGrads?: boolean }): Promise<Seq2SeqGrads> {
+    validateSeq2SeqBatch(this.spec, b, true);
+    return this.call('lossAndGrads', [b, want ?? {}]);
+  }
+  step(b: Seq2SeqBatch): Promise<{ loss: number }> {
+    validateSeq2SeqBatch(this.spec, b, true);
+    return this.call('step', [b]);
+  }
+  private disposed = false;
+  async dispose(): Promise<void> {
+    if (this.disposed || this.bp.session.gone) return;
+    this.disposed = true;
+    await this.bp.call('dispose', { id: this.id }, this.timeoutMs).catch(() => {});
+  }
 }

@@ -72,6 +72,10 @@ export interface Seq2SeqOpen {
   blas?: string;
   threads?: number;
   backend?: BackendRequest;
+  /** Browser engines: the browser (--browser), the page's call timeout (--engine-timeout), progress lines. */
+  browser?: string;
+  timeoutMs?: number;
+  onProgress?: (what: string) => void;
 }
 
 /** An encoder-decoder engine, with what it holds released by `close` (scratch's kernel threads). */

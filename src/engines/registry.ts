@@ -189,7 +189,7 @@ export async function createEngines(
 }
 
 /** The engines an encoder-decoder runs on (src/seq2seq/): the kinds that open one. */
-export type Seq2SeqEngineName = 'scratch' | 'scratch-f64' | 'tfjs';
+export type Seq2SeqEngineName = 'scratch' | 'scratch-f64' | 'tfjs' | 'tfjs-webgl' | 'tfjs-webgpu' | 'tfjs-webgl-f16';
 
 /** A seq2seq engine by name, with what it holds released by `close` (scratch's kernel threads). */
 export async function createSeq2SeqEngine(name: Seq2SeqEngineName, spec: Seq2SeqSpec, o: Seq2SeqOpen): Promise<OpenSeq2Seq> {

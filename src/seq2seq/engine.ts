@@ -32,7 +32,8 @@ export interface Seq2SeqGrads {
 export interface Seq2SeqEngine extends Partial<Seq2SeqStepper> {
   readonly name: string;
   readonly spec: Seq2SeqSpec;
-  readonly dtype: 'float32' | 'float64';
+  /** float16: float32 arithmetic on half-float storage (tfjs-webgl-f16), compared within the half-float policy. */
+  readonly dtype: 'float32' | 'float64' | 'float16';
   readonly detail?: string;
   getParams(): Awaitable<NamedParams>;
   setParams(p: NamedParams): Awaitable<void>;

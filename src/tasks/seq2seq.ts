@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type IO } from '../io/output.js';
 import { choice, intArg } from '../io/args.js';
-import { createSeq2SeqEngine } from '../engines/registry.js';
+import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
 import { readJsonl, resolveCheckpoint } from '../io/run-dir.js';
@@ -61,14 +61,15 @@ function registerTranslate(program: Command, io: IO): void {
     .option('--max-len <n>', 'the longest output, in tokens', intArg(1), 64)
     .option('--attention', 'print the attention weights (rows: output tokens, columns: source tokens)')
     .option('--svg <file>', 'write the attention heatmap of the first text as SVG')
-    .addOption(choice('--engine <e>', 'engine that runs the model', ['scratch', 'scratch-f64', 'tfjs'], 'scratch'))
+    .addOption(choice('--engine <e>', 'engine that runs the model (tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16: the tfjs twin in headless Chromium)', ['scratch', 'scratch-f64', 'tfjs', 'tfjs-webgl', 'tfjs-webgpu', 'tfjs-webgl-f16'], 'scratch'))
+    .option('--browser <path>', 'the Chromium or Chrome of the browser engines (default RNNLAB_BROWSER, then chromium on PATH)')
     .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  rnnlab translate --checkpoint runs/addition "535+61" "7+8"\n  rnnlab translate --checkpoint runs/dates "3 March 2021" --beam 4 --attention --svg attention.svg')
-    .action(async (texts: string[], f: { checkpoint: string; beam: number; maxLen: number; attention?: boolean; svg?: string; engine: 'scratch' | 'scratch-f64' | 'tfjs'; backend: string; json?: boolean }) => {
+    .action(async (texts: string[], f: { checkpoint: string; beam: number; maxLen: number; attention?: boolean; svg?: string; engine: Seq2SeqEngineName; browser?: string; backend: string; json?: boolean }) => {
       const ck = readSeq2SeqCheckpoint(bestOfRun(f.checkpoint) ?? resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
       if ((f.attention || f.svg) && ck.spec.attention === 'none') throw new InputError(`${ck.dir}: this model has no attention (trained with --attention none)`);
-      const made = await createSeq2SeqEngine(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto' });
+      const made = await createSeq2SeqEngine(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto', browser: f.browser, onProgress: (w) => io.progress(w) });
       try {
         const out = await translateTexts(made.engine, ck.vocabs, texts, { beam: f.beam, maxLen: f.maxLen });
         if (f.svg) {
