@@ -25,7 +25,7 @@ export const pytorchKind: EngineKind<PytorchRef> = {
     if (name === 'pytorch-f64') return { kind: 'pytorch', dtype: 'float64' };
     return null;
   },
-  homes: ['python/rnnlab_torch.py', 'python/rnnlab_torch_seq2seq.py'],
+  homes: ['python/rnnlab_torch.py'],
   open: async (ref, o) => {
     const { proc, name } = await startTorch(ref, o);
     return processProvider(ref, proc, name, ref.dtype, o.threads);
