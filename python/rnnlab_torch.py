@@ -15,6 +15,11 @@ Two ways through a batch:
     per-step gradients dLoss/dh_t (each h_t keeps its gradient).
 The optimizers are tfjs's formulas written out in torch in scratch/optim.ts's order of operations
 (torch.optim's Adam and RMSprop place epsilon differently).
+
+Encoder-decoders (init with "model": "seq2seq", docs/engines.md "Encoder-decoder models") are
+TorchSeq2Seq: the same modules for the encoder (over the packed source) and the decoder, the same
+torch-ops loop where they do not compute rnnlab's function, attention in torch ops. TorchAdapter
+holds whichever model the last init asked for.
 """
 import math
 import os
@@ -71,6 +76,15 @@ def from_pt_blocks(a, H, order):
     for k, src in enumerate(order):
         out[..., src * H:(src + 1) * H] = a[..., k * H:(k + 1) * H]
     return out
+
+
+def check_names(p, want):
+    """Exactly the names of `want` ({name: shape}), each of its shape: one line naming what is not."""
+    missing = [n for n in want if n not in p]
+    extra = [n for n in p if n not in want]
+    bad = ["%s has shape %s, expected %s" % (n, list(p[n].shape), list(want[n])) for n in want if n in p and tuple(p[n].shape) != want[n]]
+    if missing or extra or bad:
+        raise ValueError("; ".join(x for x in ["missing " + ", ".join(missing) if missing else "", "unexpected " + ", ".join(extra) if extra else ""] + bad if x))
 
 
 def hard_sigmoid(x):
@@ -269,11 +283,7 @@ class TorchEngine(TorchBase):
     def canonical_to_pt(self, p):
         """Canonical arrays -> {pytorch name: array}."""
         want = self.expected()
-        missing = [n for n in want if n not in p]
-        extra = [n for n in p if n not in want]
-        bad = ["%s has shape %s, expected %s" % (n, list(p[n].shape), list(want[n])) for n in want if n in p and tuple(p[n].shape) != want[n]]
-        if missing or extra or bad:
-            raise ValueError("; ".join(x for x in ["missing " + ", ".join(missing) if missing else "", "unexpected " + ", ".join(extra) if extra else ""] + bad if x))
+        check_names(p, want)
         H = self.H
         out = {}
         if self.E:
@@ -625,11 +635,7 @@ class TorchSeq2Seq(TorchBase):
     def load(self, params, into):
         """Canonical arrays into the tensors `into` picks for each parameter tensor (itself, or an optimizer slot's; None: skipped)."""
         want = self.expected()
-        missing = [n for n in want if n not in params]
-        extra = [n for n in params if n not in want]
-        bad = ["%s has shape %s, expected %s" % (n, list(params[n].shape), list(want[n])) for n in want if n in params and tuple(params[n].shape) != want[n]]
-        if missing or extra or bad:
-            raise ValueError("; ".join(x for x in ["missing " + ", ".join(missing) if missing else "", "unexpected " + ", ".join(extra) if extra else ""] + bad if x))
+        check_names(params, want)
         def put(t, a):
             t = into(t)
             if t is not None:

@@ -39,7 +39,8 @@ export type { Cell, GemmShapeTime, Kernels, KernelTime, StepProfile } from './sc
 export { exportTfjsModel } from './tfjs.js';
 export { findPython, resetPythonCache, torchThreadEnv } from './pytorch.js';
 export { EngineProcess, MAX_TIMEOUT_S, PROTOCOL_VERSION, ProcessEngine, closeAllEngineProcesses, splitCommand } from './process.js';
-export { ModuleEngine, type UserEngine, loadEngineModule } from './module.js';
+export { ModuleEngine, type UserEngine, type UserSeq2SeqEngine, loadEngineModule } from './module.js';
+export { ATTENTION_TOLERANCE } from './seq2seq-edge.js';
 export { MISTAKE_IDS, type Mistake, type MistakeId, mistakeString, parseMistake, withDefaults, gateNames } from './mistakes/mistake.js';
 export { type RightResult, deriveResult } from './mistakes/engine.js';
 export { derivable } from './mistakes/plans.js';
