@@ -19,6 +19,8 @@ import { createSeq2SeqEngine, findPython, torchThreadEnv } from '../src/engines/
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
 import { parseSeq2SeqSpec } from '../src/seq2seq/spec.js';
+import { parseSpec } from '../src/spec.js';
+import { modelUnsupported, parseSupports, seq2seqUnsupported } from '../src/supports.js';
 import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 import { needing, pythonWith } from './helpers/python.js';
 
@@ -75,6 +77,25 @@ describe.skipIf(!py)('PyTorch encoder-decoders against float64 scratch', () => {
     }
   }, 120_000);
 
+  test(needing('torch, numpy', 'optimizer state by canonical name: 2 adam steps, saved, 2 more; reopened from what was saved, the same 2 steps give the same parameters bit for bit'), async () => {
+    const proc = procs[0] ?? (await start('pytorch-f64'));
+    const spec = parseSeq2SeqSpec({ cell: 'gru', gruResetAfter: true, attention: 'general', bidirectional: true, hiddenSize: 3, srcVocab: 7, tgtVocab: 6, embedding: 4 });
+    const optimizer = optimizerSpec('adam', { lr: 0.01, clipNorm: 0.5 });
+    const batch = randomSeq2SeqBatch(spec, 3, 5, 4, 9, { mask: true });
+    const a = await openProcessSeq2Seq(proc, 'pytorch-f64', 'float64', spec, { params: randomSeq2SeqParams(spec, 5, 'F64'), optimizer, threads: 1 });
+    for (let i = 0; i < 2; i++) await a.engine.step(batch);
+    const [params, state] = [await a.engine.getParams(), await a.engine.optimizerState()];
+    expect(Object.keys(state)).toContain('m.decoder.layers.0.bias');
+    expect(Array.from(state.iterations.data)).toEqual([2]);
+    for (let i = 0; i < 2; i++) await a.engine.step(batch);
+    const straight = await a.engine.getParams();
+    const b = await openProcessSeq2Seq(proc, 'pytorch-f64', 'float64', spec, { params, optimizer, threads: 1 });
+    await b.engine.setOptimizerState(state);
+    for (let i = 0; i < 2; i++) await b.engine.step(batch);
+    const resumed = await b.engine.getParams();
+    for (const k of Object.keys(straight)) expect(Array.from(resumed[k].data), k).toEqual(Array.from(straight[k].data));
+  });
+
   test(needing('torch, numpy', 'check --seq2seq --engines scratch,tfjs,pytorch,pytorch-f64: four engines against float64 scratch, PASS'), () => {
     const r = rnnlab(['check', '--seq2seq', '--cell', 'lstm', '--attention', 'concat', '--bidirectional', '--layers', '2', '--hidden', '4', '--input', '7', '--output', '6', '--seq', '5', '--batch', '3', '--mask', '--steps', '2', '--backend', 'wasm', '--engines', 'scratch,tfjs,pytorch,pytorch-f64', '--json'], { env });
     expect(r.code, r.stderr).toBe(0);
@@ -92,9 +113,28 @@ describe('engines of your own and encoder-decoders', () => {
   const batch = randomSeq2SeqBatch(spec, 4, 5, 3, 2, { mask: true });
   const optimizer = optimizerSpec('sgd');
 
+  test('supports.models and supports.attentions: absent means sequence models and none, dot, general', () => {
+    const plain = parseSupports({}, 'hello');
+    expect(plain.models).toEqual(['sequence']);
+    expect(seq2seqUnsupported(spec, plain)).toBe('encoder-decoder models (supports.models: sequence)');
+    const s2s = parseSupports({ models: ['seq2seq'] }, 'hello');
+    expect(s2s.attentions).toEqual(['none', 'dot', 'general']);
+    expect(seq2seqUnsupported(spec, s2s)).toBeNull();
+    expect(seq2seqUnsupported({ ...spec, attention: 'concat', attentionUnits: 3 }, s2s)).toBe('attention concat (supports.attentions: none, dot, general)');
+    expect(seq2seqUnsupported({ ...spec, bidirectional: true }, s2s)).toBe('a bidirectional encoder (supports.bidirectional)');
+    expect(modelUnsupported(parseSpec({ cell: 'rnn', inputSize: 3, hiddenSize: 4, outputSize: 2 }), s2s)).toBe('sequence models (it runs seq2seq models)');
+    expect(() => parseSupports({ models: ['graph'] }, 'hello')).toThrow(/supports\.models must be a list of "sequence", "seq2seq"/);
+  });
+
   test('an engine that does not claim seq2seq is refused in one line before init (exit 2), as is an attention it does not list', () => {
     expectOneLineError(rnnlab(['check', '--seq2seq', '--hidden', '4', '--engines', join(ROOT, 'examples', 'js-engine', 'plain-rnn.js')]), /^rnnlab: engine plain-rnn cannot run this encoder-decoder: it does not support encoder-decoder models \(supports\.models: sequence\); its handshake claims: cells rnn;/, expect);
     expectOneLineError(rnnlab(['check', '--seq2seq', '--cell', 'gru', '--attention', 'concat', '--hidden', '4', '--engines', faulty]), /^rnnlab: engine seq2seq-faulty cannot run this encoder-decoder: it does not support attention concat \(supports\.attentions: none, dot, general\)/, expect);
+    const numpy = pythonWith('numpy');
+    if (numpy) {
+      // a process: its handshake read, refused before init, and ended
+      const cmd = `cmd:${numpy} ${join(ROOT, 'examples', 'numpy-rnn', 'adapter.py')}`;
+      expectOneLineError(rnnlab(['check', '--seq2seq', '--cell', 'rnn', '--hidden', '4', '--engines', 'scratch', '--engines', cmd]), /^rnnlab: engine numpy-rnn cannot run this encoder-decoder: it does not support encoder-decoder models \(supports\.models: sequence\)/, expect);
+    }
   });
 
   test('wrong answers are one line naming the engine: attention rows not summing to 1, logits of the wrong shape, NaN, weight on padding', async () => {

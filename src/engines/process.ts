@@ -561,6 +561,10 @@ function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType)
         ...(want.stepGrads ? { dhEncoder: perLayer(a.dh_encoder, 'dh_encoder', [b.batchSize, b.srcLen, D]), dhDecoder: perLayer(a.dh_decoder, 'dh_decoder', [b.batchSize, b.tgtLen, D]) } : {}),
       })),
     step: (b) => ask('step', { batch: encodeSeq2SeqBatch(b, true) }, (a) => ({ loss: a.loss })),
+    optimizerState: () => ask('get_optimizer_state', {}, (a) => decodeNamed(a.state, 'state')),
+    setOptimizerState: async (st) => {
+      await proc.request('set_optimizer_state', { state: encodeTensors(st, dtype) });
+    },
   };
 }
 

@@ -18,7 +18,7 @@ import { validateSeq2SeqParams } from '../seq2seq/params.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, seq2seqLayout } from '../seq2seq/spec.js';
 import { type EngineDType, type Supports, describeClaims, seq2seqUnsupported, trainingUnsupported } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
-import { assertCanStep } from './claims.js';
+import { assertCanStep, assertOptimizerState } from './claims.js';
 
 /**
  * How far a row of attention weights may sum from 1 (and a padded position's weight from 0): a
@@ -34,6 +34,8 @@ export interface RawSeq2Seq {
   forward(b: Seq2SeqBatch): Awaitable<{ logits?: unknown; attention?: unknown }>;
   lossAndGrads(b: Seq2SeqBatch, want: { stepGrads: boolean }): Awaitable<{ loss?: unknown; grads?: unknown; dhEncoder?: unknown; dhDecoder?: unknown }>;
   step(b: Seq2SeqBatch): Awaitable<{ loss?: unknown }>;
+  optimizerState?(): Awaitable<unknown>;
+  setOptimizerState?(s: NamedParams): Awaitable<void>;
   dispose?(): Awaitable<void>;
 }
 
@@ -171,6 +173,28 @@ export class CheckedSeq2Seq implements Seq2SeqEngine {
     assertCanStep(this.name, this.supports);
     const r = await this.call('step', () => this.inner.step(b));
     return { loss: this.loss(r?.loss, 'step') };
+  }
+
+  /** The optimizer's state by `<slot>.<parameter>` and `iterations` (with `optimizerState` claimed): checkpoints and resume. */
+  async optimizerState(): Promise<NamedParams> {
+    assertOptimizerState(this.name, this.supports);
+    if (!this.inner.optimizerState) throw new EngineError(this.name, 'has no optimizerState() (needed for checkpoints)');
+    const r = await this.call('optimizerState', () => this.inner.optimizerState!());
+    if (!r || typeof r !== 'object' || Array.isArray(r)) this.bad('optimizerState', 'no named tensors');
+    const out: NamedParams = {};
+    for (const [k, t] of Object.entries(r as Record<string, { dtype?: unknown; shape?: unknown; data?: unknown }>)) {
+      const shape = Array.isArray(t?.shape) ? (t.shape as number[]) : [];
+      const data = this.floats(t?.data, shape.reduce((a, b) => a * b, 1), JSON.stringify(k), 'optimizerState');
+      Object.defineProperty(out, k, { value: { dtype: k === 'iterations' || this.dtype === 'float64' ? 'F64' : 'F32', shape: [...shape], data: k === 'iterations' ? Float64Array.from(data) : data }, enumerable: true, writable: true, configurable: true });
+    }
+    if (!out.iterations) this.bad('optimizerState', 'no "iterations"');
+    return out;
+  }
+
+  async setOptimizerState(st: NamedParams): Promise<void> {
+    assertOptimizerState(this.name, this.supports);
+    if (!this.inner.setOptimizerState) throw new EngineError(this.name, 'has no setOptimizerState() (needed to resume)');
+    await this.call('setOptimizerState', () => this.inner.setOptimizerState!(st));
   }
 
   async dispose(): Promise<void> {
