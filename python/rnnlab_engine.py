@@ -7,6 +7,7 @@ adapter is only the mapping to its model:
 
     class MyEngine:
         def init(self, spec, dtype, optimizer, params, threads, seed): ...   # may return a detail string
+        def init_seq2seq(self, spec, dtype, optimizer, params, threads, seed): ...   # optional: encoder-decoders
         def set_params(self, params): ...
         def get_params(self): ...                                # {name: ndarray}
         def forward(self, batch): ...                            # {"output": ndarray, "final_state": {"h": [...], "c": [...]}}
@@ -93,7 +94,13 @@ _TIMED = {"forward", "loss_and_grads", "step"}
 
 def _call(engine, op, req):
     if op == "init":
-        return {"detail": engine.init(req["spec"], req["dtype"], req["optimizer"], req["params"], req.get("threads", 1), req.get("seed", 0))}
+        args = (req["spec"], req["dtype"], req["optimizer"], req["params"], req.get("threads", 1), req.get("seed", 0))
+        model = req.get("model", "sequence")
+        if model == "sequence":
+            return {"detail": engine.init(*args)}
+        if model == "seq2seq" and hasattr(engine, "init_seq2seq"):
+            return {"detail": engine.init_seq2seq(*args)}
+        raise Unsupported("%s models" % model)
     if op == "set_params":
         engine.set_params(req["params"])
         return {}

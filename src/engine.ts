@@ -78,6 +78,10 @@ export interface Supports {
   optimizerState?: boolean;
   /** false: the model has no biases (many tutorials' RNNs): rnnlab sends none, uses zero biases and compares no bias gradients. */
   biases?: boolean;
+  /** The kinds of model it runs: "sequence" (a ModelSpec), "seq2seq" (an encoder-decoder, a Seq2SeqSpec). Absent: sequence models only. */
+  models?: ('sequence' | 'seq2seq')[];
+  /** The attention scores of its encoder-decoders (with "seq2seq" in models). Absent: none, dot, general. */
+  attentions?: ('none' | 'dot' | 'general' | 'concat')[];
 }
 
 /** A value, or a promise of it: in-process engines answer at once, out-of-process ones later. */

@@ -49,8 +49,8 @@ export { train, type TrainTask, type TrainConfig, type TrainSummary } from './tr
 export { createEngines, openProvider, parseEngineList, parseEngineRef, findPython, type EngineRef, type EngineProvider, type EngineSet } from './engines/registry.js';
 export { EngineProcess, ProcessEngine, splitCommand, closeAllEngineProcesses, PROTOCOL_VERSION } from './engines/registry.js';
 export { findBrowser, closeAllBrowsers, BROWSER_BACKENDS, type BrowserBackend } from './engines/registry.js';
-export { ModuleEngine, loadEngineModule, type UserEngine } from './engines/registry.js';
-export { type Supports, FULL_SUPPORT, parseSupports, modelUnsupported, trainingUnsupported } from './supports.js';
+export { ModuleEngine, loadEngineModule, type UserEngine, type UserSeq2SeqEngine } from './engines/registry.js';
+export { type Supports, FULL_SUPPORT, parseSupports, modelUnsupported, seq2seqUnsupported, trainingUnsupported } from './supports.js';
 export { EngineError, UnsupportedError } from './errors.js';
 export { loadCorpus, stripGutenberg } from './data/corpus.js';
 export { CharTokenizer, ByteTokenizer, WordTokenizer, tokenizerFromJSON, type Tokenizer } from './data/tokenizers.js';

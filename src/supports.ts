@@ -10,6 +10,7 @@ import { InputError, quote } from './errors.js';
 import { OPTIMIZERS, type OptimizerSpec } from './optimizer.js';
 import { ACTIVATIONS, CELLS, RECURRENT_ACTIVATIONS, type VariantField, cellOf } from './cells.js';
 import type { ModelSpec } from './spec.js';
+import { ATTENTIONS, type Seq2SeqSpec } from './seq2seq/spec.js';
 
 export type { EngineDType, Supports } from './engine.js';
 
@@ -35,6 +36,8 @@ export const FULL_SUPPORT: Required<Supports> = {
   stateGrads: true,
   optimizerState: true,
   biases: true,
+  models: ['sequence', 'seq2seq'],
+  attentions: [...ATTENTIONS],
 };
 
 /** What an absent field means. */
@@ -59,6 +62,8 @@ const ABSENT: Required<Supports> = {
   stateGrads: false,
   optimizerState: false,
   biases: true,
+  models: ['sequence'],
+  attentions: ['none', 'dot', 'general'],
 };
 
 /** The list fields and every value each may hold, and the yes/no fields: read off FULL_SUPPORT. */
@@ -102,13 +107,21 @@ const VARIANT_SUPPORTS: Partial<Record<VariantField, (spec: ModelSpec, s: Requir
   gruResetAfter: (spec, s) => (s.gruResetAfter.includes(spec.gruResetAfter) ? null : `reset-${spec.gruResetAfter ? 'after' : 'before'} GRUs`),
 };
 
-/** Why this engine cannot run this model (null when it can). */
-export function modelUnsupported(spec: ModelSpec, s: Required<Supports>): string | null {
+/** Why this engine cannot run this cell with its variants (null when it can): both kinds of model ask. */
+function cellUnsupported(spec: Pick<ModelSpec, 'cell' | 'activation' | 'recurrentActivation' | 'gruResetAfter'>, s: Required<Supports>): string | null {
   if (!s.cells.includes(spec.cell)) return `${spec.cell} cells (it supports ${list(s.cells)})`;
   for (const field of cellOf(spec).variants) {
-    const why = VARIANT_SUPPORTS[field]?.(spec, s);
+    const why = VARIANT_SUPPORTS[field]?.(spec as ModelSpec, s);
     if (why) return why;
   }
+  return null;
+}
+
+/** Why this engine cannot run this model (null when it can). */
+export function modelUnsupported(spec: ModelSpec, s: Required<Supports>): string | null {
+  if (!s.models.includes('sequence')) return `sequence models (it runs ${list(s.models)} models)`;
+  const cell = cellUnsupported(spec, s);
+  if (cell) return cell;
   if (!s.input.includes(spec.input)) return `${spec.input} input`;
   if (!s.returnSequences.includes(spec.returnSequences)) return spec.returnSequences ? 'many-to-many models' : 'many-to-one models';
   if (!s.losses.includes(spec.loss)) return `the ${spec.loss} loss`;
@@ -116,6 +129,22 @@ export function modelUnsupported(spec: ModelSpec, s: Required<Supports>): string
   if (spec.layers > s.maxLayers) return `${spec.layers} layers (at most ${s.maxLayers})`;
   if (spec.bidirectional && !s.bidirectional) return 'bidirectional layers';
   if (spec.embedding > 0 && !s.embedding) return 'a token embedding';
+  return null;
+}
+
+/**
+ * Why this engine cannot run this encoder-decoder (null when it can): the model kind, the cell and
+ * its variants, the attention, a bidirectional encoder, the layers (docs/engines.md, "Encoder-decoder
+ * models"). Masks and embeddings are part of every encoder-decoder: claiming "seq2seq" claims them.
+ */
+export function seq2seqUnsupported(spec: Seq2SeqSpec, s: Required<Supports>): string | null {
+  if (!s.models.includes('seq2seq')) return `encoder-decoder models (supports.models: ${list(s.models)})`;
+  const cell = cellUnsupported(spec, s);
+  if (cell) return cell;
+  if (!s.attentions.includes(spec.attention)) return `attention ${spec.attention} (supports.attentions: ${list(s.attentions)})`;
+  if (spec.bidirectional && !s.bidirectional) return 'a bidirectional encoder (supports.bidirectional)';
+  if (spec.layers > s.maxLayers) return `${spec.layers} layers (at most ${s.maxLayers})`;
+  if (!s.biases) return 'biases, which every encoder-decoder has (it claims biases: false)';
   return null;
 }
 
@@ -144,6 +173,7 @@ export function describeClaims(s: Required<Supports>): string {
   const yes = (['mask', 'carriedState', 'stateGrads', 'inputGrad', 'clipping', 'optimizerState'] as const).filter((k) => s[k]);
   if (yes.length) parts.push(yes.join(', '));
   if (!s.biases) parts.push('no biases');
+  if (s.models.includes('seq2seq')) parts.push(`models ${list(s.models)}; attentions ${list(s.attentions)}`);
   if (Number.isFinite(s.maxLayers)) parts.push(`at most ${s.maxLayers} layer${s.maxLayers > 1 ? 's' : ''}`);
   return parts.join('; ');
 }

@@ -36,9 +36,10 @@ export interface Seq2SeqCheckFlags {
   engine?: string[];
   kernels: KernelChoice;
   blas?: string;
+  python?: string;
+  engineTimeout?: number;
   threads?: number;
   browser?: string;
-  engineTimeout?: number;
   json?: boolean;
 }
 
@@ -74,18 +75,18 @@ export function seq2seqSpecFromFlags(
 
 export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpec, io: IO, setExit: (code: number) => void): Promise<void> {
   const spec = seq2seqSpecFromFlags(f, 8);
-  const asked = [...(f.engines ?? []), ...(f.engine ?? [])].flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+  // a "cmd:" value is one engine whole (its command may hold commas), as parseEngineList reads it
+  const asked = [...(f.engines ?? []), ...(f.engine ?? [])].flatMap((e) => (e.trim().startsWith('cmd:') ? [e] : e.split(','))).map((e) => e.trim()).filter(Boolean);
   const names = asked.length ? asked : ['scratch', ...(f.tfjs ? ['tfjs'] : [])];
   const skipped: { engine: string; reason: string }[] = [];
   const wanted: { name: Seq2SeqEngineName; backend?: BackendRequest }[] = [];
   for (const n of names) {
-    if (n === 'scratch' || n === 'scratch-f32') wanted.push({ name: 'scratch' });
-    else if (n === 'scratch-f64') skipped.push({ engine: n, reason: 'it is the reference every engine is compared with' });
+    if (n === 'scratch-f64') skipped.push({ engine: n, reason: 'it is the reference every engine is compared with' });
     else if (n === 'tfjs' || /^tfjs-(wasm|cpu|node)$/.test(n)) {
       if (f.tfjs) wanted.push({ name: 'tfjs', backend: (n === 'tfjs' ? f.backend : n.slice(5)) as BackendRequest });
-    } else if (n.startsWith('pytorch')) skipped.push({ engine: n, reason: 'the PyTorch engine has no encoder-decoder model' });
-    else if (/^tfjs-(webgl|webgpu|webgl-f16)$/.test(n)) wanted.push({ name: n as Seq2SeqEngineName });
-    else skipped.push({ engine: n, reason: 'user engines speak the Engine protocol of single-stack models; it has no encoder-decoder calls' });
+    }
+    // scratch, pytorch, pytorch-f64, the browser engines, a module or "cmd:": the registry opens it, or refuses it in one line (an engine that does not claim seq2seq)
+    else wanted.push({ name: n === 'scratch-f32' ? 'scratch' : n });
   }
   // an engine asked for that cannot run is bad input, never a PASS without it
   const cannot = skipped.filter((s) => s.engine !== 'scratch-f64');
@@ -102,8 +103,8 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
   const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer, kernels: f.kernels, blas: f.blas });
   const opened = [];
   try {
-    const browser = { browser: f.browser, timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined, onProgress: (w: string) => io.progress(w) };
-    for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, blas: f.blas, threads: f.threads, backend: w.backend, ...browser }));
+    const outside = { python: f.python, browser: f.browser, timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined, training: f.steps > 0, onProgress: (w: string) => io.progress(`check: ${w}`) };
+    for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, blas: f.blas, threads: f.threads, backend: w.backend, ...outside }));
     const report = await runSeq2SeqCheck({ spec, batch, reference: ref.engine, engines: opened.map((o) => o.engine), steps: f.steps, perStep: f.perStep, onProgress: (w) => io.progress(`check: ${w}`) });
     setExit(report.pass ? 0 : 1);
     const engines = [...opened.map((o) => ({ name: o.engine.name, role: 'under test', detail: o.detail })), { name: ref.engine.name, role: 'reference', detail: ref.detail }];

@@ -18,6 +18,9 @@ import type { FloatArray } from '../tensor.js';
 import { type OpenOptions, checkTimeoutMs, defaultTimeoutMs } from './process.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 import type { EngineKind, EngineProvider } from './provider.js';
+import { CheckedSeq2Seq, type RawSeq2Seq, refuseSeq2Seq } from './seq2seq-edge.js';
+import { initSeq2SeqParams } from '../seq2seq/params.js';
+import type { Seq2SeqSpec } from '../seq2seq/spec.js';
 
 /** What a module's factory returns: the Engine methods, any of them async; name and detail optional. */
 export interface UserEngine {
@@ -35,9 +38,17 @@ export interface UserEngine {
 
 export type EngineFactoryFn = (o: { spec: ModelSpec; params: NamedParams; optimizer: OpenOptions['optimizer']; dtype: EngineDType; threads: number; seed: number }) => Awaitable<UserEngine>;
 
+/** What a module's `createSeq2SeqEngine` returns: the Seq2SeqEngine methods (docs/engines.md, "Encoder-decoder models"), any of them async. */
+export type UserSeq2SeqEngine = RawSeq2Seq & { name?: string; detail?: string };
+
+export type Seq2SeqFactoryFn = (o: { spec: Seq2SeqSpec; params: NamedParams; optimizer: OpenOptions['optimizer']; dtype: EngineDType; threads: number; seed: number }) => Awaitable<UserSeq2SeqEngine>;
+
 export interface EngineModule {
   path: string;
-  create: EngineFactoryFn;
+  /** createEngine (or the default export): sequence models; absent in a module of encoder-decoders only. */
+  create?: EngineFactoryFn;
+  /** createSeq2SeqEngine: encoder-decoders, with "seq2seq" in supports.models. */
+  createSeq2Seq?: Seq2SeqFactoryFn;
   supports: Required<Supports>;
 }
 
@@ -51,10 +62,15 @@ export async function loadEngineModule(path: string): Promise<EngineModule> {
     throw new InputError(`${path}: the engine module could not be loaded: ${String((e as Error).message ?? e).split('\n')[0]}`);
   }
   const create = (mod.createEngine ?? mod.default) as EngineFactoryFn | undefined;
-  if (typeof create !== 'function') {
-    throw new InputError(`${path}: an engine module must export createEngine({ spec, params, optimizer, dtype, threads }) (or a default function); see docs/engines.md`);
+  const createSeq2Seq = mod.createSeq2SeqEngine as Seq2SeqFactoryFn | undefined;
+  const supports = parseSupports(mod.supports, path);
+  if (supports.models.includes('sequence') && typeof create !== 'function') {
+    throw new InputError(`${path}: an engine module must export createEngine({ spec, params, optimizer, dtype, threads }) (or a default function)${createSeq2Seq ? ', or claim only encoder-decoders (supports.models: ["seq2seq"])' : ''}; see docs/engines.md`);
   }
-  return { path, create, supports: parseSupports(mod.supports, path) };
+  if (supports.models.includes('seq2seq') && typeof createSeq2Seq !== 'function') {
+    throw new InputError(`${path}: its supports.models claims "seq2seq", so it must export createSeq2SeqEngine({ spec, params, optimizer, dtype, threads, seed }); see docs/engines.md`);
+  }
+  return { path, create, createSeq2Seq, supports };
 }
 
 /** A module's engine behind the Engine interface, its answers checked. */
@@ -76,6 +92,7 @@ export class ModuleEngine implements Engine {
   /** `timeoutMs`: how long any of the module's promises may take to settle (--engine-timeout, default 120 s). */
   static async open(mod: EngineModule, spec: ModelSpec, o: OpenOptions & { name?: string; timeoutMs?: number }): Promise<ModuleEngine> {
     const timeoutMs = o.timeoutMs !== undefined ? checkTimeoutMs(o.timeoutMs) : defaultTimeoutMs();
+    if (!mod.create) throw new EngineError(mod.path, 'exports no createEngine: it runs encoder-decoders only (supports.models)');
     let inner: UserEngine;
     try {
       inner = await withDeadline(mod.create({ spec, params: paramsToSend(spec, mod.supports, o.params), optimizer: o.optimizer, dtype: o.dtype, threads: o.threads, seed: o.seed ?? 0 }), timeoutMs, mod.path, 'createEngine');
@@ -266,6 +283,33 @@ export const moduleKind: EngineKind<ModuleRef> = {
   names: [],
   parse: (name) => (/^(\.{1,2}[/\\]|\/)/.test(name) || /\.(m|c)?js$/.test(name) ? { kind: 'module', path: name } : null),
   homes: [],
+  openSeq2Seq: async (ref, spec, o) => {
+    const mod = await loadEngineModule(ref.path);
+    const fallback = basename(ref.path).replace(/\.(m|c)?js$/, '');
+    refuseSeq2Seq(fallback, mod.supports, spec, o);
+    const dtype = mod.supports.dtypes[0];
+    const timeoutMs = o.timeoutMs !== undefined ? checkTimeoutMs(o.timeoutMs) : defaultTimeoutMs();
+    const params = o.params ?? initSeq2SeqParams(spec, o.seed ?? 0, dtype === 'float64' ? 'F64' : 'F32');
+    const args = { spec, params, optimizer: o.optimizer, dtype, threads: o.threads ?? 1, seed: o.seed ?? 0 };
+    let inner: UserSeq2SeqEngine;
+    try {
+      inner = await withDeadline(mod.createSeq2Seq!(args), timeoutMs, ref.path, 'createSeq2SeqEngine');
+    } catch (e) {
+      throw wrap(ref.path, 'createSeq2SeqEngine', e);
+    }
+    const missing = (['getParams', 'setParams', 'forward', 'lossAndGrads', 'step'] as const).filter((m) => typeof (inner as unknown as Record<string, unknown>)?.[m] !== 'function');
+    if (missing.length) throw new EngineError(ref.path, `createSeq2SeqEngine returned an object without ${missing.join(', ')}`);
+    const name = typeof inner.name === 'string' && inner.name ? inner.name : fallback;
+    const detail = inner.detail ?? `${dtype}, in process (${ref.path})`;
+    const call = async <T>(what: string, f: () => Awaitable<T>): Promise<T> => {
+      try {
+        return await withDeadline(f(), timeoutMs, name, what);
+      } catch (e) {
+        throw wrap(name, what, e);
+      }
+    };
+    return { engine: new CheckedSeq2Seq(inner, { name, detail, spec, dtype, supports: mod.supports, call }), detail, close: async () => {} };
+  },
   open: async (ref, o) => {
     const mod = await loadEngineModule(ref.path);
     const dtype = mod.supports.dtypes[0];

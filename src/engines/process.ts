@@ -19,9 +19,12 @@ import type { FloatArray } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { handleSignals } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
-import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeTensors, floats } from './wire.js';
+import { initSeq2SeqParams } from '../seq2seq/params.js';
+import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, seq2seqLayout, seq2seqToJSON } from '../seq2seq/spec.js';
+import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeSeq2SeqBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
-import type { EngineKind, EngineProvider, EngineRefBase } from './provider.js';
+import type { EngineKind, EngineProvider, EngineRefBase, OpenSeq2Seq, Seq2SeqOpen } from './provider.js';
+import { CheckedSeq2Seq, type RawSeq2Seq, refuseSeq2Seq } from './seq2seq-edge.js';
 
 export const PROTOCOL_VERSION = 1;
 /** The handshake's deadline unless --engine-timeout (or RNNLAB_ENGINE_TIMEOUT) gives one. */
@@ -496,7 +499,74 @@ export const processKind: EngineKind<CmdRef> = {
     const proc = await EngineProcess.start(ref.command, { timeoutMs: o.timeoutMs });
     return processProvider(ref, proc, proc.name, proc.hello.supports.dtypes[0], o.threads);
   },
+  openSeq2Seq: async (ref, spec, o) => {
+    const proc = await EngineProcess.start(ref.command, { timeoutMs: o.timeoutMs });
+    return openProcessSeq2Seq(proc, proc.name, proc.hello.supports.dtypes[0], spec, o);
+  },
 };
+
+/**
+ * An encoder-decoder on an engine process (docs/engines.md, "Encoder-decoder models"): refused in
+ * one line before `init` when the handshake does not claim it, then `init` with `model: "seq2seq"`;
+ * the answers are checked by CheckedSeq2Seq. The process ends with `close` (or at once on a refusal).
+ */
+export async function openProcessSeq2Seq(proc: EngineProcess, name: string, dtype: EngineDType, spec: Seq2SeqSpec, o: Seq2SeqOpen): Promise<OpenSeq2Seq> {
+  try {
+    const s = proc.hello.supports;
+    refuseSeq2Seq(name, s, spec, o);
+    const params = o.params ?? initSeq2SeqParams(spec, o.seed ?? 0, dtype === 'float64' ? 'F64' : 'F32');
+    const threads = o.threads ?? 1;
+    const a = await proc.request('init', { model: 'seq2seq', spec: seq2seqToJSON(spec), dtype, optimizer: o.optimizer, params: encodeTensors(params, dtype), threads, seed: o.seed ?? 0 });
+    const own = typeof a.detail === 'string' && a.detail ? a.detail : dtype;
+    const detail = `${own}${proc.hello.runtime ? `; ${proc.hello.runtime}` : ''}`;
+    const engine = new CheckedSeq2Seq(wireSeq2Seq(proc, spec, dtype), { name, detail, spec, dtype, supports: s });
+    return { engine, detail, close: () => proc.close() };
+  } catch (e) {
+    await proc.close();
+    throw e;
+  }
+}
+
+/** The encoder-decoder requests on the wire, their answers decoded (tensors, shapes, names) for CheckedSeq2Seq to check. */
+function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType): RawSeq2Seq {
+  const ask = async <T>(op: string, fields: Record<string, unknown>, read: (a: Record<string, unknown>) => T): Promise<T> => {
+    const a = await proc.request(op, fields);
+    try {
+      return read(a);
+    } catch (e) {
+      throw proc.error(`answered "${op}" wrongly: ${(e as Error).message}`);
+    }
+  };
+  const shapes = new Map(seq2seqLayout(spec).map((p) => [p.name, p.shape]));
+  const named = (v: unknown, what: string): Record<string, { data: FloatArray }> => {
+    const t = decodeNamed(v, what);
+    return Object.fromEntries(Object.entries(t).map(([k, x]) => [k, { data: floats(shapes.has(k) ? decodeTensor((v as Record<string, unknown>)[k], `${what}["${k}"]`, shapes.get(k)) : x, dtype) }]));
+  };
+  const D = decoderSize(spec);
+  const perLayer = (v: unknown, what: string, shape: number[]): FloatArray[] | undefined => (Array.isArray(v) ? v.map((t, l) => floats(decodeTensor(t, `${what}[${l}]`, shape), dtype)) : undefined);
+  return {
+    getParams: () => ask('get_params', {}, (a) => named(a.params, 'params')),
+    setParams: async (p) => {
+      await proc.request('set_params', { params: encodeTensors(p, dtype) });
+    },
+    forward: (b: Seq2SeqBatch) =>
+      ask('forward', { batch: encodeSeq2SeqBatch(b, false) }, (a) => ({
+        logits: floats(decodeTensor(a.output, 'output', [b.batchSize, b.tgtLen, spec.tgtVocab]), dtype),
+        attention: a.attention === undefined ? undefined : floats(decodeTensor(a.attention, 'attention', [b.batchSize, b.tgtLen, b.srcLen]), dtype),
+      })),
+    lossAndGrads: (b, want) =>
+      ask('loss_and_grads', { batch: encodeSeq2SeqBatch(b, true), state_grads: want.stepGrads }, (a) => ({
+        loss: a.loss,
+        grads: named(a.grads, 'grads'),
+        ...(want.stepGrads ? { dhEncoder: perLayer(a.dh_encoder, 'dh_encoder', [b.batchSize, b.srcLen, D]), dhDecoder: perLayer(a.dh_decoder, 'dh_decoder', [b.batchSize, b.tgtLen, D]) } : {}),
+      })),
+    step: (b) => ask('step', { batch: encodeSeq2SeqBatch(b, true) }, (a) => ({ loss: a.loss })),
+    optimizerState: () => ask('get_optimizer_state', {}, (a) => decodeNamed(a.state, 'state')),
+    setOptimizerState: async (st) => {
+      await proc.request('set_optimizer_state', { state: encodeTensors(st, dtype) });
+    },
+  };
+}
 
 /** The provider of an engine process (a command of your own, PyTorch): one process, one model after another. */
 export function processProvider(ref: EngineRefBase, proc: EngineProcess, name: string, dtype: EngineDType, threads: number): EngineProvider {

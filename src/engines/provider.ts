@@ -72,8 +72,13 @@ export interface Seq2SeqOpen {
   blas?: string;
   threads?: number;
   backend?: BackendRequest;
-  /** Browser engines: the browser (--browser), the page's call timeout (--engine-timeout), progress lines. */
+  /** false: forward passes and gradients only (no optimizer step), so an engine without this optimizer may run. Default true. */
+  training?: boolean;
+  /** The Python of the pytorch engines (--python). */
+  python?: string;
+  /** Browser engines: the browser (--browser). */
   browser?: string;
+  /** How long an engine of your own or a browser page may take to answer (--engine-timeout). */
   timeoutMs?: number;
   onProgress?: (what: string) => void;
 }
@@ -103,6 +108,6 @@ export interface EngineKind<R extends EngineRefBase = EngineRefBase> {
   /** Files outside src/engines/ that construct this kind's engines themselves (the browser page, which opens the twin inside Chromium on the registry's request). */
   readonly builtIn?: readonly string[];
   open(ref: R, o: ProviderOptions & { threads: number }): Promise<EngineProvider>;
-  /** The encoder-decoder on this engine (scratch and tfjs today). */
+  /** The encoder-decoder on this engine (scratch, tfjs, pytorch, and engines of your own that claim it: docs/engines.md). */
   openSeq2Seq?(ref: R, spec: Seq2SeqSpec, o: Seq2SeqOpen): Promise<OpenSeq2Seq>;
 }

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { EngineDType } from '../supports.js';
 import { projectRoot } from '../version.js';
-import { EngineProcess, processProvider } from './process.js';
-import type { EngineKind } from './provider.js';
+import { EngineProcess, openProcessSeq2Seq, processProvider } from './process.js';
+import type { EngineKind, ProviderOptions } from './provider.js';
 
 export interface PytorchRef {
   kind: 'pytorch';
@@ -27,16 +27,27 @@ export const pytorchKind: EngineKind<PytorchRef> = {
   },
   homes: ['python/rnnlab_torch.py'],
   open: async (ref, o) => {
-    const python = findPython(o.python, o.onProgress);
-    const adapter = join(projectRoot(), 'python', 'rnnlab_torch.py');
-    if (!existsSync(adapter)) throw new InputError(`the PyTorch adapter ${adapter} is missing from this installation of rnnlab`);
-    const name = ref.dtype === 'float64' ? 'pytorch-f64' : 'pytorch';
-    o.onProgress?.(`starting ${name} (${python})`);
-    const blasThreads = torchThreadEnv(o.threads, process.env);
-    const proc = await EngineProcess.start(`${quote(python)} ${quote(adapter)}`, { timeoutMs: o.timeoutMs, name, env: blasThreads });
+    const { proc, name } = await startTorch(ref, o);
     return processProvider(ref, proc, name, ref.dtype, o.threads);
   },
+  openSeq2Seq: async (ref, spec, o) => {
+    const threads = o.threads ?? 1;
+    const { proc, name } = await startTorch(ref, { ...o, threads });
+    return openProcessSeq2Seq(proc, name, ref.dtype, spec, { ...o, threads });
+  },
 };
+
+/** The adapter's process, on the Python that imports torch, its BLAS on `threads` threads. */
+async function startTorch(ref: PytorchRef, o: Pick<ProviderOptions, 'python' | 'onProgress' | 'timeoutMs'> & { threads: number }): Promise<{ proc: EngineProcess; name: string }> {
+  const python = findPython(o.python, o.onProgress);
+  const adapter = join(projectRoot(), 'python', 'rnnlab_torch.py');
+  if (!existsSync(adapter)) throw new InputError(`the PyTorch adapter ${adapter} is missing from this installation of rnnlab`);
+  const name = ref.dtype === 'float64' ? 'pytorch-f64' : 'pytorch';
+  o.onProgress?.(`starting ${name} (${python})`);
+  const blasThreads = torchThreadEnv(o.threads, process.env);
+  const proc = await EngineProcess.start(`${quote(python)} ${quote(adapter)}`, { timeoutMs: o.timeoutMs, name, env: blasThreads });
+  return { proc, name };
+}
 
 function quote(s: string): string {
   return /[\s"']/.test(s) ? `"${s}"` : s;

@@ -39,7 +39,8 @@ export type { Cell, GemmShapeTime, Kernels, KernelTime, StepProfile } from './sc
 export { exportTfjsModel } from './tfjs.js';
 export { findPython, resetPythonCache, torchThreadEnv } from './pytorch.js';
 export { EngineProcess, MAX_TIMEOUT_S, PROTOCOL_VERSION, ProcessEngine, closeAllEngineProcesses, splitCommand } from './process.js';
-export { ModuleEngine, type UserEngine, loadEngineModule } from './module.js';
+export { ModuleEngine, type UserEngine, type UserSeq2SeqEngine, loadEngineModule } from './module.js';
+export { ATTENTION_TOLERANCE } from './seq2seq-edge.js';
 export { MISTAKE_IDS, type Mistake, type MistakeId, mistakeString, parseMistake, withDefaults, gateNames } from './mistakes/mistake.js';
 export { type RightResult, deriveResult } from './mistakes/engine.js';
 export { derivable } from './mistakes/plans.js';
@@ -188,13 +189,17 @@ export async function createEngines(
   return set;
 }
 
-/** The engines an encoder-decoder runs on (src/seq2seq/): the kinds that open one. */
-export type Seq2SeqEngineName = 'scratch' | 'scratch-f64' | 'tfjs' | 'tfjs-webgl' | 'tfjs-webgpu' | 'tfjs-webgl-f16';
+/**
+ * An engine name an encoder-decoder may run on (src/seq2seq/): scratch, scratch-f64, tfjs (and its
+ * backends; tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16 in a browser page), pytorch, pytorch-f64, a module path or "cmd:" (when its `supports.models` claims
+ * "seq2seq"; docs/engines.md).
+ */
+export type Seq2SeqEngineName = string;
 
-/** A seq2seq engine by name, with what it holds released by `close` (scratch's kernel threads). */
+/** A seq2seq engine by name, with what it holds released by `close` (scratch's kernel threads, an engine's process). */
 export async function createSeq2SeqEngine(name: Seq2SeqEngineName, spec: Seq2SeqSpec, o: Seq2SeqOpen): Promise<OpenSeq2Seq> {
   const ref = parseEngineRef(name, o.backend ?? 'auto');
   const kind = kindOf(ref);
-  if (!kind.openSeq2Seq) throw new InputError(`engine ${name} runs no encoder-decoder`);
-  return kind.openSeq2Seq(ref, spec, o);
+  if (!kind.openSeq2Seq) throw new InputError(`engine ${name} runs no encoder-decoder (the encoder-decoder engines: scratch, scratch-f64, tfjs, pytorch, pytorch-f64, and modules or "cmd:" engines whose supports.models claims "seq2seq")`);
+  return kind.openSeq2Seq(ref, spec, { ...o, threads: o.threads ?? defaultThreads() });
 }

@@ -6,6 +6,7 @@
  */
 import type { Batch, State } from '../engine.js';
 import type { StateName } from '../cells.js';
+import type { Seq2SeqBatch } from '../seq2seq/spec.js';
 import type { EngineDType } from '../supports.js';
 import type { NamedTensors, Tensor } from '../tensor.js';
 import { shapeStr } from '../tensor.js';
@@ -59,6 +60,18 @@ export function encodeBatch(b: Batch, inputSize: number, tokens: boolean, output
   if (b.mask) out.mask = encodeArray(b.mask, [B, T]);
   if (b.initialState) out.initial_state = encodeState(b.initialState, B, H, as);
   return out;
+}
+
+/** An encoder-decoder batch as the protocol sends it (docs/engines.md, "Encoder-decoder models"): ids I32, masks U8; `tgt_out` only with `targets`. */
+export function encodeSeq2SeqBatch(b: Seq2SeqBatch, targets: boolean): Record<string, WireTensor> {
+  const { batchSize: B, srcLen: S, tgtLen: T } = b;
+  return {
+    src: encodeArray(b.src, [B, S]),
+    src_mask: encodeArray(b.srcMask, [B, S]),
+    tgt_in: encodeArray(b.tgtIn, [B, T]),
+    ...(targets ? { tgt_out: encodeArray(b.tgtOut, [B, T]) } : {}),
+    tgt_mask: encodeArray(b.tgtMask, [B, T]),
+  };
 }
 
 /**

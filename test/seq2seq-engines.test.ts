@@ -1,0 +1,158 @@
+/**
+ * Encoder-decoders through the engine protocol (docs/engines.md, "Encoder-decoder models"):
+ * PyTorch's TorchSeq2Seq against float64 scratch, the CLI's four-engine check, the refusal of an
+ * engine that does not claim encoder-decoders, and the checks of a wrong answer at the edge.
+ *
+ * pytorch-f64 and scratch-f64 are two independent float64 implementations of one function (PyTorch's
+ * nn modules or a torch-ops loop, autograd; against hand-written BPTT), so only the order of sums
+ * differs: measured <= 1e-15 relative for forward, loss, gradients and dLoss/dh_t, <= 5e-14 for the
+ * parameters after 3 adam steps. The bound is 1e-10 (1e-8, the float64 trajectory limit of
+ * src/tolerance.ts, after the steps): far above rounding, far below any wrong formula (a swapped
+ * gate, a missed mask or a wrong score is off by more than 1e-4). Float32 PyTorch is held to the
+ * float32 policy (limitFor). Skipped, saying why, where no Python imports torch.
+ */
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { runSeq2SeqCheck } from '../compare/seq2seq.js';
+import { EngineProcess, openProcessSeq2Seq } from '../src/engines/process.js';
+import { createSeq2SeqEngine, findPython, torchThreadEnv } from '../src/engines/registry.js';
+import { optimizerSpec } from '../src/optimizer.js';
+import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
+import { parseSeq2SeqSpec } from '../src/seq2seq/spec.js';
+import { parseSpec } from '../src/spec.js';
+import { modelUnsupported, parseSupports, seq2seqUnsupported } from '../src/supports.js';
+import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
+import { needing, pythonWith } from './helpers/python.js';
+
+const py = pythonWith('torch, numpy');
+const env: Record<string, string> = py ? { RNNLAB_PYTHON: py } : {};
+
+/** Every cell (and GRU variant) with every attention; masks everywhere; bidirectional, 2 layers and the loop's variants spread over them. */
+const CELLS: Record<string, unknown>[] = [{ cell: 'rnn' }, { cell: 'lstm' }, { cell: 'gru' }, { cell: 'gru', gruResetAfter: true }];
+const CASES = CELLS.flatMap((c, i) =>
+  (['none', 'dot', 'general', 'concat'] as const).map((attention, j) => ({
+    ...c,
+    attention,
+    ...((i + j) % 2 ? { bidirectional: true } : {}),
+    ...(j >= 2 ? { layers: 2 } : {}),
+    ...(attention === 'concat' ? { attentionUnits: 5 } : {}),
+    ...(c.cell === 'rnn' && j === 1 ? { activation: 'relu' } : {}),
+    ...(c.cell === 'lstm' && j === 3 ? { recurrentActivation: 'hardSigmoid' } : {}),
+  })),
+);
+
+describe.skipIf(!py)('PyTorch encoder-decoders against float64 scratch', () => {
+  const procs: EngineProcess[] = [];
+  afterAll(async () => {
+    for (const p of procs) await p.close();
+  });
+  /** One adapter process per dtype for the whole table (init replaces the model). */
+  const start = async (name: string): Promise<EngineProcess> => {
+    const p = await EngineProcess.start(`${findPython(py!)} ${join(ROOT, 'python', 'rnnlab_torch.py')}`, { name, env: torchThreadEnv(1, process.env) });
+    procs.push(p);
+    return p;
+  };
+
+  test(needing('torch, numpy', `forward, loss, gradients, dLoss/dh_t and 3 adam steps: pytorch-f64 within 1e-10, pytorch within the float32 policy (${CASES.length} models)`), async () => {
+    const [f64, f32] = [await start('pytorch-f64'), await start('pytorch')];
+    const optimizer = optimizerSpec('adam', { lr: 0.01 });
+    for (const c of CASES) {
+      const spec = parseSeq2SeqSpec({ hiddenSize: 3, srcVocab: 7, tgtVocab: 6, embedding: 4, ...c });
+      const params = randomSeq2SeqParams(spec, 5, 'F64');
+      const batch = randomSeq2SeqBatch(spec, 3, 5, 4, 9, { mask: true });
+      const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer });
+      const a = await openProcessSeq2Seq(f64, 'pytorch-f64', 'float64', spec, { params, optimizer, threads: 1 });
+      const b = await openProcessSeq2Seq(f32, 'pytorch', 'float32', spec, { params, optimizer, threads: 1 });
+      const report = await runSeq2SeqCheck({ spec, batch, reference: ref.engine, engines: [a.engine, b.engine], steps: 3, perStep: true });
+      const what = JSON.stringify(c);
+      expect(report.failures, what).toEqual([]);
+      for (const r of [...report.forward, ...report.loss.comparisons, ...report.gradients].filter((x) => x.engine === 'pytorch-f64')) expect(r.maxRelError, `${what} ${r.what}`).toBeLessThan(1e-10);
+      for (const r of report.final.filter((x) => x.engine === 'pytorch-f64')) expect(r.maxRelError, `${what} ${r.what}`).toBeLessThan(1e-8);
+      expect(report.perStep!.length).toBe(spec.layers * (5 + 4));
+      for (const row of report.perStep!) {
+        expect(row.errors['pytorch-f64'], `${what} ${row.side} ${row.layer} ${row.t}`).toBeLessThan(1e-10);
+        expect(row.errors.pytorch).toBeLessThan(1e-4);
+      }
+      expect(report.forward.some((r) => r.what === 'attention weights')).toBe(c.attention !== 'none');
+    }
+  }, 120_000);
+
+  test(needing('torch, numpy', 'optimizer state by canonical name: 2 adam steps, saved, 2 more; reopened from what was saved, the same 2 steps give the same parameters bit for bit'), async () => {
+    const proc = procs[0] ?? (await start('pytorch-f64'));
+    const spec = parseSeq2SeqSpec({ cell: 'gru', gruResetAfter: true, attention: 'general', bidirectional: true, hiddenSize: 3, srcVocab: 7, tgtVocab: 6, embedding: 4 });
+    const optimizer = optimizerSpec('adam', { lr: 0.01, clipNorm: 0.5 });
+    const batch = randomSeq2SeqBatch(spec, 3, 5, 4, 9, { mask: true });
+    const a = await openProcessSeq2Seq(proc, 'pytorch-f64', 'float64', spec, { params: randomSeq2SeqParams(spec, 5, 'F64'), optimizer, threads: 1 });
+    for (let i = 0; i < 2; i++) await a.engine.step(batch);
+    const [params, state] = [await a.engine.getParams(), await a.engine.optimizerState()];
+    expect(Object.keys(state)).toContain('m.decoder.layers.0.bias');
+    expect(Array.from(state.iterations.data)).toEqual([2]);
+    for (let i = 0; i < 2; i++) await a.engine.step(batch);
+    const straight = await a.engine.getParams();
+    const b = await openProcessSeq2Seq(proc, 'pytorch-f64', 'float64', spec, { params, optimizer, threads: 1 });
+    await b.engine.setOptimizerState(state);
+    for (let i = 0; i < 2; i++) await b.engine.step(batch);
+    const resumed = await b.engine.getParams();
+    for (const k of Object.keys(straight)) expect(Array.from(resumed[k].data), k).toEqual(Array.from(straight[k].data));
+  });
+
+  test(needing('torch, numpy', 'check --seq2seq --engines scratch,tfjs,pytorch,pytorch-f64: four engines against float64 scratch, PASS'), () => {
+    const r = rnnlab(['check', '--seq2seq', '--cell', 'lstm', '--attention', 'concat', '--bidirectional', '--layers', '2', '--hidden', '4', '--input', '7', '--output', '6', '--seq', '5', '--batch', '3', '--mask', '--steps', '2', '--backend', 'wasm', '--engines', 'scratch,tfjs,pytorch,pytorch-f64', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.engines.map((e: { name: string }) => e.name)).toEqual(['scratch', 'tfjs-wasm', 'pytorch', 'pytorch-f64', 'scratch-f64']);
+    expect(j.pass).toBe(true);
+    expect(j.engines[2].detail).toMatch(/seq2seq, nn\.LSTM encoder \(bidirectional\) \(packed source\) and decoder/);
+    for (const g of j.gradients.filter((x: { engine: string }) => x.engine === 'pytorch-f64')) expect(g.maxRelError).toBeLessThan(1e-10);
+  });
+});
+
+describe('engines of your own and encoder-decoders', () => {
+  const faulty = join(ROOT, 'test', 'fixtures', 'engines', 'seq2seq-faulty.mjs');
+  const spec = parseSeq2SeqSpec({ hiddenSize: 3, srcVocab: 7, tgtVocab: 6, embedding: 4, attention: 'dot' });
+  const batch = randomSeq2SeqBatch(spec, 4, 5, 3, 2, { mask: true });
+  const optimizer = optimizerSpec('sgd');
+
+  test('supports.models and supports.attentions: absent means sequence models and none, dot, general', () => {
+    const plain = parseSupports({}, 'hello');
+    expect(plain.models).toEqual(['sequence']);
+    expect(seq2seqUnsupported(spec, plain)).toBe('encoder-decoder models (supports.models: sequence)');
+    const s2s = parseSupports({ models: ['seq2seq'] }, 'hello');
+    expect(s2s.attentions).toEqual(['none', 'dot', 'general']);
+    expect(seq2seqUnsupported(spec, s2s)).toBeNull();
+    expect(seq2seqUnsupported({ ...spec, attention: 'concat', attentionUnits: 3 }, s2s)).toBe('attention concat (supports.attentions: none, dot, general)');
+    expect(seq2seqUnsupported({ ...spec, bidirectional: true }, s2s)).toBe('a bidirectional encoder (supports.bidirectional)');
+    expect(modelUnsupported(parseSpec({ cell: 'rnn', inputSize: 3, hiddenSize: 4, outputSize: 2 }), s2s)).toBe('sequence models (it runs seq2seq models)');
+    expect(() => parseSupports({ models: ['graph'] }, 'hello')).toThrow(/supports\.models must be a list of "sequence", "seq2seq"/);
+  });
+
+  test('an engine that does not claim seq2seq is refused in one line before init (exit 2), as is an attention it does not list', () => {
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--hidden', '4', '--engines', join(ROOT, 'examples', 'js-engine', 'plain-rnn.js')]), /^rnnlab: engine plain-rnn cannot run this encoder-decoder: it does not support encoder-decoder models \(supports\.models: sequence\); its handshake claims: cells rnn;/, expect);
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--cell', 'gru', '--attention', 'concat', '--hidden', '4', '--engines', faulty]), /^rnnlab: engine seq2seq-faulty cannot run this encoder-decoder: it does not support attention concat \(supports\.attentions: none, dot, general\)/, expect);
+    const numpy = pythonWith('numpy');
+    if (numpy) {
+      // a process: its handshake read, refused before init, and ended
+      const cmd = `cmd:${numpy} ${join(ROOT, 'examples', 'numpy-rnn', 'adapter.py')}`;
+      expectOneLineError(rnnlab(['check', '--seq2seq', '--cell', 'rnn', '--hidden', '4', '--engines', 'scratch', '--engines', cmd]), /^rnnlab: engine numpy-rnn cannot run this encoder-decoder: it does not support encoder-decoder models \(supports\.models: sequence\)/, expect);
+    }
+  });
+
+  test('wrong answers are one line naming the engine: attention rows not summing to 1, logits of the wrong shape, NaN, weight on padding', async () => {
+    const cases: [number, RegExp][] = [
+      [0, /^engine faulty-seq2seq: forward returned attention weights of row 0, target step 0 summing to 0\.(9|89)\d* over the real source tokens, not 1 \(tolerance 1e-9, float64\)$/],
+      [1, /^engine faulty-seq2seq: forward returned logits \(expected \[4, 3, 6\]\) with 71 values, expected 72$/],
+      [2, /^engine faulty-seq2seq: forward returned logits .* holding NaN at index 3$/],
+      [3, /^engine faulty-seq2seq: forward returned attention weight 0\.5 on a padded source position \(row \d, target step 0, source step \d\); padding gets 0$/],
+    ];
+    expect(batch.srcMask.includes(0)).toBe(true);
+    for (const [seed, message] of cases) {
+      const e = await createSeq2SeqEngine(faulty, spec, { params: randomSeq2SeqParams(spec, 1, 'F64'), optimizer, seed, training: false });
+      await expect(e.engine.forward(batch)).rejects.toThrow(message);
+    }
+    const fine = await createSeq2SeqEngine(faulty, spec, { params: randomSeq2SeqParams(spec, 1, 'F64'), optimizer, seed: 4 });
+    expect((await fine.engine.forward(batch)).logits.length).toBe(4 * 3 * 6);
+    expect((await fine.engine.lossAndGrads(batch)).loss).toBeCloseTo(Math.log(6), 12);
+    // through the CLI: exit 2, one line (check opens it with seed 0)
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--attention', 'dot', '--hidden', '4', '--mask', '--optimizer', 'sgd', '--engines', faulty]), /^rnnlab: engine faulty-seq2seq: forward returned attention weights of row 0, target step 0 summing to 0\.(9|89)/, expect);
+  });
+});
