@@ -233,6 +233,8 @@ function taskOf(words) {
 
 export function smallRun(words) {
   const [cmd] = words;
+  // a resume continues the small run before it (3 steps) by a few more; its model and data are the run's
+  if (cmd === 'train' && words.includes('--resume')) return withFlags(words, { '--steps': 5 }, ['--epochs', '--minutes']);
   if (cmd === 'train') {
     const task = taskOf(words);
     const words_ = words.includes('spam') || (task === 'classify' && words.includes('word'));
