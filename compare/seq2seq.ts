@@ -179,7 +179,7 @@ export function seq2seqBatchFromTensors(spec: Seq2SeqSpec, t: NamedTensors, file
   if (extra.length) throw new InputError(`${file}: unexpected tensor(s) ${extra.join(', ')} (a seq2seq batch holds ${SEQ2SEQ_DATA.join(', ')})`);
   for (const k of SEQ2SEQ_DATA) if (!t[k]) throw new InputError(`${file}: no tensor "${k}" (a seq2seq batch holds ${SEQ2SEQ_DATA.join(', ')})`);
   const [B, S] = t.src.shape.length === 2 ? t.src.shape : [0, 0];
-  const T = t.tgtIn.shape.length === 2 ? t.tgtIn.shape[1] : 0;
+  const T = t.tgtOut.shape.length === 2 ? t.tgtOut.shape[1] : 0;
   const want: Record<string, [string, number[]]> = { src: ['I32', [B, S]], srcMask: ['U8', [B, S]], tgtIn: ['I32', [B, T]], tgtOut: ['I32', [B, T]], tgtMask: ['U8', [B, T]] };
   for (const k of SEQ2SEQ_DATA) {
     const x = t[k];

@@ -48,7 +48,7 @@ describe('check --seq2seq', () => {
     expectOneLineError(rnnlab(['check', '--seq2seq', '--engines', 'scratch,pytorch', '--hidden', '4', '--steps', '1']), /check --seq2seq cannot run pytorch \(the PyTorch engine has no encoder-decoder model\); leave it out/, expect);
     expectOneLineError(rnnlab(['check', '--seq2seq', '--engines', 'scratch,tfjs-webgl', '--hidden', '4', '--steps', '1']), /cannot run tfjs-webgl \(the browser engines run the sequence models' twin/, expect);
     expectOneLineError(rnnlab(['check', '--attention', 'dot']), /--attention, --attention-units and --target-seq are for --seq2seq/, expect);
-    expectOneLineError(rnnlab(['check', '--seq2seq', '--fault', 'swap-gates']), /does not go with --model, --spec/, expect);
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--fault', 'swap-gates']), /does not go with --model, --fault, --carried-state or --out/, expect);
   });
 });
 
