@@ -14,6 +14,8 @@ import { type FloatArray, type NamedTensors, shapeStr } from '../src/tensor.js';
 import { type OptimizerSpec, describeOptimizer } from '../src/optimizer.js';
 import { seq2seqToJSON } from '../src/seq2seq/spec.js';
 import { writeEngineDumps } from './check.js';
+import type { Diagnosis } from './check-report.js';
+import { whereSeq2SeqGoesWrong } from './diagnosis/seq2seq.js';
 import { compareArrays, limitFor, within } from '../src/tolerance.js';
 
 export interface Seq2SeqComparison {
@@ -44,6 +46,8 @@ export interface Seq2SeqCheckReport {
   final: Seq2SeqComparison[];
   pass: boolean;
   failures: string[];
+  /** Where each failing engine first goes wrong (compare/diagnosis/seq2seq.ts). */
+  diagnosis: Diagnosis[];
 }
 
 /** What each engine answered, the reference's included (the dump): logits, attention, the losses before each lockstep update, the gradients, the parameters after. */
@@ -81,6 +85,7 @@ export async function runSeq2SeqCheck(o: {
 }): Promise<Seq2SeqCheckReport & { raw: Seq2SeqRaw }> {
   const { spec, batch, reference: ref, engines } = o;
   const raw: Seq2SeqRaw = { logits: {}, attention: {}, losses: {}, grads: {}, final: {} };
+  const initial = await ref.getParams();
   const progress = o.onProgress ?? (() => {});
   progress('forward');
   const refF = await ref.forward(batch);
@@ -133,11 +138,20 @@ export async function runSeq2SeqCheck(o: {
 
   progress('training');
   const steps: { step: number; loss: Record<string, number> }[] = [];
+  // the first lockstep step after which an engine's parameters are beyond the trajectory limit, and where (the diagnosis)
+  const drift = new Map<string, { step: number; param: string }>();
   for (let s = 1; s <= o.steps; s++) {
     const loss: Record<string, number> = { [ref.name]: (await ref.step(batch)).loss };
     for (const e of engines) loss[e.name] = (await e.step(batch)).loss;
     steps.push({ step: s, loss });
     for (const [n, l] of Object.entries(loss)) (raw.losses[n] ??= []).push(l);
+    const refP = await ref.getParams();
+    for (const e of engines) {
+      if (drift.has(e.name)) continue;
+      const p = await e.getParams();
+      const off = seq2seqLayout(spec).find((x) => !comparison(x.name, e, 'trajectory', p[x.name].data, refP[x.name].data).pass);
+      if (off) drift.set(e.name, { step: s, param: off.name });
+    }
   }
   const final: Seq2SeqComparison[] = [];
   if (o.steps > 0) {
@@ -151,6 +165,20 @@ export async function runSeq2SeqCheck(o: {
   }
   const all = [...forward, ...lossComparisons, ...gradients, ...final];
   const failures = all.filter((c) => !c.pass).map((c) => `${c.engine}: ${c.what} max rel err ${c.maxRelError.toExponential(2)} > ${c.limit.toExponential(0)}`);
+  const diagnosis: Diagnosis[] = [];
+  const failing = engines.filter((e) => all.some((c) => c.engine === e.name && !c.pass));
+  if (failing.length) {
+    progress('diagnosis');
+    await ref.setParams(initial);
+    for (const e of failing) {
+      await e.setParams(initial);
+      const off = (cs: Seq2SeqComparison[]): string[] => cs.filter((c) => c.engine === e.name && !c.pass).map((c) => c.what);
+      const dhRows = perStep?.filter((r) => r.errors[e.name] !== undefined).map((r) => ({ side: r.side, layer: r.layer, t: r.t, error: r.errors[e.name] }));
+      diagnosis.push(
+        await whereSeq2SeqGoesWrong({ spec, batch, engine: e, reference: ref, dtype: dtypeOf(e), forward: off(forward), loss: off(lossComparisons).length > 0, gradients: off(gradients), final: off(final), ...(dhRows?.length ? { dhRows } : {}), drift: drift.get(e.name) ?? null }),
+      );
+    }
+  }
   return {
     reference: ref.name,
     engines: engines.map((e) => e.name),
@@ -162,6 +190,7 @@ export async function runSeq2SeqCheck(o: {
     final,
     pass: failures.length === 0,
     failures,
+    diagnosis,
     raw,
   };
 }

@@ -12,7 +12,10 @@ import { main } from '../src/cli.js';
 import type { IO } from '../src/io/output.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../src/seq2seq/params.js';
-import { EOS, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON } from '../src/seq2seq/spec.js';
+import { EOS, type Seq2SeqBatch, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON } from '../src/seq2seq/spec.js';
+import type { NamedParams } from '../src/params.js';
+import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
+import { runSeq2SeqCheck } from '../compare/seq2seq.js';
 import type { NamedTensors } from '../src/tensor.js';
 import { seq2seqReference } from './helpers/seq2seq-reference.js';
 
@@ -110,5 +113,46 @@ describe('check --seq2seq --spec --weights --data --dump', () => {
     await refused(run({ data: withData('d5.safetensors', (t) => ((t.src.data as Int32Array)[2] = 9)) }), /d5\.safetensors: tensor "src" holds token id 9 at \[0, 2\], outside the source vocabulary 0\.\.8/);
     await refused(run({ data: withData('d6.safetensors', (t) => ((t.tgtOut.data as Int32Array)[T - 1] = EOS + 1)) }), /d6\.safetensors: tensor "tgtOut" row 0 ends with token id 3 at its last real step 3, not EOS/);
     await refused(run({ data: withData('d7.safetensors', (t) => (t.extra = { dtype: 'F32', shape: [1], data: new Float32Array(1) })) }), /d7\.safetensors: unexpected tensor\(s\) extra/);
+  }, 60_000);
+});
+
+describe('check --seq2seq: where an engine that disagrees first goes wrong', () => {
+  const s = parseSeq2SeqSpec({ cell: 'lstm', hiddenSize: 6, layers: 2, srcVocab: 9, tgtVocab: 7, embedding: 4, attention: 'concat', bidirectional: true });
+  const p = randomSeq2SeqParams(s, 5, 'F64');
+  const b = randomSeq2SeqBatch(s, 3, 5, 4, 6, { mask: true });
+  /** The scratch engine reading one parameter 1% off (a mistake inside that part), or with that parameter's gradient 1% off. */
+  const planted = (param: string, where: 'weights' | 'gradient'): typeof ScratchSeq2Seq =>
+    class extends ScratchSeq2Seq {
+      override setParams(q: NamedParams): void {
+        super.setParams(where === 'weights' ? { ...q, [param]: { ...q[param], data: Float64Array.from(q[param].data as ArrayLike<number>, (v) => v * 1.01 + 1e-3) } } : q);
+      }
+      override lossAndGrads(x: Seq2SeqBatch, want?: { stepGrads?: boolean }): ReturnType<ScratchSeq2Seq['lossAndGrads']> {
+        const g = super.lossAndGrads(x, want);
+        if (where === 'gradient') g.grads[param] = { ...g.grads[param], data: Float32Array.from(g.grads[param].data as ArrayLike<number>, (v) => v * 1.01) };
+        return g;
+      }
+    };
+  const diagnose = async (param: string, where: 'weights' | 'gradient'): Promise<{ stage: string; lines: string[] }> => {
+    const E = planted(param, where);
+    const r = await runSeq2SeqCheck({ spec: s, batch: b, reference: new ScratchSeq2Seq(s, { dtype: 'float64', params: p }), engines: [new E(s, { params: p })], steps: 1, perStep: where === 'gradient' });
+    expect(r.pass).toBe(false);
+    expect(r.diagnosis).toHaveLength(1);
+    return r.diagnosis[0];
+  };
+
+  it('names the part and the first step: encoder layer and direction, decoder layer, attention, output head; and for gradients the first part backpropagation reaches', async () => {
+    const cases: [string, 'weights' | 'gradient', string, RegExp][] = [
+      ['encoder.layers.1.backward.recurrentKernel', 'weights', 'forward', /it goes wrong in encoder layer 1 \(backward direction\): its final state differs/],
+      ['encoder.layers.0.kernel', 'weights', 'forward', /it goes wrong in encoder layer 0 \(forward direction\), or the source embedding it reads/],
+      ['decoder.layers.1.kernel', 'weights', 'forward', /the encoder agrees; it goes wrong in decoder layer 1, first at target step 0 of 0\.\.3/],
+      ['attention.v', 'weights', 'forward', /the encoder agrees; it goes wrong in the attention .*first at target step 0 of 0\.\.3; the decoder's state agrees there/],
+      ['head.bias', 'weights', 'forward', /it goes wrong in the output head .*first at target step 0 of 0\.\.3; the decoder's state and the attention agree there/],
+      ['attention.kernel', 'gradient', 'gradients', /the gradients of attention\.kernel differ: the first part the backward pass reaches among them is the attention/],
+    ];
+    for (const [param, where, stage, line] of cases) {
+      const d = await diagnose(param, where);
+      expect(d.stage, param).toBe(stage);
+      expect(d.lines.join('\n'), param).toMatch(line);
+    }
   }, 60_000);
 });

@@ -134,15 +134,22 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
     const w = Math.max(12, ...engines.map((e) => e.name.length));
     for (const e of engines) io.out(`  ${e.name.padEnd(w)} ${e.role}: ${e.detail}`);
     printSeq2SeqReport(io, report);
+    for (const p of dumped) io.out(`wrote ${p}`);
     if (skipped.length) {
       io.out('');
       io.out('left out');
       for (const s of skipped) io.out(`  ${s.engine}: because ${s.reason}`);
     }
+    if (report.diagnosis.length) {
+      io.out('');
+      for (const d of report.diagnosis) {
+        io.out(`where ${d.engine} first goes wrong:`);
+        for (const l of d.lines) io.out(`  ${l}`);
+      }
+    }
     io.out('');
     io.out(report.pass ? `verdict: PASS (${report.forward.length + report.loss.comparisons.length + report.gradients.length + report.final.length} comparisons within the tolerance policy)` : `verdict: FAIL (${report.failures.length} comparisons outside the tolerance policy)`);
     for (const x of report.failures.slice(0, 12)) io.out(`  ${x}`);
-    if (dumped.length) io.out(`dump: ${dumped.join(', ')}`);
   } finally {
     for (const o of opened) {
       await o.engine.dispose();
