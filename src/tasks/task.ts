@@ -248,8 +248,10 @@ export interface ModelKind<S = any, E extends TrainEngine<any> = any> {
   validateParams(s: S, p: NamedParams, file: string): void;
   /** A line over the progress table (how the training loss is reduced), or null. */
   tableNote?(s: S, itemName: string): string | null;
-  /** The run's engines, from its options, with these weights and this optimizer (`seq`: time steps per sequence, for the memory estimate). */
-  openEngines(o: TrainOptions, s: S, params: NamedParams, optimizer: OptimizerSpec, io: IO, seq: number): Promise<OpenEngines<E>>;
+  /** Refuses (one line with numbers) a model the machine cannot hold for these options, before its weights are made (`seq`: time steps per sequence). */
+  assertFits?(o: TrainOptions, s: S, seq: number): void;
+  /** The run's engines, from its options, with these weights and this optimizer. */
+  openEngines(o: TrainOptions, s: S, params: NamedParams, optimizer: OptimizerSpec, io: IO): Promise<OpenEngines<E>>;
   /** Fresh weights for the spec from a seed. */
   initParams(s: S, seed: number): NamedParams;
 }

@@ -28,9 +28,12 @@ export const SEQUENCE_KIND: ModelKind<ModelSpec, Engine> = {
   tableNote: (s, itemName) =>
     s.lossReduction === 'sumOverTime' && s.returnSequences ? `the training loss is summed over each window's time steps (sumOverTime); validation losses are per ${itemName === 'tok' ? 'token' : 'step'}` : null,
   initParams: (s, seed) => initParams(s, seed),
-  openEngines: async (o, spec, params, optimizer, io, seq) => {
+  assertFits: (o, spec, seq) => {
     const refs = parseEngineList(o.engines ?? [o.engine], o.backend as 'auto');
     assertFits(spec, { batch: o.batch, seq, engines: refs.length, bytesPerFloat: refs.some((r) => 'dtype' in r && r.dtype === 'float64') ? 8 : 4 });
+  },
+  openEngines: async (o, spec, params, optimizer, io) => {
+    const refs = parseEngineList(o.engines ?? [o.engine], o.backend as 'auto');
     return createEngines(refs, spec, {
       params,
       optimizer,

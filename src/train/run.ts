@@ -128,11 +128,12 @@ async function runClaimed(
     throw new InputError(`${o.resume}: the checkpoint's spec does not match the model these options build`);
   }
   if (initCk && kind === SEQUENCE_KIND) checkInit(initCk, spec as ModelSpec, built.data, o.init!);
+  kind.assertFits?.(o, spec, def.seqLength(o));
   const dataFiles = resumeCk ? o.dataFiles : recordDataFiles(o);
   const optimizer = buildOptimizer(o);
   const params: NamedParams = resumeCk ? resumeCk.params : initCk ? initCk.params : kind.initParams(spec, deriveSeed(o.seed, 'weights'));
   const tLoad = performance.now();
-  const set = await kind.openEngines(o, spec, params, optimizer, io, def.seqLength(o));
+  const set = await kind.openEngines(o, spec, params, optimizer, io);
   const loadMs = performance.now() - tLoad;
   const engines = set.engines;
   // what the task needs of each engine beyond the model: refused before the first step, or worked around (said below)
