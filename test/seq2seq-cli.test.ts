@@ -2,7 +2,7 @@
  * The seq2seq task through the CLI: check --seq2seq (scratch and the tfjs twin against float64),
  * a small training run and its records, translate (greedy, beam, attention), plot, and bad input.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -93,6 +93,14 @@ describe('train --task seq2seq and translate', () => {
     const p = rnnlab(['plot', run]);
     expect(p.code, p.stderr).toBe(0);
     expect(readdirSync(join(run, 'plots')).filter((f) => /^attention-\d-rev\.svg$/.test(f)).length).toBeGreaterThan(0);
+    // a checkpoint of a run from before the one loop (no optimizer state, the meta.json of then): translate reads it as before; --resume refuses it in one line
+    const old = join(d, 'old', 'checkpoints', `step-${final0.bestStep}`);
+    mkdirSync(old, { recursive: true });
+    for (const f of ['seq2seq.json', 'params.safetensors', 'vocab.json']) copyFileSync(join(g.checkpoint, f), join(old, f));
+    writeFileSync(join(old, 'meta.json'), JSON.stringify({ step: final0.bestStep, epoch: 1, engine: 'scratch', options: { task: 'seq2seq', dataset: 'reverse', hidden: 16, seed: 1 } }));
+    const o = JSON.parse(rnnlab(['translate', '--checkpoint', old, 'abcd', 'ed', '--json']).stdout);
+    expect(o.translations).toEqual(g.translations);
+    expectOneLineError(rnnlab(['train', '--resume', old]), /cannot be resumed|cannot resume/, expect);
   });
 
   it('a bidirectional encoder with concat attention trains, its checkpoint names both, and translate decodes it step by step as the whole-prefix decoder does', async () => {
