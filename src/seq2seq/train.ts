@@ -180,14 +180,14 @@ export function buildSeq2Seq(o: Seq2SeqOptions): BuiltTask<Seq2SeqResult, Seq2Se
   const val = encodePairs(split.val, vocabs, 'validation pair');
   const maxLen = Math.max(...data.pairs.map((p) => [...p.target].length)) + 2;
   const stepsPerEpoch = Math.ceil(train.length / o.batch);
-  const task = seq2seqTask(o, { spec, vocabs, train, val, valSample: split.val.slice(0, 500), test: split.test, maxLen, stepsPerEpoch, baseline: data.baseline === 'copy' });
   const lines = [
     `data: ${data.name} (${data.note})`,
     `pairs: ${split.train.length.toLocaleString('en-US')} train, ${split.val.length.toLocaleString('en-US')} validation, ${split.test.length.toLocaleString('en-US')} test (held out; no test source is in training)`,
     `batch ${o.batch}; ${stepsPerEpoch} steps per epoch; validation and a checkpoint after every epoch`,
   ];
+  const task = seq2seqTask(o, { spec, vocabs, train, val, valSample: split.val.slice(0, 500), test: split.test, maxLen, stepsPerEpoch, baseline: data.baseline === 'copy', lines });
   return {
-    task: { ...task, describe: () => lines } as unknown as BuiltTask<Seq2SeqResult, Seq2SeqSpec>['task'],
+    task,
     spec,
     vocab: vocabsToJSON(vocabs),
     schedule: { valEvery: stepsPerEpoch, checkpointEvery: stepsPerEpoch },
@@ -206,6 +206,8 @@ interface Seq2SeqData {
   maxLen: number;
   stepsPerEpoch: number;
   baseline: boolean;
+  /** The header's lines about the data. */
+  lines: string[];
 }
 
 /**
@@ -231,7 +233,7 @@ function seq2seqTask(o: Seq2SeqOptions, d: Seq2SeqData): TrainTask<Seq2SeqResult
     itemsPerStep: o.batch,
     itemName: 'pairs',
     units: { valLoss: 'nats/token' },
-    describe: () => [],
+    describe: () => d.lines,
     nextBatch: () => {
       if (index >= order.length) {
         setEpoch(epoch + 1);
