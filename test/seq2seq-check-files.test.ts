@@ -155,4 +155,20 @@ describe('check --seq2seq: where an engine that disagrees first goes wrong', () 
       expect(d.lines.join('\n'), param).toMatch(line);
     }
   }, 60_000);
+
+  it('the first target step is the first that reads the mistake: one target embedding row off is found where that token is first fed', async () => {
+    // the token fed at step 1 of row 0 (every row is fed BOS at step 0); its embedding row read 1% off
+    const X = b.tgtIn[1];
+    const E = s.embedding;
+    const Wrong = class extends ScratchSeq2Seq {
+      override setParams(q: NamedParams): void {
+        const data = Float64Array.from(q['decoder.embedding'].data as ArrayLike<number>);
+        for (let j = X * E; j < (X + 1) * E; j++) data[j] = data[j] * 1.01 + 1e-3;
+        super.setParams({ ...q, 'decoder.embedding': { ...q['decoder.embedding'], data } });
+      }
+    };
+    const r = await runSeq2SeqCheck({ spec: s, batch: b, reference: new ScratchSeq2Seq(s, { dtype: 'float64', params: p }), engines: [new Wrong(s, { params: p })], steps: 0 });
+    expect(r.diagnosis[0].stage).toBe('forward');
+    expect(r.diagnosis[0].lines[0]).toMatch(/the encoder agrees; it goes wrong in decoder layer 0 \(or the target embedding it reads\), first at target step 1 of 0\.\.3/);
+  });
 });
