@@ -1,8 +1,9 @@
 /**
  * The seq2seq task: an encoder-decoder with attention mapping one character sequence to another
  * (addition "535+61" -> "596", reversing strings, human-written dates -> ISO, or a CSV of pairs),
- * trained on the one training loop (its model kind and task in src/seq2seq/train.ts), and `rnnlab translate`, which decodes with a
- * checkpoint (greedy or beam search) and shows the attention weights.
+ * trained on the one training loop (its model kind and task in src/seq2seq/train.ts), and
+ * `rnnlab translate`, which decodes with a checkpoint (greedy or beam search) and shows the
+ * attention weights.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
