@@ -257,19 +257,34 @@ export async function check(inputs: CheckInputs, o: CheckOptions): Promise<Check
   }
 }
 
+/** The dump file of an engine: tfjs.safetensors for the tfjs twin in Node, <engine>.safetensors for any other (scratch, scratch-f64, tfjs-webgl, pytorch, ...). */
+function dumpFile(engine: string): string {
+  return /^tfjs-(wasm|cpu|node)$/.test(engine) ? 'tfjs.safetensors' : `${engine.replace(/[^\w.+-]/g, '_')}.safetensors`;
+}
+
+/**
+ * Writes one dump file per engine (`tensors` by engine name), each with its metadata `meta(engine)` and its
+ * engine's name; a dump replaces only files rnnlab wrote, and all are checked before any is written.
+ * Every model kind's check writes its dump through this (the sequence models', the encoder-decoder's).
+ */
+export function writeEngineDumps(dir: string, byEngine: Record<string, NamedTensors>, meta: (engine: string) => Record<string, string>): string[] {
+  const files = Object.keys(byEngine).map((name) => [name, dumpFile(name)] as const);
+  for (const [, file] of files) checkReplaceable(join(dir, file), '--dump', 'safetensors');
+  const written: string[] = [];
+  for (const [engine, file] of files) {
+    const path = join(dir, file);
+    writeSafetensors(path, byEngine[engine], { engine, ...meta(engine), generator: `rnnlab ${VERSION} check` });
+    written.push(path);
+  }
+  return written;
+}
+
 /** One file per engine that ran: DIR/scratch.safetensors, scratch-f64, tfjs (the tfjs twin in Node), tfjs-webgl (in a browser), pytorch, ... */
 export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, optimizer: OptimizerSpec): string[] {
   const { spec, batch } = inputs;
-  const written: string[] = [];
   const oshape = outputShape(spec, batch.batchSize, batch.seqLen);
-  // scratch.safetensors, scratch-f64.safetensors, tfjs.safetensors for the tfjs twin in Node, <engine>.safetensors for any other (tfjs-webgl, ...)
-  const files: [string, string][] = Object.keys(r.raw.output).map((name) => [
-    name,
-    /^tfjs-(wasm|cpu|node)$/.test(name) ? 'tfjs.safetensors' : `${name.replace(/[^\w.+-]/g, '_')}.safetensors`,
-  ]);
-  // a dump replaces only files rnnlab wrote; all are checked before any is written
-  for (const [, file] of files) checkReplaceable(join(dir, file), '--dump', 'safetensors');
-  for (const [engine, file] of files) {
+  const byEngine: Record<string, NamedTensors> = {};
+  for (const engine of Object.keys(r.raw.output)) {
     const t: NamedTensors = {};
     const out = r.raw.output[engine];
     const losses = r.raw.losses[engine] ?? [];
@@ -279,15 +294,7 @@ export function writeDump(dir: string, inputs: CheckInputs, r: CheckResult, opti
     const final = r.raw.final[engine];
     for (const p of paramLayout(spec)) if (grads) t[`grad.${p.name}`] = { ...grads[p.name], shape: p.shape };
     for (const p of paramLayout(spec)) if (final) t[`final.${p.name}`] = { ...final[p.name], shape: p.shape };
-    const path = join(dir, file);
-    writeSafetensors(path, t, {
-      engine,
-      spec: JSON.stringify(specToJSON(spec)),
-      optimizer: describeOptimizer(optimizer),
-      steps: String(losses.length),
-      generator: `rnnlab ${VERSION} check`,
-    });
-    written.push(path);
+    byEngine[engine] = t;
   }
-  return written;
+  return writeEngineDumps(dir, byEngine, (engine) => ({ spec: JSON.stringify(specToJSON(spec)), optimizer: describeOptimizer(optimizer), steps: String((r.raw.losses[engine] ?? []).length) }));
 }

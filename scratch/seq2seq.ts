@@ -164,6 +164,14 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
     this.optimizer = new Optimizer(o, this.layout, this.alloc);
   }
 
+  async optimizerState(): Promise<NamedParams> {
+    return this.optimizer.getState(this.dtype === 'float32' ? 'F32' : 'F64');
+  }
+
+  async setOptimizerState(s: NamedParams): Promise<void> {
+    this.optimizer.setState(s);
+  }
+
   forward(b: Seq2SeqBatch): Seq2SeqForward {
     validateSeq2SeqBatch(this.spec, b, false);
     const w = this.run(b);

@@ -163,6 +163,18 @@ async function makeFixtures(dir) {
     x: { dtype: 'F32', shape: [4, 10, 5], data: b.x },
     y: { dtype: 'I32', shape: [4, 10], data: b.y },
   });
+  // s2s.json, its canonical weights and a batch (check --seq2seq --spec --weights --data): a GRU encoder-decoder, bidirectional, concat attention, masked rows
+  const s2s = lib.parseSeq2SeqSpec({ cell: 'gru', hiddenSize: 8, layers: 2, srcVocab: 12, tgtVocab: 10, embedding: 4, attention: 'concat', bidirectional: true });
+  writeFileSync(join(dir, 's2s.json'), JSON.stringify(lib.seq2seqToJSON(s2s), null, 2) + '\n');
+  lib.writeSafetensors(join(dir, 's2s-weights.safetensors'), lib.randomSeq2SeqParams(s2s, 1));
+  const sb = lib.randomSeq2SeqBatch(s2s, 4, 7, 5, 2, { mask: true });
+  lib.writeSafetensors(join(dir, 's2s-data.safetensors'), {
+    src: { dtype: 'I32', shape: [4, 7], data: sb.src },
+    srcMask: { dtype: 'U8', shape: [4, 7], data: sb.srcMask },
+    tgtIn: { dtype: 'I32', shape: [4, 5], data: sb.tgtIn },
+    tgtOut: { dtype: 'I32', shape: [4, 5], data: sb.tgtOut },
+    tgtMask: { dtype: 'U8', shape: [4, 5], data: sb.tgtMask },
+  });
   // reviews in four classes written with the words of the fixture model's vocabulary (its import --vocab example)
   const vocab = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'keras', 'gru-reset-after', 'vocab.json'), 'utf8'));
   const four = ['review,sentiment'];
@@ -233,6 +245,8 @@ function taskOf(words) {
 
 export function smallRun(words) {
   const [cmd] = words;
+  // a resume continues the small run before it (3 steps) by a few more; its model and data are the run's
+  if (cmd === 'train' && words.includes('--resume')) return withFlags(words, { '--steps': 5 }, ['--epochs', '--minutes']);
   if (cmd === 'train') {
     const task = taskOf(words);
     const words_ = words.includes('spam') || (task === 'classify' && words.includes('word'));

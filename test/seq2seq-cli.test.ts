@@ -2,7 +2,7 @@
  * The seq2seq task through the CLI: check --seq2seq (scratch and the tfjs twin against float64),
  * a small training run and its records, translate (greedy, beam, attention), plot, and bad input.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ describe('check --seq2seq', () => {
   it('an engine asked for that cannot run is bad input, never a PASS without it; a flag of the other check is refused', () => {
     expectOneLineError(rnnlab(['check', '--seq2seq', '--engines', `scratch,${join(ROOT, 'examples', 'js-engine', 'plain-rnn.js')}`, '--hidden', '4', '--steps', '1']), /engine plain-rnn cannot run this encoder-decoder: it does not support encoder-decoder models/, expect);
     expectOneLineError(rnnlab(['check', '--attention', 'dot']), /--attention, --attention-units and --target-seq are for --seq2seq/, expect);
-    expectOneLineError(rnnlab(['check', '--seq2seq', '--fault', 'swap-gates']), /does not go with --model, --spec/, expect);
+    expectOneLineError(rnnlab(['check', '--seq2seq', '--fault', 'swap-gates']), /does not go with --model, --fault, --carried-state or --out/, expect);
   });
 });
 
@@ -58,14 +58,14 @@ describe('train --task seq2seq and translate', () => {
     const t = rnnlab(['train', '--task', 'seq2seq', '--dataset', 'reverse', '--pairs', '300', '--max-len', '5', '--hidden', '16', '--embedding', '8', '--batch', '32', '--epochs', '2', '--out', run]);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/pairs: 240 train, 30 validation, 30 test/);
-    expect(t.stdout).toMatch(/validation scratch at step \d+: loss [\d.]+ nats\/token, exact match/);
+    expect(t.stdout).toMatch(/validation @ step \d+ \(scratch\): valLoss [\d.]+ nats\/token, exact [\d.]+, token [\d.]+/);
     expect(t.stdout).toMatch(/baseline: copy the input/);
-    // the progress table has a rule under its header, like every table; a run of --epochs ends saying so
+    // the progress table of the one training loop, with a rule under its header; the run ends saying how long it ran
     expect(t.stdout).toMatch(/^ +step +epoch +loss scratch .*\n-+ +-+ +-+/m);
-    expect(t.stdout).toMatch(/^done: 2 epochs \(16 steps\) in [\d.]+ s; the validation and the test after the last step took [\d.]+ s of it$/m);
+    expect(t.stdout).toMatch(/^done: 16 steps \(2 epochs\) in [\d.]+ s; last loss scratch [\d.]+; per step scratch [\d.]+ ms$/m);
     const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const final = metrics.find((m) => m.type === 'final');
-    expect(final.stoppedBy).toBe('epochs');
+    expect(final.stoppedBy).toBe('steps');
     expect(final.test.n).toBe(30);
     expect(final.test.baseline.name).toBe('copy the input');
     expect(metrics.filter((m) => m.type === 'val')).toHaveLength(2);
@@ -92,6 +92,14 @@ describe('train --task seq2seq and translate', () => {
     const p = rnnlab(['plot', run]);
     expect(p.code, p.stderr).toBe(0);
     expect(readdirSync(join(run, 'plots')).filter((f) => /^attention-\d-rev\.svg$/.test(f)).length).toBeGreaterThan(0);
+    // a checkpoint of a run from before the one loop (no optimizer state, the meta.json of then): translate reads it as before; --resume refuses it in one line
+    const old = join(d, 'old', 'checkpoints', `step-${final0.bestStep}`);
+    mkdirSync(old, { recursive: true });
+    for (const f of ['seq2seq.json', 'params.safetensors', 'vocab.json']) copyFileSync(join(g.checkpoint, f), join(old, f));
+    writeFileSync(join(old, 'meta.json'), JSON.stringify({ step: final0.bestStep, epoch: 1, engine: 'scratch', options: { task: 'seq2seq', dataset: 'reverse', hidden: 16, seed: 1 } }));
+    const o = JSON.parse(rnnlab(['translate', '--checkpoint', old, 'abcd', 'ed', '--json']).stdout);
+    expect(o.translations).toEqual(g.translations);
+    expectOneLineError(rnnlab(['train', '--resume', old]), /cannot be resumed|cannot resume/, expect);
   });
 
   it('a bidirectional encoder with concat attention trains, its checkpoint names both, and translate decodes it step by step as the whole-prefix decoder does', async () => {
@@ -100,7 +108,7 @@ describe('train --task seq2seq and translate', () => {
     const t = rnnlab(['train', '--task', 'seq2seq', '--dataset', 'reverse', '--pairs', '200', '--max-len', '5', '--hidden', '8', '--embedding', '4', '--batch', '32', '--epochs', '2', '--bidirectional', '--attention', 'concat', '--out', run]);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/model: lstm 1x8 \(bidirectional encoder, decoder 16\), embedding 4, attention concat \(8 units\)/);
-    const ck = readSeq2SeqCheckpoint(join(run, 'checkpoints', readdirSync(join(run, 'checkpoints'))[0]));
+    const ck = readSeq2SeqCheckpoint(join(run, 'checkpoints', readdirSync(join(run, 'checkpoints')).find((f) => f.startsWith('step-'))!));
     expect(ck.spec).toMatchObject({ bidirectional: true, attention: 'concat', attentionUnits: 8 });
     // on the same checkpoint: the step-wise decoder (translate's) gives the whole-prefix decoder's outputs, bit for bit (scratch, TypeScript kernels)
     const e = new ScratchSeq2Seq(ck.spec, { params: ck.params });
@@ -108,6 +116,23 @@ describe('train --task seq2seq and translate', () => {
     for (const beam of [1, 3]) expect(await decodeIds(e, sources, { beam, maxLen: 8 })).toEqual(await decodeIds(e, sources, { beam, maxLen: 8, wholePrefix: true }));
     const g = JSON.parse(rnnlab(['translate', '--checkpoint', run, 'abcd', '--json']).stdout);
     expect(g.translations[0].attention[0]).toHaveLength(4);
+  });
+
+  it('on the one loop: a loss that turns NaN stops the run at its step and keeps the last good checkpoint; --keep-checkpoints keeps the newest and the best', () => {
+    const d = tmp();
+    const small = ['train', '--task', 'seq2seq', '--dataset', 'reverse', '--pairs', '200', '--max-len', '5', '--hidden', '8', '--embedding', '4', '--batch', '16', '--checkpoint-every', '1'];
+    const nan = rnnlab([...small, '--steps', '30', '--lr', '1e30', '--clip-norm', '0', '--out', join(d, 'nan')]);
+    expect(nan.code).toBe(1);
+    const m = /the scratch loss became (?:NaN|-?Infinity) at step (\d+); training stopped \(the last good checkpoint is (\S+)\)/.exec(nan.stderr);
+    expect(m, nan.stderr).not.toBeNull();
+    expect(m![2]).toBe(join(d, 'nan', 'checkpoints', `step-${Number(m![1]) - 1}`));
+    expect(readSeq2SeqCheckpoint(m![2]).spec.hiddenSize).toBe(8);
+    const kept = join(d, 'kept');
+    const k = rnnlab([...small, '--steps', '14', '--keep-checkpoints', '2', '--out', kept]);
+    expect(k.code, k.stderr).toBe(0);
+    const best = JSON.parse(readFileSync(join(kept, 'checkpoints', 'best.json'), 'utf8'));
+    const steps = readdirSync(join(kept, 'checkpoints')).filter((f) => f.startsWith('step-')).map((f) => Number(f.slice(5))).sort((a, b) => a - b);
+    expect(steps).toEqual([...new Set([best.step, 13, 14])].sort((a, b) => a - b));
   });
 
   it('bad input: one line, exit 2', () => {

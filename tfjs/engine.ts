@@ -173,50 +173,12 @@ export class TfjsEngine implements Engine {
   /** "<slot>.<param>" (canonical names) plus "iterations", read from tfjs's optimizer. */
   async optimizerState(): Promise<NamedParams> {
     activate(this.tf, this.backend);
-    const weights = await this.optimizer.getWeights();
-    const slots = optimizerSlots(this.optSpec.name);
-    const layout = paramLayout(this.spec);
-    const out: NamedParams = {};
-    const iter = weights.length > 0 ? (await weights[0].tensor.data())[0] : 0;
-    if (weights.length > 0) weights[0].tensor.dispose(); // a fresh scalar; the slots are live variables
-    out.iterations = { dtype: 'F64', shape: [1], data: Float64Array.of(iter) };
-    const rest = weights.slice(1);
-    for (const [s, slot] of slots.entries()) {
-      for (const [i, p] of layout.entries()) {
-        const w = rest[s * layout.length + i];
-        const size = p.shape.reduce((a, c) => a * c, 1);
-        const init = slot === 'acc' ? this.optSpec.initialAccumulatorValue : 0;
-        out[`${slot}.${p.name}`] = {
-          dtype: 'F32',
-          shape: [...p.shape],
-          data: w ? (await read(w.tensor)).slice() : new Float32Array(size).fill(init),
-        };
-      }
-    }
-    return out;
+    return readOptimizerState(this.optimizer, this.optSpec, paramLayout(this.spec));
   }
 
   async setOptimizerState(s: NamedParams): Promise<void> {
     activate(this.tf, this.backend);
-    const tf = this.tf;
-    const slots = optimizerSlots(this.optSpec.name);
-    const layout = paramLayout(this.spec);
-    const it = s.iterations;
-    if (!it || it.data.length !== 1) throw new InputError('optimizer state: "iterations" is missing or invalid');
-    const suffix: Record<string, string> = { m: 'm', v: this.optSpec.name === 'momentum' ? 'momentum' : 'v', ms: 'rms', mom: 'momentum', acc: 'accumulator' };
-    const values: { name: string; tensor: Tensor }[] = [{ name: 'iter', tensor: tf.scalar(Number(it.data[0]), 'int32') }];
-    for (const slot of slots) {
-      layout.forEach((p, i) => {
-        const key = `${slot}.${p.name}`;
-        const t = s[key];
-        const size = p.shape.reduce((a, c) => a * c, 1);
-        if (!t || t.data.length !== size) throw new InputError(`optimizer state: ${key} is missing or has the wrong size`);
-        values.push({ name: `${this.vars[i].variable.name}/${suffix[slot]}`, tensor: tf.tensor(Float32Array.from(t.data as ArrayLike<number>), p.shape) });
-      });
-    }
-    const fresh = this.makeOptimizer(this.optSpec);
-    await fresh.setWeights(values);
-    tf.dispose(values.map((v) => v.tensor));
+    const fresh = await optimizerWithState(this.tf, () => this.makeOptimizer(this.optSpec), s, this.optSpec, paramLayout(this.spec), this.vars);
     this.optimizer.dispose();
     this.optimizer = fresh;
   }
@@ -508,6 +470,52 @@ export function oneHotFloat(tf: Tf, ids: Tensor, depth: number): Tensor {
  * A float tensor's values read back asynchronously (tfjs's `data()`): the one way that works on
  * every backend (webgpu's `dataSync()` reads through a canvas, which gives zeros on SwiftShader).
  */
+/** An optimizer's state by canonical names: "<slot>.<param>" (in `layout` order, the order of its variables) plus "iterations". */
+export async function readOptimizerState(optimizer: Optimizer, optSpec: OptimizerSpec, layout: readonly { name: string; shape: readonly number[] }[]): Promise<NamedParams> {
+  const slots = optimizerSlots(optSpec.name);
+  const out: NamedParams = {};
+  const weights = await optimizer.getWeights();
+  const iter = weights.length > 0 ? (await weights[0].tensor.data())[0] : 0;
+  if (weights.length > 0) weights[0].tensor.dispose(); // a fresh scalar; the slots are live variables
+  out.iterations = { dtype: 'F64', shape: [1], data: Float64Array.of(iter) };
+  const rest = weights.slice(1);
+  for (const [s, slot] of slots.entries()) {
+    for (const [i, p] of layout.entries()) {
+      const w = rest[s * layout.length + i];
+      const size = p.shape.reduce((a, c) => a * c, 1);
+      const init = slot === 'acc' ? optSpec.initialAccumulatorValue : 0;
+      out[`${slot}.${p.name}`] = {
+        dtype: 'F32',
+        shape: [...p.shape],
+        data: w ? (await read(w.tensor)).slice() : new Float32Array(size).fill(init),
+      };
+    }
+  }
+  return out;
+}
+
+/** A fresh optimizer (from `make`) holding the state `s` (canonical names, `layout` in the order of `vars`). */
+export async function optimizerWithState(tf: Tf, make: () => Optimizer, s: NamedParams, optSpec: OptimizerSpec, layout: readonly { name: string; shape: readonly number[] }[], vars: readonly { variable: Variable }[]): Promise<Optimizer> {
+  const slots = optimizerSlots(optSpec.name);
+  const it = s.iterations;
+  if (!it || it.data.length !== 1) throw new InputError('optimizer state: "iterations" is missing or invalid');
+  const suffix: Record<string, string> = { m: 'm', v: optSpec.name === 'momentum' ? 'momentum' : 'v', ms: 'rms', mom: 'momentum', acc: 'accumulator' };
+  const values: { name: string; tensor: Tensor }[] = [{ name: 'iter', tensor: tf.scalar(Number(it.data[0]), 'int32') }];
+  for (const slot of slots) {
+    layout.forEach((p, i) => {
+      const key = `${slot}.${p.name}`;
+      const t = s[key];
+      const size = p.shape.reduce((a, c) => a * c, 1);
+      if (!t || t.data.length !== size) throw new InputError(`optimizer state: ${key} is missing or has the wrong size`);
+      values.push({ name: `${vars[i].variable.name}/${suffix[slot]}`, tensor: tf.tensor(Float32Array.from(t.data as ArrayLike<number>), [...p.shape]) });
+    });
+  }
+  const fresh = make();
+  await fresh.setWeights(values);
+  tf.dispose(values.map((v) => v.tensor));
+  return fresh;
+}
+
 export async function read(t: Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }

@@ -52,7 +52,7 @@ import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.
 import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, keySize, parseSeq2SeqSpec, seq2seqLayout } from '../src/seq2seq/spec.js';
 import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState } from '../src/seq2seq/state.js';
 import { type BackendName, type LoadedTf, type Tf, activate } from './backend.js';
-import { clipGradients, embedIds, oneHotFloat, read, tfjsOptimizer } from './engine.js';
+import { clipGradients, embedIds, oneHotFloat, optimizerWithState, read, readOptimizerState, tfjsOptimizer } from './engine.js';
 import { recurrentLayer } from './model.js';
 import { readVariablesAsync, writeVariables } from './weights.js';
 import { type ResetAfterConfig, resetAfterGruClass } from './gru-reset-after.js';
@@ -286,6 +286,19 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     this.optimizer.dispose();
     this.optSpec = o;
     this.optimizer = this.makeOptimizer(o);
+  }
+
+  /** "<slot>.<param>" (canonical names) plus "iterations", read from tfjs's optimizer (a resumed run continues exactly). */
+  async optimizerState(): Promise<NamedParams> {
+    activate(this.tf, this.backend);
+    return readOptimizerState(this.optimizer, this.optSpec, seq2seqLayout(this.spec));
+  }
+
+  async setOptimizerState(s: NamedParams): Promise<void> {
+    activate(this.tf, this.backend);
+    const fresh = await optimizerWithState(this.tf, () => this.makeOptimizer(this.optSpec), s, this.optSpec, seq2seqLayout(this.spec), this.vars);
+    this.optimizer.dispose();
+    this.optimizer = fresh;
   }
 
   async forward(b: Seq2SeqBatch): Promise<Seq2SeqForward> {

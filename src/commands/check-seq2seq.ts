@@ -1,10 +1,14 @@
 /** `rnnlab check --seq2seq`: encoder-decoder engines on identical weights and data, against float64 scratch. */
-import { type Seq2SeqCheckReport, runSeq2SeqCheck } from '../../compare/seq2seq.js';
+import { type Seq2SeqCheckReport, runSeq2SeqCheck, seq2seqBatchFromTensors, writeSeq2SeqDump } from '../../compare/seq2seq.js';
 import { type BackendRequest, type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { biasRows } from '../cells.js';
 import { describeOptimizer, type OptimizerSpec } from '../optimizer.js';
-import { randomSeq2SeqBatch, randomSeq2SeqParams } from '../seq2seq/params.js';
+import { randomSeq2SeqBatch, randomSeq2SeqParams, validateSeq2SeqParams } from '../seq2seq/params.js';
+import { readJsonInput } from '../io/files.js';
+import { readSafetensors } from '../io/safetensors.js';
+import type { NamedParams } from '../params.js';
+import type { Seq2SeqBatch } from '../seq2seq/spec.js';
 import { type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqToJSON } from '../seq2seq/spec.js';
 import { fixed, formatTable, plural, sci } from '../io/table.js';
 import type { KernelChoice } from '../run-options.js';
@@ -41,6 +45,23 @@ export interface Seq2SeqCheckFlags {
   threads?: number;
   browser?: string;
   json?: boolean;
+  /** Bring your own: a Seq2SeqSpec JSON, canonical weights, a batch (safetensors), and where to dump what each engine answered. */
+  spec?: string;
+  weights?: string;
+  data?: string;
+  dump?: string;
+}
+
+/** The model, weights and batch of the check: from --spec, --weights and --data where given, else generated from the flags and the seed. */
+function seq2seqInputs(f: Seq2SeqCheckFlags): { spec: Seq2SeqSpec; params: NamedParams; batch: Seq2SeqBatch; source: string } {
+  const spec = f.spec ? parseSeq2SeqSpec(readJsonInput(f.spec, 'Seq2SeqSpec'), f.spec) : seq2seqSpecFromFlags(f, 8);
+  let params: NamedParams;
+  if (f.weights) {
+    params = readSafetensors(f.weights).tensors;
+    validateSeq2SeqParams(spec, params, f.weights);
+  } else params = randomSeq2SeqParams(spec, f.seed);
+  const batch = f.data ? seq2seqBatchFromTensors(spec, readSafetensors(f.data).tensors, f.data) : randomSeq2SeqBatch(spec, f.batch, f.seq, f.targetSeq ?? f.seq, f.seed + 1, { mask: f.mask });
+  return { spec, params, batch, source: f.data ?? `generated (seed ${f.seed})` };
 }
 
 export function describeSeq2Seq(s: Seq2SeqSpec): string {
@@ -74,7 +95,8 @@ export function seq2seqSpecFromFlags(
 }
 
 export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpec, io: IO, setExit: (code: number) => void): Promise<void> {
-  const spec = seq2seqSpecFromFlags(f, 8);
+  const { spec, params, batch, source } = seq2seqInputs(f);
+  const masked = !batch.srcMask.every((v) => v === 1) || !batch.tgtMask.every((v) => v === 1);
   // a "cmd:" value is one engine whole (its command may hold commas), as parseEngineList reads it
   const asked = [...(f.engines ?? []), ...(f.engine ?? [])].flatMap((e) => (e.trim().startsWith('cmd:') ? [e] : e.split(','))).map((e) => e.trim()).filter(Boolean);
   const names = asked.length ? asked : ['scratch', ...(f.tfjs ? ['tfjs'] : [])];
@@ -98,29 +120,36 @@ export async function checkSeq2Seq(f: Seq2SeqCheckFlags, optimizer: OptimizerSpe
     seen.add(key);
   }
   if (!wanted.length) throw new InputError(`no engine under test can run a seq2seq check (${skipped.map((s) => `${s.engine}: ${s.reason}`).join('; ')})`);
-  const params = randomSeq2SeqParams(spec, f.seed);
-  const batch = randomSeq2SeqBatch(spec, f.batch, f.seq, f.targetSeq ?? f.seq, f.seed + 1, { mask: f.mask });
   const ref = await createSeq2SeqEngine('scratch-f64', spec, { params, optimizer, kernels: f.kernels, blas: f.blas });
   const opened = [];
   try {
     const outside = { python: f.python, browser: f.browser, timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined, training: f.steps > 0, onProgress: (w: string) => io.progress(`check: ${w}`) };
     for (const w of wanted) opened.push(await createSeq2SeqEngine(w.name, spec, { params, optimizer, kernels: f.kernels, blas: f.blas, threads: f.threads, backend: w.backend, ...outside }));
-    const report = await runSeq2SeqCheck({ spec, batch, reference: ref.engine, engines: opened.map((o) => o.engine), steps: f.steps, perStep: f.perStep, onProgress: (w) => io.progress(`check: ${w}`) });
+    const { raw, ...report } = await runSeq2SeqCheck({ spec, batch, reference: ref.engine, engines: opened.map((o) => o.engine), steps: f.steps, perStep: f.perStep, onProgress: (w) => io.progress(`check: ${w}`) });
     setExit(report.pass ? 0 : 1);
+    const dumped = f.dump ? writeSeq2SeqDump(f.dump, spec, batch, raw, optimizer) : [];
     const engines = [...opened.map((o) => ({ name: o.engine.name, role: 'under test', detail: o.detail })), { name: ref.engine.name, role: 'reference', detail: ref.detail }];
     if (f.json) {
-      io.out(JSON.stringify({ kind: 'seq2seq', spec: seq2seqToJSON(spec), data: { batch: f.batch, srcLen: batch.srcLen, tgtLen: batch.tgtLen, masked: !!f.mask }, optimizer, steps: f.steps, skipped, ...report, engines }));
+      io.out(JSON.stringify({ kind: 'seq2seq', spec: seq2seqToJSON(spec), data: { source, batch: batch.batchSize, srcLen: batch.srcLen, tgtLen: batch.tgtLen, masked }, optimizer, steps: f.steps, skipped, ...report, engines, ...(f.dump ? { dump: dumped } : {}) }));
       return;
     }
     io.out(`check  ${describeSeq2Seq(spec)}`);
-    io.out(`data: generated (seed ${f.seed}), batch ${f.batch}, source ${batch.srcLen} steps, target ${batch.tgtLen}${f.mask ? ', masked' : ''}; ${describeOptimizer(optimizer)}, ${plural(f.steps, 'step')} in lockstep on this batch`);
+    io.out(`data: ${source}, batch ${batch.batchSize}, source ${batch.srcLen} steps, target ${batch.tgtLen}${masked ? ', masked' : ''}; ${describeOptimizer(optimizer)}, ${plural(f.steps, 'step')} in lockstep on this batch`);
     const w = Math.max(12, ...engines.map((e) => e.name.length));
     for (const e of engines) io.out(`  ${e.name.padEnd(w)} ${e.role}: ${e.detail}`);
     printSeq2SeqReport(io, report);
+    for (const p of dumped) io.out(`wrote ${p}`);
     if (skipped.length) {
       io.out('');
       io.out('left out');
       for (const s of skipped) io.out(`  ${s.engine}: because ${s.reason}`);
+    }
+    if (report.diagnosis.length) {
+      io.out('');
+      for (const d of report.diagnosis) {
+        io.out(`where ${d.engine} first goes wrong:`);
+        for (const l of d.lines) io.out(`  ${l}`);
+      }
     }
     io.out('');
     io.out(report.pass ? `verdict: PASS (${report.forward.length + report.loss.comparisons.length + report.gradients.length + report.final.length} comparisons within the tolerance policy)` : `verdict: FAIL (${report.failures.length} comparisons outside the tolerance policy)`);

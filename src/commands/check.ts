@@ -119,13 +119,15 @@ export function registerCheck(program: Command, io: IO, setExit: (code: number) 
 
 /** `rnnlab check` with its flags parsed: the inputs, the check, the dump and run directory, the report. */
 async function checkAction(f: Flags, command: Command, io: IO, setExit: (code: number) => void): Promise<void> {
-  if (f.seq2seq) refuseUnused(command, NOT_SEQ2SEQ_FLAGS, '--seq2seq checks an encoder-decoder (token input, a cross-entropy per target step; --bidirectional: its encoder reads both ways, directions concatenated)');
-  else if (f.spec) refuseUnused(command, SPEC_FLAGS, '--spec gives the whole model');
+  if (f.seq2seq) {
+    refuseUnused(command, NOT_SEQ2SEQ_FLAGS.filter((k) => k !== 'spec'), '--seq2seq checks an encoder-decoder (token input, a cross-entropy per target step; --bidirectional: its encoder reads both ways, directions concatenated)');
+    if (f.spec) refuseUnused(command, [...SPEC_FLAGS, 'attention', 'attentionUnits'], '--spec gives the whole encoder-decoder');
+  } else if (f.spec) refuseUnused(command, SPEC_FLAGS, '--spec gives the whole model');
   // a Keras model compiled without a loss takes --loss (importForCheck refuses one that contradicts its compiled loss)
   else if (f.model) refuseUnused(command, SPEC_FLAGS.filter((k) => k !== 'loss'), '--model gives the whole model');
   if (f.seq2seq) {
-    if (f.model || f.spec || f.weights || f.data || f.fault || f.carriedState || f.out || f.dump) {
-      throw new InputError('--seq2seq checks a generated encoder-decoder model; it does not go with --model, --spec, --weights, --data, --fault, --carried-state, --out or --dump');
+    if (f.model || f.fault || f.carriedState || f.out) {
+      throw new InputError('--seq2seq checks an encoder-decoder from the flags or --spec, --weights and --data; it does not go with --model, --fault, --carried-state or --out');
     }
     const optimizer = optimizerSpec(f.optimizer, { lr: f.lr, momentum: f.momentum, clipValue: f.clipValue, clipNorm: f.clipNorm || undefined });
     return checkSeq2Seq(f as unknown as Seq2SeqCheckFlags, optimizer, io, setExit);

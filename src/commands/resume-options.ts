@@ -70,7 +70,6 @@ export function validateStoredOptions(raw: unknown, command: Command, source: st
   };
   if (typeof saved.task !== 'string') bad('task', 'is missing');
   const task = taskModule(saved.task as string);
-  if (task.run) throw new InputError(`${source}: a ${task.name} run cannot be resumed in this version`);
   const options = new Map(command.options.map((o) => [o.attributeName(), o]));
   for (const [k, v] of Object.entries(saved)) {
     if (IGNORED.has(k) || v === undefined || v === null) continue;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { readCheckpoint } from '../io/checkpoint.js';
+import { kindOfCheckpoint } from '../train/kinds.js';
 import { BROWSER_HELP, collectEngines } from '../engines/registry.js';
 import { InputError, quote } from '../errors.js';
 import { PRESETS } from '../tasks/presets.js';
@@ -97,7 +98,7 @@ function resolveOptions(command: Command, io: IO): TrainOptions {
     const home = existsSync(join(asked, 'run.json')) ? asked : runDirOf(asked);
     if (home !== null && existsSync(home)) refuseIfLocked(home);
     const dir = resolveCheckpoint(asked);
-    const ck = readCheckpoint(dir);
+    const ck = kindOfCheckpoint(dir).readCheckpoint(dir);
     if (ck.meta?.options === undefined) throw new InputError(`${dir}: this checkpoint has no training options (meta.json); it cannot be resumed`);
     // read like user input: each stored value is one its flag would give
     const saved = validateStoredOptions(ck.meta.options, command, `${dir}/meta.json`);

@@ -572,6 +572,12 @@ class BrowserSeq2SeqEngine implements Seq2SeqEngine {
     validateSeq2SeqBatch(this.spec, b, true);
     return this.call('step', [b]);
   }
+  optimizerState(): Promise<NamedParams> {
+    return this.call('optimizerState');
+  }
+  setOptimizerState(s: NamedParams): Promise<void> {
+    return this.call('setOptimizerState', [s]);
+  }
   private disposed = false;
   async dispose(): Promise<void> {
     if (this.disposed || this.bp.session.gone) return;

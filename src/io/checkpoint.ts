@@ -20,11 +20,11 @@ import { encodeSafetensors, readSafetensors } from './safetensors.js';
 import { type NamedParams, validateParams } from '../params.js';
 import { type ModelSpec, parseSpec, specToJSON } from '../spec.js';
 import type { FloatArray, NamedTensors } from '../tensor.js';
-import type { Engine, State } from '../engine.js';
-import { claims } from '../supports.js';
+import type { Awaitable, State } from '../engine.js';
+import { FULL_SUPPORT, type Supports } from '../supports.js';
 
-export interface Checkpoint {
-  spec: ModelSpec;
+export interface Checkpoint<S = ModelSpec> {
+  spec: S;
   params: NamedParams;
   optimizer?: NamedParams;
   state?: NamedTensors;
@@ -47,7 +47,12 @@ export function readCheckpoint(dir: string): Checkpoint & { dir: string } {
   const spec = parseSpec(readJson(specPath), specPath);
   const params = readSafetensors(paramsPath).tensors;
   validateParams(spec, params, paramsPath);
-  const ck: Checkpoint & { dir: string } = { dir, spec, params };
+  return { dir, spec, params, ...readCheckpointFiles(dir) };
+}
+
+/** A checkpoint's files beside its spec and parameters: the optimizer, the carried state, vocab.json, data.json, meta.json, the other engines' tensors. */
+export function readCheckpointFiles(dir: string): Omit<Checkpoint<unknown>, 'spec' | 'params'> {
+  const ck: Omit<Checkpoint<unknown>, 'spec' | 'params'> = {};
   const opt = join(dir, 'optimizer.safetensors');
   if (existsSync(opt)) ck.optimizer = readSafetensors(opt).tensors;
   const st = join(dir, 'state.safetensors');
@@ -91,13 +96,31 @@ export function stateFromTensors(t: NamedTensors | undefined, layers: number): S
   return s;
 }
 
+/**
+ * What a checkpoint needs of an engine of any model kind (Engine, and the encoder-decoder's
+ * Seq2SeqEngine): its parameters, and its optimizer state if it keeps one.
+ */
+export interface SavedEngine {
+  readonly name: string;
+  readonly supports?: Required<Supports>;
+  getParams(): Awaitable<NamedParams>;
+  setParams(p: NamedParams): Awaitable<void>;
+  optimizerState?(): Promise<NamedParams>;
+  setOptimizerState?(s: NamedParams): Promise<void>;
+}
+
+/** Whether an engine keeps an optimizer state a checkpoint holds (supports.optimizerState, absent: the built-in engines, which do). */
+export function keepsOptimizerState(e: SavedEngine): boolean {
+  return typeof e.optimizerState === 'function' && (e.supports ?? FULL_SUPPORT).optimizerState;
+}
+
 /** The optimizer state of an engine that keeps one (supports.optimizerState), else nothing: its checkpoint holds its parameters. */
-async function optimizerOf(e: Engine): Promise<NamedParams | undefined> {
-  return claims(e).optimizerState ? e.optimizerState() : undefined;
+async function optimizerOf(e: SavedEngine): Promise<NamedParams | undefined> {
+  return keepsOptimizerState(e) ? e.optimizerState!() : undefined;
 }
 
 /** Parameters, optimizer state and carried state of every engine, as checkpoint fields. */
-export async function captureEngineSet(engines: Engine[], carried: (State | null)[]): Promise<Pick<Checkpoint, 'params' | 'optimizer' | 'state' | 'extra'>> {
+export async function captureEngineSet(engines: readonly SavedEngine[], carried: (State | null)[]): Promise<Pick<Checkpoint<unknown>, 'params' | 'optimizer' | 'state' | 'extra'>> {
   const extra: Record<string, NamedTensors> = {};
   for (let i = 1; i < engines.length; i++) {
     const key = engineFileKey(engines[i].name);
@@ -111,12 +134,12 @@ export async function captureEngineSet(engines: Engine[], carried: (State | null
 }
 
 /** The engines of a set that keep no optimizer state: a resume restarts their optimizers. */
-export function optimizerRestarts(engines: Engine[]): string[] {
-  return engines.filter((e) => !claims(e).optimizerState).map((e) => e.name);
+export function optimizerRestarts(engines: readonly SavedEngine[]): string[] {
+  return engines.filter((e) => !keepsOptimizerState(e)).map((e) => e.name);
 }
 
 /** The tensors of engine i in a checkpoint (i = 0: the canonical files). */
-export function engineTensors(ck: Checkpoint, engines: readonly { name: string }[], i: number): { params?: NamedParams; optimizer?: NamedParams; state?: NamedTensors; files: string[] } {
+export function engineTensors(ck: Checkpoint<unknown>, engines: readonly { name: string }[], i: number): { params?: NamedParams; optimizer?: NamedParams; state?: NamedTensors; files: string[] } {
   if (i === 0) return { params: ck.params, optimizer: ck.optimizer, state: ck.state, files: ['params.safetensors', 'optimizer.safetensors', 'state.safetensors'] };
   const key = engineFileKey(engines[i].name);
   const x = ck.extra ?? {};
@@ -127,14 +150,14 @@ export function engineTensors(ck: Checkpoint, engines: readonly { name: string }
  * Puts every engine back where the checkpoint left it; returns the carried states (checked by
  * checkResumable first). An engine that keeps no optimizer state gets its parameters only.
  */
-export async function restoreEngineSet(ck: Checkpoint, engines: Engine[], layers: number): Promise<(State | null)[]> {
+export async function restoreEngineSet(ck: Checkpoint<unknown>, engines: readonly SavedEngine[], layers: number): Promise<(State | null)[]> {
   const carried: (State | null)[] = [];
   for (let i = 0; i < engines.length; i++) {
     const t = engineTensors(ck, engines, i);
-    const keeps = claims(engines[i]).optimizerState;
+    const keeps = keepsOptimizerState(engines[i]);
     if (!t.params || (keeps && !t.optimizer)) throw new InputError(`the checkpoint has no ${!t.params ? t.files[0] : t.files[1]} for engine ${engines[i].name}`);
     await engines[i].setParams(t.params);
-    if (keeps) await engines[i].setOptimizerState(t.optimizer!);
+    if (keeps) await engines[i].setOptimizerState!(t.optimizer!);
     carried.push(stateFromTensors(t.state, layers));
   }
   return carried;
@@ -143,10 +166,17 @@ export async function restoreEngineSet(ck: Checkpoint, engines: Engine[], layers
 /** Every file of a checkpoint says rnnlab wrote it, so that --overwrite can tell a checkpoint from a user's folder. */
 const CHECKPOINT_GENERATOR = `${GENERATOR} checkpoint`;
 
-export function writeCheckpoint(dir: string, ck: Checkpoint): void {
+/** How a model kind writes its spec: the file ("spec.json", "seq2seq.json"), its JSON, and the format of params.safetensors. */
+export interface SpecFile {
+  file: string;
+  json: unknown;
+  format: string;
+}
+
+export function writeCheckpoint<S>(dir: string, ck: Checkpoint<S>, spec: SpecFile = { file: 'spec.json', json: specToJSON(ck.spec as ModelSpec), format: 'rnnlab-canonical' }): void {
   writeDirAtomic(dir, (tmp) => {
-    writeFileSync(join(tmp, 'spec.json'), JSON.stringify(specToJSON(ck.spec), null, 2) + '\n');
-    writeFileSync(join(tmp, 'params.safetensors'), encodeSafetensors(ck.params, { format: 'rnnlab-canonical', generator: CHECKPOINT_GENERATOR }));
+    writeFileSync(join(tmp, spec.file), JSON.stringify(spec.json, null, 2) + '\n');
+    writeFileSync(join(tmp, 'params.safetensors'), encodeSafetensors(ck.params, { format: spec.format, generator: CHECKPOINT_GENERATOR }));
     if (ck.optimizer) writeFileSync(join(tmp, 'optimizer.safetensors'), encodeSafetensors(ck.optimizer, { generator: CHECKPOINT_GENERATOR }));
     if (ck.state) writeFileSync(join(tmp, 'state.safetensors'), encodeSafetensors(ck.state, { generator: CHECKPOINT_GENERATOR }));
     if (ck.vocab !== undefined) writeFileSync(join(tmp, 'vocab.json'), JSON.stringify(ck.vocab) + '\n');

@@ -25,7 +25,7 @@ export const LOCK_FILE = 'rnnlab.lock';
 
 /** The files rnnlab writes at the top of a run folder (train, check, bench, sweeps, races). */
 const RUN_FILES = new Set(['run.json', 'metrics.jsonl', 'samples.jsonl', 'check.json', 'bench.json', 'bench.svg', 'sweep.json', 'plot-data.json', 'race.json', 'race.svg', LOCK_FILE]);
-/** The files of a checkpoint directory (writeCheckpoint, writeSeq2SeqCheckpoint, import). */
+/** The files of a checkpoint directory (writeCheckpoint, of every model kind; import). */
 const CHECKPOINT_FILE = /^(?:spec|seq2seq|vocab|data|meta|import)\.json$|^[\w.+-]+\.safetensors$/;
 const PLOT_FILE = /^[^/\\]+\.(?:svg|png)$/;
 

@@ -1,21 +1,22 @@
 /**
- * A seq2seq checkpoint is a directory, written to a temporary directory and renamed:
+ * A seq2seq checkpoint is a directory, as every checkpoint (src/io/checkpoint.ts: written by the
+ * training loop through the seq2seq model kind, src/seq2seq/train.ts), with its spec in seq2seq.json:
  *   seq2seq.json        the Seq2SeqSpec
  *   params.safetensors  canonical parameters (src/seq2seq/spec.ts)
  *   vocab.json          the source and target vocabularies
- *   meta.json           step, epoch, the dataset, the run's options
+ *   meta.json           step, epoch, the run's options (and, since the one loop, the data cursor and random state)
+ *   optimizer.safetensors, <engine>.params.safetensors, ...: what a resume reads (checkpoints of runs
+ *                       from before the one loop have none: translate reads them all the same)
  */
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeDirAtomic } from '../io/atomic.js';
-import { GENERATOR } from '../io/run-folder.js';
 import { readJsonInput } from '../io/files.js';
-import { encodeSafetensors, readSafetensors } from '../io/safetensors.js';
+import { readSafetensors } from '../io/safetensors.js';
 import type { NamedParams } from '../params.js';
-import { type Seq2SeqVocabs, vocabsFromJSON, vocabsToJSON } from './data.js';
+import { type Seq2SeqVocabs, vocabsFromJSON } from './data.js';
 import { validateSeq2SeqParams } from './params.js';
-import { type Seq2SeqSpec, parseSeq2SeqSpec, seq2seqToJSON } from './spec.js';
+import { type Seq2SeqSpec, parseSeq2SeqSpec } from './spec.js';
 
 export const SEQ2SEQ_SPEC_FILE = 'seq2seq.json';
 
@@ -24,15 +25,6 @@ export interface Seq2SeqCheckpoint {
   params: NamedParams;
   vocabs: Seq2SeqVocabs;
   meta: Record<string, unknown>;
-}
-
-export function writeSeq2SeqCheckpoint(dir: string, ck: Seq2SeqCheckpoint): void {
-  writeDirAtomic(dir, (tmp) => {
-    writeFileSync(join(tmp, SEQ2SEQ_SPEC_FILE), JSON.stringify(seq2seqToJSON(ck.spec), null, 2) + '\n');
-    writeFileSync(join(tmp, 'params.safetensors'), encodeSafetensors(ck.params, { format: 'rnnlab-seq2seq', generator: `${GENERATOR} checkpoint` }));
-    writeFileSync(join(tmp, 'vocab.json'), JSON.stringify(vocabsToJSON(ck.vocabs)) + '\n');
-    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(ck.meta, null, 2) + '\n');
-  });
 }
 
 export function isSeq2SeqCheckpoint(dir: string): boolean {

@@ -41,6 +41,9 @@ export interface Seq2SeqEngine extends Partial<Seq2SeqStepper> {
   lossAndGrads(b: Seq2SeqBatch, want?: { stepGrads?: boolean }): Awaitable<Seq2SeqGrads>;
   /** One optimizer step (clipping inside); returns the loss before the update. */
   step(b: Seq2SeqBatch): Awaitable<{ loss: number }>;
+  /** "<slot>.<param>" plus "iterations", as Engine's (absent: the engine keeps none, and a resumed run restarts its optimizer). */
+  optimizerState?(): Promise<NamedParams>;
+  setOptimizerState?(s: NamedParams): Promise<void>;
   dispose(): Awaitable<void>;
 }
 

@@ -1,8 +1,9 @@
 /**
  * The seq2seq task: an encoder-decoder with attention mapping one character sequence to another
  * (addition "535+61" -> "596", reversing strings, human-written dates -> ISO, or a CSV of pairs),
- * trained by its own loop (src/seq2seq/train.ts), and `rnnlab translate`, which decodes with a
- * checkpoint (greedy or beam search) and shows the attention weights.
+ * trained on the one training loop (its model kind and task in src/seq2seq/train.ts), and
+ * `rnnlab translate`, which decodes with a checkpoint (greedy or beam search) and shows the
+ * attention weights.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { readSeq2SeqCheckpoint } from '../seq2seq/checkpoint.js';
 import { SEQ2SEQ_DATASETS } from '../seq2seq/data.js';
 import { type Translation, translateTexts } from '../seq2seq/decode.js';
 import { ATTENTIONS } from '../seq2seq/spec.js';
-import { type Seq2SeqOptions, trainSeq2Seq } from '../seq2seq/train.js';
+import { SEQ2SEQ_KIND, type Seq2SeqOptions, type Seq2SeqResult, buildSeq2Seq, printSeq2SeqResult } from '../seq2seq/train.js';
 import { type TaskReport, defineTask } from './task.js';
 
 /** The attention heatmap of one translation: the source's tokens across, the output's down. */
@@ -132,7 +133,7 @@ const seq2seqReport: TaskReport = {
   },
 };
 
-export const seq2seqTask = defineTask<Seq2SeqOptions, object>({
+export const seq2seqTask = defineTask<Seq2SeqOptions, Seq2SeqResult>({
   name: 'seq2seq',
   summary: 'seq2seq (encoder-decoder with attention)',
   flags: [
@@ -148,9 +149,11 @@ export const seq2seqTask = defineTask<Seq2SeqOptions, object>({
     { flags: '--beam <k>', help: 'beam width of the test decoding (default 1: greedy)', parse: intArg(1, 64) },
     { flags: '--shared-vocab', help: 'one vocabulary and embedding for both sides' },
   ],
-  defaults: { hidden: 128, batch: 64, embedding: 32, lr: 0.005 } as Partial<Seq2SeqOptions>,
+  defaults: { hidden: 128, batch: 64, embedding: 32, lr: 0.005, epochs: 30 } as Partial<Seq2SeqOptions>,
   seqLength: (o) => o.maxLen ?? 16,
-  run: (o, io) => trainSeq2Seq(o, io),
+  kind: SEQ2SEQ_KIND,
+  build: (o) => buildSeq2Seq(o),
+  printResult: (out, s) => printSeq2SeqResult(out, s),
   registerUse: registerTranslate,
   report: seq2seqReport,
 });

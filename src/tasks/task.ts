@@ -8,11 +8,13 @@
  *   listed in src/tasks/registry.ts.
  */
 import type { Command } from 'commander';
-import type { Checkpoint } from '../io/checkpoint.js';
+import type { Checkpoint, SavedEngine } from '../io/checkpoint.js';
 import type { Schema } from '../io/schemas.js';
 import type { Chart } from '../io/svg.js';
 import type { IO } from '../io/output.js';
-import type { Batch, Engine } from '../engine.js';
+import type { Awaitable, Batch, Engine, State } from '../engine.js';
+import type { OptimizerSpec } from '../optimizer.js';
+import type { NamedParams } from '../params.js';
 import type { Rng } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Supports } from '../supports.js';
@@ -27,10 +29,19 @@ export interface SampleRecord {
   length: number;
 }
 
-/** A task as the training loop sees it; R is what `finish` adds to the final summary (test metrics). */
-export interface TrainTask<R extends object = object> {
+/** An engine as the training loop drives it, of any model kind (Engine; the encoder-decoder's Seq2SeqEngine). */
+export interface TrainEngine<B = Batch> extends SavedEngine {
+  readonly dtype?: 'float32' | 'float64' | 'float16';
+  step(b: B): Awaitable<{ loss: number; finalState?: State }>;
+}
+
+/**
+ * A task as the training loop sees it; R is what `finish` adds to the final summary (test metrics);
+ * E, B and S the engines, batches and spec of its model kind (the single-stack models by default).
+ */
+export interface TrainTask<R extends object = object, E = Engine, B = Batch, S = ModelSpec> {
   readonly name: string;
-  readonly spec: ModelSpec;
+  readonly spec: S;
   /** Carry the final state of a batch into the next one (unless the batch says resetState). */
   readonly stateful: boolean;
   readonly stepsPerEpoch: number;
@@ -38,19 +49,27 @@ export interface TrainTask<R extends object = object> {
   readonly itemsPerStep: number;
   readonly itemName: string;
   describe(): string[];
-  nextBatch(): { batch: Batch; resetState: boolean };
+  nextBatch(): { batch: B; resetState: boolean };
   epochProgress(): number;
   getCursor(): unknown;
   setCursor(c: unknown): void;
   /** Validation metrics (valLoss first). */
-  evaluate(engine: Engine): Promise<Metrics>;
+  evaluate(engine: E): Promise<Metrics>;
   /** The unit of each metric, where it has one ("nats/token"), for the lines people read. */
   readonly units?: Record<string, string>;
-  sample?(engine: Engine, rng: Rng): Promise<SampleRecord>;
-  /** Extra metrics for the final summary (test-set metrics, baselines). */
-  finish?(engine: Engine): Promise<R>;
+  sample?(engine: E, rng: Rng): Promise<SampleRecord>;
+  /**
+   * What the loop keeps as the best checkpoint (lower is better; absent: the validation loss), from
+   * the first engine's validation metrics (seq2seq: its exact match, negated).
+   */
+  score?(m: Metrics): number;
+  /**
+   * Extra metrics for the final summary (test-set metrics, baselines); `engines` are all of the
+   * run's, `i` this one's index; `best` the checkpoint kept as best (by `score`), if any.
+   */
+  finish?(engine: E, i: number, engines: readonly E[], best: { step: number; dir: string } | null): Promise<R>;
   /** Data for plots, written to the run directory as plot-data.json (e.g. forecasts against the truth). */
-  plotData?(engines: Engine[]): Promise<unknown>;
+  plotData?(engines: E[]): Promise<unknown>;
   /**
    * What this task's batches and readings need of an engine (its handshake's claims): `refuse`,
    * what it lacks for training here and the flag that avoids it; `notes`, how the task works
@@ -92,9 +111,13 @@ export interface TaskFlag {
 }
 
 /** What a task builds for one run: the loop's task, the model, and what its checkpoints carry. */
-export interface BuiltTask<R extends object = object> {
-  task: TrainTask<R>;
-  spec: ModelSpec;
+export interface BuiltTask<R extends object = object, S = ModelSpec> {
+  task: TrainTask<R, TrainEngine<unknown>, unknown, S>;
+  spec: S;
+  /** The task's own schedule where the flags say nothing (seq2seq: validate and checkpoint every epoch). */
+  schedule?: { valEvery?: number; checkpointEvery?: number };
+  /** Lines about the data for run.json ("data"). */
+  runInfo?: Record<string, unknown>;
   /** vocab.json of every checkpoint (text models: the tokenizer). */
   vocab?: unknown;
   /** data.json of every checkpoint: the preprocessing that using the model needs (scalers, classes, tokenizer). */
@@ -122,12 +145,9 @@ export interface TaskModule<O extends TrainOptions = TrainOptions, R extends obj
   /** Time steps per sequence of its batches (for the memory estimate). */
   seqLength(o: O): number;
   /** Loads the data, preprocesses it and builds the model; `ck` is the checkpoint of a --resume. */
-  build?(o: O, ck: Checkpoint | null): BuiltTask<R>;
-  /**
-   * A task with a loop of its own instead (seq2seq: its engines and batches are of another kind):
-   * `rnnlab train` resolves the flags and hands them over.
-   */
-  run?(o: O, io: IO): Promise<void>;
+  build(o: O, ck: Checkpoint<unknown> | null): BuiltTask<R, unknown>;
+  /** The kind of model it trains (absent: the single-stack models of src/spec.ts). */
+  readonly kind?: ModelKind;
   /** Several runs from one command, or null for one. */
   sweep?(o: O): Sweep<O> | null;
   /** Prints the task's final results (R) after the shared summary lines. */
@@ -196,4 +216,42 @@ export interface ParamDiff {
   limit: number;
   /** Measured after every step (small models), or only at the logged steps (large ones: a comparison copies every parameter of every engine). */
   everyStep: boolean;
+}
+
+/** The engines of a run, opened: one line each, notes, and `close` (ends their threads and processes). */
+export interface OpenEngines<E> {
+  engines: E[];
+  descriptions: string[];
+  notes: string[];
+  backend: string | null;
+  tfjsVersion: string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * A kind of model as the training loop and `rnnlab train` see it: the single-stack models
+ * (ModelSpec, Engine) and the encoder-decoder (Seq2SeqSpec, Seq2SeqEngine). Its spec, parameters,
+ * checkpoint files and engines; everything else (the loop, the run folder, resume) is shared.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface ModelKind<S = any, E extends TrainEngine<any> = any> {
+  readonly name: string;
+  /** Whether a checkpoint directory holds a model of this kind (by its spec file). */
+  owns(dir: string): boolean;
+  readCheckpoint(dir: string): Checkpoint<S> & { dir: string };
+  writeCheckpoint(dir: string, ck: Checkpoint<S>): void;
+  specJSON(s: S): Record<string, unknown>;
+  describe(s: S): string;
+  paramCount(s: S): number;
+  /** Each parameter's shape, by canonical name (the optimizer state of a checkpoint is checked against it). */
+  paramShapes(s: S): Map<string, readonly number[]>;
+  validateParams(s: S, p: NamedParams, file: string): void;
+  /** A line over the progress table (how the training loss is reduced), or null. */
+  tableNote?(s: S, itemName: string): string | null;
+  /** Refuses (one line with numbers) a model the machine cannot hold for these options, before its weights are made (`seq`: time steps per sequence). */
+  assertFits?(o: TrainOptions, s: S, seq: number): void;
+  /** The run's engines, from its options, with these weights and this optimizer. */
+  openEngines(o: TrainOptions, s: S, params: NamedParams, optimizer: OptimizerSpec, io: IO): Promise<OpenEngines<E>>;
+  /** Fresh weights for the spec from a seed. */
+  initParams(s: S, seed: number): NamedParams;
 }

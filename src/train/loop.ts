@@ -8,24 +8,28 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareArrays, limitFor, within } from '../tolerance.js';
-import { type Checkpoint, captureEngineSet, writeCheckpoint } from '../io/checkpoint.js';
-import type { Batch, Engine, State } from '../engine.js';
+import { type Checkpoint, captureEngineSet } from '../io/checkpoint.js';
+import type { State } from '../engine.js';
 import { InterruptedError, RunError } from '../errors.js';
 import { setGraceful } from '../io/interrupt.js';
 import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import type { RunDir } from '../io/run-dir.js';
-import { paramCount } from '../params.js';
 import { duration, fixed, sci, streamTable } from '../io/table.js';
 import { Rng } from '../rng.js';
 import type { IO } from '../io/output.js';
 
-import type { Metrics, ParamDiff, TrainSummary, TrainTask } from '../tasks/task.js';
+import type { Metrics, ModelKind, ParamDiff, TrainEngine, TrainSummary, TrainTask } from '../tasks/task.js';
 export type { Metrics, ParamDiff, SampleRecord, TrainSummary, TrainSummaryBase, TrainTask } from '../tasks/task.js';
 
+/** The loop's view of any task and engine: batches it only passes from one to the other. */
+type LoopTask = TrainTask<object, TrainEngine<unknown>, unknown, unknown>;
+
 export interface TrainConfig {
-  task: TrainTask;
-  engines: Engine[];
+  task: LoopTask;
+  /** The kind of model (its checkpoint files, its parameter count). */
+  kind: ModelKind;
+  engines: TrainEngine<unknown>[];
   optimizer: OptimizerSpec;
   seed: number;
   /** Total steps (resolved from --steps or --epochs); minutes adds a wall-time limit. */
@@ -61,7 +65,7 @@ export interface TrainConfig {
 }
 
 /** The largest parameter difference (max rel err, the measure of check) of any engine from the first. */
-async function maxParamDiff(engines: Engine[]): Promise<number> {
+async function maxParamDiff(engines: TrainEngine<unknown>[]): Promise<number> {
   const pa = await engines[0].getParams();
   let m = 0;
   for (const e of engines.slice(1)) {
@@ -87,7 +91,7 @@ class Training {
   private step: number;
   private lastCheckpoint = '';
   private lastCheckpointAt = performance.now();
-  private lastVal: { step: number; valLoss: number } | undefined;
+  private lastVal: { step: number; valLoss: number; score?: number } | undefined;
   /** Engines side by side: the parameter difference now, its peak so far and where, and the first step beyond the tolerance of check. */
   private readonly diff: ParamDiff | undefined;
   private lastProgress = 0;
@@ -112,7 +116,7 @@ class Training {
     if (engines.length > 1) {
       const limit = limitFor('trajectory', engines.some((e) => e.dtype !== 'float64') ? 'float32' : 'float64');
       // after every step while that is cheap; for large models (copying millions of parameters per step, over a pipe for other processes) at logged steps
-      this.diff = { last: 0, max: 0, maxStep: 0, driftStep: null, limit, everyStep: paramCount(task.spec) <= 200_000 };
+      this.diff = { last: 0, max: 0, maxStep: 0, driftStep: null, limit, everyStep: cfg.kind.paramCount(task.spec) <= 200_000 };
     }
     this.table = streamTable(
       ['step', 'epoch', ...this.names.map((n) => `loss ${n}`), ...(engines.length > 1 ? ['param diff'] : []), `${task.itemName}/s`, ...this.names.map((n) => `ms/step ${n}`), 'elapsed'],
@@ -131,10 +135,8 @@ class Training {
 
   private printRow(r: (string | number)[]): void {
     if (!this.tableHeaderShown) {
-      const s = this.cfg.task.spec;
-      if (s.lossReduction === 'sumOverTime' && s.returnSequences) {
-        this.cfg.io.out(`the training loss is summed over each window's time steps (sumOverTime); validation losses are per ${this.cfg.task.itemName === 'tok' ? 'token' : 'step'}`);
-      }
+      const note = this.cfg.kind.tableNote?.(this.cfg.task.spec, this.cfg.task.itemName);
+      if (note) this.cfg.io.out(note);
       for (const h of this.table.head) this.cfg.io.out(h);
       this.tableHeaderShown = true;
     }
@@ -193,7 +195,7 @@ class Training {
     const { batch, resetState } = task.nextBatch();
     this.step++;
     for (let i = 0; i < engines.length; i++) {
-      const b: Batch = task.stateful && !resetState && this.carried[i] ? { ...batch, initialState: this.carried[i]! } : batch;
+      const b = task.stateful && !resetState && this.carried[i] ? { ...(batch as object), initialState: this.carried[i]! } : batch;
       const t0 = performance.now();
       const r = await engines[i].step(b);
       this.msTotal[i] += performance.now() - t0;
@@ -203,7 +205,7 @@ class Training {
         throw new RunError(`the ${engines[i].name} loss became ${r.loss} at step ${this.step}; training stopped (${where}). Try a smaller --lr or --clip-norm.`);
       }
       this.lastLoss[engines[i].name] = r.loss;
-      this.carried[i] = task.stateful ? r.finalState : null;
+      this.carried[i] = task.stateful ? r.finalState ?? null : null;
     }
     if (this.diff?.everyStep) await this.measureDiff();
   }
@@ -277,8 +279,8 @@ class Training {
     const { cfg, step } = this;
     const { task, run, engines } = cfg;
     const dir = run.checkpointDir(step);
-    const val = this.lastVal?.step === step ? this.lastVal.valLoss : undefined;
-    const ck: Checkpoint = {
+    const val = this.lastVal?.step === step ? this.lastVal : undefined;
+    const ck: Checkpoint<unknown> = {
       spec: task.spec,
       ...(await captureEngineSet(engines, this.carried)),
       vocab: cfg.vocab,
@@ -292,12 +294,12 @@ class Training {
         sampleRng: this.sampleRng.getState(),
         elapsedSeconds: this.elapsed(),
         trainSeconds: this.trainSeconds(),
-        ...(val !== undefined ? { valLoss: val } : {}),
+        ...(val !== undefined ? { valLoss: val.valLoss, ...(val.score !== undefined ? { score: val.score } : {}) } : {}),
         optimizer: cfg.optimizer,
         options: cfg.meta,
       },
     };
-    writeCheckpoint(dir, ck);
+    cfg.kind.writeCheckpoint(dir, ck);
     this.lastCheckpoint = dir;
     this.lastCheckpointAt = performance.now();
     this.emit({ type: 'checkpoint', step, dir });
@@ -310,7 +312,7 @@ class Training {
       const m = await cfg.task.evaluate(e);
       if (Object.keys(m).length === 0) continue;
       this.validation[e.name] = m;
-      if (e === cfg.engines[0] && typeof m.valLoss === 'number') this.lastVal = { step, valLoss: m.valLoss };
+      if (e === cfg.engines[0] && typeof m.valLoss === 'number') this.lastVal = { step, valLoss: m.valLoss, ...(cfg.task.score ? { score: cfg.task.score(m) } : {}) };
       this.emit({ type: 'val', step, epoch: round(cfg.task.epochProgress()), engine: e.name, ...m, elapsedSeconds: round(this.elapsed()) });
       if (!cfg.json) {
         const parts = Object.entries(m)
@@ -368,7 +370,8 @@ class Training {
     };
     if (task.finish) {
       const byEngine: Record<string, unknown>[] = [];
-      for (const e of engines) byEngine.push((await task.finish(e)) as Record<string, unknown>);
+      const best = bestCheckpoint(run);
+      for (const [i, e] of engines.entries()) byEngine.push((await task.finish(e, i, engines, best)) as Record<string, unknown>);
       Object.assign(summary, byEngine[0]);
       if (engines.length > 1) summary.testByEngine = Object.fromEntries(engines.map((e, i) => [e.name, byEngine[i].test]));
     }
@@ -394,21 +397,35 @@ export function pruneCheckpoints(run: RunDir, keep: number): void {
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
-  let best: { step: number; valLoss: number } | null = null;
+  // ranked by the task's score where it has one (meta.json's "score"), else by the validation loss
+  let best: { step: number; valLoss: number; rank: number; score?: number } | null = null;
   for (const s of steps) {
-    let meta: { valLoss?: unknown } = {};
+    let meta: { valLoss?: unknown; score?: unknown } = {};
     try {
       meta = JSON.parse(readFileSync(join(root, `step-${s}`, 'meta.json'), 'utf8'));
     } catch {
       continue;
     }
-    if (typeof meta.valLoss === 'number' && Number.isFinite(meta.valLoss) && (!best || meta.valLoss < best.valLoss)) best = { step: s, valLoss: meta.valLoss };
+    if (typeof meta.valLoss !== 'number' || !Number.isFinite(meta.valLoss)) continue;
+    const score = typeof meta.score === 'number' && Number.isFinite(meta.score) ? meta.score : undefined;
+    const rank = score ?? meta.valLoss;
+    if (!best || rank < best.rank) best = { step: s, valLoss: meta.valLoss, rank, ...(score !== undefined ? { score } : {}) };
   }
-  if (best) writeFileAtomic(join(root, 'best.json'), JSON.stringify({ step: best.step, valLoss: best.valLoss, dir: run.checkpointDir(best.step) }) + '\n');
+  if (best) writeFileAtomic(join(root, 'best.json'), JSON.stringify({ step: best.step, valLoss: best.valLoss, ...(best.score !== undefined ? { score: best.score } : {}), dir: run.checkpointDir(best.step) }) + '\n');
   if (keep <= 0) return;
   const kept = new Set(steps.slice(-keep));
   if (best) kept.add(best.step);
   for (const s of steps) if (!kept.has(s)) removeDirAtomic(join(root, `step-${s}`));
+}
+
+/** The checkpoint pruneCheckpoints keeps as the best (checkpoints/best.json), if it is there. */
+function bestCheckpoint(run: RunDir): { step: number; dir: string } | null {
+  const path = join(run.dir, 'checkpoints', 'best.json');
+  if (!existsSync(path)) return null;
+  const b = JSON.parse(readFileSync(path, 'utf8')) as { step?: unknown };
+  if (!Number.isSafeInteger(b.step)) return null;
+  const dir = run.checkpointDir(b.step as number);
+  return existsSync(dir) ? { step: b.step as number, dir } : null;
 }
 
 function round(x: number): number {

@@ -10,16 +10,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Checkpoint, engineTensors } from '../io/checkpoint.js';
+import { type Checkpoint, type SavedEngine, engineTensors, keepsOptimizerState } from '../io/checkpoint.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readInputFile } from '../io/files.js';
 import { type OptimizerSpec, optimizerSlots } from '../optimizer.js';
-import { paramLayout, validateParams } from '../params.js';
 import { isRngState } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import { carries } from '../cells.js';
-import type { Supports } from '../supports.js';
+import type { ModelKind } from '../tasks/task.js';
 import { type NamedTensors, shapeStr } from '../tensor.js';
 
 export interface DataFile {
@@ -130,8 +129,7 @@ const NON_NEGATIVE_SLOTS: Record<string, string[]> = { adam: ['v'], rmsprop: ['m
  * (iterations a count), finite; a slot of a parameter ("<slot>.<param>") shaped like the parameter,
  * and a slot of squares never negative.
  */
-export function checkOptimizerTensors(t: NamedTensors, file: string, spec: ModelSpec, optimizer: OptimizerSpec, dir: string): void {
-  const shapes = new Map(paramLayout(spec).map((p) => [p.name, p.shape]));
+export function checkOptimizerTensors(t: NamedTensors, file: string, shapes: Map<string, readonly number[]>, optimizer: OptimizerSpec, dir: string): void {
   const slots = optimizerSlots(optimizer.name);
   const squares = NON_NEGATIVE_SLOTS[optimizer.name] ?? [];
   for (const [name, x] of Object.entries(t)) {
@@ -161,7 +159,7 @@ export function checkOptimizerTensors(t: NamedTensors, file: string, spec: Model
  * A checkpoint continues the run of the folder it is in: the same task as the folder's run.json,
  * and (for runs with ids) the same run. A checkpoint copied in from another run is refused.
  */
-export function checkCheckpointBelongs(ck: Checkpoint & { dir: string }, runJson: Record<string, unknown>, runDir: string, task: string): void {
+export function checkCheckpointBelongs(ck: Checkpoint<unknown> & { dir: string }, runJson: Record<string, unknown>, runDir: string, task: string): void {
   const runTask = runJson.task;
   if (typeof runTask === 'string' && runTask !== task) {
     throw new InputError(`${ck.dir}: this checkpoint is from a ${JSON.stringify(task)} run, but ${runDir} holds a ${JSON.stringify(runTask)} run; a checkpoint continues only its own run (give --out DIR for a new folder)`);
@@ -206,7 +204,7 @@ export function trimRecordsAfter(runDir: string, step: number): string[] {
  * Checks everything a resume reads from the checkpoint, before anything is built from it. `others`
  * are the file keys of the second and later engines (their params, optimizer and state files).
  */
-export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: ModelSpec; optimizer: OptimizerSpec; stateful: boolean; batch: number; engines: readonly { name: string; supports?: Required<Supports> }[] }): ResumeMeta {
+export function checkResumable(ck: Checkpoint<unknown> & { dir: string }, o: { kind: ModelKind; spec: unknown; optimizer: OptimizerSpec; stateful: boolean; batch: number; engines: readonly SavedEngine[] }): ResumeMeta {
   const dir = ck.dir;
   const meta = ck.meta;
   need(meta !== undefined, dir, 'meta.json is missing (the step, random state and data cursor)');
@@ -222,10 +220,10 @@ export function checkResumable(ck: Checkpoint & { dir: string }, o: { spec: Mode
     const whose = i === 0 ? '' : ` of engine ${o.engines[i].name}`;
     need(t.params !== undefined, dir, `${t.files[0]} is missing (the parameters${whose})`);
     // an engine that keeps no optimizer state (supports.optimizerState false) restarts its optimizer
-    if (o.engines[i].supports?.optimizerState !== false) need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
-    if (i > 0) validateParams(o.spec, t.params, join(dir, t.files[0]));
-    if (t.optimizer) checkOptimizerTensors(t.optimizer, t.files[1], o.spec, o.optimizer, dir);
-    if (o.stateful) checkState(t.state, t.files[2], o.spec, o.batch, dir);
+    if (keepsOptimizerState(o.engines[i])) need(t.optimizer !== undefined, dir, `${t.files[1]} is missing (the optimizer state${whose}); without it the run cannot continue exactly`);
+    if (i > 0) o.kind.validateParams(o.spec, t.params, join(dir, t.files[0]));
+    if (t.optimizer) checkOptimizerTensors(t.optimizer, t.files[1], o.kind.paramShapes(o.spec), o.optimizer, dir);
+    if (o.stateful) checkState(t.state, t.files[2], o.spec as ModelSpec, o.batch, dir);
   }
   const ts = (meta.trainSeconds ?? {}) as Record<string, unknown>;
   need(typeof ts === 'object' && ts !== null && !Array.isArray(ts), dir, 'meta.json: "trainSeconds" is not an object of seconds by engine');

@@ -5,29 +5,28 @@
  * summary and verdict printed; a sweep (several runs from one command) runs each in its folder.
  */
 import { join, resolve } from 'node:path';
-import { createEngines, parseEngineList } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { type Checkpoint, optimizerRestarts, readCheckpoint, restoreEngineSet } from '../io/checkpoint.js';
+import { type Checkpoint, optimizerRestarts, restoreEngineSet } from '../io/checkpoint.js';
+import type { Engine } from '../engine.js';
 import type { IO } from '../io/output.js';
 import { type RunDir, SWEEP_FILE, type SweepRecord, defaultRunDir, environmentInfo, newRunDir, openRunDir, removeStaleTemps, resolveCheckpoint, runDirOf } from '../io/run-dir.js';
 import { duration, fixed, plural } from '../io/table.js';
 import { describeOptimizer, optimizerSlots } from '../optimizer.js';
-import { type NamedParams, initParams, paramCount } from '../params.js';
+import type { NamedParams } from '../params.js';
 import { deriveSeed } from '../rng.js';
 import { type TrainOptions, buildOptimizer } from '../run-options.js';
-import { assertFits } from '../sizes.js';
-import { type ModelSpec, describeSpec, specToJSON } from '../spec.js';
+import { type ModelSpec, specToJSON } from '../spec.js';
 import { claims } from '../supports.js';
 import { taskModule } from '../tasks/registry.js';
-import type { AnyTaskModule, ParamDiff, TrainSummary } from '../tasks/task.js';
+import type { AnyTaskModule, ModelKind, ParamDiff, TrainSummary } from '../tasks/task.js';
+import { SEQUENCE_KIND, kindOf } from './kinds.js';
 import { VERSION } from '../version.js';
 import { train } from './loop.js';
 import { checkCheckpointBelongs, checkResumable, recordDataFiles, restoreDataFiles, trimRecordsAfter } from './resume.js';
 
 export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<void> {
   const task = taskModule(o.task);
-  if (task.run) return task.run(o, io);
   const sweep = task.sweep?.(o) ?? null;
   if (sweep) {
     const base = o.out ?? defaultRunDir(sweep.name);
@@ -55,6 +54,7 @@ export async function runTrain(o: TrainOptions, io: IO, t0: number): Promise<voi
 
 /** --init: the checkpoint must be the model these options and this data build (same spec; for classifiers the same classes in the same order). */
 function checkInit(ck: Checkpoint & { dir: string }, spec: ModelSpec, data: unknown, given: string): void {
+  if (ck.spec.input === undefined) return; // not a single-stack model: its task refuses --init
   const saved = ck.data as { classes?: string[]; tokenizer?: unknown } | undefined;
   if (ck.spec.input === 'tokens' && ck.vocab === undefined && !saved?.tokenizer) {
     throw new InputError(`--init ${given}: the checkpoint has no vocabulary (vocab.json or data.json), so its token ids mean nothing to this data; import it with --vocab (and --labels for a classifier)`);
@@ -74,8 +74,9 @@ function checkInit(ck: Checkpoint & { dir: string }, spec: ModelSpec, data: unkn
 }
 
 async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, inSweep: boolean): Promise<TrainSummary> {
-  const resumeCk = o.resume ? readCheckpoint(o.resume) : null;
-  const initCk = !resumeCk && o.init ? readCheckpoint(resolveCheckpoint(o.init)) : null;
+  const kind = kindOf(def);
+  const resumeCk = o.resume ? kind.readCheckpoint(o.resume) : null;
+  const initCk = !resumeCk && o.init ? kind.readCheckpoint(resolveCheckpoint(o.init)) : null;
   // a resume reads the data where the run recorded it, and only if it is unchanged
   if (resumeCk) o = restoreDataFiles(o);
   // where the run writes: a new run claims (and locks) its directory before any work; a resume
@@ -104,7 +105,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
     for (const t of removeStaleTemps(runDir)) io.err(`rnnlab: removed ${t}, left by a write that was cut short`);
   }
   try {
-    return await runClaimed(def, o, io, t0, inSweep, { resumeCk, initCk, runDir, run, resumedElsewhere });
+    return await runClaimed(def, kind, o, io, t0, inSweep, { resumeCk, initCk, runDir, run, resumedElsewhere });
   } finally {
     run.release();
   }
@@ -112,6 +113,7 @@ async function runOne(def: AnyTaskModule, o: TrainOptions, io: IO, t0: number, i
 
 async function runClaimed(
   def: AnyTaskModule,
+  kind: ModelKind,
   o: TrainOptions,
   io: IO,
   t0: number,
@@ -120,36 +122,24 @@ async function runClaimed(
 ): Promise<TrainSummary> {
   const { resumeCk, initCk, runDir, run, resumedElsewhere } = c;
   // a checkpoint's vocabulary / tokenizer is the one its weights were trained with
-  if (!def.build) throw new Error(`task ${def.name} has neither build nor run`);
   const built = def.build(o, resumeCk ?? initCk);
   const { task, spec } = built;
-  if (resumeCk && JSON.stringify(specToJSON(resumeCk.spec)) !== JSON.stringify(specToJSON(spec))) {
+  if (resumeCk && JSON.stringify(kind.specJSON(resumeCk.spec)) !== JSON.stringify(kind.specJSON(spec))) {
     throw new InputError(`${o.resume}: the checkpoint's spec does not match the model these options build`);
   }
-  if (initCk) checkInit(initCk, spec, built.data, o.init!);
-  const refs = parseEngineList(o.engines ?? [o.engine], o.backend as 'auto');
-  assertFits(spec, { batch: o.batch, seq: def.seqLength(o), engines: refs.length, bytesPerFloat: refs.some((r) => 'dtype' in r && r.dtype === 'float64') ? 8 : 4 });
+  if (initCk && kind === SEQUENCE_KIND) checkInit(initCk, spec as ModelSpec, built.data, o.init!);
+  kind.assertFits?.(o, spec, def.seqLength(o));
   const dataFiles = resumeCk ? o.dataFiles : recordDataFiles(o);
   const optimizer = buildOptimizer(o);
-  const params: NamedParams = resumeCk ? resumeCk.params : initCk ? initCk.params : initParams(spec, deriveSeed(o.seed, 'weights'));
+  const params: NamedParams = resumeCk ? resumeCk.params : initCk ? initCk.params : kind.initParams(spec, deriveSeed(o.seed, 'weights'));
   const tLoad = performance.now();
-  const set = await createEngines(refs, spec, {
-    params,
-    optimizer,
-    kernels: o.kernels,
-    blas: o.blas,
-    threads: o.threads,
-    python: o.python,
-    browser: o.browser,
-    timeoutMs: o.engineTimeout !== undefined ? o.engineTimeout * 1000 : undefined,
-    onProgress: (w) => io.progress(w),
-  });
+  const set = await kind.openEngines(o, spec, params, optimizer, io);
   const loadMs = performance.now() - tLoad;
   const engines = set.engines;
   // what the task needs of each engine beyond the model: refused before the first step, or worked around (said below)
   const fitNotes: string[] = [];
   for (const e of engines) {
-    const fit = task.fit?.(claims(e)) ?? {};
+    const fit = task.fit?.(claims(e as Engine)) ?? {};
     if (fit.refuse) {
       await set.close();
       throw new InputError(`engine ${e.name} cannot train the ${o.task} task: it does not support ${fit.refuse}`);
@@ -158,9 +148,9 @@ async function runClaimed(
   }
   let resume: Parameters<typeof train>[0]['resume'];
   if (resumeCk) {
-    const meta = checkResumable(resumeCk, { spec, optimizer, stateful: task.stateful, batch: o.batch, engines });
+    const meta = checkResumable(resumeCk, { kind, spec, optimizer, stateful: task.stateful, batch: o.batch, engines });
     task.setCursor(meta.cursor);
-    const carried = await restoreEngineSet(resumeCk, engines, spec.layers);
+    const carried = await restoreEngineSet(resumeCk, engines, task.stateful ? (spec as ModelSpec).layers : 0);
     const exact = optimizerSlots(optimizer.name).length === 0;
     for (const name of optimizerRestarts(engines)) {
       io.err(`rnnlab: note: ${name} keeps no optimizer state (its handshake does not claim optimizerState): its optimizer restarts at step ${meta.step}${exact ? ` (${optimizer.name} keeps nothing between steps, so nothing is lost)` : ', so the run does not continue exactly as an uninterrupted one would'}`);
@@ -185,8 +175,9 @@ async function runClaimed(
       command: ['rnnlab', ...process.argv.slice(2)].join(' '),
       task: o.task,
       preset: o.preset ?? null,
-      spec: specToJSON(spec),
-      parameters: paramCount(spec),
+      [kind === SEQUENCE_KIND ? 'spec' : kind.name]: kind.specJSON(spec),
+      parameters: kind.paramCount(spec),
+      ...built.runInfo,
       flags: stored,
       seed: o.seed,
       optimizer,
@@ -204,7 +195,7 @@ async function runClaimed(
   if (!o.json) {
     io.out(`train ${o.task}${o.preset ? ` (preset ${o.preset})` : ''}${resumeCk ? ` resumed from ${resumeCk.dir} at step ${resume!.step}` : ''}`);
     for (const line of task.describe()) io.out(`  ${line}`);
-    io.out(`  model: ${describeSpec(spec)}; ${paramCount(spec).toLocaleString('en-US')} parameters`);
+    io.out(`  model: ${kind.describe(spec)}; ${kind.paramCount(spec).toLocaleString('en-US')} parameters`);
     io.out(`  engines: ${set.descriptions.join('; ')}${set.notes.length ? ` (note: ${set.notes.join('; ')})` : ''}`);
     for (const n of fitNotes) io.out(`  note: ${n}`);
     const length = timeOnly ? plural(o.minutes!, 'minute') : `${plural(totalSteps, 'step')} (${plural(Number((totalSteps / perEpoch).toFixed(2)), 'epoch')})${o.minutes !== undefined ? ` or ${plural(o.minutes, 'minute')}` : ''}`;
@@ -214,6 +205,7 @@ async function runClaimed(
   }
   const summary = await train({
     task,
+    kind,
     engines,
     optimizer,
     seed: o.seed,
@@ -221,9 +213,9 @@ async function runClaimed(
     minutes: o.minutes,
     breakpoints,
     sampleEvery: o.sampleEvery,
-    valEvery: o.valEvery,
+    valEvery: o.valEvery ?? built.schedule?.valEvery,
     valAtBreakpoints: o.valAtBreakpoints,
-    checkpointEvery: o.checkpointEvery,
+    checkpointEvery: o.checkpointEvery ?? built.schedule?.checkpointEvery,
     checkpointMinutes: o.checkpointMinutes,
     keepCheckpoints: o.keepCheckpoints,
     resumeCommand: `rnnlab train --resume ${/^[\w./:@%+=,-]+$/.test(runDir) ? runDir : JSON.stringify(runDir)}`,
