@@ -11,6 +11,8 @@
  * gate, a missed mask or a wrong score is off by more than 1e-4). Float32 PyTorch is held to the
  * float32 policy (limitFor). Skipped, saying why, where no Python imports torch.
  */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { runSeq2SeqCheck } from '../compare/seq2seq.js';
@@ -104,6 +106,15 @@ describe.skipIf(!py)('PyTorch encoder-decoders against float64 scratch', () => {
     expect(j.pass).toBe(true);
     expect(j.engines[2].detail).toMatch(/seq2seq, nn\.LSTM encoder \(bidirectional\) \(packed source\) and decoder/);
     for (const g of j.gradients.filter((x: { engine: string }) => x.engine === 'pytorch-f64')) expect(g.maxRelError).toBeLessThan(1e-10);
+  });
+
+  test(needing('torch, numpy', 'train --task seq2seq --engines scratch,pytorch-f64: the one loop trains PyTorch beside scratch and checkpoints its optimizer state'), () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rnnlab-s2s-pt-')), 'run');
+    const r = rnnlab(['train', '--task', 'seq2seq', '--dataset', 'reverse', '--pairs', '200', '--max-len', '4', '--hidden', '8', '--embedding', '4', '--batch', '16', '--steps', '4', '--engines', 'scratch,pytorch-f64', '--out', out], { env });
+    expect(r.code, r.stderr).toBe(0);
+    // float32 scratch against float64 PyTorch from identical weights and batches: within check's trajectory tolerance (2e-3)
+    expect(r.stdout).toMatch(/engines agree: pytorch-f64 and scratch stay within 2e-3/);
+    expect(existsSync(join(out, 'checkpoints', 'step-4', 'pytorch-f64.optimizer.safetensors'))).toBe(true);
   });
 });
 

@@ -233,6 +233,7 @@ function seq2seqTask(o: Seq2SeqOptions, d: Seq2SeqData): TrainTask<Seq2SeqResult
     itemsPerStep: o.batch,
     itemName: 'pairs',
     units: { valLoss: 'nats/token' },
+    percent: ['exact', 'token'],
     describe: () => d.lines,
     nextBatch: () => {
       if (index >= order.length) {

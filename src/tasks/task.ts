@@ -57,6 +57,8 @@ export interface TrainTask<R extends object = object, E = Engine, B = Batch, S =
   evaluate(engine: E): Promise<Metrics>;
   /** The unit of each metric, where it has one ("nats/token"), for the lines people read. */
   readonly units?: Record<string, string>;
+  /** Metrics that are fractions, printed as percentages on the validation line (the records keep the fraction). */
+  readonly percent?: readonly string[];
   sample?(engine: E, rng: Rng): Promise<SampleRecord>;
   /**
    * What the loop keeps as the best checkpoint (lower is better; absent: the validation loss), from

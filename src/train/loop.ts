@@ -317,7 +317,7 @@ class Training {
       if (!cfg.json) {
         const parts = Object.entries(m)
           .filter(([k]) => k !== 'valTokens')
-          .map(([k, v]) => `${k} ${fixed(v, 4)}${cfg.task.units?.[k] ? ` ${cfg.task.units[k]}` : ''}`);
+          .map(([k, v]) => (cfg.task.percent?.includes(k) ? `${k} ${fixed(100 * v, 1)}%` : `${k} ${fixed(v, 4)}${cfg.task.units?.[k] ? ` ${cfg.task.units[k]}` : ''}`));
         cfg.io.out(`validation @ step ${step} (${e.name}): ${parts.join(', ')}`);
       }
     }
