@@ -21,7 +21,6 @@ import { type NamedParams, validateParams } from '../params.js';
 import { type ModelSpec, parseSpec, specToJSON } from '../spec.js';
 import type { FloatArray, NamedTensors } from '../tensor.js';
 import type { Awaitable, State } from '../engine.js';
-import { FULL_SUPPORT, type Supports } from '../supports.js';
 
 export interface Checkpoint<S = ModelSpec> {
   spec: S;
@@ -102,7 +101,8 @@ export function stateFromTensors(t: NamedTensors | undefined, layers: number): S
  */
 export interface SavedEngine {
   readonly name: string;
-  readonly supports?: Required<Supports>;
+  /** What its handshake claims (an engine of your own); absent: a built-in engine, which keeps its optimizer state. */
+  readonly supports?: { readonly optimizerState: boolean };
   getParams(): Awaitable<NamedParams>;
   setParams(p: NamedParams): Awaitable<void>;
   optimizerState?(): Promise<NamedParams>;
@@ -111,7 +111,7 @@ export interface SavedEngine {
 
 /** Whether an engine keeps an optimizer state a checkpoint holds (supports.optimizerState, absent: the built-in engines, which do). */
 export function keepsOptimizerState(e: SavedEngine): boolean {
-  return typeof e.optimizerState === 'function' && (e.supports ?? FULL_SUPPORT).optimizerState;
+  return typeof e.optimizerState === 'function' && (e.supports?.optimizerState ?? true);
 }
 
 /** The optimizer state of an engine that keeps one (supports.optimizerState), else nothing: its checkpoint holds its parameters. */

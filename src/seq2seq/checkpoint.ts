@@ -1,6 +1,6 @@
 /**
  * A seq2seq checkpoint is a directory, as every checkpoint (src/io/checkpoint.ts: written by the
- * training loop through the seq2seq model kind, src/seq2seq/train.ts), with its spec in seq2seq.json:
+ * training loop through the seq2seq model kind, src/tasks/seq2seq-train.ts), with its spec in seq2seq.json:
  *   seq2seq.json        the Seq2SeqSpec
  *   params.safetensors  canonical parameters (src/seq2seq/spec.ts)
  *   vocab.json          the source and target vocabularies

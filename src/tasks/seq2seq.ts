@@ -1,7 +1,7 @@
 /**
  * The seq2seq task: an encoder-decoder with attention mapping one character sequence to another
  * (addition "535+61" -> "596", reversing strings, human-written dates -> ISO, or a CSV of pairs),
- * trained on the one training loop (its model kind and task in src/seq2seq/train.ts), and
+ * trained on the one training loop (its model kind and task in src/tasks/seq2seq-train.ts), and
  * `rnnlab translate`, which decodes with a checkpoint (greedy or beam search) and shows the
  * attention weights.
  */
@@ -20,7 +20,7 @@ import { readSeq2SeqCheckpoint } from '../seq2seq/checkpoint.js';
 import { SEQ2SEQ_DATASETS } from '../seq2seq/data.js';
 import { type Translation, translateTexts } from '../seq2seq/decode.js';
 import { ATTENTIONS } from '../seq2seq/spec.js';
-import { SEQ2SEQ_KIND, type Seq2SeqOptions, type Seq2SeqResult, buildSeq2Seq, printSeq2SeqResult } from '../seq2seq/train.js';
+import { SEQ2SEQ_KIND, type Seq2SeqOptions, type Seq2SeqResult, buildSeq2Seq, printSeq2SeqResult } from './seq2seq-train.js';
 import { type TaskReport, defineTask } from './task.js';
 
 /** The attention heatmap of one translation: the source's tokens across, the output's down. */

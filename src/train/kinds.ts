@@ -1,7 +1,7 @@
 /**
  * The model kinds a run trains (src/tasks/task.ts, ModelKind): the single-stack models of
  * src/spec.ts, defined here, and whatever a task module names as its own (the encoder-decoder's,
- * src/seq2seq/train.ts). The loop, the run folder and resume are the same for every kind.
+ * src/tasks/seq2seq-train.ts). The loop, the run folder and resume are the same for every kind.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

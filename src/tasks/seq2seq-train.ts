@@ -17,14 +17,14 @@ import type { TrainOptions } from '../run-options.js';
 import type { OptimizerSpec } from '../optimizer.js';
 import type { NamedParams } from '../params.js';
 import { biasRows } from '../cells.js';
-import { badCursor, cursorInt, cursorObject } from '../tasks/cursor.js';
-import type { BuiltTask, ModelKind, OpenEngines, TrainSummary, TrainTask } from '../tasks/task.js';
-import { SEQ2SEQ_SPEC_FILE, readSeq2SeqCheckpoint } from './checkpoint.js';
-import { type EncodedPair, type Pair, type Seq2SeqVocabs, buildVocabs, copyBaseline, encodePairs, epochOrder, loadSeq2SeqData, makeBatchFromIds, splitPairs, vocabsToJSON } from './data.js';
-import { evaluatePairs, translateTexts } from './decode.js';
-import type { Seq2SeqEngine } from './engine.js';
-import { initSeq2SeqParams, validateSeq2SeqParams } from './params.js';
-import { type Attention, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqLayout, seq2seqParamCount, seq2seqToJSON } from './spec.js';
+import { badCursor, cursorInt, cursorObject } from './cursor.js';
+import type { BuiltTask, ModelKind, OpenEngines, TrainSummary, TrainTask } from './task.js';
+import { SEQ2SEQ_SPEC_FILE, readSeq2SeqCheckpoint } from '../seq2seq/checkpoint.js';
+import { type EncodedPair, type Pair, type Seq2SeqVocabs, buildVocabs, copyBaseline, encodePairs, epochOrder, loadSeq2SeqData, makeBatchFromIds, splitPairs, vocabsToJSON } from '../seq2seq/data.js';
+import { evaluatePairs, translateTexts } from '../seq2seq/decode.js';
+import type { Seq2SeqEngine } from '../seq2seq/engine.js';
+import { initSeq2SeqParams, validateSeq2SeqParams } from '../seq2seq/params.js';
+import { type Attention, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqLayout, seq2seqParamCount, seq2seqToJSON } from '../seq2seq/spec.js';
 
 export interface Seq2SeqOptions extends TrainOptions {
   dataset?: string;
