@@ -20,8 +20,8 @@ import { VERSION } from '../version.js';
 import { handleSignals } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { initSeq2SeqParams } from '../seq2seq/params.js';
-import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, seq2seqLayout, seq2seqToJSON } from '../seq2seq/spec.js';
-import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeSeq2SeqBatch, encodeTensors, floats } from './wire.js';
+import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize, seq2seqLayout, seq2seqToJSON } from '../seq2seq/spec.js';
+import { type WireTensor, decodeNamed, decodeState, decodeTensor, encodeArray, encodeBatch, encodeSeq2SeqBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 import type { EngineKind, EngineProvider, EngineRefBase, OpenSeq2Seq, Seq2SeqOpen } from './provider.js';
 import { CheckedSeq2Seq, type RawSeq2Seq, refuseSeq2Seq } from './seq2seq-edge.js';
@@ -519,7 +519,7 @@ export async function openProcessSeq2Seq(proc: EngineProcess, name: string, dtyp
     const a = await proc.request('init', { model: 'seq2seq', spec: seq2seqToJSON(spec), dtype, optimizer: o.optimizer, params: encodeTensors(params, dtype), threads, seed: o.seed ?? 0 });
     const own = typeof a.detail === 'string' && a.detail ? a.detail : dtype;
     const detail = `${own}${proc.hello.runtime ? `; ${proc.hello.runtime}` : ''}`;
-    const engine = new CheckedSeq2Seq(wireSeq2Seq(proc, spec, dtype), { name, detail, spec, dtype, supports: s });
+    const engine = new CheckedSeq2Seq(wireSeq2Seq(proc, spec, dtype, s.stepDecoding), { name, detail, spec, dtype, supports: s });
     return { engine, detail, close: () => proc.close() };
   } catch (e) {
     await proc.close();
@@ -527,8 +527,8 @@ export async function openProcessSeq2Seq(proc: EngineProcess, name: string, dtyp
   }
 }
 
-/** The encoder-decoder requests on the wire, their answers decoded (tensors, shapes, names) for CheckedSeq2Seq to check. */
-function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType): RawSeq2Seq {
+/** The encoder-decoder requests on the wire, their answers decoded (tensors, shapes, names) for CheckedSeq2Seq to check; `encode` and `decode_step` only when claimed. */
+function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType, stepDecoding: boolean): RawSeq2Seq {
   const ask = async <T>(op: string, fields: Record<string, unknown>, read: (a: Record<string, unknown>) => T): Promise<T> => {
     const a = await proc.request(op, fields);
     try {
@@ -561,9 +561,49 @@ function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType)
         ...(want.stepGrads ? { dhEncoder: perLayer(a.dh_encoder, 'dh_encoder', [b.batchSize, b.srcLen, D]), dhDecoder: perLayer(a.dh_decoder, 'dh_decoder', [b.batchSize, b.tgtLen, D]) } : {}),
       })),
     step: (b) => ask('step', { batch: encodeSeq2SeqBatch(b, true) }, (a) => ({ loss: a.loss })),
+    ...(stepDecoding ? wireStepper(ask, spec, dtype) : {}),
     optimizerState: () => ask('get_optimizer_state', {}, (a) => decodeNamed(a.state, 'state')),
     setOptimizerState: async (st) => {
       await proc.request('set_optimizer_state', { state: encodeTensors(st, dtype) });
+    },
+  };
+}
+
+/**
+ * Step-wise decoding on the wire (docs/engines.md, "Step-wise decoding"): the state as named
+ * tensors (`src_mask`, `memory`, `keys`, `h.{l}`, `c.{l}`), each name checked against what the
+ * answer may hold and each shape against the batch; CheckedSeq2Seq then checks presence and values.
+ */
+function wireStepper(ask: <T>(op: string, fields: Record<string, unknown>, read: (a: Record<string, unknown>) => T) => Promise<T>, spec: Seq2SeqSpec, dtype: EngineDType): Required<Pick<RawSeq2Seq, 'encode' | 'decodeStep'>> {
+  const D = decoderSize(spec);
+  const L = spec.layers;
+  /** h.{l} and c.{l} (and memory, keys when `allowed`) of a named state, as arrays. */
+  const readState = (v: unknown, B: number, S: number, allowed: string[]) => {
+    const shapes: Record<string, number[]> = { memory: [B, S, D], keys: [B, S, keySize(spec)] };
+    for (let l = 0; l < L; l++) shapes[`h.${l}`] = shapes[`c.${l}`] = [B, D];
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('state is not an object of named tensors');
+    const raw = v as Record<string, unknown>;
+    const extra = Object.keys(raw).filter((k) => !Object.hasOwn(shapes, k) || ((k === 'memory' || k === 'keys') && !allowed.includes(k)));
+    if (extra.length) throw new Error(`state holds unexpected ${extra.map((k) => JSON.stringify(k)).join(', ')}`);
+    const get = (k: string): FloatArray | undefined => (raw[k] === undefined ? undefined : floats(decodeTensor(raw[k], `state["${k}"]`, shapes[k]), dtype));
+    const layers = (c: string): (FloatArray | undefined)[] | undefined => (raw[`${c}.0`] === undefined ? undefined : Array.from({ length: L }, (_, l) => get(`${c}.${l}`)));
+    return { memory: get('memory'), keys: get('keys'), h: layers('h'), c: layers('c') };
+  };
+  return {
+    encode: (src) =>
+      ask('encode', { batch: { src: encodeArray(src.src, [src.batchSize, src.srcLen]), src_mask: encodeArray(src.srcMask, [src.batchSize, src.srcLen]) } }, (a) => readState(a.state, src.batchSize, src.srcLen, ['memory', 'keys'])),
+    decodeStep: (st, tokens) => {
+      const { batchSize: B, srcLen: S } = st;
+      const state: Record<string, WireTensor> = { src_mask: encodeArray(st.srcMask, [B, S]) };
+      if (st.memory) state.memory = encodeArray(st.memory, [B, S, D], dtype);
+      if (st.keys) state.keys = encodeArray(st.keys, [B, S, keySize(spec)], dtype);
+      st.h.forEach((h, l) => (state[`h.${l}`] = encodeArray(h, [B, D], dtype)));
+      st.c?.forEach((c, l) => (state[`c.${l}`] = encodeArray(c, [B, D], dtype)));
+      return ask('decode_step', { state, tokens: encodeArray(tokens, [B]) }, (a) => ({
+        logits: floats(decodeTensor(a.logits, 'logits', [B, spec.tgtVocab]), dtype),
+        attention: a.attention === undefined ? undefined : floats(decodeTensor(a.attention, 'attention', [B, S]), dtype),
+        state: readState(a.state, B, S, []),
+      }));
     },
   };
 }

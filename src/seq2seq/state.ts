@@ -18,11 +18,14 @@
  * hypothesis, greedy drops the rows that ended) and hands a state back to the engine that made it.
  * A state is never changed after it was made; decodeStep returns a new one.
  *
- * For an engine behind the protocol (docs/engines.md, when it carries encoder-decoders) the two
- * calls map to two requests of named tensors: encode {src I32 [B, S], src_mask U8 [B, S]} ->
- * {memory, keys (optional), h.{l}, c.{l}}, and decode_step {the state's tensors, tokens I32 [B]} ->
- * {logits [B, V], attention [B, S], h.{l}, c.{l}}; memory, keys and src_mask never change between
- * steps (only their rows are selected), so a transport may keep them on the engine's side.
+ * For an engine behind the protocol (docs/engines.md, "Step-wise decoding", claimed by
+ * `supports.stepDecoding`) the two calls are two requests of named tensors: encode {batch: {src I32
+ * [B, S], src_mask U8 [B, S]}} -> {state: {memory, keys (optional), h.{l}, c.{l}}}, and decode_step
+ * {state: {src_mask, memory, keys, h.{l}, c.{l}}, tokens I32 [B]} -> {logits [B, V], attention
+ * [B, S], state: {h.{l}, c.{l}}} (src/engines/process.ts; a module's encode/decodeStep take and give
+ * these objects directly). memory, keys and src_mask never change between steps (only their rows
+ * are selected): the engine answers only the next h and c, and src/engines/seq2seq-edge.ts checks
+ * every answer before decoding reads it.
  *
  * decodeStep feeds one token per row (BOS first) and returns what `forward` returns at that position
  * for the prefix fed so far: the decoder is causal, so stepping and rerunning the prefix compute the
@@ -38,7 +41,8 @@ import { carries } from '../cells.js';
 import { EngineError, InputError } from '../errors.js';
 import type { Awaitable } from '../engine.js';
 import type { FloatArray } from '../tensor.js';
-import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize } from './spec.js';
+import { validateSeq2SeqBatch } from './engine.js';
+import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize } from './spec.js';
 
 /** A batch of sources: ids [B, S] (right-padded with PAD) and their mask. */
 export type Seq2SeqSources = Pick<Seq2SeqBatch, 'batchSize' | 'srcLen' | 'src' | 'srcMask'>;
@@ -65,6 +69,12 @@ export interface DecoderStepOut {
 export interface Seq2SeqStepper {
   encode(sources: Seq2SeqSources): Awaitable<DecoderState>;
   decodeStep(state: DecoderState, tokens: Int32Array): Awaitable<DecoderStepOut>;
+}
+
+/** The sources of `encode` checked as a batch would be (ids, mask, sizes; InputError). */
+export function validateSeq2SeqSources(spec: Seq2SeqSpec, src: Seq2SeqSources): void {
+  const B = src.batchSize;
+  validateSeq2SeqBatch(spec, { ...src, tgtLen: 1, tgtIn: new Int32Array(B).fill(BOS), tgtOut: new Int32Array(B), tgtMask: new Uint8Array(B).fill(1) }, false);
 }
 
 /** A new state holding rows `rows` of `s` (in that order; a row may repeat). */
