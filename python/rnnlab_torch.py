@@ -572,6 +572,7 @@ class TorchSeq2Seq(TorchBase):
         self.enc = self.module(self.E, self.H, self.L, self.bi)
         self.dec = self.module(self.E, self.D, self.L, False)
         self.extra = {n: torch.zeros(shape, dtype=self.dtype, requires_grad=True) for n, shape in self.extra_shapes().items()}
+        self.kept = None  # the last encode's outputs (step-wise decoding)
         self.set_params(params)
         self.trainable = [(n, p) for n, p in self.named() if p.requires_grad]
         self.name_of = {id(p): n for n, p in self.named()}
@@ -781,24 +782,24 @@ class TorchSeq2Seq(TorchBase):
         return torch.from_numpy(np.ascontiguousarray(a)).to(self.dtype)
 
     def encode(self, batch):
-        """The encoder once: the decoder's state before its first step, named (memory, keys, h.{l}, c.{l})."""
+        """The encoder once: the decoder's initial h.{l} (and c.{l}); the encoder's outputs, their keys
+        and the mask are kept here for the decode_step requests that follow (until the next encode)."""
         with torch.no_grad():
             O, hs, cs, _ = self.encoder(batch, False)
+            keys = self.keys_of(O) if self.attention != "none" else None
+        self.kept = (O, keys, batch["src_mask"])
         out = {"h.%d" % l: h.numpy() for l, h in enumerate(hs)}
         if cs is not None:
             out.update({"c.%d" % l: c.numpy() for l, c in enumerate(cs)})
-        if self.attention != "none":
-            out["memory"] = O.numpy()
-        if self.attention in ("general", "concat"):
-            with torch.no_grad():
-                out["keys"] = self.keys_of(O).numpy()
         return {"state": out}
 
-    def decode_step(self, state, tokens):
-        """One decoder step from `state` fed `tokens` [B]: the logits [B, V], the attention [B, S] and the next h (and c).
-
-        The same modules and ops as `run` on a prefix one token long (nn.RNN/LSTM/GRU where the
-        whole-prefix decoder runs them, else the torch-ops step), so stepping equals rerunning the prefix."""
+    def decode_step(self, rows, state, tokens):
+        """One decoder step fed `tokens` [B], row b continuing row rows[b] of the last encode: the
+        logits [B, V], the attention [B, S] and the next h (and c). The same modules and ops as `run`
+        on a prefix one token long (nn.RNN/LSTM/GRU where the whole-prefix decoder runs them, else the
+        torch-ops step), so stepping equals rerunning the prefix."""
+        if getattr(self, "kept", None) is None:
+            raise ValueError("decode_step before encode")
         lstm = self.cell == "lstm"
         with torch.no_grad():
             x = self.embed("decoder", tokens)  # [B, E]
@@ -818,9 +819,9 @@ class TorchSeq2Seq(TorchBase):
                 top = hs[-1]
             out = {}
             if self.attention != "none":
-                O = self.tensor(state["memory"])
-                keys = self.tensor(state["keys"]) if "keys" in state else None
-                z, a = self.attend(O, top[:, None], state["src_mask"], keys)
+                O, keys, mask = self.kept
+                idx = torch.from_numpy(rows.astype(np.int64))
+                z, a = self.attend(O[idx], top[:, None], mask[rows], keys[idx])
                 top = z[:, 0]
                 out["attention"] = a[:, 0].numpy()
             out["logits"] = (top @ self.extra["head.kernel"] + self.extra["head.bias"]).numpy()

@@ -156,8 +156,14 @@ describe.skipIf(!py)('PyTorch encoder-decoders against float64 scratch', () => {
       const lengths = new Set((await greedyDecode(ref, sources, { maxLen: 8 })).map((d) => d.steps));
       expect(lengths.size, `${what}: outputs of different lengths`).toBeGreaterThan(1);
     }
-    // the claim taken away: decoding reruns forward, and encode / decode_step are never sent
     const spec = parseSeq2SeqSpec({ hiddenSize: 4, srcVocab: 7, tgtVocab: 6, embedding: 4, attention: 'dot' });
+    // the process keeps only its last encode's outputs: a state of an earlier one is refused, never decoded against the wrong source
+    const kept = await openProcessSeq2Seq(proc, 'pytorch-f64', 'float64', spec, { params: randomSeq2SeqParams(spec, 2, 'F64'), optimizer: optimizerSpec('sgd'), threads: 1 });
+    const src = { batchSize: 1, srcLen: 2, src: Int32Array.of(3, 4), srcMask: Uint8Array.of(1, 1) };
+    const first = await kept.engine.encode!(src);
+    await kept.engine.encode!(src);
+    await expect(kept.engine.decodeStep!(first, Int32Array.of(1))).rejects.toThrow(/^decoder state: its encoder outputs were replaced by a later encode on this engine/);
+    // the claim taken away: decoding reruns forward, and encode / decode_step are never sent
     const hello = proc.hello.supports;
     proc.hello.supports = { ...hello, stepDecoding: false };
     try {

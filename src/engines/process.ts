@@ -20,7 +20,7 @@ import { VERSION } from '../version.js';
 import { handleSignals } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { initSeq2SeqParams } from '../seq2seq/params.js';
-import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize, seq2seqLayout, seq2seqToJSON } from '../seq2seq/spec.js';
+import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, seq2seqLayout, seq2seqToJSON } from '../seq2seq/spec.js';
 import { type WireTensor, decodeNamed, decodeState, decodeTensor, encodeArray, encodeBatch, encodeSeq2SeqBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 import type { EngineKind, EngineProvider, EngineRefBase, OpenSeq2Seq, Seq2SeqOpen } from './provider.js';
@@ -570,39 +570,45 @@ function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType,
 }
 
 /**
- * Step-wise decoding on the wire (docs/engines.md, "Step-wise decoding"): the state as named
- * tensors (`src_mask`, `memory`, `keys`, `h.{l}`, `c.{l}`), each name checked against what the
- * answer may hold and each shape against the batch; CheckedSeq2Seq then checks presence and values.
+ * Step-wise decoding on the wire (docs/engines.md, "Step-wise decoding"): the engine keeps the
+ * encoder's outputs of its last `encode` (they never change while a chunk decodes), so a step
+ * carries only the carry h.{l} and c.{l}, the tokens and `rows` (which row of that encode's batch
+ * each row continues). A state from an earlier encode is refused here: its outputs were replaced.
+ * Names and shapes are checked as they are decoded; CheckedSeq2Seq checks presence and values.
  */
-function wireStepper(ask: <T>(op: string, fields: Record<string, unknown>, read: (a: Record<string, unknown>) => T) => Promise<T>, spec: Seq2SeqSpec, dtype: EngineDType): Required<Pick<RawSeq2Seq, 'encode' | 'decodeStep'>> {
+function wireStepper(ask: <T>(op: string, fields: Record<string, unknown>, read: (a: Record<string, unknown>) => T) => Promise<T>, spec: Seq2SeqSpec, dtype: EngineDType): Required<Pick<RawSeq2Seq, 'encode' | 'decodeStep'>> & { keepsSources: true } {
   const D = decoderSize(spec);
   const L = spec.layers;
-  /** h.{l} and c.{l} (and memory, keys when `allowed`) of a named state, as arrays. */
-  const readState = (v: unknown, B: number, S: number, allowed: string[]) => {
-    const shapes: Record<string, number[]> = { memory: [B, S, D], keys: [B, S, keySize(spec)] };
-    for (let l = 0; l < L; l++) shapes[`h.${l}`] = shapes[`c.${l}`] = [B, D];
+  let encodings = 0;
+  /** h.{l} and c.{l} of a named state, as arrays. */
+  const carry = (v: unknown, B: number) => {
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('state is not an object of named tensors');
     const raw = v as Record<string, unknown>;
-    const extra = Object.keys(raw).filter((k) => !Object.hasOwn(shapes, k) || ((k === 'memory' || k === 'keys') && !allowed.includes(k)));
-    if (extra.length) throw new Error(`state holds unexpected ${extra.map((k) => JSON.stringify(k)).join(', ')}`);
-    const get = (k: string): FloatArray | undefined => (raw[k] === undefined ? undefined : floats(decodeTensor(raw[k], `state["${k}"]`, shapes[k]), dtype));
-    const layers = (c: string): (FloatArray | undefined)[] | undefined => (raw[`${c}.0`] === undefined ? undefined : Array.from({ length: L }, (_, l) => get(`${c}.${l}`)));
-    return { memory: get('memory'), keys: get('keys'), h: layers('h'), c: layers('c') };
+    const names = new Set(Array.from({ length: L }, (_, l) => [`h.${l}`, `c.${l}`]).flat());
+    const extra = Object.keys(raw).filter((k) => !names.has(k));
+    if (extra.length) throw new Error(`state holds unexpected ${extra.map((k) => JSON.stringify(k)).join(', ')} (only h.{l} and c.{l})`);
+    const layers = (c: string): (FloatArray | undefined)[] | undefined =>
+      raw[`${c}.0`] === undefined ? undefined : Array.from({ length: L }, (_, l) => (raw[`${c}.${l}`] === undefined ? undefined : floats(decodeTensor(raw[`${c}.${l}`], `state["${c}.${l}"]`, [B, D]), dtype)));
+    return { h: layers('h'), c: layers('c') };
   };
   return {
-    encode: (src) =>
-      ask('encode', { batch: { src: encodeArray(src.src, [src.batchSize, src.srcLen]), src_mask: encodeArray(src.srcMask, [src.batchSize, src.srcLen]) } }, (a) => readState(a.state, src.batchSize, src.srcLen, ['memory', 'keys'])),
+    keepsSources: true,
+    encode: async (src) => {
+      const { batchSize: B, srcLen: S } = src;
+      const encoding = ++encodings;
+      const r = await ask('encode', { batch: { src: encodeArray(src.src, [B, S]), src_mask: encodeArray(src.srcMask, [B, S]) } }, (a) => carry(a.state, B));
+      return { ...r, kept: { encoding, rows: Int32Array.from({ length: B }, (_, i) => i) } };
+    },
     decodeStep: (st, tokens) => {
-      const { batchSize: B, srcLen: S } = st;
-      const state: Record<string, WireTensor> = { src_mask: encodeArray(st.srcMask, [B, S]) };
-      if (st.memory) state.memory = encodeArray(st.memory, [B, S, D], dtype);
-      if (st.keys) state.keys = encodeArray(st.keys, [B, S, keySize(spec)], dtype);
+      const B = st.batchSize;
+      if (st.kept!.encoding !== encodings) throw new InputError('decoder state: its encoder outputs were replaced by a later encode on this engine (a process keeps only its last; decode one chunk at a time)');
+      const state: Record<string, WireTensor> = {};
       st.h.forEach((h, l) => (state[`h.${l}`] = encodeArray(h, [B, D], dtype)));
       st.c?.forEach((c, l) => (state[`c.${l}`] = encodeArray(c, [B, D], dtype)));
-      return ask('decode_step', { state, tokens: encodeArray(tokens, [B]) }, (a) => ({
+      return ask('decode_step', { rows: encodeArray(st.kept!.rows, [B]), state, tokens: encodeArray(tokens, [B]) }, (a) => ({
         logits: floats(decodeTensor(a.logits, 'logits', [B, spec.tgtVocab]), dtype),
-        attention: a.attention === undefined ? undefined : floats(decodeTensor(a.attention, 'attention', [B, S]), dtype),
-        state: readState(a.state, B, S, []),
+        attention: a.attention === undefined ? undefined : floats(decodeTensor(a.attention, 'attention', [B, st.srcLen]), dtype),
+        state: carry(a.state, B),
       }));
     },
   };

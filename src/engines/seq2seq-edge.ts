@@ -40,7 +40,9 @@ export interface RawSeq2Seq {
   lossAndGrads(b: Seq2SeqBatch, want: { stepGrads: boolean }): Awaitable<{ loss?: unknown; grads?: unknown; dhEncoder?: unknown; dhDecoder?: unknown }>;
   step(b: Seq2SeqBatch): Awaitable<{ loss?: unknown }>;
   /** Step-wise decoding (with `stepDecoding` claimed): the decoder's state before its first step (rnnlab keeps the sources' sizes and mask). */
-  encode?(sources: Seq2SeqSources): Awaitable<{ memory?: unknown; keys?: unknown; h?: unknown; c?: unknown }>;
+  encode?(sources: Seq2SeqSources): Awaitable<{ memory?: unknown; keys?: unknown; h?: unknown; c?: unknown; kept?: DecoderState['kept'] }>;
+  /** The engine keeps memory and keys itself (a process): encode answers `kept` instead, and decodeStep takes states that carry it. */
+  readonly keepsSources?: boolean;
   /** One decoder step: the logits, the attention row and the next h (and c); the rest of the state does not change. */
   decodeStep?(state: DecoderState, tokens: Int32Array): Awaitable<{ logits?: unknown; attention?: unknown; state?: { h?: unknown; c?: unknown } }>;
   optimizerState?(): Awaitable<unknown>;
@@ -169,6 +171,7 @@ export class CheckedSeq2Seq implements Seq2SeqEngine {
     const D = decoderSize(this.spec);
     const absent = (v: unknown): boolean => v === undefined || v === null;
     if (!r || typeof r !== 'object') this.bad(op, 'no decoder state');
+    if (this.inner.keepsSources) return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory: null, keys: null, ...this.carry(r, B, op), kept: r.kept };
     if (att === 'none' && !absent(r.memory)) this.bad(op, 'a memory for a model without attention');
     const memory = att === 'none' ? null : this.floats(r.memory, B * S * D, `memory (expected [${B}, ${S}, ${D}])`, op);
     const readsKeys = att === 'general' || att === 'concat';
@@ -180,7 +183,7 @@ export class CheckedSeq2Seq implements Seq2SeqEngine {
 
   /** One decoder step: the logits [B, V_tgt], the attention row of each hypothesis, the next h and c (the rest of the state kept). */
   private async checkedStep(state: DecoderState, tokens: Int32Array): Promise<DecoderStepOut> {
-    validateDecoderState(this.spec, state, tokens);
+    validateDecoderState(this.spec, state, tokens, !!this.inner.keepsSources);
     const r = await this.call('decodeStep', () => this.inner.decodeStep!(state, tokens));
     const op = 'decodeStep';
     const { batchSize: B, srcLen: S } = state;
