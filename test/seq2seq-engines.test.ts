@@ -1,7 +1,8 @@
 /**
  * Encoder-decoders through the engine protocol (docs/engines.md, "Encoder-decoder models"):
- * PyTorch's TorchSeq2Seq against float64 scratch, the CLI's four-engine check, the refusal of an
- * engine that does not claim encoder-decoders, and the checks of a wrong answer at the edge.
+ * PyTorch's TorchSeq2Seq against float64 scratch, its step-wise decoding (encode / decode_step), the
+ * CLI's four-engine check, the refusal of an engine that does not claim encoder-decoders, and the
+ * checks of a wrong answer at the edge (forward's and a decoder step's).
  *
  * pytorch-f64 and scratch-f64 are two independent float64 implementations of one function (PyTorch's
  * nn modules or a torch-ops loop, autograd; against hand-written BPTT), so only the order of sums
