@@ -13,6 +13,8 @@ adapter is only the mapping to its model:
         def forward(self, batch): ...                            # {"output": ndarray, "final_state": {"h": [...], "c": [...]}}
         def loss_and_grads(self, batch, input_grad, state_grads): ...
         def step(self, batch): ...                               # {"loss": float, "final_state": ...}
+        def encode(self, batch): ...                             # optional (encoder-decoders, supports.stepDecoding):
+        def decode_step(self, rows, state, tokens): ...          #   step-wise decoding, docs/engines.md
         def get_optimizer_state(self): ...                       # optional
         def set_optimizer_state(self, state): ...                # optional
 
@@ -112,6 +114,10 @@ def _call(engine, op, req):
         return engine.loss_and_grads(req["batch"], bool(req.get("input_grad")), bool(req.get("state_grads")))
     if op == "step":
         return engine.step(req["batch"])
+    if op in ("encode", "decode_step"):
+        if not hasattr(engine, "decode_step"):
+            raise Unsupported("step-wise decoding")
+        return engine.encode(req["batch"]) if op == "encode" else engine.decode_step(req["rows"], req["state"], req["tokens"])
     if op == "get_optimizer_state":
         if not hasattr(engine, "get_optimizer_state"):
             raise Unsupported("optimizer state")

@@ -572,6 +572,7 @@ class TorchSeq2Seq(TorchBase):
         self.enc = self.module(self.E, self.H, self.L, self.bi)
         self.dec = self.module(self.E, self.D, self.L, False)
         self.extra = {n: torch.zeros(shape, dtype=self.dtype, requires_grad=True) for n, shape in self.extra_shapes().items()}
+        self.kept = None  # the last encode's outputs (step-wise decoding)
         self.set_params(params)
         self.trainable = [(n, p) for n, p in self.named() if p.requires_grad]
         self.name_of = {id(p): n for n, p in self.named()}
@@ -686,7 +687,7 @@ class TorchSeq2Seq(TorchBase):
             outs[t] = h
         return outs, h, c
 
-    def encode(self, batch, per_step):
+    def encoder(self, batch, per_step):
         """The encoder: its top outputs O [B, S, D], the decoder's initial (h, c) per layer, and each layer's per-step h (loop only)."""
         x = self.embed("encoder", batch["src"])
         B, S = x.shape[0], x.shape[1]
@@ -715,7 +716,7 @@ class TorchSeq2Seq(TorchBase):
             steps.append([o for o, _, _ in dirs])
         return torch.stack(seq, 1), hs, cs, steps
 
-    def decode(self, batch, hs, cs, per_step):
+    def decoder(self, batch, hs, cs, per_step):
         """The decoder from the encoder's final states: its top outputs [B, T, D] and each layer's per-step h (loop only)."""
         y = self.embed("decoder", batch["tgt_in"])
         if self.fast_ok(per_step):
@@ -729,14 +730,20 @@ class TorchSeq2Seq(TorchBase):
             steps.append(seq)
         return torch.stack(seq, 1), steps
 
-    def attend(self, O, Hd, src_mask):
-        """Luong attention and the combine layer: z [B, T, D] and the weights [B, T, S]."""
+    def keys_of(self, O):
+        """What the scores read of each o_s: o_s K_a (general), o_s times the last D rows of W_a (concat), o_s itself (dot)."""
         p, D = self.extra, self.D
         if self.attention == "concat":
-            W = p["attention.kernel"]
-            score = torch.tanh((Hd @ W[:D])[:, :, None, :] + (O @ W[D:])[:, None, :, :]) @ p["attention.v"]
+            return O @ p["attention.kernel"][D:]
+        return O @ p["attention.kernel"] if self.attention == "general" else O
+
+    def attend(self, O, Hd, src_mask, keys=None):
+        """Luong attention and the combine layer: z [B, T, D] and the weights [B, T, S] (`keys`: keys_of(O), when known)."""
+        p, D = self.extra, self.D
+        keys = self.keys_of(O) if keys is None else keys
+        if self.attention == "concat":
+            score = torch.tanh((Hd @ p["attention.kernel"][:D])[:, :, None, :] + keys[:, None, :, :]) @ p["attention.v"]
         else:
-            keys = O @ p["attention.kernel"] if self.attention == "general" else O
             score = Hd @ keys.transpose(1, 2)
         real = torch.from_numpy(src_mask.astype(bool))[:, None, :]
         a = torch.softmax(score.masked_fill(~real, float("-inf")), -1)
@@ -744,8 +751,8 @@ class TorchSeq2Seq(TorchBase):
         return z, a
 
     def run(self, batch, per_step=False):
-        O, hs, cs, enc_steps = self.encode(batch, per_step)
-        Hd, dec_steps = self.decode(batch, hs, cs, per_step)
+        O, hs, cs, enc_steps = self.encoder(batch, per_step)
+        Hd, dec_steps = self.decoder(batch, hs, cs, per_step)
         a = None
         top = Hd
         if self.attention != "none":
@@ -767,6 +774,61 @@ class TorchSeq2Seq(TorchBase):
         out = {"output": logits.numpy()}
         if a is not None:
             out["attention"] = a.numpy()
+        return out
+
+    # ---- step-wise decoding (docs/engines.md, "Step-wise decoding"; src/seq2seq/state.ts) ----
+
+    def tensor(self, a):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(self.dtype)
+
+    def encode(self, batch):
+        """The encoder once: the decoder's initial h.{l} (and c.{l}); the encoder's outputs, their keys
+        and the mask are kept here for the decode_step requests that follow (until the next encode)."""
+        with torch.no_grad():
+            O, hs, cs, _ = self.encoder(batch, False)
+            keys = self.keys_of(O) if self.attention != "none" else None
+        self.kept = (O, keys, batch["src_mask"])
+        out = {"h.%d" % l: h.numpy() for l, h in enumerate(hs)}
+        if cs is not None:
+            out.update({"c.%d" % l: c.numpy() for l, c in enumerate(cs)})
+        return {"state": out}
+
+    def decode_step(self, rows, state, tokens):
+        """One decoder step fed `tokens` [B], row b continuing row rows[b] of the last encode: the
+        logits [B, V], the attention [B, S] and the next h (and c). The same modules and ops as `run`
+        on a prefix one token long (nn.RNN/LSTM/GRU where the whole-prefix decoder runs them, else the
+        torch-ops step), so stepping equals rerunning the prefix."""
+        if getattr(self, "kept", None) is None:
+            raise ValueError("decode_step before encode")
+        lstm = self.cell == "lstm"
+        with torch.no_grad():
+            x = self.embed("decoder", tokens)  # [B, E]
+            hs = [self.tensor(state["h.%d" % l]) for l in range(self.L)]
+            cs = [self.tensor(state["c.%d" % l]) for l in range(self.L)] if lstm else None
+            if self.fast_ok(False):
+                h0 = torch.stack(hs)
+                out, hn = self.dec(x[:, None], (h0, torch.stack(cs)) if lstm else h0)
+                hn, cn = hn if lstm else (hn, None)
+                top, hs = out[:, 0], list(hn)
+                cs = list(cn) if lstm else None
+            else:
+                for l in range(self.L):
+                    hs[l], c = self.cell_step(self.dec, self.D, l, x if l == 0 else hs[l - 1], hs[l], cs[l] if lstm else None)
+                    if lstm:
+                        cs[l] = c
+                top = hs[-1]
+            out = {}
+            if self.attention != "none":
+                O, keys, mask = self.kept
+                idx = torch.from_numpy(rows.astype(np.int64))
+                z, a = self.attend(O[idx], top[:, None], mask[rows], keys[idx])
+                top = z[:, 0]
+                out["attention"] = a[:, 0].numpy()
+            out["logits"] = (top @ self.extra["head.kernel"] + self.extra["head.bias"]).numpy()
+        nxt = {"h.%d" % l: h.numpy() for l, h in enumerate(hs)}
+        if lstm:
+            nxt.update({"c.%d" % l: c.numpy() for l, c in enumerate(cs)})
+        out["state"] = nxt
         return out
 
     def backward(self, batch, per_step=False):
@@ -854,6 +916,7 @@ SUPPORTS = {
     "optimizerState": True,
     "models": ["sequence", "seq2seq"],
     "attentions": ["none", "dot", "general", "concat"],
+    "stepDecoding": True,
 }
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import type { NamedParams } from '../src/params.js';
 import { biasRows, carries } from '../src/cells.js';
 import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
 import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.js';
-import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, keySize, seq2seqLayout, sideSpec } from '../src/seq2seq/spec.js';
-import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState } from '../src/seq2seq/state.js';
+import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, keySize, seq2seqLayout, sideSpec } from '../src/seq2seq/spec.js';
+import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState, validateSeq2SeqSources } from '../src/seq2seq/state.js';
 import type { FloatArray } from '../src/tensor.js';
 import { makeCell, reverseTime } from './engine.js';
 import { headBackward, headForward, lossRows, softmaxCrossEntropy } from './head.js';
@@ -231,7 +231,7 @@ export class ScratchSeq2Seq implements Seq2SeqEngine {
   /** Step-wise decoding (src/seq2seq/state.ts): the encoder once, and the decoder's state before its first step. */
   encode(src: Seq2SeqSources): DecoderState {
     const { batchSize: B, srcLen: S } = src;
-    validateSeq2SeqBatch(this.spec, { ...src, tgtLen: 1, tgtIn: new Int32Array(B).fill(BOS), tgtOut: new Int32Array(B), tgtMask: new Uint8Array(B).fill(1) }, false);
+    validateSeq2SeqSources(this.spec, src);
     const w = this.work(B, S, 1);
     swapAxes01(B, S, 1, src.src, w.srcIds);
     swapAxes01(B, S, 1, src.srcMask, w.srcMask);

@@ -82,6 +82,8 @@ export interface Supports {
   models?: ('sequence' | 'seq2seq')[];
   /** The attention scores of its encoder-decoders (with "seq2seq" in models). Absent: none, dot, general. */
   attentions?: ('none' | 'dot' | 'general' | 'concat')[];
+  /** Step-wise decoding of its encoder-decoders: the `encode` and `decode_step` requests (src/seq2seq/state.ts). Absent: false (decoding reruns forward over the prefix). */
+  stepDecoding?: boolean;
 }
 
 /** A value, or a promise of it: in-process engines answer at once, out-of-process ones later. */

@@ -38,6 +38,7 @@ export const FULL_SUPPORT: Required<Supports> = {
   biases: true,
   models: ['sequence', 'seq2seq'],
   attentions: [...ATTENTIONS],
+  stepDecoding: true,
 };
 
 /** What an absent field means. */
@@ -64,6 +65,7 @@ const ABSENT: Required<Supports> = {
   biases: true,
   models: ['sequence'],
   attentions: ['none', 'dot', 'general'],
+  stepDecoding: false,
 };
 
 /** The list fields and every value each may hold, and the yes/no fields: read off FULL_SUPPORT. */
@@ -173,7 +175,7 @@ export function describeClaims(s: Required<Supports>): string {
   const yes = (['mask', 'carriedState', 'stateGrads', 'inputGrad', 'clipping', 'optimizerState'] as const).filter((k) => s[k]);
   if (yes.length) parts.push(yes.join(', '));
   if (!s.biases) parts.push('no biases');
-  if (s.models.includes('seq2seq')) parts.push(`models ${list(s.models)}; attentions ${list(s.attentions)}`);
+  if (s.models.includes('seq2seq')) parts.push(`models ${list(s.models)}; attentions ${list(s.attentions)}${s.stepDecoding ? '; stepDecoding' : ''}`);
   if (Number.isFinite(s.maxLayers)) parts.push(`at most ${s.maxLayers} layer${s.maxLayers > 1 ? 's' : ''}`);
   return parts.join('; ');
 }

@@ -93,7 +93,7 @@ export async function openBrowserProvider(ref: BrowserRef | KerasInBrowserRef, o
     dtype: 'float32',
     threads: 1,
     detail,
-    supports: ref.kind === 'keras' ? kerasSupports : { ...FULL_SUPPORT, dtypes: ['float32'] },
+    supports: ref.kind === 'keras' ? kerasSupports : { ...FULL_SUPPORT, dtypes: ['float32'], stepDecoding: false },
     notes,
     ...(info.ok ? {} : { unavailable: info.reason }),
     timing:

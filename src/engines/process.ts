@@ -21,7 +21,7 @@ import { handleSignals } from '../io/interrupt.js';
 import { endGroup, signalGroup, spawnGroup } from '../io/processes.js';
 import { initSeq2SeqParams } from '../seq2seq/params.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, seq2seqLayout, seq2seqToJSON } from '../seq2seq/spec.js';
-import { decodeNamed, decodeState, decodeTensor, encodeBatch, encodeSeq2SeqBatch, encodeTensors, floats } from './wire.js';
+import { type WireTensor, decodeNamed, decodeState, decodeTensor, encodeArray, encodeBatch, encodeSeq2SeqBatch, encodeTensors, floats } from './wire.js';
 import { assertCanStep, assertClaimed, assertOptimizerState, expectedNames, paramsToSend } from './claims.js';
 import type { EngineKind, EngineProvider, EngineRefBase, OpenSeq2Seq, Seq2SeqOpen } from './provider.js';
 import { CheckedSeq2Seq, type RawSeq2Seq, refuseSeq2Seq } from './seq2seq-edge.js';
@@ -519,7 +519,7 @@ export async function openProcessSeq2Seq(proc: EngineProcess, name: string, dtyp
     const a = await proc.request('init', { model: 'seq2seq', spec: seq2seqToJSON(spec), dtype, optimizer: o.optimizer, params: encodeTensors(params, dtype), threads, seed: o.seed ?? 0 });
     const own = typeof a.detail === 'string' && a.detail ? a.detail : dtype;
     const detail = `${own}${proc.hello.runtime ? `; ${proc.hello.runtime}` : ''}`;
-    const engine = new CheckedSeq2Seq(wireSeq2Seq(proc, spec, dtype), { name, detail, spec, dtype, supports: s });
+    const engine = new CheckedSeq2Seq(wireSeq2Seq(proc, spec, dtype, s.stepDecoding), { name, detail, spec, dtype, supports: s });
     return { engine, detail, close: () => proc.close() };
   } catch (e) {
     await proc.close();
@@ -527,8 +527,8 @@ export async function openProcessSeq2Seq(proc: EngineProcess, name: string, dtyp
   }
 }
 
-/** The encoder-decoder requests on the wire, their answers decoded (tensors, shapes, names) for CheckedSeq2Seq to check. */
-function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType): RawSeq2Seq {
+/** The encoder-decoder requests on the wire, their answers decoded (tensors, shapes, names) for CheckedSeq2Seq to check; `encode` and `decode_step` only when claimed. */
+function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType, stepDecoding: boolean): RawSeq2Seq {
   const ask = async <T>(op: string, fields: Record<string, unknown>, read: (a: Record<string, unknown>) => T): Promise<T> => {
     const a = await proc.request(op, fields);
     try {
@@ -561,9 +561,55 @@ function wireSeq2Seq(proc: EngineProcess, spec: Seq2SeqSpec, dtype: EngineDType)
         ...(want.stepGrads ? { dhEncoder: perLayer(a.dh_encoder, 'dh_encoder', [b.batchSize, b.srcLen, D]), dhDecoder: perLayer(a.dh_decoder, 'dh_decoder', [b.batchSize, b.tgtLen, D]) } : {}),
       })),
     step: (b) => ask('step', { batch: encodeSeq2SeqBatch(b, true) }, (a) => ({ loss: a.loss })),
+    ...(stepDecoding ? wireStepper(ask, spec, dtype) : {}),
     optimizerState: () => ask('get_optimizer_state', {}, (a) => decodeNamed(a.state, 'state')),
     setOptimizerState: async (st) => {
       await proc.request('set_optimizer_state', { state: encodeTensors(st, dtype) });
+    },
+  };
+}
+
+/**
+ * Step-wise decoding on the wire (docs/engines.md, "Step-wise decoding"): the engine keeps the
+ * encoder's outputs of its last `encode` (they never change while a chunk decodes), so a step
+ * carries only the carry h.{l} and c.{l}, the tokens and `rows` (which row of that encode's batch
+ * each row continues). A state from an earlier encode is refused here: its outputs were replaced.
+ * Names and shapes are checked as they are decoded; CheckedSeq2Seq checks presence and values.
+ */
+function wireStepper(ask: <T>(op: string, fields: Record<string, unknown>, read: (a: Record<string, unknown>) => T) => Promise<T>, spec: Seq2SeqSpec, dtype: EngineDType): Required<Pick<RawSeq2Seq, 'encode' | 'decodeStep'>> & { keepsSources: true } {
+  const D = decoderSize(spec);
+  const L = spec.layers;
+  let encodings = 0;
+  /** h.{l} and c.{l} of a named state, as arrays. */
+  const carry = (v: unknown, B: number) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('state is not an object of named tensors');
+    const raw = v as Record<string, unknown>;
+    const names = new Set(Array.from({ length: L }, (_, l) => [`h.${l}`, `c.${l}`]).flat());
+    const extra = Object.keys(raw).filter((k) => !names.has(k));
+    if (extra.length) throw new Error(`state holds unexpected ${extra.map((k) => JSON.stringify(k)).join(', ')} (only h.{l} and c.{l})`);
+    const layers = (c: string): (FloatArray | undefined)[] | undefined =>
+      raw[`${c}.0`] === undefined ? undefined : Array.from({ length: L }, (_, l) => (raw[`${c}.${l}`] === undefined ? undefined : floats(decodeTensor(raw[`${c}.${l}`], `state["${c}.${l}"]`, [B, D]), dtype)));
+    return { h: layers('h'), c: layers('c') };
+  };
+  return {
+    keepsSources: true,
+    encode: async (src) => {
+      const { batchSize: B, srcLen: S } = src;
+      const encoding = ++encodings;
+      const r = await ask('encode', { batch: { src: encodeArray(src.src, [B, S]), src_mask: encodeArray(src.srcMask, [B, S]) } }, (a) => carry(a.state, B));
+      return { ...r, kept: { encoding, rows: Int32Array.from({ length: B }, (_, i) => i) } };
+    },
+    decodeStep: (st, tokens) => {
+      const B = st.batchSize;
+      if (st.kept!.encoding !== encodings) throw new InputError('decoder state: its encoder outputs were replaced by a later encode on this engine (a process keeps only its last; decode one chunk at a time)');
+      const state: Record<string, WireTensor> = {};
+      st.h.forEach((h, l) => (state[`h.${l}`] = encodeArray(h, [B, D], dtype)));
+      st.c?.forEach((c, l) => (state[`c.${l}`] = encodeArray(c, [B, D], dtype)));
+      return ask('decode_step', { rows: encodeArray(st.kept!.rows, [B]), state, tokens: encodeArray(tokens, [B]) }, (a) => ({
+        logits: floats(decodeTensor(a.logits, 'logits', [B, spec.tgtVocab]), dtype),
+        attention: a.attention === undefined ? undefined : floats(decodeTensor(a.attention, 'attention', [B, st.srcLen]), dtype),
+        state: carry(a.state, B),
+      }));
     },
   };
 }

@@ -6,7 +6,10 @@
  * and attention rows that are a distribution over the real source tokens (0 on padding, summing
  * to 1). A wrong answer is one EngineError naming the engine (exit 2), never a comparison of
  * garbage. It also keeps the claims: per-step gradients are asked for only when `stateGrads` is
- * claimed, an optimizer step only when the optimizer is.
+ * claimed, an optimizer step only when the optimizer is, and `encode` / `decodeStep` (step-wise
+ * decoding, src/seq2seq/state.ts) exist on it only when `stepDecoding` is claimed: their answers
+ * are checked the same way (the state's tensors by name and size, finite; the logits [B, V_tgt];
+ * a step's attention row a distribution over the row's real source tokens).
  */
 import type { Awaitable } from '../engine.js';
 import { EngineError, InputError } from '../errors.js';
@@ -15,7 +18,9 @@ import type { NamedParams } from '../params.js';
 import type { Seq2SeqEngine, Seq2SeqForward, Seq2SeqGrads } from '../seq2seq/engine.js';
 import { validateSeq2SeqBatch } from '../seq2seq/engine.js';
 import { validateSeq2SeqParams } from '../seq2seq/params.js';
-import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, seq2seqLayout } from '../seq2seq/spec.js';
+import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize, seq2seqLayout } from '../seq2seq/spec.js';
+import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState, validateSeq2SeqSources } from '../seq2seq/state.js';
+import { carries } from '../cells.js';
 import { type EngineDType, type Supports, describeClaims, seq2seqUnsupported, trainingUnsupported } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { assertCanStep, assertOptimizerState } from './claims.js';
@@ -34,6 +39,12 @@ export interface RawSeq2Seq {
   forward(b: Seq2SeqBatch): Awaitable<{ logits?: unknown; attention?: unknown }>;
   lossAndGrads(b: Seq2SeqBatch, want: { stepGrads: boolean }): Awaitable<{ loss?: unknown; grads?: unknown; dhEncoder?: unknown; dhDecoder?: unknown }>;
   step(b: Seq2SeqBatch): Awaitable<{ loss?: unknown }>;
+  /** Step-wise decoding (with `stepDecoding` claimed): the decoder's state before its first step (rnnlab keeps the sources' sizes and mask). */
+  encode?(sources: Seq2SeqSources): Awaitable<{ memory?: unknown; keys?: unknown; h?: unknown; c?: unknown; kept?: DecoderState['kept'] }>;
+  /** The engine keeps memory and keys itself (a process): encode answers `kept` instead, and decodeStep takes states that carry it. */
+  readonly keepsSources?: boolean;
+  /** One decoder step: the logits, the attention row and the next h (and c); the rest of the state does not change. */
+  decodeStep?(state: DecoderState, tokens: Int32Array): Awaitable<{ logits?: unknown; attention?: unknown; state?: { h?: unknown; c?: unknown } }>;
   optimizerState?(): Awaitable<unknown>;
   setOptimizerState?(s: NamedParams): Awaitable<void>;
   dispose?(): Awaitable<void>;
@@ -56,6 +67,9 @@ export class CheckedSeq2Seq implements Seq2SeqEngine {
   readonly dtype: EngineDType;
   private readonly supports: Required<Supports>;
   private readonly call: <T>(what: string, f: () => Awaitable<T>) => Promise<T>;
+  /** Present only when the engine claims `stepDecoding` (decoding then steps; without them it reruns forward over the prefix). */
+  encode?: (sources: Seq2SeqSources) => Promise<DecoderState>;
+  decodeStep?: (state: DecoderState, tokens: Int32Array) => Promise<DecoderStepOut>;
 
   constructor(
     private readonly inner: RawSeq2Seq,
@@ -67,6 +81,11 @@ export class CheckedSeq2Seq implements Seq2SeqEngine {
     this.dtype = o.dtype;
     this.supports = o.supports;
     this.call = o.call ?? (async (_what, f) => f());
+    if (o.supports.stepDecoding) {
+      if (typeof inner.encode !== 'function' || typeof inner.decodeStep !== 'function') throw new EngineError(this.name, 'claims stepDecoding but has no encode() and decodeStep()');
+      this.encode = (src) => this.checkedEncode(src);
+      this.decodeStep = (state, tokens) => this.checkedStep(state, tokens);
+    }
   }
 
   private bad(op: string, message: string): never {
@@ -103,23 +122,82 @@ export class CheckedSeq2Seq implements Seq2SeqEngine {
     return Object.fromEntries(layout.map((p) => [p.name, { dtype, shape: [...p.shape], data: this.floats(t[p.name]!.data, p.shape.reduce((a, b) => a * b, 1), p.name, op, finiteOnly) }]));
   }
 
-  /** Attention rows: finite, 0 on padded source positions, summing to 1 over the real ones (within ATTENTION_TOLERANCE). */
-  private checkAttention(a: FloatArray, b: Seq2SeqBatch, op: string): void {
-    const { batchSize: B, srcLen: S, tgtLen: T } = b;
+  /**
+   * Attention rows [B, T, S] (T = 1 for a decoder step, whose rows are named without a target
+   * step): finite, 0 on padded source positions, summing to 1 over the real ones (within
+   * ATTENTION_TOLERANCE).
+   */
+  private checkAttention(a: FloatArray, b: Pick<Seq2SeqBatch, 'batchSize' | 'srcLen' | 'srcMask'> & { tgtLen?: number }, op: string): void {
+    const { batchSize: B, srcLen: S } = b;
+    const T = b.tgtLen ?? 1;
     const tol = ATTENTION_TOLERANCE[this.dtype];
     for (let r = 0; r < B; r++) {
       for (let t = 0; t < T; t++) {
+        const at = b.tgtLen === undefined ? `row ${r}` : `row ${r}, target step ${t}`;
         let sum = 0;
         for (let s = 0; s < S; s++) {
           const w = a[(r * T + t) * S + s];
           if (!b.srcMask[r * S + s]) {
-            if (Math.abs(w) > tol) this.bad(op, `attention weight ${w} on a padded source position (row ${r}, target step ${t}, source step ${s}); padding gets 0`);
-          } else if (w < -tol) this.bad(op, `a negative attention weight ${w} (row ${r}, target step ${t}, source step ${s})`);
+            if (Math.abs(w) > tol) this.bad(op, `attention weight ${w} on a padded source position (${at}, source step ${s}); padding gets 0`);
+          } else if (w < -tol) this.bad(op, `a negative attention weight ${w} (${at}, source step ${s})`);
           else sum += w;
         }
-        if (Math.abs(sum - 1) > tol) this.bad(op, `attention weights of row ${r}, target step ${t} summing to ${sum} over the real source tokens, not 1 (tolerance ${tol}, ${this.dtype})`);
+        if (Math.abs(sum - 1) > tol) this.bad(op, `attention weights of ${at} summing to ${sum} over the real source tokens, not 1 (tolerance ${tol}, ${this.dtype})`);
       }
     }
+  }
+
+  /** The decoder's h (and c: lstm only) per layer, [B, D] each, finite. */
+  private carry(v: { h?: unknown; c?: unknown } | undefined, B: number, op: string): Pick<DecoderState, 'h' | 'c'> {
+    const L = this.spec.layers;
+    const n = B * decoderSize(this.spec);
+    const layers = (x: unknown, what: string): FloatArray[] => {
+      if (!Array.isArray(x) || x.length !== L) this.bad(op, `no ${what} (${L} arrays [${B}, ${decoderSize(this.spec)}])`);
+      return x.map((a, l) => this.floats(a, n, `${what}.${l}`, op));
+    };
+    const h = layers(v?.h, 'h');
+    if (carries(this.spec).includes('c')) return { h, c: layers(v?.c, 'c') };
+    if (v?.c !== undefined && v?.c !== null) this.bad(op, 'a c state for a cell that carries only h');
+    return { h, c: null };
+  }
+
+  /** Step-wise decoding: the encoder once; its answer checked (memory with attention, keys only where the scores read them, h and c). */
+  private async checkedEncode(src: Seq2SeqSources): Promise<DecoderState> {
+    validateSeq2SeqSources(this.spec, src);
+    const r = await this.call('encode', () => this.inner.encode!(src));
+    const op = 'encode';
+    const { batchSize: B, srcLen: S } = src;
+    const att = this.spec.attention;
+    const D = decoderSize(this.spec);
+    const absent = (v: unknown): boolean => v === undefined || v === null;
+    if (!r || typeof r !== 'object') this.bad(op, 'no decoder state');
+    if (this.inner.keepsSources) return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory: null, keys: null, ...this.carry(r, B, op), kept: r.kept };
+    if (att === 'none' && !absent(r.memory)) this.bad(op, 'a memory for a model without attention');
+    const memory = att === 'none' ? null : this.floats(r.memory, B * S * D, `memory (expected [${B}, ${S}, ${D}])`, op);
+    const readsKeys = att === 'general' || att === 'concat';
+    if (!readsKeys && !absent(r.keys)) this.bad(op, `keys for attention ${att} (only general and concat read keys)`);
+    const K = keySize(this.spec);
+    const keys = readsKeys && !absent(r.keys) ? this.floats(r.keys, B * S * K, `keys (expected [${B}, ${S}, ${K}])`, op) : null;
+    return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory, keys, ...this.carry(r, B, op) };
+  }
+
+  /** One decoder step: the logits [B, V_tgt], the attention row of each hypothesis, the next h and c (the rest of the state kept). */
+  private async checkedStep(state: DecoderState, tokens: Int32Array): Promise<DecoderStepOut> {
+    validateDecoderState(this.spec, state, tokens, !!this.inner.keepsSources);
+    const r = await this.call('decodeStep', () => this.inner.decodeStep!(state, tokens));
+    const op = 'decodeStep';
+    const { batchSize: B, srcLen: S } = state;
+    const V = this.spec.tgtVocab;
+    if (!r || typeof r !== 'object') this.bad(op, 'nothing');
+    const logits = this.floats(r.logits, B * V, `logits (expected [${B}, ${V}])`, op);
+    let attention: FloatArray | null = null;
+    if (this.spec.attention === 'none') {
+      if (r.attention !== undefined && r.attention !== null) this.bad(op, 'attention weights for a model without attention');
+    } else {
+      attention = this.floats(r.attention, B * S, `attention (expected [${B}, ${S}])`, op);
+      this.checkAttention(attention, state, op);
+    }
+    return { logits, attention, state: { ...state, ...this.carry(r.state, B, op) } };
   }
 
   async getParams(): Promise<NamedParams> {

@@ -1,8 +1,9 @@
 /**
  * Decoding for any Seq2SeqEngine: greedy decoding and beam search, both batched over many sources.
  *
- * An engine with step-wise decoding (encode / decodeStep, src/seq2seq/state.ts: scratch and the
- * tfjs twin) runs its encoder once per chunk of sources and its decoder one token at a time from
+ * An engine with step-wise decoding (encode / decodeStep, src/seq2seq/state.ts: scratch, the tfjs
+ * twin, PyTorch and engines of your own that claim stepDecoding, docs/engines.md) runs its encoder
+ * once per chunk of sources and its decoder one token at a time from
  * the state it carries; beam search keeps one state per hypothesis (the rows of the state are
  * selected as hypotheses are kept, dropped or duplicated). An engine without them falls back to
  * rerunning `forward` over the whole prefix decoded so far (BOS + the tokens chosen) at every

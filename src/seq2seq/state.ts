@@ -18,11 +18,16 @@
  * hypothesis, greedy drops the rows that ended) and hands a state back to the engine that made it.
  * A state is never changed after it was made; decodeStep returns a new one.
  *
- * For an engine behind the protocol (docs/engines.md, when it carries encoder-decoders) the two
- * calls map to two requests of named tensors: encode {src I32 [B, S], src_mask U8 [B, S]} ->
- * {memory, keys (optional), h.{l}, c.{l}}, and decode_step {the state's tensors, tokens I32 [B]} ->
- * {logits [B, V], attention [B, S], h.{l}, c.{l}}; memory, keys and src_mask never change between
- * steps (only their rows are selected), so a transport may keep them on the engine's side.
+ * memory, keys and srcMask never change between steps (only their rows are selected), so an engine
+ * behind the protocol (docs/engines.md, "Step-wise decoding", claimed by `supports.stepDecoding`)
+ * keeps them on its side: `encode` {batch: {src, src_mask}} -> {state: {h.{l}, c.{l}}}, the engine
+ * keeping the encoder's outputs of that batch until the next encode, and `decode_step` {rows I32
+ * [B], state: {h.{l}, c.{l}}, tokens I32 [B]} -> {logits [B, V], attention [B, S], state: {h.{l},
+ * c.{l}}}, where `rows` says which row of the encoded batch each row continues. Such a state has
+ * memory and keys null and `kept` set (the encode it came from, and each row's row of its batch),
+ * which selectStateRows carries along; only that engine's decodeStep takes it, and only while its
+ * encode is the engine's last (src/engines/process.ts). A module's encode/decodeStep take and give
+ * the whole state. src/engines/seq2seq-edge.ts checks every answer before decoding reads it.
  *
  * decodeStep feeds one token per row (BOS first) and returns what `forward` returns at that position
  * for the prefix fed so far: the decoder is causal, so stepping and rerunning the prefix compute the
@@ -38,7 +43,8 @@ import { carries } from '../cells.js';
 import { EngineError, InputError } from '../errors.js';
 import type { Awaitable } from '../engine.js';
 import type { FloatArray } from '../tensor.js';
-import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize } from './spec.js';
+import { validateSeq2SeqBatch } from './engine.js';
+import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize } from './spec.js';
 
 /** A batch of sources: ids [B, S] (right-padded with PAD) and their mask. */
 export type Seq2SeqSources = Pick<Seq2SeqBatch, 'batchSize' | 'srcLen' | 'src' | 'srcMask'>;
@@ -51,6 +57,8 @@ export interface DecoderState {
   keys: FloatArray | null;
   h: FloatArray[];
   c: FloatArray[] | null;
+  /** Set when the engine keeps memory and keys itself (a process): which of its encodes made this state (a serial number), and the row of that encode's batch each row continues. Absent otherwise. */
+  kept?: { encoding: number; rows: Int32Array };
 }
 
 export interface DecoderStepOut {
@@ -65,6 +73,12 @@ export interface DecoderStepOut {
 export interface Seq2SeqStepper {
   encode(sources: Seq2SeqSources): Awaitable<DecoderState>;
   decodeStep(state: DecoderState, tokens: Int32Array): Awaitable<DecoderStepOut>;
+}
+
+/** The sources of `encode` checked as a batch would be (ids, mask, sizes; InputError). */
+export function validateSeq2SeqSources(spec: Seq2SeqSpec, src: Seq2SeqSources): void {
+  const B = src.batchSize;
+  validateSeq2SeqBatch(spec, { ...src, tgtLen: 1, tgtIn: new Int32Array(B).fill(BOS), tgtOut: new Int32Array(B), tgtMask: new Uint8Array(B).fill(1) }, false);
 }
 
 /** A new state holding rows `rows` of `s` (in that order; a row may repeat). */
@@ -85,6 +99,7 @@ export function selectStateRows(s: DecoderState, rows: readonly number[]): Decod
     keys: s.keys && pick(s.keys),
     h: s.h.map(pick),
     c: s.c && s.c.map(pick),
+    ...(s.kept ? { kept: { encoding: s.kept.encoding, rows: Int32Array.from(rows, (r) => s.kept!.rows[r]) } } : {}),
   };
 }
 
@@ -93,8 +108,12 @@ export function isIdentity(rows: readonly number[], B: number): boolean {
   return rows.length === B && rows.every((r, i) => r === i);
 }
 
-/** The sizes of a state against the spec, and the tokens' range, at an engine's edge (InputError: a caller's mistake). */
-export function validateDecoderState(spec: Seq2SeqSpec, s: DecoderState, tokens: Int32Array): void {
+/**
+ * The sizes of a state against the spec, and the tokens' range, at an engine's edge (InputError: a
+ * caller's mistake). `keeps`: the engine keeps memory and keys itself, so the state must say which
+ * rows of which encode it continues (`kept`) and hold no memory or keys; otherwise it must hold them.
+ */
+export function validateDecoderState(spec: Seq2SeqSpec, s: DecoderState, tokens: Int32Array, keeps = false): void {
   const { batchSize: B, srcLen: S } = s;
   const D = decoderSize(spec);
   if (!Number.isInteger(B) || B < 1 || !Number.isInteger(S) || S < 1) throw new InputError(`decoder state: batchSize and srcLen must be integers >= 1 (got ${B}, ${S})`);
@@ -102,8 +121,15 @@ export function validateDecoderState(spec: Seq2SeqSpec, s: DecoderState, tokens:
     if (n === null ? a !== null : a === null || a.length !== n) throw new InputError(`decoder state: ${what} ${n === null ? 'must be null' : `must hold ${n} values`} (got ${a === null ? 'null' : a.length})`);
   };
   size('srcMask', s.srcMask, B * S);
-  size('memory', s.memory, spec.attention === 'none' ? null : B * S * D);
-  if (s.keys !== null) size('keys', s.keys, spec.attention === 'general' || spec.attention === 'concat' ? B * S * keySize(spec) : null);
+  if (keeps !== !!s.kept) throw new InputError(`decoder state: ${keeps ? 'not made by this engine (it keeps the encoder outputs itself; the state says which of its rows it continues)' : 'its encoder outputs are kept by another engine'}`);
+  if (s.kept) {
+    size('memory', s.memory, null);
+    size('keys', s.keys, null);
+    size('kept.rows', s.kept.rows, B);
+  } else {
+    size('memory', s.memory, spec.attention === 'none' ? null : B * S * D);
+    if (s.keys !== null) size('keys', s.keys, spec.attention === 'general' || spec.attention === 'concat' ? B * S * keySize(spec) : null);
+  }
   if (!Array.isArray(s.h) || s.h.length !== spec.layers) throw new InputError(`decoder state: h must hold ${spec.layers} layers`);
   s.h.forEach((h, l) => size(`h.${l}`, h, B * D));
   if (carries(spec).includes('c')) {
