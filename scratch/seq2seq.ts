@@ -25,10 +25,10 @@
 import { type OptimizerSpec, optimizerSpec } from '../src/optimizer.js';
 import type { NamedParams } from '../src/params.js';
 import { biasRows, carries } from '../src/cells.js';
-import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../src/seq2seq/engine.js';
+import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch, validateSeq2SeqSources } from '../src/seq2seq/engine.js';
 import { initSeq2SeqParams, validateSeq2SeqParams } from '../src/seq2seq/params.js';
 import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, embeddingName, keySize, seq2seqLayout, sideSpec } from '../src/seq2seq/spec.js';
-import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState, validateSeq2SeqSources } from '../src/seq2seq/state.js';
+import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState } from '../src/seq2seq/state.js';
 import type { FloatArray } from '../src/tensor.js';
 import { makeCell, reverseTime } from './engine.js';
 import { headBackward, headForward, lossRows, softmaxCrossEntropy } from './head.js';

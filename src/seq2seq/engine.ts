@@ -6,8 +6,8 @@ import { InputError } from '../errors.js';
 import type { Awaitable } from '../engine.js';
 import type { NamedParams } from '../params.js';
 import type { FloatArray } from '../tensor.js';
-import type { Seq2SeqBatch, Seq2SeqSpec } from './spec.js';
-import type { Seq2SeqStepper } from './state.js';
+import { BOS, type Seq2SeqBatch, type Seq2SeqSpec } from './spec.js';
+import type { Seq2SeqSources, Seq2SeqStepper } from './state.js';
 
 export interface Seq2SeqForward {
   /** [B, T, V_tgt] */
@@ -67,4 +67,10 @@ export function validateSeq2SeqBatch(s: Seq2SeqSpec, b: Seq2SeqBatch, needTarget
   ids(b.tgtIn, B * T, s.tgtVocab, 'tgtIn');
   mask(b.tgtMask, B * T, T, 'tgtMask');
   if (needTargets) ids(b.tgtOut, B * T, s.tgtVocab, 'tgtOut');
+}
+
+/** The sources of `encode` checked as a batch would be (ids, mask, sizes; InputError). */
+export function validateSeq2SeqSources(spec: Seq2SeqSpec, src: Seq2SeqSources): void {
+  const B = src.batchSize;
+  validateSeq2SeqBatch(spec, { ...src, tgtLen: 1, tgtIn: new Int32Array(B).fill(BOS), tgtOut: new Int32Array(B), tgtMask: new Uint8Array(B).fill(1) }, false);
 }

@@ -43,8 +43,7 @@ import { carries } from '../cells.js';
 import { EngineError, InputError } from '../errors.js';
 import type { Awaitable } from '../engine.js';
 import type { FloatArray } from '../tensor.js';
-import { validateSeq2SeqBatch } from './engine.js';
-import { BOS, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize } from './spec.js';
+import { type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, keySize } from './spec.js';
 
 /** A batch of sources: ids [B, S] (right-padded with PAD) and their mask. */
 export type Seq2SeqSources = Pick<Seq2SeqBatch, 'batchSize' | 'srcLen' | 'src' | 'srcMask'>;
@@ -73,12 +72,6 @@ export interface DecoderStepOut {
 export interface Seq2SeqStepper {
   encode(sources: Seq2SeqSources): Awaitable<DecoderState>;
   decodeStep(state: DecoderState, tokens: Int32Array): Awaitable<DecoderStepOut>;
-}
-
-/** The sources of `encode` checked as a batch would be (ids, mask, sizes; InputError). */
-export function validateSeq2SeqSources(spec: Seq2SeqSpec, src: Seq2SeqSources): void {
-  const B = src.batchSize;
-  validateSeq2SeqBatch(spec, { ...src, tgtLen: 1, tgtIn: new Int32Array(B).fill(BOS), tgtOut: new Int32Array(B), tgtMask: new Uint8Array(B).fill(1) }, false);
 }
 
 /** A new state holding rows `rows` of `s` (in that order; a row may repeat). */
