@@ -35,7 +35,10 @@ describe('the README, tested', () => {
   });
 
   test('every example runs, every snippet imports rnnlab and runs, every sample output is current', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'docs-check.mjs'), '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 280_000 });
+    // The docs check takes about 120 s alone on 2 cores; the limits are wide so that a loaded
+    // machine (other builds beside the suite) does not fail it. They bound a hang, not a speed.
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'docs-check.mjs'), '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 840_000 });
+    expect(r.error?.message, 'docs-check did not finish').toBeUndefined();
     expect(r.stdout, r.stderr).toMatch(/"results"/);
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
     const bad = report.results.filter((x: { status: string }) => x.status !== 'ok' && x.status !== 'skipped');
@@ -45,5 +48,5 @@ describe('the README, tested', () => {
     expect(report.passed + report.skipped).toBeGreaterThanOrEqual(55);
     expect(report.results.filter((x: { what: string }) => x.what.startsWith('library snippet'))).toHaveLength(4);
     expect(report.results.filter((x: { what: string }) => x.what.startsWith('sample output'))).toHaveLength(6);
-  }, 300_000);
+  }, 900_000);
 });
