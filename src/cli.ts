@@ -14,7 +14,7 @@ import { registerImport } from './commands/import.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { registerPlot } from './commands/plot.js';
 import { registerTrain } from './commands/train.js';
-import { TASKS } from './tasks/registry.js';
+import { registerUseCommands } from './commands/use.js';
 import { type IO, processIO } from './io/output.js';
 import { VERSION } from './version.js';
 import { closeAllBrowsers, closeAllEngineProcesses } from './engines/registry.js';
@@ -35,8 +35,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   registerConvert(program, io);
   registerImport(program, io);
   registerTrain(program, io);
-  // each task's use-command: generate (text), forecast (series), predict (classify)
-  for (const t of TASKS) t.registerUse?.(program, io);
+  // each task's use-command: generate (text), forecast (series), predict (classify), translate (seq2seq)
+  registerUseCommands(program, io);
   registerBench(program, io);
   registerPlot(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());

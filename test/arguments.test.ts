@@ -102,7 +102,7 @@ describe('arguments that agree', () => {
   test('bench: help without JSON defaults, the legend names the baseline given, counts in the singular', () => {
     const help = rnnlab(['bench', '--help']).stdout;
     expect(help).not.toMatch(/default: \[/);
-    expect(help).toMatch(/cells \(default rnn,lstm,gru\)/);
+    expect(help).toMatch(/cells, comma-separated: rnn, lstm or gru \(default\s+rnn,lstm,gru;/);
     const r = rnnlab(['bench', '--cell', 'rnn', '--hidden', '8', '--batch', '1', '--seq', '4', '--engine', 'scratch,scratch-f64', '--threads', '1', '--baseline', 'scratch', '--repeats', '1', '--warmup', '0', '--budget', '1']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^bench: 1 configuration x 2 engines;/);

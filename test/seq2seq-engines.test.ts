@@ -199,13 +199,28 @@ describe.skipIf(!py)('PyTorch encoder-decoders against float64 scratch', () => {
     for (const g of j.gradients.filter((x: { engine: string }) => x.engine === 'pytorch-f64')) expect(g.maxRelError).toBeLessThan(1e-10);
   });
 
-  test(needing('torch, numpy', 'train --task seq2seq --engines scratch,pytorch-f64: the one loop trains PyTorch beside scratch and checkpoints its optimizer state'), () => {
+  test(needing('torch, numpy', 'train --task seq2seq --engines scratch,pytorch-f64: the one loop trains PyTorch beside scratch and checkpoints its optimizer state; translate runs the checkpoint on PyTorch'), () => {
     const out = join(mkdtempSync(join(tmpdir(), 'rnnlab-s2s-pt-')), 'run');
     const r = rnnlab(['train', '--task', 'seq2seq', '--dataset', 'reverse', '--pairs', '200', '--max-len', '4', '--hidden', '8', '--embedding', '4', '--batch', '16', '--steps', '4', '--engines', 'scratch,pytorch-f64', '--out', out], { env });
     expect(r.code, r.stderr).toBe(0);
     // float32 scratch against float64 PyTorch from identical weights and batches: within check's trajectory tolerance (2e-3)
     expect(r.stdout).toMatch(/engines agree: pytorch-f64 and scratch stay within 2e-3/);
     expect(existsSync(join(out, 'checkpoints', 'step-4', 'pytorch-f64.optimizer.safetensors'))).toBe(true);
+
+    // translate runs the checkpoint on any engine that runs encoder-decoders: PyTorch (step-wise
+    // decoding over the protocol) gives float64 scratch's tokens, its log-probabilities within 1e-12
+    // (both float64; the sums of a few log-softmax values of order 1)
+    const ck = join(out, 'checkpoints', 'step-4');
+    const translate = (engine: string) => {
+      const t = rnnlab(['translate', '--checkpoint', ck, 'abc', 'dcba', '--beam', '3', '--max-len', '6', '--engine', engine, '--json'], { env });
+      expect(t.code, t.stderr).toBe(0);
+      return JSON.parse(t.stdout) as { engine: string; translations: { output: string; logProb: number }[] };
+    };
+    const [a, b] = [translate('scratch-f64'), translate('pytorch-f64')];
+    expect(b.engine).toBe('pytorch-f64');
+    expect(b.translations.map((t) => t.output)).toEqual(a.translations.map((t) => t.output));
+    b.translations.forEach((t, i) => expect(Math.abs(t.logProb - a.translations[i].logProb)).toBeLessThan(1e-12));
+    expectOneLineError(rnnlab(['translate', '--checkpoint', ck, 'abc', '--engine', join(ROOT, 'examples', 'js-engine', 'plain-rnn.js')]), /^rnnlab: engine plain-rnn cannot run this encoder-decoder: it does not support encoder-decoder models/, expect);
   });
 });
 

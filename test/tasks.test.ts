@@ -86,11 +86,12 @@ const parityTask = defineTask<ParityFlags, { testLoss: number }>({
     return { task: new ParityTask(spec, o), spec, data: { task: 'parity', bits: o.bits } };
   },
   printResult: (out, s) => out(`parity test loss ${s.testLoss.toFixed(4)}`),
-  registerUse: (program, io) => {
-    program
-      .command('parity-bits')
-      .requiredOption('--checkpoint <dir>')
-      .action((f: { checkpoint: string }) => io.out(`bits ${(readCheckpoint(f.checkpoint).data as { bits: number }).bits}`));
+  use: {
+    name: 'parity-bits',
+    description: 'the bits of a parity checkpoint',
+    flags: [{ flags: '--checkpoint <dir>', help: 'a parity checkpoint', required: true }],
+    examples: [],
+    run: async (_args, f: { checkpoint: string }, io) => io.out(`bits ${(readCheckpoint(f.checkpoint).data as { bits: number }).bits}`),
   },
 });
 

@@ -68,8 +68,8 @@ export function registerBench(program: Command, io: IO): void {
   const cmd = program
     .command('bench')
     .description('time forward passes and training steps, scratch against TensorFlow.js, over a matrix of configurations')
-    .option('--cell <list>', 'cells (default rnn,lstm,gru); the variant flags below apply to the cells they belong to', list)
-    .option('--hidden <list>', 'hidden sizes (default 64,128,256)', intListArg(1))
+    .addOption(sharedFlag('cells', { note: 'default rnn,lstm,gru; the variant flags below apply to the cells they belong to' }))
+    .addOption(sharedFlag('hiddens', { note: 'default 64,128,256' }))
     .option('--batch <list>', 'batch sizes (default 1,32)', intListArg(1))
     .option('--seq <n>', 'sequence length', intArg(1), 50)
     .option('--input <n>', 'input features (dense), also the number of output classes', intArg(1), 65)

@@ -7,9 +7,8 @@
  * Metrics: accuracy, per-class precision / recall / F1, the confusion matrix, and the
  * majority-class baseline.
  */
-import type { Command } from 'commander';
 import { readCheckpoint } from '../io/checkpoint.js';
-import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './use-engine.js';
+import { type CheckpointEngineFlags, checkpointEngineOptions } from './use-engine.js';
 import { intArg } from '../io/args.js';
 import type { IO } from '../io/output.js';
 import { type Example, loadLabelled, loadLabelledDir } from '../data/labelled.js';
@@ -31,7 +30,7 @@ import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import type { Supports } from '../supports.js';
 import { type TrainOptions, modelSpec } from '../run-options.js';
-import { type BuiltTask, type Metrics, type TaskReport, type TrainTask, defineTask } from './task.js';
+import { type BuiltTask, type Metrics, type TaskReport, type TrainTask, type UseCommand, defineTask } from './task.js';
 
 export interface ClassifyOptions {
   batch: number;
@@ -352,84 +351,87 @@ function buildClassify(o: ClassifyFlags, ck: { data?: unknown } | null): BuiltTa
   return { task, spec, data: { ...task.dataJSON(), ...(o.textColumn ? { textColumn: o.textColumn } : {}) } };
 }
 
+type PredictFlags = { checkpoint: string; csv?: string; textColumn?: string; out?: string } & CheckpointEngineFlags;
+
 /** `rnnlab predict`: the label of one text and the class probabilities, or of every row of a CSV. */
-function registerPredict(program: Command, io: IO): void {
-  addCheckpointEngineOptions(
-    program
-      .command('predict')
-      .description('classify texts (or every row of --csv) with a classification checkpoint: the label and the class probabilities')
-      .requiredOption('--checkpoint <dir>', 'a classification checkpoint, or a run directory (its newest checkpoint)')
-      .argument('[texts...]', 'the texts to classify, each one argument (quote a text with spaces)')
-      .option('--csv <file>', 'classify every row of this CSV instead: writes it back with a label column ("predicted" if it has one) and a p_<class> column per class')
-      .option('--text-column <name>', "the CSV's text column (default: the one the model was trained on, or the only column)")
-      .option('-o, --out <file>', 'the CSV to write (default: standard output)'),
-  )
-    .addHelpText('after', '\nExamples:\n  rnnlab predict --checkpoint runs/names "Maria"\n  rnnlab predict --checkpoint runs/names Maria John Andrea\n  rnnlab predict --checkpoint runs/reviews --csv new-reviews.csv -o labelled.csv')
-    .action(async (texts: string[], f: { checkpoint: string; csv?: string; textColumn?: string; out?: string } & CheckpointEngineFlags) => {
-      if ((texts.length === 0) === (f.csv === undefined)) throw new InputError('give the texts to classify, or --csv FILE (not both)');
-      if (f.out !== undefined && f.csv === undefined) throw new InputError('-o writes the CSV of --csv; texts given as arguments are printed');
-      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
-      const d = ck.data as ClassifyData | undefined;
-      if (!d || d.task !== 'classify') throw new InputError(`${ck.dir}: not a classification checkpoint (no classify data.json)`);
-      const tokenizer = tokenizerFromJSON(d.tokenizer, `${ck.dir}/data.json`);
-      const lowercase = lowercases(d, tokenizer);
-      if (f.csv !== undefined) {
-        if (f.out !== undefined) {
-          checkOutputFile(f.out, '-o', [f.csv], 'labelled.csv');
-          checkReplaceable(f.out, '-o', 'labels');
-        }
-        const csv = readCsv(f.csv);
-        if (csv.rows.length === 0) throw new InputError(`${f.csv}: has a header and no rows`);
-        const name = f.textColumn ?? (d.textColumn && csv.columns.includes(d.textColumn) ? d.textColumn : csv.columns.length === 1 ? csv.columns[0] : undefined);
-        if (name === undefined) throw new InputError(`${f.csv}: which column holds the text? give --text-column (the columns are ${csv.columns.join(', ')})`);
-        const j = columnIndex(csv, name, '--text-column');
-        const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-        // the predicted label's column: "label", or "predicted" when the file has a label column of its own
-        const labelName = csv.columns.includes('label') ? 'predicted' : 'label';
-        const lines = [csvLine([...csv.columns, labelName, ...d.classes.map((c) => `p_${c}`)])];
-        const counts = new Map<string, number>();
-        for (let r = 0; r < csv.rows.length; r++) {
-          const row = csv.rows[r];
-          if (!row[j].trim()) throw new InputError(`${f.csv} line ${csv.lines[r]}: empty text in column "${name}"`);
-          const p = await predictText(set.engines[0], tokenizer, d, prepareText(row[j], { lowercase }));
-          const best = argmax(p);
-          counts.set(d.classes[best], (counts.get(d.classes[best]) ?? 0) + 1);
-          lines.push(csvLine([...row, d.classes[best], ...Array.from(p, (v) => Number(v.toPrecision(6)))]));
-          if (r % 100 === 0) io.progress(`predict: ${r + 1}/${csv.rows.length} rows`);
-        }
-        await set.close();
-        const body = lines.join('\n') + '\n';
-        if (f.out === undefined) io.out(body.trimEnd());
-        else {
-          writeFileAtomic(f.out, body);
-          const summary = { checkpoint: ck.dir, engine: set.engines[0].name, input: f.csv, output: f.out, rows: csv.rows.length, labels: Object.fromEntries(counts) };
-          if (f.json) io.out(JSON.stringify(summary));
-          else io.out(`wrote ${f.out}: ${csv.rows.length} rows labelled (${[...counts].map(([c, n]) => `${c} ${n}`).join(', ')}) by ${set.descriptions[0]}`);
-        }
-        return;
-      }
-      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-      const predictions: { text: string; label: string; p: number[] }[] = [];
-      for (const text of texts) {
-        const p = await predictText(set.engines[0], tokenizer, d, prepareText(text, { lowercase }));
-        predictions.push({ text, label: d.classes[argmax(p)], p: Array.from(p) });
-      }
-      await set.close();
-      const probabilities = (p: ArrayLike<number>): Record<string, number> => Object.fromEntries(d.classes.map((c, i) => [c, p[i]]));
-      if (f.json) {
-        const one = (x: (typeof predictions)[number]): Record<string, unknown> => ({ text: x.text, label: x.label, probabilities: probabilities(x.p) });
-        // one text: its fields at the top; several: a list of them
-        io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, ...(predictions.length === 1 ? one(predictions[0]) : { predictions: predictions.map(one) }) }));
-        return;
-      }
-      if (predictions.length === 1) {
-        const [{ label, p }] = predictions;
-        io.out(`${label}  (${(100 * Math.max(...Array.from(p))).toFixed(1)}%)`);
-        io.out(formatTable(['class', 'probability'], d.classes.map((c, i) => [c, p[i].toFixed(4)])));
-        return;
-      }
-      io.out(formatTable(['text', 'label', ...d.classes.map((c) => `p ${c}`)], predictions.map((x) => [x.text, x.label, ...Array.from(x.p, (v) => v.toFixed(4))]), ['l', 'l', ...d.classes.map(() => 'r' as const)]));
-    });
+const predictUse: UseCommand<PredictFlags> = {
+  name: 'predict',
+  description: 'classify texts (or every row of --csv) with a classification checkpoint: the label and the class probabilities',
+  argument: { spec: '[texts...]', help: 'the texts to classify, each one argument (quote a text with spaces)' },
+  flags: [
+    { flags: '--checkpoint <dir>', help: 'a classification checkpoint, or a run directory (its newest checkpoint)', required: true },
+    { flags: '--csv <file>', help: 'classify every row of this CSV instead: writes it back with a label column ("predicted" if it has one) and a p_<class> column per class' },
+    { flags: '--text-column <name>', help: "the CSV's text column (default: the one the model was trained on, or the only column)" },
+    { flags: '-o, --out <file>', help: 'the CSV to write (default: standard output)' },
+  ],
+  examples: ['rnnlab predict --checkpoint runs/names "Maria"', 'rnnlab predict --checkpoint runs/names Maria John Andrea', 'rnnlab predict --checkpoint runs/reviews --csv new-reviews.csv -o labelled.csv'],
+  run: (texts, flags, io) => predict(texts, flags, io),
+};
+
+async function predict(texts: string[], f: PredictFlags, io: IO): Promise<void> {
+  if ((texts.length === 0) === (f.csv === undefined)) throw new InputError('give the texts to classify, or --csv FILE (not both)');
+  if (f.out !== undefined && f.csv === undefined) throw new InputError('-o writes the CSV of --csv; texts given as arguments are printed');
+  const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
+  const d = ck.data as ClassifyData | undefined;
+  if (!d || d.task !== 'classify') throw new InputError(`${ck.dir}: not a classification checkpoint (no classify data.json)`);
+  const tokenizer = tokenizerFromJSON(d.tokenizer, `${ck.dir}/data.json`);
+  const lowercase = lowercases(d, tokenizer);
+  if (f.csv !== undefined) {
+    if (f.out !== undefined) {
+      checkOutputFile(f.out, '-o', [f.csv], 'labelled.csv');
+      checkReplaceable(f.out, '-o', 'labels');
+    }
+    const csv = readCsv(f.csv);
+    if (csv.rows.length === 0) throw new InputError(`${f.csv}: has a header and no rows`);
+    const name = f.textColumn ?? (d.textColumn && csv.columns.includes(d.textColumn) ? d.textColumn : csv.columns.length === 1 ? csv.columns[0] : undefined);
+    if (name === undefined) throw new InputError(`${f.csv}: which column holds the text? give --text-column (the columns are ${csv.columns.join(', ')})`);
+    const j = columnIndex(csv, name, '--text-column');
+    const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+    // the predicted label's column: "label", or "predicted" when the file has a label column of its own
+    const labelName = csv.columns.includes('label') ? 'predicted' : 'label';
+    const lines = [csvLine([...csv.columns, labelName, ...d.classes.map((c) => `p_${c}`)])];
+    const counts = new Map<string, number>();
+    for (let r = 0; r < csv.rows.length; r++) {
+      const row = csv.rows[r];
+      if (!row[j].trim()) throw new InputError(`${f.csv} line ${csv.lines[r]}: empty text in column "${name}"`);
+      const p = await predictText(set.engines[0], tokenizer, d, prepareText(row[j], { lowercase }));
+      const best = argmax(p);
+      counts.set(d.classes[best], (counts.get(d.classes[best]) ?? 0) + 1);
+      lines.push(csvLine([...row, d.classes[best], ...Array.from(p, (v) => Number(v.toPrecision(6)))]));
+      if (r % 100 === 0) io.progress(`predict: ${r + 1}/${csv.rows.length} rows`);
+    }
+    await set.close();
+    const body = lines.join('\n') + '\n';
+    if (f.out === undefined) io.out(body.trimEnd());
+    else {
+      writeFileAtomic(f.out, body);
+      const summary = { checkpoint: ck.dir, engine: set.engines[0].name, input: f.csv, output: f.out, rows: csv.rows.length, labels: Object.fromEntries(counts) };
+      if (f.json) io.out(JSON.stringify(summary));
+      else io.out(`wrote ${f.out}: ${csv.rows.length} rows labelled (${[...counts].map(([c, n]) => `${c} ${n}`).join(', ')}) by ${set.descriptions[0]}`);
+    }
+    return;
+  }
+  const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+  const predictions: { text: string; label: string; p: number[] }[] = [];
+  for (const text of texts) {
+    const p = await predictText(set.engines[0], tokenizer, d, prepareText(text, { lowercase }));
+    predictions.push({ text, label: d.classes[argmax(p)], p: Array.from(p) });
+  }
+  await set.close();
+  const probabilities = (p: ArrayLike<number>): Record<string, number> => Object.fromEntries(d.classes.map((c, i) => [c, p[i]]));
+  if (f.json) {
+    const one = (x: (typeof predictions)[number]): Record<string, unknown> => ({ text: x.text, label: x.label, probabilities: probabilities(x.p) });
+    // one text: its fields at the top; several: a list of them
+    io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, ...(predictions.length === 1 ? one(predictions[0]) : { predictions: predictions.map(one) }) }));
+    return;
+  }
+  if (predictions.length === 1) {
+    const [{ label, p }] = predictions;
+    io.out(`${label}  (${(100 * Math.max(...Array.from(p))).toFixed(1)}%)`);
+    io.out(formatTable(['class', 'probability'], d.classes.map((c, i) => [c, p[i].toFixed(4)])));
+    return;
+  }
+  io.out(formatTable(['text', 'label', ...d.classes.map((c) => `p ${c}`)], predictions.map((x) => [x.text, x.label, ...Array.from(x.p, (v) => v.toFixed(4))]), ['l', 'l', ...d.classes.map(() => 'r' as const)]));
 }
 
 function argmax(p: ArrayLike<number>): number {
@@ -495,6 +497,6 @@ export const classifyTask = defineTask<ClassifyFlags, ClassifyResult>({
   seqLength: (o) => o.maxLen ?? 100,
   build: buildClassify,
   printResult: printClassifyResult,
-  registerUse: registerPredict,
+  use: predictUse,
   report: classifyReport,
 });

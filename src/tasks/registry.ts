@@ -1,8 +1,8 @@
 /**
  * Every task, by name. Adding a task is adding its module (src/tasks/<task>.ts, a TaskModule) and
- * one line here; `rnnlab train --task`, its flags and help, and the task's use-command follow.
+ * one line here; `rnnlab train --task`, its flags and help, and the task's use-command follow
+ * (src/commands/train.ts and src/commands/use.ts make them commands).
  */
-import { Option } from 'commander';
 import { InputError } from '../errors.js';
 import { classifyTask } from './classify.js';
 import { seq2seqTask } from './seq2seq.js';
@@ -27,36 +27,11 @@ export function taskModule(name: string): AnyTaskModule {
   return t;
 }
 
-/** Commander's attribute name of a flag spelling: '--no-bucketing' -> bucketing, '--max-len <n>' -> maxLen. */
+/** The attribute name of a flag spelling, as commander names it: '--no-bucketing' -> bucketing, '--max-len <n>' -> maxLen, '-o, --out <file>' -> out. */
 export function flagKey(flags: string): string {
-  return new Option(flags).attributeName();
-}
-
-/**
- * The tasks' own flags as commander options: a spelling several tasks use (--csv, --dataset,
- * --level) is one option whose help says what it does for each ("series: ...; classify: ...").
- */
-export function taskOptions(): Option[] {
-  const bySpelling = new Map<string, { tasks: string[]; helps: string[]; flag: AnyTaskModule['flags'][number] }>();
-  for (const t of TASKS) {
-    for (const f of t.flags) {
-      const seen = bySpelling.get(f.flags);
-      if (!seen) bySpelling.set(f.flags, { tasks: [t.name], helps: [`${t.name}: ${f.help}`], flag: f });
-      else {
-        if (JSON.stringify(seen.flag.choices) !== JSON.stringify(f.choices) || !seen.flag.parse !== !f.parse) {
-          throw new Error(`task flag ${f.flags} is declared differently by ${seen.tasks.join(', ')} and ${t.name}`);
-        }
-        seen.tasks.push(t.name);
-        seen.helps.push(`${t.name}: ${f.help}`);
-      }
-    }
-  }
-  return [...bySpelling.values()].map(({ helps, flag }) => {
-    const o = new Option(flag.flags, helps.join('; '));
-    if (flag.choices) o.choices(flag.choices);
-    if (flag.parse) o.argParser(flag.parse);
-    return o;
-  });
+  const long = flags.split(/[ ,|]+/).find((x) => x.startsWith('--'));
+  if (!long) throw new Error(`flag "${flags}" has no long name`);
+  return long.slice(2).replace(/^no-/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** For each task-owned option key, the tasks that use it (a flag of one task is refused by the others). */

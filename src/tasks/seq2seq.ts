@@ -7,10 +7,9 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { type IO } from '../io/output.js';
-import { choice, intArg } from '../io/args.js';
-import { type Seq2SeqEngineName, createSeq2SeqEngine } from '../engines/registry.js';
+import { intArg } from '../io/args.js';
+import { createSeq2SeqEngine } from '../engines/registry.js';
 import { InputError } from '../errors.js';
 import { optimizerSpec } from '../optimizer.js';
 import { readJsonl, resolveCheckpoint } from '../io/run-dir.js';
@@ -21,7 +20,8 @@ import { SEQ2SEQ_DATASETS } from '../seq2seq/data.js';
 import { type Translation, translateTexts } from '../seq2seq/decode.js';
 import { ATTENTIONS } from '../seq2seq/spec.js';
 import { SEQ2SEQ_KIND, type Seq2SeqOptions, type Seq2SeqResult, buildSeq2Seq, printSeq2SeqResult } from './seq2seq-train.js';
-import { type TaskReport, defineTask } from './task.js';
+import { type TaskReport, type UseCommand, defineTask } from './task.js';
+import { type CheckpointEngineFlags, useEngineOptions } from './use-engine.js';
 
 /** The attention heatmap of one translation: the source's tokens across, the output's down. */
 export function attentionSvg(t: { source: string; output: string; srcTokens: string[]; outTokens: string[]; attention: number[][] }, title?: string): string {
@@ -52,49 +52,51 @@ function bestOfRun(path: string): string | null {
   return best && existsSync(join(best, 'seq2seq.json')) ? best : null;
 }
 
-function registerTranslate(program: Command, io: IO): void {
-  program
-    .command('translate')
-    .description('map sequences with a seq2seq checkpoint (greedy or beam search), with the attention weights')
-    .argument('<texts...>', 'the source sequences, e.g. "535+61"')
-    .requiredOption('--checkpoint <dir>', 'a seq2seq checkpoint, or its run directory (the checkpoint of its best validation, which its test used)')
-    .option('--beam <k>', 'beam search width (1 = greedy)', intArg(1, 64), 1)
-    .option('--max-len <n>', 'the longest output, in tokens', intArg(1), 64)
-    .option('--attention', 'print the attention weights (rows: output tokens, columns: source tokens)')
-    .option('--svg <file>', 'write the attention heatmap of the first text as SVG')
-    .addOption(choice('--engine <e>', 'engine that runs the model (tfjs-webgl, tfjs-webgpu, tfjs-webgl-f16: the tfjs twin in headless Chromium)', ['scratch', 'scratch-f64', 'tfjs', 'tfjs-webgl', 'tfjs-webgpu', 'tfjs-webgl-f16'], 'scratch'))
-    .option('--browser <path>', 'the Chromium or Chrome of the browser engines (default RNNLAB_BROWSER, then chromium on PATH)')
-    .addOption(choice('--backend <b>', 'tfjs backend', ['auto', 'node', 'wasm', 'cpu'], 'auto'))
-    .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  rnnlab translate --checkpoint runs/addition "535+61" "7+8"\n  rnnlab translate --checkpoint runs/dates "3 March 2021" --beam 4 --attention --svg attention.svg')
-    .action(async (texts: string[], f: { checkpoint: string; beam: number; maxLen: number; attention?: boolean; svg?: string; engine: Seq2SeqEngineName; browser?: string; backend: string; json?: boolean }) => {
-      const ck = readSeq2SeqCheckpoint(bestOfRun(f.checkpoint) ?? resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
-      if ((f.attention || f.svg) && ck.spec.attention === 'none') throw new InputError(`${ck.dir}: this model has no attention (trained with --attention none)`);
-      const made = await createSeq2SeqEngine(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), backend: f.backend as 'auto', browser: f.browser, onProgress: (w) => io.progress(w) });
-      try {
-        const out = await translateTexts(made.engine, ck.vocabs, texts, { beam: f.beam, maxLen: f.maxLen });
-        if (f.svg) {
-          const rowsOf = attentionRows(out[0])!;
-          writeFileSync(f.svg, attentionSvg({ ...out[0], attention: rowsOf }));
-        }
-        if (f.json) {
-          io.out(JSON.stringify({ checkpoint: ck.dir, engine: made.engine.name, beam: f.beam, translations: out.map((t) => ({ source: t.source, output: t.output, logProb: t.decoded.logProb, ended: t.decoded.ended, srcTokens: t.srcTokens, outTokens: t.outTokens, attention: attentionRows(t) })) }));
-          return;
-        }
-        for (const t of out) {
-          io.out(`${t.source}  ->  ${t.output}${t.decoded.ended ? '' : `   (cut at ${f.maxLen} tokens)`}`);
-          if (f.attention) {
-            const a = attentionRows(t)!;
-            io.out(formatTable(['', ...t.srcTokens.map((s) => (s === ' ' ? '␣' : s))], t.outTokens.map((o, i) => [o, ...a[i].map((v) => v.toFixed(2))])));
-            io.out('');
-          }
-        }
-        if (f.svg) io.out(`wrote ${f.svg}`);
-      } finally {
-        await made.engine.dispose();
-        await made.close();
+type TranslateFlags = { checkpoint: string; beam: number; maxLen: number; attention?: boolean; svg?: string } & CheckpointEngineFlags;
+
+/** `rnnlab translate`: decodes sources with a seq2seq checkpoint on any engine that runs encoder-decoders. */
+const translateUse: UseCommand<TranslateFlags> = {
+  name: 'translate',
+  description: 'map sequences with a seq2seq checkpoint (greedy or beam search), with the attention weights',
+  argument: { spec: '<texts...>', help: 'the source sequences, e.g. "535+61"' },
+  flags: [
+    { flags: '--checkpoint <dir>', help: 'a seq2seq checkpoint, or its run directory (the checkpoint of its best validation, which its test used)', required: true },
+    { flags: '--beam <k>', help: 'beam search width (1 = greedy)', parse: intArg(1, 64), default: 1 },
+    { flags: '--max-len <n>', help: 'the longest output, in tokens', parse: intArg(1), default: 64 },
+    { flags: '--attention', help: 'print the attention weights (rows: output tokens, columns: source tokens)' },
+    { flags: '--svg <file>', help: 'write the attention heatmap of the first text as SVG' },
+  ],
+  examples: ['rnnlab translate --checkpoint runs/addition "535+61" "7+8"', 'rnnlab translate --checkpoint runs/dates "3 March 2021" --beam 4 --attention --svg attention.svg', 'rnnlab translate --checkpoint runs/dates "3 March 2021" --engine pytorch'],
+  run: (texts, flags, io) => translate(texts, flags, io),
+};
+
+async function translate(texts: string[], f: TranslateFlags, io: IO): Promise<void> {
+  const ck = readSeq2SeqCheckpoint(bestOfRun(f.checkpoint) ?? resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
+  if ((f.attention || f.svg) && ck.spec.attention === 'none') throw new InputError(`${ck.dir}: this model has no attention (trained with --attention none)`);
+  const made = await createSeq2SeqEngine(f.engine, ck.spec, { params: ck.params, optimizer: optimizerSpec('sgd'), training: false, backend: f.backend as 'auto', ...useEngineOptions(f), onProgress: (w) => io.progress(w) });
+  try {
+    const out = await translateTexts(made.engine, ck.vocabs, texts, { beam: f.beam, maxLen: f.maxLen });
+    if (f.svg) {
+      const rowsOf = attentionRows(out[0])!;
+      writeFileSync(f.svg, attentionSvg({ ...out[0], attention: rowsOf }));
+    }
+    if (f.json) {
+      io.out(JSON.stringify({ checkpoint: ck.dir, engine: made.engine.name, beam: f.beam, translations: out.map((t) => ({ source: t.source, output: t.output, logProb: t.decoded.logProb, ended: t.decoded.ended, srcTokens: t.srcTokens, outTokens: t.outTokens, attention: attentionRows(t) })) }));
+      return;
+    }
+    for (const t of out) {
+      io.out(`${t.source}  ->  ${t.output}${t.decoded.ended ? '' : `   (cut at ${f.maxLen} tokens)`}`);
+      if (f.attention) {
+        const a = attentionRows(t)!;
+        io.out(formatTable(['', ...t.srcTokens.map((s) => (s === ' ' ? '␣' : s))], t.outTokens.map((o, i) => [o, ...a[i].map((v) => v.toFixed(2))])));
+        io.out('');
       }
-    });
+    }
+    if (f.svg) io.out(`wrote ${f.svg}`);
+  } finally {
+    await made.engine.dispose();
+    await made.close();
+  }
 }
 
 /** What the report shows of an encoder-decoder run: exact matches against the copy baseline, and the attention of held-out examples. */
@@ -154,6 +156,6 @@ export const seq2seqTask = defineTask<Seq2SeqOptions, Seq2SeqResult>({
   kind: SEQ2SEQ_KIND,
   build: (o) => buildSeq2Seq(o),
   printResult: (out, s) => printSeq2SeqResult(out, s),
-  registerUse: registerTranslate,
+  use: translateUse,
   report: seq2seqReport,
 });

@@ -13,9 +13,8 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
 import { readCheckpoint } from '../io/checkpoint.js';
-import { type CheckpointEngineFlags, addCheckpointEngineOptions, checkpointEngineOptions } from './use-engine.js';
+import { type CheckpointEngineFlags, checkpointEngineOptions } from './use-engine.js';
 import { intArg, intListArg } from '../io/args.js';
 import type { IO } from '../io/output.js';
 import { type Scaler, type Series, fitScaler, loadSeries, nextDates, seriesFromCsv } from '../data/series.js';
@@ -32,7 +31,7 @@ import { type LineSeries, lineChart } from '../io/svg.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { ModelSpec } from '../spec.js';
 import { type TrainOptions, modelSpec } from '../run-options.js';
-import { type BuiltTask, type Metrics, type Sweep, type TaskReport, type TrainSummary, type TrainTask, defineTask } from './task.js';
+import { type BuiltTask, type Metrics, type Sweep, type TaskReport, type TrainSummary, type TrainTask, type UseCommand, defineTask } from './task.js';
 
 export interface SeriesOptions {
   window: number;
@@ -529,33 +528,36 @@ export function trainedSeries(d: SeriesData): Series {
   return loadSeries({ dataset: m[1], symbol: m[2], seed: d.seed ?? 1 });
 }
 
+type ForecastFlags = { checkpoint: string; csv?: string } & CheckpointEngineFlags;
+
 /** `rnnlab forecast`: the next H values of a series from a forecasting checkpoint. */
-function registerForecast(program: Command, io: IO): void {
-  addCheckpointEngineOptions(
-    program
-      .command('forecast')
-      .description('print the next H values of a series from a forecasting checkpoint')
-      .requiredOption('--checkpoint <dir>', 'a series checkpoint, or a run directory (its newest checkpoint)')
-      .option('--csv <file>', "a CSV with the model's columns (default: the data the model was trained on)"),
-  )
-    .addHelpText('after', '\nExample:\n  rnnlab forecast --checkpoint runs/series-20261122-101500 --csv data/co2-concentration.csv')
-    .action(async (f: { checkpoint: string; csv?: string } & CheckpointEngineFlags) => {
-      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
-      const d = ck.data as SeriesData | undefined;
-      if (!d || d.task !== 'series') throw new InputError(`${ck.dir}: not a forecasting checkpoint (no series data.json)`);
-      const series = f.csv ? modelSeriesCsv(d, f.csv, (l) => io.err(`rnnlab: note: ${l}`)) : trainedSeries(d);
-      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-      const values = await forecastNext(set.engines[0], d, series.values);
-      await set.close();
-      const dates = nextDates(series.dates, d.horizon);
-      const N = series.values[0].length;
-      if (f.json) {
-        io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, column: d.columns[0], unit: d.unit ?? null, after: series.dates?.[N - 1] ?? N, forecast: Array.from(values), dates }));
-        return;
-      }
-      io.out(`${d.columns[0]}: the next ${d.horizon} values after ${series.dates ? series.dates[N - 1] : `row ${N}`} (${set.descriptions[0]}, window ${d.window}${d.recursive ? ', recursive' : ''})`);
-      io.out(formatTable(['step', ...(dates ? ['date'] : []), `forecast${d.unit ? ` (${d.unit})` : ''}`], Array.from(values, (v, h) => [`t+${h + 1}`, ...(dates ? [dates[h]] : []), v.toFixed(3)])));
-    });
+const forecastUse: UseCommand<ForecastFlags> = {
+  name: 'forecast',
+  description: 'print the next H values of a series from a forecasting checkpoint',
+  flags: [
+    { flags: '--checkpoint <dir>', help: 'a series checkpoint, or a run directory (its newest checkpoint)', required: true },
+    { flags: '--csv <file>', help: "a CSV with the model's columns (default: the data the model was trained on)" },
+  ],
+  examples: ['rnnlab forecast --checkpoint runs/series-20261122-101500 --csv data/co2-concentration.csv'],
+  run: (_args, flags, io) => forecast(flags, io),
+};
+
+async function forecast(f: ForecastFlags, io: IO): Promise<void> {
+  const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
+  const d = ck.data as SeriesData | undefined;
+  if (!d || d.task !== 'series') throw new InputError(`${ck.dir}: not a forecasting checkpoint (no series data.json)`);
+  const series = f.csv ? modelSeriesCsv(d, f.csv, (l) => io.err(`rnnlab: note: ${l}`)) : trainedSeries(d);
+  const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+  const values = await forecastNext(set.engines[0], d, series.values);
+  await set.close();
+  const dates = nextDates(series.dates, d.horizon);
+  const N = series.values[0].length;
+  if (f.json) {
+    io.out(JSON.stringify({ checkpoint: ck.dir, engine: set.engines[0].name, column: d.columns[0], unit: d.unit ?? null, after: series.dates?.[N - 1] ?? N, forecast: Array.from(values), dates }));
+    return;
+  }
+  io.out(`${d.columns[0]}: the next ${d.horizon} values after ${series.dates ? series.dates[N - 1] : `row ${N}`} (${set.descriptions[0]}, window ${d.window}${d.recursive ? ', recursive' : ''})`);
+  io.out(formatTable(['step', ...(dates ? ['date'] : []), `forecast${d.unit ? ` (${d.unit})` : ''}`], Array.from(values, (v, h) => [`t+${h + 1}`, ...(dates ? [dates[h]] : []), v.toFixed(3)])));
 }
 
 const POINTS: Schema = [['num']];
@@ -633,6 +635,6 @@ export const seriesTask = defineTask<SeriesFlags, SeriesResult>({
   build: buildSeries,
   sweep: windowSweep,
   printResult: printSeriesResult,
-  registerUse: registerForecast,
+  use: forecastUse,
   report: seriesReport,
 });

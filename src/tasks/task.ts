@@ -7,7 +7,6 @@
  *   results, and its use-command (generate, forecast, predict). One file in this folder per task,
  *   listed in src/tasks/registry.ts.
  */
-import type { Command } from 'commander';
 import type { Checkpoint, SavedEngine } from '../io/checkpoint.js';
 import type { Schema } from '../io/schemas.js';
 import type { Chart } from '../io/svg.js';
@@ -112,6 +111,30 @@ export interface TaskFlag {
   choices?: readonly string[];
 }
 
+/** A flag of a use-command: a TaskFlag with its default, or required. */
+export interface UseFlag extends TaskFlag {
+  default?: unknown;
+  required?: boolean;
+}
+
+/**
+ * The command that uses a task's trained model, as data: src/commands/use.ts declares it to the CLI
+ * with the engine flags every use-command shares (--engine of any kind, --backend, --python,
+ * --browser, --engine-timeout, --json; ./use-engine.ts) and calls `run` with the parsed values.
+ */
+export interface UseCommand<F extends object = object> {
+  /** The command's name: generate, forecast, predict, translate. */
+  name: string;
+  description: string;
+  /** Its positional argument in commander's spelling ('<texts...>', '[texts...]'), and what it is. */
+  argument?: { spec: string; help: string };
+  flags: readonly UseFlag[];
+  /** Example command lines for its help. */
+  examples: readonly string[];
+  /** Runs it: the positional values (none without an argument) and the flags by attribute name (--max-len: maxLen). */
+  run(args: string[], flags: F, io: IO): Promise<void>;
+}
+
 /** What a task builds for one run: the loop's task, the model, and what its checkpoints carry. */
 export interface BuiltTask<R extends object = object, S = ModelSpec> {
   task: TrainTask<R, TrainEngine<unknown>, unknown, S>;
@@ -154,8 +177,8 @@ export interface TaskModule<O extends TrainOptions = TrainOptions, R extends obj
   sweep?(o: O): Sweep<O> | null;
   /** Prints the task's final results (R) after the shared summary lines. */
   printResult?(out: (line: string) => void, s: TrainSummary<R>, engine: string): void;
-  /** Registers the command that uses a trained model (generate, forecast, predict). */
-  registerUse?(program: Command, io: IO): void;
+  /** The command that uses a trained model (generate, forecast, predict, translate), declared as data; src/commands/use.ts makes it a command. */
+  readonly use?: UseCommand;
   /** What `plot` and `report` show of its runs and models (src/report/ asks; it knows no task by name). */
   readonly report?: TaskReport;
 }

@@ -11,9 +11,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { readCheckpoint } from '../io/checkpoint.js';
-import { checkpointEngineOptions, addCheckpointEngineOptions, type CheckpointEngineFlags } from './use-engine.js';
+import { type CheckpointEngineFlags, checkpointEngineOptions } from './use-engine.js';
 import { intArg, numArg, seedArg } from '../io/args.js';
 import type { IO } from '../io/output.js';
 import { loadCorpus } from '../data/corpus.js';
@@ -31,7 +30,7 @@ import type { ModelSpec } from '../spec.js';
 import { type TrainOptions, modelSpec } from '../run-options.js';
 import { generateIds, NO_CARRIED_STATE } from './sampling.js';
 import { type Supports, claims } from '../supports.js';
-import { type BuiltTask, type Metrics, type SampleRecord, type TaskReport, type TrainTask, defineTask } from './task.js';
+import { type BuiltTask, type Metrics, type SampleRecord, type TaskReport, type TrainTask, type UseCommand, defineTask } from './task.js';
 
 export interface TextTaskOptions {
   batch: number;
@@ -280,49 +279,52 @@ function buildText(o: TextFlags, ck: { vocab?: unknown } | null): BuiltTask {
 /** The longest text generate makes at once (it decodes the whole text at the end, so it is bounded). */
 export const MAX_GENERATE = 1_000_000;
 
+type GenerateFlags = { checkpoint: string; length: number; temperature: number; prime?: string; seed: number } & CheckpointEngineFlags;
+
 /** `rnnlab generate`: text from a text-model checkpoint, made by any engine. */
-function registerGenerate(program: Command, io: IO): void {
-  addCheckpointEngineOptions(
-    program
-      .command('generate')
-      .description('generate text from a text-model checkpoint (temperature 0 = greedy)')
-      .requiredOption('--checkpoint <dir>', 'a checkpoint directory, or a run directory (its newest checkpoint)')
-      .option('--length <n>', `tokens to generate (at most ${MAX_GENERATE.toLocaleString('en-US')})`, intArg(0, MAX_GENERATE), 400)
-      .option('--temperature <t>', 'sampling temperature; 0 picks the most likely token every time', numArg({ min: 0 }), 0.8)
-      .option('--prime <text>', 'text to start from (default: a newline)')
-      .option('--seed <n>', 'seed of the sampling', seedArg, 1),
-  )
-    .addHelpText('after', '\nExample:\n  rnnlab generate --checkpoint runs/text-20261122-101500 --length 300 --temperature 0.7 --prime "Call me"')
-    .action(async (f: { checkpoint: string; length: number; temperature: number; prime?: string; seed: number } & CheckpointEngineFlags) => {
-      const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
-      if (!ck.vocab) throw new InputError(`${ck.dir}: has no vocab.json; generate needs a text model checkpoint`);
-      if (ck.spec.input !== 'tokens' || !ck.spec.returnSequences) throw new InputError(`${ck.dir}: not a language model (token input, a prediction per step)`);
-      const tokenizer = tokenizerFromJSON(ck.vocab, `${ck.dir}/vocab.json`);
-      if (tokenizer.size !== ck.spec.inputSize) {
-        throw new InputError(`${ck.dir}: vocab.json has ${tokenizer.size} symbols but the model expects ${ck.spec.inputSize}`);
-      }
-      const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
-      const engine = set.engines[0];
-      const prime = f.prime ?? defaultPrime(tokenizer);
-      const primeIds = primeToIds(tokenizer, prime);
-      if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}${claims(engine).carriedState ? '' : `; note: ${NO_CARRIED_STATE}`}`);
-      let shown = 0;
-      const ids = await generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed), (done) => {
-        // a long generation says how far it is (on a terminal), instead of printing nothing for minutes
-        const now = performance.now();
-        if (now - shown > 200) {
-          shown = now;
-          io.progress(`generate: ${done.toLocaleString('en-US')} of ${f.length.toLocaleString('en-US')} tokens`);
-        }
-      });
-      const text = tokenizer.decode(ids);
-      await set.close();
-      if (f.json) {
-        io.out(JSON.stringify({ checkpoint: ck.dir, engine: engine.name, backend: set.backend, prime, temperature: f.temperature, seed: f.seed, length: f.length, text }));
-        return;
-      }
-      io.out(prime + text);
-    });
+const generateUse: UseCommand<GenerateFlags> = {
+  name: 'generate',
+  description: 'generate text from a text-model checkpoint (temperature 0 = greedy)',
+  flags: [
+    { flags: '--checkpoint <dir>', help: 'a checkpoint directory, or a run directory (its newest checkpoint)', required: true },
+    { flags: '--length <n>', help: `tokens to generate (at most ${MAX_GENERATE.toLocaleString('en-US')})`, parse: intArg(0, MAX_GENERATE), default: 400 },
+    { flags: '--temperature <t>', help: 'sampling temperature; 0 picks the most likely token every time', parse: numArg({ min: 0 }), default: 0.8 },
+    { flags: '--prime <text>', help: 'text to start from (default: a newline)' },
+    { flags: '--seed <n>', help: 'seed of the sampling', parse: seedArg, default: 1 },
+  ],
+  examples: ['rnnlab generate --checkpoint runs/text-20261122-101500 --length 300 --temperature 0.7 --prime "Call me"'],
+  run: (_args, flags, io) => generate(flags, io),
+};
+
+async function generate(f: GenerateFlags, io: IO): Promise<void> {
+  const ck = readCheckpoint(resolveCheckpoint(f.checkpoint, (l) => io.err(`rnnlab: ${l}`)));
+  if (!ck.vocab) throw new InputError(`${ck.dir}: has no vocab.json; generate needs a text model checkpoint`);
+  if (ck.spec.input !== 'tokens' || !ck.spec.returnSequences) throw new InputError(`${ck.dir}: not a language model (token input, a prediction per step)`);
+  const tokenizer = tokenizerFromJSON(ck.vocab, `${ck.dir}/vocab.json`);
+  if (tokenizer.size !== ck.spec.inputSize) {
+    throw new InputError(`${ck.dir}: vocab.json has ${tokenizer.size} symbols but the model expects ${ck.spec.inputSize}`);
+  }
+  const set = await createEngines(...checkpointEngineOptions(f, ck.spec, ck.params, optimizerSpec('sgd')));
+  const engine = set.engines[0];
+  const prime = f.prime ?? defaultPrime(tokenizer);
+  const primeIds = primeToIds(tokenizer, prime);
+  if (!f.json) io.err(`# ${ck.dir}, ${set.descriptions[0]}, temperature ${f.temperature}, seed ${f.seed}${claims(engine).carriedState ? '' : `; note: ${NO_CARRIED_STATE}`}`);
+  let shown = 0;
+  const ids = await generateIds(engine, primeIds, f.length, f.temperature, new Rng(f.seed), (done) => {
+    // a long generation says how far it is (on a terminal), instead of printing nothing for minutes
+    const now = performance.now();
+    if (now - shown > 200) {
+      shown = now;
+      io.progress(`generate: ${done.toLocaleString('en-US')} of ${f.length.toLocaleString('en-US')} tokens`);
+    }
+  });
+  const text = tokenizer.decode(ids);
+  await set.close();
+  if (f.json) {
+    io.out(JSON.stringify({ checkpoint: ck.dir, engine: engine.name, backend: set.backend, prime, temperature: f.temperature, seed: f.seed, length: f.length, text }));
+    return;
+  }
+  io.out(prime + text);
 }
 
 /** What the report shows of a language model: its validation against uniform guessing; and the views of the model reading a text. */
@@ -379,6 +381,6 @@ export const textTask = defineTask<TextFlags, object>({
   defaults: { hidden: 128, batch: 32, steps: 300, corpusDir: 'data/julesverne', windows: 'consecutive', seq: 64, valFraction: 0.05, valTokens: 50000, sampleLength: 200, temperature: 0.8 },
   seqLength: (o) => o.seq,
   build: buildText,
-  registerUse: registerGenerate,
+  use: generateUse,
   report: textReport,
 });

@@ -114,6 +114,14 @@ export function importsOfCommands(house: House): string[] {
     .map(({ from, to }) => `${from} imports ${to}`);
 }
 
+/** Argument parsing is the CLI's: only src/commands/, src/cli.ts and the value parsers (src/io/args.ts) import commander. */
+export function commanderOutsideCli(house: House): string[] {
+  const cli = (f: string): boolean => f.startsWith('src/commands/') || f === 'src/cli.ts' || f === 'src/io/args.ts';
+  return tsFiles(house)
+    .filter(([f, text]) => !cli(f) && importsOf(text).includes('commander'))
+    .map(([f]) => `${f} imports commander`);
+}
+
 /** The training loop imports no task (but the TrainTask interface), and no task imports src/train/ (the loop, a run, resume). */
 export function loopAndTasks(house: House): string[] {
   return importEdges(house)
