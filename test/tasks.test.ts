@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Option } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import type { IO } from '../src/io/output.js';
@@ -14,7 +15,8 @@ import type { Batch, Engine } from '../src/engine.js';
 import { readCheckpoint } from '../src/io/checkpoint.js';
 import { Rng } from '../src/rng.js';
 import { type TrainOptions, modelSpec } from '../src/run-options.js';
-import { TASKS, registerTask, taskOnlyKeys } from '../src/tasks/registry.js';
+import { TASKS, flagKey, registerTask, taskOnlyKeys } from '../src/tasks/registry.js';
+import { USE_ENGINE_FLAGS } from '../src/tasks/use-engine.js';
 import { type TrainTask, defineTask } from '../src/tasks/task.js';
 
 interface ParityFlags extends TrainOptions {
@@ -115,6 +117,14 @@ describe('tasks', () => {
     expect(only.get('csv')).toEqual(['series', 'classify', 'seq2seq']);
     expect(only.get('attention')).toEqual(['seq2seq']);
     expect(only.get('bucketing')).toEqual(['classify']);
+  });
+
+  it("a flag's key is commander's attribute name, for every task flag and use-command flag (the tasks name them without commander)", () => {
+    const spellings = [...TASKS.flatMap((t) => [...t.flags, ...(t.use?.flags ?? [])]), ...USE_ENGINE_FLAGS].map((f) => f.flags);
+    expect(spellings.length).toBeGreaterThan(40);
+    for (const f of spellings) expect(flagKey(f), f).toBe(new Option(f).attributeName());
+    expect(flagKey('--no-bucketing')).toBe('bucketing');
+    expect(flagKey('-o, --out <file>')).toBe('out');
   });
 
   it('a new task is a module and a line: train, resume, its printer and its use-command work through the CLI', async () => {
