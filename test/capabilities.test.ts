@@ -19,6 +19,7 @@ import { ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 const FIX = join(ROOT, 'test', 'fixtures', 'engines');
 const SGD = join(FIX, 'hand-written-sgd.mjs');
 const NOBIAS = join(FIX, 'hand-written-nobias.mjs');
+const NO_OPT = join(FIX, 'plain-no-optimizer-state.mjs');
 
 function corpus(): string {
   const dir = mkdtempSync(join(tmpdir(), 'rnnlab-caps-'));
@@ -77,6 +78,22 @@ describe('a text run with an engine that claims neither carriedState nor optimiz
       return JSON.parse(g.stdout).text;
     };
     expect(gen(join(FIX, 'hand-written.mjs'))).toBe(gen('scratch-f64')); // hand-written.mjs claims no optimizer at all
+  });
+});
+
+describe('an adam engine that claims no optimizerState, resumed beside one that keeps its state', () => {
+  test('the verdict names its optimizer restart as the known difference, not "no known difference"', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rnnlab-caps-restart-')), 'run');
+    const args = ['--cell', 'rnn', '--hidden', '8', '--seq', '8', '--batch', '4', '--optimizer', 'adam', '--lr', '0.05', '--sample-length', '5'];
+    const first = rnnlab(['train', '--text', corpus(), ...args, '--steps', '4', '--engines', `scratch-f64,${NO_OPT}`, '--out', out]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^engines agree: plain-no-opt and scratch-f64 stay within/m); // the same float64 steps until the resume
+    const resumed = rnnlab(['train', '--resume', out, '--steps', '8', '--engines', `scratch-f64,${NO_OPT}`]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('rnnlab: note: plain-no-opt keeps no optimizer state (its handshake does not claim optimizerState): its optimizer restarts at step 4, so the run does not continue exactly');
+    expect(resumed.stdout).toMatch(/^engines part ways: plain-no-opt and scratch-f64 differ by more than \S+ \(the trajectory tolerance of check\) from step 5;/m);
+    expect(resumed.stdout).toContain("  a known difference explains it: plain-no-opt keeps no optimizer state, so its adam optimizer restarted at step 4 on --resume while the others' continued");
+    expect(resumed.stdout).not.toContain('no known difference');
   });
 });
 

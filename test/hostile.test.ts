@@ -596,6 +596,24 @@ describe('every file read from a run is checked like user input', () => {
     refused(r, /engine broken: optimizerState returned "v\.head\.bias" with shape "oops", expected a list of sizes/);
   });
 
+  test('18: an optimizer state of the wrong shape, or without "iterations", is refused in one line before a checkpoint holds it; the last good checkpoint stays', async () => {
+    const book = corpus();
+    const args = ['train', '--text', book, ...small, '--cell', 'rnn', '--optimizer', 'adam', '--engine', BROKEN];
+    // right at the checkpoint of step 2, then "m.layers.0.kernel" of shape [1]
+    const run = join(tmp('opt-shape'), 'run');
+    const r = await cli([...args, '--steps', '4', '--checkpoint-every', '2', '--out', run], { BROKEN_MODULE: 'wrong-shape-optimizer-state' });
+    const good = join(run, 'checkpoints', 'step-2');
+    refused(r, new RegExp(`^rnnlab: engine broken: the optimizer state it answered at step 4 is malformed: "m\\.layers\\.0\\.kernel" has shape \\[1\\], expected \\[\\d+, 6\\] \\(the shape of its parameter\\); training stopped without writing that checkpoint \\(the last good checkpoint is ${good.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`));
+    expect(readdirSync(join(run, 'checkpoints')).filter((n) => /^step-/.test(n))).toEqual(['step-2']);
+    expect(readSafetensors(join(good, 'optimizer.safetensors')).tensors['m.layers.0.kernel'].shape).toEqual([readSafetensors(join(good, 'params.safetensors')).tensors['layers.0.kernel'].shape[0], 6]);
+    expect((await cli(['train', '--resume', run, '--steps', '4', '--engine', BROKEN])).code).toBe(0); // the last good one resumes
+    // {}: no "iterations" (nor any slot), from the first checkpoint on
+    const empty = join(tmp('opt-empty'), 'run');
+    const e = await cli([...args, '--steps', '2', '--out', empty], { BROKEN_MODULE: 'empty-optimizer-state' });
+    refused(e, /^rnnlab: engine broken: the optimizer state it answered at step 2 is malformed: no "iterations" \(the count of steps taken, F64 \[1\]\); training stopped without writing that checkpoint \(no checkpoint was written before it\)$/);
+    expect(hasCheckpoint(empty)).toBe(false);
+  });
+
   test('19: records a killed run wrote after its checkpoint are dropped on resume (steps stay in order)', async () => {
     const run = join(tmp('trim'), 'run');
     expect((await cli(['train', '--text', corpus(), ...small, '--steps', '10', '--log-every', '1', '--checkpoint-every', '5', '--keep-checkpoints', '0', '--sample-every', '2', '--sample-length', '3', '--out', run])).code).toBe(0);

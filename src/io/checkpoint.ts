@@ -139,7 +139,7 @@ export function optimizerRestarts(engines: readonly SavedEngine[]): string[] {
 }
 
 /** The tensors of engine i in a checkpoint (i = 0: the canonical files). */
-export function engineTensors(ck: Checkpoint<unknown>, engines: readonly { name: string }[], i: number): { params?: NamedParams; optimizer?: NamedParams; state?: NamedTensors; files: string[] } {
+export function engineTensors(ck: Pick<Checkpoint<unknown>, 'params' | 'optimizer' | 'state' | 'extra'>, engines: readonly { name: string }[], i: number): { params?: NamedParams; optimizer?: NamedParams; state?: NamedTensors; files: string[] } {
   if (i === 0) return { params: ck.params, optimizer: ck.optimizer, state: ck.state, files: ['params.safetensors', 'optimizer.safetensors', 'state.safetensors'] };
   const key = engineFileKey(engines[i].name);
   const x = ck.extra ?? {};

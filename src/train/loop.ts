@@ -8,9 +8,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareArrays, limitFor, within } from '../tolerance.js';
-import { type Checkpoint, captureEngineSet } from '../io/checkpoint.js';
+import { type Checkpoint, captureEngineSet, engineTensors, keepsOptimizerState } from '../io/checkpoint.js';
 import type { State } from '../engine.js';
-import { InterruptedError, RunError } from '../errors.js';
+import { EngineError, InterruptedError, RunError } from '../errors.js';
 import { setGraceful } from '../io/interrupt.js';
 import { removeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import type { OptimizerSpec } from '../optimizer.js';
@@ -18,6 +18,7 @@ import type { RunDir } from '../io/run-dir.js';
 import { duration, fixed, sci, streamTable } from '../io/table.js';
 import { Rng } from '../rng.js';
 import type { IO } from '../io/output.js';
+import { optimizerStateProblem } from './resume.js';
 
 import type { Metrics, ModelKind, ParamDiff, TrainEngine, TrainSummary, TrainTask } from '../tasks/task.js';
 export type { Metrics, ParamDiff, SampleRecord, TrainSummary, TrainSummaryBase, TrainTask } from '../tasks/task.js';
@@ -280,9 +281,11 @@ class Training {
     const { task, run, engines } = cfg;
     const dir = run.checkpointDir(step);
     const val = this.lastVal?.step === step ? this.lastVal : undefined;
+    const captured = await captureEngineSet(engines, this.carried);
+    this.checkOptimizerStates(captured);
     const ck: Checkpoint<unknown> = {
       spec: task.spec,
-      ...(await captureEngineSet(engines, this.carried)),
+      ...captured,
       vocab: cfg.vocab,
       data: cfg.data,
       meta: {
@@ -304,6 +307,26 @@ class Training {
     this.lastCheckpointAt = performance.now();
     this.emit({ type: 'checkpoint', step, dir });
     pruneCheckpoints(run, cfg.keepCheckpoints ?? 3);
+  }
+
+  /**
+   * Each engine's optimizer state, checked before a checkpoint holds it, by the rules a resume
+   * reads it with (and "iterations" there): a malformed answer stops the run in one line naming
+   * the engine, and no checkpoint is written (the last good one stays).
+   */
+  private checkOptimizerStates(captured: Awaited<ReturnType<typeof captureEngineSet>>): void {
+    const { cfg, step } = this;
+    const shapes = cfg.kind.paramShapes(cfg.task.spec);
+    cfg.engines.forEach((e, i) => {
+      if (!keepsOptimizerState(e)) return;
+      const { optimizer } = engineTensors(captured, cfg.engines, i);
+      const problem = optimizer ? optimizerStateProblem(optimizer, shapes, cfg.optimizer, { requireIterations: true }) : 'no named tensors';
+      if (problem === undefined) return;
+      const where = this.lastCheckpoint ? `the last good checkpoint is ${this.lastCheckpoint}` : 'no checkpoint was written before it';
+      const message = `the optimizer state it answered at step ${step} is malformed: ${problem}; training stopped without writing that checkpoint (${where})`;
+      this.emit({ type: 'error', step, engine: e.name, message });
+      throw new EngineError(e.name, message);
+    });
   }
 
   private async validate(): Promise<void> {

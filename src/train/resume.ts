@@ -125,34 +125,43 @@ function checkState(t: NamedTensors | undefined, file: string, spec: ModelSpec, 
 const NON_NEGATIVE_SLOTS: Record<string, string[]> = { adam: ['v'], rmsprop: ['ms'], adagrad: ['acc'] };
 
 /**
- * An optimizer state read from a checkpoint, checked like user input: every tensor F32 or F64
- * (iterations a count), finite; a slot of a parameter ("<slot>.<param>") shaped like the parameter,
- * and a slot of squares never negative.
+ * What is wrong with an optimizer state, or undefined: every tensor F32 or F64 (iterations a count),
+ * finite; a slot of a parameter ("<slot>.<param>") shaped like the parameter, and a slot of squares
+ * never negative; with `requireIterations`, "iterations" there. Read from a checkpoint (a resume)
+ * and answered by an engine (before a checkpoint holds it), by the same rules.
  */
-export function checkOptimizerTensors(t: NamedTensors, file: string, shapes: Map<string, readonly number[]>, optimizer: OptimizerSpec, dir: string): void {
+export function optimizerStateProblem(t: NamedTensors, shapes: Map<string, readonly number[]>, optimizer: OptimizerSpec, o: { requireIterations?: boolean } = {}): string | undefined {
   const slots = optimizerSlots(optimizer.name);
   const squares = NON_NEGATIVE_SLOTS[optimizer.name] ?? [];
   for (const [name, x] of Object.entries(t)) {
-    const what = `${file}: "${name}"`;
-    need(x.dtype === 'F32' || x.dtype === 'F64', dir, `${what} is ${x.fileDtype ?? x.dtype}; optimizer state is F32 or F64`);
+    const what = JSON.stringify(name);
+    if (x.dtype !== 'F32' && x.dtype !== 'F64') return `${what} is ${x.fileDtype ?? x.dtype}; optimizer state is F32 or F64`;
     const bad = firstNonFinite(x.data);
-    need(bad < 0, dir, `${what} holds ${x.data[bad]} at index ${bad}; optimizer state is finite`);
+    if (bad >= 0) return `${what} holds ${x.data[bad]} at index ${bad}; optimizer state is finite`;
     if (name === 'iterations') {
       const it = x.data[0];
-      need(x.data.length === 1 && Number.isSafeInteger(it) && it >= 0, dir, `${what} must be one count >= 0 (got ${x.data.length === 1 ? it : `${x.data.length} values`})`);
+      if (!(x.data.length === 1 && Number.isSafeInteger(it) && it >= 0)) return `${what} must be one count >= 0 (got ${x.data.length === 1 ? it : `${x.data.length} values`})`;
       continue;
     }
     const dot = name.indexOf('.');
     const slot = name.slice(0, dot);
     const shape = shapes.get(name.slice(dot + 1));
     if (dot < 0 || !slots.includes(slot) || !shape) continue; // an engine's own names: its setOptimizerState judges them
-    need(x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]), dir, `${what} has shape ${shapeStr(x.shape)}, expected ${shapeStr(shape)} (the shape of its parameter)`);
+    if (!(x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]))) return `${what} has shape ${shapeStr(x.shape)}, expected ${shapeStr(shape)} (the shape of its parameter)`;
     if (squares.includes(slot)) {
       let i = 0;
       while (i < x.data.length && x.data[i] >= 0) i++;
-      need(i === x.data.length, dir, `${what} holds ${x.data[i]} at index ${i}; ${optimizer.name}'s "${slot}" is a running mean of squares, never negative`);
+      if (i !== x.data.length) return `${what} holds ${x.data[i]} at index ${i}; ${optimizer.name}'s "${slot}" is a running mean of squares, never negative`;
     }
   }
+  if (o.requireIterations && !Object.prototype.hasOwnProperty.call(t, 'iterations')) return 'no "iterations" (the count of steps taken, F64 [1])';
+  return undefined;
+}
+
+/** An optimizer state read from a checkpoint, checked like user input (optimizerStateProblem). */
+export function checkOptimizerTensors(t: NamedTensors, file: string, shapes: Map<string, readonly number[]>, optimizer: OptimizerSpec, dir: string): void {
+  const problem = optimizerStateProblem(t, shapes, optimizer);
+  need(problem === undefined, dir, `${file}: ${problem}`);
 }
 
 /**

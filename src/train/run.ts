@@ -147,13 +147,18 @@ async function runClaimed(
     for (const n of fit.notes ?? []) fitNotes.push(`${e.name}: ${n}`);
   }
   let resume: Parameters<typeof train>[0]['resume'];
+  // known differences a resume makes between engines trained side by side (an optimizer that restarts), for the verdict
+  const resumeNotes: string[] = [];
   if (resumeCk) {
     const meta = checkResumable(resumeCk, { kind, spec, optimizer, stateful: task.stateful, batch: o.batch, engines });
     task.setCursor(meta.cursor);
     const carried = await restoreEngineSet(resumeCk, engines, task.stateful ? (spec as ModelSpec).layers : 0);
     const exact = optimizerSlots(optimizer.name).length === 0;
-    for (const name of optimizerRestarts(engines)) {
+    const restarts = optimizerRestarts(engines);
+    for (const name of restarts) {
       io.err(`rnnlab: note: ${name} keeps no optimizer state (its handshake does not claim optimizerState): its optimizer restarts at step ${meta.step}${exact ? ` (${optimizer.name} keeps nothing between steps, so nothing is lost)` : ', so the run does not continue exactly as an uninterrupted one would'}`);
+      // the restart sets it apart only from engines whose optimizers continue
+      if (!exact && restarts.length < engines.length) resumeNotes.push(`${name} keeps no optimizer state, so its ${optimizer.name} optimizer restarted at step ${meta.step} on --resume while the others' continued`);
     }
     // records a run cut short wrote after this checkpoint belong to steps that are done again
     if (!resumedElsewhere) for (const line of trimRecordsAfter(runDir, meta.step)) io.err(`rnnlab: ${line}`);
@@ -240,7 +245,7 @@ async function runClaimed(
   const losses = Object.entries(summary.loss).map(([n, l]) => `${n} ${fixed(l, 4)}`).join(', ');
   const ms = Object.entries(summary.msPerStep).map(([n, v]) => `${n} ${v.toFixed(1)} ms`).join(', ');
   io.out(`done: ${plural(summary.steps, 'step')} (${plural(summary.epochs, 'epoch')}) in ${duration(summary.elapsedSeconds)}; last loss ${losses}; per step ${ms}`);
-  if (summary.paramDiff) for (const line of paramDiffVerdict(summary.paramDiff, engines.map((e) => e.name), set.notes)) io.out(line);
+  if (summary.paramDiff) for (const line of paramDiffVerdict(summary.paramDiff, engines.map((e) => e.name), [...set.notes, ...resumeNotes])) io.out(line);
   def.printResult?.(io.out, summary, engines[0].name);
   io.out(`checkpoint: ${summary.checkpoint}`);
   return final;
