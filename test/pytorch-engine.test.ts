@@ -86,8 +86,11 @@ describe.skipIf(!py)('PyTorch in bench, train and the use-commands', () => {
     const out = mkdtempSync(join(tmpdir(), 'rnnlab-race-'));
     const r = rnnlab(['bench', '--race', '--minutes', '0.05', '--hidden', '16', '--batch', '4', '--seq', '10', '--val-every', '10', '--out', out, '--json'], { env });
     expect(r.code, r.stderr).toBe(0);
-    const res = JSON.parse(r.stdout) as { curves: { engine: string; steps: number; msPerStep: number; finalValLoss: number; elapsedSeconds: number; val: [number, number][] }[]; svg: string };
+    const res = JSON.parse(r.stdout) as { curves: { engine: string; steps: number; msPerStep: number; finalValLoss: number; elapsedSeconds: number; val: [number, number][]; detail: string }[]; svg: string };
     expect(res.curves.map((c) => c.engine)).toEqual(['scratch', 'pytorch']);
+    // what each ran on: scratch's kernel set, PyTorch's versions; one thread each
+    expect(res.curves[0].detail).toMatch(/^scratch \(float32, .*kernels.*1 thread\)$/);
+    expect(res.curves[1].detail).toMatch(/^pytorch \(.*1 thread; python .*torch/);
     for (const c of res.curves) {
       expect(c.steps).toBeGreaterThan(0);
       expect(c.msPerStep).toBeGreaterThan(0);

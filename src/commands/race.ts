@@ -6,6 +6,7 @@
  * Default model: lstm, hidden 256, batch 32, sequence 100, Adam 0.002, clip norm 5, 5 minutes.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, InterruptedError } from '../errors.js';
@@ -45,6 +46,8 @@ export interface RaceCurve {
   /** [seconds since the process started, validation loss] */
   val: [number, number][];
   runDir: string;
+  /** What the engine ran on (its run.json's engineDetails: dtype, kernels and BLAS, threads; PyTorch's versions). */
+  detail: string | null;
 }
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -109,7 +112,18 @@ function curveOf(engine: string, lines: Record<string, unknown>[], runDir: strin
     elapsedSeconds: final.elapsedSeconds,
     val,
     runDir,
+    detail: runDetail(runDir),
   };
+}
+
+/** The engine's detail line from a run's run.json, or null when it cannot be read. */
+function runDetail(runDir: string): string | null {
+  try {
+    const d = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { engineDetails?: unknown };
+    return Array.isArray(d.engineDetails) && typeof d.engineDetails[0] === 'string' ? d.engineDetails[0] : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function raceCommand(o: RaceOptions, io: IO, json: boolean): Promise<{ curves: RaceCurve[]; svg: string }> {
@@ -168,6 +182,7 @@ async function race(o: RaceOptions, io: IO, json: boolean): Promise<{ curves: Ra
     for (const c of curves) {
       io.out(`${c.engine.padEnd(10)} ${String(c.steps).padStart(6)} ${c.msPerStep.toFixed(0).padStart(8)} ${(c.finalValLoss === null ? '-' : c.finalValLoss.toFixed(3)).padStart(15)} ${c.elapsedSeconds.toFixed(0).padStart(8)}`);
     }
+    for (const c of curves) if (c.detail) io.out(`  ${c.detail}`);
     io.out('');
     io.out(`wrote ${svgPath}, ${join(o.out, 'race.json')} and the two run directories under ${o.out}`);
   }
