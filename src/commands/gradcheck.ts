@@ -73,7 +73,7 @@ export function registerGradcheck(program: Command, io: IO, setExit: (code: numb
       io.out(`gradcheck  ${describeSpec(spec)}`);
       io.out(
         `engine scratch-f64, batch ${report.batch}, seq ${report.seq}, seed ${report.seed}${f.mask ? ', masked' : ''}` +
-          `${f.carriedState ? ', carried state' : ''}; central differences, eps ${sci(report.eps, 0)}`,
+          `${f.carriedState ? ', carried state' : ''}; central differences, eps ${sci(report.eps, 0)}\nfloat64, ${report.kernels}`,
       );
       io.out('');
       io.out(
@@ -104,6 +104,7 @@ function gradcheckSeq2SeqCommand(f: Flags, io: IO, setExit: (code: number) => vo
   }
   io.out(`gradcheck  ${describeSeq2Seq(spec)}`);
   io.out(`engine scratch-f64, batch ${report.batch}, source ${report.srcLen} steps, target ${report.tgtLen}, seed ${report.seed}${report.masked ? ', masked' : ''}; central differences, eps ${sci(report.eps, 0)}`);
+  io.out(`float64, ${report.kernels}`);
   io.out('');
   io.out(formatTable(['tensor', 'shape', 'checked', 'max abs err', 'max rel err', 'verdict'], report.params.map((p) => [p.name, shape(p.shape), p.checked, sci(p.maxAbsError), sci(p.maxRelError), p.pass ? 'ok' : 'FAIL']), ['l', 'l', 'r', 'r', 'r', 'l']));
   io.out('');
