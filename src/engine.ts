@@ -90,13 +90,30 @@ export interface Supports {
 export type Awaitable<T> = T | Promise<T>;
 
 /**
- * What every engine implements. Every method may answer synchronously (scratch, tfjs) or with a
- * promise (an engine in another process, a user's module): callers that hold an `Engine` await.
+ * The types of one model kind: its spec, its batches, what forward returns, what a gradient request
+ * may ask for, what lossAndGrads and step return. The single-stack models are one kind
+ * (SequenceModels, below); the encoder-decoders another (Seq2SeqModels, src/seq2seq/engine.ts).
  */
-export interface Engine {
+export interface KindTypes {
+  spec: unknown;
+  batch: unknown;
+  forward: unknown;
+  want: unknown;
+  grads: { loss: number; grads: NamedParams };
+  step: { loss: number };
+}
+
+/**
+ * What every engine implements, for the model kind K: the one engine interface. Every method may
+ * answer synchronously (scratch, tfjs) or with a promise (an engine in another process, a user's
+ * module): callers that hold an engine await. `Engine` is it for the single-stack models,
+ * `Seq2SeqEngine` for the encoder-decoders; the registry opens both, the training loop, checkpoints
+ * and check take either through their model kind (src/train/kinds.ts).
+ */
+export interface ModelEngine<K extends KindTypes> {
   /** "scratch", "scratch-f64", "tfjs-wasm", "pytorch", "pytorch-f64", or a user engine's name */
   readonly name: string;
-  readonly spec: ModelSpec;
+  readonly spec: K['spec'];
   /** What it runs on, one line: dtype, kernels or backend, versions, threads. */
   readonly detail?: string;
   /**
@@ -108,14 +125,30 @@ export interface Engine {
   readonly supports?: Required<Supports>;
   getParams(): Awaitable<NamedParams>;
   setParams(p: NamedParams): Awaitable<void>;
-  forward(b: Batch): Awaitable<{ output: FloatArray; finalState: State }>;
-  lossAndGrads(b: Batch, want?: GradRequest): Awaitable<LossAndGrads>;
+  forward(b: K['batch']): Awaitable<K['forward']>;
+  lossAndGrads(b: K['batch'], want?: K['want']): Awaitable<K['grads']>;
   /** One optimizer step (clipping inside); returns the loss before the update. */
-  step(b: Batch): Awaitable<StepResult>;
-  /** "<slot>.<param>" plus "iterations" (async: tfjs reads its optimizer's weights asynchronously). */
+  step(b: K['batch']): Awaitable<K['step']>;
+  /** "<slot>.<param>" plus "iterations" (async: tfjs reads its optimizer's weights asynchronously). Absent: it keeps none (a resumed run restarts its optimizer). */
+  optimizerState?(): Promise<NamedParams>;
+  setOptimizerState?(s: NamedParams): Promise<void>;
+  dispose(): Awaitable<void>;
+}
+
+/** The single-stack models' kind: a ModelSpec, sequence batches, outputs and carried state. */
+export interface SequenceModels {
+  spec: ModelSpec;
+  batch: Batch;
+  forward: { output: FloatArray; finalState: State };
+  want: GradRequest;
+  grads: LossAndGrads;
+  step: StepResult;
+}
+
+/** The engine of the single-stack models (every engine answers optimizerState: one that keeps none is wrapped to say so). */
+export interface Engine extends ModelEngine<SequenceModels> {
   optimizerState(): Promise<NamedParams>;
   setOptimizerState(s: NamedParams): Promise<void>;
-  dispose(): Awaitable<void>;
 }
 
 /**

@@ -5,7 +5,7 @@ export { type ModelSpec, SPEC_DEFAULTS, parseSpec, specToJSON, describeSpec } fr
 export { type CellType, type CellInfo, CELLS, CELL_TABLE, GATE_NAMES, cellOf, carries, gateCount } from './cells.js';
 export { type NamedParams, type ParamInfo, paramLayout, paramCount, initParams, randomTestParams, validateParams, castParams, gateOf } from './params.js';
 export { type Tensor, type NamedTensors, type DType, numel } from './tensor.js';
-export { type Engine, type Awaitable, type StepResult, type Batch, type State, type LossAndGrads, type GradRequest, validateBatch, zeroState, outputShape } from './engine.js';
+export { type Engine, type ModelEngine, type KindTypes, type SequenceModels, type Awaitable, type StepResult, type Batch, type State, type LossAndGrads, type GradRequest, validateBatch, zeroState, outputShape } from './engine.js';
 export { type OptimizerSpec, type OptimizerName, OPTIMIZERS, optimizerSpec, optimizerSlots, DEFAULT_LR } from './optimizer.js';
 export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
 export { Rng, deriveSeed } from './rng.js';
@@ -29,7 +29,7 @@ export { runCheck, type CheckReport, type Comparison, type CheckSetup } from '..
 // sequence to sequence
 export { type Seq2SeqSpec, type Seq2SeqBatch, type Attention, ATTENTIONS, parseSeq2SeqSpec, seq2seqLayout, seq2seqToJSON, seq2seqParamCount, decoderSize, PAD, BOS, EOS } from './seq2seq/spec.js';
 export { type DecoderState, type DecoderStepOut, type Seq2SeqSources, type Seq2SeqStepper, selectStateRows } from './seq2seq/state.js';
-export { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from './seq2seq/engine.js';
+export { type Seq2SeqEngine, type Seq2SeqModels, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from './seq2seq/engine.js';
 export { initSeq2SeqParams, randomSeq2SeqParams, randomSeq2SeqBatch } from './seq2seq/params.js';
 export { ScratchSeq2Seq } from '../scratch/seq2seq.js';
 export { createTfjsSeq2SeqEngine, TfjsSeq2SeqEngine } from '../tfjs/seq2seq.js';

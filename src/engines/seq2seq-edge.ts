@@ -65,7 +65,7 @@ export class CheckedSeq2Seq implements Seq2SeqEngine {
   readonly detail: string;
   readonly spec: Seq2SeqSpec;
   readonly dtype: EngineDType;
-  private readonly supports: Required<Supports>;
+  readonly supports: Required<Supports>;
   private readonly call: <T>(what: string, f: () => Awaitable<T>) => Promise<T>;
   /** Present only when the engine claims `stepDecoding` (decoding then steps; without them it reruns forward over the prefix). */
   encode?: (sources: Seq2SeqSources) => Promise<DecoderState>;

@@ -3,7 +3,7 @@
  * at its edge. Layouts are batch-major: logits [B, T, V_tgt], attention [B, T, S].
  */
 import { InputError } from '../errors.js';
-import type { Awaitable } from '../engine.js';
+import type { ModelEngine } from '../engine.js';
 import type { NamedParams } from '../params.js';
 import type { FloatArray } from '../tensor.js';
 import { BOS, type Seq2SeqBatch, type Seq2SeqSpec } from './spec.js';
@@ -28,23 +28,25 @@ export interface Seq2SeqGrads {
   dhDecoder?: FloatArray[];
 }
 
-/** An encoder-decoder engine; `encode` and `decodeStep` (src/seq2seq/state.ts) are optional: without them decoding reruns forward over the prefix. */
-export interface Seq2SeqEngine extends Partial<Seq2SeqStepper> {
-  readonly name: string;
-  readonly spec: Seq2SeqSpec;
+/** The encoder-decoders' kind: a Seq2SeqSpec, batches with source and target, logits with attention. */
+export interface Seq2SeqModels {
+  spec: Seq2SeqSpec;
+  batch: Seq2SeqBatch;
+  forward: Seq2SeqForward;
+  want: { stepGrads?: boolean };
+  grads: Seq2SeqGrads;
+  step: { loss: number };
+}
+
+/**
+ * An encoder-decoder engine: the one engine interface (ModelEngine, src/engine.ts) for this kind,
+ * with a dtype always given; `encode` and `decodeStep` (src/seq2seq/state.ts) are optional: without
+ * them decoding reruns forward over the prefix. optimizerState absent: the engine keeps none, and a
+ * resumed run restarts its optimizer.
+ */
+export interface Seq2SeqEngine extends ModelEngine<Seq2SeqModels>, Partial<Seq2SeqStepper> {
   /** float16: float32 arithmetic on half-float storage (tfjs-webgl-f16), compared within the half-float policy. */
   readonly dtype: 'float32' | 'float64' | 'float16';
-  readonly detail?: string;
-  getParams(): Awaitable<NamedParams>;
-  setParams(p: NamedParams): Awaitable<void>;
-  forward(b: Seq2SeqBatch): Awaitable<Seq2SeqForward>;
-  lossAndGrads(b: Seq2SeqBatch, want?: { stepGrads?: boolean }): Awaitable<Seq2SeqGrads>;
-  /** One optimizer step (clipping inside); returns the loss before the update. */
-  step(b: Seq2SeqBatch): Awaitable<{ loss: number }>;
-  /** "<slot>.<param>" plus "iterations", as Engine's (absent: the engine keeps none, and a resumed run restarts its optimizer). */
-  optimizerState?(): Promise<NamedParams>;
-  setOptimizerState?(s: NamedParams): Promise<void>;
-  dispose(): Awaitable<void>;
 }
 
 /** Sizes, id ranges, masks (right padding only: a real token never follows a padded one) at the engine's edge. */
