@@ -13,13 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BrowserSession, findBrowser, largestTensor, overLimit, pageFile } from '../src/engines/browser.js';
-import { type EngineProvider, createEngines, openProvider } from '../src/engines/registry.js';
+import { type EngineProvider, createEngines, createSeq2SeqEngine, openProvider } from '../src/engines/registry.js';
 import { TOLERANCES, compareArrays } from '../src/tolerance.js';
 import { EngineError, InputError } from '../src/errors.js';
 import { optimizerSpec } from '../src/optimizer.js';
 import { randomTestParams } from '../src/params.js';
 import { parseSpec } from '../src/spec.js';
 import { randomBatch } from '../src/data/synthetic.js';
+import { ScratchSeq2Seq } from '../scratch/seq2seq.js';
+import { jsKernels } from '../scratch/kernels.js';
+import { type Decoded, beamSearch } from '../src/seq2seq/decode.js';
+import { randomSeq2SeqBatch } from '../src/seq2seq/params.js';
+import { parseSeq2SeqSpec } from '../src/seq2seq/spec.js';
 import { CLI, ROOT, expectOneLineError, rnnlab } from './helpers/cli.js';
 import { halfFloatLines, halfFloatMisses } from '../src/commands/check-half.js';
 
@@ -259,6 +264,37 @@ describe.skipIf(!chromium && process.env.CI !== 'true')(`the browser engines in 
       await e.dispose();
       expect(await provider.tfjs!.numTensors()).toBeLessThan(all);
     });
+  });
+
+  test('translate\'s decoding in the page: the twin steps (encode / decodeStep, read back with data()) on webgl and webgpu, with float64 scratch\'s tokens and its own whole-prefix decoding\'s', async () => {
+    // a model trained a little (20 Adam steps) so that its choices are clear; float32 in the page
+    // against float64: log-probabilities within 1e-4 relative (sums of a few log-softmax values,
+    // float32 rounding of order 1e-6 each); stepped against the page's own whole-prefix decoding
+    // (the same arithmetic in another order) within 1e-4 too
+    const spec = parseSeq2SeqSpec({ cell: 'lstm', hiddenSize: 6, srcVocab: 9, tgtVocab: 8, embedding: 4, attention: 'general', bidirectional: true });
+    const t = new ScratchSeq2Seq(spec, { dtype: 'float64', kernels: jsKernels('float64'), seed: 1, optimizer: optimizerSpec('adam', { lr: 0.05 }) });
+    const b = randomSeq2SeqBatch(spec, 6, 6, 7, 2, { mask: true });
+    for (let i = 0; i < 20; i++) t.step(b);
+    const sources = Array.from({ length: 6 }, (_, r) => b.src.slice(r * 6, r * 6 + b.srcMask.subarray(r * 6, (r + 1) * 6).reduce((a, v) => a + v, 0)));
+    const params = t.getParams();
+    const o = { maxLen: 8, beam: 3, batchSize: 6 };
+    const want = await beamSearch(t, sources, o);
+    const close = (got: Decoded[], ref: Decoded[], what: string): void => {
+      expect(got.map((d) => d.ids), what).toEqual(ref.map((d) => d.ids));
+      got.forEach((d, i) => expect(Math.abs(d.logProb - ref[i].logProb), `${what} ${i}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(ref[i].logProb))));
+    };
+    for (const name of ['tfjs-webgl', 'tfjs-webgpu']) {
+      const made = await createSeq2SeqEngine(name, spec, { params, optimizer: optimizerSpec('sgd'), training: false });
+      try {
+        expect(typeof made.engine.decodeStep, name).toBe('function');
+        const stepped = await beamSearch(made.engine, sources, o);
+        close(stepped, want, `${name} against scratch-f64`);
+        close(stepped, await beamSearch(made.engine, sources, { ...o, wholePrefix: true }), `${name} against its whole-prefix decoding`);
+      } finally {
+        await made.engine.dispose();
+        await made.close();
+      }
+    }
   });
 
   describe('faults: one line naming the engine, the browser closed', () => {

@@ -167,7 +167,7 @@ export async function call(method: string, args: Record<string, unknown>): Promi
 }
 
 /** Engine methods the Node side may call on an open engine (and nothing else). */
-const METHODS = new Set(['getParams', 'setParams', 'forward', 'lossAndGrads', 'step', 'optimizerState', 'setOptimizerState']);
+const METHODS = new Set(['getParams', 'setParams', 'forward', 'lossAndGrads', 'step', 'optimizerState', 'setOptimizerState', 'encode', 'decodeStep']);
 
 async function dispatch(l: LoadedTf, method: string, a: Record<string, unknown>): Promise<unknown> {
   switch (method) {

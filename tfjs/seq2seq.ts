@@ -361,33 +361,37 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     return this.tf.memory().numTensors;
   }
 
-  /** Step-wise decoding (src/seq2seq/state.ts): the encoder once, and the decoder's state before its first step. */
-  encode(src: Seq2SeqSources): DecoderState {
+  /**
+   * Step-wise decoding (src/seq2seq/state.ts): the encoder once, and the decoder's state before its
+   * first step. Read back with data() (async): webgpu's dataSync() reads zeros on SwiftShader, so
+   * the tensors leave the tidy kept, are read, then disposed.
+   */
+  async encode(src: Seq2SeqSources): Promise<DecoderState> {
     const { batchSize: B, srcLen: S } = src;
     validateSeq2SeqSources(this.spec, src);
     activate(this.tf, this.backend);
     const tf = this.tf;
     const s = this.spec;
-    // read inside tidy, returned outside it (tidy walks what it returns looking for tensors)
-    let state: DecoderState | null = null;
-    tf.tidy(() => {
+    const kept = tf.tidy(() => {
       const { o, finals } = this.encoder(tf.tensor2d(src.src, [B, S], 'int32'), tf.tensor2d(Float32Array.from(src.srcMask), [B, S]), null);
-      const readNow = (t: Tensor): Float32Array => t.dataSync() as Float32Array;
-      state = {
-        batchSize: B,
-        srcLen: S,
-        srcMask: src.srcMask.slice(),
-        memory: s.attention === 'none' ? null : readNow(o),
-        keys: s.attention === 'general' || s.attention === 'concat' ? readNow(this.keys(o)) : null,
-        h: finals.map((f) => readNow(f[0])),
-        c: carries(s).includes('c') ? finals.map((f) => readNow(f[1])) : null,
+      return {
+        memory: s.attention === 'none' ? [] : [o],
+        keys: s.attention === 'general' || s.attention === 'concat' ? [this.keys(o)] : [],
+        h: finals.map((f) => f[0]),
+        c: carries(s).includes('c') ? finals.map((f) => f[1]) : [],
       };
     });
-    return state!;
+    try {
+      const read = (ts: Tensor[]): Promise<Float32Array[]> => Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
+      const [memory, keys, h, c] = await Promise.all([read(kept.memory), read(kept.keys), read(kept.h), read(kept.c)]);
+      return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory: memory[0] ?? null, keys: keys[0] ?? null, h, c: carries(s).includes('c') ? c : null };
+    } finally {
+      for (const t of [...kept.memory, ...kept.keys, ...kept.h, ...kept.c]) t.dispose();
+    }
   }
 
-  /** One decoder step from `state` for every row, fed `tokens` [B]: logits [B, V], attention [B, S], the next state. */
-  decodeStep(state: DecoderState, tokens: Int32Array): DecoderStepOut {
+  /** One decoder step from `state` for every row, fed `tokens` [B]: logits [B, V], attention [B, S], the next state (read back with data(), as encode). */
+  async decodeStep(state: DecoderState, tokens: Int32Array): Promise<DecoderStepOut> {
     validateDecoderState(this.spec, state, tokens);
     activate(this.tf, this.backend);
     const tf = this.tf;
@@ -395,31 +399,35 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
     const L = this.layers;
     const { batchSize: B, srcLen: S } = state;
     const D = decoderSize(s);
-    let out: DecoderStepOut | null = null;
-    tf.tidy(() => {
+    const kept = tf.tidy(() => {
       let x = this.embed(L.decoderEmbedding, tf.tensor2d(tokens, [B, 1], 'int32')); // [B, 1, E]
-      const h: Float32Array[] = [];
-      const c: Float32Array[] = [];
+      const h: Tensor[] = [];
+      const c: Tensor[] = [];
       L.decoder.forEach((layer, l) => {
         const init = [tf.tensor2d(f32(state.h[l]), [B, D]), ...(state.c ? [tf.tensor2d(f32(state.c[l]), [B, D])] : [])];
         const [y, hl, cl] = layer.apply(x, { initialState: init }) as Tensor[];
         x = y; // [B, 1, D]
-        h.push(hl.dataSync() as Float32Array);
-        if (cl) c.push(cl.dataSync() as Float32Array);
+        h.push(hl);
+        if (cl) c.push(cl);
       });
       let top = x;
-      let attention: Float32Array | null = null;
+      const attention: Tensor[] = [];
       if (s.attention !== 'none') {
         const o = tf.tensor3d(f32(state.memory!), [B, S, D]);
         const keys = state.keys ? tf.tensor3d(f32(state.keys), [B, S, keySize(s)]) : this.keys(o);
         const r = this.attend(x, o, keys, tf.tensor2d(Float32Array.from(state.srcMask), [B, S]));
         top = r.z;
-        attention = r.a.dataSync() as Float32Array;
+        attention.push(r.a);
       }
-      const logits = (L.head.apply(top) as Tensor).dataSync() as Float32Array;
-      out = { logits, attention, state: { ...state, h, c: carries(s).includes('c') ? c : null } };
+      return { logits: L.head.apply(top) as Tensor, attention, h, c };
     });
-    return out!;
+    try {
+      const read = (ts: Tensor[]): Promise<Float32Array[]> => Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
+      const [[logits], attention, h, c] = await Promise.all([read([kept.logits]), read(kept.attention), read(kept.h), read(kept.c)]);
+      return { logits, attention: attention[0] ?? null, state: { ...state, h, c: carries(s).includes('c') ? c : null } };
+    } finally {
+      for (const t of [kept.logits, ...kept.attention, ...kept.h, ...kept.c]) t.dispose();
+    }
   }
 
   // ---- internals ----

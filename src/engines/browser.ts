@@ -37,7 +37,8 @@ import { FULL_SUPPORT } from '../supports.js';
 import type { FloatArray } from '../tensor.js';
 import { projectRoot } from '../version.js';
 import type { EngineKind, EngineProvider, OpenSeq2Seq, ProviderOptions, Seq2SeqOpen } from './provider.js';
-import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch } from '../seq2seq/engine.js';
+import { type Seq2SeqEngine, type Seq2SeqForward, type Seq2SeqGrads, validateSeq2SeqBatch, validateSeq2SeqSources } from '../seq2seq/engine.js';
+import { type DecoderState, type DecoderStepOut, type Seq2SeqSources, validateDecoderState } from '../seq2seq/state.js';
 import type { Seq2SeqBatch, Seq2SeqSpec } from '../seq2seq/spec.js';
 
 export type BrowserBackend = 'webgl' | 'webgpu' | 'webgl-f16';
@@ -577,6 +578,15 @@ class BrowserSeq2SeqEngine implements Seq2SeqEngine {
   }
   setOptimizerState(s: NamedParams): Promise<void> {
     return this.call('setOptimizerState', [s]);
+  }
+  /** Step-wise decoding by the twin in the page: the state (plain typed arrays) travels with every step. */
+  encode(src: Seq2SeqSources): Promise<DecoderState> {
+    validateSeq2SeqSources(this.spec, src);
+    return this.call('encode', [src]);
+  }
+  decodeStep(state: DecoderState, tokens: Int32Array): Promise<DecoderStepOut> {
+    validateDecoderState(this.spec, state, tokens);
+    return this.call('decodeStep', [state, tokens]);
   }
   private disposed = false;
   async dispose(): Promise<void> {
