@@ -88,16 +88,18 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
 export function systemErrorMessage(e: unknown): string | null {
   const x = e as NodeJS.ErrnoException & { dest?: string };
   if (!x || typeof x !== 'object' || typeof x.code !== 'string' || !x.syscall) return null;
-  const path = x.dest && ['rename', 'link', 'copyfile'].includes(x.syscall) ? x.dest : x.path ?? '';
+  const raw = x.dest && ['rename', 'link', 'copyfile'].includes(x.syscall) ? x.dest : x.path ?? '';
+  // a file being written atomically fails at its temporary name (.NAME.PID.RANDOM.tmp): name the file the user asked for
+  const path = raw.replace(/(^|\/)\.([^/]+)\.\d+\.[a-z0-9]+\.tmp(\.old)?$/, '$1$2');
   const at = path ? `${path}: ` : '';
   switch (x.code) {
     case 'ENOENT':
       return `${at}no such file or directory`;
     case 'EACCES':
     case 'EPERM':
-      return `${at}permission denied (${x.syscall}); choose a file or folder you may use (for example another --out)`;
+      return `${at}permission denied (${x.syscall}); choose a file or folder you may use (another --out or -o)`;
     case 'EROFS':
-      return `${at}the file system is read-only; choose another place to write (for example another --out)`;
+      return `${at}the file system is read-only; choose another place to write (another --out or -o)`;
     case 'ENOSPC':
       return `${at}no space left on the device; free some space or write elsewhere (files already written are whole: each is written to a temporary file and renamed)`;
     case 'EDQUOT':

@@ -440,4 +440,12 @@ describe('file system errors', () => {
     expect(systemErrorMessage(e)).toMatch(msg);
     expect(systemErrorMessage(new Error('plain'))).toBeNull(); // a real bug stays an internal error
   });
+
+  test('a file written atomically is named as the user asked for it, not by its temporary name', async () => {
+    const { systemErrorMessage } = await import('../src/cli.js');
+    const e = Object.assign(new Error('EROFS'), { code: 'EROFS', syscall: 'open', path: 'out/.report.html.4242.k3j9x.tmp' });
+    expect(systemErrorMessage(e)).toBe('out/report.html: the file system is read-only; choose another place to write (another --out or -o)');
+    const top = Object.assign(new Error('EACCES'), { code: 'EACCES', syscall: 'open', path: '.labels.csv.17.abc.tmp' });
+    expect(systemErrorMessage(top)).toMatch(/^labels\.csv: permission denied/);
+  });
 });
