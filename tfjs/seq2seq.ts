@@ -239,6 +239,17 @@ export function seq2seqVariables(s: Seq2SeqSpec, L: Seq2SeqLayers): { name: stri
   });
 }
 
+/** Tensors kept out of a tidy, by name, read back with data() (async; webgpu's dataSync reads zeros on SwiftShader) and then disposed. */
+async function readAndDispose<K extends string>(kept: Record<K, Tensor[]>): Promise<Record<K, Float32Array[]>> {
+  const names = Object.keys(kept) as K[];
+  try {
+    const values = await Promise.all(names.map((k) => Promise.all(kept[k].map(read))));
+    return Object.fromEntries(names.map((k, i) => [k, values[i]])) as Record<K, Float32Array[]>;
+  } finally {
+    for (const k of names) for (const t of kept[k]) t.dispose();
+  }
+}
+
 export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
   readonly name: string;
   readonly spec: Seq2SeqSpec;
@@ -363,8 +374,7 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
 
   /**
    * Step-wise decoding (src/seq2seq/state.ts): the encoder once, and the decoder's state before its
-   * first step. Read back with data() (async): webgpu's dataSync() reads zeros on SwiftShader, so
-   * the tensors leave the tidy kept, are read, then disposed.
+   * first step. The tensors leave the tidy kept and are read back with data() (readAndDispose).
    */
   async encode(src: Seq2SeqSources): Promise<DecoderState> {
     const { batchSize: B, srcLen: S } = src;
@@ -381,13 +391,8 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
         c: carries(s).includes('c') ? finals.map((f) => f[1]) : [],
       };
     });
-    try {
-      const read = (ts: Tensor[]): Promise<Float32Array[]> => Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
-      const [memory, keys, h, c] = await Promise.all([read(kept.memory), read(kept.keys), read(kept.h), read(kept.c)]);
-      return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory: memory[0] ?? null, keys: keys[0] ?? null, h, c: carries(s).includes('c') ? c : null };
-    } finally {
-      for (const t of [...kept.memory, ...kept.keys, ...kept.h, ...kept.c]) t.dispose();
-    }
+    const { memory, keys, h, c } = await readAndDispose(kept);
+    return { batchSize: B, srcLen: S, srcMask: src.srcMask.slice(), memory: memory[0] ?? null, keys: keys[0] ?? null, h, c: carries(s).includes('c') ? c : null };
   }
 
   /** One decoder step from `state` for every row, fed `tokens` [B]: logits [B, V], attention [B, S], the next state (read back with data(), as encode). */
@@ -419,15 +424,10 @@ export class TfjsSeq2SeqEngine implements Seq2SeqEngine {
         top = r.z;
         attention.push(r.a);
       }
-      return { logits: L.head.apply(top) as Tensor, attention, h, c };
+      return { logits: [L.head.apply(top) as Tensor], attention, h, c };
     });
-    try {
-      const read = (ts: Tensor[]): Promise<Float32Array[]> => Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
-      const [[logits], attention, h, c] = await Promise.all([read([kept.logits]), read(kept.attention), read(kept.h), read(kept.c)]);
-      return { logits, attention: attention[0] ?? null, state: { ...state, h, c: carries(s).includes('c') ? c : null } };
-    } finally {
-      for (const t of [kept.logits, ...kept.attention, ...kept.h, ...kept.c]) t.dispose();
-    }
+    const { logits, attention, h, c } = await readAndDispose(kept);
+    return { logits: logits[0], attention: attention[0] ?? null, state: { ...state, h, c: carries(s).includes('c') ? c : null } };
   }
 
   // ---- internals ----

@@ -25,6 +25,7 @@ import { evaluatePairs, translateTexts } from '../seq2seq/decode.js';
 import type { Seq2SeqEngine } from '../seq2seq/engine.js';
 import { initSeq2SeqParams, validateSeq2SeqParams } from '../seq2seq/params.js';
 import { type Attention, type Seq2SeqBatch, type Seq2SeqSpec, decoderSize, parseSeq2SeqSpec, seq2seqLayout, seq2seqParamCount, seq2seqToJSON } from '../seq2seq/spec.js';
+import { useEngineOptions } from './use-engine.js';
 
 export interface Seq2SeqOptions extends TrainOptions {
   dataset?: string;
@@ -83,8 +84,7 @@ async function openSeq2SeqEngines(o: TrainOptions, spec: Seq2SeqSpec, params: Na
     }
   };
   try {
-    const outside = { python: o.python, browser: o.browser, timeoutMs: o.engineTimeout !== undefined ? o.engineTimeout * 1000 : undefined };
-    for (const n of engineNames(o)) opened.push(await createSeq2SeqEngine(n, spec, { params, optimizer, kernels: o.kernels, blas: o.blas, threads: o.threads, backend: o.backend as 'auto', ...outside }));
+    for (const n of engineNames(o)) opened.push(await createSeq2SeqEngine(n, spec, { params, optimizer, kernels: o.kernels, blas: o.blas, threads: o.threads, backend: o.backend as 'auto', ...useEngineOptions(o) }));
   } catch (e) {
     await close();
     throw e;

@@ -34,8 +34,8 @@ export interface CheckpointEngineFlags {
   json?: boolean;
 }
 
-/** The engine flags as the registry's options (--python, --browser, --engine-timeout in ms). */
-export function useEngineOptions(f: CheckpointEngineFlags): { python?: string; browser?: string; timeoutMs?: number } {
+/** The outside-engine flags as the registry's options (--python, --browser, --engine-timeout in ms); train's flags of the same names too. */
+export function useEngineOptions(f: Pick<CheckpointEngineFlags, 'python' | 'browser' | 'engineTimeout'>): { python?: string; browser?: string; timeoutMs?: number } {
   return { python: f.python, browser: f.browser, timeoutMs: f.engineTimeout !== undefined ? f.engineTimeout * 1000 : undefined };
 }
 
