@@ -21,7 +21,7 @@ import { benchChartSvg } from '../report/plots.js';
 import { type CellType, type ModelSpec, appliesToCell, describeSpec, parseSpec } from '../spec.js';
 import { CELLS, type VariantField, cellsWith } from '../cells.js';
 import { BLAS_FLAG, ENGINE_TIMEOUT_HELP, type VariantOptionFlags, addVariantOptions, engineTimeoutArg, sharedFlag, kernelsOption, variantSpecFields } from './flags.js';
-import { intArg, intListArg, numArg, threadsListArg } from '../io/args.js';
+import { intArg, intListArg, listArg, numArg, threadsListArg } from '../io/args.js';
 import { likeWithLikeNotes } from '../../compare/bench-notes.js';
 import type { IO } from '../io/output.js';
 import { plural } from '../io/table.js';
@@ -62,7 +62,6 @@ interface Flags extends VariantOptionFlags {
   engineWidth?: number;
 }
 
-const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 export function registerBench(program: Command, io: IO): void {
   const cmd = program
@@ -118,7 +117,7 @@ async function benchAction(f: Flags, cmd: Command, io: IO): Promise<void> {
       if (xs && xs.length > 1) throw new InputError(`--race trains one model: give one ${what}`);
       return xs?.[0] ?? d;
     };
-    const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => list(v));
+    const engines = [...(f.engine ?? []), ...(f.engines ?? [])].flatMap((v) => listArg(v));
     await raceCommand(
       {
         minutes: f.minutes,

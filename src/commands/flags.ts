@@ -6,7 +6,7 @@
 import { type Command, Option } from 'commander';
 import { ACTIVATIONS, CELLS, RECURRENT_ACTIVATIONS, cellChoices } from '../cells.js';
 import { InputError } from '../errors.js';
-import { choice, flagName, intArg, intListArg, numArg } from '../io/args.js';
+import { choice, flagName, intArg, intListArg, listArg, numArg } from '../io/args.js';
 import { readJsonInput } from '../io/files.js';
 import { MAX_TIMEOUT_S } from '../engines/registry.js';
 import { OPTIMIZERS } from '../optimizer.js';
@@ -48,7 +48,7 @@ export const SHARED_FLAGS = {
   cell: { flags: '--cell <cell>', help: cellChoices(), choices: CELLS },
   hidden: { flags: '--hidden <n>', help: 'hidden units per layer', parse: intArg(1) },
   // the same two as lists, for a matrix of models (bench)
-  cells: { flags: '--cell <list>', help: `cells, comma-separated: ${cellChoices()}`, parse: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  cells: { flags: '--cell <list>', help: `cells, comma-separated: ${cellChoices()}`, parse: listArg },
   hiddens: { flags: '--hidden <list>', help: 'hidden sizes, comma-separated', parse: intListArg(1) },
   layers: { flags: '--layers <n>', help: 'stacked recurrent layers', parse: intArg(1) },
   activation: { flags: '--activation <a>', help: 'rnn activation', choices: ACTIVATIONS },

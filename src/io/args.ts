@@ -40,6 +40,9 @@ export function numArg(opts: { min?: number; positive?: boolean; max?: number } 
   };
 }
 
+/** A comma-separated list of names, each trimmed, empty ones dropped. */
+export const listArg = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+
 export function intListArg(min = 1): (v: string) => number[] {
   const one = intArg(min);
   return (v: string) => v.split(',').map((s) => one(s));
